@@ -1,0 +1,1 @@
+//! Request builders and response parsers.

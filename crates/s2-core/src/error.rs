@@ -1,0 +1,389 @@
+//! Errors, split by who is at fault: the caller ([`ValidationError`]), the
+//! service ([`ServiceError`], [`AppendConditionFailed`]), the bytes on the
+//! wire ([`ProtocolError`]) or the network ([`Error::Transport`]).
+//!
+//! Every [`Error`] answers two questions a retry loop needs:
+//! [`Error::is_retryable`] and [`Error::may_have_side_effect`].
+
+use std::{borrow::Cow, fmt, time::Duration};
+
+use crate::types::StreamPosition;
+
+/// Boxed error source of a transport failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The caller asked for something the service would reject. Nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// A basin name breaks the naming rules.
+    #[error("invalid basin name {name:?}: {reason}")]
+    InvalidBasinName {
+        /// The rejected name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A stream name breaks the naming rules.
+    #[error("invalid stream name ({len} bytes): {reason}")]
+    InvalidStreamName {
+        /// Length of the rejected name in bytes.
+        len: usize,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// An access token id is empty or longer than 96 bytes.
+    #[error("access token id must be 1 to 96 bytes, got {len}")]
+    InvalidAccessTokenId {
+        /// Length of the rejected id in bytes.
+        len: usize,
+    },
+    /// A fencing token is longer than 36 bytes.
+    #[error("fencing token must be at most 36 bytes, got {len}")]
+    FencingTokenTooLong {
+        /// Length of the rejected token in bytes.
+        len: usize,
+    },
+    /// A request token is empty, longer than 36 bytes or not visible ASCII.
+    #[error("request token must be 1 to 36 visible ASCII bytes, got {len} bytes")]
+    InvalidRequestToken {
+        /// Length of the rejected token in bytes.
+        len: usize,
+    },
+    /// An append batch has no records.
+    #[error("an append batch needs at least one record")]
+    EmptyBatch,
+    /// An append batch has more than 1000 records.
+    #[error("an append batch holds at most 1000 records, got {count}")]
+    TooManyRecords {
+        /// Records in the rejected batch.
+        count: usize,
+    },
+    /// An append batch (or a single record) is over 1 MiB metered.
+    #[error("an append batch is at most 1048576 metered bytes, got {metered_bytes}")]
+    BatchTooLarge {
+        /// Metered size of the rejected batch.
+        metered_bytes: u64,
+    },
+    /// A record header has an empty name (reserved for command records).
+    #[error("record {index} has a header with an empty name, which only command records may use")]
+    EmptyHeaderName {
+        /// Position of the offending record in its batch.
+        index: usize,
+    },
+    /// A command record is malformed.
+    #[error("record {index} is a malformed command record: {reason}")]
+    InvalidCommandRecord {
+        /// Position of the offending record in its batch.
+        index: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A list limit is outside 1..=1000.
+    #[error("list limit must be between 1 and 1000, got {limit}")]
+    InvalidListLimit {
+        /// The rejected limit.
+        limit: usize,
+    },
+    /// A read limit asks for more than one request may return.
+    #[error("read limit out of range: {reason}")]
+    InvalidReadLimit {
+        /// Which bound is broken.
+        reason: &'static str,
+    },
+    /// An endpoint URL could not be understood.
+    #[error("invalid endpoint {endpoint:?}: {reason}")]
+    InvalidEndpoint {
+        /// The rejected endpoint.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: Cow<'static, str>,
+    },
+    /// A value could not be encoded into a request.
+    #[error("could not encode the request: {reason}")]
+    Encode {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// An error response from the service: status, machine-readable code and
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ServiceError {
+    /// HTTP status of the response.
+    pub status: u16,
+    /// The service's error code, such as `stream_not_found`.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+    /// How long the service asked the client to wait before retrying.
+    pub retry_after: Option<Duration>,
+}
+
+/// Error codes a retry may cure.
+const RETRYABLE_CODES: &[&str] = &[
+    "request_timeout",
+    "transaction_conflict",
+    "rate_limited",
+    "other",
+    "server_draining",
+    "storage",
+    "hot_server",
+    "unavailable",
+    "upstream_timeout",
+];
+
+/// Codes that prove the request had no effect even though the status is 5xx.
+const NO_SIDE_EFFECT_CODES: &[&str] = &[
+    "hot_server",
+    "rate_limited",
+    "server_draining",
+    "transaction_conflict",
+];
+
+/// Error codes of the v1 API that this client knows about.
+const KNOWN_CODES: &[&str] = &[
+    "request_timeout",
+    "transaction_conflict",
+    "rate_limited",
+    "other",
+    "server_draining",
+    "storage",
+    "hot_server",
+    "unavailable",
+    "upstream_timeout",
+    "invalid",
+    "bad_header",
+    "bad_json",
+    "bad_path",
+    "bad_proto",
+    "bad_query",
+    "permission_denied",
+    "basin_not_found",
+    "stream_not_found",
+    "access_token_not_found",
+    "resource_already_exists",
+    "basin_deletion_pending",
+    "stream_deletion_pending",
+    "not_implemented",
+];
+
+impl ServiceError {
+    /// Whether repeating the request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        if RETRYABLE_CODES.contains(&self.code.as_str()) {
+            return true;
+        }
+        !KNOWN_CODES.contains(&self.code.as_str())
+            && matches!(self.status, 408 | 429 | 500 | 502 | 503 | 504)
+    }
+
+    /// Whether the request may have been applied despite the error.
+    pub fn may_have_side_effect(&self) -> bool {
+        if (400..500).contains(&self.status) {
+            return false;
+        }
+        !NO_SIDE_EFFECT_CODES.contains(&self.code.as_str())
+    }
+}
+
+/// An append was rejected because its condition did not hold. Nothing of it
+/// was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendConditionFailed {
+    /// `match_seq_num` did not equal the stream's tail.
+    #[error("match_seq_num mismatch: the stream's next sequence number is {expected}")]
+    SeqNumMismatch {
+        /// The sequence number the next record would get.
+        expected: u64,
+    },
+    /// The fencing token did not match the stream's.
+    #[error("fencing token mismatch: the stream's token is {expected:?}")]
+    FencingTokenMismatch {
+        /// The stream's current fencing token.
+        expected: String,
+    },
+}
+
+/// Bytes from the network that do not follow the protocol.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A JSON body did not match the expected schema.
+    #[error("malformed JSON response: {0}")]
+    Json(String),
+    /// A protobuf body could not be decoded.
+    #[error("malformed protobuf response: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    /// A required field was missing.
+    #[error("response is missing {0}")]
+    MissingField(&'static str),
+    /// A session frame broke the framing rules.
+    #[error("malformed session frame: {0}")]
+    Frame(String),
+    /// A response was larger than this client accepts.
+    #[error("response body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// The status code was not one the operation can answer with.
+    #[error("unexpected HTTP status {status}: {body}")]
+    UnexpectedStatus {
+        /// HTTP status.
+        status: u16,
+        /// Start of the body, for diagnosis.
+        body: String,
+    },
+    /// An acknowledgement or batch contradicts what was sent or seen before.
+    #[error("inconsistent response: {0}")]
+    Inconsistent(Cow<'static, str>),
+}
+
+/// Any failure of an S2 operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input was rejected before anything was sent.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The service answered with an error.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// An append's `match_seq_num` or fencing token did not match.
+    #[error(transparent)]
+    AppendCondition(#[from] AppendConditionFailed),
+    /// A read started past the tail (and `clamp` was not set).
+    #[error("read start is past the tail at {}", .tail.seq_num)]
+    ReadPastTail {
+        /// The stream's tail.
+        tail: StreamPosition,
+    },
+    /// The service's answer could not be understood.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The connection failed.
+    #[error("transport error ({}): {source}", if *.sent { "request may have been sent" } else { "request not sent" })]
+    Transport {
+        /// Whether any part of the request may have reached the service.
+        sent: bool,
+        /// The underlying failure.
+        source: BoxError,
+    },
+    /// No answer came within the request timeout.
+    #[error("request timed out after {0:?}")]
+    Timeout(Duration),
+    /// The client or session was closed.
+    #[error("closed: {0}")]
+    Closed(Cow<'static, str>),
+}
+
+impl Error {
+    /// Whether repeating the operation may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Service(e) => e.is_retryable(),
+            Error::Transport { .. } | Error::Timeout(_) => true,
+            Error::Validation(_)
+            | Error::AppendCondition(_)
+            | Error::ReadPastTail { .. }
+            | Error::Protocol(_)
+            | Error::Closed(_) => false,
+        }
+    }
+
+    /// Whether the failed operation may have been applied by the service.
+    /// `false` is a proof of no effect; `true` means "unknown".
+    pub fn may_have_side_effect(&self) -> bool {
+        match self {
+            Error::Validation(_) | Error::AppendCondition(_) | Error::ReadPastTail { .. } => false,
+            Error::Service(e) => e.may_have_side_effect(),
+            Error::Transport { sent, .. } => *sent,
+            Error::Timeout(_) | Error::Protocol(_) | Error::Closed(_) => true,
+        }
+    }
+
+    /// How long the service asked to wait before a retry, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Service(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// A transport failure.
+    pub fn transport(sent: bool, source: impl Into<BoxError>) -> Self {
+        Error::Transport {
+            sent,
+            source: source.into(),
+        }
+    }
+
+    /// The service's error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Service(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+}
+
+/// A short, printable prefix of a body, for error messages.
+pub(crate) fn body_snippet(body: &[u8]) -> String {
+    const MAX: usize = 256;
+    let cut = body.len().min(MAX);
+    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
+    if body.len() > MAX {
+        text.push('…');
+    }
+    text
+}
+
+impl fmt::Display for crate::types::StreamPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.seq_num, self.timestamp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(status: u16, code: &str) -> Error {
+        Error::Service(ServiceError {
+            status,
+            code: code.into(),
+            message: String::new(),
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn classification() {
+        let e = service(503, "unavailable");
+        assert!(e.is_retryable() && e.may_have_side_effect());
+        let e = service(503, "server_draining");
+        assert!(e.is_retryable() && !e.may_have_side_effect());
+        let e = service(429, "rate_limited");
+        assert!(e.is_retryable() && !e.may_have_side_effect());
+        let e = service(404, "stream_not_found");
+        assert!(!e.is_retryable() && !e.may_have_side_effect());
+        let e = service(502, "some_new_code");
+        assert!(e.is_retryable() && e.may_have_side_effect());
+        let e = service(500, "invalid");
+        assert!(!e.is_retryable());
+        let e = Error::transport(false, "refused");
+        assert!(e.is_retryable() && !e.may_have_side_effect());
+        let e = Error::transport(true, "reset");
+        assert!(e.is_retryable() && e.may_have_side_effect());
+    }
+}

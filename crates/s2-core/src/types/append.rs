@@ -1,0 +1,305 @@
+//! Append batches and their acknowledgements.
+
+use bytes::{Buf, BufMut};
+use prost::encoding::{DecodeContext, WireType};
+
+use crate::{
+    error::{ProtocolError, ValidationError},
+    names::FencingToken,
+    proto,
+    types::record::{AppendRecord, MeteredBytes},
+};
+
+pub use crate::proto::StreamPosition;
+
+/// Most records one append batch may hold.
+pub const MAX_BATCH_RECORDS: usize = 1000;
+/// Most metered bytes one append batch may hold (1 MiB).
+pub const MAX_BATCH_METERED_BYTES: u64 = 1024 * 1024;
+
+/// One atomic append: 1 to 1000 records of at most 1 MiB metered in total,
+/// optionally conditioned on the tail (`match_seq_num`) or a fencing token.
+///
+/// Built with [`AppendInput::new`], which checks the limits and the header
+/// rules, so a value of this type is always acceptable to the service.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppendInput {
+    records: Vec<AppendRecord>,
+    match_seq_num: Option<u64>,
+    fencing_token: Option<FencingToken>,
+    metered_bytes: u64,
+}
+
+impl AppendInput {
+    /// Validates `records` as one batch.
+    pub fn new(records: impl Into<Vec<AppendRecord>>) -> Result<Self, ValidationError> {
+        let records = records.into();
+        if records.is_empty() {
+            return Err(ValidationError::EmptyBatch);
+        }
+        if records.len() > MAX_BATCH_RECORDS {
+            return Err(ValidationError::TooManyRecords {
+                count: records.len(),
+            });
+        }
+        let metered_bytes = records.metered_bytes();
+        if metered_bytes > MAX_BATCH_METERED_BYTES {
+            return Err(ValidationError::BatchTooLarge { metered_bytes });
+        }
+        for (index, record) in records.iter().enumerate() {
+            record.validate(index)?;
+        }
+        Ok(Self {
+            records,
+            match_seq_num: None,
+            fencing_token: None,
+            metered_bytes,
+        })
+    }
+
+    /// Only append if the first record would get this sequence number.
+    pub fn with_match_seq_num(mut self, seq_num: u64) -> Self {
+        self.match_seq_num = Some(seq_num);
+        self
+    }
+
+    /// Only append if the stream's fencing token is this one.
+    pub fn with_fencing_token(mut self, token: FencingToken) -> Self {
+        self.fencing_token = Some(token);
+        self
+    }
+
+    /// Sets or clears the `match_seq_num` condition.
+    pub fn set_match_seq_num(&mut self, seq_num: Option<u64>) {
+        self.match_seq_num = seq_num;
+    }
+
+    /// The records, in order.
+    pub fn records(&self) -> &[AppendRecord] {
+        &self.records
+    }
+
+    /// Takes the records back.
+    pub fn into_records(self) -> Vec<AppendRecord> {
+        self.records
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Always `false`: a batch has at least one record. Present for symmetry
+    /// with [`len`](Self::len).
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The `match_seq_num` condition.
+    pub fn match_seq_num(&self) -> Option<u64> {
+        self.match_seq_num
+    }
+
+    /// The fencing token condition.
+    pub fn fencing_token(&self) -> Option<&FencingToken> {
+        self.fencing_token.as_ref()
+    }
+
+    /// Metered size of all records.
+    pub fn metered_bytes(&self) -> u64 {
+        self.metered_bytes
+    }
+}
+
+impl MeteredBytes for AppendInput {
+    fn metered_bytes(&self) -> u64 {
+        self.metered_bytes
+    }
+}
+
+// Encoded directly from the records (no conversion into the generated
+// `proto::AppendInput`), so encoding an input copies each body exactly once:
+// into the output buffer. Field numbers follow `proto::AppendInput`.
+impl prost::Message for AppendInput {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        for record in &self.records {
+            prost::encoding::message::encode(1, record, buf);
+        }
+        if let Some(seq_num) = &self.match_seq_num {
+            prost::encoding::uint64::encode(2, seq_num, buf);
+        }
+        if let Some(token) = &self.fencing_token {
+            prost::encoding::encode_key(3, WireType::LengthDelimited, buf);
+            prost::encoding::encode_varint(token.len() as u64, buf);
+            buf.put_slice(token.as_bytes());
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        match tag {
+            1 => {
+                let mut record = AppendRecord::default();
+                prost::encoding::message::merge(wire_type, &mut record, buf, ctx)?;
+                self.metered_bytes += record.metered_bytes();
+                self.records.push(record);
+                Ok(())
+            }
+            2 => {
+                let mut seq_num = 0;
+                prost::encoding::uint64::merge(wire_type, &mut seq_num, buf, ctx)?;
+                self.match_seq_num = Some(seq_num);
+                Ok(())
+            }
+            3 => {
+                let mut token = String::new();
+                prost::encoding::string::merge(wire_type, &mut token, buf, ctx)?;
+                // Decoded inputs are not re-validated: they come from our own encoder in tests.
+                self.fencing_token = Some(FencingToken::new_unchecked(token));
+                Ok(())
+            }
+            _ => prost::encoding::skip_field(wire_type, tag, buf, ctx),
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        prost::encoding::message::encoded_len_repeated(1, &self.records)
+            + self
+                .match_seq_num
+                .as_ref()
+                .map_or(0, |s| prost::encoding::uint64::encoded_len(2, s))
+            + self.fencing_token.as_ref().map_or(0, |t| {
+                prost::encoding::key_len(3)
+                    + prost::encoding::encoded_len_varint(t.len() as u64)
+                    + t.len()
+            })
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The service's acknowledgement of one durable batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendAck {
+    /// Position of the first record of the batch.
+    pub start: StreamPosition,
+    /// One past the last record's sequence number, with the last record's
+    /// timestamp. `end.seq_num - start.seq_num` is the number of records.
+    pub end: StreamPosition,
+    /// The stream's tail at acknowledgement; ahead of `end` when others
+    /// appended concurrently.
+    pub tail: StreamPosition,
+}
+
+impl AppendAck {
+    /// Number of records the ack covers.
+    pub fn record_count(&self) -> u64 {
+        self.end.seq_num - self.start.seq_num
+    }
+}
+
+impl TryFrom<proto::AppendAck> for AppendAck {
+    type Error = ProtocolError;
+
+    fn try_from(ack: proto::AppendAck) -> Result<Self, Self::Error> {
+        let start = ack.start.ok_or(ProtocolError::MissingField("ack start"))?;
+        let end = ack.end.ok_or(ProtocolError::MissingField("ack end"))?;
+        let tail = ack.tail.ok_or(ProtocolError::MissingField("ack tail"))?;
+        if end.seq_num < start.seq_num || tail.seq_num < end.seq_num {
+            return Err(ProtocolError::Inconsistent(
+                "ack positions are not ordered start <= end <= tail".into(),
+            ));
+        }
+        Ok(Self { start, end, tail })
+    }
+}
+
+impl From<AppendAck> for proto::AppendAck {
+    fn from(ack: AppendAck) -> Self {
+        Self {
+            start: Some(ack.start),
+            end: Some(ack.end),
+            tail: Some(ack.tail),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn limits() {
+        assert_eq!(AppendInput::new(vec![]), Err(ValidationError::EmptyBatch));
+        let many = vec![AppendRecord::new("x"); 1001];
+        assert_eq!(
+            AppendInput::new(many),
+            Err(ValidationError::TooManyRecords { count: 1001 })
+        );
+        assert!(AppendInput::new(vec![AppendRecord::new("x"); 1000]).is_ok());
+        let exact = vec![AppendRecord::new(vec![0u8; 1024 * 1024 - 8])];
+        assert!(AppendInput::new(exact).is_ok());
+        let over = vec![AppendRecord::new(vec![0u8; 1024 * 1024 - 7])];
+        assert_eq!(
+            AppendInput::new(over),
+            Err(ValidationError::BatchTooLarge {
+                metered_bytes: 1024 * 1024 + 1
+            })
+        );
+    }
+
+    #[test]
+    fn encoding_matches_generated_message() {
+        let input = AppendInput::new(vec![
+            AppendRecord::new("a").with_header("k", "v").with_timestamp(7),
+            AppendRecord::new(vec![1u8; 300]),
+        ])
+        .unwrap()
+        .with_match_seq_num(42)
+        .with_fencing_token(FencingToken::new("fence-1").unwrap());
+        let generated = proto::AppendInput {
+            records: input.records().to_vec(),
+            match_seq_num: Some(42),
+            fencing_token: Some("fence-1".into()),
+        };
+        let ours = input.encode_to_vec();
+        assert_eq!(ours, generated.encode_to_vec());
+        assert_eq!(ours.len(), input.encoded_len());
+        let back = AppendInput::decode(&ours[..]).unwrap();
+        assert_eq!(back, input);
+    }
+
+    #[test]
+    fn ack_validation() {
+        let pos = |seq_num| Some(StreamPosition {
+            seq_num,
+            timestamp: 0,
+        });
+        let ok = proto::AppendAck {
+            start: pos(1),
+            end: pos(3),
+            tail: pos(5),
+        };
+        assert_eq!(AppendAck::try_from(ok).unwrap().record_count(), 2);
+        let missing = proto::AppendAck {
+            start: pos(1),
+            end: None,
+            tail: pos(5),
+        };
+        assert!(AppendAck::try_from(missing).is_err());
+        let backwards = proto::AppendAck {
+            start: pos(3),
+            end: pos(1),
+            tail: pos(5),
+        };
+        assert!(AppendAck::try_from(backwards).is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Basin and stream configuration.
+//!
+//! The same types serve creation and reconfiguration: when creating, `None`
+//! means "the service's default"; when reconfiguring, `None` means "leave as
+//! it is".
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Storage class for recent appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum StorageClass {
+    /// End-to-end latencies under 500 ms.
+    Standard,
+    /// End-to-end latencies under 50 ms.
+    Express,
+    /// A class this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// How long records are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionPolicy {
+    /// Trim records older than this (whole seconds, more than zero).
+    Age(Duration),
+    /// Keep records until explicitly trimmed.
+    Infinite,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RetentionPolicyWire {
+    Age(u64),
+    Infinite(InfiniteWire),
+}
+
+#[derive(Serialize, Deserialize)]
+struct InfiniteWire {}
+
+impl Serialize for RetentionPolicy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RetentionPolicy::Age(age) => RetentionPolicyWire::Age(age.as_secs()),
+            RetentionPolicy::Infinite => RetentionPolicyWire::Infinite(InfiniteWire {}),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RetentionPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match RetentionPolicyWire::deserialize(d)? {
+            RetentionPolicyWire::Age(secs) => RetentionPolicy::Age(Duration::from_secs(secs)),
+            RetentionPolicyWire::Infinite(_) => RetentionPolicy::Infinite,
+        })
+    }
+}
+
+/// How the service assigns record timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum TimestampingMode {
+    /// Use the client's timestamp if present, else the arrival time.
+    ClientPrefer,
+    /// Require a client timestamp; reject appends without one.
+    ClientRequire,
+    /// Always use the arrival time.
+    Arrival,
+    /// A mode this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Timestamping behaviour of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Timestamping {
+    /// The mode (service default: client-prefer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<TimestampingMode>,
+    /// Allow client timestamps ahead of the arrival time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncapped: Option<bool>,
+}
+
+/// Automatic deletion of streams that stay empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeleteOnEmpty {
+    /// Minimum age before an empty stream is deleted; zero disables it.
+    pub min_age: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeleteOnEmptyWire {
+    #[serde(default)]
+    min_age_secs: u64,
+}
+
+impl Serialize for DeleteOnEmpty {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DeleteOnEmptyWire {
+            min_age_secs: self.min_age.as_secs(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeleteOnEmpty {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = DeleteOnEmptyWire::deserialize(d)?;
+        Ok(Self {
+            min_age: Duration::from_secs(wire.min_age_secs),
+        })
+    }
+}
+
+/// Configuration of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StreamConfig {
+    /// Storage class (service default: express).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<StorageClass>,
+    /// Retention (service default: 7 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_policy: Option<RetentionPolicy>,
+    /// Timestamping behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamping: Option<Timestamping>,
+    /// Delete-on-empty behaviour (service default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_on_empty: Option<DeleteOnEmpty>,
+}
+
+impl StreamConfig {
+    /// An empty configuration: every setting at its default (or unchanged).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the storage class.
+    pub fn with_storage_class(mut self, class: StorageClass) -> Self {
+        self.storage_class = Some(class);
+        self
+    }
+
+    /// Sets the retention policy.
+    pub fn with_retention_policy(mut self, policy: RetentionPolicy) -> Self {
+        self.retention_policy = Some(policy);
+        self
+    }
+
+    /// Sets the timestamping behaviour.
+    pub fn with_timestamping(mut self, timestamping: Timestamping) -> Self {
+        self.timestamping = Some(timestamping);
+        self
+    }
+
+    /// Sets delete-on-empty.
+    pub fn with_delete_on_empty(mut self, min_age: Duration) -> Self {
+        self.delete_on_empty = Some(DeleteOnEmpty { min_age });
+        self
+    }
+}
+
+/// Configuration of a basin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BasinConfig {
+    /// Configuration for streams created in this basin from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_stream_config: Option<StreamConfig>,
+    /// Create a stream on the first append to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_stream_on_append: Option<bool>,
+    /// Create a stream on the first read of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_stream_on_read: Option<bool>,
+}
+
+impl BasinConfig {
+    /// An empty configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the default stream configuration.
+    pub fn with_default_stream_config(mut self, config: StreamConfig) -> Self {
+        self.default_stream_config = Some(config);
+        self
+    }
+
+    /// Sets create-on-append.
+    pub fn with_create_stream_on_append(mut self, enabled: bool) -> Self {
+        self.create_stream_on_append = Some(enabled);
+        self
+    }
+
+    /// Sets create-on-read.
+    pub fn with_create_stream_on_read(mut self, enabled: bool) -> Self {
+        self.create_stream_on_read = Some(enabled);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stream_config_json() {
+        let config = StreamConfig::new()
+            .with_storage_class(StorageClass::Standard)
+            .with_retention_policy(RetentionPolicy::Infinite)
+            .with_timestamping(Timestamping {
+                mode: Some(TimestampingMode::ClientRequire),
+                uncapped: Some(true),
+            })
+            .with_delete_on_empty(Duration::from_secs(60));
+        let value = serde_json::to_value(config).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "storage_class": "standard",
+                "retention_policy": {"infinite": {}},
+                "timestamping": {"mode": "client-require", "uncapped": true},
+                "delete_on_empty": {"min_age_secs": 60}
+            })
+        );
+        let back: StreamConfig = serde_json::from_value(value).unwrap();
+        assert_eq!(back, config);
+        let age: RetentionPolicy = serde_json::from_value(json!({"age": 3600})).unwrap();
+        assert_eq!(age, RetentionPolicy::Age(Duration::from_secs(3600)));
+        assert_eq!(serde_json::to_value(StreamConfig::new()).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn tolerant_of_nulls_and_unknowns() {
+        let config: StreamConfig = serde_json::from_value(json!({
+            "storage_class": "ultra", "retention_policy": null, "timestamping": null,
+            "delete_on_empty": null, "future_field": 1
+        }))
+        .unwrap();
+        assert_eq!(config.storage_class, Some(StorageClass::Unknown));
+        assert_eq!(config.retention_policy, None);
+    }
+}

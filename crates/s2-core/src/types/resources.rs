@@ -1,0 +1,176 @@
+//! Basins, streams and listing.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{
+    error::ValidationError,
+    names::{BasinName, StreamName},
+};
+
+/// Where a basin's data lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum BasinScope {
+    /// AWS us-east-1 (the default).
+    #[serde(rename = "aws:us-east-1")]
+    AwsUsEast1,
+    /// AWS us-west-2.
+    #[serde(rename = "aws:us-west-2")]
+    AwsUsWest2,
+    /// AWS eu-north-1.
+    #[serde(rename = "aws:eu-north-1")]
+    AwsEuNorth1,
+    /// A scope this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Lifecycle state of a basin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum BasinState {
+    /// Usable.
+    Active,
+    /// Being created.
+    Creating,
+    /// Being deleted.
+    Deleting,
+    /// A state this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A basin, as listed or created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasinInfo {
+    /// Basin name.
+    pub name: BasinName,
+    /// Where the basin lives.
+    #[serde(default)]
+    pub scope: Option<BasinScope>,
+    /// Creation time.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    /// Deletion time, while the basin is being deleted.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<BasinState>,
+}
+
+impl BasinInfo {
+    /// The basin's state: as reported, else derived from `deleted_at`.
+    pub fn state(&self) -> BasinState {
+        match (self.state, self.deleted_at) {
+            (Some(state), _) => state,
+            (None, Some(_)) => BasinState::Deleting,
+            (None, None) => BasinState::Active,
+        }
+    }
+}
+
+/// A stream, as listed or created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// Stream name.
+    pub name: StreamName,
+    /// Creation time.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    /// Deletion time, while the stream is being deleted.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// Items of this page, in name order.
+    pub items: Vec<T>,
+    /// Whether more items follow.
+    pub has_more: bool,
+}
+
+/// Most items one list call returns.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// Filters and paging of a list call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListRequest {
+    /// Only names starting with this.
+    pub prefix: String,
+    /// Only names after this one (exclusive), for paging.
+    pub start_after: String,
+    /// Items per page, 1..=1000 (service default 1000).
+    pub limit: Option<usize>,
+}
+
+impl ListRequest {
+    /// List everything.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only names starting with `prefix`.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Only names after `start_after`.
+    pub fn with_start_after(mut self, start_after: impl Into<String>) -> Self {
+        self.start_after = start_after.into();
+        self
+    }
+
+    /// Items per page.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        match self.limit {
+            Some(limit) if limit == 0 || limit > MAX_LIST_LIMIT => {
+                Err(ValidationError::InvalidListLimit { limit })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = Vec::new();
+        if !self.prefix.is_empty() {
+            query.push(("prefix", self.prefix.clone()));
+        }
+        if !self.start_after.is_empty() {
+            query.push(("start_after", self.start_after.clone()));
+        }
+        if let Some(limit) = self.limit {
+            query.push(("limit", limit.to_string()));
+        }
+        query
+    }
+}
+
+/// What an ensure (`PUT`) call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisionResult {
+    /// The resource did not exist and was created.
+    Created,
+    /// The resource existed and its configuration was changed.
+    Updated,
+    /// The resource already matched.
+    Unchanged,
+}
+
+/// The result of an ensure call: the resource and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned<T> {
+    /// The resource as it now is.
+    pub info: T,
+    /// What the call did.
+    pub result: ProvisionResult,
+}
