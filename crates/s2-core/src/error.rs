@@ -141,57 +141,64 @@ const RETRYABLE_CODES: &[&str] = &[
     "upstream_timeout",
 ];
 
-/// Codes that prove the request had no effect even though the status is 5xx.
+/// Codes that prove the request had no effect.
 const NO_SIDE_EFFECT_CODES: &[&str] = &[
-    "hot_server",
-    "rate_limited",
-    "server_draining",
-    "transaction_conflict",
-];
-
-/// Error codes of the v1 API that this client knows about.
-const KNOWN_CODES: &[&str] = &[
-    "request_timeout",
-    "transaction_conflict",
-    "rate_limited",
-    "other",
-    "server_draining",
-    "storage",
-    "hot_server",
-    "unavailable",
-    "upstream_timeout",
-    "invalid",
+    "access_token_not_found",
+    "authn",
+    "bad_frame",
     "bad_header",
     "bad_json",
     "bad_path",
     "bad_proto",
     "bad_query",
-    "permission_denied",
-    "basin_not_found",
-    "stream_not_found",
-    "access_token_not_found",
-    "resource_already_exists",
     "basin_deletion_pending",
-    "stream_deletion_pending",
+    "basin_not_found",
+    "decryption_failed",
+    "hot_server",
+    "invalid",
     "not_implemented",
+    "permission_denied",
+    "quota_exhausted",
+    "rate_limited",
+    "resource_already_exists",
+    "server_draining",
+    "stream_deletion_pending",
+    "stream_not_found",
+    "transaction_conflict",
+];
+
+/// Codes whose outcome is unknown: the request may have been applied.
+const UNKNOWN_OUTCOME_CODES: &[&str] = &[
+    "client_hangup",
+    "other",
+    "request_timeout",
+    "storage",
+    "unavailable",
+    "upstream_timeout",
 ];
 
 impl ServiceError {
     /// Whether repeating the request may succeed.
     pub fn is_retryable(&self) -> bool {
-        if RETRYABLE_CODES.contains(&self.code.as_str()) {
+        let code = self.code.as_str();
+        if RETRYABLE_CODES.contains(&code) {
             return true;
         }
-        !KNOWN_CODES.contains(&self.code.as_str())
-            && matches!(self.status, 408 | 429 | 500 | 502 | 503 | 504)
+        let known = NO_SIDE_EFFECT_CODES.contains(&code) || UNKNOWN_OUTCOME_CODES.contains(&code);
+        !known && matches!(self.status, 408 | 429 | 500 | 502 | 503 | 504)
     }
 
     /// Whether the request may have been applied despite the error.
     pub fn may_have_side_effect(&self) -> bool {
-        if (400..500).contains(&self.status) {
+        let code = self.code.as_str();
+        if NO_SIDE_EFFECT_CODES.contains(&code) {
             return false;
         }
-        !NO_SIDE_EFFECT_CODES.contains(&self.code.as_str())
+        if UNKNOWN_OUTCOME_CODES.contains(&code) {
+            return true;
+        }
+        // An unknown code: only plain client errors prove nothing happened.
+        !((400..500).contains(&self.status) && !matches!(self.status, 408 | 499))
     }
 }
 
@@ -379,8 +386,12 @@ mod tests {
         assert!(!e.is_retryable() && !e.may_have_side_effect());
         let e = service(502, "some_new_code");
         assert!(e.is_retryable() && e.may_have_side_effect());
-        let e = service(500, "invalid");
-        assert!(!e.is_retryable());
+        let e = service(422, "invalid");
+        assert!(!e.is_retryable() && !e.may_have_side_effect());
+        let e = service(408, "request_timeout");
+        assert!(e.is_retryable() && e.may_have_side_effect());
+        let e = service(409, "some_new_conflict");
+        assert!(!e.is_retryable() && !e.may_have_side_effect());
         let e = Error::transport(false, "refused");
         assert!(e.is_retryable() && !e.may_have_side_effect());
         let e = Error::transport(true, "reset");

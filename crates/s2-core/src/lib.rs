@@ -12,6 +12,7 @@
 //! only move those bytes and keep time.
 
 pub mod api;
+pub mod backoff;
 pub mod error;
 pub mod frame;
 pub mod names;

@@ -1,1 +1,280 @@
-//! Request builders and response parsers.
+//! Request builders and response parsers for every v1 endpoint.
+//!
+//! [`Api`] turns an operation into a [`Call`]: a plain [`HttpRequest`] plus
+//! the parser of its [`HttpResponse`]. The caller sends the request however it
+//! likes, hands the response (status, headers, body bytes) to
+//! [`Call::parse`], and uses [`Call::idempotency`] with the error's
+//! classification to decide on retries.
+
+mod account;
+mod basin;
+pub mod endpoints;
+mod response;
+mod stream;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints};
+pub use response::MAX_RESPONSE_BODY_BYTES;
+pub use stream::SessionKind;
+
+use crate::{
+    error::{Error, ValidationError},
+    frame::Compression,
+    names::BasinName,
+};
+
+/// Header naming the basin when the basin endpoint is shared.
+pub const BASIN_HEADER: &str = "s2-basin";
+/// Header carrying the idempotency token of create requests.
+pub const REQUEST_TOKEN_HEADER: &str = "s2-request-token";
+/// Header telling what an ensure (`PUT`) did.
+pub const PROVISION_RESULT_HEADER: &str = "s2-provision-result";
+/// Header asking the client to wait before retrying, in milliseconds.
+pub const RETRY_AFTER_MS_HEADER: &str = "retry-after-ms";
+/// Content type of unary protobuf bodies.
+pub const PROTOBUF_CONTENT_TYPE: &str = "application/protobuf";
+/// Content type of session bodies.
+pub const SESSION_CONTENT_TYPE: &str = "s2s/proto";
+
+/// Characters left as they are in a path segment or query value (RFC 3986
+/// unreserved).
+const ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A request, fully described: what an adapter sends.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Absolute URI (scheme, authority, path, query).
+    pub uri: Uri,
+    /// Request headers (the adapter adds nothing but transport headers).
+    pub headers: HeaderMap,
+    /// Request body.
+    pub body: Bytes,
+}
+
+impl HttpRequest {
+    /// The request as an [`http::Request`].
+    pub fn to_http(&self) -> http::Request<Bytes> {
+        let mut request = http::Request::new(self.body.clone());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+/// A response, as received: what an adapter hands back.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// Response body, as received (possibly content-encoded).
+    pub body: Bytes,
+}
+
+/// Whether repeating a request after an unknown outcome is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Repeating it has the same effect as doing it once.
+    Idempotent,
+    /// Repeating it may apply it twice; retry only what provably had no
+    /// effect.
+    NotIdempotent,
+    /// An append: the caller's append retry policy decides.
+    Append,
+}
+
+type Parser<T> = Box<dyn Fn(HttpResponse) -> Result<T, Error> + Send + Sync>;
+
+/// One operation: its request, its retry class and its response parser.
+pub struct Call<T> {
+    /// The request to send (clone it for each attempt).
+    pub request: HttpRequest,
+    idempotency: Idempotency,
+    parser: Parser<T>,
+}
+
+impl<T> Call<T> {
+    fn new(
+        request: HttpRequest,
+        idempotency: Idempotency,
+        parser: impl Fn(HttpResponse) -> Result<T, Error> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            request,
+            idempotency,
+            parser: Box::new(parser),
+        }
+    }
+
+    /// Whether a retry after an unknown outcome is safe.
+    pub fn idempotency(&self) -> Idempotency {
+        self.idempotency
+    }
+
+    /// Parses a response to this call's request.
+    pub fn parse(&self, response: HttpResponse) -> Result<T, Error> {
+        (self.parser)(response)
+    }
+}
+
+impl<T> std::fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("request", &self.request)
+            .field("idempotency", &self.idempotency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the calls of the v1 API for one client configuration.
+#[derive(Debug, Clone)]
+pub struct Api {
+    endpoints: Endpoints,
+    authorization: HeaderValue,
+    compression: Compression,
+    user_agent: HeaderValue,
+}
+
+impl Api {
+    /// An API client configuration. The access token must be a valid header
+    /// value.
+    pub fn new(
+        endpoints: Endpoints,
+        access_token: &str,
+        compression: Compression,
+    ) -> Result<Self, ValidationError> {
+        let mut authorization = HeaderValue::try_from(format!("Bearer {access_token}")).map_err(
+            |_| ValidationError::InvalidConfig {
+                reason: "access token must be visible ASCII".into(),
+            },
+        )?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            endpoints,
+            authorization,
+            compression,
+            user_agent: HeaderValue::from_static(concat!("s2-rs/", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// The endpoints requests go to.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The compression offered for data-plane responses and used for
+    /// session frames.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    fn account_request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        RequestBuilder::new(self, &self.endpoints.account, method, segments)
+    }
+
+    fn basin_request(&self, basin: &BasinName, method: Method, segments: &[&str]) -> RequestBuilder {
+        let base = self.endpoints.basin.for_basin(basin);
+        let mut builder = RequestBuilder::new(self, &base, method, segments);
+        if self.endpoints.basin.needs_basin_header() {
+            builder.header(
+                HeaderName::from_static(BASIN_HEADER),
+                // Validated basin names are plain ASCII.
+                HeaderValue::from_str(basin).unwrap_or(HeaderValue::from_static("")),
+            );
+        }
+        builder
+    }
+}
+
+/// Accumulates the parts of one request.
+struct RequestBuilder {
+    method: Method,
+    base: String,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl RequestBuilder {
+    fn new(api: &Api, base: &BaseUrl, method: Method, segments: &[&str]) -> Self {
+        let mut path = format!("{}/v1", base.path_prefix());
+        for segment in segments {
+            path.push('/');
+            path.extend(utf8_percent_encode(segment, ENCODE_SET));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, api.authorization.clone());
+        headers.insert(http::header::USER_AGENT, api.user_agent.clone());
+        Self {
+            method,
+            base: format!("{}://{}", base.scheme(), base.authority()),
+            path,
+            query: Vec::new(),
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    fn query(&mut self, query: impl IntoIterator<Item = (&'static str, String)>) -> &mut Self {
+        self.query.extend(query);
+        self
+    }
+
+    fn header(&mut self, name: HeaderName, value: HeaderValue) -> &mut Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    fn json_body(&mut self, body: &impl serde::Serialize) -> Result<&mut Self, ValidationError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ValidationError::Encode {
+            reason: e.to_string(),
+        })?;
+        self.body = Bytes::from(bytes);
+        self.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Ok(self)
+    }
+
+    fn body(&mut self, content_type: &'static str, body: Bytes) -> &mut Self {
+        self.body = body;
+        self.headers
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        self
+    }
+
+    fn build(&mut self) -> Result<HttpRequest, ValidationError> {
+        let mut uri = format!("{}{}", self.base, self.path);
+        for (i, (name, value)) in self.query.iter().enumerate() {
+            uri.push(if i == 0 { '?' } else { '&' });
+            uri.push_str(name);
+            uri.push('=');
+            uri.extend(utf8_percent_encode(value, ENCODE_SET));
+        }
+        let uri = uri.parse().map_err(|_| ValidationError::Encode {
+            reason: format!("could not form a URI from {uri:?}"),
+        })?;
+        Ok(HttpRequest {
+            method: self.method.clone(),
+            uri,
+            headers: std::mem::take(&mut self.headers),
+            body: std::mem::take(&mut self.body),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -191,3 +191,30 @@ impl ReadOutput {
         }
     }
 }
+
+/// Checks that records from the service are in strictly increasing sequence
+/// order, starting at `expected_first` when given.
+pub fn check_read_batch_order(
+    records: &[SequencedRecord],
+    expected_first: Option<u64>,
+) -> Result<(), crate::error::ProtocolError> {
+    let mut previous: Option<u64> = None;
+    for (i, record) in records.iter().enumerate() {
+        let in_order = match (i, previous, expected_first) {
+            (0, _, Some(expected)) => record.seq_num == expected,
+            (_, Some(prev), _) => record.seq_num > prev,
+            _ => true,
+        };
+        if !in_order {
+            return Err(crate::error::ProtocolError::Inconsistent(
+                format!(
+                    "read batch out of order at record {i} (seq_num {})",
+                    record.seq_num
+                )
+                .into(),
+            ));
+        }
+        previous = Some(record.seq_num);
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! TLS client configuration: rustls with ALPN `h2`.
+
+use std::sync::Arc;
+
+use s2_core::{Error, error::ValidationError};
+
+/// A rustls configuration trusting the webpki roots (and the system's, if
+/// asked), offering only HTTP/2.
+pub(crate) fn client_config(use_native_roots: bool) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if use_native_roots {
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            // A broken certificate in the system store is skipped, not fatal.
+            let _ = roots.add(cert);
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| {
+            Error::Validation(ValidationError::InvalidConfig {
+                reason: format!("TLS: {e}").into(),
+            })
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,137 @@
+//! Exponential backoff with jitter, without a clock.
+//!
+//! The driver asks [`Backoff::next_delay`] after each failure and waits that
+//! long on its own timer; [`Backoff::reset`] after progress starts over. The
+//! jitter comes from a seeded RNG, so a simulation replays exactly.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+/// Backoff parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffConfig {
+    /// Delay before the first retry (before jitter).
+    pub base_delay: Duration,
+    /// Upper bound of any delay.
+    pub max_delay: Duration,
+    /// Retries allowed before giving up (0 = never retry).
+    pub max_retries: u32,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        Self {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+            max_retries: 3,
+        }
+    }
+}
+
+/// Retry state of one operation.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    config: BackoffConfig,
+    retries: u32,
+    rng: SmallRng,
+}
+
+impl Backoff {
+    /// A fresh backoff; `seed` drives the jitter.
+    pub fn new(config: BackoffConfig, seed: u64) -> Self {
+        Self {
+            config,
+            retries: 0,
+            rng: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Retries used so far.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The delay before the next retry, or `None` when retries are
+    /// exhausted. A `hint` from the service (`retry-after-ms`) raises the
+    /// delay to at least the hint.
+    pub fn next_delay(&mut self, hint: Option<Duration>) -> Option<Duration> {
+        if self.retries >= self.config.max_retries {
+            return None;
+        }
+        let exponent = self.retries.min(16);
+        self.retries += 1;
+        let ceiling = self
+            .config
+            .base_delay
+            .saturating_mul(1 << exponent)
+            .min(self.config.max_delay);
+        // "Equal jitter": half fixed, half random, so delays still grow.
+        let half = ceiling / 2;
+        let jitter = if half.is_zero() {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(self.rng.random_range(0..=half.as_nanos() as u64))
+        };
+        let delay = half + jitter;
+        Some(match hint {
+            Some(hint) => delay.max(hint),
+            None => delay,
+        })
+    }
+
+    /// Starts over after progress.
+    pub fn reset(&mut self) {
+        self.retries = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bounded_attempts_and_reset() {
+        let mut b = Backoff::new(BackoffConfig::default(), 1);
+        assert!((0..3).all(|_| b.next_delay(None).is_some()));
+        assert_eq!(b.next_delay(None), None);
+        b.reset();
+        assert!(b.next_delay(None).is_some());
+    }
+
+    #[test]
+    fn hint_raises_delay() {
+        let mut b = Backoff::new(BackoffConfig::default(), 1);
+        assert!(b.next_delay(Some(Duration::from_secs(9))).unwrap() >= Duration::from_secs(9));
+    }
+
+    #[test]
+    fn same_seed_same_delays() {
+        let config = BackoffConfig::default();
+        let mut a = Backoff::new(config, 7);
+        let mut b = Backoff::new(config, 7);
+        for _ in 0..3 {
+            assert_eq!(a.next_delay(None), b.next_delay(None));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn delays_stay_in_bounds(seed: u64, base_ms in 1u64..1000, max_ms in 1u64..10_000, retries in 0u32..40) {
+            let config = BackoffConfig {
+                base_delay: Duration::from_millis(base_ms),
+                max_delay: Duration::from_millis(max_ms),
+                max_retries: retries,
+            };
+            let mut b = Backoff::new(config, seed);
+            let mut n = 0;
+            while let Some(d) = b.next_delay(None) {
+                n += 1;
+                let ceiling = Duration::from_millis(base_ms).saturating_mul(1 << (n - 1).min(16)).min(config.max_delay);
+                prop_assert!(d <= ceiling && d >= ceiling / 2);
+            }
+            prop_assert_eq!(n, retries);
+        }
+    }
+}
