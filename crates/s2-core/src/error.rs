@@ -292,6 +292,26 @@ pub enum Error {
     /// The client or session was closed.
     #[error("closed: {0}")]
     Closed(Cow<'static, str>),
+    /// Exactly-once resolution found records of another writer where this
+    /// session's batch was expected; the batch was not applied.
+    #[error("another writer appended at sequence number {seq_num}: {reason}")]
+    WriterConflict {
+        /// Where the foreign record (or the tail) was found.
+        seq_num: u64,
+        /// What did not match.
+        reason: Cow<'static, str>,
+    },
+    /// An append session stopped. Says which of its unacknowledged inputs
+    /// may have been applied and which certainly were not.
+    #[error("append session failed: {cause} (inputs {maybe_applied:?} may have been applied, {not_applied:?} were not)")]
+    AppendSession {
+        /// Why it stopped.
+        cause: Box<Error>,
+        /// Ids of inputs whose outcome is unknown.
+        maybe_applied: std::ops::Range<u64>,
+        /// Ids of inputs that were certainly not applied.
+        not_applied: std::ops::Range<u64>,
+    },
 }
 
 impl Error {
@@ -304,7 +324,9 @@ impl Error {
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
             | Error::Protocol(_)
-            | Error::Closed(_) => false,
+            | Error::Closed(_)
+            | Error::WriterConflict { .. }
+            | Error::AppendSession { .. } => false,
         }
     }
 
@@ -312,7 +334,11 @@ impl Error {
     /// `false` is a proof of no effect; `true` means "unknown".
     pub fn may_have_side_effect(&self) -> bool {
         match self {
-            Error::Validation(_) | Error::AppendCondition(_) | Error::ReadPastTail { .. } => false,
+            Error::Validation(_)
+            | Error::AppendCondition(_)
+            | Error::ReadPastTail { .. }
+            | Error::WriterConflict { .. } => false,
+            Error::AppendSession { maybe_applied, .. } => !maybe_applied.is_empty(),
             Error::Service(e) => e.may_have_side_effect(),
             Error::Transport { sent, .. } => *sent,
             Error::Timeout(_) | Error::Protocol(_) | Error::Closed(_) => true,

@@ -13,10 +13,12 @@
 
 pub mod api;
 pub mod backoff;
+pub mod batcher;
 pub mod error;
 pub mod frame;
 pub mod names;
 pub mod proto;
+pub mod session;
 pub mod types;
 
 pub use error::{Error, ValidationError};

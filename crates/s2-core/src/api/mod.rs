@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints};
-pub use response::MAX_RESPONSE_BODY_BYTES;
+pub use response::{MAX_RESPONSE_BODY_BYTES, error_from_parts};
 pub use stream::SessionKind;
 
 use crate::{
@@ -275,6 +275,3 @@ impl RequestBuilder {
         })
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -74,7 +74,18 @@ enum ConditionFailedBody {
 
 /// The error an unsuccessful response describes.
 pub(crate) fn error_from(response: &HttpResponse, body: &[u8]) -> Error {
-    let status = response.status.as_u16();
+    let retry_after = response
+        .headers
+        .get(RETRY_AFTER_MS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis);
+    error_from_parts(response.status.as_u16(), body, retry_after)
+}
+
+/// The error described by a status and a JSON error body, as carried by an
+/// HTTP response or by the terminal frame of a session.
+pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     match status {
         412 => {
             if let Ok(condition) = serde_json::from_slice::<ConditionFailedBody>(body) {
@@ -96,12 +107,6 @@ pub(crate) fn error_from(response: &HttpResponse, body: &[u8]) -> Error {
         }
         _ => {}
     }
-    let retry_after = response
-        .headers
-        .get(RETRY_AFTER_MS_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis);
     let (code, message) = match serde_json::from_slice::<ErrorInfo>(body) {
         Ok(info) => (info.code, info.message),
         Err(_) => (String::new(), body_snippet(body)),

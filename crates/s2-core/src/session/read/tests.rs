@@ -1,0 +1,404 @@
+//! Deterministic simulation of the read session against a model server
+//! under cuts, stalls, terminal errors and reconnect advice.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+
+use super::*;
+use crate::{
+    frame::{Compression, encode_message, encode_terminal},
+    types::{ReadLimit, SequencedRecord},
+};
+
+fn model_records(n: u64) -> Vec<SequencedRecord> {
+    (0..n)
+        .map(|i| SequencedRecord {
+            seq_num: i,
+            timestamp: 1_000 + i * 10,
+            headers: if i % 7 == 3 {
+                vec![crate::types::Header::new(Bytes::new(), "trim")]
+            } else {
+                vec![]
+            },
+            body: if i % 7 == 3 {
+                Bytes::copy_from_slice(&0u64.to_be_bytes())
+            } else {
+                Bytes::from(format!("r{i}"))
+            },
+        })
+        .collect()
+}
+
+/// One connection of the model server.
+struct ServerConn {
+    id: ConnectionId,
+    position: u64,
+    count: Option<u64>,
+    bytes: Option<u64>,
+    until: Option<u64>,
+    bounded: bool,
+    unsent: Bytes,
+    ended: bool,
+}
+
+impl ServerConn {
+    fn open(id: ConnectionId, request: &ReadRequest, records: &[SequencedRecord]) -> Result<Self, StreamPosition> {
+        let tail = records.len() as u64;
+        let position = match request.start {
+            ReadStart::SeqNum(s) => s,
+            ReadStart::Timestamp(t) => records.iter().find(|r| r.timestamp >= t).map_or(tail, |r| r.seq_num),
+            ReadStart::TailOffset(o) => tail.saturating_sub(o),
+        };
+        if position > tail && !request.clamp {
+            return Err(StreamPosition { seq_num: tail, timestamp: 0 });
+        }
+        Ok(Self {
+            id,
+            position: position.min(tail),
+            count: request.limit.count,
+            bytes: request.limit.bytes,
+            until: request.until,
+            bounded: request.limit.is_bounded() || request.until.is_some(),
+            unsent: Bytes::new(),
+            ended: false,
+        })
+    }
+
+    /// Produces the next frame, or marks the end of a bounded read.
+    fn next_frame(&mut self, records: &[SequencedRecord], batch_len: usize) {
+        let tail = StreamPosition { seq_num: records.len() as u64, timestamp: 0 };
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while batch.len() < batch_len && (self.position as usize) < records.len() {
+            let record = &records[self.position as usize];
+            let size = record.metered_bytes();
+            if self.count.is_some_and(|c| c == 0)
+                || self.bytes.is_some_and(|b| bytes + size > b)
+                || self.until.is_some_and(|u| record.timestamp >= u)
+            {
+                break;
+            }
+            bytes += size;
+            self.count = self.count.map(|c| c - 1);
+            batch.push(record.clone());
+            self.position += 1;
+        }
+        if let Some(b) = self.bytes.as_mut() {
+            *b -= bytes;
+        }
+        if batch.is_empty() && self.bounded {
+            self.ended = true;
+            return;
+        }
+        let at_tail = self.position == tail.seq_num;
+        let message = proto::ReadBatch {
+            records: batch,
+            tail: at_tail.then_some(tail),
+        };
+        let mut out = BytesMut::new();
+        encode_message(&mut out, &message, Compression::None).unwrap();
+        self.unsent = out.freeze();
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    /// Deliver up to this many bytes of the current frame.
+    Deliver(usize, usize),
+    /// The connection breaks.
+    Cut,
+    /// The connection goes silent past the heartbeat timeout.
+    Stall,
+    /// The server ends the session with a retryable error frame.
+    Terminal503,
+    /// The next frame carries the reconnect-advised flag.
+    AdviseReconnect,
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        8 => (1usize..200, 1usize..6).prop_map(|(n, b)| Action::Deliver(n, b)),
+        1 => Just(Action::Cut),
+        1 => Just(Action::Stall),
+        1 => Just(Action::Terminal503),
+        1 => Just(Action::AdviseReconnect),
+    ]
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    delivered: Vec<SequencedRecord>,
+    finished: bool,
+    tail: Option<StreamPosition>,
+    failed: Option<String>,
+    caught_up: bool,
+}
+
+fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action]) -> Outcome {
+    let config = ReadSessionConfig {
+        backoff: BackoffConfig {
+            max_retries: 10_000,
+            ..BackoffConfig::default()
+        },
+        ..ReadSessionConfig::default()
+    };
+    let mut now = Instant::now();
+    let mut session = ReadSession::new(request, config, now);
+    let mut conn: Option<ServerConn> = None;
+    let mut outcome = Outcome::default();
+    let mut steps = actions.iter().cycle().take(actions.len() * 40);
+    loop {
+        while let Some(event) = session.poll_event() {
+            match event {
+                ReadEvent::Connect { connection, request } => {
+                    match ServerConn::open(connection, &request, records) {
+                        Ok(c) => {
+                            session.handle_connected(connection, now);
+                            conn = Some(c);
+                        }
+                        Err(tail) => {
+                            conn = None;
+                            session.handle_error(connection, Error::ReadPastTail { tail }, now);
+                        }
+                    }
+                }
+                ReadEvent::Batch(batch) => outcome.delivered.extend(batch.records),
+                ReadEvent::CaughtUp(_) => outcome.caught_up = true,
+                ReadEvent::Finished => outcome.finished = true,
+                ReadEvent::Tail(tail) => outcome.tail = Some(tail),
+                ReadEvent::Failed(e) => outcome.failed = Some(e.to_string()),
+            }
+        }
+        if session.is_finished() {
+            return outcome;
+        }
+        let Some(step) = steps.next() else {
+            return outcome;
+        };
+        let Some(c) = conn.as_mut() else {
+            // Backing off: let time pass.
+            now = session.poll_timeout().expect("a timer while disconnected");
+            session.handle_timeout(now);
+            continue;
+        };
+        now += Duration::from_millis(1);
+        match step {
+            Action::Deliver(n, batch_len) => {
+                if c.unsent.is_empty() {
+                    c.next_frame(records, *batch_len);
+                }
+                if c.ended {
+                    session.handle_end(c.id, now);
+                    conn = None;
+                    continue;
+                }
+                let chunk = c.unsent.split_to((*n).min(c.unsent.len()));
+                session.handle_data(c.id, chunk, now);
+            }
+            Action::Cut => {
+                session.handle_error(c.id, Error::transport(true, "cut"), now);
+                conn = None;
+            }
+            Action::Stall => {
+                now += Duration::from_secs(21);
+                session.handle_timeout(now);
+                conn = None;
+            }
+            Action::Terminal503 => {
+                // Frames are whole on the wire: finish the current one first.
+                let mut out = BytesMut::from(&std::mem::take(&mut c.unsent)[..]);
+                encode_terminal(&mut out, 503, br#"{"code":"unavailable","message":"down"}"#).unwrap();
+                session.handle_data(c.id, out.freeze(), now);
+                conn = None;
+            }
+            Action::AdviseReconnect => {
+                if !c.unsent.is_empty() {
+                    // Mid-frame: the advice comes with the next frame.
+                    let rest = std::mem::take(&mut c.unsent);
+                    session.handle_data(c.id, rest, now);
+                    continue;
+                }
+                c.next_frame(records, 2);
+                if c.ended {
+                    continue;
+                }
+                let mut frame = BytesMut::from(&std::mem::take(&mut c.unsent)[..]);
+                frame[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+                session.handle_data(c.id, frame.freeze(), now);
+                conn = None;
+            }
+        }
+    }
+}
+
+fn expected(records: &[SequencedRecord], from: u64, request: &ReadRequest) -> Vec<SequencedRecord> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for r in &records[from.min(records.len() as u64) as usize..] {
+        if request.limit.count.is_some_and(|c| out.len() as u64 >= c)
+            || request.limit.bytes.is_some_and(|b| bytes + r.metered_bytes() > b)
+            || request.until.is_some_and(|u| r.timestamp >= u)
+        {
+            break;
+        }
+        bytes += r.metered_bytes();
+        out.push(r.clone());
+    }
+    out
+}
+
+fn without_commands(records: Vec<SequencedRecord>, ignore: bool) -> Vec<SequencedRecord> {
+    records.into_iter().filter(|r| !(ignore && r.is_command())).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Under any interleaving of faults, a bounded read delivers exactly
+    /// the expected records: no gap, no duplicate, every limit respected.
+    #[test]
+    fn bounded_reads_are_exact(
+        n in 0u64..120,
+        start in 0u64..60,
+        count in proptest::option::of(1u64..80),
+        bytes in proptest::option::of(9u64..2_000),
+        until in proptest::option::of(1_000u64..2_300),
+        ignore in any::<bool>(),
+        actions in proptest::collection::vec(action(), 1..40),
+    ) {
+        let records = model_records(n);
+        let mut request = ReadRequest::new(ReadStart::SeqNum(start))
+            .with_limit(ReadLimit { count, bytes })
+            .with_ignore_command_records(ignore);
+        if let Some(u) = until { request = request.with_until(u); }
+        if count.is_none() && bytes.is_none() && until.is_none() {
+            request = request.with_limit(ReadLimit::count(1_000));
+        }
+        let outcome = simulate(&records, request.clone(), &actions);
+        prop_assert!(outcome.failed.is_none(), "failed: {:?}", outcome.failed);
+        if start > n {
+            prop_assert_eq!(outcome.tail.map(|t| t.seq_num), Some(n));
+            prop_assert!(outcome.delivered.is_empty());
+        } else {
+            let want = without_commands(expected(&records, start, &request), ignore);
+            // The run may stop (actions exhausted) before finishing: what was
+            // delivered is then a prefix of what is expected.
+            prop_assert!(outcome.delivered.len() <= want.len());
+            prop_assert_eq!(&outcome.delivered[..], &want[..outcome.delivered.len()]);
+            if outcome.finished {
+                prop_assert_eq!(outcome.delivered, want);
+            }
+        }
+    }
+
+    /// An unbounded session follows the stream to its tail across faults,
+    /// and says when it caught up.
+    #[test]
+    fn tailing_reads_catch_up(
+        n in 0u64..80,
+        offset in 0u64..100,
+        actions in proptest::collection::vec(action(), 1..30),
+    ) {
+        let records = model_records(n);
+        let request = ReadRequest::new(ReadStart::TailOffset(offset));
+        let outcome = simulate(&records, request, &actions);
+        prop_assert!(outcome.failed.is_none());
+        prop_assert!(!outcome.finished);
+        let from = n.saturating_sub(offset);
+        let want = &records[from as usize..];
+        prop_assert!(outcome.delivered.len() <= want.len());
+        prop_assert_eq!(&outcome.delivered[..], &want[..outcome.delivered.len()]);
+        if outcome.caught_up {
+            prop_assert_eq!(outcome.delivered.len(), want.len());
+        }
+    }
+}
+
+#[test]
+fn start_past_tail_reports_tail() {
+    let records = model_records(3);
+    let outcome = simulate(
+        &records,
+        ReadRequest::new(ReadStart::SeqNum(10)),
+        &[Action::Deliver(100, 1)],
+    );
+    assert_eq!(outcome.tail.map(|t| t.seq_num), Some(3));
+}
+
+#[test]
+fn gives_up_after_retry_budget() {
+    let now = Instant::now();
+    let config = ReadSessionConfig {
+        backoff: BackoffConfig {
+            max_retries: 2,
+            ..BackoffConfig::default()
+        },
+        ..ReadSessionConfig::default()
+    };
+    let mut session = ReadSession::new(ReadRequest::default(), config, now);
+    let mut failures = 0;
+    let mut t = now;
+    while !session.is_finished() {
+        while let Some(event) = session.poll_event() {
+            match event {
+                ReadEvent::Connect { connection, .. } => {
+                    failures += 1;
+                    session.handle_error(connection, Error::transport(false, "refused"), t);
+                }
+                ReadEvent::Failed(e) => assert!(e.is_retryable()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        if let Some(deadline) = session.poll_timeout() {
+            t = deadline;
+            session.handle_timeout(t);
+        }
+    }
+    assert_eq!(failures, 3);
+}
+
+#[test]
+fn non_retryable_error_fails_at_once() {
+    let now = Instant::now();
+    let mut session = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let Some(ReadEvent::Connect { connection, .. }) = session.poll_event() else {
+        panic!("expected a connect");
+    };
+    let mut out = BytesMut::new();
+    encode_terminal(&mut out, 404, br#"{"code":"stream_not_found","message":"no"}"#).unwrap();
+    session.handle_data(connection, out.freeze(), now);
+    assert!(matches!(session.poll_event(), Some(ReadEvent::Failed(Error::Service(e))) if e.status == 404));
+    assert!(session.is_finished());
+}
+
+#[test]
+fn stale_connection_inputs_are_ignored() {
+    let now = Instant::now();
+    let mut session = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let Some(ReadEvent::Connect { connection: first, .. }) = session.poll_event() else {
+        panic!("expected a connect");
+    };
+    session.handle_error(first, Error::transport(true, "cut"), now);
+    let deadline = session.poll_timeout().unwrap();
+    session.handle_timeout(deadline);
+    let Some(ReadEvent::Connect { connection: second, .. }) = session.poll_event() else {
+        panic!("expected a reconnect");
+    };
+    assert_ne!(first, second);
+    session.handle_error(first, Error::transport(true, "late"), deadline);
+    assert!(session.poll_event().is_none());
+    assert_eq!(session.poll_timeout(), Some(deadline + DEFAULT_HEARTBEAT_TIMEOUT));
+}
+
+#[test]
+fn garbage_from_the_server_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut session = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let Some(ReadEvent::Connect { connection, .. }) = session.poll_event() else {
+        panic!("expected a connect");
+    };
+    session.handle_data(connection, Bytes::from_static(&[0xff, 0xff, 0xff, 0x00]), now);
+    assert!(matches!(session.poll_event(), Some(ReadEvent::Failed(Error::Protocol(_)))));
+}
