@@ -581,3 +581,182 @@ pub async fn access_tokens_and_metrics_not_served_by_lite<R: Runtime + Default>(
         assert!(!err.is_retryable());
     }
 }
+
+fn numbered_batches(batches: u64, per_batch: u64) -> Vec<AppendInput> {
+    (0..batches)
+        .map(|b| {
+            batch(
+                (0..per_batch)
+                    .map(|i| AppendRecord::new(format!("batch {b} record {i}")))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+async fn read_all<R: Runtime + Default>(stream: &s2_client::Stream<R>) -> Vec<s2_client::types::SequencedRecord> {
+    let tail = stream.check_tail().await.expect("tail").seq_num;
+    let mut session = stream.read_session(
+        ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)),
+    );
+    let mut records = Vec::new();
+    while let Some(item) = session.next().await {
+        if let s2_client::ReadItem::Batch(batch) = item.expect("read session") {
+            records.extend(batch.records);
+        }
+    }
+    records
+}
+
+/// The stream API of append sessions acks every batch in order, and the
+/// records land in order.
+pub async fn append_session_acks_in_order<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "appsess").await;
+    let inputs = numbered_batches(50, 20);
+    let acks: Vec<_> = stream
+        .append_session(futures_util::stream::iter(inputs.clone()))
+        .try_collect()
+        .await
+        .expect("append session");
+    assert_eq!(acks.len(), 50);
+    for (i, ack) in acks.iter().enumerate() {
+        assert_eq!(ack.start.seq_num, i as u64 * 20);
+        assert_eq!(ack.end.seq_num, (i as u64 + 1) * 20);
+    }
+    let records = read_all(&stream).await;
+    let sent: Vec<_> = inputs.iter().flat_map(|i| i.records().to_vec()).collect();
+    assert_eq!(records.len(), sent.len());
+    assert!(records.iter().zip(&sent).all(|(r, s)| r.body == s.body));
+}
+
+/// The handle API: submit as you go, await acks, close drains.
+pub async fn append_session_handle_submits_and_drains<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "handle").await;
+    let session = stream.append_session_handle();
+    let mut acks = Vec::new();
+    for input in numbered_batches(30, 5) {
+        acks.push(session.submit(input).await.expect("submit"));
+    }
+    let ids: Vec<_> = acks.iter().map(|a| a.id()).collect();
+    assert_eq!(ids, (0..30).collect::<Vec<_>>());
+    // Dropping one ack future does not disturb the others.
+    drop(acks.remove(3));
+    session.close().await.expect("close drains");
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = ack.await.expect("ack");
+        let batch = if i < 3 { i } else { i + 1 } as u64;
+        assert_eq!(ack.start.seq_num, batch * 5);
+    }
+    assert_eq!(stream.check_tail().await.expect("tail").seq_num, 150);
+}
+
+/// A conditioned session advances `match_seq_num` itself; a wrong starting
+/// condition fails cleanly with nothing appended.
+pub async fn conditioned_append_session<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "cond").await;
+    let mut inputs = numbered_batches(10, 3);
+    inputs[0] = inputs[0].clone().with_match_seq_num(0);
+    let acks: Vec<_> = stream
+        .append_session(futures_util::stream::iter(inputs))
+        .try_collect()
+        .await
+        .expect("conditioned session");
+    assert_eq!(acks.last().map(|a| a.end.seq_num), Some(30));
+
+    let stale = vec![batch(vec![AppendRecord::new("late")]).with_match_seq_num(5)];
+    let err = stream
+        .append_session(futures_util::stream::iter(stale))
+        .try_collect::<Vec<_>>()
+        .await
+        .expect_err("stale condition");
+    match err {
+        Error::AppendSession { cause, not_applied, maybe_applied } => {
+            assert!(matches!(*cause, Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 30 })));
+            assert_eq!(not_applied, 0..1);
+            assert!(maybe_applied.is_empty());
+        }
+        other => panic!("expected a session error, got {other:?}"),
+    }
+    assert_eq!(stream.check_tail().await.expect("tail").seq_num, 30);
+}
+
+/// A bounded read session delivers exactly the bounded range, across many
+/// server batches, then ends.
+pub async fn read_session_bounded<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "rsb").await;
+    for input in numbered_batches(5, 1000) {
+        stream.append(&input).await.expect("append");
+    }
+    let mut session = stream.read_session(
+        ReadRequest::new(ReadStart::SeqNum(100)).with_limit(ReadLimit::count(4321)),
+    );
+    let mut next = 100;
+    while let Some(item) = session.next().await {
+        if let s2_client::ReadItem::Batch(batch) = item.expect("item") {
+            for record in batch.records {
+                assert_eq!(record.seq_num, next);
+                next += 1;
+            }
+        }
+    }
+    assert_eq!(next, 4421);
+}
+
+/// An unbounded read session catches up, says so, and then receives records
+/// appended later, live.
+pub async fn read_session_follows_the_tail<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "live").await;
+    stream.append(&numbered_batches(1, 10)[0]).await.expect("append");
+    let mut session = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    let mut seen = 0;
+    let mut caught_up = false;
+    while !caught_up || seen < 10 {
+        match session.next().await.expect("open").expect("item") {
+            s2_client::ReadItem::Batch(batch) => seen += batch.records.len(),
+            s2_client::ReadItem::CaughtUp(tail) => {
+                assert_eq!(tail.seq_num, 10);
+                caught_up = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(session.is_caught_up());
+    let writer = stream.clone();
+    let append = async move {
+        for input in numbered_batches(3, 7) {
+            writer.append(&input).await.expect("live append");
+        }
+    };
+    let read = async {
+        while seen < 31 {
+            if let s2_client::ReadItem::Batch(batch) = session.next().await.expect("open").expect("item") {
+                seen += batch.records.len();
+            }
+        }
+    };
+    futures_util::future::join(append, read).await;
+    assert_eq!(seen, 31);
+    assert_eq!(session.next_seq_num(), Some(31));
+}
+
+/// A read session starting past the tail yields the tail and ends.
+pub async fn read_session_past_tail<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "rspt").await;
+    stream.append(&numbered_batches(1, 2)[0]).await.expect("append");
+    let items: Vec<_> = stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(50)))
+        .try_collect()
+        .await
+        .expect("session");
+    assert_eq!(items, vec![s2_client::ReadItem::Tail(items_tail(&items))]);
+}
+
+fn items_tail(items: &[s2_client::ReadItem]) -> s2_client::types::StreamPosition {
+    match items.first() {
+        Some(s2_client::ReadItem::Tail(tail)) => {
+            assert_eq!(tail.seq_num, 2);
+            *tail
+        }
+        other => panic!("expected a tail, got {other:?}"),
+    }
+}

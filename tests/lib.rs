@@ -77,6 +77,12 @@ macro_rules! conformance_tests {
             ignore_command_records,
             compression_round_trip,
             access_tokens_and_metrics_not_served_by_lite,
+            append_session_acks_in_order,
+            append_session_handle_submits_and_drains,
+            conditioned_append_session,
+            read_session_bounded,
+            read_session_follows_the_tail,
+            read_session_past_tail,
         );
     };
     (@cases $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {

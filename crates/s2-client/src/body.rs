@@ -18,7 +18,7 @@ pub(crate) enum RequestBody {
     Full(Option<Bytes>),
     /// Frames sent as the session produces them; the body ends when the
     /// sender is dropped.
-    Channel(mpsc::Receiver<Bytes>),
+    Channel(mpsc::UnboundedReceiver<Bytes>),
 }
 
 impl RequestBody {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use s2_core::session::append::AppendRetryPolicy;
 use s2_core::{
     api::Endpoints, backoff::BackoffConfig, error::ValidationError, frame::Compression,
 };
@@ -13,17 +14,6 @@ pub const ENV_ACCOUNT_ENDPOINT: &str = "S2_ACCOUNT_ENDPOINT";
 /// Environment variable overriding the basin endpoint (`{basin}.` prefix for
 /// one host per basin).
 pub const ENV_BASIN_ENDPOINT: &str = "S2_BASIN_ENDPOINT";
-
-/// When appends may be retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AppendRetryPolicy {
-    /// Retry every retryable failure, even when the batch may already have
-    /// been applied: at-least-once, duplicates possible.
-    #[default]
-    All,
-    /// Retry only failures that prove the batch was not applied: at-most-once.
-    NoSideEffects,
-}
 
 /// Configuration of an [`S2`](crate::S2) client.
 #[derive(Debug, Clone)]
@@ -47,6 +37,14 @@ pub struct ClientConfig {
     /// Trust the operating system's certificate store as well as the bundled
     /// webpki roots.
     pub use_native_roots: bool,
+    /// Most metered bytes an append session keeps unacknowledged before
+    /// submitting waits (backpressure).
+    pub max_unacked_bytes: u64,
+    /// How long an append session waits for an ack before presuming the
+    /// connection broken.
+    pub ack_timeout: Duration,
+    /// Silence after which a read session connection is presumed dead.
+    pub heartbeat_timeout: Duration,
 }
 
 impl ClientConfig {
@@ -63,6 +61,9 @@ impl ClientConfig {
             compression: Compression::None,
             keepalive_interval: Some(Duration::from_secs(20)),
             use_native_roots: false,
+            max_unacked_bytes: 5 * 1024 * 1024,
+            ack_timeout: Duration::from_secs(10),
+            heartbeat_timeout: s2_core::session::DEFAULT_HEARTBEAT_TIMEOUT,
         }
     }
 

@@ -12,6 +12,7 @@ mod config;
 mod pagination;
 mod retry;
 pub mod runtime;
+mod session;
 mod stream;
 mod tls;
 mod transport;
@@ -29,5 +30,9 @@ pub use s2_core::{
     frame::Compression,
     names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName},
     types,
+};
+pub use session::{
+    append::{AckFuture, AppendSessionHandle},
+    read::{ReadItem, ReadSession},
 };
 pub use stream::Stream;

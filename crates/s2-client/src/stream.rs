@@ -8,7 +8,17 @@ use s2_core::{
     types::{AppendAck, AppendInput, ReadOutput, ReadRequest, StreamPosition},
 };
 
-use crate::{client::ClientInner, retry::execute, runtime::Runtime};
+use futures_core::Stream as AsyncStream;
+
+use crate::{
+    client::ClientInner,
+    retry::execute,
+    runtime::Runtime,
+    session::{
+        append::{AppendSessionHandle, ack_stream},
+        read::ReadSession,
+    },
+};
 
 /// A handle for the operations of one stream. Cheap to clone.
 pub struct Stream<R: Runtime> {
@@ -57,5 +67,40 @@ impl<R: Runtime> Stream<R> {
     /// past it (unless `clamp` is set).
     pub async fn read(&self, request: &ReadRequest) -> Result<ReadOutput, Error> {
         execute(&self.inner, self.inner.api.read(&self.basin, &self.name, request)?).await
+    }
+
+    /// Starts an append session: batches are pipelined on one connection
+    /// and acknowledged in order; connection failures are recovered
+    /// transparently when that is safe. See [`AppendSessionHandle`].
+    ///
+    /// When a batch carries `match_seq_num`, the session advances it for the
+    /// following batches and resolves unknown outcomes exactly-once.
+    pub fn append_session_handle(&self) -> AppendSessionHandle {
+        AppendSessionHandle::start(self.inner.clone(), self.basin.clone(), self.name.clone())
+    }
+
+    /// Appends a stream of batches through one session, yielding each
+    /// batch's ack in order. Ends after the last ack, or with the first
+    /// error.
+    pub fn append_session<S>(
+        &self,
+        inputs: S,
+    ) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + 'static
+    where
+        S: AsyncStream<Item = AppendInput> + Send + 'static,
+    {
+        ack_stream(self.append_session_handle(), inputs)
+    }
+
+    /// Reads continuously: batches as they become available, resuming after
+    /// failures without gaps or duplicates. Without bounds it follows the
+    /// tail forever.
+    pub fn read_session(&self, request: ReadRequest) -> ReadSession<R> {
+        ReadSession::new(
+            self.inner.clone(),
+            self.basin.clone(),
+            self.name.clone(),
+            request,
+        )
     }
 }

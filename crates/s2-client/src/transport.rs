@@ -172,7 +172,7 @@ impl<R: Runtime> Transport<R> {
 }
 
 /// Reads a whole response body, refusing more than the response limit.
-async fn collect_limited(body: hyper::body::Incoming) -> Result<Bytes, Error> {
+pub(crate) async fn collect_limited(body: hyper::body::Incoming) -> Result<Bytes, Error> {
     match Limited::new(body, MAX_RESPONSE_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -181,6 +181,6 @@ async fn collect_limited(body: hyper::body::Incoming) -> Result<Bytes, Error> {
             }
             .into())
         }
-        Err(e) => Err(Error::Transport { sent: true, source: e }),
+        Err(e) => Err(Error::transport(true, e)),
     }
 }

@@ -12,6 +12,10 @@ use crate::types::StreamPosition;
 /// Boxed error source of a transport failure.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Shared error source of a transport failure (shared so errors can be
+/// cloned to every caller a failure affects).
+pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The caller asked for something the service would reject. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -222,7 +226,7 @@ pub enum AppendConditionFailed {
 }
 
 /// Bytes from the network that do not follow the protocol.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A JSON body did not match the expected schema.
@@ -257,7 +261,7 @@ pub enum ProtocolError {
 }
 
 /// Any failure of an S2 operation.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The input was rejected before anything was sent.
@@ -284,7 +288,7 @@ pub enum Error {
         /// Whether any part of the request may have reached the service.
         sent: bool,
         /// The underlying failure.
-        source: BoxError,
+        source: SharedError,
     },
     /// No answer came within the request timeout.
     #[error("request timed out after {0:?}")]
@@ -357,7 +361,7 @@ impl Error {
     pub fn transport(sent: bool, source: impl Into<BoxError>) -> Self {
         Error::Transport {
             sent,
-            source: source.into(),
+            source: std::sync::Arc::from(source.into()),
         }
     }
 

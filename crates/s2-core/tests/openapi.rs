@@ -86,10 +86,11 @@ impl SpecOp {
     }
 
     fn param(&self, location: &str, name: &str) -> Option<&Value> {
-        self.params_in(location).find(|p| {
-            p["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        self.params.iter().find(|p| {
+            p["in"] == location
+                && p["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
         })
     }
 

@@ -25,9 +25,10 @@ use std::{
 use hyper_util::rt::TokioIo;
 use s2_client::runtime::{ConnectTarget, Io};
 pub use s2_client::{
-    AccessTokenId, AppendConditionFailed, AppendRetryPolicy, BasinName, ClientConfig, Compression,
-    ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT, ENV_BASIN_ENDPOINT, Endpoints, Error, FencingToken,
-    ProtocolError, RequestToken, ServiceError, StreamName, ValidationError, core, runtime, types,
+    AccessTokenId, AckFuture, AppendConditionFailed, AppendRetryPolicy, AppendSessionHandle,
+    BasinName, ClientConfig, Compression, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
+    ENV_BASIN_ENDPOINT, Endpoints, Error, FencingToken, ProtocolError, ReadItem, RequestToken,
+    ServiceError, StreamName, ValidationError, core, runtime, types,
 };
 
 /// The tokio runtime, as the client's [`Runtime`](s2_client::Runtime): tasks
@@ -41,6 +42,8 @@ pub type S2 = s2_client::S2<TokioRuntime>;
 pub type Basin = s2_client::Basin<TokioRuntime>;
 /// A stream handle on tokio.
 pub type Stream = s2_client::Stream<TokioRuntime>;
+/// A read session on tokio.
+pub type ReadSession = s2_client::ReadSession<TokioRuntime>;
 
 impl s2_client::Runtime for TokioRuntime {
     fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {

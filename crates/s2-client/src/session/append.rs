@@ -1,0 +1,510 @@
+//! The append session driver: a background task that owns the append state
+//! machine, and the handle and stream APIs in front of it.
+
+use std::{
+    collections::VecDeque,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_channel::{mpsc, oneshot};
+use futures_core::Stream as AsyncStream;
+use futures_util::{FutureExt, StreamExt, future::poll_fn};
+use hyper::body::Incoming;
+use s2_core::{
+    Error,
+    api::SessionKind,
+    names::{BasinName, StreamName},
+    session::{
+        ConnectionId,
+        append::{AppendEvent, AppendSession as Machine, AppendSessionConfig, InputId, SubmitError},
+    },
+    types::{AppendAck, AppendInput, ReadOutput, StreamPosition},
+};
+
+use super::{BodyEvent, BoxFuture, Deadline, Opening, poll_body};
+use crate::{body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime};
+
+enum Command {
+    Submit {
+        input: AppendInput,
+        accepted: oneshot::Sender<Result<InputId, Error>>,
+        ack: oneshot::Sender<Result<AppendAck, Error>>,
+    },
+    Close {
+        done: oneshot::Sender<Result<(), Error>>,
+    },
+}
+
+/// A handle to an append session: submit batches as you go and await each
+/// batch's ack. Submitting waits while the unacknowledged caps are reached
+/// (backpressure). Dropping the handle closes the session gracefully in the
+/// background; dropping an ack future only discards that ack.
+pub struct AppendSessionHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+/// The acknowledgement of one submitted batch.
+pub struct AckFuture {
+    id: InputId,
+    receiver: oneshot::Receiver<Result<AppendAck, Error>>,
+}
+
+impl AckFuture {
+    /// The id of the batch: its position in submission order.
+    pub fn id(&self) -> InputId {
+        self.id
+    }
+}
+
+impl Future for AckFuture {
+    type Output = Result<AppendAck, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.receiver
+            .poll_unpin(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(session_gone())))
+    }
+}
+
+fn session_gone() -> Error {
+    Error::Closed("the append session stopped".into())
+}
+
+impl AppendSessionHandle {
+    pub(crate) fn start<R: Runtime>(
+        inner: Arc<ClientInner<R>>,
+        basin: BasinName,
+        stream: StreamName,
+    ) -> Self {
+        let config = AppendSessionConfig {
+            max_unacked_bytes: inner.config.max_unacked_bytes,
+            ack_timeout: inner.config.ack_timeout,
+            retry_policy: inner.config.append_retry_policy,
+            backoff: inner.config.retry,
+            seed: rand::random(),
+            compression: inner.config.compression,
+            ..AppendSessionConfig::default()
+        };
+        let (commands, receiver) = mpsc::unbounded();
+        let driver = Driver {
+            runtime: inner.transport.runtime().clone(),
+            inner,
+            basin,
+            stream,
+            machine: Machine::new(config),
+            commands: Some(receiver),
+            waiting: None,
+            acks: VecDeque::new(),
+            close_waiters: Vec::new(),
+            opening: None,
+            body: None,
+            outgoing: None,
+            unary: None,
+            deadline: Deadline::new(),
+        };
+        let runtime = driver.runtime.clone();
+        runtime.spawn(Box::pin(driver.run()));
+        Self { commands }
+    }
+
+    /// Submits a batch; resolves once the session accepted it (immediately
+    /// unless the caps are reached). The returned future resolves to the
+    /// batch's ack.
+    pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
+        let (accepted, accepted_rx) = oneshot::channel();
+        let (ack, receiver) = oneshot::channel();
+        self.commands
+            .unbounded_send(Command::Submit {
+                input,
+                accepted,
+                ack,
+            })
+            .map_err(|_| session_gone())?;
+        let id = accepted_rx.await.map_err(|_| session_gone())??;
+        Ok(AckFuture { id, receiver })
+    }
+
+    /// Stops accepting batches and waits until every submitted batch is
+    /// acknowledged (or the session failed).
+    pub async fn close(self) -> Result<(), Error> {
+        let (done, done_rx) = oneshot::channel();
+        self.commands
+            .unbounded_send(Command::Close { done })
+            .map_err(|_| session_gone())?;
+        done_rx.await.unwrap_or(Ok(()))
+    }
+}
+
+enum Unary {
+    Tail(BoxFuture<Result<StreamPosition, Error>>),
+    Read(BoxFuture<Result<ReadOutput, Error>>),
+}
+
+struct Driver<R: Runtime> {
+    runtime: R,
+    inner: Arc<ClientInner<R>>,
+    basin: BasinName,
+    stream: StreamName,
+    machine: Machine,
+    commands: Option<mpsc::UnboundedReceiver<Command>>,
+    /// A submit that waits for capacity.
+    waiting: Option<Command>,
+    acks: VecDeque<(InputId, oneshot::Sender<Result<AppendAck, Error>>)>,
+    close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
+    opening: Option<Opening>,
+    body: Option<(ConnectionId, Incoming)>,
+    outgoing: Option<(ConnectionId, mpsc::UnboundedSender<Bytes>)>,
+    unary: Option<Unary>,
+    deadline: Deadline,
+}
+
+impl<R: Runtime> Driver<R> {
+    async fn run(mut self) {
+        loop {
+            // Drain first: the last events (acks, `Closed`, `Failed`) come
+            // with the machine already finished.
+            self.drain();
+            if self.finished() {
+                break;
+            }
+            poll_fn(|cx| self.poll_inputs(cx)).await;
+        }
+        let error = session_gone();
+        for (_, ack) in self.acks.drain(..) {
+            let _ = ack.send(Err(error.clone()));
+        }
+        for done in self.close_waiters.drain(..) {
+            let _ = done.send(Ok(()));
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.machine.is_finished()
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.runtime.now()
+    }
+
+    /// Accepts a command if there is room for it.
+    fn accept(&mut self, command: Command) {
+        match command {
+            Command::Close { done } => {
+                self.close_waiters.push(done);
+                self.commands = None;
+                self.machine.close();
+            }
+            Command::Submit {
+                input,
+                accepted,
+                ack,
+            } => {
+                if !self.machine.has_capacity(input.metered_bytes()) && !self.machine.is_finished() {
+                    self.waiting = Some(Command::Submit {
+                        input,
+                        accepted,
+                        ack,
+                    });
+                    return;
+                }
+                let now = self.now();
+                match self.machine.try_submit(input, now) {
+                    Ok(id) => {
+                        self.acks.push_back((id, ack));
+                        let _ = accepted.send(Ok(id));
+                    }
+                    Err(SubmitError::Full(input)) => {
+                        self.waiting = Some(Command::Submit {
+                            input,
+                            accepted,
+                            ack,
+                        })
+                    }
+                    Err(SubmitError::Closed(_)) => {
+                        let _ = accepted.send(Err(Error::Closed("the append session is closed".into())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drains the machine's events and frames, acting on each.
+    fn drain(&mut self) {
+        loop {
+            if let Some(command) = self.waiting.take() {
+                self.accept(command);
+            }
+            let mut progressed = false;
+            while let Some(event) = self.machine.poll_event() {
+                progressed = true;
+                self.handle_event(event);
+            }
+            let now = self.now();
+            while let Some((connection, frame)) = self.machine.poll_transmit(now) {
+                progressed = true;
+                if let Some((c, sender)) = &self.outgoing
+                    && *c == connection
+                {
+                    // A closed body means the connection is failing; the
+                    // machine hears about it from the response side.
+                    let _ = sender.unbounded_send(frame);
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn handle_event(&mut self, event: AppendEvent) {
+        match event {
+            AppendEvent::Connect(connection) => {
+                self.body = None;
+                let (sender, receiver) = mpsc::unbounded();
+                self.outgoing = Some((connection, sender));
+                match self.inner.api.session_request(
+                    &self.basin,
+                    &self.stream,
+                    SessionKind::Append,
+                    None,
+                ) {
+                    Ok(request) => {
+                        self.opening = Some(Opening::new(
+                            self.inner.clone(),
+                            connection,
+                            request,
+                            RequestBody::Channel(receiver),
+                        ))
+                    }
+                    Err(e) => {
+                        let now = self.now();
+                        self.machine.handle_error(connection, e.into(), now);
+                    }
+                }
+            }
+            AppendEvent::Closed => {
+                self.outgoing = None;
+            }
+            AppendEvent::CheckTail => {
+                let inner = self.inner.clone();
+                let (basin, stream) = (self.basin.clone(), self.stream.clone());
+                self.unary = Some(Unary::Tail(Box::pin(async move {
+                    execute(&inner, inner.api.check_tail(&basin, &stream)?).await
+                })));
+            }
+            AppendEvent::Read(request) => {
+                let inner = self.inner.clone();
+                let (basin, stream) = (self.basin.clone(), self.stream.clone());
+                self.unary = Some(Unary::Read(Box::pin(async move {
+                    execute(&inner, inner.api.read(&basin, &stream, &request)?).await
+                })));
+            }
+            AppendEvent::Ack { id, ack } => {
+                if let Some(position) = self.acks.iter().position(|(i, _)| *i == id) {
+                    let (_, sender) = self.acks.remove(position).unwrap_or_else(|| unreachable!());
+                    // The caller may have dropped its ack future: fine.
+                    let _ = sender.send(Ok(ack));
+                }
+            }
+            AppendEvent::Failed(error) => {
+                for (_, sender) in self.acks.drain(..) {
+                    let _ = sender.send(Err(error.clone()));
+                }
+                if let Some(Command::Submit { accepted, .. }) = self.waiting.take() {
+                    let _ = accepted.send(Err(error.clone()));
+                }
+                for done in self.close_waiters.drain(..) {
+                    let _ = done.send(Err(error.clone()));
+                }
+                self.outgoing = None;
+                self.body = None;
+                self.opening = None;
+            }
+        }
+    }
+
+    /// Waits for anything: a command, the connection opening, response
+    /// bytes, a unary answer, or the timer.
+    fn poll_inputs(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut ready = false;
+        if self.waiting.is_none()
+            && let Some(commands) = self.commands.as_mut()
+        {
+            match commands.poll_next_unpin(cx) {
+                Poll::Ready(Some(command)) => {
+                    self.accept(command);
+                    ready = true;
+                }
+                Poll::Ready(None) => {
+                    // Every handle is gone: finish what was submitted.
+                    self.commands = None;
+                    self.machine.close();
+                    ready = true;
+                }
+                Poll::Pending => {}
+            }
+        }
+        if let Some(opening) = self.opening.as_mut()
+            && let Poll::Ready(result) = opening.poll(cx)
+        {
+            let connection = opening.connection;
+            self.opening = None;
+            let now = self.now();
+            match result {
+                Ok(body) => {
+                    self.machine.handle_connected(connection, now);
+                    self.body = Some((connection, body));
+                }
+                Err(e) => self.machine.handle_error(connection, e, now),
+            }
+            ready = true;
+        }
+        if let Some((connection, body)) = self.body.as_mut()
+            && let Poll::Ready(event) = poll_body(body, cx)
+        {
+            let connection = *connection;
+            let now = self.now();
+            match event {
+                BodyEvent::Data(data) => self.machine.handle_data(connection, data, now),
+                BodyEvent::End => {
+                    self.body = None;
+                    self.machine.handle_end(connection, now);
+                }
+                BodyEvent::Error(e) => {
+                    self.body = None;
+                    self.machine.handle_error(connection, e, now);
+                }
+            }
+            ready = true;
+        }
+        let now = self.now();
+        if let Some(unary) = self.unary.as_mut() {
+            match unary {
+                Unary::Tail(future) => {
+                    if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                        self.unary = None;
+                        self.machine.handle_tail(result, now);
+                        ready = true;
+                    }
+                }
+                Unary::Read(future) => {
+                    if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                        self.unary = None;
+                        self.machine.handle_read(result, now);
+                        ready = true;
+                    }
+                }
+            }
+        }
+        if self
+            .deadline
+            .poll(&self.runtime, self.machine.poll_timeout(), cx)
+            .is_ready()
+        {
+            let now = self.now();
+            self.machine.handle_timeout(now);
+            ready = true;
+        }
+        if ready { Poll::Ready(()) } else { Poll::Pending }
+    }
+}
+
+/// The stream API: submits inputs as they come (waiting while the caps are
+/// reached) and yields their acks in order. Ends after the last ack, or
+/// with the first error.
+pub(crate) fn ack_stream<S>(
+    handle: AppendSessionHandle,
+    inputs: S,
+) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + 'static
+where
+    S: AsyncStream<Item = AppendInput> + Send + 'static,
+{
+    struct State<S> {
+        handle: Option<Arc<AppendSessionHandle>>,
+        inputs: Option<Pin<Box<S>>>,
+        submitting: Option<BoxFuture<Result<AckFuture, Error>>>,
+        acks: VecDeque<AckFuture>,
+        closing: Option<BoxFuture<Result<(), Error>>>,
+        failed: bool,
+    }
+    let state = State {
+        handle: Some(Arc::new(handle)),
+        inputs: Some(Box::pin(inputs)),
+        submitting: None,
+        acks: VecDeque::new(),
+        closing: None,
+        failed: false,
+    };
+    futures_util::stream::unfold(state, |mut state| async move {
+        if state.failed {
+            return None;
+        }
+        let item = poll_fn(|cx| {
+            loop {
+                let mut progressed = false;
+                if let Some(submitting) = state.submitting.as_mut()
+                    && let Poll::Ready(result) = submitting.as_mut().poll(cx)
+                {
+                    state.submitting = None;
+                    progressed = true;
+                    match result {
+                        Ok(ack) => state.acks.push_back(ack),
+                        Err(e) => return Poll::Ready(Some(Err(e))),
+                    }
+                }
+                if state.submitting.is_none()
+                    && let Some(inputs) = state.inputs.as_mut()
+                    && let Poll::Ready(next) = inputs.as_mut().poll_next(cx)
+                {
+                    progressed = true;
+                    match (next, state.handle.clone()) {
+                        (Some(input), Some(handle)) => {
+                            state.submitting = Some(Box::pin(async move { handle.submit(input).await }));
+                        }
+                        _ => state.inputs = None,
+                    }
+                }
+                if let Some(front) = state.acks.front_mut()
+                    && let Poll::Ready(result) = Pin::new(front).poll(cx)
+                {
+                    state.acks.pop_front();
+                    return Poll::Ready(Some(result));
+                }
+                if state.inputs.is_none() && state.submitting.is_none() && state.acks.is_empty() {
+                    if state.closing.is_none() {
+                        let handle = state.handle.take().and_then(|h| Arc::try_unwrap(h).ok());
+                        state.closing = Some(Box::pin(async move {
+                            match handle {
+                                Some(handle) => handle.close().await,
+                                None => Ok(()),
+                            }
+                        }));
+                    }
+                    if let Some(closing) = state.closing.as_mut() {
+                        return match closing.as_mut().poll(cx) {
+                            Poll::Ready(Ok(())) => Poll::Ready(None),
+                            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+                            Poll::Pending => Poll::Pending,
+                        };
+                    }
+                }
+                if !progressed {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
+        match item {
+            Some(Ok(ack)) => Some((Ok(ack), state)),
+            Some(Err(e)) => {
+                state.failed = true;
+                Some((Err(e), state))
+            }
+            None => None,
+        }
+    })
+}

@@ -1,0 +1,196 @@
+//! The read session driver: an async stream of batches.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures_core::Stream as AsyncStream;
+use hyper::body::Incoming;
+use s2_core::{
+    Error,
+    api::SessionKind,
+    names::{BasinName, StreamName},
+    session::{
+        ConnectionId,
+        read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
+    },
+    types::{ReadBatch, ReadRequest, StreamPosition},
+};
+
+use super::{BodyEvent, Deadline, Opening, poll_body};
+use crate::{body::RequestBody, client::ClientInner, runtime::Runtime};
+
+/// What a read session yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadItem {
+    /// New records, in order, none seen before.
+    Batch(ReadBatch),
+    /// The session reached the tail and now follows it live.
+    CaughtUp(StreamPosition),
+    /// The start was past the tail and `clamp` was off; the session is over.
+    Tail(StreamPosition),
+}
+
+/// A read session: a stream of [`ReadItem`]s that resumes after connection
+/// failures without gaps or duplicates. It ends when the request's bounds
+/// are met, after a [`ReadItem::Tail`], or with an error.
+pub struct ReadSession<R: Runtime> {
+    inner: Arc<ClientInner<R>>,
+    basin: BasinName,
+    stream: StreamName,
+    machine: Machine,
+    opening: Option<Opening>,
+    body: Option<(ConnectionId, Incoming)>,
+    deadline: Deadline,
+    done: bool,
+}
+
+impl<R: Runtime> ReadSession<R> {
+    pub(crate) fn new(
+        inner: Arc<ClientInner<R>>,
+        basin: BasinName,
+        stream: StreamName,
+        request: ReadRequest,
+    ) -> Self {
+        let config = ReadSessionConfig {
+            heartbeat_timeout: inner.config.heartbeat_timeout,
+            backoff: inner.config.retry,
+            seed: rand::random(),
+        };
+        let machine = Machine::new(request, config, inner.transport.runtime().now());
+        Self {
+            inner,
+            basin,
+            stream,
+            machine,
+            opening: None,
+            body: None,
+            deadline: Deadline::new(),
+            done: false,
+        }
+    }
+
+    /// Whether the session has caught up with the tail.
+    pub fn is_caught_up(&self) -> bool {
+        self.machine.is_caught_up()
+    }
+
+    /// Where the session would resume: the sequence number after the last
+    /// record it yielded.
+    pub fn next_seq_num(&self) -> Option<u64> {
+        self.machine.next_seq_num()
+    }
+
+    fn now(&self) -> std::time::Instant {
+        self.inner.transport.runtime().now()
+    }
+
+    /// Turns machine events into an item, performing connects on the way.
+    fn next_item(&mut self) -> Option<Result<ReadItem, Error>> {
+        while let Some(event) = self.machine.poll_event() {
+            match event {
+                ReadEvent::Connect {
+                    connection,
+                    request,
+                } => {
+                    self.body = None;
+                    self.opening = Some(
+                        match self.inner.api.session_request(
+                            &self.basin,
+                            &self.stream,
+                            SessionKind::Read,
+                            Some(&request),
+                        ) {
+                            Ok(http) => Opening::new(
+                                self.inner.clone(),
+                                connection,
+                                http,
+                                RequestBody::full(bytes::Bytes::new()),
+                            ),
+                            Err(e) => {
+                                self.done = true;
+                                return Some(Err(e.into()));
+                            }
+                        },
+                    );
+                }
+                ReadEvent::Batch(batch) => return Some(Ok(ReadItem::Batch(batch))),
+                ReadEvent::CaughtUp(tail) => return Some(Ok(ReadItem::CaughtUp(tail))),
+                ReadEvent::Tail(tail) => return Some(Ok(ReadItem::Tail(tail))),
+                ReadEvent::Finished => self.done = true,
+                ReadEvent::Failed(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl<R: Runtime> AsyncStream for ReadSession<R> {
+    type Item = Result<ReadItem, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.next_item() {
+                return Poll::Ready(Some(item));
+            }
+            if this.done || this.machine.is_finished() {
+                this.opening = None;
+                this.body = None;
+                return Poll::Ready(None);
+            }
+            let mut progressed = false;
+            if let Some(opening) = this.opening.as_mut()
+                && let Poll::Ready(result) = opening.poll(cx)
+            {
+                let connection = opening.connection;
+                this.opening = None;
+                progressed = true;
+                let now = this.now();
+                match result {
+                    Ok(body) => {
+                        this.machine.handle_connected(connection, now);
+                        this.body = Some((connection, body));
+                    }
+                    Err(e) => this.machine.handle_error(connection, e, now),
+                }
+            }
+            if let Some((connection, body)) = this.body.as_mut()
+                && let Poll::Ready(event) = poll_body(body, cx)
+            {
+                let connection = *connection;
+                progressed = true;
+                let now = this.now();
+                match event {
+                    BodyEvent::Data(data) => this.machine.handle_data(connection, data, now),
+                    BodyEvent::End => {
+                        this.body = None;
+                        this.machine.handle_end(connection, now);
+                    }
+                    BodyEvent::Error(e) => {
+                        this.body = None;
+                        this.machine.handle_error(connection, e, now);
+                    }
+                }
+            }
+            let runtime = this.inner.transport.runtime().clone();
+            if this
+                .deadline
+                .poll(&runtime, this.machine.poll_timeout(), cx)
+                .is_ready()
+            {
+                progressed = true;
+                let now = this.now();
+                this.machine.handle_timeout(now);
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}
