@@ -14,6 +14,7 @@ use s2_client::{
 use s2_test_server::Target;
 
 pub mod cases;
+pub mod faults;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
@@ -84,6 +85,20 @@ macro_rules! conformance_tests {
             read_session_follows_the_tail,
             read_session_past_tail,
         );
+        $crate::conformance_tests!(@faults $runtime, $block_on;
+            exactly_once_append_through_cuts,
+            read_session_through_cuts_and_stalls,
+            at_least_once_resends_after_cut,
+            no_side_effects_fails_precisely,
+        );
+    };
+    (@faults $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $block_on($crate::faults::$case::<$runtime>($crate::client::<$runtime>()));
+            }
+        )*
     };
     (@cases $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
         $(

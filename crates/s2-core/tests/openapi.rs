@@ -300,10 +300,18 @@ impl Spec {
             errors.push(format!("{at}: expected {allowed:?}, got {value}"));
             return;
         }
-        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-            if !values.contains(value) {
-                errors.push(format!("{at}: {value} is not one of {values:?}"));
-            }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array)
+            && !values.contains(value)
+        {
+            errors.push(format!("{at}: {value} is not one of {values:?}"));
+        }
+        // `int64` is whatever serde_json holds (the spec's `u64` schema is
+        // `int64`); `int32` bounds are checked.
+        if schema.get("format").and_then(Value::as_str) == Some("int32")
+            && value.is_number()
+            && value.as_i64().and_then(|n| i32::try_from(n).ok()).is_none()
+        {
+            errors.push(format!("{at}: {value} does not fit int32"));
         }
         if let Some(n) = value.as_f64() {
             if schema
@@ -330,10 +338,10 @@ impl Spec {
         match value {
             Value::String(s) => self.validate_string(schema, s, at, errors),
             Value::Array(items) => self.validate_array(schema, items, at, errors),
-            Value::Object(object) => {
-                if schema.get("properties").is_some() || allowed.contains(&"object") {
-                    self.validate_object(schema, object, at, errors);
-                }
+            Value::Object(object)
+                if schema.get("properties").is_some() || allowed.contains(&"object") =>
+            {
+                self.validate_object(schema, object, at, errors);
             }
             _ => {}
         }
@@ -1665,6 +1673,14 @@ fn checker_catches_violations() {
     let gauge = json!({ "$ref": "#/components/schemas/GaugeMetric" });
     let extra_item = json!({"name": "g", "unit": "bytes", "values": [[1, 2.0, 3]]});
     assert!(!spec.errors(&gauge, &extra_item).is_empty());
+    let metric = json!({ "$ref": "#/components/schemas/ScalarMetric" });
+    let gauge_point = json!({"name": "g", "unit": "bytes", "values": [[2_147_483_648_u64, 1.0]]});
+    assert!(!spec.errors(&gauge, &gauge_point).is_empty());
+    assert!(
+        !spec
+            .errors(&metric, &json!({"name": "m", "unit": "bytes"}))
+            .is_empty()
+    );
     let op = spec.op("list_basins");
     assert_eq!(
         spec.query_value(&op.param("query", "limit").unwrap()["schema"], "1001"),
@@ -1678,4 +1694,45 @@ fn checker_catches_violations() {
     assert!(match_template("/streams/{stream}", "/streams/a%2Fb").is_some());
     assert!(match_template("/streams/{stream}", "/streams/a/b").is_none());
     assert!(match_template("/streams/{stream}", "/streams/").is_none());
+}
+
+// KNOWN MISMATCH: the catch-all `Unknown` variants (there to read values newer
+// than this client) serialize as "unknown" (`BasinScope`: "Unknown"), which no
+// spec enum has. A configuration read from a newer service and sent back, or
+// built with them, yields a request the service rejects; the builders should
+// refuse them with a `ValidationError`. Run with `--ignored` to see it.
+#[test]
+#[ignore = "KNOWN MISMATCH: Unknown enum variants are sent as-is"]
+fn unknown_enum_variants_are_not_sent() {
+    let spec = Spec::load();
+    let api = api(Mode::Lite);
+    let (basin, stream, token) = (basin(), stream(), request_token());
+    let config = StreamConfig::new().with_storage_class(StorageClass::Unknown);
+    let mut info = token_info();
+    info.scope.ops = vec![Operation::Unknown];
+    let requests = [
+        (
+            "create_stream",
+            api.create_stream(&basin, &stream, Some(&config), &token)
+                .map(|c| c.request),
+        ),
+        (
+            "create_basin",
+            api.create_basin(&basin, None, Some(BasinScope::Unknown), &token)
+                .map(|c| c.request),
+        ),
+        (
+            "issue_access_token",
+            api.issue_access_token(&info).map(|c| c.request),
+        ),
+    ];
+    let mut report = Report::default();
+    for (operation_id, request) in requests {
+        // Refusing to build the request is the fix; sending it must be valid.
+        let Ok(request) = request else { continue };
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let schema = spec.op(operation_id).body_schema.clone().unwrap();
+        report.check_schema(&spec, &schema, &body, operation_id);
+    }
+    report.finish();
 }

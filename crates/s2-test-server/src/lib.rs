@@ -18,6 +18,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod proxy;
+
+pub use proxy::FaultProxy;
+
 use bytesize::ByteSize;
 use s2_lite::{backend::Backend, handlers};
 use slatedb::object_store::{ObjectStore, memory::InMemory};

@@ -5,7 +5,7 @@ use std::{
     collections::VecDeque,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
@@ -45,6 +45,8 @@ enum Command {
 /// background; dropping an ack future only discards that ack.
 pub struct AppendSessionHandle {
     commands: mpsc::UnboundedSender<Command>,
+    /// Why the session stopped, once it has.
+    failure: Arc<Mutex<Option<Error>>>,
 }
 
 /// The acknowledgement of one submitted batch.
@@ -74,6 +76,15 @@ fn session_gone() -> Error {
     Error::Closed("the append session stopped".into())
 }
 
+/// The error that stopped the session, or a plain "stopped".
+fn stopped_with(failure: &Mutex<Option<Error>>) -> Error {
+    failure
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(session_gone)
+}
+
 impl AppendSessionHandle {
     pub(crate) fn start<R: Runtime>(
         inner: Arc<ClientInner<R>>,
@@ -90,7 +101,9 @@ impl AppendSessionHandle {
             ..AppendSessionConfig::default()
         };
         let (commands, receiver) = mpsc::unbounded();
+        let failure = Arc::new(Mutex::new(None));
         let driver = Driver {
+            failure: failure.clone(),
             runtime: inner.transport.runtime().clone(),
             inner,
             basin,
@@ -108,7 +121,7 @@ impl AppendSessionHandle {
         };
         let runtime = driver.runtime.clone();
         runtime.spawn(Box::pin(driver.run()));
-        Self { commands }
+        Self { commands, failure }
     }
 
     /// Submits a batch; resolves once the session accepted it (immediately
@@ -123,8 +136,10 @@ impl AppendSessionHandle {
                 accepted,
                 ack,
             })
-            .map_err(|_| session_gone())?;
-        let id = accepted_rx.await.map_err(|_| session_gone())??;
+            .map_err(|_| stopped_with(&self.failure))?;
+        let id = accepted_rx
+            .await
+            .map_err(|_| stopped_with(&self.failure))??;
         Ok(AckFuture { id, receiver })
     }
 
@@ -134,8 +149,14 @@ impl AppendSessionHandle {
         let (done, done_rx) = oneshot::channel();
         self.commands
             .unbounded_send(Command::Close { done })
-            .map_err(|_| session_gone())?;
-        done_rx.await.unwrap_or(Ok(()))
+            .map_err(|_| stopped_with(&self.failure))?;
+        match done_rx.await {
+            Ok(result) => result,
+            Err(_) => match self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                Some(error) => Err(error),
+                None => Ok(()),
+            },
+        }
     }
 }
 
@@ -145,6 +166,7 @@ enum Unary {
 }
 
 struct Driver<R: Runtime> {
+    failure: Arc<Mutex<Option<Error>>>,
     runtime: R,
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
@@ -311,6 +333,7 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             AppendEvent::Failed(error) => {
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
                 for (_, sender) in self.acks.drain(..) {
                     let _ = sender.send(Err(error.clone()));
                 }

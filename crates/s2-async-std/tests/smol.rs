@@ -1,0 +1,147 @@
+//! Smoke tests under `smol::block_on`: the test thread drives no async-std
+//! executor, so the client's background tasks (HTTP/2 connections) must make
+//! progress on async-std's own executor threads.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use s2_async_std::{
+    AsyncStdRuntime, Error, S2, StreamName,
+    runtime::{ConnectTarget, Runtime},
+    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+};
+
+#[test]
+fn basin_stream_append_read_check_tail() {
+    let s2 = S2::new(s2_conformance::config()).expect("client");
+    smol::block_on(async {
+        let basin_name = s2_conformance::unique_basin_name("smol");
+        let info = s2
+            .create_basin(&basin_name, BasinConfig::default())
+            .await
+            .expect("create basin");
+        assert_eq!(info.name, basin_name);
+        let basin = s2.basin(basin_name);
+        let stream_name = StreamName::new("smoke").expect("valid name");
+        basin
+            .create_stream(&stream_name, StreamConfig::default())
+            .await
+            .expect("create stream");
+        let stream = basin.stream(stream_name);
+
+        let records: Vec<AppendRecord> = ["one", "two", "three"]
+            .iter()
+            .map(|body| AppendRecord::new(*body).with_header("runtime", "smol"))
+            .collect();
+        let ack = stream
+            .append(&AppendInput::new(records.clone()).expect("valid batch"))
+            .await
+            .expect("append");
+        assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 3));
+
+        let read = stream
+            .read(&ReadRequest::new(ReadStart::SeqNum(0)))
+            .await
+            .expect("read")
+            .into_records();
+        assert_eq!(read.len(), records.len());
+        for (i, (got, want)) in read.iter().zip(&records).enumerate() {
+            assert_eq!(got.seq_num, i as u64);
+            assert_eq!(got.body, want.body);
+            assert_eq!(got.headers, want.headers);
+        }
+
+        let tail = stream.check_tail().await.expect("check tail");
+        assert_eq!(tail.seq_num, 3);
+    });
+}
+
+#[test]
+fn spawned_tasks_and_timers_run_on_their_own() {
+    let runtime = AsyncStdRuntime;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    runtime.spawn(Box::pin(async move {
+        AsyncStdRuntime.sleep(Duration::from_millis(50)).await;
+        let _ = tx.send(Instant::now());
+    }));
+    // No executor is driven by this thread at all.
+    let fired = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the spawned task ran");
+    assert!(fired.duration_since(started) >= Duration::from_millis(50));
+
+    let before = runtime.now();
+    smol::block_on(runtime.sleep(Duration::from_millis(20)));
+    assert!(runtime.now().duration_since(before) >= Duration::from_millis(20));
+}
+
+#[test]
+fn connect_plain_tcp_and_fail_tls_against_a_plain_server() {
+    let runtime = AsyncStdRuntime;
+    // A plain TCP server that answers anything with an HTTP/1.1 error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let _ = std::io::Write::write_all(&mut conn, b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        }
+    });
+    let host = "127.0.0.1";
+    smol::block_on(async {
+        let plain = ConnectTarget {
+            host: host.to_owned(),
+            port,
+            tls: None,
+        };
+        runtime.connect(plain).await.expect("plain TCP connect");
+
+        // A TLS handshake against a plain HTTP server must fail, not hang.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let tls = ConnectTarget {
+            host: "localhost".to_owned(),
+            port,
+            tls: Some(Arc::new(config)),
+        };
+        let outcome = futures_util::future::select(
+            runtime.connect(tls),
+            runtime.sleep(Duration::from_secs(10)),
+        )
+        .await;
+        match outcome {
+            futures_util::future::Either::Left((Err(_), _)) => {}
+            futures_util::future::Either::Left((Ok(_), _)) => {
+                panic!("TLS handshake with a plain HTTP server succeeded")
+            }
+            futures_util::future::Either::Right(_) => panic!("TLS handshake hung"),
+        }
+    });
+}
+
+#[test]
+fn unreachable_endpoint_is_a_transport_error() {
+    let config = s2_async_std::ClientConfig::new("token").with_endpoints(
+        s2_async_std::Endpoints::new("http://127.0.0.1:1", "http://127.0.0.1:1")
+            .expect("endpoints"),
+    );
+    let s2 = S2::new(config).expect("client");
+    let err = smol::block_on(
+        s2.basin(s2_conformance::unique_basin_name("nowhere"))
+            .stream(StreamName::new("s").expect("valid name"))
+            .check_tail(),
+    )
+    .expect_err("nothing listens");
+    assert!(
+        matches!(err, Error::Transport { sent: false, .. }),
+        "{err:?}"
+    );
+}
