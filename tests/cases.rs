@@ -8,10 +8,10 @@ use s2_client::{
     AccessTokenId, AppendConditionFailed, BasinName, ClientConfig, Endpoints, Error, FencingToken,
     Runtime, S2, StreamName, ValidationError,
     types::{
-        AccessTokenInfo, AccessTokenScope, AppendInput, AppendRecord, BasinConfig, BasinState,
-        Command, CommandRecord, ListRequest, MetricsRange, ProvisionResult, ReadLimit, ReadOutput,
-        ReadRequest, ReadStart, ResourceSet, RetentionPolicy, StorageClass, StreamConfig,
-        Timestamping, TimestampingMode, AccountMetricSet, MeteredBytes,
+        AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendInput, AppendRecord,
+        BasinConfig, BasinState, Command, CommandRecord, ListRequest, MeteredBytes, MetricsRange,
+        ProvisionResult, ReadLimit, ReadOutput, ReadRequest, ReadStart, ResourceSet,
+        RetentionPolicy, StorageClass, StreamConfig, Timestamping, TimestampingMode,
     },
 };
 
@@ -63,7 +63,9 @@ pub async fn basin_lifecycle<R: Runtime + Default>(s2: S2<R>) {
         )
         .await
         .expect("reconfigure");
-    let defaults = changed.default_stream_config.expect("default stream config");
+    let defaults = changed
+        .default_stream_config
+        .expect("default stream config");
     assert_eq!(defaults.retention_policy, Some(RetentionPolicy::Infinite));
     // Settings not named in the reconfiguration are left alone.
     assert_eq!(changed.create_stream_on_append, Some(true));
@@ -82,7 +84,10 @@ pub async fn basin_lifecycle<R: Runtime + Default>(s2: S2<R>) {
         .await
         .expect("list after delete");
     assert!(
-        after.items.iter().all(|b| b.state() == BasinState::Deleting),
+        after
+            .items
+            .iter()
+            .all(|b| b.state() == BasinState::Deleting),
         "deleted basin listed as {after:?}"
     );
 }
@@ -90,7 +95,9 @@ pub async fn basin_lifecycle<R: Runtime + Default>(s2: S2<R>) {
 /// The errors users hit with basins.
 pub async fn basin_errors<R: Runtime + Default>(s2: S2<R>) {
     let name = unique_basin_name("errs");
-    s2.create_basin(&name, BasinConfig::default()).await.expect("create");
+    s2.create_basin(&name, BasinConfig::default())
+        .await
+        .expect("create");
     let err = s2
         .create_basin(&name, BasinConfig::default())
         .await
@@ -100,7 +107,10 @@ pub async fn basin_errors<R: Runtime + Default>(s2: S2<R>) {
     assert!(!err.may_have_side_effect());
 
     let missing = unique_basin_name("none");
-    let err = s2.get_basin_config(&missing).await.expect_err("missing basin");
+    let err = s2
+        .get_basin_config(&missing)
+        .await
+        .expect_err("missing basin");
     assert_eq!(service_code(&err), (404, "basin_not_found"));
 
     let err = s2
@@ -118,7 +128,9 @@ pub async fn list_basins_across_pages<R: Runtime + Default>(s2: S2<R>) {
     let mut names = Vec::new();
     for i in 0..5 {
         let name = BasinName::new(format!("{prefix}-{i}")).expect("valid");
-        s2.create_basin(&name, BasinConfig::default()).await.expect("create");
+        s2.create_basin(&name, BasinConfig::default())
+            .await
+            .expect("create");
         names.push(name);
     }
     let first = s2
@@ -159,7 +171,10 @@ pub async fn ensure_basin_reports_provisioning<R: Runtime + Default>(s2: S2<R>) 
     let again = s2.ensure_basin(&name, config).await.expect("ensure again");
     assert_eq!(again.result, ProvisionResult::Unchanged);
     let changed = s2
-        .ensure_basin(&name, BasinConfig::new().with_create_stream_on_append(false))
+        .ensure_basin(
+            &name,
+            BasinConfig::new().with_create_stream_on_append(false),
+        )
         .await
         .expect("ensure changed");
     assert_eq!(changed.result, ProvisionResult::Updated);
@@ -168,7 +183,9 @@ pub async fn ensure_basin_reports_provisioning<R: Runtime + Default>(s2: S2<R>) 
 /// Create, get config, reconfigure, ensure, list, delete a stream.
 pub async fn stream_lifecycle<R: Runtime + Default>(s2: S2<R>) {
     let basin_name = unique_basin_name("streams");
-    s2.create_basin(&basin_name, BasinConfig::default()).await.expect("basin");
+    s2.create_basin(&basin_name, BasinConfig::default())
+        .await
+        .expect("basin");
     let basin = s2.basin(basin_name);
     // Names that need percent-encoding in paths.
     let name = stream_name("orders/2026 #1?");
@@ -232,7 +249,8 @@ pub async fn stream_lifecycle<R: Runtime + Default>(s2: S2<R>) {
         .expect_err("deleted stream");
     let (status, code) = service_code(&err);
     assert!(
-        (status, code) == (404, "stream_not_found") || (status, code) == (409, "stream_deletion_pending"),
+        (status, code) == (404, "stream_not_found")
+            || (status, code) == (409, "stream_deletion_pending"),
         "unexpected {status} {code}"
     );
 }
@@ -269,12 +287,17 @@ pub async fn stream_errors<R: Runtime + Default>(s2: S2<R>) {
 /// `list_all_streams` walks every page.
 pub async fn list_streams_across_pages<R: Runtime + Default>(s2: S2<R>) {
     let basin_name = unique_basin_name("lists");
-    s2.create_basin(&basin_name, BasinConfig::default()).await.expect("basin");
+    s2.create_basin(&basin_name, BasinConfig::default())
+        .await
+        .expect("basin");
     let basin = s2.basin(basin_name);
     let mut names = Vec::new();
     for i in 0..7 {
         let name = stream_name(&format!("s-{i}"));
-        basin.create_stream(&name, StreamConfig::default()).await.expect("create");
+        basin
+            .create_stream(&name, StreamConfig::default())
+            .await
+            .expect("create");
         names.push(name);
     }
     basin
@@ -288,10 +311,7 @@ pub async fn list_streams_across_pages<R: Runtime + Default>(s2: S2<R>) {
         .await
         .expect("list all");
     assert_eq!(all, names);
-    let count = basin
-        .list_all_streams(ListRequest::new())
-        .count()
-        .await;
+    let count = basin.list_all_streams(ListRequest::new()).count().await;
     assert_eq!(count, 8);
 }
 
@@ -321,7 +341,10 @@ pub async fn validation_happens_before_sending<R: Runtime + Default>(_s2: S2<R>)
         .list_basins(&ListRequest::new().with_limit(1001))
         .await
         .expect_err("limit");
-    assert!(matches!(err, Error::Validation(ValidationError::InvalidListLimit { limit: 1001 })));
+    assert!(matches!(
+        err,
+        Error::Validation(ValidationError::InvalidListLimit { limit: 1001 })
+    ));
     let stream = s2.basin(unique_basin_name("dead")).stream(stream_name("s"));
     let err = stream
         .read(&ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(1001)))
@@ -330,7 +353,10 @@ pub async fn validation_happens_before_sending<R: Runtime + Default>(_s2: S2<R>)
     assert!(matches!(err, Error::Validation(_)), "{err:?}");
     // A valid request does reach the transport, and fails there.
     let err = stream.check_tail().await.expect_err("nothing listens");
-    assert!(matches!(err, Error::Transport { sent: false, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Transport { sent: false, .. }),
+        "{err:?}"
+    );
 }
 
 /// Records come back byte-exact: bodies, headers, order, positions.
@@ -340,14 +366,23 @@ pub async fn append_and_read_back_exactly<R: Runtime + Default>(s2: S2<R>) {
         .map(|i| {
             AppendRecord::new(Bytes::from(vec![i; usize::from(i) * 100]))
                 .with_header("index", vec![i])
-                .with_header(Bytes::from_static(b"\x00bin\xff"), Bytes::from_static(b"\x01\x02"))
+                .with_header(
+                    Bytes::from_static(b"\x00bin\xff"),
+                    Bytes::from_static(b"\x01\x02"),
+                )
         })
         .collect();
     let ack = stream.append(&batch(first.clone())).await.expect("append");
     assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 10));
     assert_eq!(ack.tail.seq_num, 10);
-    let second = vec![AppendRecord::new(""), AppendRecord::new(vec![0xffu8; 70_000])];
-    let ack2 = stream.append(&batch(second.clone())).await.expect("append 2");
+    let second = vec![
+        AppendRecord::new(""),
+        AppendRecord::new(vec![0xffu8; 70_000]),
+    ];
+    let ack2 = stream
+        .append(&batch(second.clone()))
+        .await
+        .expect("append 2");
     assert_eq!((ack2.start.seq_num, ack2.end.seq_num), (10, 12));
     assert!(ack2.start.timestamp >= ack.end.timestamp);
 
@@ -368,7 +403,11 @@ pub async fn append_and_read_back_exactly<R: Runtime + Default>(s2: S2<R>) {
     }
 }
 
-async fn append_numbered<R: Runtime + Default>(stream: &s2_client::Stream<R>, count: u64, timestamp_base: u64) {
+async fn append_numbered<R: Runtime + Default>(
+    stream: &s2_client::Stream<R>,
+    count: u64,
+    timestamp_base: u64,
+) {
     let records = (0..count)
         .map(|i| AppendRecord::new(format!("record-{i}")).with_timestamp(timestamp_base + i * 10))
         .collect::<Vec<_>>();
@@ -386,7 +425,10 @@ pub async fn read_positions_and_limits<R: Runtime + Default>(s2: S2<R>) {
     append_numbered(&stream, 20, base).await;
 
     let from = |start| ReadRequest::new(start);
-    let out = stream.read(&from(ReadStart::SeqNum(5)).with_limit(ReadLimit::count(3))).await.expect("seq");
+    let out = stream
+        .read(&from(ReadStart::SeqNum(5)).with_limit(ReadLimit::count(3)))
+        .await
+        .expect("seq");
     assert_eq!(seq_nums(&out), vec![5, 6, 7]);
 
     let out = stream
@@ -396,7 +438,10 @@ pub async fn read_positions_and_limits<R: Runtime + Default>(s2: S2<R>) {
     assert_eq!(seq_nums(&out), vec![10, 11]);
     assert_eq!(out.records()[0].timestamp, base + 100);
 
-    let out = stream.read(&from(ReadStart::TailOffset(4))).await.expect("tail offset");
+    let out = stream
+        .read(&from(ReadStart::TailOffset(4)))
+        .await
+        .expect("tail offset");
     assert_eq!(seq_nums(&out), vec![16, 17, 18, 19]);
 
     let one = AppendRecord::new("record-0").metered_bytes();
@@ -428,7 +473,11 @@ pub async fn read_past_tail_and_clamp<R: Runtime + Default>(s2: S2<R>) {
         other => panic!("expected the tail, got {other:?}"),
     }
     let out = stream
-        .read(&ReadRequest::new(ReadStart::SeqNum(10)).with_clamp(true).with_limit(ReadLimit::count(5)))
+        .read(
+            &ReadRequest::new(ReadStart::SeqNum(10))
+                .with_clamp(true)
+                .with_limit(ReadLimit::count(5)),
+        )
         .await
         .expect("clamped");
     match out {
@@ -474,7 +523,10 @@ pub async fn fencing<R: Runtime + Default>(s2: S2<R>) {
         .await
         .expect("fenced append");
     let err = stream
-        .append(&batch(vec![AppendRecord::new("no")]).with_fencing_token(FencingToken::new("writer-2").expect("token")))
+        .append(
+            &batch(vec![AppendRecord::new("no")])
+                .with_fencing_token(FencingToken::new("writer-2").expect("token")),
+        )
         .await
         .expect_err("wrong token");
     match err {
@@ -489,7 +541,10 @@ pub async fn fencing<R: Runtime + Default>(s2: S2<R>) {
         .expect("read")
         .into_records();
     assert_eq!(records.len(), 2);
-    assert_eq!(records[0].command(), Some(Command::Fence("writer-1".into())));
+    assert_eq!(
+        records[0].command(),
+        Some(Command::Fence("writer-1".into()))
+    );
 }
 
 /// A trim command is a record on the stream and removes what precedes it.
@@ -570,14 +625,19 @@ pub async fn access_tokens_and_metrics_not_served_by_lite<R: Runtime + Default>(
     );
     for err in [
         s2.issue_access_token(&info).await.expect_err("issue"),
-        s2.list_access_tokens(&ListRequest::new()).await.expect_err("list"),
+        s2.list_access_tokens(&ListRequest::new())
+            .await
+            .expect_err("list"),
         s2.revoke_access_token(&info.id).await.expect_err("revoke"),
         s2.account_metrics(AccountMetricSet::ActiveBasins, &MetricsRange::default())
             .await
             .expect_err("metrics"),
     ] {
         let (status, _) = service_code(&err);
-        assert!(status == 501 || status == 404, "unexpected status {status}: {err}");
+        assert!(
+            status == 501 || status == 404,
+            "unexpected status {status}: {err}"
+        );
         assert!(!err.is_retryable());
     }
 }
@@ -594,11 +654,12 @@ fn numbered_batches(batches: u64, per_batch: u64) -> Vec<AppendInput> {
         .collect()
 }
 
-async fn read_all<R: Runtime + Default>(stream: &s2_client::Stream<R>) -> Vec<s2_client::types::SequencedRecord> {
+async fn read_all<R: Runtime + Default>(
+    stream: &s2_client::Stream<R>,
+) -> Vec<s2_client::types::SequencedRecord> {
     let tail = stream.check_tail().await.expect("tail").seq_num;
-    let mut session = stream.read_session(
-        ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)),
-    );
+    let mut session = stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
     let mut records = Vec::new();
     while let Some(item) = session.next().await {
         if let s2_client::ReadItem::Batch(batch) = item.expect("read session") {
@@ -670,8 +731,15 @@ pub async fn conditioned_append_session<R: Runtime + Default>(s2: S2<R>) {
         .await
         .expect_err("stale condition");
     match err {
-        Error::AppendSession { cause, not_applied, maybe_applied } => {
-            assert!(matches!(*cause, Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 30 })));
+        Error::AppendSession {
+            cause,
+            not_applied,
+            maybe_applied,
+        } => {
+            assert!(matches!(
+                *cause,
+                Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 30 })
+            ));
             assert_eq!(not_applied, 0..1);
             assert!(maybe_applied.is_empty());
         }
@@ -687,9 +755,8 @@ pub async fn read_session_bounded<R: Runtime + Default>(s2: S2<R>) {
     for input in numbered_batches(5, 1000) {
         stream.append(&input).await.expect("append");
     }
-    let mut session = stream.read_session(
-        ReadRequest::new(ReadStart::SeqNum(100)).with_limit(ReadLimit::count(4321)),
-    );
+    let mut session = stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(100)).with_limit(ReadLimit::count(4321)));
     let mut next = 100;
     while let Some(item) = session.next().await {
         if let s2_client::ReadItem::Batch(batch) = item.expect("item") {
@@ -706,7 +773,10 @@ pub async fn read_session_bounded<R: Runtime + Default>(s2: S2<R>) {
 /// appended later, live.
 pub async fn read_session_follows_the_tail<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "live").await;
-    stream.append(&numbered_batches(1, 10)[0]).await.expect("append");
+    stream
+        .append(&numbered_batches(1, 10)[0])
+        .await
+        .expect("append");
     let mut session = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
     let mut seen = 0;
     let mut caught_up = false;
@@ -729,7 +799,9 @@ pub async fn read_session_follows_the_tail<R: Runtime + Default>(s2: S2<R>) {
     };
     let read = async {
         while seen < 31 {
-            if let s2_client::ReadItem::Batch(batch) = session.next().await.expect("open").expect("item") {
+            if let s2_client::ReadItem::Batch(batch) =
+                session.next().await.expect("open").expect("item")
+            {
                 seen += batch.records.len();
             }
         }
@@ -742,7 +814,10 @@ pub async fn read_session_follows_the_tail<R: Runtime + Default>(s2: S2<R>) {
 /// A read session starting past the tail yields the tail and ends.
 pub async fn read_session_past_tail<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "rspt").await;
-    stream.append(&numbered_batches(1, 2)[0]).await.expect("append");
+    stream
+        .append(&numbered_batches(1, 2)[0])
+        .await
+        .expect("append");
     let items: Vec<_> = stream
         .read_session(ReadRequest::new(ReadStart::SeqNum(50)))
         .try_collect()

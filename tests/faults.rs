@@ -75,8 +75,8 @@ fn lost_and_duplicated(read: &[SequencedRecord], expected: &[String]) -> (usize,
 async fn read_back<R: Runtime + Default>(stream: &s2_client::Stream<R>) -> Vec<SequencedRecord> {
     let tail = stream.check_tail().await.expect("tail").seq_num;
     let mut records = Vec::with_capacity(tail as usize);
-    let mut session =
-        stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
+    let mut session = stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
     while let Some(item) = session.next().await {
         if let ReadItem::Batch(batch) = item.expect("read back") {
             records.extend(batch.records);
@@ -127,7 +127,10 @@ pub async fn exactly_once_append_through_cuts<R: Runtime + Default>(s2: S2<R>) {
     assert!(proxy.cuts() >= 20);
     assert_eq!((lost, duplicated), (0, 0));
     let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
-    assert!(bodies.iter().zip(&expected).all(|(b, e)| b == e.as_bytes()), "order");
+    assert!(
+        bodies.iter().zip(&expected).all(|(b, e)| b == e.as_bytes()),
+        "order"
+    );
 }
 
 /// A read session tailing through cuts and a stall past the heartbeat
@@ -158,7 +161,11 @@ pub async fn read_session_through_cuts_and_stalls<R: Runtime + Default>(s2: S2<R
         let mut session = faulty.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
         let mut records = Vec::new();
         while (records.len() as u64) < total {
-            match session.next().await.expect("a tailing session does not end") {
+            match session
+                .next()
+                .await
+                .expect("a tailing session does not end")
+            {
                 Ok(ReadItem::Batch(batch)) => records.extend(batch.records),
                 Ok(_) => {}
                 Err(e) => panic!("read session failed under faults: {e}"),
@@ -205,7 +212,9 @@ pub async fn at_least_once_resends_after_cut<R: Runtime + Default>(s2: S2<R>) {
             assert_eq!(record.body, record_body(b as u64, i as u64).as_bytes());
         }
     }
-    let expected: Vec<String> = (0..300).flat_map(|b| (0..20).map(move |i| record_body(b, i))).collect();
+    let expected: Vec<String> = (0..300)
+        .flat_map(|b| (0..20).map(move |i| record_body(b, i)))
+        .collect();
     let (lost, duplicated) = lost_and_duplicated(&read, &expected);
     eprintln!("at-least-once: lost {lost}, duplicated {duplicated} (duplicates allowed)");
     assert_eq!(lost, 0);
@@ -223,7 +232,10 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
     let session = faulty.append_session_handle();
     let mut all = batches(400, 10);
     // One batch acked before the fault.
-    let first = session.submit(all.next().expect("batch")).await.expect("submit");
+    let first = session
+        .submit(all.next().expect("batch"))
+        .await
+        .expect("submit");
     first.await.expect("first ack");
     let mut acked = 1;
     let mut acks = Vec::new();
@@ -267,7 +279,10 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
     let expected: Vec<String> = (0..landed_batches)
         .flat_map(|b| (0..10).map(move |i| record_body(b, i)))
         .collect();
-    let bodies: Vec<_> = read.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    let bodies: Vec<_> = read
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
     assert_eq!(bodies, expected);
     eprintln!(
         "no-side-effects: {acked} acked, {maybe_applied:?} maybe applied ({} landed), {not_applied:?} not applied",

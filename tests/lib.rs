@@ -8,8 +8,7 @@
 use std::sync::OnceLock;
 
 use s2_client::{
-    BasinName, ClientConfig, Endpoints, Runtime, S2, StreamName, types::BasinConfig,
-    types::StreamConfig,
+    BasinName, ClientConfig, Runtime, S2, StreamName, types::BasinConfig, types::StreamConfig,
 };
 use s2_test_server::Target;
 
@@ -24,10 +23,7 @@ pub fn target() -> &'static Target {
 
 /// Client configuration for the test target.
 pub fn config() -> ClientConfig {
-    let target = target();
-    let endpoints = Endpoints::new(&target.account_endpoint, &target.basin_endpoint)
-        .expect("valid test endpoints");
-    ClientConfig::new(target.access_token.clone()).with_endpoints(endpoints)
+    target().client_config()
 }
 
 /// A client of the test target on runtime `R`.

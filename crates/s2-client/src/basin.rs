@@ -49,14 +49,18 @@ impl<R: Runtime> Basin<R> {
 
     /// One page of streams.
     pub async fn list_streams(&self, request: &ListRequest) -> Result<Page<StreamInfo>, Error> {
-        execute(&self.inner, self.inner.api.list_streams(&self.name, request)?).await
+        execute(
+            &self.inner,
+            self.inner.api.list_streams(&self.name, request)?,
+        )
+        .await
     }
 
     /// Every stream matching `request`, across pages.
     pub fn list_all_streams(
         &self,
         request: ListRequest,
-    ) -> impl AsyncStream<Item = Result<StreamInfo, Error>> + Send + 'static {
+    ) -> impl AsyncStream<Item = Result<StreamInfo, Error>> + Send + Unpin + 'static {
         let basin = self.clone();
         paginate(
             request,
@@ -88,13 +92,20 @@ impl<R: Runtime> Basin<R> {
         name: &StreamName,
         config: StreamConfig,
     ) -> Result<Provisioned<StreamInfo>, Error> {
-        let call = self.inner.api.ensure_stream(&self.name, name, Some(&config))?;
+        let call = self
+            .inner
+            .api
+            .ensure_stream(&self.name, name, Some(&config))?;
         execute(&self.inner, call).await
     }
 
     /// The stream's configuration.
     pub async fn get_stream_config(&self, name: &StreamName) -> Result<StreamConfig, Error> {
-        execute(&self.inner, self.inner.api.get_stream_config(&self.name, name)?).await
+        execute(
+            &self.inner,
+            self.inner.api.get_stream_config(&self.name, name)?,
+        )
+        .await
     }
 
     /// Changes the settings of `config` that are `Some`; returns the new

@@ -62,7 +62,11 @@ pub(crate) fn new_request_token() -> RequestToken {
 impl<R: Runtime> S2<R> {
     /// A client on a given runtime instance.
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
-        let api = Api::new(config.endpoints.clone(), &config.access_token, config.compression)?;
+        let api = Api::new(
+            config.endpoints.clone(),
+            &config.access_token,
+            config.compression,
+        )?;
         let config = Arc::new(config);
         let transport = Transport::new(runtime, config.clone())?;
         Ok(Self {
@@ -93,7 +97,7 @@ impl<R: Runtime> S2<R> {
     pub fn list_all_basins(
         &self,
         request: ListRequest,
-    ) -> impl Stream<Item = Result<BasinInfo, Error>> + Send + 'static {
+    ) -> impl Stream<Item = Result<BasinInfo, Error>> + Send + Unpin + 'static {
         let client = self.clone();
         paginate(
             request,
@@ -151,7 +155,11 @@ impl<R: Runtime> S2<R> {
         name: &BasinName,
         config: BasinConfig,
     ) -> Result<BasinConfig, Error> {
-        execute(&self.inner, self.inner.api.reconfigure_basin(name, &config)?).await
+        execute(
+            &self.inner,
+            self.inner.api.reconfigure_basin(name, &config)?,
+        )
+        .await
     }
 
     /// Starts deleting a basin (deletion completes in the background).
@@ -176,7 +184,7 @@ impl<R: Runtime> S2<R> {
     pub fn list_all_access_tokens(
         &self,
         request: ListRequest,
-    ) -> impl Stream<Item = Result<AccessTokenInfo, Error>> + Send + 'static {
+    ) -> impl Stream<Item = Result<AccessTokenInfo, Error>> + Send + Unpin + 'static {
         let client = self.clone();
         paginate(
             request,
@@ -209,6 +217,10 @@ impl<R: Runtime> S2<R> {
         set: BasinMetricSet,
         range: &MetricsRange,
     ) -> Result<Vec<Metric>, Error> {
-        execute(&self.inner, self.inner.api.basin_metrics(basin, set, range)?).await
+        execute(
+            &self.inner,
+            self.inner.api.basin_metrics(basin, set, range)?,
+        )
+        .await
     }
 }

@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 pub use s2_core::session::append::AppendRetryPolicy;
-use s2_core::{
-    api::Endpoints, backoff::BackoffConfig, error::ValidationError, frame::Compression,
-};
+use s2_core::{api::Endpoints, backoff::BackoffConfig, error::ValidationError, frame::Compression};
 
 /// Environment variable holding the access token.
 pub const ENV_ACCESS_TOKEN: &str = "S2_ACCESS_TOKEN";

@@ -16,26 +16,23 @@ pub(crate) fn paginate<T, F, Fut>(
     request: ListRequest,
     fetch: F,
     name_of: fn(&T) -> String,
-) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+) -> impl Stream<Item = Result<T, Error>> + Send + Unpin + 'static
 where
     T: Send + 'static,
     F: Fn(ListRequest) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
 {
-    stream::try_unfold(
-        (Some(request), fetch),
-        move |(next, fetch)| async move {
-            let Some(request) = next else {
-                return Ok::<_, Error>(None);
-            };
-            let page = fetch(request.clone()).await?;
-            let next = match (page.has_more, page.items.last()) {
-                (true, Some(last)) => Some(request.with_start_after(name_of(last))),
-                _ => None,
-            };
-            Ok(Some((page.items, (next, fetch))))
-        },
-    )
+    stream::try_unfold((Some(request), fetch), move |(next, fetch)| async move {
+        let Some(request) = next else {
+            return Ok::<_, Error>(None);
+        };
+        let page = fetch(request.clone()).await?;
+        let next = match (page.has_more, page.items.last()) {
+            (true, Some(last)) => Some(request.with_start_after(name_of(last))),
+            _ => None,
+        };
+        Ok(Some((page.items, (next, fetch))))
+    })
     .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
     .try_flatten()
     .boxed()

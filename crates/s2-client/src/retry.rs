@@ -10,7 +10,11 @@ use s2_core::{
 use crate::{client::ClientInner, config::AppendRetryPolicy, runtime::Runtime};
 
 /// Whether a failed attempt of a call of this kind may be repeated.
-pub(crate) fn may_retry(error: &Error, idempotency: Idempotency, policy: AppendRetryPolicy) -> bool {
+pub(crate) fn may_retry(
+    error: &Error,
+    idempotency: Idempotency,
+    policy: AppendRetryPolicy,
+) -> bool {
     if !error.is_retryable() {
         return false;
     }
@@ -26,7 +30,10 @@ pub(crate) fn may_retry(error: &Error, idempotency: Idempotency, policy: AppendR
 
 /// Runs `call` until it succeeds, fails for good, or the retry budget is
 /// spent.
-pub(crate) async fn execute<R: Runtime, T>(inner: &ClientInner<R>, call: Call<T>) -> Result<T, Error> {
+pub(crate) async fn execute<R: Runtime, T>(
+    inner: &ClientInner<R>,
+    call: Call<T>,
+) -> Result<T, Error> {
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
     loop {
         let result = match inner.transport.send(&call.request).await {
@@ -68,10 +75,26 @@ mod tests {
     fn append_retries_follow_policy() {
         let e = unavailable();
         assert!(may_retry(&e, Idempotency::Append, AppendRetryPolicy::All));
-        assert!(!may_retry(&e, Idempotency::Append, AppendRetryPolicy::NoSideEffects));
-        assert!(may_retry(&e, Idempotency::Idempotent, AppendRetryPolicy::NoSideEffects));
-        assert!(!may_retry(&e, Idempotency::NotIdempotent, AppendRetryPolicy::All));
+        assert!(!may_retry(
+            &e,
+            Idempotency::Append,
+            AppendRetryPolicy::NoSideEffects
+        ));
+        assert!(may_retry(
+            &e,
+            Idempotency::Idempotent,
+            AppendRetryPolicy::NoSideEffects
+        ));
+        assert!(!may_retry(
+            &e,
+            Idempotency::NotIdempotent,
+            AppendRetryPolicy::All
+        ));
         let unsent = Error::transport(false, "refused");
-        assert!(may_retry(&unsent, Idempotency::Append, AppendRetryPolicy::NoSideEffects));
+        assert!(may_retry(
+            &unsent,
+            Idempotency::Append,
+            AppendRetryPolicy::NoSideEffects
+        ));
     }
 }

@@ -18,6 +18,15 @@ pub trait Io: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static {}
 
 impl<T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static> Io for T {}
 
+/// A boxed connection.
+pub type BoxIo = Box<dyn Io>;
+/// A connection being opened.
+pub type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<BoxIo>> + Send>>;
+/// A timer.
+pub type SleepFuture = Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+/// A background task.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Where to connect.
 #[derive(Debug, Clone)]
 pub struct ConnectTarget {
@@ -57,20 +66,17 @@ pub struct ConnectTarget {
 /// ```
 pub trait Runtime: Send + Sync + Clone + Unpin + 'static {
     /// Runs `task` in the background.
-    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>);
+    fn spawn(&self, task: Task);
 
     /// Completes after `duration`.
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>>;
+    fn sleep(&self, duration: Duration) -> SleepFuture;
 
     /// The current instant of the runtime's clock.
     fn now(&self) -> Instant;
 
     /// Opens a TCP connection (with `TCP_NODELAY`), wrapped in TLS when the
     /// target asks for it.
-    fn connect(
-        &self,
-        target: ConnectTarget,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Box<dyn Io>>> + Send>>;
+    fn connect(&self, target: ConnectTarget) -> ConnectFuture;
 }
 
 /// hyper's executor on top of a [`Runtime`].
@@ -89,7 +95,7 @@ impl<R: Runtime, F: Future<Output = ()> + Send + 'static> hyper::rt::Executor<F>
 #[derive(Clone)]
 pub(crate) struct HyperTimer<R>(pub(crate) R);
 
-struct HyperSleep(Pin<Box<dyn Future<Output = ()> + Send + Sync>>);
+struct HyperSleep(SleepFuture);
 
 impl Future for HyperSleep {
     type Output = ();

@@ -54,19 +54,31 @@ impl<R: Runtime> Stream<R> {
 
     /// The stream's tail: the next sequence number and the last timestamp.
     pub async fn check_tail(&self) -> Result<StreamPosition, Error> {
-        execute(&self.inner, self.inner.api.check_tail(&self.basin, &self.name)?).await
+        execute(
+            &self.inner,
+            self.inner.api.check_tail(&self.basin, &self.name)?,
+        )
+        .await
     }
 
     /// Appends one batch atomically. Retries follow the client's
     /// [`AppendRetryPolicy`](crate::AppendRetryPolicy).
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
-        execute(&self.inner, self.inner.api.append(&self.basin, &self.name, input)?).await
+        execute(
+            &self.inner,
+            self.inner.api.append(&self.basin, &self.name, input)?,
+        )
+        .await
     }
 
     /// Reads one batch, or returns the tail when `request.start` is at or
     /// past it (unless `clamp` is set).
     pub async fn read(&self, request: &ReadRequest) -> Result<ReadOutput, Error> {
-        execute(&self.inner, self.inner.api.read(&self.basin, &self.name, request)?).await
+        execute(
+            &self.inner,
+            self.inner.api.read(&self.basin, &self.name, request)?,
+        )
+        .await
     }
 
     /// Starts an append session: batches are pipelined on one connection
@@ -85,7 +97,7 @@ impl<R: Runtime> Stream<R> {
     pub fn append_session<S>(
         &self,
         inputs: S,
-    ) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + 'static
+    ) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {

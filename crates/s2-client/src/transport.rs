@@ -175,12 +175,10 @@ impl<R: Runtime> Transport<R> {
 pub(crate) async fn collect_limited(body: hyper::body::Incoming) -> Result<Bytes, Error> {
     match Limited::new(body, MAX_RESPONSE_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ProtocolError::BodyTooLarge {
-                limit: MAX_RESPONSE_BODY_BYTES,
-            }
-            .into())
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ProtocolError::BodyTooLarge {
+            limit: MAX_RESPONSE_BODY_BYTES,
         }
+        .into()),
         Err(e) => Err(Error::transport(true, e)),
     }
 }

@@ -202,7 +202,9 @@ impl ServiceError {
             return true;
         }
         // An unknown code: only plain client errors prove nothing happened.
-        !((400..500).contains(&self.status) && !matches!(self.status, 408 | 499))
+        let plain_client_error =
+            (400..500).contains(&self.status) && !matches!(self.status, 408 | 499);
+        !plain_client_error
     }
 }
 
@@ -307,7 +309,9 @@ pub enum Error {
     },
     /// An append session stopped. Says which of its unacknowledged inputs
     /// may have been applied and which certainly were not.
-    #[error("append session failed: {cause} (inputs {maybe_applied:?} may have been applied, {not_applied:?} were not)")]
+    #[error(
+        "append session failed: {cause} (inputs {maybe_applied:?} may have been applied, {not_applied:?} were not)"
+    )]
     AppendSession {
         /// Why it stopped.
         cause: Box<Error>,

@@ -18,6 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod demo;
 mod proxy;
 
 pub use proxy::FaultProxy;
@@ -189,6 +190,21 @@ impl Target {
         }
     }
 
+    /// A client configuration for this target.
+    pub fn client_config(&self) -> s2_client::ClientConfig {
+        let endpoints = s2_client::Endpoints::new(&self.account_endpoint, &self.basin_endpoint)
+            .unwrap_or_else(|e| panic!("invalid S2 endpoint: {e}"));
+        s2_client::ClientConfig::new(self.access_token.clone()).with_endpoints(endpoints)
+    }
+
+    /// Says where requests go, for examples' output.
+    pub fn describe(&self) -> String {
+        match &self.server {
+            Some(server) => format!("an embedded s2-lite at {}", server.endpoint()),
+            None => self.account_endpoint.clone(),
+        }
+    }
+
     /// Always starts an embedded s2-lite.
     pub fn embedded() -> io::Result<Self> {
         let server = TestServer::start()?;
@@ -199,4 +215,13 @@ impl Target {
             server: Some(server),
         })
     }
+}
+
+/// The value of environment variable `name`, or `default` when it is unset
+/// or empty.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }

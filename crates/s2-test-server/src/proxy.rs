@@ -68,7 +68,8 @@ impl FaultProxy {
 
     /// Cuts every open connection (both directions, at once).
     pub fn cut(&self) {
-        let sockets = std::mem::take(&mut *self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()));
+        let sockets =
+            std::mem::take(&mut *self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()));
         for socket in &sockets {
             let _ = socket.shutdown(Shutdown::Both);
         }
@@ -77,8 +78,11 @@ impl FaultProxy {
 
     /// Holds every byte back for `duration`; connections stay open.
     pub fn stall(&self, duration: Duration) {
-        *self.state.stalled_until.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(Instant::now() + duration);
+        *self
+            .state
+            .stalled_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + duration);
     }
 
     /// How many times [`cut`](Self::cut) was called.
@@ -134,19 +138,21 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, state: Arc<State>) {
 }
 
 fn spawn_pump(mut from: TcpStream, mut to: TcpStream, state: Arc<State>) -> io::Result<()> {
-    thread::Builder::new().name("fault-proxy-pump".into()).spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            state.wait_while_stalled();
-            if to.write_all(&buf[..n]).is_err() {
-                break;
+    thread::Builder::new()
+        .name("fault-proxy-pump".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match from.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                state.wait_while_stalled();
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
             }
-        }
-        let _ = to.shutdown(Shutdown::Write);
-    })?;
+            let _ = to.shutdown(Shutdown::Write);
+        })?;
     Ok(())
 }

@@ -20,7 +20,9 @@ use s2_core::{
     names::{BasinName, StreamName},
     session::{
         ConnectionId,
-        append::{AppendEvent, AppendSession as Machine, AppendSessionConfig, InputId, SubmitError},
+        append::{
+            AppendEvent, AppendSession as Machine, AppendSessionConfig, InputId, SubmitError,
+        },
     },
     types::{AppendAck, AppendInput, ReadOutput, StreamPosition},
 };
@@ -152,7 +154,12 @@ impl AppendSessionHandle {
             .map_err(|_| stopped_with(&self.failure))?;
         match done_rx.await {
             Ok(result) => result,
-            Err(_) => match self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Err(_) => match self
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
                 Some(error) => Err(error),
                 None => Ok(()),
             },
@@ -225,7 +232,8 @@ impl<R: Runtime> Driver<R> {
                 accepted,
                 ack,
             } => {
-                if !self.machine.has_capacity(input.metered_bytes()) && !self.machine.is_finished() {
+                if !self.machine.has_capacity(input.metered_bytes()) && !self.machine.is_finished()
+                {
                     self.waiting = Some(Command::Submit {
                         input,
                         accepted,
@@ -247,7 +255,8 @@ impl<R: Runtime> Driver<R> {
                         })
                     }
                     Err(SubmitError::Closed(_)) => {
-                        let _ = accepted.send(Err(Error::Closed("the append session is closed".into())));
+                        let _ = accepted
+                            .send(Err(Error::Closed("the append session is closed".into())));
                     }
                 }
             }
@@ -432,7 +441,11 @@ impl<R: Runtime> Driver<R> {
             self.machine.handle_timeout(now);
             ready = true;
         }
-        if ready { Poll::Ready(()) } else { Poll::Pending }
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -442,7 +455,7 @@ impl<R: Runtime> Driver<R> {
 pub(crate) fn ack_stream<S>(
     handle: AppendSessionHandle,
     inputs: S,
-) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + 'static
+) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static
 where
     S: AsyncStream<Item = AppendInput> + Send + 'static,
 {
@@ -486,7 +499,8 @@ where
                     progressed = true;
                     match (next, state.handle.clone()) {
                         (Some(input), Some(handle)) => {
-                            state.submitting = Some(Box::pin(async move { handle.submit(input).await }));
+                            state.submitting =
+                                Some(Box::pin(async move { handle.submit(input).await }));
                         }
                         _ => state.inputs = None,
                     }
@@ -530,4 +544,5 @@ where
             None => None,
         }
     })
+    .boxed()
 }

@@ -88,7 +88,10 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     pub(crate) fn new() -> Self {
-        Self { at: None, sleep: None }
+        Self {
+            at: None,
+            sleep: None,
+        }
     }
 
     /// Fires (once) when `at` is reached; re-arms when `at` changes.

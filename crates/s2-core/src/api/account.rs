@@ -84,7 +84,10 @@ fn expect_empty(response: HttpResponse) -> Result<(), Error> {
 
 impl Api {
     /// `GET /v1/basins`: one page of basins.
-    pub fn list_basins(&self, request: &ListRequest) -> Result<Call<Page<BasinInfo>>, ValidationError> {
+    pub fn list_basins(
+        &self,
+        request: &ListRequest,
+    ) -> Result<Call<Page<BasinInfo>>, ValidationError> {
         request.validate()?;
         let http = self
             .account_request(Method::GET, &["basins"])
@@ -147,7 +150,10 @@ impl Api {
     }
 
     /// `GET /v1/basins/{basin}`: the basin's configuration.
-    pub fn get_basin_config(&self, basin: &BasinName) -> Result<Call<BasinConfig>, ValidationError> {
+    pub fn get_basin_config(
+        &self,
+        basin: &BasinName,
+    ) -> Result<Call<BasinConfig>, ValidationError> {
         let http = self
             .account_request(Method::GET, &["basins", basin])
             .build()?;
@@ -182,7 +188,10 @@ impl Api {
     }
 
     /// `POST /v1/access-tokens`: issues a token and returns its secret.
-    pub fn issue_access_token(&self, info: &AccessTokenInfo) -> Result<Call<String>, ValidationError> {
+    pub fn issue_access_token(
+        &self,
+        info: &AccessTokenInfo,
+    ) -> Result<Call<String>, ValidationError> {
         let http = self
             .account_request(Method::POST, &["access-tokens"])
             .json_body(info)?

@@ -24,7 +24,9 @@ impl BaseUrl {
     /// Parses `http://host[:port][/prefix]`; a missing scheme means https.
     pub fn parse(endpoint: &str) -> Result<Self, ValidationError> {
         let (scheme, authority, path_prefix) = split_url(endpoint)?;
-        let authority: Authority = authority.parse().map_err(|_| invalid(endpoint, "bad host"))?;
+        let authority: Authority = authority
+            .parse()
+            .map_err(|_| invalid(endpoint, "bad host"))?;
         Ok(Self {
             scheme,
             authority,
@@ -224,7 +226,10 @@ mod tests {
         assert!(!lite.account.is_tls());
         assert_eq!(lite.account.port(), 8080);
         assert!(lite.basin.needs_basin_header());
-        assert_eq!(lite.basin.for_basin(&basin).authority().as_str(), "127.0.0.1:8080");
+        assert_eq!(
+            lite.basin.for_basin(&basin).authority().as_str(),
+            "127.0.0.1:8080"
+        );
 
         let prefixed = BaseUrl::parse("https://aws.s2.dev/v1").unwrap();
         assert_eq!(prefixed.path_prefix(), "");
@@ -236,11 +241,14 @@ mod tests {
 
     #[test]
     fn env_values() {
-        assert_eq!(Endpoints::from_env_values(None, None).unwrap(), Endpoints::cloud());
+        assert_eq!(
+            Endpoints::from_env_values(None, None).unwrap(),
+            Endpoints::cloud()
+        );
         let e = Endpoints::from_env_values(Some("http://localhost:1"), None).unwrap();
         assert!(e.basin.needs_basin_header());
-        let e =
-            Endpoints::from_env_values(Some("http://localhost:1"), Some("{basin}.local:2")).unwrap();
+        let e = Endpoints::from_env_values(Some("http://localhost:1"), Some("{basin}.local:2"))
+            .unwrap();
         assert!(!e.basin.needs_basin_header());
     }
 }

@@ -154,11 +154,12 @@ impl Api {
         access_token: &str,
         compression: Compression,
     ) -> Result<Self, ValidationError> {
-        let mut authorization = HeaderValue::try_from(format!("Bearer {access_token}")).map_err(
-            |_| ValidationError::InvalidConfig {
-                reason: "access token must be visible ASCII".into(),
-            },
-        )?;
+        let mut authorization =
+            HeaderValue::try_from(format!("Bearer {access_token}")).map_err(|_| {
+                ValidationError::InvalidConfig {
+                    reason: "access token must be visible ASCII".into(),
+                }
+            })?;
         authorization.set_sensitive(true);
         Ok(Self {
             endpoints,
@@ -183,7 +184,12 @@ impl Api {
         RequestBuilder::new(self, &self.endpoints.account, method, segments)
     }
 
-    fn basin_request(&self, basin: &BasinName, method: Method, segments: &[&str]) -> RequestBuilder {
+    fn basin_request(
+        &self,
+        basin: &BasinName,
+        method: Method,
+        segments: &[&str],
+    ) -> RequestBuilder {
         let base = self.endpoints.basin.for_basin(basin);
         let mut builder = RequestBuilder::new(self, &base, method, segments);
         if self.endpoints.basin.needs_basin_header() {
@@ -251,8 +257,10 @@ impl RequestBuilder {
 
     fn body(&mut self, content_type: &'static str, body: Bytes) -> &mut Self {
         self.body = body;
-        self.headers
-            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        self.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
         self
     }
 

@@ -15,7 +15,9 @@ use crate::{
     error::{Error, ValidationError},
     names::{BasinName, StreamName},
     proto,
-    types::{AppendAck, AppendInput, ReadBatch, ReadOutput, ReadRequest, ReadStart, StreamPosition},
+    types::{
+        AppendAck, AppendInput, ReadBatch, ReadOutput, ReadRequest, ReadStart, StreamPosition,
+    },
 };
 
 #[derive(Deserialize)]
@@ -113,12 +115,10 @@ impl Api {
             })?;
         let expected_records = input.len() as u64;
         let mut builder = self.records_request(basin, stream, Method::POST, false);
-        builder
-            .body(PROTOBUF_CONTENT_TYPE, body.freeze())
-            .header(
-                http::header::ACCEPT,
-                HeaderValue::from_static(PROTOBUF_CONTENT_TYPE),
-            );
+        builder.body(PROTOBUF_CONTENT_TYPE, body.freeze()).header(
+            http::header::ACCEPT,
+            HeaderValue::from_static(PROTOBUF_CONTENT_TYPE),
+        );
         let http = builder.build()?;
         Ok(Call::new(http, Idempotency::Append, move |response| {
             let (_, body) = success_body(response)?;

@@ -68,7 +68,7 @@ pub enum Operation {
     BasinMetrics,
     StreamMetrics,
     /// An operation this client does not know.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
@@ -89,7 +89,11 @@ pub struct AccessTokenScope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_groups: Option<PermittedOperationGroups>,
     /// Individually allowed operations.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub ops: Vec<Operation>,
 }
 

@@ -259,7 +259,9 @@ mod tests {
     #[test]
     fn encoding_matches_generated_message() {
         let input = AppendInput::new(vec![
-            AppendRecord::new("a").with_header("k", "v").with_timestamp(7),
+            AppendRecord::new("a")
+                .with_header("k", "v")
+                .with_timestamp(7),
             AppendRecord::new(vec![1u8; 300]),
         ])
         .unwrap()
@@ -279,10 +281,12 @@ mod tests {
 
     #[test]
     fn ack_validation() {
-        let pos = |seq_num| Some(StreamPosition {
-            seq_num,
-            timestamp: 0,
-        });
+        let pos = |seq_num| {
+            Some(StreamPosition {
+                seq_num,
+                timestamp: 0,
+            })
+        };
         let ok = proto::AppendAck {
             start: pos(1),
             end: pos(3),

@@ -18,7 +18,7 @@ pub enum StorageClass {
     /// End-to-end latencies under 50 ms.
     Express,
     /// A class this client does not know.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
@@ -72,7 +72,7 @@ pub enum TimestampingMode {
     /// Always use the arrival time.
     Arrival,
     /// A mode this client does not know.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(back, config);
         let age: RetentionPolicy = serde_json::from_value(json!({"age": 3600})).unwrap();
         assert_eq!(age, RetentionPolicy::Age(Duration::from_secs(3600)));
-        assert_eq!(serde_json::to_value(StreamConfig::new()).unwrap(), json!({}));
+        assert_eq!(
+            serde_json::to_value(StreamConfig::new()).unwrap(),
+            json!({})
+        );
     }
 
     #[test]

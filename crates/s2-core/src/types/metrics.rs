@@ -71,7 +71,7 @@ pub enum MetricUnit {
     /// Operations.
     Operations,
     /// A unit this client does not know.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 

@@ -243,8 +243,15 @@ mod tests {
 
     #[test]
     fn header_rules() {
-        assert!(AppendRecord::new("x").with_header("k", "v").validate(0).is_ok());
-        let two = AppendRecord::new("x").with_header("", "fence").with_header("k", "v");
+        assert!(
+            AppendRecord::new("x")
+                .with_header("k", "v")
+                .validate(0)
+                .is_ok()
+        );
+        let two = AppendRecord::new("x")
+            .with_header("", "fence")
+            .with_header("k", "v");
         assert_eq!(
             two.validate(3),
             Err(ValidationError::EmptyHeaderName { index: 3 })

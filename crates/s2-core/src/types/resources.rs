@@ -22,7 +22,7 @@ pub enum BasinScope {
     #[serde(rename = "aws:eu-north-1")]
     AwsEuNorth1,
     /// A scope this client does not know.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
@@ -38,7 +38,7 @@ pub enum BasinState {
     /// Being deleted.
     Deleting,
     /// A state this client does not know.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 

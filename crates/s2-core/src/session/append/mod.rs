@@ -150,14 +150,21 @@ enum Phase {
     /// No connection (nothing to send, or about to connect).
     Idle,
     /// A connection is open; `sent` entries of `pending` went out on it.
-    Connected { connection: ConnectionId, sent: usize },
+    Connected {
+        connection: ConnectionId,
+        sent: usize,
+    },
     /// Waiting before the next attempt; `then_resolve` says whether to
     /// resolve outcomes before reconnecting.
     Backoff { until: Instant, then_resolve: bool },
     /// Waiting for the tail.
     AwaitTail,
     /// Reading back: verified up to `cursor` (exclusive), up to `end`.
-    AwaitRead { cursor: u64, end: u64, tail: StreamPosition },
+    AwaitRead {
+        cursor: u64,
+        end: u64,
+        tail: StreamPosition,
+    },
     /// Over.
     Done,
 }
@@ -239,7 +246,11 @@ impl AppendSession {
 
     /// Queues an input for sending. Once one input carries `match_seq_num`,
     /// later inputs without one get the next expected position.
-    pub fn try_submit(&mut self, mut input: AppendInput, now: Instant) -> Result<InputId, SubmitError> {
+    pub fn try_submit(
+        &mut self,
+        mut input: AppendInput,
+        now: Instant,
+    ) -> Result<InputId, SubmitError> {
         if self.closing || self.phase == Phase::Done {
             return Err(SubmitError::Closed(input));
         }
@@ -328,7 +339,10 @@ impl AppendSession {
         self.decoder.handle_data(data);
         while self.is_current(connection) {
             match self.decoder.poll_frame() {
-                Ok(Some(Frame::Message { payload, reconnect_advised })) => {
+                Ok(Some(Frame::Message {
+                    payload,
+                    reconnect_advised,
+                })) => {
                     match <proto::AppendAck as prost::Message>::decode(payload) {
                         Ok(ack) => self.handle_ack(ack, now),
                         Err(e) => self.handle_failure(ProtocolError::Protobuf(e).into(), now),
@@ -359,7 +373,10 @@ impl AppendSession {
             self.phase = Phase::Idle;
             self.finish_if_drained();
         } else {
-            self.handle_failure(Error::transport(true, "session ended with batches unacked"), now);
+            self.handle_failure(
+                Error::transport(true, "session ended with batches unacked"),
+                now,
+            );
         }
     }
 
@@ -373,7 +390,10 @@ impl AppendSession {
     /// The clock reached `now`. Harmless when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
-            Phase::Backoff { until, then_resolve } if now >= until => {
+            Phase::Backoff {
+                until,
+                then_resolve,
+            } if now >= until => {
                 if then_resolve {
                     self.phase = Phase::AwaitTail;
                     self.events.push_back(AppendEvent::CheckTail);
@@ -431,7 +451,8 @@ impl AppendSession {
         }
         if cursor < end {
             self.phase = Phase::AwaitRead { cursor, end, tail };
-            self.events.push_back(AppendEvent::Read(read_back(cursor, end)));
+            self.events
+                .push_back(AppendEvent::Read(read_back(cursor, end)));
         } else {
             self.after_resolution(now);
         }
@@ -446,7 +467,10 @@ impl AppendSession {
         self.next_connection += 1;
         self.decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
         self.ack_deadline = None;
-        self.phase = Phase::Connected { connection, sent: 0 };
+        self.phase = Phase::Connected {
+            connection,
+            sent: 0,
+        };
         self.events.push_back(AppendEvent::Connect(connection));
     }
 
@@ -493,7 +517,8 @@ impl AppendSession {
     fn complete_front(&mut self, ack: AppendAck) {
         if let Some(entry) = self.pending.pop_front() {
             self.pending_bytes -= entry.input.metered_bytes();
-            self.events.push_back(AppendEvent::Ack { id: entry.id, ack });
+            self.events
+                .push_back(AppendEvent::Ack { id: entry.id, ack });
         }
     }
 
@@ -572,7 +597,11 @@ impl AppendSession {
             return self.after_resolution(now);
         };
         if tail.seq_num < first {
-            return self.conflict(tail.seq_num, "the tail is before this session's batches", now);
+            return self.conflict(
+                tail.seq_num,
+                "the tail is before this session's batches",
+                now,
+            );
         }
         // Read back the batches that lie wholly before the tail.
         let mut end = first;
@@ -597,7 +626,8 @@ impl AppendSession {
                 end,
                 tail,
             };
-            self.events.push_back(AppendEvent::Read(read_back(first, end)));
+            self.events
+                .push_back(AppendEvent::Read(read_back(first, end)));
         }
     }
 
@@ -626,7 +656,12 @@ impl AppendSession {
 
     /// Acknowledges every pending batch that ends at or before `cursor`,
     /// from the read-back records.
-    fn ack_verified_prefix(&mut self, cursor: u64, tail: StreamPosition, records: &[SequencedRecord]) {
+    fn ack_verified_prefix(
+        &mut self,
+        cursor: u64,
+        tail: StreamPosition,
+        records: &[SequencedRecord],
+    ) {
         while let Some(entry) = self.pending.front() {
             let Some(m) = entry.input.match_seq_num() else {
                 return;
@@ -670,7 +705,12 @@ impl AppendSession {
         }
     }
 
-    fn conflict(&mut self, seq_num: u64, reason: impl Into<std::borrow::Cow<'static, str>>, _now: Instant) {
+    fn conflict(
+        &mut self,
+        seq_num: u64,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
+        _now: Instant,
+    ) {
         for entry in &mut self.pending {
             entry.maybe_landed = false;
         }
@@ -688,11 +728,12 @@ impl AppendSession {
             .iter()
             .rposition(|e| e.maybe_landed)
             .map_or(first, |i| self.pending[i].id + 1);
-        self.events.push_back(AppendEvent::Failed(Error::AppendSession {
-            cause: Box::new(cause),
-            maybe_applied: first..maybe_end,
-            not_applied: maybe_end..self.next_id,
-        }));
+        self.events
+            .push_back(AppendEvent::Failed(Error::AppendSession {
+                cause: Box::new(cause),
+                maybe_applied: first..maybe_end,
+                not_applied: maybe_end..self.next_id,
+            }));
         self.pending.clear();
         self.pending_bytes = 0;
         self.phase = Phase::Done;

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use prost::Message;
 use proptest::prelude::*;
+use prost::Message;
 
 use super::*;
 use crate::{
@@ -112,7 +112,11 @@ fn inputs(max: usize) -> impl Strategy<Value = Vec<Vec<AppendRecord>>> {
         proptest::collection::vec(
             (proptest::collection::vec(any::<u8>(), 0..40), any::<bool>()).prop_map(|(body, h)| {
                 let record = AppendRecord::new(body);
-                if h { record.with_header("k", "v") } else { record }
+                if h {
+                    record.with_header("k", "v")
+                } else {
+                    record
+                }
             }),
             1..6,
         ),
@@ -180,7 +184,10 @@ impl Sim {
             }
             while let Some((id, frame)) = self.session.poll_transmit(self.now) {
                 progressed = true;
-                let conn = self.conn.as_mut().expect("frames only for an open connection");
+                let conn = self
+                    .conn
+                    .as_mut()
+                    .expect("frames only for an open connection");
                 assert_eq!(conn.id, id);
                 conn.inbound.push(frame);
             }
@@ -201,7 +208,9 @@ impl Sim {
                         input = input.with_match_seq_num(0);
                     }
                     if self.session.has_capacity(input.metered_bytes()) {
-                        self.session.try_submit(input, self.now).expect("capacity was checked");
+                        self.session
+                            .try_submit(input, self.now)
+                            .expect("capacity was checked");
                         self.outcome.submitted += 1;
                     }
                 } else {
@@ -242,7 +251,9 @@ impl Sim {
 
     /// The server handles the oldest unprocessed frame.
     fn process(&mut self) {
-        let Some(conn) = self.conn.as_mut() else { return };
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
         if conn.terminated || conn.inbound.is_empty() {
             return;
         }
@@ -263,18 +274,21 @@ impl Sim {
             panic!("client sent a bad frame");
         };
         let input = AppendInput::decode(payload).unwrap();
-        if let Some(m) = input.match_seq_num() {
-            if m != self.log.tail().seq_num {
-                let body = format!(r#"{{"seq_num_mismatch":{}}}"#, self.log.tail().seq_num);
-                encode_terminal(&mut conn.outbound, 412, body.as_bytes()).unwrap();
-                conn.terminated = true;
-                return;
-            }
+        if let Some(m) = input.match_seq_num()
+            && m != self.log.tail().seq_num
+        {
+            let body = format!(r#"{{"seq_num_mismatch":{}}}"#, self.log.tail().seq_num);
+            encode_terminal(&mut conn.outbound, 412, body.as_bytes()).unwrap();
+            conn.terminated = true;
+            return;
         }
-        // Find which submitted input this is (by content), for the invariants.
-        let id = u64::MAX;
-        let ack = self.log.apply(&input, id);
-        encode_message(&mut conn.outbound, &proto::AppendAck::from(ack), Compression::None).unwrap();
+        let ack = self.log.apply(&input, u64::MAX);
+        encode_message(
+            &mut conn.outbound,
+            &proto::AppendAck::from(ack),
+            Compression::None,
+        )
+        .unwrap();
     }
 }
 
@@ -306,7 +320,12 @@ fn run(
             return sim;
         }
     }
-    let calm = [Action::Submit, Action::Process, Action::Deliver(1000), Action::Tick];
+    let calm = [
+        Action::Submit,
+        Action::Process,
+        Action::Deliver(1000),
+        Action::Tick,
+    ];
     for _ in 0..(batches.len() * 20 + 50) {
         for action in calm {
             sim.step(action, batches, conditioned);
@@ -437,7 +456,9 @@ fn another_writer_is_a_conflict_not_a_duplicate() {
     let (maybe, not) = failure_ranges(&error).unwrap();
     assert!(maybe.is_empty());
     assert_eq!(not, 1..2);
-    let Error::AppendSession { cause, .. } = error else { unreachable!() };
+    let Error::AppendSession { cause, .. } = error else {
+        unreachable!()
+    };
     assert!(matches!(*cause, Error::WriterConflict { .. }), "{cause:?}");
     assert_eq!(sim.log.records.len(), 2);
 }
@@ -453,21 +474,36 @@ fn caps_apply_backpressure() {
     assert_eq!(session.try_submit(input(), now).unwrap(), 0);
     assert_eq!(session.try_submit(input(), now).unwrap(), 1);
     assert!(!session.has_capacity(9));
-    assert!(matches!(session.try_submit(input(), now), Err(SubmitError::Full(_))));
+    assert!(matches!(
+        session.try_submit(input(), now),
+        Err(SubmitError::Full(_))
+    ));
     session.close();
-    assert!(matches!(session.try_submit(input(), now), Err(SubmitError::Closed(_))));
+    assert!(matches!(
+        session.try_submit(input(), now),
+        Err(SubmitError::Closed(_))
+    ));
 }
 
 #[test]
 fn mismatch_on_first_attempt_is_the_callers_condition() {
     let batches = vec![vec![AppendRecord::new("a")]];
     let mut sim = Sim::new(config(AppendRetryPolicy::All, 10));
-    sim.log.apply(&AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), 9);
+    sim.log
+        .apply(&AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), 9);
     sim.step(Action::Submit, &batches, true);
     sim.step(Action::Process, &batches, true);
     sim.step(Action::Deliver(1000), &batches, true);
     let error = sim.outcome.failed.expect("mismatch");
-    let Error::AppendSession { cause, not_applied, .. } = error else { panic!() };
-    assert!(matches!(*cause, Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 1 })));
+    let Error::AppendSession {
+        cause, not_applied, ..
+    } = error
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        *cause,
+        Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 1 })
+    ));
     assert_eq!(not_applied, 0..1);
 }

@@ -16,7 +16,10 @@
 //! `poll_event` again. Wait until [`poll_timeout`](ReadSession::poll_timeout)
 //! if nothing else happens.
 
-use std::{collections::VecDeque, time::{Duration, Instant}};
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 
@@ -27,7 +30,9 @@ use crate::{
     error::{Error, ProtocolError},
     frame::{Frame, FrameDecoder, FrameLimits},
     proto,
-    types::{MeteredBytes, ReadBatch, ReadRequest, ReadStart, StreamPosition, check_read_batch_order},
+    types::{
+        MeteredBytes, ReadBatch, ReadRequest, ReadStart, StreamPosition, check_read_batch_order,
+    },
 };
 
 /// Settings of a read session.
@@ -360,7 +365,8 @@ impl ReadSession {
             (None, _) => false,
         };
         if !records.is_empty() {
-            self.events.push_back(ReadEvent::Batch(ReadBatch { records, tail }));
+            self.events
+                .push_back(ReadEvent::Batch(ReadBatch { records, tail }));
         }
         match (at_tail, tail) {
             (true, Some(tail)) if !self.caught_up => {

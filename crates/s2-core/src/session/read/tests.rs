@@ -44,15 +44,25 @@ struct ServerConn {
 }
 
 impl ServerConn {
-    fn open(id: ConnectionId, request: &ReadRequest, records: &[SequencedRecord]) -> Result<Self, StreamPosition> {
+    fn open(
+        id: ConnectionId,
+        request: &ReadRequest,
+        records: &[SequencedRecord],
+    ) -> Result<Self, StreamPosition> {
         let tail = records.len() as u64;
         let position = match request.start {
             ReadStart::SeqNum(s) => s,
-            ReadStart::Timestamp(t) => records.iter().find(|r| r.timestamp >= t).map_or(tail, |r| r.seq_num),
+            ReadStart::Timestamp(t) => records
+                .iter()
+                .find(|r| r.timestamp >= t)
+                .map_or(tail, |r| r.seq_num),
             ReadStart::TailOffset(o) => tail.saturating_sub(o),
         };
         if position > tail && !request.clamp {
-            return Err(StreamPosition { seq_num: tail, timestamp: 0 });
+            return Err(StreamPosition {
+                seq_num: tail,
+                timestamp: 0,
+            });
         }
         Ok(Self {
             id,
@@ -68,7 +78,10 @@ impl ServerConn {
 
     /// Produces the next frame, or marks the end of a bounded read.
     fn next_frame(&mut self, records: &[SequencedRecord], batch_len: usize) {
-        let tail = StreamPosition { seq_num: records.len() as u64, timestamp: 0 };
+        let tail = StreamPosition {
+            seq_num: records.len() as u64,
+            timestamp: 0,
+        };
         let mut batch = Vec::new();
         let mut bytes = 0;
         while batch.len() < batch_len && (self.position as usize) < records.len() {
@@ -152,18 +165,19 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
     loop {
         while let Some(event) = session.poll_event() {
             match event {
-                ReadEvent::Connect { connection, request } => {
-                    match ServerConn::open(connection, &request, records) {
-                        Ok(c) => {
-                            session.handle_connected(connection, now);
-                            conn = Some(c);
-                        }
-                        Err(tail) => {
-                            conn = None;
-                            session.handle_error(connection, Error::ReadPastTail { tail }, now);
-                        }
+                ReadEvent::Connect {
+                    connection,
+                    request,
+                } => match ServerConn::open(connection, &request, records) {
+                    Ok(c) => {
+                        session.handle_connected(connection, now);
+                        conn = Some(c);
                     }
-                }
+                    Err(tail) => {
+                        conn = None;
+                        session.handle_error(connection, Error::ReadPastTail { tail }, now);
+                    }
+                },
                 ReadEvent::Batch(batch) => outcome.delivered.extend(batch.records),
                 ReadEvent::CaughtUp(_) => outcome.caught_up = true,
                 ReadEvent::Finished => outcome.finished = true,
@@ -209,7 +223,8 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
             Action::Terminal503 => {
                 // Frames are whole on the wire: finish the current one first.
                 let mut out = BytesMut::from(&std::mem::take(&mut c.unsent)[..]);
-                encode_terminal(&mut out, 503, br#"{"code":"unavailable","message":"down"}"#).unwrap();
+                encode_terminal(&mut out, 503, br#"{"code":"unavailable","message":"down"}"#)
+                    .unwrap();
                 session.handle_data(c.id, out.freeze(), now);
                 conn = None;
             }
@@ -238,7 +253,10 @@ fn expected(records: &[SequencedRecord], from: u64, request: &ReadRequest) -> Ve
     let mut bytes = 0;
     for r in &records[from.min(records.len() as u64) as usize..] {
         if request.limit.count.is_some_and(|c| out.len() as u64 >= c)
-            || request.limit.bytes.is_some_and(|b| bytes + r.metered_bytes() > b)
+            || request
+                .limit
+                .bytes
+                .is_some_and(|b| bytes + r.metered_bytes() > b)
             || request.until.is_some_and(|u| r.timestamp >= u)
         {
             break;
@@ -250,7 +268,10 @@ fn expected(records: &[SequencedRecord], from: u64, request: &ReadRequest) -> Ve
 }
 
 fn without_commands(records: Vec<SequencedRecord>, ignore: bool) -> Vec<SequencedRecord> {
-    records.into_iter().filter(|r| !(ignore && r.is_command())).collect()
+    records
+        .into_iter()
+        .filter(|r| !(ignore && r.is_command()))
+        .collect()
 }
 
 proptest! {
@@ -367,9 +388,16 @@ fn non_retryable_error_fails_at_once() {
         panic!("expected a connect");
     };
     let mut out = BytesMut::new();
-    encode_terminal(&mut out, 404, br#"{"code":"stream_not_found","message":"no"}"#).unwrap();
+    encode_terminal(
+        &mut out,
+        404,
+        br#"{"code":"stream_not_found","message":"no"}"#,
+    )
+    .unwrap();
     session.handle_data(connection, out.freeze(), now);
-    assert!(matches!(session.poll_event(), Some(ReadEvent::Failed(Error::Service(e))) if e.status == 404));
+    assert!(
+        matches!(session.poll_event(), Some(ReadEvent::Failed(Error::Service(e))) if e.status == 404)
+    );
     assert!(session.is_finished());
 }
 
@@ -377,19 +405,28 @@ fn non_retryable_error_fails_at_once() {
 fn stale_connection_inputs_are_ignored() {
     let now = Instant::now();
     let mut session = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
-    let Some(ReadEvent::Connect { connection: first, .. }) = session.poll_event() else {
+    let Some(ReadEvent::Connect {
+        connection: first, ..
+    }) = session.poll_event()
+    else {
         panic!("expected a connect");
     };
     session.handle_error(first, Error::transport(true, "cut"), now);
     let deadline = session.poll_timeout().unwrap();
     session.handle_timeout(deadline);
-    let Some(ReadEvent::Connect { connection: second, .. }) = session.poll_event() else {
+    let Some(ReadEvent::Connect {
+        connection: second, ..
+    }) = session.poll_event()
+    else {
         panic!("expected a reconnect");
     };
     assert_ne!(first, second);
     session.handle_error(first, Error::transport(true, "late"), deadline);
     assert!(session.poll_event().is_none());
-    assert_eq!(session.poll_timeout(), Some(deadline + DEFAULT_HEARTBEAT_TIMEOUT));
+    assert_eq!(
+        session.poll_timeout(),
+        Some(deadline + DEFAULT_HEARTBEAT_TIMEOUT)
+    );
 }
 
 #[test]
@@ -399,6 +436,13 @@ fn garbage_from_the_server_is_a_protocol_error() {
     let Some(ReadEvent::Connect { connection, .. }) = session.poll_event() else {
         panic!("expected a connect");
     };
-    session.handle_data(connection, Bytes::from_static(&[0xff, 0xff, 0xff, 0x00]), now);
-    assert!(matches!(session.poll_event(), Some(ReadEvent::Failed(Error::Protocol(_)))));
+    session.handle_data(
+        connection,
+        Bytes::from_static(&[0xff, 0xff, 0xff, 0x00]),
+        now,
+    );
+    assert!(matches!(
+        session.poll_event(),
+        Some(ReadEvent::Failed(Error::Protocol(_)))
+    ));
 }
