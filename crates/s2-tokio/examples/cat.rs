@@ -1,0 +1,57 @@
+//! Prints every record of a stream, from sequence number 0 to the tail, as
+//! JSON lines in the `json-base64` format of the official `s2` CLI
+//! (`s2 read --format json-base64`), so the two outputs can be diffed.
+//!
+//! ```text
+//! S2_BASIN=my-basin S2_STREAM=my-stream cargo run -p s2-tokio --example cat
+//! ```
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use futures_util::StreamExt;
+use s2_test_server::{Target, env_or};
+use s2_tokio::{
+    BasinName, ReadItem, S2, StreamName,
+    types::{ReadLimit, ReadRequest, ReadStart},
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let target = Target::from_env()?;
+    let s2 = S2::new(target.client_config())?;
+    let stream = s2
+        .basin(BasinName::new(env_or("S2_BASIN", "example-basin"))?)
+        .stream(StreamName::new(env_or("S2_STREAM", "append-session"))?);
+    let tail = stream.check_tail().await?.seq_num;
+    let mut session = stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
+    while let Some(item) = session.next().await {
+        if let ReadItem::Batch(batch) = item? {
+            for record in batch.records {
+                let headers: Vec<String> = record
+                    .headers
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            r#"["{}","{}"]"#,
+                            STANDARD.encode(&h.name),
+                            STANDARD.encode(&h.value)
+                        )
+                    })
+                    .collect();
+                // Like the CLI: no "headers" key when there are none.
+                let headers = if headers.is_empty() {
+                    String::new()
+                } else {
+                    format!(r#""headers":[{}],"#, headers.join(","))
+                };
+                println!(
+                    r#"{{"seq_num":{},"timestamp":{},{headers}"body":"{}"}}"#,
+                    record.seq_num,
+                    record.timestamp,
+                    STANDARD.encode(&record.body)
+                );
+            }
+        }
+    }
+    Ok(())
+}
