@@ -79,3 +79,8 @@ impl s2_client::Runtime for TokioRuntime {
         })
     }
 }
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
