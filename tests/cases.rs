@@ -835,3 +835,101 @@ fn items_tail(items: &[s2_client::ReadItem]) -> s2_client::types::StreamPosition
         other => panic!("expected a tail, got {other:?}"),
     }
 }
+
+/// `append_inputs` batches by count and bytes, advances `match_seq_num`,
+/// and its batches go straight into an append session.
+pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "batchr").await;
+    let records: Vec<_> = (0..2_500)
+        .map(|i| AppendRecord::new(format!("record {i}")))
+        .collect();
+    let config = s2_client::BatcherConfig {
+        max_records: 1000,
+        match_seq_num: Some(0),
+        ..Default::default()
+    };
+    let inputs: Vec<_> = s2_client::append_inputs(
+        R::default(),
+        futures_util::stream::iter(records.clone()),
+        config,
+    )
+    .expect("config")
+    .try_collect()
+    .await
+    .expect("batches");
+    let sizes: Vec<_> = inputs.iter().map(|i| i.len()).collect();
+    assert_eq!(sizes, vec![1000, 1000, 500]);
+    let conditions: Vec<_> = inputs.iter().map(|i| i.match_seq_num()).collect();
+    assert_eq!(conditions, vec![Some(0), Some(1000), Some(2000)]);
+    let acks: Vec<_> = stream
+        .append_session(futures_util::stream::iter(inputs))
+        .try_collect()
+        .await
+        .expect("session");
+    assert_eq!(acks.last().map(|a| a.end.seq_num), Some(2500));
+
+    // A record that can never fit ends the stream with a validation error.
+    let huge = vec![AppendRecord::new(vec![0u8; 2 * 1024 * 1024])];
+    let result: Result<Vec<_>, _> = s2_client::append_inputs(
+        R::default(),
+        futures_util::stream::iter(huge),
+        Default::default(),
+    )
+    .expect("config")
+    .try_collect()
+    .await;
+    assert!(matches!(
+        result,
+        Err(Error::Validation(ValidationError::BatchTooLarge { .. }))
+    ));
+}
+
+/// The producer acks every record with its own sequence number; flush waits
+/// for durability; close drains.
+pub async fn producer_acks_each_record<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "prod").await;
+    let producer = stream
+        .producer(s2_client::BatcherConfig {
+            max_records: 10,
+            linger: Some(Duration::from_millis(5)),
+            ..Default::default()
+        })
+        .expect("producer");
+    let mut acks = Vec::new();
+    for i in 0..95 {
+        acks.push(
+            producer
+                .submit(AppendRecord::new(format!("p{i}")))
+                .await
+                .expect("submit"),
+        );
+    }
+    producer.flush().await.expect("flush");
+    assert_eq!(stream.check_tail().await.expect("tail").seq_num, 95);
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = ack.await.expect("record ack");
+        assert_eq!(ack.seq_num, i as u64);
+        assert!(ack.batch.record_count() <= 10);
+    }
+    // Linger sends a lone record without a flush.
+    let lone = producer
+        .submit(AppendRecord::new("lone"))
+        .await
+        .expect("submit");
+    assert_eq!(lone.await.expect("lingered ack").seq_num, 95);
+    // A record that can never be sent is refused; the producer goes on.
+    let err = producer
+        .submit(AppendRecord::new(vec![0u8; 2 * 1024 * 1024]))
+        .await
+        .err()
+        .expect("oversize record refused");
+    assert!(matches!(err, Error::Validation(_)));
+    let last = producer
+        .submit(AppendRecord::new("last"))
+        .await
+        .expect("submit");
+    producer.close().await.expect("close");
+    assert_eq!(last.await.expect("ack").seq_num, 96);
+    let records = read_all(&stream).await;
+    assert_eq!(records.len(), 97);
+}

@@ -80,6 +80,8 @@ macro_rules! conformance_tests {
             read_session_bounded,
             read_session_follows_the_tail,
             read_session_past_tail,
+            append_inputs_batches_for_sessions,
+            producer_acks_each_record,
         );
         $crate::conformance_tests!(@faults $runtime, $block_on;
             exactly_once_append_through_cuts,

@@ -10,8 +10,11 @@ use s2_core::{
 
 use futures_core::Stream as AsyncStream;
 
+use s2_core::batcher::BatcherConfig;
+
 use crate::{
     client::ClientInner,
+    producer::Producer,
     retry::execute,
     runtime::Runtime,
     session::{
@@ -113,6 +116,17 @@ impl<R: Runtime> Stream<R> {
             self.basin.clone(),
             self.name.clone(),
             request,
+        )
+    }
+
+    /// A producer for this stream: submit single records and get each
+    /// one's ack; records are batched under `config` (limits, linger,
+    /// `match_seq_num`, fencing token) and sent through one append session.
+    pub fn producer(&self, config: BatcherConfig) -> Result<Producer, Error> {
+        Producer::start(
+            self.inner.transport.runtime().clone(),
+            self.append_session_handle(),
+            config,
         )
     }
 }

@@ -26,9 +26,10 @@ use hyper_util::rt::TokioIo;
 use s2_client::runtime::{ConnectTarget, Io};
 pub use s2_client::{
     AccessTokenId, AckFuture, AppendConditionFailed, AppendRetryPolicy, AppendSessionHandle,
-    BasinName, ClientConfig, Compression, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
-    ENV_BASIN_ENDPOINT, Endpoints, Error, FencingToken, ProtocolError, ReadItem, RequestToken,
-    ServiceError, StreamName, ValidationError, core, runtime, types,
+    BasinName, BatcherConfig, ClientConfig, Compression, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
+    ENV_BASIN_ENDPOINT, Endpoints, Error, FencingToken, Producer, ProtocolError, ReadItem,
+    RecordAck, RecordAckFuture, RequestToken, ServiceError, StreamName, ValidationError, core,
+    runtime, types,
 };
 
 /// The tokio runtime, as the client's [`Runtime`](s2_client::Runtime): tasks
@@ -44,6 +45,17 @@ pub type Basin = s2_client::Basin<TokioRuntime>;
 pub type Stream = s2_client::Stream<TokioRuntime>;
 /// A read session on tokio.
 pub type ReadSession = s2_client::ReadSession<TokioRuntime>;
+/// The stream of batches made by [`append_inputs`].
+pub type AppendInputs<S> = s2_client::AppendInputs<TokioRuntime, S>;
+
+/// Batches a stream of records into append inputs, lingering on tokio's
+/// timer (see [`s2_client::append_inputs`]).
+pub fn append_inputs<S>(records: S, config: BatcherConfig) -> Result<AppendInputs<S>, Error>
+where
+    S: futures_core::Stream<Item = types::AppendRecord> + Unpin,
+{
+    s2_client::append_inputs(TokioRuntime, records, config)
+}
 
 impl s2_client::Runtime for TokioRuntime {
     fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {

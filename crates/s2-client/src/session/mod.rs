@@ -19,7 +19,7 @@ use s2_core::{Error, api::HttpRequest, api::HttpResponse, session::ConnectionId}
 
 use crate::{body::RequestBody, client::ClientInner, runtime::Runtime};
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A session connection being opened: resolves to the response body once
 /// the service answered 200, or to the error it answered with.
@@ -108,7 +108,10 @@ impl Deadline {
         match self.sleep.as_mut() {
             Some(sleep) => match sleep.as_mut().poll(cx) {
                 Poll::Ready(()) => {
+                    // Forget the deadline: if it is still pending when next
+                    // polled (a timer that fired early), it is re-armed.
                     self.sleep = None;
+                    self.at = None;
                     Poll::Ready(())
                 }
                 Poll::Pending => Poll::Pending,

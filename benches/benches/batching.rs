@@ -1,0 +1,108 @@
+//! Records through the `Batcher`, every batch encoded as an `s2s` frame:
+//! the client's whole append path short of the network.
+//!
+//! Each iteration feeds about 4 MiB of bodies with the default limits
+//! (1000 records, 1 MiB) and a 5 ms linger that never expires (a producer
+//! this fast fills batches first), encodes each batch into one reused
+//! `BytesMut` and drops it. Throughput is body bytes. Records are cloned
+//! from a template outside the timed section. `batch_only` runs the batcher
+//! alone and returns the batches, so neither encoding nor dropping is timed.
+
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use bytes::BytesMut;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use s2_benches::{SIZES, append_records};
+use s2_core::{
+    batcher::{Batcher, BatcherConfig},
+    frame::{self, Compression},
+};
+
+const BODY_BYTES_PER_ITER: usize = 4 * 1024 * 1024;
+
+fn batching(c: &mut Criterion) {
+    let mut group = c.benchmark_group("batching");
+    for size in SIZES {
+        let count = BODY_BYTES_PER_ITER / size.body_len;
+        let template = append_records(count, size.body_len);
+        group.throughput(Throughput::Bytes((count * size.body_len) as u64));
+        let mut out = BytesMut::with_capacity(2 * 1024 * 1024);
+        group.bench_function(format!("batch_and_frame/{}", size.name), |b| {
+            b.iter_batched(
+                || template.clone(),
+                |records| {
+                    let now = Instant::now();
+                    let mut batcher = Batcher::new(BatcherConfig {
+                        linger: Some(Duration::from_millis(5)),
+                        match_seq_num: Some(0),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    let mut frames = 0usize;
+                    let mut encode = |batcher: &mut Batcher| {
+                        while let Some(input) = batcher.poll_output() {
+                            out.clear();
+                            frame::encode_message(&mut out, &input, Compression::None).unwrap();
+                            frames += black_box(out.len());
+                        }
+                    };
+                    for record in records {
+                        batcher.handle_record(record, now).unwrap();
+                        encode(&mut batcher);
+                    }
+                    batcher.flush();
+                    encode(&mut batcher);
+                    frames
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    // The batcher alone (no encoding), to tell its share of the cost.
+    for size in SIZES {
+        let count = BODY_BYTES_PER_ITER / size.body_len;
+        let template = append_records(count, size.body_len);
+        group.throughput(Throughput::Bytes((count * size.body_len) as u64));
+        group.bench_function(format!("batch_only/{}", size.name), |b| {
+            b.iter_batched(
+                || template.clone(),
+                |records| {
+                    let now = Instant::now();
+                    let mut batcher = Batcher::new(BatcherConfig {
+                        linger: Some(Duration::from_millis(5)),
+                        match_seq_num: Some(0),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    let mut batches = Vec::new();
+                    for record in records {
+                        batcher.handle_record(record, now).unwrap();
+                        batches.extend(std::iter::from_fn(|| batcher.poll_output()));
+                    }
+                    batcher.flush();
+                    batches.extend(std::iter::from_fn(|| batcher.poll_output()));
+                    // Returned, so dropping the records is not timed.
+                    batches
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    targets = batching
+}
+criterion_main!(benches);
