@@ -31,7 +31,15 @@ S2_BASIN=crosscheck-basin S2_STREAM=sdk-written "$ex/cat" >"$work/sdk.jsonl"
 diff "$work/cli.jsonl" "$work/sdk.jsonl"
 echo "   identical: $(wc -l <"$work/sdk.jsonl") records"
 
-echo "2. CLI writes, SDK reads"
+echo "2. SDK auto-batching writes, CLI reads exactly what was acked"
+acked=$(S2_BASIN=crosscheck-basin S2_STREAM=batched S2_RECORDS=300 "$ex/append_session_with_auto_batching" | sed -n 's/^done: \([0-9]*\) records$/\1/p')
+"$S2" read s2://crosscheck-basin/batched -s 0 --format json-base64 -n 100000 2>/dev/null >"$work/cli3.jsonl"
+S2_BASIN=crosscheck-basin S2_STREAM=batched "$ex/cat" >"$work/sdk3.jsonl"
+diff "$work/cli3.jsonl" "$work/sdk3.jsonl"
+test "$(wc -l <"$work/cli3.jsonl")" -eq "$acked"
+echo "   identical: $acked acked records"
+
+echo "3. CLI writes, SDK reads"
 "$S2" create-stream s2://crosscheck-basin/cli-written >/dev/null
 python3 - >"$work/input.jsonl" <<'PY'
 import base64, json, os
