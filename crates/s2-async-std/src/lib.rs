@@ -21,19 +21,10 @@
 //! # Ok(()) }
 //! ```
 
-use std::{
-    future::Future,
-    io,
-    pin::Pin,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use s2_client::runtime::{ConnectTarget, Io};
-pub use s2_client::{
-    AccessTokenId, AppendConditionFailed, AppendRetryPolicy, BasinName, ClientConfig, Compression,
-    ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT, ENV_BASIN_ENDPOINT, Endpoints, Error, FencingToken,
-    ProtocolError, RequestToken, ServiceError, StreamName, ValidationError, core, runtime, types,
-};
+use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
+pub use s2_client::*;
 use smol_hyper::rt::FuturesIo;
 
 /// The async-std / smol runtime, as the client's
@@ -43,20 +34,15 @@ use smol_hyper::rt::FuturesIo;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStdRuntime;
 
-/// An S2 account client on async-std / smol.
-pub type S2 = s2_client::S2<AsyncStdRuntime>;
-/// A basin handle on async-std / smol.
-pub type Basin = s2_client::Basin<AsyncStdRuntime>;
-/// A stream handle on async-std / smol.
-pub type Stream = s2_client::Stream<AsyncStdRuntime>;
+s2_client::runtime_handles!(AsyncStdRuntime, "async-std / smol");
 
 impl s2_client::Runtime for AsyncStdRuntime {
-    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    fn spawn(&self, task: Task) {
         // Dropping async-std's `JoinHandle` detaches the task.
         async_std::task::spawn(task);
     }
 
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+    fn sleep(&self, duration: Duration) -> SleepFuture {
         let timer = async_io::Timer::after(duration);
         Box::pin(async move {
             timer.await;
@@ -67,23 +53,19 @@ impl s2_client::Runtime for AsyncStdRuntime {
         Instant::now()
     }
 
-    fn connect(
-        &self,
-        target: ConnectTarget,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Box<dyn Io>>> + Send>> {
+    fn connect(&self, target: ConnectTarget) -> ConnectFuture {
         Box::pin(async move {
             let tcp =
                 async_std::net::TcpStream::connect((target.host.as_str(), target.port)).await?;
             tcp.set_nodelay(true)?;
-            match target.tls {
-                None => Ok(Box::new(FuturesIo::new(tcp)) as Box<dyn Io>),
+            match &target.tls {
+                None => Ok(Box::new(FuturesIo::new(tcp)) as BoxIo),
                 Some(config) => {
-                    let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-                    let tls = futures_rustls::TlsConnector::from(config)
+                    let name = target.server_name()?;
+                    let tls = futures_rustls::TlsConnector::from(config.clone())
                         .connect(name, tcp)
                         .await?;
-                    Ok(Box::new(FuturesIo::new(tls)) as Box<dyn Io>)
+                    Ok(Box::new(FuturesIo::new(tls)) as BoxIo)
                 }
             }
         })

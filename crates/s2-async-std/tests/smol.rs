@@ -7,10 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures_util::{StreamExt, TryStreamExt};
 use s2_async_std::{
-    AsyncStdRuntime, Error, S2, StreamName,
+    AsyncStdRuntime, BatcherConfig, Error, ReadItem, S2, StreamName,
     runtime::{ConnectTarget, Runtime},
-    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+    types::{
+        AppendInput, AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StreamConfig,
+    },
 };
 
 #[test]
@@ -55,6 +58,57 @@ fn basin_stream_append_read_check_tail() {
 
         let tail = stream.check_tail().await.expect("check tail");
         assert_eq!(tail.seq_num, 3);
+    });
+}
+
+#[test]
+fn sessions_and_producer() {
+    let s2 = S2::new(s2_conformance::config()).expect("client");
+    smol::block_on(async {
+        let stream = s2_conformance::fresh_stream(&s2, "smolsess").await;
+
+        // append_inputs lingers on async-io's timer; the session's
+        // connection task runs on async-std's executor.
+        let records = (0..250).map(|i| AppendRecord::new(format!("record {i}")));
+        let config = BatcherConfig {
+            max_records: 100,
+            linger: Some(Duration::from_millis(5)),
+            ..Default::default()
+        };
+        let inputs = s2_async_std::append_inputs(futures_util::stream::iter(records), config)
+            .expect("batcher config");
+        let acks: Vec<_> = stream
+            .append_session(inputs.map(|input| input.expect("batch")))
+            .try_collect()
+            .await
+            .expect("append session");
+        assert_eq!(acks.last().map(|a| a.end.seq_num), Some(250));
+
+        let producer = stream
+            .producer(BatcherConfig {
+                linger: Some(Duration::from_millis(5)),
+                ..Default::default()
+            })
+            .expect("producer");
+        let ack = producer
+            .submit(AppendRecord::new("lone"))
+            .await
+            .expect("submit");
+        // Sent by linger alone, without a flush.
+        assert_eq!(ack.await.expect("record ack").seq_num, 250);
+
+        let mut session: s2_async_std::ReadSession = stream
+            .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(251)));
+        let mut next = 0;
+        while let Some(item) = session.next().await {
+            if let ReadItem::Batch(batch) = item.expect("read item") {
+                for record in batch.records {
+                    assert_eq!(record.seq_num, next);
+                    next += 1;
+                }
+            }
+        }
+        assert_eq!(next, 251);
     });
 }
 

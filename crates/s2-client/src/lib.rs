@@ -41,3 +41,40 @@ pub use session::{
     read::{ReadItem, ReadSession},
 };
 pub use stream::Stream;
+
+#[doc(hidden)]
+pub use futures_core;
+
+/// Defines a runtime crate's handles on its runtime: the aliases `S2`,
+/// `Basin`, `Stream`, `ReadSession` and `AppendInputs`, and
+/// `append_inputs`. `$on` names the runtime in their docs.
+#[macro_export]
+macro_rules! runtime_handles {
+    ($runtime:ty, $on:literal) => {
+        #[doc = concat!("An S2 account client on ", $on, ".")]
+        pub type S2 = $crate::S2<$runtime>;
+        #[doc = concat!("A basin handle on ", $on, ".")]
+        pub type Basin = $crate::Basin<$runtime>;
+        #[doc = concat!("A stream handle on ", $on, ".")]
+        pub type Stream = $crate::Stream<$runtime>;
+        #[doc = concat!("A read session on ", $on, ".")]
+        pub type ReadSession = $crate::ReadSession<$runtime>;
+        /// The stream of batches made by [`append_inputs`].
+        pub type AppendInputs<S> = $crate::AppendInputs<$runtime, S>;
+
+        #[doc = concat!(
+                            "Batches a stream of records into append inputs, lingering on ",
+                            $on,
+                            "'s timer (see [`s2_client::append_inputs`])."
+                        )]
+        pub fn append_inputs<S>(
+            records: S,
+            config: $crate::BatcherConfig,
+        ) -> Result<AppendInputs<S>, $crate::Error>
+        where
+            S: $crate::futures_core::Stream<Item = $crate::types::AppendRecord> + Unpin,
+        {
+            $crate::append_inputs(<$runtime>::default(), records, config)
+        }
+    };
+}

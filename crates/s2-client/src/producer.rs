@@ -57,6 +57,9 @@ impl RecordAck {
 
 type RecordSender = oneshot::Sender<Result<RecordAck, Error>>;
 
+/// A batch being handed to the session, with its records' ack senders.
+type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<RecordSender>);
+
 enum Command {
     Submit {
         record: AppendRecord,
@@ -173,7 +176,7 @@ struct Driver<R: Runtime> {
     /// Record senders of the batch the batcher is filling.
     open_senders: Vec<RecordSender>,
     /// A batch being submitted to the session, with its record senders.
-    submitting: Option<(BoxFuture<Result<AckFuture, Error>>, Vec<RecordSender>)>,
+    submitting: Option<Submitting>,
     /// Batches sent, awaiting their acks in order.
     in_flight: VecDeque<(AckFuture, Vec<RecordSender>)>,
     batches_sent: u64,

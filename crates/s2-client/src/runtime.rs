@@ -38,6 +38,14 @@ pub struct ConnectTarget {
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+impl ConnectTarget {
+    /// The TLS server name of the host.
+    pub fn server_name(&self) -> io::Result<rustls::pki_types::ServerName<'static>> {
+        rustls::pki_types::ServerName::try_from(self.host.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    }
+}
+
 /// An async runtime the client runs on.
 ///
 /// ```

@@ -85,7 +85,11 @@ impl<R: Runtime> Transport<R> {
         tls: bool,
     ) -> Result<SendRequest<RequestBody>, Error> {
         let target = ConnectTarget {
-            host: host.to_owned(),
+            // An IPv6 literal comes bracketed in a URI authority.
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port,
             tls: tls.then(|| self.tls.clone()),
         };

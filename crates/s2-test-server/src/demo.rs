@@ -3,7 +3,7 @@
 //! back, and say what happened.
 
 use s2_client::{
-    BasinName, Runtime, S2, StreamName,
+    BasinName, Runtime, S2, Stream, StreamName,
     types::{
         AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart, StreamConfig,
     },
@@ -57,4 +57,23 @@ pub async fn quickstart<R: Runtime + Default>() -> Result<(), Box<dyn std::error
         ReadOutput::Tail(tail) => println!("nothing to read; tail at {}", tail.seq_num),
     }
     Ok(())
+}
+
+/// What the stream examples start with: the target (keep it alive: it may be
+/// the embedded server), and the stream named by `S2_BASIN` / `S2_STREAM`
+/// (defaults: `example-basin` / `default_stream`), created if missing.
+pub async fn example_stream<R: Runtime + Default>(
+    default_stream: &str,
+) -> Result<(Target, Stream<R>), Box<dyn std::error::Error>> {
+    let target = Target::from_env()?;
+    println!("using {}", target.describe());
+    let s2 = S2::<R>::new(target.client_config())?;
+    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    let stream_name = StreamName::new(env_or("S2_STREAM", default_stream))?;
+    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
+    let basin = s2.basin(basin_name);
+    basin
+        .ensure_stream(&stream_name, StreamConfig::default())
+        .await?;
+    Ok((target, basin.stream(stream_name)))
 }

@@ -14,25 +14,16 @@
 
 use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::{Target, env_or};
+use s2_test_server::{demo::example_stream, env_or};
 use s2_tokio::{
-    BasinName, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, StreamConfig},
+    TokioRuntime,
+    types::{AppendInput, AppendRecord},
 };
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = Target::from_env()?;
-    println!("using {}", target.describe());
-    let s2 = S2::new(target.client_config())?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
-    let stream_name = StreamName::new(env_or("S2_STREAM", "append-session"))?;
-    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
-    let basin = s2.basin(basin_name);
-    basin
-        .ensure_stream(&stream_name, StreamConfig::default())
-        .await?;
-    let stream = basin.stream(stream_name);
+    // `_target` keeps the embedded server (if any) alive.
+    let (_target, stream) = example_stream::<TokioRuntime>("append-session").await?;
     let batches: usize = env_or("S2_BATCHES", "100").parse()?;
 
     let tail = stream.check_tail().await?;

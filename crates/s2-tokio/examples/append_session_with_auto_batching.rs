@@ -13,25 +13,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::{Target, env_or};
-use s2_tokio::{
-    BasinName, BatcherConfig, S2, StreamName, append_inputs,
-    types::{AppendRecord, BasinConfig, StreamConfig},
-};
+use s2_test_server::{demo::example_stream, env_or};
+use s2_tokio::{BatcherConfig, TokioRuntime, append_inputs, types::AppendRecord};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = Target::from_env()?;
-    println!("using {}", target.describe());
-    let s2 = S2::new(target.client_config())?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
-    let stream_name = StreamName::new(env_or("S2_STREAM", "auto-batching"))?;
-    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
-    let basin = s2.basin(basin_name);
-    basin
-        .ensure_stream(&stream_name, StreamConfig::default())
-        .await?;
-    let stream = basin.stream(stream_name);
+    // `_target` keeps the embedded server (if any) alive.
+    let (_target, stream) = example_stream::<TokioRuntime>("auto-batching").await?;
     let count: usize = env_or("S2_RECORDS", "200").parse()?;
 
     let records = futures_util::stream::unfold(0, move |i| async move {

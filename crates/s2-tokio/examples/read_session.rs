@@ -11,25 +11,15 @@
 //! against a real endpoint, 500 records against the embedded server).
 
 use futures_util::StreamExt;
-use s2_test_server::{Target, env_or};
+use s2_test_server::{demo::example_stream, env_or};
 use s2_tokio::{
-    BasinName, ReadItem, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+    ReadItem, TokioRuntime,
+    types::{AppendInput, AppendRecord, ReadRequest, ReadStart},
 };
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let target = Target::from_env()?;
-    println!("using {}", target.describe());
-    let s2 = S2::new(target.client_config())?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
-    let stream_name = StreamName::new(env_or("S2_STREAM", "read-session"))?;
-    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
-    let basin = s2.basin(basin_name);
-    basin
-        .ensure_stream(&stream_name, StreamConfig::default())
-        .await?;
-    let stream = basin.stream(stream_name);
+    let (target, stream) = example_stream::<TokioRuntime>("read-session").await?;
 
     let embedded = target.server.is_some();
     let default_count = if embedded { "500" } else { "" };

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_core::Stream as AsyncStream;
 use futures_util::{FutureExt, StreamExt, future::poll_fn};
-use hyper::body::Incoming;
 use s2_core::{
     Error,
     api::SessionKind,
@@ -27,7 +26,7 @@ use s2_core::{
     types::{AppendAck, AppendInput, ReadOutput, StreamPosition},
 };
 
-use super::{BodyEvent, BoxFuture, Deadline, Opening, poll_body};
+use super::{BoxFuture, Deadline, Opening, SessionConnection};
 use crate::{body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime};
 
 enum Command {
@@ -115,8 +114,7 @@ impl AppendSessionHandle {
             waiting: None,
             acks: VecDeque::new(),
             close_waiters: Vec::new(),
-            opening: None,
-            body: None,
+            connection: SessionConnection::default(),
             outgoing: None,
             unary: None,
             deadline: Deadline::new(),
@@ -184,8 +182,7 @@ struct Driver<R: Runtime> {
     waiting: Option<Command>,
     acks: VecDeque<(InputId, oneshot::Sender<Result<AppendAck, Error>>)>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
-    opening: Option<Opening>,
-    body: Option<(ConnectionId, Incoming)>,
+    connection: SessionConnection,
     outgoing: Option<(ConnectionId, mpsc::UnboundedSender<Bytes>)>,
     unary: Option<Unary>,
     deadline: Deadline,
@@ -294,7 +291,7 @@ impl<R: Runtime> Driver<R> {
     fn handle_event(&mut self, event: AppendEvent) {
         match event {
             AppendEvent::Connect(connection) => {
-                self.body = None;
+                self.connection.close();
                 let (sender, receiver) = mpsc::unbounded();
                 self.outgoing = Some((connection, sender));
                 match self.inner.api.session_request(
@@ -303,14 +300,12 @@ impl<R: Runtime> Driver<R> {
                     SessionKind::Append,
                     None,
                 ) {
-                    Ok(request) => {
-                        self.opening = Some(Opening::new(
-                            self.inner.clone(),
-                            connection,
-                            request,
-                            RequestBody::Channel(receiver),
-                        ))
-                    }
+                    Ok(request) => self.connection.open(Opening::new(
+                        self.inner.clone(),
+                        connection,
+                        request,
+                        RequestBody::Channel(receiver),
+                    )),
                     Err(e) => {
                         let now = self.now();
                         self.machine.handle_error(connection, e.into(), now);
@@ -353,8 +348,7 @@ impl<R: Runtime> Driver<R> {
                     let _ = done.send(Err(error.clone()));
                 }
                 self.outgoing = None;
-                self.body = None;
-                self.opening = None;
+                self.connection.close();
             }
         }
     }
@@ -380,37 +374,12 @@ impl<R: Runtime> Driver<R> {
                 Poll::Pending => {}
             }
         }
-        if let Some(opening) = self.opening.as_mut()
-            && let Poll::Ready(result) = opening.poll(cx)
+        let runtime = self.runtime.clone();
+        if self
+            .connection
+            .poll_into(&mut self.machine, || runtime.now(), cx)
+            .is_ready()
         {
-            let connection = opening.connection;
-            self.opening = None;
-            let now = self.now();
-            match result {
-                Ok(body) => {
-                    self.machine.handle_connected(connection, now);
-                    self.body = Some((connection, body));
-                }
-                Err(e) => self.machine.handle_error(connection, e, now),
-            }
-            ready = true;
-        }
-        if let Some((connection, body)) = self.body.as_mut()
-            && let Poll::Ready(event) = poll_body(body, cx)
-        {
-            let connection = *connection;
-            let now = self.now();
-            match event {
-                BodyEvent::Data(data) => self.machine.handle_data(connection, data, now),
-                BodyEvent::End => {
-                    self.body = None;
-                    self.machine.handle_end(connection, now);
-                }
-                BodyEvent::Error(e) => {
-                    self.body = None;
-                    self.machine.handle_error(connection, e, now);
-                }
-            }
             ready = true;
         }
         let now = self.now();

@@ -56,29 +56,107 @@ impl Opening {
     }
 }
 
-/// What happened on an open session's response body.
-pub(crate) enum BodyEvent {
-    Data(Bytes),
-    End,
-    Error(Error),
+/// The connection of a session: being opened, then open (its response
+/// body being read).
+#[derive(Default)]
+pub(crate) struct SessionConnection {
+    opening: Option<Opening>,
+    body: Option<(ConnectionId, Incoming)>,
 }
 
-/// Polls a response body for its next chunk.
-pub(crate) fn poll_body(body: &mut Incoming, cx: &mut Context<'_>) -> Poll<BodyEvent> {
-    loop {
-        return match Pin::new(&mut *body).poll_frame(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => Poll::Ready(BodyEvent::End),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(BodyEvent::Error(Error::transport(true, e))),
-            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                Ok(data) if data.is_empty() => continue,
-                Ok(data) => Poll::Ready(BodyEvent::Data(data)),
-                // Trailers: nothing the protocol uses.
-                Err(_) => continue,
-            },
+impl SessionConnection {
+    /// Replaces the current connection (if any) with one being opened.
+    pub(crate) fn open(&mut self, opening: Opening) {
+        self.body = None;
+        self.opening = Some(opening);
+    }
+
+    /// Drops the current connection.
+    pub(crate) fn close(&mut self) {
+        self.opening = None;
+        self.body = None;
+    }
+
+    /// Waits for the next thing that happens on the connection and hands it
+    /// to `machine`.
+    pub(crate) fn poll_into(
+        &mut self,
+        machine: &mut impl ConnectionInputs,
+        now: impl FnOnce() -> Instant,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if let Some(opening) = self.opening.as_mut()
+            && let Poll::Ready(result) = opening.poll(cx)
+        {
+            let connection = opening.connection;
+            self.opening = None;
+            match result {
+                Ok(body) => {
+                    machine.handle_connected(connection, now());
+                    self.body = Some((connection, body));
+                }
+                Err(e) => machine.handle_error(connection, e, now()),
+            }
+            return Poll::Ready(());
+        }
+        let Some((connection, body)) = self.body.as_mut() else {
+            return Poll::Pending;
         };
+        let connection = *connection;
+        loop {
+            let event = match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(event) => event,
+            };
+            match event {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if !data.is_empty() => machine.handle_data(connection, data, now()),
+                    // Empty chunks and trailers carry nothing the protocol uses.
+                    _ => continue,
+                },
+                None => {
+                    self.body = None;
+                    machine.handle_end(connection, now());
+                }
+                Some(Err(e)) => {
+                    self.body = None;
+                    machine.handle_error(connection, Error::transport(true, e), now());
+                }
+            }
+            return Poll::Ready(());
+        }
     }
 }
+
+/// What a session state machine hears about its connection.
+pub(crate) trait ConnectionInputs {
+    fn handle_connected(&mut self, connection: ConnectionId, now: Instant);
+    fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant);
+    fn handle_end(&mut self, connection: ConnectionId, now: Instant);
+    fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant);
+}
+
+macro_rules! connection_inputs {
+    ($machine:ty) => {
+        impl ConnectionInputs for $machine {
+            fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
+                <$machine>::handle_connected(self, connection, now)
+            }
+            fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
+                <$machine>::handle_data(self, connection, data, now)
+            }
+            fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
+                <$machine>::handle_end(self, connection, now)
+            }
+            fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+                <$machine>::handle_error(self, connection, error, now)
+            }
+        }
+    };
+}
+
+connection_inputs!(s2_core::session::read::ReadSession);
+connection_inputs!(s2_core::session::append::AppendSession);
 
 /// A timer that fires at the state machine's next deadline.
 pub(crate) struct Deadline {

@@ -7,19 +7,15 @@ use std::{
 };
 
 use futures_core::Stream as AsyncStream;
-use hyper::body::Incoming;
 use s2_core::{
     Error,
     api::SessionKind,
     names::{BasinName, StreamName},
-    session::{
-        ConnectionId,
-        read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
-    },
+    session::read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
     types::{ReadBatch, ReadRequest, StreamPosition},
 };
 
-use super::{BodyEvent, Deadline, Opening, poll_body};
+use super::{Deadline, Opening, SessionConnection};
 use crate::{body::RequestBody, client::ClientInner, runtime::Runtime};
 
 /// What a read session yields.
@@ -41,8 +37,7 @@ pub struct ReadSession<R: Runtime> {
     basin: BasinName,
     stream: StreamName,
     machine: Machine,
-    opening: Option<Opening>,
-    body: Option<(ConnectionId, Incoming)>,
+    connection: SessionConnection,
     deadline: Deadline,
     done: bool,
 }
@@ -65,8 +60,7 @@ impl<R: Runtime> ReadSession<R> {
             basin,
             stream,
             machine,
-            opening: None,
-            body: None,
+            connection: SessionConnection::default(),
             deadline: Deadline::new(),
             done: false,
         }
@@ -95,26 +89,24 @@ impl<R: Runtime> ReadSession<R> {
                     connection,
                     request,
                 } => {
-                    self.body = None;
-                    self.opening = Some(
-                        match self.inner.api.session_request(
-                            &self.basin,
-                            &self.stream,
-                            SessionKind::Read,
-                            Some(&request),
-                        ) {
-                            Ok(http) => Opening::new(
-                                self.inner.clone(),
-                                connection,
-                                http,
-                                RequestBody::full(bytes::Bytes::new()),
-                            ),
-                            Err(e) => {
-                                self.done = true;
-                                return Some(Err(e.into()));
-                            }
-                        },
-                    );
+                    let http = match self.inner.api.session_request(
+                        &self.basin,
+                        &self.stream,
+                        SessionKind::Read,
+                        Some(&request),
+                    ) {
+                        Ok(http) => http,
+                        Err(e) => {
+                            self.done = true;
+                            return Some(Err(e.into()));
+                        }
+                    };
+                    self.connection.open(Opening::new(
+                        self.inner.clone(),
+                        connection,
+                        http,
+                        RequestBody::full(bytes::Bytes::new()),
+                    ));
                 }
                 ReadEvent::Batch(batch) => return Some(Ok(ReadItem::Batch(batch))),
                 ReadEvent::CaughtUp(tail) => return Some(Ok(ReadItem::CaughtUp(tail))),
@@ -140,45 +132,14 @@ impl<R: Runtime> AsyncStream for ReadSession<R> {
                 return Poll::Ready(Some(item));
             }
             if this.done || this.machine.is_finished() {
-                this.opening = None;
-                this.body = None;
+                this.connection.close();
                 return Poll::Ready(None);
             }
-            let mut progressed = false;
-            if let Some(opening) = this.opening.as_mut()
-                && let Poll::Ready(result) = opening.poll(cx)
-            {
-                let connection = opening.connection;
-                this.opening = None;
-                progressed = true;
-                let now = this.now();
-                match result {
-                    Ok(body) => {
-                        this.machine.handle_connected(connection, now);
-                        this.body = Some((connection, body));
-                    }
-                    Err(e) => this.machine.handle_error(connection, e, now),
-                }
-            }
-            if let Some((connection, body)) = this.body.as_mut()
-                && let Poll::Ready(event) = poll_body(body, cx)
-            {
-                let connection = *connection;
-                progressed = true;
-                let now = this.now();
-                match event {
-                    BodyEvent::Data(data) => this.machine.handle_data(connection, data, now),
-                    BodyEvent::End => {
-                        this.body = None;
-                        this.machine.handle_end(connection, now);
-                    }
-                    BodyEvent::Error(e) => {
-                        this.body = None;
-                        this.machine.handle_error(connection, e, now);
-                    }
-                }
-            }
             let runtime = this.inner.transport.runtime().clone();
+            let mut progressed = this
+                .connection
+                .poll_into(&mut this.machine, || runtime.now(), cx)
+                .is_ready();
             if this
                 .deadline
                 .poll(&runtime, this.machine.poll_timeout(), cx)

@@ -8,7 +8,7 @@ use super::{
     response::{json, success_body},
 };
 use crate::{
-    error::{Error, ValidationError},
+    error::ValidationError,
     names::{AccessTokenId, BasinName, RequestToken, StreamName},
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet, BasinScope,
@@ -45,6 +45,24 @@ struct ListAccessTokensBody {
     has_more: bool,
 }
 
+impl From<ListBasinsBody> for Page<BasinInfo> {
+    fn from(list: ListBasinsBody) -> Self {
+        Page {
+            items: list.basins,
+            has_more: list.has_more,
+        }
+    }
+}
+
+impl From<ListAccessTokensBody> for Page<AccessTokenInfo> {
+    fn from(list: ListAccessTokensBody) -> Self {
+        Page {
+            items: list.access_tokens,
+            has_more: list.has_more,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct IssueAccessTokenBody {
     access_token: String,
@@ -78,10 +96,6 @@ pub(super) fn request_token_header(token: &RequestToken) -> (HeaderName, HeaderV
     )
 }
 
-fn expect_empty(response: HttpResponse) -> Result<(), Error> {
-    success_body(response).map(|_| ())
-}
-
 impl Api {
     /// `GET /v1/basins`: one page of basins.
     pub fn list_basins(
@@ -93,14 +107,7 @@ impl Api {
             .account_request(Method::GET, &["basins"])
             .query(request.query())
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            let list: ListBasinsBody = json(&body)?;
-            Ok(Page {
-                items: list.basins,
-                has_more: list.has_more,
-            })
-        }))
+        Ok(Call::page::<ListBasinsBody>(http))
     }
 
     /// `POST /v1/basins`: creates a basin. The request token makes retries of
@@ -122,10 +129,7 @@ impl Api {
                 scope,
             })?
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            json(&body)
-        }))
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `PUT /v1/basins/{basin}`: creates the basin or brings its configuration
@@ -140,13 +144,7 @@ impl Api {
             .account_request(Method::PUT, &["basins", basin])
             .json_body(&EnsureBasinBody { config, scope })?
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (response, body) = success_body(response)?;
-            Ok(Provisioned {
-                info: json(&body)?,
-                result: provision_result(&response),
-            })
-        }))
+        Ok(Call::provisioned(http))
     }
 
     /// `GET /v1/basins/{basin}`: the basin's configuration.
@@ -157,10 +155,7 @@ impl Api {
         let http = self
             .account_request(Method::GET, &["basins", basin])
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            json(&body)
-        }))
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `PATCH /v1/basins/{basin}`: changes the settings that are `Some`.
@@ -173,10 +168,7 @@ impl Api {
             .account_request(Method::PATCH, &["basins", basin])
             .json_body(config)?
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            json(&body)
-        }))
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `DELETE /v1/basins/{basin}`: starts deleting the basin.
@@ -184,7 +176,7 @@ impl Api {
         let http = self
             .account_request(Method::DELETE, &["basins", basin])
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, expect_empty))
+        Ok(Call::empty(http))
     }
 
     /// `POST /v1/access-tokens`: issues a token and returns its secret.
@@ -215,14 +207,7 @@ impl Api {
             .account_request(Method::GET, &["access-tokens"])
             .query(request.query())
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            let list: ListAccessTokensBody = json(&body)?;
-            Ok(Page {
-                items: list.access_tokens,
-                has_more: list.has_more,
-            })
-        }))
+        Ok(Call::page::<ListAccessTokensBody>(http))
     }
 
     /// `DELETE /v1/access-tokens/{id}`: revokes a token.
@@ -230,7 +215,7 @@ impl Api {
         let http = self
             .account_request(Method::DELETE, &["access-tokens", id])
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, expect_empty))
+        Ok(Call::empty(http))
     }
 
     /// `GET /v1/metrics`: an account metric set.

@@ -3,11 +3,7 @@
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Api, Call, Idempotency,
-    account::{provision_result, request_token_header},
-    response::{json, success_body},
-};
+use super::{Api, Call, Idempotency, account::request_token_header};
 use crate::{
     error::ValidationError,
     names::{BasinName, RequestToken, StreamName},
@@ -27,6 +23,15 @@ struct ListStreamsBody {
     has_more: bool,
 }
 
+impl From<ListStreamsBody> for Page<StreamInfo> {
+    fn from(list: ListStreamsBody) -> Self {
+        Page {
+            items: list.streams,
+            has_more: list.has_more,
+        }
+    }
+}
+
 impl Api {
     /// `GET /v1/streams`: one page of the basin's streams.
     pub fn list_streams(
@@ -39,14 +44,7 @@ impl Api {
             .basin_request(basin, Method::GET, &["streams"])
             .query(request.query())
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            let list: ListStreamsBody = json(&body)?;
-            Ok(Page {
-                items: list.streams,
-                has_more: list.has_more,
-            })
-        }))
+        Ok(Call::page::<ListStreamsBody>(http))
     }
 
     /// `POST /v1/streams`: creates a stream. The request token makes retries
@@ -64,10 +62,7 @@ impl Api {
             .header(name, value)
             .json_body(&CreateStreamBody { stream, config })?
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            json(&body)
-        }))
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `PUT /v1/streams/{stream}`: creates the stream or brings its
@@ -82,13 +77,7 @@ impl Api {
             .basin_request(basin, Method::PUT, &["streams", stream])
             .json_body(&config)?
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (response, body) = success_body(response)?;
-            Ok(Provisioned {
-                info: json(&body)?,
-                result: provision_result(&response),
-            })
-        }))
+        Ok(Call::provisioned(http))
     }
 
     /// `GET /v1/streams/{stream}`: the stream's configuration.
@@ -100,10 +89,7 @@ impl Api {
         let http = self
             .basin_request(basin, Method::GET, &["streams", stream])
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            json(&body)
-        }))
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `PATCH /v1/streams/{stream}`: changes the settings that are `Some`.
@@ -117,10 +103,7 @@ impl Api {
             .basin_request(basin, Method::PATCH, &["streams", stream])
             .json_body(config)?
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            let (_, body) = success_body(response)?;
-            json(&body)
-        }))
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `DELETE /v1/streams/{stream}`: starts deleting the stream.
@@ -132,8 +115,6 @@ impl Api {
         let http = self
             .basin_request(basin, Method::DELETE, &["streams", stream])
             .build()?;
-        Ok(Call::new(http, Idempotency::Idempotent, |response| {
-            success_body(response).map(|_| ())
-        }))
+        Ok(Call::empty(http))
     }
 }

@@ -24,6 +24,7 @@ use crate::{
     error::{Error, ValidationError},
     frame::Compression,
     names::BasinName,
+    types::{Page, Provisioned},
 };
 
 /// Header naming the basin when the basin endpoint is shared.
@@ -125,6 +126,48 @@ impl<T> Call<T> {
     /// Parses a response to this call's request.
     pub fn parse(&self, response: HttpResponse) -> Result<T, Error> {
         (self.parser)(response)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Call<T> {
+    /// A call whose successful response is a JSON `T`.
+    fn json(request: HttpRequest, idempotency: Idempotency) -> Self {
+        Self::new(request, idempotency, |response| {
+            let (_, body) = response::success_body(response)?;
+            response::json(&body)
+        })
+    }
+}
+
+impl Call<()> {
+    /// An idempotent call whose successful response carries nothing.
+    fn empty(request: HttpRequest) -> Self {
+        Self::new(request, Idempotency::Idempotent, |response| {
+            response::success_body(response).map(|_| ())
+        })
+    }
+}
+
+impl<T> Call<Page<T>> {
+    /// An idempotent list call whose JSON body `B` holds one page.
+    fn page<B: serde::de::DeserializeOwned + Into<Page<T>>>(request: HttpRequest) -> Self {
+        Self::new(request, Idempotency::Idempotent, |response| {
+            let (_, body) = response::success_body(response)?;
+            response::json::<B>(&body).map(Into::into)
+        })
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Call<Provisioned<T>> {
+    /// An ensure (`PUT`) call: the resource, and what the call did to it.
+    fn provisioned(request: HttpRequest) -> Self {
+        Self::new(request, Idempotency::Idempotent, |response| {
+            let (response, body) = response::success_body(response)?;
+            Ok(Provisioned {
+                info: response::json(&body)?,
+                result: account::provision_result(&response),
+            })
+        })
     }
 }
 
