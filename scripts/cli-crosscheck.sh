@@ -59,3 +59,18 @@ got = [json.loads(l) for l in open(sys.argv[2])]
 assert [(s["headers"], s["body"]) for s in sent] == [(g["headers"], g["body"]) for g in got], "content differs"
 PY
 echo "   identical: $(wc -l <"$work/sdk2.jsonl") records, byte-exact with what the CLI sent"
+
+echo "4. CLI appends while the SDK's read session follows the stream"
+"$S2" create-stream s2://crosscheck-basin/live >/dev/null
+S2_BASIN=crosscheck-basin S2_STREAM=live S2_FOLLOW=300 "$ex/cat" >"$work/sdk4.jsonl" &
+follower=$!
+sleep 1
+for part in 0 1 2; do
+  sed -n "$((part * 100 + 1)),$((part * 100 + 100))p" "$work/input.jsonl" "$work/input.jsonl" |
+    "$S2" append s2://crosscheck-basin/live --format json-base64 >/dev/null 2>&1
+  sleep 0.5
+done
+wait $follower
+"$S2" read s2://crosscheck-basin/live -s 0 --format json-base64 -n 300 2>/dev/null >"$work/cli4.jsonl"
+diff "$work/cli4.jsonl" "$work/sdk4.jsonl"
+echo "   identical: $(wc -l <"$work/sdk4.jsonl") records received live"

@@ -62,11 +62,7 @@ macro_rules! runtime_handles {
         /// The stream of batches made by [`append_inputs`].
         pub type AppendInputs<S> = $crate::AppendInputs<$runtime, S>;
 
-        #[doc = concat!(
-                            "Batches a stream of records into append inputs, lingering on ",
-                            $on,
-                            "'s timer (see [`s2_client::append_inputs`])."
-                        )]
+        #[doc = concat!("Batches records into append inputs on ", $on, "'s timer.")]
         pub fn append_inputs<S>(
             records: S,
             config: $crate::BatcherConfig,

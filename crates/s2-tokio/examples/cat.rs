@@ -5,6 +5,8 @@
 //! ```text
 //! S2_BASIN=my-basin S2_STREAM=my-stream cargo run -p s2-tokio --example cat
 //! ```
+//! With `S2_FOLLOW=N` it instead follows the stream live (a tailing read
+//! session) until it has printed N records.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use futures_util::StreamExt;
@@ -21,9 +23,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stream = s2
         .basin(BasinName::new(env_or("S2_BASIN", "example-basin"))?)
         .stream(StreamName::new(env_or("S2_STREAM", "append-session"))?);
-    let tail = stream.check_tail().await?.seq_num;
-    let mut session = stream
-        .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
+    let follow: Option<usize> = match env_or("S2_FOLLOW", "").as_str() {
+        "" => None,
+        n => Some(n.parse()?),
+    };
+    let request = match follow {
+        Some(_) => ReadRequest::new(ReadStart::SeqNum(0)),
+        None => {
+            let tail = stream.check_tail().await?.seq_num;
+            ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail))
+        }
+    };
+    let mut session = stream.read_session(request);
+    let mut printed = 0;
     while let Some(item) = session.next().await {
         if let ReadItem::Batch(batch) = item? {
             for record in batch.records {
@@ -50,7 +62,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     record.timestamp,
                     STANDARD.encode(&record.body)
                 );
+                printed += 1;
             }
+        }
+        if follow.is_some_and(|n| printed >= n) {
+            break;
         }
     }
     Ok(())
