@@ -11,16 +11,13 @@
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::{
-    hint::black_box,
-    time::{Duration, Instant},
-};
+use std::{hint::black_box, time::Instant};
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use s2_benches::{SIZES, append_records};
 use s2_core::{
-    batcher::{Batcher, BatcherConfig},
+    batcher::Batcher,
     frame::{self, Compression},
 };
 
@@ -38,12 +35,7 @@ fn batching(c: &mut Criterion) {
                 || template.clone(),
                 |records| {
                     let now = Instant::now();
-                    let mut batcher = Batcher::new(BatcherConfig {
-                        linger: Some(Duration::from_millis(5)),
-                        match_seq_num: Some(0),
-                        ..Default::default()
-                    })
-                    .unwrap();
+                    let mut batcher = s2_benches::bench_batcher();
                     let mut frames = 0usize;
                     let mut encode = |batcher: &mut Batcher| {
                         while let Some(input) = batcher.poll_output() {
@@ -74,12 +66,7 @@ fn batching(c: &mut Criterion) {
                 || template.clone(),
                 |records| {
                     let now = Instant::now();
-                    let mut batcher = Batcher::new(BatcherConfig {
-                        linger: Some(Duration::from_millis(5)),
-                        match_seq_num: Some(0),
-                        ..Default::default()
-                    })
-                    .unwrap();
+                    let mut batcher = s2_benches::bench_batcher();
                     let mut batches = Vec::new();
                     for record in records {
                         batcher.handle_record(record, now).unwrap();
@@ -99,10 +86,7 @@ fn batching(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
+    config = s2_benches::quick_criterion();
     targets = batching
 }
 criterion_main!(benches);

@@ -6,7 +6,7 @@
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::{hint::black_box, time::Duration};
+use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -101,10 +101,7 @@ fn bench_id(message: &str, size: Size, compression: Compression) -> String {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
+    config = s2_benches::quick_criterion();
     targets = encode, decode
 }
 criterion_main!(benches);

@@ -112,3 +112,23 @@ pub fn read_batch(size: Size) -> proto::ReadBatch {
         tail: None,
     }
 }
+
+/// The measurement settings every bench uses: short, so the three benches
+/// finish in a few minutes.
+pub fn quick_criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .sample_size(20)
+}
+
+/// The batcher the batching benches feed: default limits, 5 ms linger,
+/// conditioned batches.
+pub fn bench_batcher() -> s2_core::batcher::Batcher {
+    s2_core::batcher::Batcher::new(s2_core::batcher::BatcherConfig {
+        linger: Some(std::time::Duration::from_millis(5)),
+        match_seq_num: Some(0),
+        ..Default::default()
+    })
+    .expect("valid batcher config")
+}

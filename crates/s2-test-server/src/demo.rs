@@ -1,11 +1,12 @@
-//! What the runtime crates' `quickstart` examples do, written once for any
-//! runtime: ensure a basin and a stream, append a few records, read them
-//! back, and say what happened.
+//! The examples' shared steps, written once for any runtime: the whole
+//! `quickstart` (ensure a basin and a stream, append a few records, read
+//! them back), and the set-up and ack printing of the session examples.
 
 use s2_client::{
     BasinName, Runtime, S2, Stream, StreamName,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart, StreamConfig,
+        AppendAck, AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart,
+        StreamConfig,
     },
 };
 
@@ -76,4 +77,25 @@ pub async fn example_stream<R: Runtime + Default>(
         .ensure_stream(&stream_name, StreamConfig::default())
         .await?;
     Ok((target, basin.stream(stream_name)))
+}
+
+/// Prints `appended N records` for each ack of an append session, as the
+/// reference SDK's examples do; returns how many records were acked.
+pub async fn print_acks(
+    mut acks: impl futures_core::Stream<Item = Result<AppendAck, s2_client::Error>> + Unpin,
+) -> Result<u64, s2_client::Error> {
+    let mut total = 0;
+    while let Some(ack) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut acks).poll_next(cx)).await
+    {
+        let ack = ack?;
+        total += ack.record_count();
+        println!(
+            "appended {} records (seq nums {}..{})",
+            ack.record_count(),
+            ack.start.seq_num,
+            ack.end.seq_num
+        );
+    }
+    Ok(total)
 }

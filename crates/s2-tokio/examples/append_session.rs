@@ -12,9 +12,11 @@
 //! stream come from `S2_BASIN` and `S2_STREAM`; `S2_BATCHES` sets how many
 //! batches to send (default 100).
 
-use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::{demo::example_stream, env_or};
+use s2_test_server::{
+    demo::{example_stream, print_acks},
+    env_or,
+};
 use s2_tokio::{
     TokioRuntime,
     types::{AppendInput, AppendRecord},
@@ -39,18 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
 
-    let mut acks = stream.append_session(futures_util::stream::iter(inputs));
-    let mut total = 0;
-    while let Some(ack) = acks.next().await {
-        let ack = ack?;
-        total += ack.record_count();
-        println!(
-            "appended {} records (seq nums {}..{})",
-            ack.record_count(),
-            ack.start.seq_num,
-            ack.end.seq_num
-        );
-    }
+    let acks = stream.append_session(futures_util::stream::iter(inputs));
+    let total = print_acks(acks).await?;
     println!("done: {total} records in {batches} batches");
     Ok(())
 }

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::{demo::example_stream, env_or};
+use s2_test_server::{
+    demo::{example_stream, print_acks},
+    env_or,
+};
 use s2_tokio::{BatcherConfig, TokioRuntime, append_inputs, types::AppendRecord};
 
 #[tokio::main]
@@ -45,18 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inputs = append_inputs(Box::pin(records), config)?
         .map(|input| input.expect("every record fits a batch"));
 
-    let mut acks = stream.append_session(inputs);
-    let mut total = 0;
-    while let Some(ack) = acks.next().await {
-        let ack = ack?;
-        total += ack.record_count();
-        println!(
-            "appended {} records (seq nums {}..{})",
-            ack.record_count(),
-            ack.start.seq_num,
-            ack.end.seq_num
-        );
-    }
+    let acks = stream.append_session(inputs);
+    let total = print_acks(acks).await?;
     println!("done: {total} records");
     Ok(())
 }
