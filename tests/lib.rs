@@ -82,6 +82,7 @@ macro_rules! conformance_tests {
             read_session_past_tail,
             append_inputs_batches_for_sessions,
             producer_acks_each_record,
+            tls_end_to_end,
         );
         $crate::conformance_tests!(@faults $runtime, $block_on;
             exactly_once_append_through_cuts,

@@ -35,6 +35,9 @@ pub struct ClientConfig {
     /// Trust the operating system's certificate store as well as the bundled
     /// webpki roots.
     pub use_native_roots: bool,
+    /// More certificate authorities to trust (DER), such as the one of a
+    /// private deployment.
+    pub extra_root_certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Most metered bytes an append session keeps unacknowledged before
     /// submitting waits (backpressure).
     pub max_unacked_bytes: u64,
@@ -59,6 +62,7 @@ impl ClientConfig {
             compression: Compression::None,
             keepalive_interval: Some(Duration::from_secs(20)),
             use_native_roots: false,
+            extra_root_certificates: Vec::new(),
             max_unacked_bytes: 5 * 1024 * 1024,
             ack_timeout: Duration::from_secs(10),
             heartbeat_timeout: s2_core::session::DEFAULT_HEARTBEAT_TIMEOUT,
@@ -99,6 +103,15 @@ impl ClientConfig {
     /// Sets the append retry policy.
     pub fn with_append_retry_policy(mut self, policy: AppendRetryPolicy) -> Self {
         self.append_retry_policy = policy;
+        self
+    }
+
+    /// Trusts one more certificate authority (DER).
+    pub fn with_root_certificate(
+        mut self,
+        certificate: rustls::pki_types::CertificateDer<'static>,
+    ) -> Self {
+        self.extra_root_certificates.push(certificate);
         self
     }
 

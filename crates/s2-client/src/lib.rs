@@ -42,6 +42,9 @@ pub use session::{
 };
 pub use stream::Stream;
 
+/// A DER-encoded certificate, for [`ClientConfig::with_root_certificate`].
+pub use rustls::pki_types::CertificateDer;
+
 #[doc(hidden)]
 pub use futures_core;
 

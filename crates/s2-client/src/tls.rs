@@ -4,12 +4,21 @@ use std::sync::Arc;
 
 use s2_core::{Error, error::ValidationError};
 
-/// A rustls configuration trusting the webpki roots (and the system's, if
-/// asked), offering only HTTP/2.
-pub(crate) fn client_config(use_native_roots: bool) -> Result<Arc<rustls::ClientConfig>, Error> {
+use crate::config::ClientConfig;
+
+/// A rustls configuration trusting the webpki roots (and the system's, and
+/// the configured extra ones), offering only HTTP/2.
+pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if use_native_roots {
+    for certificate in &config.extra_root_certificates {
+        roots.add(certificate.clone()).map_err(|e| {
+            Error::Validation(ValidationError::InvalidConfig {
+                reason: format!("root certificate: {e}").into(),
+            })
+        })?;
+    }
+    if config.use_native_roots {
         let native = rustls_native_certs::load_native_certs();
         for cert in native.certs {
             // A broken certificate in the system store is skipped, not fatal.

@@ -42,7 +42,7 @@ struct HostSlot {
 
 impl<R: Runtime> Transport<R> {
     pub(crate) fn new(runtime: R, config: Arc<ClientConfig>) -> Result<Self, Error> {
-        let tls = crate::tls::client_config(config.use_native_roots)?;
+        let tls = crate::tls::client_config(&config)?;
         Ok(Self {
             runtime,
             config,

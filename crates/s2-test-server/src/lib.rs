@@ -20,6 +20,7 @@ use std::{
 
 pub mod demo;
 mod proxy;
+mod tls;
 
 pub use proxy::FaultProxy;
 
@@ -31,6 +32,8 @@ use std::sync::Arc;
 /// A running in-process s2-lite server. Dropping it shuts the server down.
 pub struct TestServer {
     addr: SocketAddr,
+    /// The self-signed certificate, in TLS mode.
+    certificate: Option<rustls::pki_types::CertificateDer<'static>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -39,6 +42,18 @@ impl TestServer {
     /// Starts s2-lite on `127.0.0.1:0` with in-memory storage and waits until
     /// it answers its health check.
     pub fn start() -> io::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Starts s2-lite behind TLS (HTTP/2 over rustls) with a self-signed
+    /// certificate for `localhost`; see [`certificate`](Self::certificate).
+    pub fn start_tls() -> io::Result<Self> {
+        Self::start_with(Some(tls::self_signed()?))
+    }
+
+    fn start_with(tls: Option<tls::SelfSigned>) -> io::Result<Self> {
+        let certificate = tls.as_ref().map(|t| t.certificate.clone());
+        let tls_config = tls.map(|t| t.server_config);
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<SocketAddr>>();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = thread::Builder::new()
@@ -55,17 +70,20 @@ impl TestServer {
                         return;
                     }
                 };
-                runtime.block_on(serve(ready_tx, shutdown_rx));
+                runtime.block_on(serve(ready_tx, shutdown_rx, tls_config));
             })?;
         let addr = ready_rx
             .recv_timeout(Duration::from_secs(60))
             .map_err(|_| io::Error::other("s2-lite did not start within 60 s"))??;
         let server = Self {
             addr,
+            certificate,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         };
-        server.wait_healthy(Duration::from_secs(30))?;
+        if server.certificate.is_none() {
+            server.wait_healthy(Duration::from_secs(30))?;
+        }
         Ok(server)
     }
 
@@ -74,10 +92,19 @@ impl TestServer {
         self.addr
     }
 
-    /// The endpoint URL (`http://127.0.0.1:PORT`), usable as both the account
-    /// and the basin endpoint.
+    /// The endpoint URL (`http://127.0.0.1:PORT`, or
+    /// `https://localhost:PORT` in TLS mode), usable as both the account and
+    /// the basin endpoint.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.certificate {
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
+    /// The self-signed certificate (DER) the server presents in TLS mode.
+    pub fn certificate(&self) -> Option<&rustls::pki_types::CertificateDer<'static>> {
+        self.certificate.as_ref()
     }
 
     fn wait_healthy(&self, timeout: Duration) -> io::Result<()> {
@@ -119,6 +146,7 @@ impl Drop for TestServer {
 async fn serve(
     ready: mpsc::Sender<io::Result<SocketAddr>>,
     shutdown: tokio::sync::oneshot::Receiver<()>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let started = async {
         let object_store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
@@ -147,6 +175,9 @@ async fn serve(
         }
     };
     let _ = ready.send(Ok(addr));
+    if let Some(config) = tls {
+        return tls::serve(listener, app, config, shutdown).await;
+    }
     let _ = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = shutdown.await;
