@@ -289,3 +289,33 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
         landed_batches - acked
     );
 }
+
+/// A conditioned unary append whose response is lost is retried; the retry
+/// meets the batch it already landed (412) and the client reads it back and
+/// acknowledges it — no duplicate, and no false "condition failed".
+pub async fn conditioned_unary_append_is_exactly_once<R: Runtime + Default>(s2: S2<R>) {
+    let Some(proxy) = proxy() else { return };
+    let direct = fresh_stream(&s2, "unary1x").await;
+    let mut config = config()
+        .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
+        .with_request_timeout(Duration::from_millis(700));
+    config.retry.max_retries = 6;
+    config.retry.base_delay = Duration::from_millis(50);
+    let faulty = S2::<R>::with_runtime(config, R::default())
+        .expect("client")
+        .basin(direct.basin_name().clone())
+        .stream(direct.name().clone());
+    // Warm the connection up, then hold the server's answers back for longer
+    // than the request timeout: the first attempt lands, but the client
+    // never hears of it and retries.
+    faulty.check_tail().await.expect("tail");
+    proxy.stall_responses(Duration::from_millis(1200));
+    let input = AppendInput::new(vec![AppendRecord::new("once"), AppendRecord::new("only")])
+        .expect("batch")
+        .with_match_seq_num(0);
+    let ack = faulty.append(&input).await.expect("resolved, not failed");
+    assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 2));
+    let read = read_back(&direct).await;
+    let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
+    assert_eq!(bodies, vec!["once", "only"]);
+}

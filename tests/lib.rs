@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             read_session_through_cuts_and_stalls,
             at_least_once_resends_after_cut,
             no_side_effects_fails_precisely,
+            conditioned_unary_append_is_exactly_once,
         );
     };
     (@faults $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {

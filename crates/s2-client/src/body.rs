@@ -2,7 +2,6 @@
 //! for sessions.
 
 use std::{
-    convert::Infallible,
     pin::Pin,
     task::{Context, Poll},
 };
@@ -17,8 +16,8 @@ pub(crate) enum RequestBody {
     /// A complete body, sent at once.
     Full(Option<Bytes>),
     /// Frames sent as the session produces them; the body ends when the
-    /// sender is dropped.
-    Channel(mpsc::UnboundedReceiver<Bytes>),
+    /// sender is dropped, and is reset (RST_STREAM) when an error is sent.
+    Channel(mpsc::UnboundedReceiver<Result<Bytes, std::io::Error>>),
 }
 
 impl RequestBody {
@@ -33,17 +32,17 @@ impl RequestBody {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Channel(rx) => Pin::new(rx)
                 .poll_next(cx)
-                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+                .map(|chunk| chunk.map(|b| b.map(Frame::data))),
         }
     }
 

@@ -226,6 +226,8 @@ impl<R: Runtime> Driver<R> {
 
     fn handle_command(&mut self, command: Command) {
         match command {
+            // A submit whose caller gave up is not appended behind its back.
+            Command::Submit { accepted, .. } if accepted.is_canceled() => {}
             Command::Submit {
                 record,
                 accepted,

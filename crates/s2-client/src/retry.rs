@@ -34,26 +34,67 @@ pub(crate) async fn execute<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: Call<T>,
 ) -> Result<T, Error> {
+    execute_tracking(inner, call).await.result
+}
+
+/// The result of a call, and what an earlier attempt left unknown.
+pub(crate) struct Tracked<T> {
+    pub(crate) result: Result<T, Error>,
+    /// The first failure of an attempt that may have been applied, when a
+    /// later attempt ran.
+    pub(crate) unknown_outcome: Option<Error>,
+}
+
+/// [`execute`], also saying whether an earlier attempt may have been
+/// applied. When it may have, a final error that proves only that the *last*
+/// attempt had no effect is replaced by that earlier error, so the caller
+/// is never told "nothing happened" when something might have.
+pub(crate) async fn execute_tracking<R: Runtime, T>(
+    inner: &ClientInner<R>,
+    call: Call<T>,
+) -> Tracked<T> {
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
+    let mut unknown_outcome: Option<Error> = None;
     loop {
         let result = match inner.transport.send(&call.request).await {
             Ok(response) => call.parse(response),
             Err(e) => Err(e),
         };
         let error = match result {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                return Tracked {
+                    result: Ok(value),
+                    unknown_outcome,
+                };
+            }
             Err(error) => error,
         };
-        if !may_retry(&error, call.idempotency(), inner.config.append_retry_policy) {
-            return Err(error);
+        let retry = may_retry(&error, call.idempotency(), inner.config.append_retry_policy)
+            .then(|| backoff.next_delay(error.retry_after()))
+            .flatten();
+        let Some(delay) = retry else {
+            let result = match &unknown_outcome {
+                // An append condition is resolved by the caller (see
+                // `Stream::append`); anything else proving only that the last
+                // attempt had no effect hides the earlier unknown outcome.
+                Some(earlier)
+                    if !error.may_have_side_effect()
+                        && !matches!(error, Error::AppendCondition(_)) =>
+                {
+                    Err(earlier.clone())
+                }
+                _ => Err(error),
+            };
+            return Tracked {
+                result,
+                unknown_outcome,
+            };
+        };
+        if error.may_have_side_effect() && unknown_outcome.is_none() {
+            unknown_outcome = Some(error.clone());
         }
-        match backoff.next_delay(error.retry_after()) {
-            Some(delay) => {
-                tracing::debug!(%error, ?delay, "retrying");
-                inner.transport.runtime().sleep(delay).await;
-            }
-            None => return Err(error),
-        }
+        tracing::debug!(%error, ?delay, "retrying");
+        inner.transport.runtime().sleep(delay).await;
     }
 }
 

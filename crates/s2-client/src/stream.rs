@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use s2_core::{
     Error,
+    error::AppendConditionFailed,
     names::{BasinName, StreamName},
-    types::{AppendAck, AppendInput, ReadOutput, ReadRequest, StreamPosition},
+    types::{
+        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, StreamPosition,
+    },
 };
 
 use futures_core::Stream as AsyncStream;
@@ -15,7 +18,7 @@ use s2_core::batcher::BatcherConfig;
 use crate::{
     client::ClientInner,
     producer::Producer,
-    retry::execute,
+    retry::{execute, execute_tracking},
     runtime::Runtime,
     session::{
         append::{AppendSessionHandle, ack_stream},
@@ -66,12 +69,65 @@ impl<R: Runtime> Stream<R> {
 
     /// Appends one batch atomically. Retries follow the client's
     /// [`AppendRetryPolicy`](crate::AppendRetryPolicy).
+    ///
+    /// A batch conditioned with `match_seq_num` is exactly-once: when a retry
+    /// after an unknown outcome finds the tail moved past it, the batch is
+    /// read back and, if it is the one that landed, acknowledged.
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
-        execute(
-            &self.inner,
-            self.inner.api.append(&self.basin, &self.name, input)?,
-        )
-        .await
+        let call = self.inner.api.append(&self.basin, &self.name, input)?;
+        let tracked = execute_tracking(&self.inner, call).await;
+        match (
+            tracked.result,
+            input.match_seq_num(),
+            tracked.unknown_outcome,
+        ) {
+            (
+                Err(Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected })),
+                Some(start),
+                Some(earlier),
+            ) if expected >= start + input.len() as u64 => {
+                self.confirm_landed(input, start, expected, earlier).await
+            }
+            (result, _, _) => result,
+        }
+    }
+
+    /// Reads back where `input` was to land; acknowledges it if it is there.
+    async fn confirm_landed(
+        &self,
+        input: &AppendInput,
+        start: u64,
+        tail: u64,
+        earlier: Error,
+    ) -> Result<AppendAck, Error> {
+        let count = input.len() as u64;
+        let read = ReadRequest::new(ReadStart::SeqNum(start)).with_limit(ReadLimit::count(count));
+        // If the read-back fails, the outcome stays unknown: say so.
+        let records = match self.read(&read).await {
+            Ok(output) => output.into_records(),
+            Err(_) => return Err(earlier),
+        };
+        let landed = records.len() == input.len()
+            && records
+                .iter()
+                .zip(input.records())
+                .all(|(got, sent)| got.headers == sent.headers && got.body == sent.body);
+        match (landed, records.first(), records.last()) {
+            (true, Some(first), Some(last)) => Ok(AppendAck {
+                start: first.position(),
+                end: StreamPosition {
+                    seq_num: start + count,
+                    timestamp: last.timestamp,
+                },
+                tail: StreamPosition {
+                    seq_num: tail,
+                    timestamp: last.timestamp,
+                },
+            }),
+            _ => Err(Error::AppendCondition(
+                AppendConditionFailed::SeqNumMismatch { expected: tail },
+            )),
+        }
     }
 
     /// Reads one batch, or returns the tail when `request.start` is at or

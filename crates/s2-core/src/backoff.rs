@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
+/// The longest wait a service's retry hint can impose.
+pub const MAX_HINT: Duration = Duration::from_secs(60);
+
 /// Backoff parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffConfig {
@@ -75,7 +78,9 @@ impl Backoff {
         };
         let delay = half + jitter;
         Some(match hint {
-            Some(hint) => delay.max(hint),
+            // Honour the service's hint, within reason: a hostile or broken
+            // value must not park the client for ages.
+            Some(hint) => delay.max(hint.min(MAX_HINT)),
             None => delay,
         })
     }

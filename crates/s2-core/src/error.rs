@@ -69,6 +69,13 @@ pub enum ValidationError {
         /// Metered size of the rejected batch.
         metered_bytes: u64,
     },
+    /// An append batch would not fit a 2 MiB frame once encoded (many tiny
+    /// headers cost more on the wire than they are metered).
+    #[error("an append batch encodes to {encoded_bytes} bytes, over the 2 MiB frame limit")]
+    EncodedBatchTooLarge {
+        /// Encoded size of the rejected batch.
+        encoded_bytes: usize,
+    },
     /// A record header has an empty name (reserved for command records).
     #[error("record {index} has a header with an empty name, which only command records may use")]
     EmptyHeaderName {

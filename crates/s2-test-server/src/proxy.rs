@@ -18,15 +18,23 @@ struct State {
     /// Both sockets of every proxied connection, for cutting.
     sockets: Mutex<Vec<TcpStream>>,
     stalled_until: Mutex<Option<Instant>>,
+    responses_stalled_until: Mutex<Option<Instant>>,
     stopping: AtomicBool,
     cuts: AtomicU64,
     connections: AtomicU64,
 }
 
 impl State {
-    fn wait_while_stalled(&self) {
+    fn wait_while_stalled(&self, response: bool) {
+        self.wait_until(&self.stalled_until);
+        if response {
+            self.wait_until(&self.responses_stalled_until);
+        }
+    }
+
+    fn wait_until(&self, deadline: &Mutex<Option<Instant>>) {
         loop {
-            let until = *self.stalled_until.lock().unwrap_or_else(|p| p.into_inner());
+            let until = *deadline.lock().unwrap_or_else(|p| p.into_inner());
             match until {
                 Some(until) if Instant::now() < until => {
                     thread::sleep(Duration::from_millis(5).min(until - Instant::now()))
@@ -85,6 +93,16 @@ impl FaultProxy {
             .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + duration);
     }
 
+    /// Holds back only what the server sends, for `duration`: requests
+    /// still reach the server, their responses arrive late.
+    pub fn stall_responses(&self, duration: Duration) {
+        *self
+            .state
+            .responses_stalled_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + duration);
+    }
+
     /// How many times [`cut`](Self::cut) was called.
     pub fn cuts(&self) -> u64 {
         self.state.cuts.load(Ordering::SeqCst)
@@ -127,8 +145,13 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, state: Arc<State>) {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .extend([client.try_clone()?, server.try_clone()?]);
-            spawn_pump(client.try_clone()?, server.try_clone()?, state.clone())?;
-            spawn_pump(server, client, state.clone())?;
+            spawn_pump(
+                client.try_clone()?,
+                server.try_clone()?,
+                false,
+                state.clone(),
+            )?;
+            spawn_pump(server, client, true, state.clone())?;
             Ok(())
         })();
         if pumps.is_err() {
@@ -137,7 +160,14 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, state: Arc<State>) {
     }
 }
 
-fn spawn_pump(mut from: TcpStream, mut to: TcpStream, state: Arc<State>) -> io::Result<()> {
+/// Copies bytes from `from` to `to`; `response` tells the server-to-client
+/// direction.
+fn spawn_pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    response: bool,
+    state: Arc<State>,
+) -> io::Result<()> {
     thread::Builder::new()
         .name("fault-proxy-pump".into())
         .spawn(move || {
@@ -147,7 +177,7 @@ fn spawn_pump(mut from: TcpStream, mut to: TcpStream, state: Arc<State>) -> io::
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                state.wait_while_stalled();
+                state.wait_while_stalled(response);
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }

@@ -183,7 +183,10 @@ struct Driver<R: Runtime> {
     acks: VecDeque<(InputId, oneshot::Sender<Result<AppendAck, Error>>)>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     connection: SessionConnection,
-    outgoing: Option<(ConnectionId, mpsc::UnboundedSender<Bytes>)>,
+    outgoing: Option<(
+        ConnectionId,
+        mpsc::UnboundedSender<Result<Bytes, std::io::Error>>,
+    )>,
     unary: Option<Unary>,
     deadline: Deadline,
 }
@@ -229,6 +232,11 @@ impl<R: Runtime> Driver<R> {
                 accepted,
                 ack,
             } => {
+                if accepted.is_canceled() {
+                    // The caller gave up on this submit (its future was
+                    // dropped): it must not be appended behind its back.
+                    return;
+                }
                 if !self.machine.has_capacity(input.metered_bytes()) && !self.machine.is_finished()
                 {
                     self.waiting = Some(Command::Submit {
@@ -279,7 +287,7 @@ impl<R: Runtime> Driver<R> {
                 {
                     // A closed body means the connection is failing; the
                     // machine hears about it from the response side.
-                    let _ = sender.unbounded_send(frame);
+                    let _ = sender.unbounded_send(Ok(frame));
                 }
             }
             if !progressed {
@@ -291,7 +299,7 @@ impl<R: Runtime> Driver<R> {
     fn handle_event(&mut self, event: AppendEvent) {
         match event {
             AppendEvent::Connect(connection) => {
-                self.connection.close();
+                self.abort_connection();
                 let (sender, receiver) = mpsc::unbounded();
                 self.outgoing = Some((connection, sender));
                 match self.inner.api.session_request(
@@ -312,7 +320,17 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
             }
+            AppendEvent::Disconnect(connection) => {
+                if self
+                    .outgoing
+                    .as_ref()
+                    .is_some_and(|(c, _)| *c == connection)
+                {
+                    self.abort_connection();
+                }
+            }
             AppendEvent::Closed => {
+                // Everything is acknowledged: end the request body cleanly.
                 self.outgoing = None;
             }
             AppendEvent::CheckTail => {
@@ -347,10 +365,18 @@ impl<R: Runtime> Driver<R> {
                 for done in self.close_waiters.drain(..) {
                     let _ = done.send(Err(error.clone()));
                 }
-                self.outgoing = None;
-                self.connection.close();
+                self.abort_connection();
             }
         }
+    }
+
+    /// Resets the current connection's stream, so the server stops taking
+    /// batches from it, and drops it.
+    fn abort_connection(&mut self) {
+        if let Some((_, sender)) = self.outgoing.take() {
+            let _ = sender.unbounded_send(Err(std::io::Error::other("connection abandoned")));
+        }
+        self.connection.close();
     }
 
     /// Waits for anything: a command, the connection opening, response

@@ -49,6 +49,14 @@ impl AppendInput {
         for (index, record) in records.iter().enumerate() {
             record.validate(index)?;
         }
+        // Room for the conditions (a varint and a 36-byte token) besides the
+        // records.
+        const CONDITIONS_MAX: usize = 64;
+        let encoded_bytes =
+            prost::encoding::message::encoded_len_repeated(1, &records) + CONDITIONS_MAX;
+        if encoded_bytes > crate::frame::MAX_PAYLOAD_LEN {
+            return Err(ValidationError::EncodedBatchTooLarge { encoded_bytes });
+        }
         Ok(Self {
             records,
             match_seq_num: None,

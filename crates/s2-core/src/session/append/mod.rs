@@ -105,6 +105,9 @@ pub enum AppendEvent {
     /// Open a session connection (dropping any current one); frames for it
     /// come from [`AppendSession::poll_transmit`].
     Connect(ConnectionId),
+    /// Abandon this connection at once (reset it): its outcome is being
+    /// handled, and it must not go on delivering batches.
+    Disconnect(ConnectionId),
     /// End the request body of the connection: nothing more will be sent.
     /// Comes once everything is acknowledged after [`AppendSession::close`].
     Closed,
@@ -150,9 +153,12 @@ enum Phase {
     /// No connection (nothing to send, or about to connect).
     Idle,
     /// A connection is open; `sent` entries of `pending` went out on it.
+    /// `draining`: the server advised reconnecting, so nothing more is sent
+    /// on it and a new connection follows once its acks are in.
     Connected {
         connection: ConnectionId,
         sent: usize,
+        draining: bool,
     },
     /// Waiting before the next attempt; `then_resolve` says whether to
     /// resolve outcomes before reconnecting.
@@ -185,6 +191,8 @@ pub struct AppendSession {
     closing: bool,
     events: VecDeque<AppendEvent>,
     encode_buf: BytesMut,
+    /// Timestamp of the first read-back record of the oldest pending batch.
+    read_back_start_timestamp: u64,
 }
 
 impl std::fmt::Debug for AppendSession {
@@ -216,6 +224,7 @@ impl AppendSession {
             closing: false,
             events: VecDeque::new(),
             encode_buf: BytesMut::new(),
+            read_back_start_timestamp: 0,
         }
     }
 
@@ -299,7 +308,12 @@ impl AppendSession {
     /// The next frame to write on a connection. Every frame goes to the
     /// connection it names; frames for an older connection never appear.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<(ConnectionId, Bytes)> {
-        let Phase::Connected { connection, sent } = &mut self.phase else {
+        let Phase::Connected {
+            connection,
+            sent,
+            draining: false,
+        } = &mut self.phase
+        else {
             return None;
         };
         let entry = self.pending.get_mut(*sent)?;
@@ -347,11 +361,8 @@ impl AppendSession {
                         Ok(ack) => self.handle_ack(ack, now),
                         Err(e) => self.handle_failure(ProtocolError::Protobuf(e).into(), now),
                     }
-                    if reconnect_advised && self.is_current(connection) {
-                        self.handle_failure(
-                            Error::transport(true, "server advised reconnecting"),
-                            now,
-                        );
+                    if reconnect_advised {
+                        self.start_draining(connection, now);
                     }
                 }
                 Ok(Some(Frame::Terminal { status, body })) => {
@@ -426,14 +437,18 @@ impl AppendSession {
         };
         let records = match output {
             Ok(ReadOutput::Batch(batch)) => batch.records,
+            // Records this session may have written cannot be read back
+            // (trimmed, say): their outcome stays unknown.
             Ok(ReadOutput::Tail(t)) => {
-                let reason = format!("the stream's tail moved back to {}", t.seq_num);
-                return self.conflict(cursor, reason, now);
+                let reason = format!("the tail is at {}, before the read-back", t.seq_num);
+                return self.fail(Error::Protocol(ProtocolError::Inconsistent(reason.into())));
             }
             Err(e) => return self.retry_or_fail(e, true, now),
         };
-        if records.is_empty() {
-            return self.conflict(cursor, "records before the tail could not be read", now);
+        if records.first().is_none_or(|r| r.seq_num != cursor) {
+            return self.fail(Error::Protocol(ProtocolError::Inconsistent(
+                format!("records from {cursor} could not be read back").into(),
+            )));
         }
         let mut cursor = cursor;
         for record in &records {
@@ -443,8 +458,15 @@ impl AppendSession {
             if let Err(reason) = self.verify(record) {
                 return self.conflict(cursor, reason, now);
             }
+            if self
+                .pending
+                .front()
+                .is_some_and(|e| e.input.match_seq_num() == Some(cursor))
+            {
+                self.read_back_start_timestamp = record.timestamp;
+            }
             cursor += 1;
-            self.ack_verified_prefix(cursor, tail, &records);
+            self.ack_verified_prefix(cursor, tail, record.timestamp);
             if cursor == end {
                 break;
             }
@@ -454,7 +476,8 @@ impl AppendSession {
             self.events
                 .push_back(AppendEvent::Read(read_back(cursor, end)));
         } else {
-            self.after_resolution(now);
+            // What lies wholly before the tail is verified; decide the rest.
+            self.resolve(tail, now);
         }
     }
 
@@ -470,6 +493,7 @@ impl AppendSession {
         self.phase = Phase::Connected {
             connection,
             sent: 0,
+            draining: false,
         };
         self.events.push_back(AppendEvent::Connect(connection));
     }
@@ -511,6 +535,39 @@ impl AppendSession {
         self.ack_deadline = (sent > 1).then(|| now + self.config.ack_timeout);
         self.backoff.reset();
         self.finish_if_drained();
+        if let Phase::Connected {
+            connection,
+            sent: 0,
+            draining: true,
+        } = self.phase
+        {
+            self.events.push_back(AppendEvent::Disconnect(connection));
+            self.phase = Phase::Idle;
+            if !self.pending.is_empty() {
+                self.connect(now);
+            }
+        }
+    }
+
+    /// The server advised reconnecting: send nothing more on `connection`,
+    /// and move to a new one once what is in flight is acknowledged.
+    fn start_draining(&mut self, connection: ConnectionId, now: Instant) {
+        if let Phase::Connected {
+            connection: c,
+            sent,
+            draining,
+        } = &mut self.phase
+            && *c == connection
+        {
+            *draining = true;
+            if *sent == 0 {
+                self.events.push_back(AppendEvent::Disconnect(connection));
+                self.phase = Phase::Idle;
+                if !self.pending.is_empty() {
+                    self.connect(now);
+                }
+            }
+        }
     }
 
     /// Pops the oldest entry and reports its ack.
@@ -532,7 +589,12 @@ impl AppendSession {
     /// The current connection failed with `error`.
     fn handle_failure(&mut self, error: Error, now: Instant) {
         let sent = match self.phase {
-            Phase::Connected { sent, .. } => sent,
+            Phase::Connected {
+                sent, connection, ..
+            } => {
+                self.events.push_back(AppendEvent::Disconnect(connection));
+                sent
+            }
             _ => 0,
         };
         self.phase = Phase::Idle;
@@ -547,11 +609,10 @@ impl AppendSession {
         if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = &error {
             let front = &self.pending[0];
             if front.attempts > 1 || self.pending.iter().any(|e| e.maybe_landed) {
-                let tail = StreamPosition {
-                    seq_num: *expected,
-                    timestamp: 0,
-                };
-                return self.resolve(tail, now);
+                // An earlier attempt may have landed: find out (after a
+                // backoff, so a server repeating itself cannot spin us).
+                let cause = format!("the tail is at {expected}: resolving an unknown outcome");
+                return self.retry_or_fail(Error::transport(true, cause), true, now);
             }
             return self.fail(error);
         }
@@ -603,7 +664,8 @@ impl AppendSession {
                 now,
             );
         }
-        // Read back the batches that lie wholly before the tail.
+        // Read back the batches that lie wholly before the tail; the ones
+        // after them are decided once those are verified.
         let mut end = first;
         for entry in &self.pending {
             let Some(m) = entry.input.match_seq_num() else {
@@ -611,14 +673,17 @@ impl AppendSession {
             };
             let batch_end = m + entry.input.len() as u64;
             if m != end || batch_end > tail.seq_num {
-                if m < tail.seq_num && batch_end > tail.seq_num {
-                    return self.conflict(tail.seq_num, "the tail lies inside a batch", now);
-                }
                 break;
             }
             end = batch_end;
         }
         if end == first {
+            let front_end = first + self.pending[0].input.len() as u64;
+            if first < tail.seq_num && tail.seq_num < front_end {
+                // Batches land whole: a tail inside this one means another
+                // writer's records are where it was to go.
+                return self.conflict(tail.seq_num, "the tail lies inside a batch", now);
+            }
             self.after_resolution(now);
         } else {
             self.phase = Phase::AwaitRead {
@@ -655,13 +720,8 @@ impl AppendSession {
     }
 
     /// Acknowledges every pending batch that ends at or before `cursor`,
-    /// from the read-back records.
-    fn ack_verified_prefix(
-        &mut self,
-        cursor: u64,
-        tail: StreamPosition,
-        records: &[SequencedRecord],
-    ) {
+    /// from the read-back: `last_timestamp` is that of record `cursor - 1`.
+    fn ack_verified_prefix(&mut self, cursor: u64, tail: StreamPosition, last_timestamp: u64) {
         while let Some(entry) = self.pending.front() {
             let Some(m) = entry.input.match_seq_num() else {
                 return;
@@ -670,20 +730,14 @@ impl AppendSession {
             if end > cursor {
                 return;
             }
-            let timestamp_of = |seq: u64| {
-                records
-                    .iter()
-                    .find(|r| r.seq_num == seq)
-                    .map_or(0, |r| r.timestamp)
-            };
             let ack = AppendAck {
                 start: StreamPosition {
                     seq_num: m,
-                    timestamp: timestamp_of(m),
+                    timestamp: self.read_back_start_timestamp,
                 },
                 end: StreamPosition {
                     seq_num: end,
-                    timestamp: timestamp_of(end - 1),
+                    timestamp: last_timestamp,
                 },
                 tail,
             };
@@ -692,11 +746,10 @@ impl AppendSession {
         }
     }
 
-    /// Resolution done: what is left did not land; send it again.
+    /// Resolution done: what is left is not on the stream; send it again.
+    /// (`maybe_landed` stays: an abandoned connection may still deliver a
+    /// stale attempt, which its condition then keeps from landing twice.)
     fn after_resolution(&mut self, now: Instant) {
-        for entry in &mut self.pending {
-            entry.maybe_landed = false;
-        }
         if self.pending.is_empty() {
             self.phase = Phase::Idle;
             self.finish_if_drained();

@@ -93,6 +93,9 @@ enum Action {
     Stall,
     /// Time passes.
     Tick,
+    /// A connection the client abandoned (cut, reset) still has frames the
+    /// server received: it applies one (its ack is never delivered).
+    ProcessZombie,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -104,6 +107,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Draining),
         1 => Just(Action::Stall),
         2 => Just(Action::Tick),
+        2 => Just(Action::ProcessZombie),
     ]
 }
 
@@ -136,6 +140,8 @@ struct Sim {
     session: AppendSession,
     log: Log,
     conn: Option<ServerConn>,
+    /// Abandoned connections whose received frames may still be applied.
+    zombies: Vec<ServerConn>,
     now: Instant,
     outcome: Outcome,
     draining_next: bool,
@@ -147,6 +153,7 @@ impl Sim {
             session: AppendSession::new(config),
             log: Log::default(),
             conn: None,
+            zombies: Vec::new(),
             now: Instant::now(),
             outcome: Outcome::default(),
             draining_next: false,
@@ -176,6 +183,11 @@ impl Sim {
                     AppendEvent::Read(request) => {
                         let out = self.log.read(&request);
                         self.session.handle_read(Ok(out), self.now);
+                    }
+                    AppendEvent::Disconnect(id) => {
+                        if self.conn.as_ref().is_some_and(|c| c.id == id) {
+                            self.abandon();
+                        }
                     }
                     AppendEvent::Ack { id, ack } => self.outcome.acks.push((id, ack)),
                     AppendEvent::Failed(e) => self.outcome.failed = Some(e),
@@ -229,9 +241,19 @@ impl Sim {
                 }
             }
             Action::Cut => {
-                if let Some(conn) = self.conn.take() {
+                if let Some(id) = self.conn.as_ref().map(|c| c.id) {
+                    self.abandon();
                     self.session
-                        .handle_error(conn.id, Error::transport(true, "cut"), self.now);
+                        .handle_error(id, Error::transport(true, "cut"), self.now);
+                }
+            }
+            Action::ProcessZombie => {
+                if let Some(i) = self.zombies.iter().position(|z| !z.inbound.is_empty()) {
+                    let mut zombie = self.zombies.swap_remove(i);
+                    Self::process_on(&mut self.log, &mut zombie, false);
+                    if !zombie.terminated {
+                        self.zombies.push(zombie);
+                    }
                 }
             }
             Action::Draining => self.draining_next = true,
@@ -249,16 +271,31 @@ impl Sim {
         self.drive();
     }
 
+    /// The current connection becomes a zombie: the client is gone, but
+    /// frames the server already received may still be applied.
+    fn abandon(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !conn.terminated
+        {
+            self.zombies.push(conn);
+        }
+    }
+
     /// The server handles the oldest unprocessed frame.
     fn process(&mut self) {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
+        let draining = std::mem::take(&mut self.draining_next);
+        Self::process_on(&mut self.log, conn, draining);
+    }
+
+    fn process_on(log: &mut Log, conn: &mut ServerConn, draining: bool) {
         if conn.terminated || conn.inbound.is_empty() {
             return;
         }
         let frame = conn.inbound.remove(0);
-        if std::mem::take(&mut self.draining_next) {
+        if draining {
             encode_terminal(
                 &mut conn.outbound,
                 503,
@@ -275,14 +312,14 @@ impl Sim {
         };
         let input = AppendInput::decode(payload).unwrap();
         if let Some(m) = input.match_seq_num()
-            && m != self.log.tail().seq_num
+            && m != log.tail().seq_num
         {
-            let body = format!(r#"{{"seq_num_mismatch":{}}}"#, self.log.tail().seq_num);
+            let body = format!(r#"{{"seq_num_mismatch":{}}}"#, log.tail().seq_num);
             encode_terminal(&mut conn.outbound, 412, body.as_bytes()).unwrap();
             conn.terminated = true;
             return;
         }
-        let ack = self.log.apply(&input, u64::MAX);
+        let ack = log.apply(&input, u64::MAX);
         encode_message(
             &mut conn.outbound,
             &proto::AppendAck::from(ack),
@@ -506,4 +543,192 @@ fn mismatch_on_first_attempt_is_the_callers_condition() {
         Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 1 })
     ));
     assert_eq!(not_applied, 0..1);
+}
+
+#[test]
+fn a_landed_batch_before_a_foreign_record_is_acked() {
+    // A = 1 record, B = 2 records. A lands, its ack is lost, another writer
+    // appends 1 record: the tail (2) lies inside B (1..3).
+    let batches = vec![
+        vec![AppendRecord::new("a")],
+        vec![AppendRecord::new("b1"), AppendRecord::new("b2")],
+    ];
+    let mut sim = Sim::new(config(AppendRetryPolicy::All, 10));
+    sim.step(Action::Submit, &batches, true);
+    sim.step(Action::Submit, &batches, true);
+    sim.step(Action::Process, &batches, true);
+    sim.log.apply(
+        &AppendInput::new(vec![AppendRecord::new("intruder")]).unwrap(),
+        99,
+    );
+    sim.step(Action::Cut, &batches, true);
+    for _ in 0..20 {
+        sim.step(Action::Tick, &batches, true);
+        sim.step(Action::Process, &batches, true);
+        sim.step(Action::Deliver(1000), &batches, true);
+    }
+    assert_eq!(sim.outcome.acks.len(), 1, "A is on the stream: it is acked");
+    let error = sim.outcome.failed.expect("B conflicts");
+    let (maybe, not) = failure_ranges(&error).unwrap();
+    assert_eq!((maybe, not), (1..1, 1..2));
+}
+
+#[test]
+fn read_back_across_responses_keeps_the_start_timestamp() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(config(AppendRetryPolicy::All, 10));
+    let input = AppendInput::new(vec![AppendRecord::new("x"), AppendRecord::new("y")])
+        .unwrap()
+        .with_match_seq_num(0);
+    s.try_submit(input, now).unwrap();
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    s.poll_transmit(now).unwrap();
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    assert!(matches!(s.poll_event(), Some(AppendEvent::Disconnect(_))));
+    let t = s.poll_timeout().unwrap();
+    s.handle_timeout(t);
+    assert!(matches!(s.poll_event(), Some(AppendEvent::CheckTail)));
+    s.handle_tail(
+        Ok(StreamPosition {
+            seq_num: 2,
+            timestamp: 50,
+        }),
+        t,
+    );
+    let record = |seq_num, timestamp, body: &'static str| SequencedRecord {
+        seq_num,
+        timestamp,
+        headers: vec![],
+        body: Bytes::from_static(body.as_bytes()),
+    };
+    for (i, (ts, body)) in [(40, "x"), (41, "y")].into_iter().enumerate() {
+        assert!(matches!(s.poll_event(), Some(AppendEvent::Read(_))));
+        let batch = ReadBatch {
+            records: vec![record(i as u64, ts, body)],
+            tail: None,
+        };
+        s.handle_read(Ok(ReadOutput::Batch(batch)), t);
+    }
+    let Some(AppendEvent::Ack { ack, .. }) = s.poll_event() else {
+        panic!("expected the ack")
+    };
+    assert_eq!((ack.start.timestamp, ack.end.timestamp), (40, 41));
+}
+
+#[test]
+fn reconnect_advice_drains_instead_of_failing() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
+    let input = || AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+    s.try_submit(input(), now).unwrap();
+    s.try_submit(input(), now).unwrap();
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    while s.poll_transmit(now).is_some() {}
+    let ack = |seq_num| {
+        let mut out = BytesMut::new();
+        let ack = AppendAck {
+            start: StreamPosition {
+                seq_num,
+                timestamp: 1,
+            },
+            end: StreamPosition {
+                seq_num: seq_num + 1,
+                timestamp: 1,
+            },
+            tail: StreamPosition {
+                seq_num: seq_num + 1,
+                timestamp: 1,
+            },
+        };
+        encode_message(&mut out, &proto::AppendAck::from(ack), Compression::None).unwrap();
+        out
+    };
+    let mut advised = ack(0);
+    advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+    s.handle_data(c, advised.freeze(), now);
+    s.try_submit(input(), now).unwrap();
+    // Nothing more goes out on the advised connection.
+    assert!(s.poll_transmit(now).is_none());
+    s.handle_data(c, ack(1).freeze(), now);
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(
+        events.iter().all(|e| !matches!(e, AppendEvent::Failed(_))),
+        "{events:?}"
+    );
+    assert!(matches!(events[events.len() - 2], AppendEvent::Disconnect(d) if d == c));
+    let Some(AppendEvent::Connect(next)) = events.last() else {
+        panic!("expected a reconnect: {events:?}")
+    };
+    assert_eq!(s.poll_transmit(now).map(|(c, _)| c), Some(*next));
+}
+
+#[test]
+fn inputs_too_large_to_encode_are_refused_up_front() {
+    let mut record = AppendRecord::new("");
+    for _ in 0..262_142 {
+        record = record.with_header("k", "v");
+    }
+    assert!(matches!(
+        AppendInput::new(vec![record]),
+        Err(crate::error::ValidationError::EncodedBatchTooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_stale_attempt_keeps_its_batch_maybe_applied() {
+    let mut now = Instant::now();
+    let mut s = AppendSession::new(AppendSessionConfig::default());
+    let input = AppendInput::new(vec![AppendRecord::new("a")])
+        .unwrap()
+        .with_match_seq_num(0);
+    s.try_submit(input, now).unwrap();
+    let mut conn = None;
+    let mut failed = None;
+    let drain = |s: &mut AppendSession,
+                 conn: &mut Option<ConnectionId>,
+                 failed: &mut Option<Error>,
+                 now| {
+        while let Some(event) = s.poll_event() {
+            match event {
+                AppendEvent::Connect(c) => *conn = Some(c),
+                // The server has not applied A yet: it is stuck behind a stall.
+                AppendEvent::CheckTail => s.handle_tail(
+                    Ok(StreamPosition {
+                        seq_num: 0,
+                        timestamp: 0,
+                    }),
+                    now,
+                ),
+                AppendEvent::Failed(e) => *failed = Some(e),
+                _ => {}
+            }
+        }
+        while s.poll_transmit(now).is_some() {}
+    };
+    drain(&mut s, &mut conn, &mut failed, now);
+    now += Duration::from_secs(11);
+    s.handle_timeout(now);
+    drain(&mut s, &mut conn, &mut failed, now);
+    for _ in 0..10 {
+        if let Some(t) = s.poll_timeout() {
+            now = now.max(t);
+            s.handle_timeout(now);
+        }
+        drain(&mut s, &mut conn, &mut failed, now);
+        // Every new connection is refused before anything is sent, while
+        // the stalled first attempt may still be applied.
+        if let Some(c) = conn.take() {
+            s.handle_error(c, Error::transport(false, "refused"), now);
+        }
+        drain(&mut s, &mut conn, &mut failed, now);
+        if failed.is_some() {
+            break;
+        }
+    }
+    let (maybe, _) = failure_ranges(&failed.expect("gave up")).unwrap();
+    assert!(maybe.contains(&0), "A may have landed: {maybe:?}");
 }

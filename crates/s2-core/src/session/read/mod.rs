@@ -219,8 +219,10 @@ impl ReadSession {
             // satisfies the bounds.
             self.finish(ReadEvent::Finished);
         } else {
-            // An unbounded session never ends by itself: the server went away.
-            self.reconnect_after(Duration::ZERO, now);
+            // An unbounded session never ends by itself: the server went
+            // away. Reconnect through the backoff, so a server that keeps
+            // ending sessions cannot make us spin.
+            self.handle_failure(Error::transport(true, "the server ended the session"), now);
         }
     }
 
@@ -318,14 +320,13 @@ impl ReadSession {
 
     fn accept_batch(&mut self, batch: proto::ReadBatch) -> Result<(), ProtocolError> {
         let proto::ReadBatch { mut records, tail } = batch;
-        // Records at or before what was delivered would be duplicates.
         check_read_batch_order(&records, None)?;
-        if let (Some(next), Some(first)) = (self.next_seq_num, records.first())
-            && first.seq_num < next
-        {
-            return Err(ProtocolError::Inconsistent(
-                format!("record {} repeats an already delivered one", first.seq_num).into(),
-            ));
+        // A healthy message: the connection works, so failures start over.
+        self.backoff.reset();
+        // Records before what was delivered would be duplicates: drop them.
+        if let Some(next) = self.next_seq_num {
+            let repeated = records.partition_point(|r| r.seq_num < next);
+            records.drain(..repeated);
         }
         let count = records.len() as u64;
         let bytes = records.metered_bytes();
@@ -345,9 +346,9 @@ impl ReadSession {
         }
         if let Some(last) = records.last() {
             self.next_seq_num = Some(last.seq_num + 1);
-            self.backoff.reset();
         } else if self.next_seq_num.is_none()
             && let Some(tail) = tail
+            && self.adopts_tail(tail)
         {
             // A heartbeat before any record: resume from the tail it reports,
             // so a reconnect does not re-resolve a timestamp or offset.
@@ -380,6 +381,16 @@ impl ReadSession {
             self.finish(ReadEvent::Finished);
         }
         Ok(())
+    }
+
+    /// Whether a heartbeat's tail, before any record, is where this read
+    /// resumes: yes for starts relative to time or the tail, and for a
+    /// clamped start past the tail; an explicit earlier start stays.
+    fn adopts_tail(&self, tail: StreamPosition) -> bool {
+        match self.request.start {
+            ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => true,
+            ReadStart::SeqNum(start) => start >= tail.seq_num,
+        }
     }
 
     fn budget_exhausted(&self) -> bool {

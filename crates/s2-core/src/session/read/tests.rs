@@ -446,3 +446,137 @@ fn garbage_from_the_server_is_a_protocol_error() {
         Some(ReadEvent::Failed(Error::Protocol(_)))
     ));
 }
+
+#[test]
+fn huge_retry_hint_is_capped() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let Some(ReadEvent::Connect { connection, .. }) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    let e = Error::Service(crate::error::ServiceError {
+        status: 503,
+        code: "unavailable".into(),
+        message: String::new(),
+        retry_after: Some(Duration::from_millis(u64::MAX)),
+    });
+    s.handle_error(connection, e, now);
+    let wait = s.poll_timeout().expect("backing off") - now;
+    assert!(
+        wait <= crate::backoff::MAX_HINT + Duration::from_secs(1),
+        "{wait:?}"
+    );
+}
+
+#[test]
+fn sessions_ended_by_the_server_reconnect_through_the_backoff() {
+    let mut now = Instant::now();
+    let config = ReadSessionConfig::default();
+    let mut s = ReadSession::new(ReadRequest::default(), config, now);
+    let mut connects = 0;
+    loop {
+        match s.poll_event() {
+            Some(ReadEvent::Connect { connection, .. }) => {
+                connects += 1;
+                s.handle_connected(connection, now);
+                s.handle_end(connection, now);
+            }
+            Some(ReadEvent::Failed(_)) => break,
+            Some(other) => panic!("unexpected {other:?}"),
+            None => {
+                let at = s.poll_timeout().expect("backing off");
+                assert!(at > now, "an ended session must not reconnect at once");
+                now = at;
+                s.handle_timeout(now);
+            }
+        }
+    }
+    assert_eq!(connects, config.backoff.max_retries + 1);
+}
+
+#[test]
+fn healthy_connections_renew_the_retry_budget() {
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    for _ in 0..10 {
+        let connection = loop {
+            match s.poll_event() {
+                Some(ReadEvent::Connect { connection, .. }) => break connection,
+                Some(ReadEvent::Failed(e)) => panic!("gave up on a healthy stream: {e}"),
+                Some(_) => continue,
+                None => {
+                    now = s.poll_timeout().expect("a timer");
+                    s.handle_timeout(now);
+                }
+            }
+        };
+        s.handle_connected(connection, now);
+        let heartbeat = proto::ReadBatch {
+            records: vec![],
+            tail: Some(StreamPosition {
+                seq_num: 5,
+                timestamp: 0,
+            }),
+        };
+        let mut out = BytesMut::new();
+        encode_message(&mut out, &heartbeat, Compression::None).unwrap();
+        s.handle_data(connection, out.freeze(), now);
+        now += Duration::from_secs(3600);
+        s.handle_error(
+            connection,
+            Error::transport(true, "reset by a load balancer"),
+            now,
+        );
+    }
+}
+
+#[test]
+fn a_heartbeat_does_not_move_an_explicit_start() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(
+        ReadRequest::new(ReadStart::SeqNum(2)),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let Some(ReadEvent::Connect { connection, .. }) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    let heartbeat = proto::ReadBatch {
+        records: vec![],
+        tail: Some(StreamPosition {
+            seq_num: 9,
+            timestamp: 0,
+        }),
+    };
+    let mut out = BytesMut::new();
+    encode_message(&mut out, &heartbeat, Compression::None).unwrap();
+    s.handle_data(connection, out.freeze(), now);
+    assert_eq!(s.next_seq_num(), None);
+    assert_eq!(s.remaining_request().start, ReadStart::SeqNum(2));
+}
+
+#[test]
+fn records_the_server_repeats_are_dropped() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let Some(ReadEvent::Connect { connection, .. }) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    let records = model_records(6);
+    for batch in [&records[0..4], &records[2..6]] {
+        let mut out = BytesMut::new();
+        let message = proto::ReadBatch {
+            records: batch.to_vec(),
+            tail: None,
+        };
+        encode_message(&mut out, &message, Compression::None).unwrap();
+        s.handle_data(connection, out.freeze(), now);
+    }
+    let mut seen = Vec::new();
+    while let Some(event) = s.poll_event() {
+        if let ReadEvent::Batch(batch) = event {
+            seen.extend(batch.records.iter().map(|r| r.seq_num));
+        }
+    }
+    assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
+}
