@@ -22,7 +22,7 @@ pub mod demo;
 mod proxy;
 mod tls;
 
-pub use proxy::FaultProxy;
+pub use proxy::{CutHandle, FaultProxy};
 
 use bytesize::ByteSize;
 use s2_lite::{backend::Backend, handlers};

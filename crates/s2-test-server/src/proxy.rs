@@ -45,6 +45,26 @@ impl State {
     }
 }
 
+/// A handle that can cut a [`FaultProxy`]'s connections from another
+/// thread.
+#[derive(Clone)]
+pub struct CutHandle(Arc<State>);
+
+impl CutHandle {
+    /// Cuts every open connection.
+    pub fn cut(&self) {
+        cut(&self.0);
+    }
+}
+
+fn cut(state: &State) {
+    let sockets = std::mem::take(&mut *state.sockets.lock().unwrap_or_else(|p| p.into_inner()));
+    for socket in &sockets {
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+    state.cuts.fetch_add(1, Ordering::SeqCst);
+}
+
 /// A fault-injecting proxy in front of one upstream address.
 pub struct FaultProxy {
     addr: SocketAddr,
@@ -76,12 +96,12 @@ impl FaultProxy {
 
     /// Cuts every open connection (both directions, at once).
     pub fn cut(&self) {
-        let sockets =
-            std::mem::take(&mut *self.state.sockets.lock().unwrap_or_else(|p| p.into_inner()));
-        for socket in &sockets {
-            let _ = socket.shutdown(Shutdown::Both);
-        }
-        self.state.cuts.fetch_add(1, Ordering::SeqCst);
+        cut(&self.state);
+    }
+
+    /// A handle for cutting from another thread.
+    pub fn handle(&self) -> CutHandle {
+        CutHandle(self.state.clone())
     }
 
     /// Holds every byte back for `duration`; connections stay open.

@@ -10,7 +10,9 @@
 //! ```
 //! With no `S2_ACCOUNT_ENDPOINT` it starts an embedded s2-lite; the basin and
 //! stream come from `S2_BASIN` and `S2_STREAM`; `S2_BATCHES` sets how many
-//! batches to send (default 100).
+//! batches to send (default 100); `S2_CUT_EVERY_MS=1000` cuts the connection
+//! every second (through a loopback proxy) to show that nothing is lost or
+//! duplicated.
 
 use rand::Rng;
 use s2_test_server::{
@@ -24,8 +26,8 @@ use s2_tokio::{
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `_target` keeps the embedded server (if any) alive.
-    let (_target, stream) = example_stream::<TokioRuntime>("append-session").await?;
+    // `guard` keeps the embedded server (if any) alive.
+    let (guard, stream) = example_stream::<TokioRuntime>("append-session").await?;
     let batches: usize = env_or("S2_BATCHES", "100").parse()?;
 
     let tail = stream.check_tail().await?;
@@ -44,6 +46,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let acks = stream.append_session(futures_util::stream::iter(inputs));
     let total = print_acks(acks).await?;
     println!("done: {total} records in {batches} batches");
+    if guard.cuts() > 0 {
+        println!("the connection was cut {} times", guard.cuts());
+    }
     Ok(())
 }
 

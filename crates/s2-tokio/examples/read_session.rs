@@ -21,7 +21,7 @@ use s2_tokio::{
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (target, stream) = example_stream::<TokioRuntime>("read-session").await?;
 
-    let embedded = target.server.is_some();
+    let embedded = target.is_embedded();
     let default_count = if embedded { "500" } else { "" };
     let limit: Option<usize> = match env_or("S2_READ_COUNT", default_count).as_str() {
         "" => None,
