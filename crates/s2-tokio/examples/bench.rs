@@ -1,0 +1,287 @@
+//! End-to-end load tool with the flags and output of `s2 bench` (the
+//! official CLI), so the two can run side by side against one server:
+//! a paced writer (a `Producer`: per-record acks through one append
+//! session), a live reader (a read session), then a catch-up read.
+//!
+//! ```text
+//! cargo run --release -p s2-tokio --example bench -- my-basin -t 20 -d 30s -w 5s
+//! ```
+//! It uses the `S2_*` variables like the other examples (no
+//! `S2_ACCOUNT_ENDPOINT`: an embedded s2-lite), creates the basin if missing
+//! and a temporary stream `bench/<random>`, deleted at the end.
+
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use clap::Parser;
+use futures_util::StreamExt;
+use s2_test_server::Target;
+use s2_tokio::{
+    BasinName, BatcherConfig, ReadItem, S2, StreamName,
+    types::{
+        AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StorageClass, StreamConfig,
+    },
+};
+
+/// Benchmark a stream to measure throughput and latency.
+#[derive(Parser)]
+struct Args {
+    /// Name of the basin to use for the test.
+    basin: String,
+    /// Storage class for the test stream (standard or express).
+    #[arg(short = 'c', long)]
+    storage_class: Option<String>,
+    /// Total metered record size in bytes (includes headers and overhead).
+    #[arg(short = 'b', long, default_value_t = 8192)]
+    record_size: usize,
+    /// Target write throughput in MiB/s.
+    #[arg(short = 't', long, default_value_t = 1.0)]
+    target_mibps: f64,
+    /// Run test for this duration.
+    #[arg(short = 'd', long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Delay before starting the catchup read.
+    #[arg(short = 'w', long, default_value = "20s", value_parser = humantime::parse_duration)]
+    catchup_delay: Duration,
+}
+
+/// Metered overhead of a record without headers.
+const RECORD_OVERHEAD: usize = 8;
+/// Bytes of the body that carry the send time.
+const STAMP: usize = 8;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    if args.record_size < RECORD_OVERHEAD + STAMP {
+        return Err(format!("record size must be at least {}", RECORD_OVERHEAD + STAMP).into());
+    }
+    let target = Target::from_env()?;
+    let s2 = S2::new(target.client_config())?;
+    let basin_name = BasinName::new(args.basin.clone())?;
+    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
+    let basin = s2.basin(basin_name.clone());
+    let stream_name = StreamName::new(format!("bench/{:032x}", rand::random::<u128>()))?;
+    let mut config = StreamConfig::new();
+    if let Some(class) = &args.storage_class {
+        config = config.with_storage_class(match class.as_str() {
+            "standard" => StorageClass::Standard,
+            "express" => StorageClass::Express,
+            other => return Err(format!("unknown storage class {other}").into()),
+        });
+    }
+    basin.create_stream(&stream_name, config).await?;
+    println!(
+        "Creating temporary stream s2://{basin_name}/{stream_name} (storage class: {})",
+        args.storage_class.as_deref().unwrap_or("<default>")
+    );
+    println!(
+        "Running for {} targeting {} MiB/s with {} byte records, Ctrl+C to end early",
+        humantime::format_duration(args.duration),
+        args.target_mibps,
+        args.record_size
+    );
+    let stream = basin.stream(stream_name.clone());
+    let epoch = Instant::now();
+
+    let (total_tx, total_rx) = tokio::sync::oneshot::channel();
+    let reader = tokio::spawn(read_live(stream.clone(), epoch, total_rx));
+    let written = write_paced(&stream, &args, epoch).await?;
+    let _ = total_tx.send(written.records);
+    let read = reader.await??;
+
+    println!();
+    println!(
+        "{}",
+        throughput_line("Write", written.bytes, written.records, written.elapsed)
+    );
+    println!(
+        "{}",
+        throughput_line("Read", read.bytes, read.records, read.elapsed)
+    );
+    println!();
+    print_latencies(written.ack_latencies, read.latencies);
+
+    println!();
+    println!(
+        "Waiting {} before catchup read...",
+        humantime::format_duration(args.catchup_delay)
+    );
+    tokio::time::sleep(args.catchup_delay).await;
+    let started = Instant::now();
+    let mut session = stream.read_session(
+        ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(written.records)),
+    );
+    let (mut bytes, mut records) = (0u64, 0u64);
+    while let Some(item) = session.next().await {
+        if let ReadItem::Batch(batch) = item? {
+            records += batch.records.len() as u64;
+            bytes += batch.records.iter().map(metered).sum::<u64>();
+        }
+    }
+    println!(
+        "{}",
+        throughput_line("Catchup", bytes, records, started.elapsed())
+    );
+    basin.delete_stream(&stream_name).await?;
+    Ok(())
+}
+
+fn metered(record: &s2_tokio::types::SequencedRecord) -> u64 {
+    use s2_tokio::types::MeteredBytes;
+    record.metered_bytes()
+}
+
+struct Written {
+    bytes: u64,
+    records: u64,
+    elapsed: Duration,
+    ack_latencies: Vec<Duration>,
+}
+
+/// Submits records at the target rate through a producer, timing each ack.
+async fn write_paced(
+    stream: &s2_tokio::Stream,
+    args: &Args,
+    epoch: Instant,
+) -> Result<Written, s2_tokio::Error> {
+    let producer = stream.producer(BatcherConfig {
+        linger: Some(Duration::from_millis(5)),
+        ..BatcherConfig::default()
+    })?;
+    let filler: Vec<u8> = (0..args.record_size).map(|_| rand::random()).collect();
+    let body_len = args.record_size - RECORD_OVERHEAD;
+    let bytes_per_sec = args.target_mibps * 1024.0 * 1024.0;
+    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
+    let acks = tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        while let Some((sent, ack)) = ack_rx.recv().await {
+            let ack: s2_tokio::RecordAckFuture = ack;
+            if ack.await.is_ok() {
+                latencies.push(Instant::elapsed(&sent));
+            }
+        }
+        latencies
+    });
+    let started = Instant::now();
+    let mut records = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    while started.elapsed() < args.duration {
+        tick.tick().await;
+        let due =
+            (started.elapsed().as_secs_f64() * bytes_per_sec) as u64 / args.record_size as u64;
+        while records < due {
+            let now = Instant::now();
+            let mut body = BytesMut::with_capacity(body_len);
+            body.put_u64((now - epoch).as_nanos() as u64);
+            body.put_slice(&filler[..body_len - STAMP]);
+            let ack = producer.submit(AppendRecord::new(body.freeze())).await?;
+            let _ = ack_tx.send((now, ack));
+            records += 1;
+        }
+    }
+    producer.close().await?;
+    drop(ack_tx);
+    let elapsed = started.elapsed();
+    let ack_latencies = acks.await.unwrap_or_default();
+    Ok(Written {
+        bytes: records * args.record_size as u64,
+        records,
+        elapsed,
+        ack_latencies,
+    })
+}
+
+struct Read {
+    bytes: u64,
+    records: u64,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// Follows the stream live, timing each record from its send time, until
+/// it has seen as many records as the writer reports it wrote.
+async fn read_live(
+    stream: s2_tokio::Stream,
+    epoch: Instant,
+    mut total: tokio::sync::oneshot::Receiver<u64>,
+) -> Result<Read, s2_tokio::Error> {
+    let mut session = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    let mut expected: Option<u64> = None;
+    let (mut bytes, mut records) = (0u64, 0u64);
+    let mut latencies = Vec::new();
+    let mut first: Option<Instant> = None;
+    let mut last = Instant::now();
+    while expected.is_none_or(|expected| records < expected) {
+        tokio::select! {
+            item = session.next() => match item {
+                Some(Ok(ReadItem::Batch(batch))) => {
+                    let now = Instant::now();
+                    first.get_or_insert(now);
+                    last = now;
+                    for record in &batch.records {
+                        if let Some(stamp) = record.body.get(..STAMP) {
+                            let sent = u64::from_be_bytes(stamp.try_into().unwrap_or_default());
+                            latencies.push(now.saturating_duration_since(epoch + Duration::from_nanos(sent)));
+                        }
+                        bytes += metered(record);
+                    }
+                    records += batch.records.len() as u64;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            written = &mut total, if expected.is_none() => {
+                expected = Some(written.unwrap_or(0));
+            }
+        }
+    }
+    Ok(Read {
+        bytes,
+        records,
+        elapsed: first.map_or(Duration::ZERO, |first| last - first),
+        latencies,
+    })
+}
+
+fn throughput_line(label: &str, bytes: u64, records: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(f64::EPSILON);
+    format!(
+        "{label}: {:.2} MiB/s, {:.0} records/s ({bytes} bytes, {records} records in {secs:.2}s)",
+        bytes as f64 / secs / (1024.0 * 1024.0),
+        records as f64 / secs
+    )
+}
+
+fn print_latencies(mut ack: Vec<Duration>, mut end_to_end: Vec<Duration>) {
+    ack.sort();
+    end_to_end.sort();
+    let left = format!("Ack Latency Statistics (n={})", ack.len());
+    println!(
+        "{left:<48}End-to-End Latency Statistics (n={})",
+        end_to_end.len()
+    );
+    for (name, q) in [
+        ("min", 0.0),
+        ("p50", 0.5),
+        ("p90", 0.9),
+        ("p99", 0.99),
+        ("max", 1.0),
+    ] {
+        let left = format!("{name:<7}: {:>8}", ms(quantile(&ack, q)));
+        println!("{left:<48}{name:<7}: {:>8}", ms(quantile(&end_to_end, q)));
+    }
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> Option<Duration> {
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get(((last as f64) * q).round() as usize).copied()
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "-".into(),
+        |d| format!("{:.2}ms", d.as_secs_f64() * 1000.0),
+    )
+}
