@@ -28,7 +28,7 @@ pub use s2_client::*;
 use smol_hyper::rt::FuturesIo;
 
 /// The async-std / smol runtime, as the client's
-/// [`Runtime`](s2_client::Runtime): tasks go to async-std's global executor
+/// [`Runtime`]: tasks go to async-std's global executor
 /// (which runs on threads of its own, so no executor needs to be driven by
 /// the caller), timers and sockets to the async-io reactor.
 #[derive(Debug, Clone, Copy, Default)]

@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
 pub use s2_client::*;
 
-/// The tokio runtime, as the client's [`Runtime`](s2_client::Runtime): tasks
+/// The tokio runtime, as the client's [`Runtime`]: tasks
 /// go to the ambient tokio runtime (the one the client is used from).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioRuntime;
