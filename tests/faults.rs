@@ -248,7 +248,7 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
                 break;
             }
         }
-        if i == 60 {
+        if i % 60 == 59 {
             proxy.cut();
         }
     }
