@@ -95,6 +95,9 @@ impl SessionConnection {
                     machine.handle_connected(connection, now());
                     self.body = Some((connection, body));
                 }
+                // The service answered with an error status: the session was
+                // refused, not broken.
+                Err(e @ Error::Service(_)) => machine.handle_rejected(connection, e, now()),
                 Err(e) => machine.handle_error(connection, e, now()),
             }
             return Poll::Ready(());
@@ -134,10 +137,24 @@ pub(crate) trait ConnectionInputs {
     fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant);
     fn handle_end(&mut self, connection: ConnectionId, now: Instant);
     fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant);
+    /// The service refused to open the session (an error status).
+    fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+        self.handle_error(connection, error, now)
+    }
 }
 
 macro_rules! connection_inputs {
+    ($machine:ty, rejected) => {
+        connection_inputs!(@impl $machine,
+            fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+                <$machine>::handle_rejected(self, connection, error, now)
+            }
+        );
+    };
     ($machine:ty) => {
+        connection_inputs!(@impl $machine,);
+    };
+    (@impl $machine:ty, $($extra:item)*) => {
         impl ConnectionInputs for $machine {
             fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
                 <$machine>::handle_connected(self, connection, now)
@@ -151,12 +168,13 @@ macro_rules! connection_inputs {
             fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
                 <$machine>::handle_error(self, connection, error, now)
             }
+            $($extra)*
         }
     };
 }
 
 connection_inputs!(s2_core::session::read::ReadSession);
-connection_inputs!(s2_core::session::append::AppendSession);
+connection_inputs!(s2_core::session::append::AppendSession, rejected);
 
 /// A timer that fires at the state machine's next deadline.
 pub(crate) struct Deadline {

@@ -359,7 +359,9 @@ impl AppendSession {
                 })) => {
                     match <proto::AppendAck as prost::Message>::decode(payload) {
                         Ok(ack) => self.handle_ack(ack, now),
-                        Err(e) => self.handle_failure(ProtocolError::Protobuf(e).into(), now),
+                        Err(e) => {
+                            self.handle_failure(ProtocolError::Protobuf(e).into(), now, false)
+                        }
                     }
                     if reconnect_advised {
                         self.start_draining(connection, now);
@@ -367,10 +369,12 @@ impl AppendSession {
                 }
                 Ok(Some(Frame::Terminal { status, body })) => {
                     let error = error_from_parts(status, &body, None);
-                    self.handle_failure(error, now);
+                    self.handle_failure(error, now, false);
                 }
                 Ok(None) => break,
-                Err(e) => self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now),
+                Err(e) => {
+                    self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now, false)
+                }
             }
         }
     }
@@ -387,6 +391,7 @@ impl AppendSession {
             self.handle_failure(
                 Error::transport(true, "session ended with batches unacked"),
                 now,
+                false,
             );
         }
     }
@@ -394,7 +399,16 @@ impl AppendSession {
     /// `connection` failed (no 200, or a transport error).
     pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
-            self.handle_failure(error, now);
+            self.handle_failure(error, now, false);
+        }
+    }
+
+    /// `connection` was refused: the service answered its request with an
+    /// error status instead of opening the session, so none of the frames
+    /// sent on it were applied.
+    pub fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+        if self.is_current(connection) {
+            self.handle_failure(error, now, true);
         }
     }
 
@@ -413,7 +427,7 @@ impl AppendSession {
                 }
             }
             Phase::Connected { .. } if self.ack_deadline.is_some_and(|d| now >= d) => {
-                self.handle_failure(Error::Timeout(self.config.ack_timeout), now);
+                self.handle_failure(Error::Timeout(self.config.ack_timeout), now, false);
             }
             _ => {}
         }
@@ -506,11 +520,12 @@ impl AppendSession {
             return self.handle_failure(
                 ProtocolError::Inconsistent("an ack arrived for nothing sent".into()).into(),
                 now,
+                false,
             );
         }
         let ack = match AppendAck::try_from(ack) {
             Ok(ack) => ack,
-            Err(e) => return self.handle_failure(e.into(), now),
+            Err(e) => return self.handle_failure(e.into(), now, false),
         };
         let entry = &self.pending[0];
         let count_ok = ack.record_count() == entry.input.len() as u64;
@@ -526,7 +541,11 @@ impl AppendSession {
                 entry.id,
                 entry.input.len()
             );
-            return self.handle_failure(ProtocolError::Inconsistent(reason.into()).into(), now);
+            return self.handle_failure(
+                ProtocolError::Inconsistent(reason.into()).into(),
+                now,
+                false,
+            );
         }
         if let Phase::Connected { sent, .. } = &mut self.phase {
             *sent -= 1;
@@ -587,7 +606,9 @@ impl AppendSession {
     }
 
     /// The current connection failed with `error`.
-    fn handle_failure(&mut self, error: Error, now: Instant) {
+    /// The current connection failed with `error`; `rejected` when the
+    /// service refused the session, proving nothing on it was applied.
+    fn handle_failure(&mut self, error: Error, now: Instant, rejected: bool) {
         let sent = match self.phase {
             Phase::Connected {
                 sent, connection, ..
@@ -616,7 +637,7 @@ impl AppendSession {
             }
             return self.fail(error);
         }
-        if error.may_have_side_effect() {
+        if error.may_have_side_effect() && !rejected {
             for entry in self.pending.iter_mut().take(sent) {
                 entry.maybe_landed = true;
             }

@@ -732,3 +732,45 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
     let (maybe, _) = failure_ranges(&failed.expect("gave up")).unwrap();
     assert!(maybe.contains(&0), "A may have landed: {maybe:?}");
 }
+
+#[test]
+fn a_refused_session_proves_nothing_was_applied() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
+    s.try_submit(AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), now)
+        .unwrap();
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    assert!(s.poll_transmit(now).is_some());
+    let unavailable = Error::Service(crate::error::ServiceError {
+        status: 503,
+        code: "unavailable".into(),
+        message: String::new(),
+        retry_after: None,
+    });
+    // A broken session with this error could have applied the batch: a
+    // no-side-effects session gives up.
+    let mut broken = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
+    broken
+        .try_submit(AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), now)
+        .unwrap();
+    let Some(AppendEvent::Connect(b)) = broken.poll_event() else {
+        panic!("expected a connect")
+    };
+    assert!(broken.poll_transmit(now).is_some());
+    broken.handle_error(b, unavailable.clone(), now);
+    assert!(
+        std::iter::from_fn(|| broken.poll_event()).any(|e| matches!(e, AppendEvent::Failed(_)))
+    );
+    // Refused, it provably did not: the session retries.
+    s.handle_rejected(c, unavailable, now);
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(
+        events.iter().all(|e| !matches!(e, AppendEvent::Failed(_))),
+        "{events:?}"
+    );
+    let t = s.poll_timeout().expect("backing off");
+    s.handle_timeout(t);
+    assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
+}
