@@ -170,7 +170,8 @@ async fn write_paced(
         tick.tick().await;
         let due =
             (started.elapsed().as_secs_f64() * bytes_per_sec) as u64 / args.record_size as u64;
-        while records < due {
+        // Behind target (backpressure): catch up, but never past the end.
+        while records < due && started.elapsed() < args.duration {
             let now = Instant::now();
             let mut body = BytesMut::with_capacity(body_len);
             body.put_u64((now - epoch).as_nanos() as u64);
