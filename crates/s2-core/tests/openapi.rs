@@ -314,26 +314,13 @@ impl Spec {
             errors.push(format!("{at}: {value} does not fit int32"));
         }
         if let Some(n) = value.as_f64() {
-            if schema
-                .get("minimum")
-                .and_then(Value::as_f64)
-                .is_some_and(|min| n < min)
-            {
-                errors.push(format!(
-                    "{at}: {value} is below the minimum {}",
-                    schema["minimum"]
-                ));
-            }
-            if schema
-                .get("maximum")
-                .and_then(Value::as_f64)
-                .is_some_and(|max| n > max)
-            {
-                errors.push(format!(
-                    "{at}: {value} is above the maximum {}",
-                    schema["maximum"]
-                ));
-            }
+            check_bounds(
+                schema,
+                n,
+                ("minimum", "maximum"),
+                &format!("{at}: {value}"),
+                errors,
+            );
         }
         match value {
             Value::String(s) => self.validate_string(schema, s, at, errors),
@@ -348,27 +335,14 @@ impl Spec {
     }
 
     fn validate_string(&self, schema: &Value, s: &str, at: &str, errors: &mut Vec<String>) {
-        let len = s.chars().count() as u64;
-        if schema
-            .get("minLength")
-            .and_then(Value::as_u64)
-            .is_some_and(|min| len < min)
-        {
-            errors.push(format!(
-                "{at}: {s:?} is shorter than {}",
-                schema["minLength"]
-            ));
-        }
-        if schema
-            .get("maxLength")
-            .and_then(Value::as_u64)
-            .is_some_and(|max| len > max)
-        {
-            errors.push(format!(
-                "{at}: {s:?} is longer than {}",
-                schema["maxLength"]
-            ));
-        }
+        let len = s.chars().count() as f64;
+        check_bounds(
+            schema,
+            len,
+            ("minLength", "maxLength"),
+            &format!("{at}: {s:?}"),
+            errors,
+        );
         if schema.get("format").and_then(Value::as_str) == Some("date-time")
             && OffsetDateTime::parse(s, &Rfc3339).is_err()
         {
@@ -377,21 +351,9 @@ impl Spec {
     }
 
     fn validate_array(&self, schema: &Value, items: &[Value], at: &str, errors: &mut Vec<String>) {
-        let len = items.len() as u64;
-        if schema
-            .get("minItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|min| len < min)
-        {
-            errors.push(format!("{at}: fewer than {} items", schema["minItems"]));
-        }
-        if schema
-            .get("maxItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|max| len > max)
-        {
-            errors.push(format!("{at}: more than {} items", schema["maxItems"]));
-        }
+        let len = items.len() as f64;
+        let what = format!("{at}: {len} items");
+        check_bounds(schema, len, ("minItems", "maxItems"), &what, errors);
         let prefix = array_or_empty(schema.get("prefixItems"));
         for (i, (item_schema, item)) in prefix.iter().zip(items).enumerate() {
             self.validate(item_schema, item, &format!("{at}[{i}]"), errors);
@@ -1738,4 +1700,21 @@ fn unknown_enum_variants_are_not_sent() {
         report.check_schema(&spec, &schema, &body, operation_id);
     }
     report.finish();
+}
+
+/// Reports `value` outside the schema's `(lower, upper)` bound keywords.
+fn check_bounds(
+    schema: &Value,
+    value: f64,
+    (lower, upper): (&str, &str),
+    what: &str,
+    errors: &mut Vec<String>,
+) {
+    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
+    if bound(lower).is_some_and(|min| value < min) {
+        errors.push(format!("{what} is below {lower} {}", schema[lower]));
+    }
+    if bound(upper).is_some_and(|max| value > max) {
+        errors.push(format!("{what} is above {upper} {}", schema[upper]));
+    }
 }
