@@ -14,11 +14,10 @@ use crate::{
     types::{AppendRecord, ReadBatch},
 };
 
-/// The model server's stream: records with the input id and index that
-/// produced them.
+/// The model server's stream.
 #[derive(Default)]
 struct Log {
-    records: Vec<(AppendRecord, InputId)>,
+    records: Vec<AppendRecord>,
     timestamps: u64,
 }
 
@@ -30,11 +29,11 @@ impl Log {
         }
     }
 
-    fn apply(&mut self, input: &AppendInput, id: InputId) -> AppendAck {
+    fn apply(&mut self, input: &AppendInput) -> AppendAck {
         let start = self.tail();
         self.timestamps += 1;
         for record in input.records() {
-            self.records.push((record.clone(), id));
+            self.records.push(record.clone());
         }
         let end = self.tail();
         AppendAck {
@@ -56,7 +55,7 @@ impl Log {
             .iter()
             .take(count)
             .enumerate()
-            .map(|(i, (r, _))| SequencedRecord {
+            .map(|(i, r)| SequencedRecord {
                 seq_num: from + i as u64,
                 timestamp: 7,
                 headers: r.headers.clone(),
@@ -319,7 +318,7 @@ impl Sim {
             conn.terminated = true;
             return;
         }
-        let ack = log.apply(&input, u64::MAX);
+        let ack = log.apply(&input);
         encode_message(
             &mut conn.outbound,
             &proto::AppendAck::from(ack),
@@ -379,7 +378,7 @@ fn flatten(batches: &[Vec<AppendRecord>]) -> Vec<AppendRecord> {
 }
 
 fn log_records(sim: &Sim) -> Vec<AppendRecord> {
-    sim.log.records.iter().map(|(r, _)| r.clone()).collect()
+    sim.log.records.clone()
 }
 
 fn check_acks(sim: &Sim, batches: &[Vec<AppendRecord>]) -> Result<(), TestCaseError> {
@@ -387,11 +386,8 @@ fn check_acks(sim: &Sim, batches: &[Vec<AppendRecord>]) -> Result<(), TestCaseEr
         prop_assert_eq!(*id, i as u64, "acks in submission order");
         let batch = &batches[i];
         prop_assert_eq!(ack.record_count(), batch.len() as u64);
-        let landed: Vec<_> = sim.log.records[ack.start.seq_num as usize..ack.end.seq_num as usize]
-            .iter()
-            .map(|(r, _)| r.clone())
-            .collect();
-        prop_assert_eq!(&landed, batch, "ack {} points at its records", i);
+        let landed = &sim.log.records[ack.start.seq_num as usize..ack.end.seq_num as usize];
+        prop_assert_eq!(landed, &batch[..], "ack {} points at its records", i);
     }
     Ok(())
 }
@@ -480,7 +476,7 @@ fn another_writer_is_a_conflict_not_a_duplicate() {
     sim.step(Action::Process, &batches, true);
     // Meanwhile another writer appends.
     let foreign = AppendInput::new(vec![AppendRecord::new("intruder")]).unwrap();
-    sim.log.apply(&foreign, 99);
+    sim.log.apply(&foreign);
     sim.step(Action::Cut, &batches, true);
     for _ in 0..20 {
         sim.step(Action::Tick, &batches, true);
@@ -527,7 +523,7 @@ fn mismatch_on_first_attempt_is_the_callers_condition() {
     let batches = vec![vec![AppendRecord::new("a")]];
     let mut sim = Sim::new(config(AppendRetryPolicy::All, 10));
     sim.log
-        .apply(&AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), 9);
+        .apply(&AppendInput::new(vec![AppendRecord::new("x")]).unwrap());
     sim.step(Action::Submit, &batches, true);
     sim.step(Action::Process, &batches, true);
     sim.step(Action::Deliver(1000), &batches, true);
@@ -557,10 +553,8 @@ fn a_landed_batch_before_a_foreign_record_is_acked() {
     sim.step(Action::Submit, &batches, true);
     sim.step(Action::Submit, &batches, true);
     sim.step(Action::Process, &batches, true);
-    sim.log.apply(
-        &AppendInput::new(vec![AppendRecord::new("intruder")]).unwrap(),
-        99,
-    );
+    sim.log
+        .apply(&AppendInput::new(vec![AppendRecord::new("intruder")]).unwrap());
     sim.step(Action::Cut, &batches, true);
     for _ in 0..20 {
         sim.step(Action::Tick, &batches, true);
