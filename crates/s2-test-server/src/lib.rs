@@ -19,9 +19,11 @@ use std::{
 };
 
 pub mod demo;
+pub mod hostile;
 mod proxy;
 mod tls;
 
+pub use hostile::{AckFault, Cut, ErrorBody, HostileServer, Misbehaviour, Route};
 pub use proxy::{CutHandle, FaultProxy};
 
 use bytesize::ByteSize;

@@ -1,0 +1,72 @@
+//! Which S2 operation a request is, from its method, path and content type.
+
+use http::{Method, Request};
+
+/// The operations the hostile server tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /v1/basins`.
+    ListBasins,
+    /// `GET /v1/streams/{stream}/records/tail`.
+    CheckTail,
+    /// `POST /v1/streams/{stream}/records` (protobuf).
+    Append,
+    /// `GET /v1/streams/{stream}/records` (protobuf).
+    Read,
+    /// `POST /v1/streams/{stream}/records` with `content-type: s2s/proto`.
+    AppendSession,
+    /// `GET /v1/streams/{stream}/records` with `content-type: s2s/proto`.
+    ReadSession,
+    /// Anything else.
+    Other,
+}
+
+impl Route {
+    /// Number of routes.
+    pub(super) const COUNT: usize = 7;
+
+    /// Index into per-route counters.
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The route of `request`.
+    pub(super) fn of<B>(request: &Request<B>) -> Self {
+        let path = request.uri().path();
+        let session = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == s2_core::api::SESSION_CONTENT_TYPE.as_bytes());
+        let method = request.method();
+        if path == "/v1/basins" && method == Method::GET {
+            return Route::ListBasins;
+        }
+        if !path.starts_with("/v1/streams/") {
+            return Route::Other;
+        }
+        if path.ends_with("/records/tail") && method == Method::GET {
+            return Route::CheckTail;
+        }
+        if !path.ends_with("/records") {
+            return Route::Other;
+        }
+        match (method.clone(), session) {
+            (Method::POST, false) => Route::Append,
+            (Method::GET, false) => Route::Read,
+            (Method::POST, true) => Route::AppendSession,
+            (Method::GET, true) => Route::ReadSession,
+            _ => Route::Other,
+        }
+    }
+}
+
+/// The value of query parameter `name` of `request`, parsed as a number.
+pub(super) fn query_u64<B>(request: &Request<B>, name: &str) -> Option<u64> {
+    request
+        .uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| value.parse().ok())
+}
