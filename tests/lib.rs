@@ -12,8 +12,10 @@ use s2_client::{
 };
 use s2_test_server::Target;
 
+pub mod alloc;
 pub mod cases;
 pub mod faults;
+pub mod hostile;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {

@@ -18,6 +18,8 @@ use super::{
 const READ_INTERVAL: Duration = Duration::from_millis(50);
 /// Records per batch of a read session.
 const PER_BATCH: u64 = 2;
+/// Time for queued frames to reach the socket before a cut.
+const FLUSH_GRACE: Duration = Duration::from_millis(50);
 /// Largest request body read back (an append is at most ~1 MiB).
 const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
 
@@ -61,17 +63,23 @@ async fn play(
         }
         M::OversizeBody { bytes } if !session => {
             let head = respond::head(200, &[("content-type", content_type(route))]);
-            let mut stream = respond.send_response(head, false).map_err(io::Error::other)?;
+            let mut stream = respond
+                .send_response(head, false)
+                .map_err(io::Error::other)?;
             respond::send_repeated(&mut stream, b"hostile body ", bytes).await
         }
         M::EmptyRecords { bytes } if route == Route::Read => {
             let head = respond::head(200, &[("content-type", content_type(route))]);
-            let mut stream = respond.send_response(head, false).map_err(io::Error::other)?;
+            let mut stream = respond
+                .send_response(head, false)
+                .map_err(io::Error::other)?;
             respond::send_repeated(&mut stream, &[0x0a, 0x00], bytes).await
         }
         M::CompressionBomb { coding, .. } if route == Route::Read => {
             let bomb = shared.bomb.clone().expect("a bomb is built at start");
-            let encoding = coding.accept_encoding_value().expect("bombs are compressed");
+            let encoding = coding
+                .accept_encoding_value()
+                .expect("bombs are compressed");
             let head = respond::head(
                 200,
                 &[
@@ -311,6 +319,9 @@ async fn cut_session(
     cut: Cut,
     stream: &mut SendStream<Bytes>,
 ) -> io::Result<()> {
+    // h2 only queues DATA, and a reset drops what is queued: let the
+    // connection write the frames already sent, so the cut comes after them.
+    tokio::time::sleep(FLUSH_GRACE).await;
     match cut {
         Cut::GoAway => {
             connection.go_away();

@@ -217,7 +217,8 @@ pub(super) fn bomb(coding: Compression, inflated: u64) -> io::Result<Bytes> {
 /// screen, colours, cursor moves), a NUL and a bell, repeated to about
 /// `len` bytes.
 pub(super) fn hostile_text(len: usize) -> String {
-    const PIECE: &str = "evil\r\nX-Injected: 1\r\n\u{1b}[2J\u{1b}[31mRED\u{1b}[0m\u{1b}]0;title\u{7}\u{0}\t\u{8}";
+    const PIECE: &str =
+        "evil\r\nX-Injected: 1\r\n\u{1b}[2J\u{1b}[31mRED\u{1b}[0m\u{1b}]0;title\u{7}\u{0}\t\u{8}";
     PIECE.repeat(len / PIECE.len() + 1)
 }
 
