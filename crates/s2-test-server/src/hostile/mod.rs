@@ -278,11 +278,6 @@ impl ConnectionHandle {
     }
 }
 
-enum Event {
-    Request(Option<Result<respond::Exchange, h2::Error>>),
-    GoAway,
-}
-
 async fn serve_connection(socket: tokio::net::TcpStream, shared: Arc<Shared>) {
     let _ = socket.set_nodelay(true);
     let mut builder = h2::server::Builder::new();
@@ -296,28 +291,25 @@ async fn serve_connection(socket: tokio::net::TcpStream, shared: Arc<Shared>) {
     let handle = ConnectionHandle { goaway: goaway_tx };
     loop {
         // Polling the connection also answers PINGs and SETTINGS.
-        let event = std::future::poll_fn(|cx| {
-            if let Poll::Ready(Some(())) = goaway_rx.poll_recv(cx) {
-                return Poll::Ready(Event::GoAway);
+        let accepted = std::future::poll_fn(|cx| {
+            while let Poll::Ready(Some(())) = goaway_rx.poll_recv(cx) {
+                connection.abrupt_shutdown(h2::Reason::NO_ERROR);
             }
-            connection.poll_accept(cx).map(Event::Request)
+            connection.poll_accept(cx)
         })
         .await;
-        match event {
-            Event::Request(Some(Ok((request, respond)))) => {
-                let route = Route::of(&request);
-                shared.requests.fetch_add(1, Ordering::SeqCst);
-                shared.by_route[route.index()].fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(play::handle(
-                    shared.clone(),
-                    handle.clone(),
-                    route,
-                    request,
-                    respond,
-                ));
-            }
-            Event::Request(_) => return,
-            Event::GoAway => connection.abrupt_shutdown(h2::Reason::NO_ERROR),
-        }
+        let Some(Ok((request, respond))) = accepted else {
+            return;
+        };
+        let route = Route::of(&request);
+        shared.requests.fetch_add(1, Ordering::SeqCst);
+        shared.by_route[route.index()].fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(play::handle(
+            shared.clone(),
+            handle.clone(),
+            route,
+            request,
+            respond,
+        ));
     }
 }

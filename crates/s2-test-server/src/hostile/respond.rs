@@ -6,14 +6,11 @@ use std::{future::poll_fn, io};
 
 use bytes::{Bytes, BytesMut};
 use h2::{RecvStream, SendStream, server::SendResponse};
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use s2_core::{
     frame::{self, Compression, Frame, FrameDecoder, FrameLimits},
     proto,
 };
-
-/// One request and the handle to answer it.
-pub(super) type Exchange = (Request<RecvStream>, SendResponse<Bytes>);
 
 /// Bytes per DATA frame when streaming a long body.
 const CHUNK: usize = 64 * 1024;
