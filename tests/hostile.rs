@@ -111,6 +111,7 @@ macro_rules! hostile_tests {
         $crate::hostile_tests!(@cases $runtime, $block_on, $allocator, Exclusive;
             oversize_unary_body,
             empty_records_unary_read,
+            empty_records_read_session_frame,
             zstd_bomb_unary_read_asked,
             zstd_bomb_unary_read_not_asked,
             gzip_bomb_unary_read_asked,
@@ -298,6 +299,8 @@ pub async fn garbage_unary_bodies<R: Runtime + Default>() {
     expect_protocol(stream.read(&read_from_zero()).await, "read");
     expect_protocol(stream.append(&input(2)).await, "append");
     expect_protocol(s2.list_basins(&ListRequest::new()).await, "list_basins");
+    let error = stream.read(&read_from_zero()).await.expect_err("garbage");
+    expect_sanitised(&error, "error about garbage");
 }
 
 /// A session whose body is not frames fails with a typed error in time.
@@ -339,6 +342,27 @@ pub async fn empty_records_unary_read<R: Runtime + Default>() {
     let (result, peak) = alloc::peak_during(stream.read(&read_from_zero())).await;
     expect_protocol(result.map(|_| ()), "read of 8M empty records");
     expect_peak_bounded(peak, "empty records");
+}
+
+/// A read session frame of 2 MiB that is all empty records (a million):
+/// a typed error, in bounded memory.
+pub async fn empty_records_read_session_frame<R: Runtime + Default>() {
+    let server = server(Misbehaviour::EmptyRecords { bytes: 2 << 20 });
+    let s2 = client::<R>(config(&server));
+    let session = stream_of(&s2).read_session(read_from_zero());
+    let ((records, end), peak) =
+        alloc::peak_during(drain_read_session(session, Duration::from_secs(10))).await;
+    assert!(
+        records.len() <= 1,
+        "{} records from empty records",
+        records.len()
+    );
+    match end {
+        Some(Err(e)) => expect_protocol::<()>(Err(e), "read session of empty records"),
+        Some(Ok(())) => panic!("read session of empty records ended without an error"),
+        None => panic!("read session of empty records did not end within 10 s"),
+    }
+    expect_peak_bounded(peak, "session of empty records");
 }
 
 async fn bomb_unary_read<R: Runtime + Default>(coding: Compression, asked: bool) {
@@ -549,6 +573,9 @@ async fn times_out_and_reconnects<R: Runtime + Default>(misbehaviour: Misbehavio
     let server = server(misbehaviour);
     let mut config = config(&server);
     config.retry.max_retries = 0;
+    // PINGs flow and are answered all along: a live connection is not a
+    // working one.
+    config.keepalive_interval = Some(Duration::from_millis(200));
     let s2 = client::<R>(config);
     let stream = stream_of(&s2);
     let mut timeouts = 0;

@@ -6,7 +6,10 @@ use std::{future::poll_fn, io, sync::Arc, sync::atomic::Ordering, time::Duration
 use bytes::Bytes;
 use h2::{RecvStream, SendStream, server::SendResponse};
 use http::Request;
-use s2_core::proto;
+use s2_core::{
+    frame::{self, Compression},
+    proto,
+};
 
 use super::{
     AckFault, ConnectionHandle, Cut, ErrorBody, Misbehaviour, Route, Shared,
@@ -74,6 +77,15 @@ async fn play(
                 .send_response(head, false)
                 .map_err(io::Error::other)?;
             respond::send_repeated(&mut stream, &[0x0a, 0x00], bytes).await
+        }
+        M::EmptyRecords { bytes } if route == Route::ReadSession => {
+            // One frame as large as the protocol allows, all empty records.
+            let len = (bytes as usize).min(frame::MAX_PAYLOAD_LEN) & !1;
+            let payload = [0x0a, 0x00].repeat(len / 2);
+            let mut stream = respond::open_session(&mut respond)?;
+            let frame = respond::compressed_frame(Compression::None, &payload);
+            respond::send_all(&mut stream, frame, false).await?;
+            park(&mut stream).await
         }
         M::CompressionBomb { coding, .. } if route == Route::Read => {
             let bomb = shared.bomb.clone().expect("a bomb is built at start");

@@ -178,8 +178,8 @@ pub(super) fn terminal_frame(status: u16, body: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// A frame compressed with `coding` whose payload is `compressed` as is,
-/// however large it inflates.
+/// A frame flagged as compressed with `coding` whose payload is
+/// `compressed` as is (cut to the frame limit), however large it inflates.
 pub(super) fn compressed_frame(coding: Compression, compressed: &[u8]) -> Bytes {
     let len = compressed.len().min(frame::MAX_PAYLOAD_LEN);
     let mut out = BytesMut::with_capacity(frame::HEADER_LEN + len);
@@ -233,4 +233,57 @@ pub(super) fn json_string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bombs_inflate_to_what_they_claim() {
+        for coding in [Compression::Zstd, Compression::Gzip] {
+            let bomb = bomb(coding, 3 * 1024 * 1024).expect("bomb");
+            assert!(
+                bomb.len() < 64 * 1024,
+                "{coding:?} bomb is {} bytes",
+                bomb.len()
+            );
+            let inflated = frame::decompress(coding, bomb, 8 * 1024 * 1024).expect("inflates");
+            assert_eq!(inflated.len(), 3 * 1024 * 1024, "{coding:?}");
+            assert!(inflated.iter().all(|&b| b == 0));
+        }
+    }
+
+    #[test]
+    fn hostile_text_is_hostile_and_its_json_is_not() {
+        let text = hostile_text(1000);
+        assert!(text.len() >= 1000);
+        for c in ['\r', '\n', '\u{1b}', '\0', '\u{7}'] {
+            assert!(text.contains(c), "{c:?}");
+        }
+        let json = json_string(&text);
+        assert!(
+            !json.chars().any(char::is_control),
+            "JSON strings escape control characters"
+        );
+        assert!(json.contains("\\u001b[31m"));
+    }
+
+    #[test]
+    fn frames_carry_the_reconnect_advice() {
+        let ack = proto::AppendAck::default();
+        let advised = message_frame(&ack, true);
+        assert_eq!(advised[frame::PREFIX_LEN], frame::FLAG_RECONNECT_ADVISED);
+        let plain = message_frame(&ack, false);
+        assert_eq!(plain[frame::PREFIX_LEN], 0);
+        let mut decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
+        decoder.handle_data(advised);
+        assert!(matches!(
+            decoder.poll_frame(),
+            Ok(Some(Frame::Message {
+                reconnect_advised: true,
+                ..
+            }))
+        ));
+    }
 }

@@ -70,3 +70,61 @@ pub(super) fn query_u64<B>(request: &Request<B>, name: &str) -> Option<u64> {
         .find(|(key, _)| *key == name)
         .and_then(|(_, value)| value.parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, uri: &str, session: bool) -> Request<()> {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if session {
+            builder = builder.header("content-type", "s2s/proto");
+        }
+        builder.body(()).expect("request")
+    }
+
+    #[test]
+    fn routes_as_s2_lite() {
+        let cases = [
+            (Method::GET, "/v1/basins?limit=2", false, Route::ListBasins),
+            (
+                Method::GET,
+                "/v1/streams/s/records/tail",
+                false,
+                Route::CheckTail,
+            ),
+            (Method::POST, "/v1/streams/s/records", false, Route::Append),
+            (
+                Method::GET,
+                "/v1/streams/s/records?seq_num=3",
+                false,
+                Route::Read,
+            ),
+            (
+                Method::POST,
+                "/v1/streams/s/records",
+                true,
+                Route::AppendSession,
+            ),
+            (
+                Method::GET,
+                "/v1/streams/s/records",
+                true,
+                Route::ReadSession,
+            ),
+            (Method::DELETE, "/v1/basins/b", false, Route::Other),
+            (Method::GET, "/v1/streams", false, Route::Other),
+        ];
+        for (method, uri, session, route) in cases {
+            assert_eq!(Route::of(&request(method, uri, session)), route, "{uri}");
+        }
+    }
+
+    #[test]
+    fn reads_query_numbers() {
+        let r = request(Method::GET, "/v1/streams/s/records?seq_num=7&count=3", true);
+        assert_eq!(query_u64(&r, "seq_num"), Some(7));
+        assert_eq!(query_u64(&r, "count"), Some(3));
+        assert_eq!(query_u64(&r, "bytes"), None);
+    }
+}
