@@ -4,7 +4,7 @@
 //! transparently), in bounded memory, without a panic.
 //!
 //! Cases are async functions generic over the [`Runtime`]; each adapter
-//! crate runs them all with [`hostile_tests!`]. Every case runs on its own
+//! crate runs them all with [`hostile_tests!`](crate::hostile_tests). Every case runs on its own
 //! thread under a watchdog ([`run`]), so a hang fails the case after
 //! [`CASE_LIMIT`] instead of stalling CI, and cases that measure memory run
 //! alone (see [`crate::alloc`]).

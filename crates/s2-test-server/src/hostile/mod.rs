@@ -258,6 +258,8 @@ impl Drop for HostileServer {
 async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((socket, _)) = listener.accept().await else {
+            // Out of descriptors, say: let some close.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         shared.connections.fetch_add(1, Ordering::SeqCst);

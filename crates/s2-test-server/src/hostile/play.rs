@@ -22,7 +22,7 @@ const READ_INTERVAL: Duration = Duration::from_millis(50);
 /// Records per batch of a read session.
 const PER_BATCH: u64 = 2;
 /// Time for queued frames to reach the socket before a cut.
-const FLUSH_GRACE: Duration = Duration::from_millis(50);
+const FLUSH_GRACE: Duration = Duration::from_millis(150);
 /// Largest request body read back (an append is at most ~1 MiB).
 const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
 
