@@ -1,8 +1,9 @@
 //! A counting global allocator, so cases can assert that hostile input
 //! costs bounded memory.
 //!
-//! A test binary installs it with [`counting_allocator!`](crate::counting_allocator); cases measure
-//! the peak of extra heap during a future with [`peak_during`]. Heap
+//! A test binary installs it with
+//! [`counting_allocator!`](crate::counting_allocator); cases measure the
+//! peak of extra heap during a future with [`peak_during`]. Heap
 //! allocated by other threads counts too (the hostile server runs in the
 //! same process), so cases that measure run alone: they hold
 //! [`exclusive`] while every other case holds [`shared`].

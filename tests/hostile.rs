@@ -4,10 +4,10 @@
 //! transparently), in bounded memory, without a panic.
 //!
 //! Cases are async functions generic over the [`Runtime`]; each adapter
-//! crate runs them all with [`hostile_tests!`](crate::hostile_tests). Every case runs on its own
-//! thread under a watchdog ([`run`]), so a hang fails the case after
-//! [`CASE_LIMIT`] instead of stalling CI, and cases that measure memory run
-//! alone (see [`crate::alloc`]).
+//! crate runs them all with [`hostile_tests!`](crate::hostile_tests).
+//! Every case runs on its own thread under a watchdog ([`run`]), so a hang
+//! fails the case after [`CASE_LIMIT`] instead of stalling CI, and cases
+//! that measure memory run alone (see [`crate::alloc`]).
 
 use std::{
     future::Future,
@@ -527,11 +527,15 @@ pub async fn read_session_records_backwards<R: Runtime + Default>() {
     let server = server(Misbehaviour::RecordsBackwards);
     let s2 = client::<R>(config(&server));
     let session = stream_of(&s2).read_session(ReadRequest::new(ReadStart::SeqNum(0)));
-    let (_, end) = drain_read_session(session, Duration::from_secs(10)).await;
+    let (records, end) = drain_read_session(session, Duration::from_secs(10)).await;
     match end {
         Some(Err(e)) => expect_protocol::<()>(Err(e), "read session going backwards"),
         Some(Ok(())) => panic!("read session ended without an error"),
-        None => panic!("read session did not end within 10 s"),
+        None => panic!(
+            "read session did not end within 10 s ({} records yielded, {} sessions)",
+            records.len(),
+            server.requests_on(Route::ReadSession)
+        ),
     }
 }
 
