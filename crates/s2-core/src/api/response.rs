@@ -7,7 +7,10 @@ use serde::{Deserialize, de::DeserializeOwned};
 
 use super::{HttpResponse, RETRY_AFTER_MS_HEADER};
 use crate::{
-    error::{AppendConditionFailed, Error, ProtocolError, ServiceError, body_snippet},
+    error::{
+        AppendConditionFailed, Error, MAX_SERVER_CODE_BYTES, ProtocolError, ServiceError,
+        body_snippet, sanitize_server_text,
+    },
     frame::{self, Compression},
     types::StreamPosition,
 };
@@ -94,7 +97,9 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
                         AppendConditionFailed::SeqNumMismatch { expected }
                     }
                     ConditionFailedBody::FencingTokenMismatch(expected) => {
-                        AppendConditionFailed::FencingTokenMismatch { expected }
+                        AppendConditionFailed::FencingTokenMismatch {
+                            expected: sanitize_server_text(&expected, MAX_SERVER_CODE_BYTES),
+                        }
                     }
                 }
                 .into();
@@ -107,15 +112,14 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
         }
         _ => {}
     }
-    let (code, message) = match serde_json::from_slice::<ErrorInfo>(body) {
-        Ok(info) => (info.code, info.message),
-        Err(_) => (String::new(), body_snippet(body)),
-    };
-    ServiceError {
-        status,
-        code,
-        message,
-        retry_after,
+    match serde_json::from_slice::<ErrorInfo>(body) {
+        Ok(info) => ServiceError::from_server(status, &info.code, &info.message, retry_after),
+        Err(_) => ServiceError {
+            status,
+            code: String::new(),
+            message: body_snippet(body),
+            retry_after,
+        },
     }
     .into()
 }
@@ -128,4 +132,43 @@ pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
 /// Decodes a protobuf body; `bytes` fields become slices of `body`.
 pub(crate) fn protobuf<T: prost::Message + Default>(body: Bytes) -> Result<T, Error> {
     T::decode(body).map_err(|e| ProtocolError::Protobuf(e).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_from_server_is_sanitised() {
+        // The same function builds errors of HTTP responses and of session
+        // terminal frames.
+        let body = serde_json::json!({
+            "code": format!("other\r\n{}", "c".repeat(10_000)),
+            "message": format!("boom\r\nERROR forged\u{1b}[2J{}", "m".repeat(1 << 20)),
+        })
+        .to_string();
+        let Error::Service(e) = error_from_parts(503, body.as_bytes(), None) else {
+            panic!("expected a service error");
+        };
+        assert!(e.code.len() <= crate::error::MAX_SERVER_CODE_BYTES);
+        assert!(e.message.len() <= crate::error::MAX_SERVER_MESSAGE_BYTES);
+        assert!(e.message.starts_with("boom\\r\\nERROR forged\\u{1b}[2J"));
+        let shown = e.to_string();
+        assert!(!shown.contains(['\r', '\n', '\u{1b}']), "{shown:?}");
+
+        let raw = b"not json\r\n\x1b[31m".repeat(100);
+        let Error::Service(e) = error_from_parts(502, &raw, None) else {
+            panic!("expected a service error");
+        };
+        assert!(!e.message.contains(['\r', '\n', '\u{1b}']));
+        assert!(e.message.len() <= 260);
+
+        let fenced = br#"{"fencing_token_mismatch": "tok\r\nen"}"#;
+        let Error::AppendCondition(AppendConditionFailed::FencingTokenMismatch { expected }) =
+            error_from_parts(412, fenced, None)
+        else {
+            panic!("expected a condition failure");
+        };
+        assert_eq!(expected, "tok\\r\\nen");
+    }
 }
