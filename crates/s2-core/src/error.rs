@@ -267,6 +267,13 @@ pub enum ProtocolError {
     /// An acknowledgement or batch contradicts what was sent or seen before.
     #[error("inconsistent response: {0}")]
     Inconsistent(Cow<'static, str>),
+    /// A listing page said there was more but did not move past the
+    /// previous page, so paging would never end.
+    #[error("listing page does not advance past {start_after:?}")]
+    PageNotAdvancing {
+        /// Where the page was asked to start (exclusive), shortened.
+        start_after: String,
+    },
 }
 
 /// Any failure of an S2 operation.
