@@ -12,7 +12,7 @@ use super::{
     response::{error_from, json, protobuf, success_body},
 };
 use crate::{
-    error::{Error, ValidationError},
+    error::{Error, ProtocolError, ValidationError},
     names::{BasinName, StreamName},
     proto,
     types::{
@@ -32,6 +32,44 @@ pub enum SessionKind {
     Append,
     /// `ReadBatch` frames down.
     Read,
+}
+
+/// What the ack of a unary append must say, given the batch that was sent.
+#[derive(Debug, Clone, Copy)]
+struct ExpectedAck {
+    /// Records in the batch.
+    records: u64,
+    /// The batch's `match_seq_num`: where its first record must land.
+    start: Option<u64>,
+}
+
+impl ExpectedAck {
+    /// Checks an ack (already known to be ordered `start <= end <= tail`)
+    /// against the batch it acknowledges.
+    fn check(&self, ack: &AppendAck) -> Result<(), ProtocolError> {
+        if ack.record_count() != self.records {
+            return Err(ProtocolError::Inconsistent(
+                format!(
+                    "ack covers {} records, batch had {}",
+                    ack.record_count(),
+                    self.records
+                )
+                .into(),
+            ));
+        }
+        if let Some(start) = self.start
+            && ack.start.seq_num != start
+        {
+            return Err(ProtocolError::Inconsistent(
+                format!(
+                    "ack starts at {}, batch was conditioned on match_seq_num {start}",
+                    ack.start.seq_num
+                )
+                .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Query parameters of a read.
@@ -113,7 +151,10 @@ impl Api {
             .map_err(|e| ValidationError::Encode {
                 reason: e.to_string(),
             })?;
-        let expected_records = input.len() as u64;
+        let expected = ExpectedAck {
+            records: input.len() as u64,
+            start: input.match_seq_num(),
+        };
         let mut builder = self.records_request(basin, stream, Method::POST, false);
         builder.body(PROTOBUF_CONTENT_TYPE, body.freeze()).header(
             http::header::ACCEPT,
@@ -123,16 +164,7 @@ impl Api {
         Ok(Call::new(http, Idempotency::Append, move |response| {
             let (_, body) = success_body(response)?;
             let ack = AppendAck::try_from(protobuf::<proto::AppendAck>(body)?)?;
-            if ack.record_count() != expected_records {
-                return Err(crate::error::ProtocolError::Inconsistent(
-                    format!(
-                        "ack covers {} records, batch had {expected_records}",
-                        ack.record_count()
-                    )
-                    .into(),
-                )
-                .into());
-            }
+            expected.check(&ack)?;
             Ok(ack)
         }))
     }
@@ -202,12 +234,81 @@ impl Api {
     /// The error described by an unsuccessful session-opening response.
     pub fn session_error(&self, response: &super::HttpResponse) -> Error {
         match success_body(response.clone()) {
-            Ok(_) => crate::error::ProtocolError::UnexpectedStatus {
+            Ok(_) => ProtocolError::UnexpectedStatus {
                 status: response.status.as_u16(),
                 body: String::new(),
             }
             .into(),
             Err(e) => e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::{
+        api::{Endpoints, HttpResponse},
+        frame::Compression,
+        types::AppendRecord,
+    };
+
+    fn api() -> Api {
+        let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
+        Api::new(endpoints, "token", Compression::None).expect("valid token")
+    }
+
+    fn names() -> (BasinName, StreamName) {
+        (
+            "test-basin".parse().expect("valid basin name"),
+            "stream".parse().expect("valid stream name"),
+        )
+    }
+
+    fn ack_response(start: u64, end: u64, tail: u64) -> HttpResponse {
+        let position = |seq_num| {
+            Some(StreamPosition {
+                seq_num,
+                timestamp: 7,
+            })
+        };
+        let ack = proto::AppendAck {
+            start: position(start),
+            end: position(end),
+            tail: position(tail),
+        };
+        HttpResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: ack.encode_to_vec().into(),
+        }
+    }
+
+    fn inconsistent(result: Result<AppendAck, Error>) -> bool {
+        matches!(result, Err(Error::Protocol(ProtocolError::Inconsistent(_))))
+    }
+
+    #[test]
+    fn unary_append_ack_is_checked_against_the_batch() {
+        let (basin, stream) = names();
+        let records = vec![AppendRecord::new("a"), AppendRecord::new("b")];
+        let plain = AppendInput::new(records.clone()).expect("valid batch");
+        let call = api().append(&basin, &stream, &plain).expect("valid call");
+        assert!(call.parse(ack_response(5, 7, 9)).is_ok());
+        // Wrong record count.
+        assert!(inconsistent(call.parse(ack_response(5, 8, 9))));
+        assert!(inconsistent(call.parse(ack_response(5, 6, 9))));
+        // Tail below end.
+        assert!(inconsistent(call.parse(ack_response(5, 7, 6))));
+
+        let conditioned = plain.with_match_seq_num(5);
+        let call = api()
+            .append(&basin, &stream, &conditioned)
+            .expect("valid call");
+        assert!(call.parse(ack_response(5, 7, 7)).is_ok());
+        // Landed somewhere other than where the condition put it.
+        assert!(inconsistent(call.parse(ack_response(6, 8, 8))));
     }
 }
