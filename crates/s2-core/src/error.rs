@@ -267,6 +267,25 @@ pub enum ProtocolError {
     /// An acknowledgement or batch contradicts what was sent or seen before.
     #[error("inconsistent response: {0}")]
     Inconsistent(Cow<'static, str>),
+    /// A read batch holds more records or metered bytes than the service
+    /// ever sends in one batch.
+    #[error("read batch holds more than {limit} {what}")]
+    ReadBatchTooLarge {
+        /// Which bound was exceeded: records or metered bytes.
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+    },
+    /// A read batch's protobuf encoding could not be walked.
+    #[error("malformed read batch: {0}")]
+    MalformedReadBatch(&'static str),
+    /// A response used a content coding the request did not offer (or one
+    /// this client does not know).
+    #[error("response uses content-encoding {encoding:?}, which was not offered")]
+    UnrequestedEncoding {
+        /// The response's `Content-Encoding`, shortened.
+        encoding: String,
+    },
     /// A listing page said there was more but did not move past the
     /// previous page, so paging would never end.
     #[error("listing page does not advance past {start_after:?}")]

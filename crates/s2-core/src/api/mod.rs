@@ -9,6 +9,7 @@
 mod account;
 mod basin;
 pub mod endpoints;
+mod read_batch;
 mod response;
 mod stream;
 
@@ -17,6 +18,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints};
+pub use read_batch::decode_read_batch;
 pub use response::{MAX_RESPONSE_BODY_BYTES, error_from_parts};
 pub use stream::SessionKind;
 
@@ -123,9 +125,12 @@ impl<T> Call<T> {
         self.idempotency
     }
 
-    /// Parses a response to this call's request.
+    /// Parses a response to this call's request. A content coding the
+    /// request did not offer is refused; an offered one is undone (within
+    /// [`MAX_RESPONSE_BODY_BYTES`]) before the body is read.
     pub fn parse(&self, response: HttpResponse) -> Result<T, Error> {
-        (self.parser)(response)
+        let offered = response::offered_encodings(&self.request.headers);
+        (self.parser)(response::decode_content(response, &offered)?)
     }
 }
 

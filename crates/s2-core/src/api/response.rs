@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use serde::{Deserialize, de::DeserializeOwned};
 
 use super::{HttpResponse, RETRY_AFTER_MS_HEADER};
@@ -11,7 +12,7 @@ use crate::{
         AppendConditionFailed, Error, MAX_SERVER_CODE_BYTES, ProtocolError, ServiceError,
         body_snippet, sanitize_server_text,
     },
-    frame::{self, Compression},
+    frame::{self, Compression, FrameError},
     types::StreamPosition,
 };
 
@@ -19,10 +20,12 @@ use crate::{
 /// full read batch is about 1 MiB; listings are far smaller.
 pub const MAX_RESPONSE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Checks the status and returns the decoded body of a successful response,
-/// or the error the response describes.
+/// Checks the status and returns the body of a successful response, or the
+/// error the response describes. The body must already be content-decoded
+/// ([`decode_content`]).
 pub(crate) fn success_body(response: HttpResponse) -> Result<(HttpResponse, Bytes), Error> {
-    let body = decoded_body(&response)?;
+    check_size(response.body.len())?;
+    let body = response.body.clone();
     if response.status.is_success() {
         Ok((response, body))
     } else {
@@ -30,31 +33,69 @@ pub(crate) fn success_body(response: HttpResponse) -> Result<(HttpResponse, Byte
     }
 }
 
-/// The body with any `Content-Encoding` undone, within the size limit.
-fn decoded_body(response: &HttpResponse) -> Result<Bytes, Error> {
-    if response.body.len() > MAX_RESPONSE_BODY_BYTES {
+fn check_size(len: usize) -> Result<(), Error> {
+    if len > MAX_RESPONSE_BODY_BYTES {
         return Err(ProtocolError::BodyTooLarge {
             limit: MAX_RESPONSE_BODY_BYTES,
         }
         .into());
     }
-    let encoding = response
-        .headers
-        .get(http::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    let compression = match encoding {
-        "" | "identity" => return Ok(response.body.clone()),
-        other => Compression::from_content_encoding(other).ok_or_else(|| {
-            ProtocolError::UnexpectedStatus {
-                status: response.status.as_u16(),
-                body: format!("unsupported content-encoding {other:?}"),
-            }
-        })?,
+    Ok(())
+}
+
+/// The codings a request offered in its `Accept-Encoding` header (identity
+/// is always acceptable and not listed).
+pub(crate) fn offered_encodings(request_headers: &HeaderMap) -> Vec<Compression> {
+    request_headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        // A coding may carry a weight (`gzip;q=0.5`); `q=0` refuses it.
+        .filter(|token| {
+            !token
+                .split(';')
+                .skip(1)
+                .any(|param| matches!(param.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
+        })
+        .filter_map(|token| token.split(';').next())
+        .filter_map(Compression::from_content_encoding)
+        .filter(|c| *c != Compression::None)
+        .collect()
+}
+
+/// Undoes the response's `Content-Encoding`, within the size limit, and
+/// removes the header. Only a coding in `offered` (what the request's
+/// `Accept-Encoding` listed) is decoded: a server answering with one that
+/// was not asked for is refused rather than trusted with a decompressor.
+pub(crate) fn decode_content(
+    mut response: HttpResponse,
+    offered: &[Compression],
+) -> Result<HttpResponse, Error> {
+    check_size(response.body.len())?;
+    let Some(value) = response.headers.remove(http::header::CONTENT_ENCODING) else {
+        return Ok(response);
     };
-    frame::decompress(compression, response.body.clone(), MAX_RESPONSE_BODY_BYTES)
-        .map_err(|e| ProtocolError::Frame(e.to_string()).into())
+    let encoding = value.to_str().unwrap_or("").trim();
+    let compression = match Compression::from_content_encoding(encoding) {
+        Some(Compression::None) => return Ok(response),
+        Some(c) if offered.contains(&c) => c,
+        _ => {
+            return Err(ProtocolError::UnrequestedEncoding {
+                encoding: sanitize_server_text(&String::from_utf8_lossy(value.as_bytes()), 64),
+            }
+            .into());
+        }
+    };
+    response.body = frame::decompress(compression, response.body, MAX_RESPONSE_BODY_BYTES)
+        .map_err(|e| match e {
+            FrameError::DecompressedTooLarge { .. } => ProtocolError::BodyTooLarge {
+                limit: MAX_RESPONSE_BODY_BYTES,
+            },
+            other => ProtocolError::Frame(other.to_string()),
+        })?;
+    response.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(response)
 }
 
 #[derive(Deserialize)]

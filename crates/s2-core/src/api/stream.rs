@@ -9,10 +9,12 @@ use serde::Deserialize;
 use super::{
     Api, Call, HttpRequest, Idempotency, PROTOBUF_CONTENT_TYPE, RequestBuilder,
     SESSION_CONTENT_TYPE,
-    response::{error_from, json, protobuf, success_body},
+    read_batch::decode_read_batch,
+    response::{decode_content, error_from, json, protobuf, success_body},
 };
 use crate::{
     error::{Error, ProtocolError, ValidationError},
+    frame::Compression,
     names::{BasinName, StreamName},
     proto,
     types::{
@@ -194,7 +196,7 @@ impl Api {
                 };
             }
             let (_, body) = success_body(response)?;
-            let mut batch: proto::ReadBatch = protobuf(body)?;
+            let mut batch = decode_read_batch(body)?;
             crate::types::check_read_batch_order(&batch.records, None)?;
             filter_commands(&mut batch, ignore_commands);
             Ok(ReadOutput::Batch(ReadBatch {
@@ -233,7 +235,13 @@ impl Api {
 
     /// The error described by an unsuccessful session-opening response.
     pub fn session_error(&self, response: &super::HttpResponse) -> Error {
-        match success_body(response.clone()) {
+        // Session requests offer this client's compression (see
+        // `accept_encoding`).
+        let offered: &[_] = match self.compression {
+            Compression::None => &[],
+            _ => std::slice::from_ref(&self.compression),
+        };
+        match decode_content(response.clone(), offered).and_then(success_body) {
             Ok(_) => ProtocolError::UnexpectedStatus {
                 status: response.status.as_u16(),
                 body: String::new(),
@@ -246,12 +254,12 @@ impl Api {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
     use http::{HeaderMap, StatusCode};
 
     use super::*;
     use crate::{
         api::{Endpoints, HttpResponse},
-        frame::Compression,
         types::AppendRecord,
     };
 
@@ -284,6 +292,112 @@ mod tests {
             headers: HeaderMap::new(),
             body: ack.encode_to_vec().into(),
         }
+    }
+
+    fn gzip(bytes: &[u8]) -> Bytes {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).expect("writing to a Vec");
+        encoder.finish().expect("writing to a Vec").into()
+    }
+
+    fn read_response(encoding: Option<&'static str>, body: Bytes) -> HttpResponse {
+        let mut headers = HeaderMap::new();
+        if let Some(encoding) = encoding {
+            headers.insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding),
+            );
+        }
+        HttpResponse {
+            status: StatusCode::OK,
+            headers,
+            body,
+        }
+    }
+
+    fn read_call(compression: Compression) -> Call<ReadOutput> {
+        let (basin, stream) = names();
+        let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
+        Api::new(endpoints, "token", compression)
+            .expect("valid token")
+            .read(&basin, &stream, &ReadRequest::default())
+            .expect("valid call")
+    }
+
+    #[test]
+    fn unary_read_decodes_only_offered_encodings() {
+        let batch = proto::ReadBatch {
+            records: vec![proto::SequencedRecord {
+                seq_num: 0,
+                body: Bytes::from(vec![b'x'; 2000]),
+                ..Default::default()
+            }],
+            tail: None,
+        };
+        let plain = Bytes::from(batch.encode_to_vec());
+        let zipped = gzip(&plain);
+        let unrequested = |result: Result<ReadOutput, Error>| {
+            matches!(
+                result,
+                Err(Error::Protocol(ProtocolError::UnrequestedEncoding { .. }))
+            )
+        };
+        // Nothing offered: identity only.
+        let call = read_call(Compression::None);
+        assert!(
+            call.request
+                .headers
+                .get(http::header::ACCEPT_ENCODING)
+                .is_none()
+        );
+        assert_eq!(
+            call.parse(read_response(None, plain.clone()))
+                .unwrap()
+                .records()
+                .len(),
+            1
+        );
+        assert_eq!(
+            call.parse(read_response(Some("identity"), plain.clone()))
+                .unwrap()
+                .records()
+                .len(),
+            1
+        );
+        assert!(unrequested(
+            call.parse(read_response(Some("gzip"), zipped.clone()))
+        ));
+        assert!(unrequested(
+            call.parse(read_response(Some("br"), plain.clone()))
+        ));
+        // gzip offered: gzip decoded, zstd still refused.
+        let call = read_call(Compression::Gzip);
+        assert_eq!(
+            call.parse(read_response(Some("gzip"), zipped))
+                .unwrap()
+                .records()
+                .len(),
+            1
+        );
+        assert!(unrequested(call.parse(read_response(Some("zstd"), plain))));
+    }
+
+    #[test]
+    fn unary_read_refuses_a_batch_of_empty_records() {
+        // 16 MiB of `0a 00`: eight million empty records for prost.
+        let empties = b"\x0a\x00".repeat(crate::api::MAX_RESPONSE_BODY_BYTES / 2);
+        let too_large = |result: Result<ReadOutput, Error>| {
+            matches!(
+                result,
+                Err(Error::Protocol(ProtocolError::ReadBatchTooLarge { .. }))
+            )
+        };
+        let call = read_call(Compression::Gzip);
+        let zipped = gzip(&empties);
+        assert!(zipped.len() < 64 * 1024, "a bomb of {} bytes", zipped.len());
+        assert!(too_large(call.parse(read_response(Some("gzip"), zipped))));
+        assert!(too_large(call.parse(read_response(None, empties.into()))));
     }
 
     fn inconsistent(result: Result<AppendAck, Error>) -> bool {
