@@ -13,6 +13,8 @@ mod read_batch;
 mod response;
 mod stream;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -104,6 +106,7 @@ pub struct Call<T> {
     /// The request to send (clone it for each attempt).
     pub request: HttpRequest,
     idempotency: Idempotency,
+    timeout_allowance: Duration,
     parser: Parser<T>,
 }
 
@@ -116,13 +119,27 @@ impl<T> Call<T> {
         Self {
             request,
             idempotency,
+            timeout_allowance: Duration::ZERO,
             parser: Box::new(parser),
         }
+    }
+
+    /// Lets the service hold the request for `allowance` on purpose.
+    fn with_timeout_allowance(mut self, allowance: Duration) -> Self {
+        self.timeout_allowance = allowance;
+        self
     }
 
     /// Whether a retry after an unknown outcome is safe.
     pub fn idempotency(&self) -> Idempotency {
         self.idempotency
+    }
+
+    /// How long the service may hold this request on purpose (a read's
+    /// long-poll `wait`): add it to the request timeout, or every such
+    /// call times out.
+    pub fn timeout_allowance(&self) -> Duration {
+        self.timeout_allowance
     }
 
     /// Parses a response to this call's request. A content coding the
@@ -181,6 +198,7 @@ impl<T> std::fmt::Debug for Call<T> {
         f.debug_struct("Call")
             .field("request", &self.request)
             .field("idempotency", &self.idempotency)
+            .field("timeout_allowance", &self.timeout_allowance)
             .finish_non_exhaustive()
     }
 }

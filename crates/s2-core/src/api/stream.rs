@@ -1,6 +1,8 @@
 //! Stream-level calls: tail, append, read, and the requests that open
 //! sessions.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 use http::{HeaderValue, Method, StatusCode};
 use prost::Message;
@@ -188,7 +190,8 @@ impl Api {
         self.accept_encoding(&mut builder);
         let http = builder.build()?;
         let ignore_commands = request.ignore_command_records;
-        Ok(Call::new(http, Idempotency::Idempotent, move |response| {
+        let wait = Duration::from_secs(request.wait_secs.unwrap_or(0).into());
+        let call = Call::new(http, Idempotency::Idempotent, move |response| {
             if response.status == StatusCode::RANGE_NOT_SATISFIABLE {
                 return match error_from(&response, &response.body) {
                     Error::ReadPastTail { tail } => Ok(ReadOutput::Tail(tail)),
@@ -203,7 +206,9 @@ impl Api {
                 records: batch.records,
                 tail: batch.tail,
             }))
-        }))
+        });
+        // The service holds a read at the tail for up to `wait`.
+        Ok(call.with_timeout_allowance(wait))
     }
 
     /// The request that opens a session. Its body is the stream of frames
@@ -381,6 +386,23 @@ mod tests {
             1
         );
         assert!(unrequested(call.parse(read_response(Some("zstd"), plain))));
+    }
+
+    #[test]
+    fn unary_read_deadline_includes_its_wait() {
+        let (basin, stream) = names();
+        let read = |wait: Option<u32>| {
+            let request = ReadRequest {
+                wait_secs: wait,
+                ..ReadRequest::default()
+            };
+            api().read(&basin, &stream, &request).expect("valid call")
+        };
+        assert_eq!(read(None).timeout_allowance(), Duration::ZERO);
+        assert_eq!(read(Some(30)).timeout_allowance(), Duration::from_secs(30));
+        let append = AppendInput::new(vec![AppendRecord::new("a")]).expect("valid batch");
+        let call = api().append(&basin, &stream, &append).expect("valid call");
+        assert_eq!(call.timeout_allowance(), Duration::ZERO);
     }
 
     #[test]
