@@ -113,6 +113,7 @@ mod tests {
         (items, None, fetches.load(Ordering::Relaxed))
     }
 
+    #[allow(clippy::ptr_arg, reason = "the `name_of` signature `paginate` takes")]
     fn name(item: &String) -> String {
         item.clone()
     }
