@@ -271,6 +271,35 @@ mod tests {
         assert!(too_large(decode_read_batch(wire.into())));
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes never panic, and whatever the scan lets through
+        /// decodes exactly as prost alone decodes it.
+        #[test]
+        fn agrees_with_prost(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let ours = decode_read_batch(Bytes::from(bytes.clone()));
+            let prost = <proto::ReadBatch as Message>::decode(&bytes[..]);
+            if let Ok(batch) = &ours {
+                proptest::prop_assert_eq!(Some(batch), prost.as_ref().ok());
+            }
+        }
+
+        /// Every batch within the service's bounds decodes unchanged.
+        #[test]
+        fn accepts_every_batch_within_bounds(
+            shape in proptest::collection::vec((0usize..4, 0usize..64), 0..40),
+        ) {
+            let original = batch(
+                shape
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(headers, body))| record(i as u64, headers, body))
+                    .collect(),
+            );
+            let bytes = Bytes::from(original.encode_to_vec());
+            proptest::prop_assert_eq!(decode_read_batch(bytes).ok(), Some(original));
+        }
+    }
+
     #[test]
     fn malformed_bytes_are_refused_without_panic() {
         for bytes in [

@@ -204,6 +204,20 @@ mod tests {
         assert!(!e.message.contains(['\r', '\n', '\u{1b}']));
         assert!(e.message.len() <= 260);
 
+        // A session's terminal frame goes through the same function.
+        let mut frame = bytes::BytesMut::new();
+        frame::encode_terminal(&mut frame, 500, body.as_bytes()).expect("fits a frame");
+        let mut decoder = frame::FrameDecoder::default();
+        decoder.handle_data(frame.freeze());
+        let Ok(Some(frame::Frame::Terminal { status, body })) = decoder.poll_frame() else {
+            panic!("expected a terminal frame");
+        };
+        let Error::Service(e) = error_from_parts(status, &body, None) else {
+            panic!("expected a service error");
+        };
+        assert!(e.message.len() <= crate::error::MAX_SERVER_MESSAGE_BYTES);
+        assert!(!e.to_string().contains(['\r', '\n', '\u{1b}']));
+
         let fenced = br#"{"fencing_token_mismatch": "tok\r\nen"}"#;
         let Error::AppendCondition(AppendConditionFailed::FencingTokenMismatch { expected }) =
             error_from_parts(412, fenced, None)
