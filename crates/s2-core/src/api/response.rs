@@ -165,9 +165,16 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
     .into()
 }
 
+/// Longest description of a JSON decoding failure kept in an error.
+const MAX_JSON_ERROR_BYTES: usize = 512;
+
 /// Decodes a JSON body.
 pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()).into())
+    serde_json::from_slice(body).map_err(|e| {
+        // serde quotes offending values (an unknown enum variant, say), so
+        // the description carries server bytes too.
+        ProtocolError::Json(sanitize_server_text(&e.to_string(), MAX_JSON_ERROR_BYTES)).into()
+    })
 }
 
 /// Decodes a protobuf body; `bytes` fields become slices of `body`.
@@ -217,6 +224,19 @@ mod tests {
         };
         assert!(e.message.len() <= crate::error::MAX_SERVER_MESSAGE_BYTES);
         assert!(!e.to_string().contains(['\r', '\n', '\u{1b}']));
+
+        #[derive(Debug, Deserialize)]
+        enum State {
+            #[allow(dead_code, reason = "only the unknown variant is fed")]
+            Active,
+        }
+        let hostile = format!("\"\u{1b}[2J\r\n{}\"", "v".repeat(1 << 20));
+        let Err(Error::Protocol(ProtocolError::Json(reason))) = json::<State>(hostile.as_bytes())
+        else {
+            panic!("expected a JSON error");
+        };
+        assert!(reason.len() <= MAX_JSON_ERROR_BYTES);
+        assert!(!reason.contains(['\r', '\n', '\u{1b}']), "{reason:?}");
 
         let fenced = br#"{"fencing_token_mismatch": "tok\r\nen"}"#;
         let Error::AppendCondition(AppendConditionFailed::FencingTokenMismatch { expected }) =
