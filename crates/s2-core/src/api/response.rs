@@ -230,7 +230,8 @@ mod tests {
             #[allow(dead_code, reason = "only the unknown variant is fed")]
             Active,
         }
-        let hostile = format!("\"\u{1b}[2J\r\n{}\"", "v".repeat(1 << 20));
+        // JSON escapes, so the string itself holds ESC, CR and LF.
+        let hostile = format!(r#""\u001b[2J\r\n{}""#, "v".repeat(1 << 20));
         let Err(Error::Protocol(ProtocolError::Json(reason))) = json::<State>(hostile.as_bytes())
         else {
             panic!("expected a JSON error");
