@@ -13,6 +13,7 @@ use s2_client::{
 use s2_test_server::Target;
 
 pub mod alloc;
+pub mod bounds;
 pub mod cases;
 pub mod faults;
 pub mod hostile;
@@ -93,6 +94,18 @@ macro_rules! conformance_tests {
             no_side_effects_fails_precisely,
             conditioned_unary_append_is_exactly_once,
         );
+        $crate::conformance_tests!(@bounds $runtime, $block_on;
+            unary_read_waits_past_the_request_timeout,
+            unary_read_wait_returns_a_record_appended_meanwhile,
+        );
+    };
+    (@bounds $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $block_on($crate::bounds::$case::<$runtime>($crate::client::<$runtime>()));
+            }
+        )*
     };
     (@faults $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
         $(

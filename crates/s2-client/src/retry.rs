@@ -56,7 +56,11 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
     let mut unknown_outcome: Option<Error> = None;
     loop {
-        let result = match inner.transport.send(&call.request).await {
+        let result = match inner
+            .transport
+            .send(&call.request, call.timeout_allowance())
+            .await
+        {
             Ok(response) => call.parse(response),
             Err(e) => Err(e),
         };

@@ -267,6 +267,32 @@ pub enum ProtocolError {
     /// An acknowledgement or batch contradicts what was sent or seen before.
     #[error("inconsistent response: {0}")]
     Inconsistent(Cow<'static, str>),
+    /// A read batch holds more records or metered bytes than the service
+    /// ever sends in one batch.
+    #[error("read batch holds more than {limit} {what}")]
+    ReadBatchTooLarge {
+        /// Which bound was exceeded: records or metered bytes.
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+    },
+    /// A read batch's protobuf encoding could not be walked.
+    #[error("malformed read batch: {0}")]
+    MalformedReadBatch(&'static str),
+    /// A response used a content coding the request did not offer (or one
+    /// this client does not know).
+    #[error("response uses content-encoding {encoding:?}, which was not offered")]
+    UnrequestedEncoding {
+        /// The response's `Content-Encoding`, shortened.
+        encoding: String,
+    },
+    /// A listing page said there was more but did not move past the
+    /// previous page, so paging would never end.
+    #[error("listing page does not advance past {start_after:?}")]
+    PageNotAdvancing {
+        /// Where the page was asked to start (exclusive), shortened.
+        start_after: String,
+    },
 }
 
 /// Any failure of an S2 operation.
@@ -385,12 +411,87 @@ impl Error {
     }
 }
 
+/// Longest error code kept from a server's answer, in bytes.
+pub const MAX_SERVER_CODE_BYTES: usize = 64;
+/// Longest error message kept from a server's answer, in bytes.
+pub const MAX_SERVER_MESSAGE_BYTES: usize = 1024;
+
+impl ServiceError {
+    /// An error built from a server's answer: `code` and `message` are
+    /// truncated and their control characters escaped, so hostile bytes
+    /// cannot flood or forge lines in logs and `Display` output.
+    pub fn from_server(
+        status: u16,
+        code: &str,
+        message: &str,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        Self {
+            status,
+            code: sanitize_server_text(code, MAX_SERVER_CODE_BYTES),
+            message: sanitize_server_text(message, MAX_SERVER_MESSAGE_BYTES),
+            retry_after,
+        }
+    }
+}
+
+/// Text from a server made safe to print: control and invisible
+/// direction-changing characters escaped (`\n`, `\u{1b}`), backslashes
+/// doubled so the escapes are unambiguous, and the result cut to at most
+/// `max_bytes` bytes on a character boundary, ending in `…` when cut.
+pub fn sanitize_server_text(text: &str, max_bytes: usize) -> String {
+    const ELLIPSIS: char = '…';
+    let mut out = String::with_capacity(text.len().min(max_bytes));
+    // Longest prefix, on an escape boundary, that still leaves room for
+    // the ellipsis.
+    let mut cut_at = 0;
+    let mut escaped = String::new();
+    for c in text.chars() {
+        escaped.clear();
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if needs_escape(c) => escaped.extend(c.escape_unicode()),
+            c => escaped.push(c),
+        }
+        if out.len() + escaped.len() > max_bytes {
+            out.truncate(cut_at);
+            if out.len() + ELLIPSIS.len_utf8() <= max_bytes {
+                out.push(ELLIPSIS);
+            }
+            return out;
+        }
+        out.push_str(&escaped);
+        if out.len() + ELLIPSIS.len_utf8() <= max_bytes {
+            cut_at = out.len();
+        }
+    }
+    out
+}
+
+/// Characters that must not reach a terminal or a log line raw: controls
+/// (C0, DEL, C1) and the invisible ones that reorder or hide text.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
 /// A short, printable prefix of a body, for error messages.
 pub(crate) fn body_snippet(body: &[u8]) -> String {
     const MAX: usize = 256;
+    // Cutting the raw bytes first bounds the work; the lossy decoding of a
+    // split character only adds one replacement character.
     let cut = body.len().min(MAX);
-    let mut text = String::from_utf8_lossy(&body[..cut]).into_owned();
-    if body.len() > MAX {
+    let mut text = sanitize_server_text(&String::from_utf8_lossy(&body[..cut]), MAX);
+    if body.len() > MAX && !text.ends_with('…') {
         text.push('…');
     }
     text
@@ -413,6 +514,48 @@ mod tests {
             message: String::new(),
             retry_after: None,
         })
+    }
+
+    #[test]
+    fn server_text_is_escaped() {
+        let forged = "bad\r\nINFO forged line \u{1b}[31mred\u{1b}[0m \u{202e}rev\\n";
+        let clean = sanitize_server_text(forged, MAX_SERVER_MESSAGE_BYTES);
+        assert_eq!(
+            clean,
+            "bad\\r\\nINFO forged line \\u{1b}[31mred\\u{1b}[0m \\u{202e}rev\\\\n"
+        );
+        assert!(!clean.chars().any(needs_escape));
+        // Plain text, quotes and non-ASCII letters pass unchanged.
+        let plain = "stream \"é\" not found: 'x'";
+        assert_eq!(sanitize_server_text(plain, 1024), plain);
+    }
+
+    #[test]
+    fn server_text_is_truncated_on_a_char_boundary() {
+        let huge = "é".repeat(1_000_000);
+        let clean = sanitize_server_text(&huge, MAX_SERVER_MESSAGE_BYTES);
+        assert!(clean.len() <= MAX_SERVER_MESSAGE_BYTES);
+        assert!(clean.ends_with('…'));
+        assert!(clean.len() > MAX_SERVER_MESSAGE_BYTES - 8);
+        // An escape is never cut in half.
+        let controls = "\u{1b}".repeat(1000);
+        let clean = sanitize_server_text(&controls, 20);
+        assert_eq!(clean, "\\u{1b}\\u{1b}…");
+        assert_eq!(sanitize_server_text("abc", 3), "abc");
+        assert_eq!(sanitize_server_text("abcd", 3), "…");
+        assert_eq!(sanitize_server_text("abcd", 2), "");
+    }
+
+    #[test]
+    fn service_error_from_server_is_bounded() {
+        let message = format!("line1\r\nline2\u{1b}[2J{}", "x".repeat(1 << 20));
+        let code = "c\n".repeat(100);
+        let e = ServiceError::from_server(500, &code, &message, None);
+        assert!(e.code.len() <= MAX_SERVER_CODE_BYTES);
+        assert!(e.message.len() <= MAX_SERVER_MESSAGE_BYTES);
+        let shown = Error::from(e).to_string();
+        assert!(!shown.contains(['\r', '\n', '\u{1b}']), "{shown:?}");
+        assert!(shown.len() < 1200);
     }
 
     #[test]

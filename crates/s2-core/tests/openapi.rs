@@ -1257,9 +1257,14 @@ fn read_batch_proto(batch: &Value) -> proto::ReadBatch {
 }
 
 /// A spec `AppendAck` instance as protobuf. The generator cannot know the
-/// batch size, so `end` and `tail` sequence numbers are derived from it.
-fn append_ack_proto(ack: &Value, records: u64) -> proto::AppendAck {
+/// batch, so `start` follows its `match_seq_num` and `end` and `tail`
+/// sequence numbers are derived from its size.
+fn append_ack_proto(ack: &Value, records: u64, match_seq_num: Option<u64>) -> proto::AppendAck {
     let start = position(&ack["start"]);
+    let start = proto::StreamPosition {
+        seq_num: match_seq_num.unwrap_or(start.seq_num),
+        ..start
+    };
     let end = proto::StreamPosition {
         seq_num: start.seq_num + records,
         ..position(&ack["end"])
@@ -1279,7 +1284,7 @@ fn append_ack_proto(ack: &Value, records: u64) -> proto::AppendAck {
 fn success_response(case: &Case, status: u16, body: &Value) -> HttpResponse {
     let encoded = match (&case.wire, case.operation_id) {
         (Wire::Protobuf(Some(input)), "append") => {
-            append_ack_proto(body, input.len() as u64).encode_to_vec()
+            append_ack_proto(body, input.len() as u64, input.match_seq_num()).encode_to_vec()
         }
         (Wire::Protobuf(None), "read") => read_batch_proto(body).encode_to_vec(),
         (Wire::Protobuf(_), other) => panic!("no protobuf mapping for {other}"),

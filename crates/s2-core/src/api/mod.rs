@@ -9,14 +9,18 @@
 mod account;
 mod basin;
 pub mod endpoints;
+mod read_batch;
 mod response;
 mod stream;
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints};
+pub use read_batch::decode_read_batch;
 pub use response::{MAX_RESPONSE_BODY_BYTES, error_from_parts};
 pub use stream::SessionKind;
 
@@ -102,6 +106,7 @@ pub struct Call<T> {
     /// The request to send (clone it for each attempt).
     pub request: HttpRequest,
     idempotency: Idempotency,
+    timeout_allowance: Duration,
     parser: Parser<T>,
 }
 
@@ -114,8 +119,15 @@ impl<T> Call<T> {
         Self {
             request,
             idempotency,
+            timeout_allowance: Duration::ZERO,
             parser: Box::new(parser),
         }
+    }
+
+    /// Lets the service hold the request for `allowance` on purpose.
+    fn with_timeout_allowance(mut self, allowance: Duration) -> Self {
+        self.timeout_allowance = allowance;
+        self
     }
 
     /// Whether a retry after an unknown outcome is safe.
@@ -123,9 +135,19 @@ impl<T> Call<T> {
         self.idempotency
     }
 
-    /// Parses a response to this call's request.
+    /// How long the service may hold this request on purpose (a read's
+    /// long-poll `wait`): add it to the request timeout, or every such
+    /// call times out.
+    pub fn timeout_allowance(&self) -> Duration {
+        self.timeout_allowance
+    }
+
+    /// Parses a response to this call's request. A content coding the
+    /// request did not offer is refused; an offered one is undone (within
+    /// [`MAX_RESPONSE_BODY_BYTES`]) before the body is read.
     pub fn parse(&self, response: HttpResponse) -> Result<T, Error> {
-        (self.parser)(response)
+        let offered = response::offered_encodings(&self.request.headers);
+        (self.parser)(response::decode_content(response, &offered)?)
     }
 }
 
@@ -176,6 +198,7 @@ impl<T> std::fmt::Debug for Call<T> {
         f.debug_struct("Call")
             .field("request", &self.request)
             .field("idempotency", &self.idempotency)
+            .field("timeout_allowance", &self.timeout_allowance)
             .finish_non_exhaustive()
     }
 }

@@ -3,12 +3,16 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use serde::{Deserialize, de::DeserializeOwned};
 
 use super::{HttpResponse, RETRY_AFTER_MS_HEADER};
 use crate::{
-    error::{AppendConditionFailed, Error, ProtocolError, ServiceError, body_snippet},
-    frame::{self, Compression},
+    error::{
+        AppendConditionFailed, Error, MAX_SERVER_CODE_BYTES, ProtocolError, ServiceError,
+        body_snippet, sanitize_server_text,
+    },
+    frame::{self, Compression, FrameError},
     types::StreamPosition,
 };
 
@@ -16,10 +20,12 @@ use crate::{
 /// full read batch is about 1 MiB; listings are far smaller.
 pub const MAX_RESPONSE_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Checks the status and returns the decoded body of a successful response,
-/// or the error the response describes.
+/// Checks the status and returns the body of a successful response, or the
+/// error the response describes. The body must already be content-decoded
+/// ([`decode_content`]).
 pub(crate) fn success_body(response: HttpResponse) -> Result<(HttpResponse, Bytes), Error> {
-    let body = decoded_body(&response)?;
+    check_size(response.body.len())?;
+    let body = response.body.clone();
     if response.status.is_success() {
         Ok((response, body))
     } else {
@@ -27,31 +33,69 @@ pub(crate) fn success_body(response: HttpResponse) -> Result<(HttpResponse, Byte
     }
 }
 
-/// The body with any `Content-Encoding` undone, within the size limit.
-fn decoded_body(response: &HttpResponse) -> Result<Bytes, Error> {
-    if response.body.len() > MAX_RESPONSE_BODY_BYTES {
+fn check_size(len: usize) -> Result<(), Error> {
+    if len > MAX_RESPONSE_BODY_BYTES {
         return Err(ProtocolError::BodyTooLarge {
             limit: MAX_RESPONSE_BODY_BYTES,
         }
         .into());
     }
-    let encoding = response
-        .headers
-        .get(http::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    let compression = match encoding {
-        "" | "identity" => return Ok(response.body.clone()),
-        other => Compression::from_content_encoding(other).ok_or_else(|| {
-            ProtocolError::UnexpectedStatus {
-                status: response.status.as_u16(),
-                body: format!("unsupported content-encoding {other:?}"),
-            }
-        })?,
+    Ok(())
+}
+
+/// The codings a request offered in its `Accept-Encoding` header (identity
+/// is always acceptable and not listed).
+pub(crate) fn offered_encodings(request_headers: &HeaderMap) -> Vec<Compression> {
+    request_headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        // A coding may carry a weight (`gzip;q=0.5`); `q=0` refuses it.
+        .filter(|token| {
+            !token
+                .split(';')
+                .skip(1)
+                .any(|param| matches!(param.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
+        })
+        .filter_map(|token| token.split(';').next())
+        .filter_map(Compression::from_content_encoding)
+        .filter(|c| *c != Compression::None)
+        .collect()
+}
+
+/// Undoes the response's `Content-Encoding`, within the size limit, and
+/// removes the header. Only a coding in `offered` (what the request's
+/// `Accept-Encoding` listed) is decoded: a server answering with one that
+/// was not asked for is refused rather than trusted with a decompressor.
+pub(crate) fn decode_content(
+    mut response: HttpResponse,
+    offered: &[Compression],
+) -> Result<HttpResponse, Error> {
+    check_size(response.body.len())?;
+    let Some(value) = response.headers.remove(http::header::CONTENT_ENCODING) else {
+        return Ok(response);
     };
-    frame::decompress(compression, response.body.clone(), MAX_RESPONSE_BODY_BYTES)
-        .map_err(|e| ProtocolError::Frame(e.to_string()).into())
+    let encoding = value.to_str().unwrap_or("").trim();
+    let compression = match Compression::from_content_encoding(encoding) {
+        Some(Compression::None) => return Ok(response),
+        Some(c) if offered.contains(&c) => c,
+        _ => {
+            return Err(ProtocolError::UnrequestedEncoding {
+                encoding: sanitize_server_text(&String::from_utf8_lossy(value.as_bytes()), 64),
+            }
+            .into());
+        }
+    };
+    response.body = frame::decompress(compression, response.body, MAX_RESPONSE_BODY_BYTES)
+        .map_err(|e| match e {
+            FrameError::DecompressedTooLarge { .. } => ProtocolError::BodyTooLarge {
+                limit: MAX_RESPONSE_BODY_BYTES,
+            },
+            other => ProtocolError::Frame(other.to_string()),
+        })?;
+    response.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -94,7 +138,9 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
                         AppendConditionFailed::SeqNumMismatch { expected }
                     }
                     ConditionFailedBody::FencingTokenMismatch(expected) => {
-                        AppendConditionFailed::FencingTokenMismatch { expected }
+                        AppendConditionFailed::FencingTokenMismatch {
+                            expected: sanitize_server_text(&expected, MAX_SERVER_CODE_BYTES),
+                        }
                     }
                 }
                 .into();
@@ -107,25 +153,98 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
         }
         _ => {}
     }
-    let (code, message) = match serde_json::from_slice::<ErrorInfo>(body) {
-        Ok(info) => (info.code, info.message),
-        Err(_) => (String::new(), body_snippet(body)),
-    };
-    ServiceError {
-        status,
-        code,
-        message,
-        retry_after,
+    match serde_json::from_slice::<ErrorInfo>(body) {
+        Ok(info) => ServiceError::from_server(status, &info.code, &info.message, retry_after),
+        Err(_) => ServiceError {
+            status,
+            code: String::new(),
+            message: body_snippet(body),
+            retry_after,
+        },
     }
     .into()
 }
 
+/// Longest description of a JSON decoding failure kept in an error.
+const MAX_JSON_ERROR_BYTES: usize = 512;
+
 /// Decodes a JSON body.
 pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()).into())
+    serde_json::from_slice(body).map_err(|e| {
+        // serde quotes offending values (an unknown enum variant, say), so
+        // the description carries server bytes too.
+        ProtocolError::Json(sanitize_server_text(&e.to_string(), MAX_JSON_ERROR_BYTES)).into()
+    })
 }
 
 /// Decodes a protobuf body; `bytes` fields become slices of `body`.
 pub(crate) fn protobuf<T: prost::Message + Default>(body: Bytes) -> Result<T, Error> {
     T::decode(body).map_err(|e| ProtocolError::Protobuf(e).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_from_server_is_sanitised() {
+        // The same function builds errors of HTTP responses and of session
+        // terminal frames.
+        let body = serde_json::json!({
+            "code": format!("other\r\n{}", "c".repeat(10_000)),
+            "message": format!("boom\r\nERROR forged\u{1b}[2J{}", "m".repeat(1 << 20)),
+        })
+        .to_string();
+        let Error::Service(e) = error_from_parts(503, body.as_bytes(), None) else {
+            panic!("expected a service error");
+        };
+        assert!(e.code.len() <= crate::error::MAX_SERVER_CODE_BYTES);
+        assert!(e.message.len() <= crate::error::MAX_SERVER_MESSAGE_BYTES);
+        assert!(e.message.starts_with("boom\\r\\nERROR forged\\u{1b}[2J"));
+        let shown = e.to_string();
+        assert!(!shown.contains(['\r', '\n', '\u{1b}']), "{shown:?}");
+
+        let raw = b"not json\r\n\x1b[31m".repeat(100);
+        let Error::Service(e) = error_from_parts(502, &raw, None) else {
+            panic!("expected a service error");
+        };
+        assert!(!e.message.contains(['\r', '\n', '\u{1b}']));
+        assert!(e.message.len() <= 260);
+
+        // A session's terminal frame goes through the same function.
+        let mut frame = bytes::BytesMut::new();
+        frame::encode_terminal(&mut frame, 500, body.as_bytes()).expect("fits a frame");
+        let mut decoder = frame::FrameDecoder::default();
+        decoder.handle_data(frame.freeze());
+        let Ok(Some(frame::Frame::Terminal { status, body })) = decoder.poll_frame() else {
+            panic!("expected a terminal frame");
+        };
+        let Error::Service(e) = error_from_parts(status, &body, None) else {
+            panic!("expected a service error");
+        };
+        assert!(e.message.len() <= crate::error::MAX_SERVER_MESSAGE_BYTES);
+        assert!(!e.to_string().contains(['\r', '\n', '\u{1b}']));
+
+        #[derive(Debug, Deserialize)]
+        enum State {
+            #[allow(dead_code, reason = "only the unknown variant is fed")]
+            Active,
+        }
+        // JSON escapes, so the string itself holds ESC, CR and LF.
+        let hostile = format!(r#""\u001b[2J\r\n{}""#, "v".repeat(1 << 20));
+        let Err(Error::Protocol(ProtocolError::Json(reason))) = json::<State>(hostile.as_bytes())
+        else {
+            panic!("expected a JSON error");
+        };
+        assert!(reason.len() <= MAX_JSON_ERROR_BYTES);
+        assert!(!reason.contains(['\r', '\n', '\u{1b}']), "{reason:?}");
+
+        let fenced = br#"{"fencing_token_mismatch": "tok\r\nen"}"#;
+        let Error::AppendCondition(AppendConditionFailed::FencingTokenMismatch { expected }) =
+            error_from_parts(412, fenced, None)
+        else {
+            panic!("expected a condition failure");
+        };
+        assert_eq!(expected, "tok\\r\\nen");
+    }
 }

@@ -1,6 +1,8 @@
 //! Stream-level calls: tail, append, read, and the requests that open
 //! sessions.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 use http::{HeaderValue, Method, StatusCode};
 use prost::Message;
@@ -9,10 +11,12 @@ use serde::Deserialize;
 use super::{
     Api, Call, HttpRequest, Idempotency, PROTOBUF_CONTENT_TYPE, RequestBuilder,
     SESSION_CONTENT_TYPE,
-    response::{error_from, json, protobuf, success_body},
+    read_batch::decode_read_batch,
+    response::{decode_content, error_from, json, protobuf, success_body},
 };
 use crate::{
-    error::{Error, ValidationError},
+    error::{Error, ProtocolError, ValidationError},
+    frame::Compression,
     names::{BasinName, StreamName},
     proto,
     types::{
@@ -32,6 +36,44 @@ pub enum SessionKind {
     Append,
     /// `ReadBatch` frames down.
     Read,
+}
+
+/// What the ack of a unary append must say, given the batch that was sent.
+#[derive(Debug, Clone, Copy)]
+struct ExpectedAck {
+    /// Records in the batch.
+    records: u64,
+    /// The batch's `match_seq_num`: where its first record must land.
+    start: Option<u64>,
+}
+
+impl ExpectedAck {
+    /// Checks an ack (already known to be ordered `start <= end <= tail`)
+    /// against the batch it acknowledges.
+    fn check(&self, ack: &AppendAck) -> Result<(), ProtocolError> {
+        if ack.record_count() != self.records {
+            return Err(ProtocolError::Inconsistent(
+                format!(
+                    "ack covers {} records, batch had {}",
+                    ack.record_count(),
+                    self.records
+                )
+                .into(),
+            ));
+        }
+        if let Some(start) = self.start
+            && ack.start.seq_num != start
+        {
+            return Err(ProtocolError::Inconsistent(
+                format!(
+                    "ack starts at {}, batch was conditioned on match_seq_num {start}",
+                    ack.start.seq_num
+                )
+                .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Query parameters of a read.
@@ -113,7 +155,10 @@ impl Api {
             .map_err(|e| ValidationError::Encode {
                 reason: e.to_string(),
             })?;
-        let expected_records = input.len() as u64;
+        let expected = ExpectedAck {
+            records: input.len() as u64,
+            start: input.match_seq_num(),
+        };
         let mut builder = self.records_request(basin, stream, Method::POST, false);
         builder.body(PROTOBUF_CONTENT_TYPE, body.freeze()).header(
             http::header::ACCEPT,
@@ -123,16 +168,7 @@ impl Api {
         Ok(Call::new(http, Idempotency::Append, move |response| {
             let (_, body) = success_body(response)?;
             let ack = AppendAck::try_from(protobuf::<proto::AppendAck>(body)?)?;
-            if ack.record_count() != expected_records {
-                return Err(crate::error::ProtocolError::Inconsistent(
-                    format!(
-                        "ack covers {} records, batch had {expected_records}",
-                        ack.record_count()
-                    )
-                    .into(),
-                )
-                .into());
-            }
+            expected.check(&ack)?;
             Ok(ack)
         }))
     }
@@ -154,7 +190,8 @@ impl Api {
         self.accept_encoding(&mut builder);
         let http = builder.build()?;
         let ignore_commands = request.ignore_command_records;
-        Ok(Call::new(http, Idempotency::Idempotent, move |response| {
+        let wait = Duration::from_secs(request.wait_secs.unwrap_or(0).into());
+        let call = Call::new(http, Idempotency::Idempotent, move |response| {
             if response.status == StatusCode::RANGE_NOT_SATISFIABLE {
                 return match error_from(&response, &response.body) {
                     Error::ReadPastTail { tail } => Ok(ReadOutput::Tail(tail)),
@@ -162,14 +199,16 @@ impl Api {
                 };
             }
             let (_, body) = success_body(response)?;
-            let mut batch: proto::ReadBatch = protobuf(body)?;
+            let mut batch = decode_read_batch(body)?;
             crate::types::check_read_batch_order(&batch.records, None)?;
             filter_commands(&mut batch, ignore_commands);
             Ok(ReadOutput::Batch(ReadBatch {
                 records: batch.records,
                 tail: batch.tail,
             }))
-        }))
+        });
+        // The service holds a read at the tail for up to `wait`.
+        Ok(call.with_timeout_allowance(wait))
     }
 
     /// The request that opens a session. Its body is the stream of frames
@@ -201,13 +240,211 @@ impl Api {
 
     /// The error described by an unsuccessful session-opening response.
     pub fn session_error(&self, response: &super::HttpResponse) -> Error {
-        match success_body(response.clone()) {
-            Ok(_) => crate::error::ProtocolError::UnexpectedStatus {
+        // Session requests offer this client's compression (see
+        // `accept_encoding`).
+        let offered: &[_] = match self.compression {
+            Compression::None => &[],
+            _ => std::slice::from_ref(&self.compression),
+        };
+        match decode_content(response.clone(), offered).and_then(success_body) {
+            Ok(_) => ProtocolError::UnexpectedStatus {
                 status: response.status.as_u16(),
                 body: String::new(),
             }
             .into(),
             Err(e) => e,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::{
+        api::{Endpoints, HttpResponse},
+        types::AppendRecord,
+    };
+
+    fn api() -> Api {
+        let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
+        Api::new(endpoints, "token", Compression::None).expect("valid token")
+    }
+
+    fn names() -> (BasinName, StreamName) {
+        (
+            "test-basin".parse().expect("valid basin name"),
+            "stream".parse().expect("valid stream name"),
+        )
+    }
+
+    fn ack_response(start: u64, end: u64, tail: u64) -> HttpResponse {
+        let position = |seq_num| {
+            Some(StreamPosition {
+                seq_num,
+                timestamp: 7,
+            })
+        };
+        let ack = proto::AppendAck {
+            start: position(start),
+            end: position(end),
+            tail: position(tail),
+        };
+        HttpResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: ack.encode_to_vec().into(),
+        }
+    }
+
+    fn gzip(bytes: &[u8]) -> Bytes {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).expect("writing to a Vec");
+        encoder.finish().expect("writing to a Vec").into()
+    }
+
+    fn read_response(encoding: Option<&'static str>, body: Bytes) -> HttpResponse {
+        let mut headers = HeaderMap::new();
+        if let Some(encoding) = encoding {
+            headers.insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding),
+            );
+        }
+        HttpResponse {
+            status: StatusCode::OK,
+            headers,
+            body,
+        }
+    }
+
+    fn read_call(compression: Compression) -> Call<ReadOutput> {
+        let (basin, stream) = names();
+        let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
+        Api::new(endpoints, "token", compression)
+            .expect("valid token")
+            .read(&basin, &stream, &ReadRequest::default())
+            .expect("valid call")
+    }
+
+    #[test]
+    fn unary_read_decodes_only_offered_encodings() {
+        let batch = proto::ReadBatch {
+            records: vec![proto::SequencedRecord {
+                seq_num: 0,
+                body: Bytes::from(vec![b'x'; 2000]),
+                ..Default::default()
+            }],
+            tail: None,
+        };
+        let plain = Bytes::from(batch.encode_to_vec());
+        let zipped = gzip(&plain);
+        let unrequested = |result: Result<ReadOutput, Error>| {
+            matches!(
+                result,
+                Err(Error::Protocol(ProtocolError::UnrequestedEncoding { .. }))
+            )
+        };
+        // Nothing offered: identity only.
+        let call = read_call(Compression::None);
+        assert!(
+            call.request
+                .headers
+                .get(http::header::ACCEPT_ENCODING)
+                .is_none()
+        );
+        assert_eq!(
+            call.parse(read_response(None, plain.clone()))
+                .unwrap()
+                .records()
+                .len(),
+            1
+        );
+        assert_eq!(
+            call.parse(read_response(Some("identity"), plain.clone()))
+                .unwrap()
+                .records()
+                .len(),
+            1
+        );
+        assert!(unrequested(
+            call.parse(read_response(Some("gzip"), zipped.clone()))
+        ));
+        assert!(unrequested(
+            call.parse(read_response(Some("br"), plain.clone()))
+        ));
+        // gzip offered: gzip decoded, zstd still refused.
+        let call = read_call(Compression::Gzip);
+        assert_eq!(
+            call.parse(read_response(Some("gzip"), zipped))
+                .unwrap()
+                .records()
+                .len(),
+            1
+        );
+        assert!(unrequested(call.parse(read_response(Some("zstd"), plain))));
+    }
+
+    #[test]
+    fn unary_read_deadline_includes_its_wait() {
+        let (basin, stream) = names();
+        let read = |wait: Option<u32>| {
+            let request = ReadRequest {
+                wait_secs: wait,
+                ..ReadRequest::default()
+            };
+            api().read(&basin, &stream, &request).expect("valid call")
+        };
+        assert_eq!(read(None).timeout_allowance(), Duration::ZERO);
+        assert_eq!(read(Some(30)).timeout_allowance(), Duration::from_secs(30));
+        let append = AppendInput::new(vec![AppendRecord::new("a")]).expect("valid batch");
+        let call = api().append(&basin, &stream, &append).expect("valid call");
+        assert_eq!(call.timeout_allowance(), Duration::ZERO);
+    }
+
+    #[test]
+    fn unary_read_refuses_a_batch_of_empty_records() {
+        // 16 MiB of `0a 00`: eight million empty records for prost.
+        let empties = b"\x0a\x00".repeat(crate::api::MAX_RESPONSE_BODY_BYTES / 2);
+        let too_large = |result: Result<ReadOutput, Error>| {
+            matches!(
+                result,
+                Err(Error::Protocol(ProtocolError::ReadBatchTooLarge { .. }))
+            )
+        };
+        let call = read_call(Compression::Gzip);
+        let zipped = gzip(&empties);
+        assert!(zipped.len() < 64 * 1024, "a bomb of {} bytes", zipped.len());
+        assert!(too_large(call.parse(read_response(Some("gzip"), zipped))));
+        assert!(too_large(call.parse(read_response(None, empties.into()))));
+    }
+
+    fn inconsistent(result: Result<AppendAck, Error>) -> bool {
+        matches!(result, Err(Error::Protocol(ProtocolError::Inconsistent(_))))
+    }
+
+    #[test]
+    fn unary_append_ack_is_checked_against_the_batch() {
+        let (basin, stream) = names();
+        let records = vec![AppendRecord::new("a"), AppendRecord::new("b")];
+        let plain = AppendInput::new(records.clone()).expect("valid batch");
+        let call = api().append(&basin, &stream, &plain).expect("valid call");
+        assert!(call.parse(ack_response(5, 7, 9)).is_ok());
+        // Wrong record count.
+        assert!(inconsistent(call.parse(ack_response(5, 8, 9))));
+        assert!(inconsistent(call.parse(ack_response(5, 6, 9))));
+        // Tail below end.
+        assert!(inconsistent(call.parse(ack_response(5, 7, 6))));
+
+        let conditioned = plain.with_match_seq_num(5);
+        let call = api()
+            .append(&basin, &stream, &conditioned)
+            .expect("valid call");
+        assert!(call.parse(ack_response(5, 7, 7)).is_ok());
+        // Landed somewhere other than where the condition put it.
+        assert!(inconsistent(call.parse(ack_response(6, 8, 8))));
     }
 }

@@ -1,0 +1,293 @@
+//! Connection replacement, against a scripted HTTP/2 peer: a blocking
+//! listener that completes the handshake and answers pings, then answers
+//! requests, ignores them, or forbids them.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    sync::atomic::AtomicUsize,
+    thread,
+};
+
+use hyper_util::rt::TokioIo;
+use s2_core::api::Endpoints;
+
+use super::*;
+use crate::runtime::{BoxIo, ConnectFuture, SleepFuture, Task};
+
+/// The client's runtime for these tests: tokio.
+#[derive(Clone)]
+struct Tokio;
+
+impl Runtime for Tokio {
+    fn spawn(&self, task: Task) {
+        tokio::spawn(task);
+    }
+
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+
+    fn connect(&self, target: ConnectTarget) -> ConnectFuture {
+        Box::pin(async move {
+            let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port)).await?;
+            tcp.set_nodelay(true)?;
+            Ok(Box::new(TokioIo::new(tcp)) as BoxIo)
+        })
+    }
+}
+
+/// What the scripted peer does with requests.
+#[derive(Clone, Copy, PartialEq)]
+enum Peer {
+    /// Never answers (but answers pings).
+    Stall,
+    /// Advertises `MAX_CONCURRENT_STREAMS = 0`: no request can start.
+    ZeroStreams,
+    /// Answers every request with an empty 200.
+    Answer,
+    /// Answers the first request, then sends GOAWAY.
+    AnswerThenGoAway,
+}
+
+/// A scripted HTTP/2 peer on a loopback port.
+struct Server {
+    port: u16,
+    accepted: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+const FRAME_DATA: u8 = 0;
+const FRAME_HEADERS: u8 = 1;
+const FRAME_SETTINGS: u8 = 4;
+const FRAME_PING: u8 = 6;
+const FRAME_GOAWAY: u8 = 7;
+const FLAG_ACK: u8 = 0x1;
+const FLAG_END_STREAM: u8 = 0x1;
+const FLAG_END_HEADERS: u8 = 0x4;
+
+impl Server {
+    fn start(peer: Peer) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("bound address").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (counter, closer) = (accepted.clone(), closed.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let closer = closer.clone();
+                thread::spawn(move || {
+                    // Any I/O error ends the connection, like an EOF.
+                    let _ = serve(stream, peer);
+                    closer.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Self {
+            port,
+            accepted,
+            closed,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn request(&self) -> HttpRequest {
+        HttpRequest {
+            method: http::Method::GET,
+            uri: format!("http://127.0.0.1:{}/v1/x", self.port)
+                .parse()
+                .expect("valid URI"),
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+        }
+    }
+}
+
+fn write_frame(
+    stream: &mut TcpStream,
+    kind: u8,
+    flags: u8,
+    id: u32,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let len = (payload.len() as u32).to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags];
+    frame.extend_from_slice(&id.to_be_bytes());
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame)
+}
+
+/// Speaks just enough HTTP/2 for `peer`, until the client goes away.
+fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
+    let mut preface = [0u8; 24];
+    stream.read_exact(&mut preface)?;
+    let settings: &[u8] = match peer {
+        // SETTINGS_MAX_CONCURRENT_STREAMS (3) = 0.
+        Peer::ZeroStreams => &[0, 3, 0, 0, 0, 0],
+        _ => &[],
+    };
+    write_frame(&mut stream, FRAME_SETTINGS, 0, 0, settings)?;
+    let mut answered = 0;
+    loop {
+        let mut head = [0u8; 9];
+        stream.read_exact(&mut head)?;
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let (kind, flags) = (head[3], head[4]);
+        let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload)?;
+        match kind {
+            FRAME_SETTINGS if flags & FLAG_ACK == 0 => {
+                write_frame(&mut stream, FRAME_SETTINGS, FLAG_ACK, 0, &[])?;
+            }
+            FRAME_PING if flags & FLAG_ACK == 0 => {
+                write_frame(&mut stream, FRAME_PING, FLAG_ACK, 0, &payload)?;
+            }
+            FRAME_HEADERS if matches!(peer, Peer::Answer | Peer::AnswerThenGoAway) => {
+                // HPACK static index 8: `:status: 200`.
+                write_frame(&mut stream, FRAME_HEADERS, FLAG_END_HEADERS, id, &[0x88])?;
+                write_frame(&mut stream, FRAME_DATA, FLAG_END_STREAM, id, b"ok")?;
+                answered += 1;
+                if peer == Peer::AnswerThenGoAway && answered == 1 {
+                    let mut goaway = id.to_be_bytes().to_vec();
+                    goaway.extend_from_slice(&0u32.to_be_bytes());
+                    write_frame(&mut stream, FRAME_GOAWAY, 0, 0, &goaway)?;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn transport(server: &Server, idle_timeout: Duration) -> Transport<Tokio> {
+    let endpoint = format!("http://127.0.0.1:{}", server.port);
+    let mut config = ClientConfig::new("token")
+        .with_endpoints(Endpoints::single(&endpoint).expect("valid endpoint"))
+        .with_request_timeout(Duration::from_millis(300));
+    // Frequent pings: they must not keep an idle connection open.
+    config.keepalive_interval = Some(Duration::from_millis(50));
+    let mut transport = Transport::new(Tokio, Arc::new(config)).expect("transport");
+    transport.idle_timeout = idle_timeout;
+    transport
+}
+
+/// Waits up to two seconds for `condition`.
+async fn eventually(condition: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
+}
+
+#[tokio::test]
+async fn a_timed_out_call_evicts_a_connection_that_never_answers() {
+    let server = Server::start(Peer::Stall);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    for attempt in 1..=3 {
+        let result = transport.send(&server.request(), Duration::ZERO).await;
+        assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+        // Each attempt went out on a connection of its own.
+        assert_eq!(server.accepted(), attempt);
+    }
+    // The evicted connections are closed, not left pinging forever.
+    assert!(
+        eventually(|| server.closed() >= 2).await,
+        "closed {}",
+        server.closed()
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_call_evicts_a_connection_without_streams() {
+    let server = Server::start(Peer::ZeroStreams);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    for attempt in 1..=2 {
+        let result = transport.send(&server.request(), Duration::ZERO).await;
+        assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+        assert_eq!(server.accepted(), attempt);
+    }
+}
+
+#[tokio::test]
+async fn the_allowance_extends_the_deadline() {
+    let server = Server::start(Peer::Stall);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    let started = Instant::now();
+    let result = transport
+        .send(&server.request(), Duration::from_millis(400))
+        .await;
+    assert!(matches!(result, Err(Error::Timeout(d)) if d == Duration::from_millis(700)));
+    assert!(started.elapsed() >= Duration::from_millis(700));
+}
+
+#[tokio::test]
+async fn a_connection_that_sent_goaway_takes_no_new_requests() {
+    let server = Server::start(Peer::AnswerThenGoAway);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    let first = transport.send(&server.request(), Duration::ZERO).await;
+    assert_eq!(first.expect("first answer").status, 200);
+    assert!(eventually(|| server.closed() == 1).await);
+    let second = transport.send(&server.request(), Duration::ZERO).await;
+    assert_eq!(second.expect("second answer").status, 200);
+    assert_eq!(server.accepted(), 2);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_and_forgotten() {
+    let server = Server::start(Peer::Answer);
+    let transport = transport(&server, Duration::from_millis(300));
+    for _ in 0..3 {
+        // Requests closer together than the idle period share a connection.
+        let answer = transport.send(&server.request(), Duration::ZERO).await;
+        assert_eq!(answer.expect("an answer").status, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.accepted(), 1);
+    assert_eq!(transport.host_count(), 1);
+    // Keepalive pings every 50 ms do not keep it open.
+    assert!(
+        eventually(|| server.closed() == 1).await,
+        "idle connection left open"
+    );
+    assert!(eventually(|| transport.host_count() == 0).await);
+    let answer = transport.send(&server.request(), Duration::ZERO).await;
+    assert_eq!(answer.expect("an answer").status, 200);
+    assert_eq!(server.accepted(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_connect_leaves_no_entry() {
+    // A port nobody listens on: bind one, then free it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port();
+    let server = Server {
+        port,
+        accepted: Arc::default(),
+        closed: Arc::default(),
+    };
+    let transport = transport(&server, IDLE_TIMEOUT);
+    let result = transport.send(&server.request(), Duration::ZERO).await;
+    assert!(
+        matches!(result, Err(Error::Transport { sent: false, .. })),
+        "{result:?}"
+    );
+    assert_eq!(transport.host_count(), 0);
+}
