@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use s2_core::{
     Error,
-    error::AppendConditionFailed,
     names::{BasinName, StreamName},
     types::{
-        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, StreamPosition,
+        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, SequencedRecord,
+        StreamPosition,
     },
 };
 
@@ -70,66 +70,58 @@ impl<R: Runtime> Stream<R> {
     /// Appends one batch atomically. Retries follow the client's
     /// [`AppendRetryPolicy`](crate::AppendRetryPolicy).
     ///
-    /// A batch conditioned with `match_seq_num` is exactly-once: when a retry
-    /// after an unknown outcome finds the tail moved past it, the batch is
-    /// read back and, if it is the one that landed, acknowledged.
+    /// What a retry after an unknown outcome (a timeout, a cut connection,
+    /// a 5xx) may do:
+    ///
+    /// * Under `NoSideEffects` there is no such retry: the error of the
+    ///   attempt whose outcome is unknown is returned
+    ///   (`may_have_side_effect() == true`).
+    /// * Under `All`, a batch without `match_seq_num` is sent again: it is
+    ///   appended at least once and **may be duplicated** (a fencing token
+    ///   alone does not prevent that).
+    /// * A batch conditioned with `match_seq_num` is exactly-once: when the
+    ///   retry's condition fails (the tail moved, or another writer fenced
+    ///   the stream meanwhile), the batch is read back at `match_seq_num`
+    ///   and, if it is the one that landed, acknowledged.
+    ///
+    /// After an unknown outcome, an append condition failure is never
+    /// reported as such (it would claim that nothing was applied): when the
+    /// batch cannot be confirmed, the earlier error, which says the outcome
+    /// is unknown, is returned.
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
         let call = self.inner.api.append(&self.basin, &self.name, input)?;
         let tracked = execute_tracking(&self.inner, call).await;
-        match (
-            tracked.result,
-            input.match_seq_num(),
-            tracked.unknown_outcome,
-        ) {
-            (
-                Err(Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected })),
-                Some(start),
-                Some(earlier),
-            ) if expected >= start + input.len() as u64 => {
-                self.confirm_landed(input, start, expected, earlier).await
-            }
-            (result, _, _) => result,
+        match (tracked.result, tracked.unknown_outcome) {
+            (Err(Error::AppendCondition(_)), Some(earlier)) => match input.match_seq_num() {
+                Some(start) => self.confirm_landed(input, start, earlier).await,
+                // Only `match_seq_num` pins where the batch would be.
+                None => Err(earlier),
+            },
+            (result, _) => result,
         }
     }
 
-    /// Reads back where `input` was to land; acknowledges it if it is there.
+    /// Reads back where `input` was to land at `start`; acknowledges it if
+    /// it is there, and returns `earlier` (the outcome stays unknown)
+    /// otherwise.
     async fn confirm_landed(
         &self,
         input: &AppendInput,
         start: u64,
-        tail: u64,
         earlier: Error,
     ) -> Result<AppendAck, Error> {
+        // The tail first: the ack reports it, and a tail before the end of
+        // the batch means it is not (yet) there.
+        let Ok(tail) = self.check_tail().await else {
+            return Err(earlier);
+        };
         let count = input.len() as u64;
         let read = ReadRequest::new(ReadStart::SeqNum(start)).with_limit(ReadLimit::count(count));
-        // If the read-back fails, the outcome stays unknown: say so.
-        let records = match self.read(&read).await {
-            Ok(output) => output.into_records(),
-            Err(_) => return Err(earlier),
+        let Ok(output) = self.read(&read).await else {
+            return Err(earlier);
         };
-        let landed = records.len() == input.len()
-            && records
-                .iter()
-                .zip(input.records())
-                .all(|(got, sent)| got.headers == sent.headers && got.body == sent.body);
-        match (landed, records.first(), records.last()) {
-            (true, Some(first), Some(last)) => Ok(AppendAck {
-                start: first.position(),
-                end: StreamPosition {
-                    seq_num: start + count,
-                    timestamp: last.timestamp,
-                },
-                tail: StreamPosition {
-                    seq_num: tail,
-                    timestamp: last.timestamp,
-                },
-            }),
-            _ => Err(Error::AppendCondition(
-                AppendConditionFailed::SeqNumMismatch { expected: tail },
-            )),
-        }
+        landed_ack(input, start, output.records(), tail).ok_or(earlier)
     }
-
     /// Reads one batch, or returns the tail when `request.start` is at or
     /// past it (unless `clamp` is set).
     pub async fn read(&self, request: &ReadRequest) -> Result<ReadOutput, Error> {
@@ -186,3 +178,46 @@ impl<R: Runtime> Stream<R> {
         )
     }
 }
+
+/// The ack of `input`, if `read` (read from `start`) shows it landed at
+/// `start`: exactly its records, at `start..start + len`, with the same
+/// headers and bodies (the service may have set the timestamps), and `tail`
+/// at or past its end. `None` when anything differs: records of another
+/// writer, a gap left by a trim, a short read.
+///
+/// The ack is the one the service would have sent: `end` is the position
+/// after the last record, carrying that record's timestamp; `tail` is the
+/// stream's tail.
+fn landed_ack(
+    input: &AppendInput,
+    start: u64,
+    read: &[SequencedRecord],
+    tail: StreamPosition,
+) -> Option<AppendAck> {
+    let count = input.len() as u64;
+    let end = start.checked_add(count)?;
+    let matches = read.len() == input.len()
+        && tail.seq_num >= end
+        && read
+            .iter()
+            .zip(input.records())
+            .zip(start..end)
+            .all(|((got, sent), seq_num)| {
+                got.seq_num == seq_num && got.headers == sent.headers && got.body == sent.body
+            });
+    if !matches {
+        return None;
+    }
+    let (first, last) = (read.first()?, read.last()?);
+    Some(AppendAck {
+        start: first.position(),
+        end: StreamPosition {
+            seq_num: end,
+            timestamp: last.timestamp,
+        },
+        tail,
+    })
+}
+
+#[cfg(test)]
+mod tests;
