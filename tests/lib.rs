@@ -14,6 +14,7 @@ use s2_test_server::Target;
 
 pub mod cases;
 pub mod faults;
+pub mod guarantees;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
@@ -91,6 +92,22 @@ macro_rules! conformance_tests {
             no_side_effects_fails_precisely,
             conditioned_unary_append_is_exactly_once,
         );
+        $crate::conformance_tests!(@guarantees $runtime, $block_on;
+            fenced_retry_after_unknown_outcome_is_not_no_effect,
+            fenced_retry_with_match_seq_num_is_resolved,
+            no_side_effects_unary_never_retries_unknown_outcome,
+            cancelled_submits_never_land_unacknowledged,
+            cancelled_producer_submits_never_land_unacknowledged,
+            producer_record_errors_say_what_landed,
+        );
+    };
+    (@guarantees $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $block_on($crate::guarantees::$case::<$runtime>($crate::client::<$runtime>()));
+            }
+        )*
     };
     (@faults $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
         $(
