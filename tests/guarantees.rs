@@ -105,9 +105,7 @@ async fn append_fenced_meanwhile<R: Runtime + Default>(
 /// lost, another writer fences, and the retry meets a fencing mismatch. The
 /// batch is in the stream, so the client must not answer "condition failed,
 /// nothing applied": it cannot tell, and says the outcome is unknown.
-pub async fn fenced_retry_after_unknown_outcome_is_not_no_effect<R: Runtime + Default>(
-    s2: S2<R>,
-) {
+pub async fn fenced_retry_after_unknown_outcome_is_not_no_effect<R: Runtime + Default>(s2: S2<R>) {
     let Some(proxy) = proxy() else { return };
     let direct = fresh_stream(&s2, "fenceuo").await;
     direct.append(&fence("writer-1")).await.expect("fence");
@@ -149,7 +147,10 @@ pub async fn fenced_retry_with_match_seq_num_is_resolved<R: Runtime + Default>(s
     let read = read_all(&direct).await;
     let tail = direct.check_tail().await.expect("tail");
     assert_eq!(read.len(), 4);
-    assert_eq!((read[1].body.as_ref(), read[2].body.as_ref()), (&b"one"[..], &b"two"[..]));
+    assert_eq!(
+        (read[1].body.as_ref(), read[2].body.as_ref()),
+        (&b"one"[..], &b"two"[..])
+    );
     assert_eq!(ack.start, read[1].position());
     assert_eq!((ack.end.seq_num, ack.end.timestamp), (3, read[2].timestamp));
     assert_eq!(ack.tail, tail);
@@ -157,9 +158,7 @@ pub async fn fenced_retry_with_match_seq_num_is_resolved<R: Runtime + Default>(s
 
 /// Under `NoSideEffects` a unary append whose outcome is unknown is not
 /// retried: the caller hears "unknown", and the batch is there once.
-pub async fn no_side_effects_unary_never_retries_unknown_outcome<R: Runtime + Default>(
-    s2: S2<R>,
-) {
+pub async fn no_side_effects_unary_never_retries_unknown_outcome<R: Runtime + Default>(s2: S2<R>) {
     let Some(proxy) = proxy() else { return };
     let direct = fresh_stream(&s2, "nseuo").await;
     let faulty = stalled_client(&proxy, AppendRetryPolicy::NoSideEffects, &direct);
@@ -237,7 +236,10 @@ pub async fn cancelled_submits_never_land_unacknowledged<R: Runtime + Default>(_
         next = ack.end.seq_num;
         let key = format!("c{b:05}");
         assert_eq!(landed.remove(&key), Some(8), "batch {b} landed once");
-        assert_eq!(read[ack.start.seq_num as usize].body, body(*b, 0).as_bytes());
+        assert_eq!(
+            read[ack.start.seq_num as usize].body,
+            body(*b, 0).as_bytes()
+        );
     }
     eprintln!(
         "cancelled submits: {} submitted, {cancelled} cancelled, {} landed without an ack",
@@ -288,7 +290,11 @@ pub async fn cancelled_producer_submits_never_land_unacknowledged<R: Runtime + D
         acks.len(),
         landed.len()
     );
-    assert!(landed.is_empty(), "{} records landed without a future", landed.len());
+    assert!(
+        landed.is_empty(),
+        "{} records landed without a future",
+        landed.len()
+    );
     assert!(cancelled > 0 && !acks.is_empty());
 }
 
@@ -319,7 +325,15 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
             Ok(ack) => futures.push((i, ack)),
             Err(_) => break,
         }
-        if i % 500 == 250 {
+        if i == 0 {
+            // The connection is up before the first cut.
+            producer.flush().await.expect("first record");
+        }
+        // Mid-batch: the open batch holds records when the session fails.
+        if i % 500 == 255 {
+            // Submits do not wait while there is room: give the driver time
+            // to put batches on the wire, then cut under them.
+            sleep::<R>(Duration::from_millis(1)).await;
             proxy.cut();
         }
     }
@@ -348,5 +362,8 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
         "producer record errors: {acked} acked, {maybe} maybe applied, {not_applied} not applied"
     );
     assert!(maybe + not_applied > 0, "the session never failed");
-    assert!(not_applied > 0, "records queued behind the failure were not applied");
+    assert!(
+        not_applied > 0,
+        "records queued behind the failure were not applied"
+    );
 }
