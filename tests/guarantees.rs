@@ -156,6 +156,49 @@ pub async fn fenced_retry_with_match_seq_num_is_resolved<R: Runtime + Default>(s
     assert_eq!(ack.tail, tail);
 }
 
+/// A conditioned unary append held back (with its retry) while another
+/// writer takes its position: the read-back proves it never landed, so the
+/// caller gets the condition failure, "nothing applied", which is true.
+pub async fn conditioned_retry_behind_another_writer_is_not_applied<R: Runtime + Default>(
+    s2: S2<R>,
+) {
+    let Some(proxy) = proxy() else { return };
+    let direct = fresh_stream(&s2, "behind").await;
+    let faulty = stalled_client(&proxy, AppendRetryPolicy::All, &direct);
+    faulty.check_tail().await.expect("tail");
+    // Requests and answers held back: both attempts reach the server after
+    // the other writer's append.
+    proxy.stall(Duration::from_millis(1000));
+    let input = AppendInput::new(vec![AppendRecord::new("mine")])
+        .expect("batch")
+        .with_match_seq_num(0);
+    let theirs = async {
+        sleep::<R>(Duration::from_millis(300)).await;
+        let batch = AppendInput::new(vec![AppendRecord::new("theirs")]).expect("batch");
+        direct.append(&batch).await.expect("other writer");
+    };
+    let error = join(faulty.append(&input), theirs)
+        .await
+        .0
+        .expect_err("the position is taken");
+    assert!(
+        matches!(
+            error,
+            Error::AppendCondition(s2_client::AppendConditionFailed::SeqNumMismatch {
+                expected: 1
+            })
+        ),
+        "{error:?}"
+    );
+    assert!(!error.may_have_side_effect());
+    let bodies: Vec<Bytes> = read_all(&direct)
+        .await
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(bodies, vec![Bytes::from_static(b"theirs")]);
+}
+
 /// Under `NoSideEffects` a unary append whose outcome is unknown is not
 /// retried: the caller hears "unknown", and the batch is there once.
 pub async fn no_side_effects_unary_never_retries_unknown_outcome<R: Runtime + Default>(s2: S2<R>) {

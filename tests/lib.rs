@@ -95,6 +95,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@guarantees $runtime, $block_on;
             fenced_retry_after_unknown_outcome_is_not_no_effect,
             fenced_retry_with_match_seq_num_is_resolved,
+            conditioned_retry_behind_another_writer_is_not_applied,
             no_side_effects_unary_never_retries_unknown_outcome,
             cancelled_submits_never_land_unacknowledged,
             cancelled_producer_submits_never_land_unacknowledged,

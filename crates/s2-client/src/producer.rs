@@ -290,6 +290,9 @@ impl Producer {
     }
 }
 
+/// A batch being handed to the session, with its records' slots.
+type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<Slot>);
+
 struct Driver<R: Runtime> {
     runtime: R,
     gate: Arc<Gate<Intake>>,
@@ -298,7 +301,7 @@ struct Driver<R: Runtime> {
     /// Closed batches taken from the intake, for the session.
     queued: VecDeque<Batch>,
     /// A batch being submitted to the session.
-    submitting: Option<(BoxFuture<Result<AckFuture, Error>>, Vec<Slot>)>,
+    submitting: Option<Submitting>,
     /// Batches submitted, awaiting their acks in order.
     in_flight: VecDeque<(AckFuture, Vec<Slot>)>,
     batches_acked: u64,

@@ -84,34 +84,40 @@ impl<R: Runtime> Stream<R> {
     ///   the stream meanwhile), the batch is read back at `match_seq_num`
     ///   and, if it is the one that landed, acknowledged.
     ///
-    /// After an unknown outcome, an append condition failure is never
-    /// reported as such (it would claim that nothing was applied): when the
-    /// batch cannot be confirmed, the earlier error, which says the outcome
-    /// is unknown, is returned.
+    /// After an unknown outcome, an append condition failure (which says
+    /// "nothing was applied") is returned only when the read-back proves it
+    /// (another writer's records at `match_seq_num`). Otherwise — no
+    /// `match_seq_num`, records trimmed, a failed read-back — the earlier
+    /// error is returned, which says the outcome is unknown
+    /// (`may_have_side_effect() == true`).
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
         let call = self.inner.api.append(&self.basin, &self.name, input)?;
         let tracked = execute_tracking(&self.inner, call).await;
         match (tracked.result, tracked.unknown_outcome) {
-            (Err(Error::AppendCondition(_)), Some(earlier)) => match input.match_seq_num() {
-                Some(start) => self.confirm_landed(input, start, earlier).await,
-                // Only `match_seq_num` pins where the batch would be.
-                None => Err(earlier),
-            },
+            (Err(condition @ Error::AppendCondition(_)), Some(earlier)) => {
+                match input.match_seq_num() {
+                    Some(start) => self.resolve(input, start, condition, earlier).await,
+                    // Only `match_seq_num` pins where the batch would be.
+                    None => Err(earlier),
+                }
+            }
             (result, _) => result,
         }
     }
 
-    /// Reads back where `input` was to land at `start`; acknowledges it if
-    /// it is there, and returns `earlier` (the outcome stays unknown)
+    /// Finds out whether `input` landed at `start` after an unknown outcome
+    /// and a failed condition: its ack if it is there, `condition` if it
+    /// provably never will be, `earlier` (the outcome stays unknown)
     /// otherwise.
-    async fn confirm_landed(
+    async fn resolve(
         &self,
         input: &AppendInput,
         start: u64,
+        condition: Error,
         earlier: Error,
     ) -> Result<AppendAck, Error> {
-        // The tail first: the ack reports it, and a tail before the end of
-        // the batch means it is not (yet) there.
+        // The tail first: the ack reports it, and where it stands bounds
+        // what the read-back can prove.
         let Ok(tail) = self.check_tail().await else {
             return Err(earlier);
         };
@@ -120,8 +126,13 @@ impl<R: Runtime> Stream<R> {
         let Ok(output) = self.read(&read).await else {
             return Err(earlier);
         };
-        landed_ack(input, start, output.records(), tail).ok_or(earlier)
+        match resolve_read_back(input, start, output.records(), tail) {
+            ReadBack::Landed(ack) => Ok(ack),
+            ReadBack::NotApplied => Err(condition),
+            ReadBack::Unknown => Err(earlier),
+        }
     }
+
     /// Reads one batch, or returns the tail when `request.start` is at or
     /// past it (unless `clamp` is set).
     pub async fn read(&self, request: &ReadRequest) -> Result<ReadOutput, Error> {
@@ -179,44 +190,76 @@ impl<R: Runtime> Stream<R> {
     }
 }
 
-/// The ack of `input`, if `read` (read from `start`) shows it landed at
-/// `start`: exactly its records, at `start..start + len`, with the same
-/// headers and bodies (the service may have set the timestamps), and `tail`
-/// at or past its end. `None` when anything differs: records of another
-/// writer, a gap left by a trim, a short read.
+/// What a read-back says about a batch conditioned on `match_seq_num =
+/// start` whose outcome was unknown.
+#[derive(Debug, PartialEq)]
+enum ReadBack {
+    /// It landed; the ack the service would have sent.
+    Landed(AppendAck),
+    /// It did not land and never will: position `start` is taken.
+    NotApplied,
+    /// The read-back cannot tell (records trimmed, a short read, a tail not
+    /// yet past `start`: the batch may still be on its way).
+    Unknown,
+}
+
+/// Decides from `tail` and `read` (records read from `start`) where a batch
+/// conditioned on `match_seq_num = start` stands.
 ///
-/// The ack is the one the service would have sent: `end` is the position
-/// after the last record, carrying that record's timestamp; `tail` is the
-/// stream's tail.
-fn landed_ack(
+/// It landed when `read` is exactly its records at `start..start + len`
+/// (same headers and bodies; the service sets the timestamps) and the tail
+/// is at or past the end. The ack is then the one the service would have
+/// sent: `end` is the position after the last record, carrying that
+/// record's timestamp; `tail` is the stream's tail.
+///
+/// It never will land once the tail is past `start` (it can only land at
+/// `start`) and either the tail is inside its span (had it landed, the tail
+/// would be past its end) or a record at its position differs from its own.
+fn resolve_read_back(
     input: &AppendInput,
     start: u64,
     read: &[SequencedRecord],
     tail: StreamPosition,
-) -> Option<AppendAck> {
-    let count = input.len() as u64;
-    let end = start.checked_add(count)?;
-    let matches = read.len() == input.len()
-        && tail.seq_num >= end
-        && read
-            .iter()
-            .zip(input.records())
-            .zip(start..end)
-            .all(|((got, sent), seq_num)| {
-                got.seq_num == seq_num && got.headers == sent.headers && got.body == sent.body
-            });
-    if !matches {
-        return None;
+) -> ReadBack {
+    let Some(end) = start.checked_add(input.len() as u64) else {
+        return ReadBack::Unknown;
+    };
+    if tail.seq_num <= start {
+        return ReadBack::Unknown;
     }
-    let (first, last) = (read.first()?, read.last()?);
-    Some(AppendAck {
-        start: first.position(),
-        end: StreamPosition {
-            seq_num: end,
-            timestamp: last.timestamp,
-        },
-        tail,
-    })
+    if tail.seq_num < end {
+        return ReadBack::NotApplied;
+    }
+    let mut matched = 0;
+    for got in read {
+        let Some(sent) = got
+            .seq_num
+            .checked_sub(start)
+            .and_then(|i| input.records().get(usize::try_from(i).ok()?))
+        else {
+            // Outside the batch's span: proves nothing either way.
+            return ReadBack::Unknown;
+        };
+        if got.headers != sent.headers || got.body != sent.body {
+            return ReadBack::NotApplied;
+        }
+        if got.seq_num == start + matched {
+            matched += 1;
+        }
+    }
+    match (read.first(), read.last()) {
+        (Some(first), Some(last)) if matched == input.len() as u64 && read.len() == input.len() => {
+            ReadBack::Landed(AppendAck {
+                start: first.position(),
+                end: StreamPosition {
+                    seq_num: end,
+                    timestamp: last.timestamp,
+                },
+                tail,
+            })
+        }
+        _ => ReadBack::Unknown,
+    }
 }
 
 #[cfg(test)]

@@ -32,11 +32,13 @@ use super::{
 };
 use crate::{body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime};
 
+type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
+
 enum Command {
     Submit {
         id: InputId,
         input: AppendInput,
-        ack: oneshot::Sender<Result<AppendAck, Error>>,
+        ack: AckSender,
     },
     Close {
         done: oneshot::Sender<Result<(), Error>>,
@@ -224,7 +226,7 @@ struct Driver<R: Runtime> {
     /// fits, so this is a safety net).
     waiting: Option<Command>,
     /// Ack senders of submitted inputs, with their metered sizes.
-    acks: VecDeque<(InputId, u64, oneshot::Sender<Result<AppendAck, Error>>)>,
+    acks: VecDeque<(InputId, u64, AckSender)>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     connection: SessionConnection,
     outgoing: Option<(

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 use s2_core::types::{AppendInput, AppendRecord, Header, SequencedRecord, StreamPosition};
 
-use super::landed_ack;
+use super::{ReadBack, resolve_read_back};
 
 fn input() -> AppendInput {
     AppendInput::new(vec![
@@ -30,6 +30,18 @@ fn stored(input: &AppendInput, start: u64) -> Vec<SequencedRecord> {
             body: r.body.clone(),
         })
         .collect()
+}
+
+fn landed_ack(
+    input: &AppendInput,
+    start: u64,
+    read: &[SequencedRecord],
+    tail: StreamPosition,
+) -> Option<s2_core::types::AppendAck> {
+    match resolve_read_back(input, start, read, tail) {
+        ReadBack::Landed(ack) => Some(ack),
+        _ => None,
+    }
 }
 
 fn tail(seq_num: u64) -> StreamPosition {
@@ -63,39 +75,66 @@ fn acks_what_landed_like_the_service_would() {
 }
 
 #[test]
-fn records_elsewhere_are_not_ours() {
+fn a_gap_or_a_short_read_proves_nothing() {
     let input = input();
-    // Same bodies, but found past a gap (records trimmed in between).
-    assert_eq!(landed_ack(&input, 7, &stored(&input, 8), tail(12)), None);
+    let unknown = |read: &[SequencedRecord], at: u64| {
+        assert_eq!(
+            resolve_read_back(&input, 7, read, tail(at)),
+            ReadBack::Unknown,
+            "{read:?}"
+        );
+    };
+    // Records trimmed: the read starts past the batch's span.
+    unknown(&stored(&input, 9), 12);
+    // The first record trimmed, the second ours: it may be ours or not.
+    unknown(&stored(&input, 7)[1..], 12);
     // Not contiguous.
     let mut gap = stored(&input, 7);
     gap[1].seq_num = 9;
-    assert_eq!(landed_ack(&input, 7, &gap, tail(12)), None);
-}
-
-#[test]
-fn anything_but_an_exact_match_is_unknown() {
-    let input = input();
+    unknown(&gap, 12);
+    // Short reads.
     let good = stored(&input, 7);
-    // Short read.
-    assert_eq!(landed_ack(&input, 7, &good[..1], tail(12)), None);
-    assert_eq!(landed_ack(&input, 7, &[], tail(12)), None);
-    // A different body, or different headers.
-    let mut other = good.clone();
-    other[0].body = Bytes::from_static(b"x");
-    assert_eq!(landed_ack(&input, 7, &other, tail(12)), None);
-    let mut other = good.clone();
-    other[1].headers.clear();
-    assert_eq!(landed_ack(&input, 7, &other, tail(12)), None);
+    unknown(&good[..1], 12);
+    unknown(&[], 12);
     // More records than the batch.
     let mut longer = good.clone();
     longer.push(SequencedRecord {
         seq_num: 9,
         ..good[0].clone()
     });
-    assert_eq!(landed_ack(&input, 7, &longer, tail(12)), None);
-    // A tail before the batch's end contradicts the read.
-    assert_eq!(landed_ack(&input, 7, &good, tail(8)), None);
+    unknown(&longer, 12);
+    // The tail not past `start`: the batch may still be on its way.
+    unknown(&[], 7);
+    unknown(&[], 3);
     // No overflow at the end of the sequence space.
-    assert_eq!(landed_ack(&input, u64::MAX, &good, tail(u64::MAX)), None);
+    assert_eq!(
+        resolve_read_back(&input, u64::MAX, &good, tail(u64::MAX)),
+        ReadBack::Unknown
+    );
+}
+
+#[test]
+fn a_taken_position_proves_it_never_landed() {
+    let input = input();
+    let good = stored(&input, 7);
+    let not_applied = |read: &[SequencedRecord], at: u64| {
+        assert_eq!(
+            resolve_read_back(&input, 7, read, tail(at)),
+            ReadBack::NotApplied,
+            "{read:?}"
+        );
+    };
+    // A different body or different headers where the batch would be.
+    let mut other = good.clone();
+    other[0].body = Bytes::from_static(b"x");
+    not_applied(&other, 12);
+    let mut other = good.clone();
+    other[1].headers.clear();
+    not_applied(&other, 12);
+    // The second record differs, even with the first trimmed away.
+    not_applied(&other[1..], 12);
+    // Records shifted by one: what is at 8 is not what we would have put there.
+    not_applied(&stored(&input, 8), 12);
+    // A tail inside the batch's span: had it landed, the tail would be past it.
+    not_applied(&[], 8);
 }
