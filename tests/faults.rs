@@ -249,6 +249,9 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
             }
         }
         if i % 60 == 59 {
+            // Submits do not wait while there is room: let the driver put
+            // the batches on the wire before cutting under them.
+            R::default().sleep(Duration::from_millis(1)).await;
             proxy.cut();
         }
     }

@@ -16,6 +16,7 @@ pub mod alloc;
 pub mod bounds;
 pub mod cases;
 pub mod faults;
+pub mod guarantees;
 pub mod hostile;
 
 /// The server every test of this process talks to, started on first use.
@@ -59,7 +60,7 @@ pub async fn fresh_stream<R: Runtime>(s2: &S2<R>, prefix: &str) -> s2_client::St
 #[macro_export]
 macro_rules! conformance_tests {
     ($runtime:ty, $block_on:path) => {
-        $crate::conformance_tests!(@cases $runtime, $block_on;
+        $crate::conformance_tests!(@in cases, $runtime, $block_on;
             basin_lifecycle,
             basin_errors,
             list_basins_across_pages,
@@ -87,39 +88,32 @@ macro_rules! conformance_tests {
             producer_acks_each_record,
             tls_end_to_end,
         );
-        $crate::conformance_tests!(@faults $runtime, $block_on;
+        $crate::conformance_tests!(@in faults, $runtime, $block_on;
             exactly_once_append_through_cuts,
             read_session_through_cuts_and_stalls,
             at_least_once_resends_after_cut,
             no_side_effects_fails_precisely,
             conditioned_unary_append_is_exactly_once,
         );
-        $crate::conformance_tests!(@bounds $runtime, $block_on;
+        $crate::conformance_tests!(@in bounds, $runtime, $block_on;
             unary_read_waits_past_the_request_timeout,
             unary_read_wait_returns_a_record_appended_meanwhile,
         );
+        $crate::conformance_tests!(@in guarantees, $runtime, $block_on;
+            fenced_retry_after_unknown_outcome_is_not_no_effect,
+            fenced_retry_with_match_seq_num_is_resolved,
+            conditioned_retry_behind_another_writer_is_not_applied,
+            no_side_effects_unary_never_retries_unknown_outcome,
+            cancelled_submits_never_land_unacknowledged,
+            cancelled_producer_submits_never_land_unacknowledged,
+            producer_record_errors_say_what_landed,
+        );
     };
-    (@bounds $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
+    (@in $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
-                $block_on($crate::bounds::$case::<$runtime>($crate::client::<$runtime>()));
-            }
-        )*
-    };
-    (@faults $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                $block_on($crate::faults::$case::<$runtime>($crate::client::<$runtime>()));
-            }
-        )*
-    };
-    (@cases $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $case() {
-                $block_on($crate::cases::$case::<$runtime>($crate::client::<$runtime>()));
+                $block_on($crate::$module::$case::<$runtime>($crate::client::<$runtime>()));
             }
         )*
     };

@@ -5,8 +5,9 @@
 use std::{
     collections::VecDeque,
     pin::Pin,
-    sync::{Arc, Mutex},
-    task::{Context, Poll},
+    sync::Arc,
+    task::{Context, Poll, Waker},
+    time::Instant,
 };
 
 use futures_channel::{mpsc, oneshot};
@@ -14,7 +15,8 @@ use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{
     Error,
     batcher::{Batcher, BatcherConfig},
-    types::{AppendAck, AppendInput, AppendRecord},
+    session::append::InputId,
+    types::{AppendAck, AppendInput, AppendRecord, MeteredBytes},
 };
 
 use crate::{
@@ -22,6 +24,7 @@ use crate::{
     session::{
         BoxFuture, Deadline,
         append::{AckFuture, AppendSessionHandle},
+        gate::{Gate, Limits},
     },
 };
 
@@ -57,37 +60,132 @@ impl RecordAck {
 
 type RecordSender = oneshot::Sender<Result<RecordAck, Error>>;
 
-/// A batch being handed to the session, with its records' ack senders.
-type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<RecordSender>);
+/// One admitted record: its id, metered size and ack sender.
+struct Slot {
+    id: u64,
+    bytes: u64,
+    sender: RecordSender,
+}
+
+/// A closed batch, with its records' slots.
+struct Batch {
+    input: AppendInput,
+    slots: Vec<Slot>,
+}
+
+/// Records admitted and not yet handed to the session. Records are batched
+/// here, in the caller's task; the driver is woken once per batch (or when
+/// the linger deadline moves).
+struct Intake {
+    batcher: Batcher,
+    /// Slots of the batch the batcher is filling.
+    open: Vec<Slot>,
+    /// Closed batches for the driver.
+    closed: VecDeque<Batch>,
+    /// Batches closed so far.
+    batches_closed: u64,
+    /// The driver's waker.
+    driver: Option<Waker>,
+}
+
+impl Intake {
+    /// Moves the batcher's closed batches to `closed`; says whether any.
+    fn collect(&mut self) -> bool {
+        let mut any = false;
+        while let Some(input) = self.batcher.poll_output() {
+            let slots = self.open.drain(..input.len()).collect();
+            self.closed.push_back(Batch { input, slots });
+            self.batches_closed += 1;
+            any = true;
+        }
+        any
+    }
+
+    fn wake_driver(&self) {
+        if let Some(waker) = &self.driver {
+            waker.wake_by_ref();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batcher.is_empty() && self.open.is_empty() && self.closed.is_empty()
+    }
+}
 
 enum Command {
-    Submit {
-        record: AppendRecord,
-        accepted: oneshot::Sender<Result<(), Error>>,
-        ack: RecordSender,
-    },
     Flush(oneshot::Sender<Result<(), Error>>),
     Close(oneshot::Sender<Result<(), Error>>),
 }
 
 /// Submits records one by one and acknowledges each. Submitting waits while
-/// the session's unacknowledged caps are reached (backpressure).
+/// the unacknowledged records reach the session's cap plus two batches
+/// (backpressure).
 pub struct Producer {
+    gate: Arc<Gate<Intake>>,
     commands: mpsc::UnboundedSender<Command>,
-    failure: Arc<Mutex<Option<Error>>>,
+    now: Box<dyn Fn() -> Instant + Send + Sync>,
 }
 
 /// The acknowledgement of one submitted record.
-pub struct RecordAckFuture(oneshot::Receiver<Result<RecordAck, Error>>);
+///
+/// Resolves to the record's [`RecordAck`], or, when the producer stopped
+/// without acknowledging it, to an [`Error::AppendSession`] about this
+/// record alone: its ranges hold only the record's [`id`](Self::id), in
+/// `maybe_applied` when the record may have been applied, in `not_applied`
+/// when it certainly was not, so `may_have_side_effect()` answers for this
+/// record; `cause` says why the producer stopped.
+pub struct RecordAckFuture {
+    id: u64,
+    receiver: oneshot::Receiver<Result<RecordAck, Error>>,
+}
+
+impl RecordAckFuture {
+    /// The record's id: its position in submission order (0, 1, 2, …).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
 
 impl std::future::Future for RecordAckFuture {
     type Output = Result<RecordAck, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0
+        self.receiver
             .poll_unpin(cx)
             .map(|r| r.unwrap_or_else(|_| Err(Error::Closed("the producer stopped".into()))))
     }
+}
+
+/// The error of one record of a failed producer, from the producer's
+/// `cause`: see [`RecordAckFuture`].
+fn record_error(cause: &Error, record: u64, may_have_landed: bool) -> Error {
+    let (maybe_applied, not_applied) = if may_have_landed {
+        (record..record + 1, record + 1..record + 1)
+    } else {
+        (record..record, record..record + 1)
+    };
+    Error::AppendSession {
+        cause: Box::new(cause.clone()),
+        maybe_applied,
+        not_applied,
+    }
+}
+
+/// Whether session input `batch` may have landed, given the error its ack
+/// future (or an earlier one's) resolved to.
+fn batch_may_have_landed(error: &Error, batch: InputId) -> bool {
+    match error {
+        // Inputs past both ranges reached the session after it stopped.
+        Error::AppendSession { maybe_applied, .. } => {
+            // Before the range: cannot be (acks come in order); say unknown.
+            maybe_applied.contains(&batch) || batch < maybe_applied.start
+        }
+        other => other.may_have_side_effect(),
+    }
+}
+
+fn closed() -> Error {
+    Error::Closed("the producer is closed".into())
 }
 
 impl Producer {
@@ -96,52 +194,76 @@ impl Producer {
         session: AppendSessionHandle,
         config: BatcherConfig,
     ) -> Result<Self, Error> {
-        let batcher = Batcher::new(config)?;
+        let batcher = Batcher::new(config.clone())?;
+        // Room for what the session holds, a batch being handed over and
+        // one being filled.
+        let limits = Limits {
+            max_bytes: session
+                .limits()
+                .max_bytes
+                .saturating_add(2 * config.max_bytes),
+            max_items: usize::MAX,
+        };
+        let gate = Arc::new(Gate::new(
+            Intake {
+                batcher,
+                open: Vec::new(),
+                closed: VecDeque::new(),
+                batches_closed: 0,
+                driver: None,
+            },
+            limits,
+        ));
         let (commands, receiver) = mpsc::unbounded();
-        let failure = Arc::new(Mutex::new(None));
         let driver = Driver {
             runtime: runtime.clone(),
+            gate: gate.clone(),
             session: Some(Arc::new(session)),
-            batcher,
             commands: Some(receiver),
             queued: VecDeque::new(),
-            batches_created: 0,
-            open_senders: Vec::new(),
             submitting: None,
             in_flight: VecDeque::new(),
-            batches_sent: 0,
             batches_acked: 0,
             flushes: Vec::new(),
             closing: None,
+            input_done: false,
             deadline: Deadline::new(),
-            failure: failure.clone(),
         };
         runtime.spawn(Box::pin(driver.run()));
-        Ok(Self { commands, failure })
+        let clock = runtime;
+        Ok(Self {
+            gate,
+            commands,
+            now: Box::new(move || clock.now()),
+        })
     }
 
-    fn stopped(&self) -> Error {
-        self.failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .unwrap_or_else(|| Error::Closed("the producer stopped".into()))
-    }
-
-    /// Submits one record; resolves once it is accepted (at once unless the
-    /// caps are reached) to the future of its ack.
+    /// Submits one record: waits while the caps are reached, then resolves
+    /// to the future of its ack. A record that can never be sent is refused
+    /// with a validation error; the producer goes on.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, the
+    /// record was not submitted. Waiting for room is its only await; the
+    /// record joins a batch in the same poll that returns its
+    /// [`RecordAckFuture`].
     pub async fn submit(&self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
-        let (accepted, accepted_rx) = oneshot::channel();
-        let (ack, ack_rx) = oneshot::channel();
-        self.commands
-            .unbounded_send(Command::Submit {
-                record,
-                accepted,
-                ack,
+        let bytes = record.metered_bytes();
+        let mut record = Some(record);
+        let mut place = self.gate.place();
+        poll_fn(|cx| {
+            self.gate.poll_admit(&mut place, bytes, cx, |intake, id| {
+                let record = record.take().expect("admitted once");
+                let linger = intake.batcher.poll_timeout();
+                intake.batcher.handle_record(record, (self.now)())?;
+                let (sender, receiver) = oneshot::channel();
+                intake.open.push(Slot { id, bytes, sender });
+                if intake.collect() || intake.batcher.poll_timeout() != linger {
+                    intake.wake_driver();
+                }
+                Ok(RecordAckFuture { id, receiver })
             })
-            .map_err(|_| self.stopped())?;
-        accepted_rx.await.map_err(|_| self.stopped())??;
-        Ok(RecordAckFuture(ack_rx))
+        })
+        .await
     }
 
     /// Waits until every record submitted so far is durable.
@@ -161,31 +283,34 @@ impl Producer {
             .map_err(|_| self.stopped())?;
         done_rx.await.map_err(|_| self.stopped())?
     }
+
+    /// Why the producer stopped, for calls that find it stopped.
+    fn stopped(&self) -> Error {
+        self.gate.stopped().unwrap_or_else(closed)
+    }
 }
+
+/// A batch being handed to the session, with its records' slots.
+type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<Slot>);
 
 struct Driver<R: Runtime> {
     runtime: R,
+    gate: Arc<Gate<Intake>>,
     session: Option<Arc<AppendSessionHandle>>,
-    batcher: Batcher,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
-    /// Closed batches not yet handed to the session, with their records'
-    /// ack senders.
-    queued: VecDeque<(AppendInput, Vec<RecordSender>)>,
-    /// Batches the batcher has closed so far.
-    batches_created: u64,
-    /// Record senders of the batch the batcher is filling.
-    open_senders: Vec<RecordSender>,
-    /// A batch being submitted to the session, with its record senders.
+    /// Closed batches taken from the intake, for the session.
+    queued: VecDeque<Batch>,
+    /// A batch being submitted to the session.
     submitting: Option<Submitting>,
-    /// Batches sent, awaiting their acks in order.
-    in_flight: VecDeque<(AckFuture, Vec<RecordSender>)>,
-    batches_sent: u64,
+    /// Batches submitted, awaiting their acks in order.
+    in_flight: VecDeque<(AckFuture, Vec<Slot>)>,
     batches_acked: u64,
     /// Flush waiters and the batch count they wait for.
     flushes: Vec<(u64, oneshot::Sender<Result<(), Error>>)>,
     closing: Option<oneshot::Sender<Result<(), Error>>>,
+    /// No more records come: the producer was closed or dropped.
+    input_done: bool,
     deadline: Deadline,
-    failure: Arc<Mutex<Option<Error>>>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -193,168 +318,22 @@ impl<R: Runtime> Driver<R> {
         poll_fn(|cx| self.poll(cx)).await;
     }
 
-    fn fail(&mut self, error: Error) {
-        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
-        let senders = self
-            .in_flight
-            .drain(..)
-            .flat_map(|(_, s)| s)
-            .chain(self.submitting.take().into_iter().flat_map(|(_, s)| s))
-            .chain(self.queued.drain(..).flat_map(|(_, s)| s))
-            .chain(self.open_senders.drain(..));
-        for sender in senders {
-            let _ = sender.send(Err(error.clone()));
-        }
-        for (_, done) in self.flushes.drain(..) {
-            let _ = done.send(Err(error.clone()));
-        }
-        if let Some(done) = self.closing.take() {
-            let _ = done.send(Err(error.clone()));
-        }
-        self.commands = None;
-        self.session = None;
-    }
-
-    /// Moves closed batches from the batcher into the queue for the session.
-    fn collect_batches(&mut self) {
-        while let Some(batch) = self.batcher.poll_output() {
-            let senders: Vec<_> = self.open_senders.drain(..batch.len()).collect();
-            self.queued.push_back((batch, senders));
-            self.batches_created += 1;
-        }
-    }
-
-    fn handle_command(&mut self, command: Command) {
-        match command {
-            // A submit whose caller gave up is not appended behind its back.
-            Command::Submit { accepted, .. } if accepted.is_canceled() => {}
-            Command::Submit {
-                record,
-                accepted,
-                ack,
-            } => match self.batcher.handle_record(record, self.runtime.now()) {
-                Ok(()) => {
-                    self.open_senders.push(ack);
-                    self.collect_batches();
-                    let _ = accepted.send(Ok(()));
-                }
-                // A record that can never be sent is refused; the producer
-                // goes on.
-                Err(e) => {
-                    let _ = accepted.send(Err(e.into()));
-                }
-            },
-            Command::Flush(done) => {
-                self.batcher.flush();
-                self.collect_batches();
-                self.flushes.push((self.batches_created, done));
-            }
-            Command::Close(done) => {
-                self.begin_close();
-                self.closing = Some(done);
-            }
-        }
-    }
-
-    fn begin_close(&mut self) {
-        self.commands = None;
-        self.batcher.flush();
-        self.collect_batches();
-    }
-
-    fn drained(&self) -> bool {
-        self.queued.is_empty()
-            && self.submitting.is_none()
-            && self.in_flight.is_empty()
-            && self.batcher.is_empty()
-    }
-
+    /// One pass over every job; `Ready` once the producer is over.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            let mut progressed = false;
-            // Take records only while the session keeps up (backpressure).
-            if self.queued.len() < 2
-                && let Some(commands) = self.commands.as_mut()
-            {
-                match commands.poll_next_unpin(cx) {
-                    Poll::Ready(Some(command)) => {
-                        self.handle_command(command);
-                        progressed = true;
-                    }
-                    Poll::Ready(None) => {
-                        // Every producer handle is gone: finish what was
-                        // submitted.
-                        self.begin_close();
-                        progressed = true;
-                    }
-                    Poll::Pending => {}
-                }
+            let progressed = self.drive_commands(cx)
+                | self.drive_linger(cx)
+                | self.drive_submit(cx)
+                | self.drive_acks(cx);
+            if self.session.is_none() {
+                // Failed: everyone was answered.
+                return Poll::Ready(());
             }
-            let linger = self.batcher.poll_timeout();
-            if self.deadline.poll(&self.runtime, linger, cx).is_ready() {
-                self.batcher.handle_timeout(self.runtime.now());
-                self.collect_batches();
-                progressed = true;
-            }
-            if self.submitting.is_none()
-                && let Some(session) = self.session.clone()
-                && let Some((batch, senders)) = self.queued.pop_front()
-            {
-                let submit: BoxFuture<_> = Box::pin(async move { session.submit(batch).await });
-                self.submitting = Some((submit, senders));
-                progressed = true;
-            }
-            if let Some((submit, _)) = self.submitting.as_mut()
-                && let Poll::Ready(result) = submit.as_mut().poll(cx)
-            {
-                let senders = self.submitting.take().map(|(_, s)| s).unwrap_or_default();
-                match result {
-                    Ok(ack) => {
-                        self.in_flight.push_back((ack, senders));
-                        self.batches_sent += 1;
-                    }
-                    Err(e) => {
-                        self.fail(e);
-                        return Poll::Ready(());
-                    }
-                }
-                progressed = true;
-            }
-            while let Some((ack, _)) = self.in_flight.front_mut() {
-                match ack.poll_unpin(cx) {
-                    Poll::Ready(Ok(ack)) => {
-                        let senders = self
-                            .in_flight
-                            .pop_front()
-                            .map(|(_, s)| s)
-                            .unwrap_or_default();
-                        for (index, sender) in senders.into_iter().enumerate() {
-                            // A dropped ack future only discards that ack.
-                            let _ = sender.send(Ok(RecordAck::new(ack, index as u64)));
-                        }
-                        self.batches_acked += 1;
-                        progressed = true;
-                    }
-                    Poll::Ready(Err(e)) => {
-                        self.fail(e);
-                        return Poll::Ready(());
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            let acked = self.batches_acked;
-            let mut i = 0;
-            while i < self.flushes.len() {
-                if self.flushes[i].0 <= acked {
-                    let (_, done) = self.flushes.swap_remove(i);
-                    let _ = done.send(Ok(()));
-                } else {
-                    i += 1;
-                }
-            }
-            if self.commands.is_none() && self.drained() {
+            self.answer_flushes();
+            if self.input_done && self.drained() {
                 // Everything is acked: dropping the session handle closes it.
                 self.session = None;
+                self.gate.stop(closed());
                 if let Some(done) = self.closing.take() {
                     let _ = done.send(Ok(()));
                 }
@@ -364,5 +343,171 @@ impl<R: Runtime> Driver<R> {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Flush and close requests.
+    fn drive_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(commands) = self.commands.as_mut() else {
+            return false;
+        };
+        match commands.poll_next_unpin(cx) {
+            Poll::Ready(Some(Command::Flush(done))) => {
+                let target = self.gate.with(|intake| {
+                    intake.batcher.flush();
+                    intake.collect();
+                    intake.batches_closed
+                });
+                self.flushes.push((target, done));
+            }
+            Poll::Ready(Some(Command::Close(done))) => {
+                self.closing = Some(done);
+                self.end_input();
+            }
+            // Every producer handle is gone: finish what was submitted.
+            Poll::Ready(None) => self.end_input(),
+            Poll::Pending => return false,
+        }
+        true
+    }
+
+    fn end_input(&mut self) {
+        self.commands = None;
+        self.input_done = true;
+        self.gate.with(|intake| {
+            intake.batcher.flush();
+            intake.collect();
+        });
+    }
+
+    /// The batcher's linger timer; also takes closed batches.
+    fn drive_linger(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = self.runtime.now();
+        let (linger, taken) = self.gate.with(|intake| {
+            intake.driver = Some(cx.waker().clone());
+            if intake
+                .batcher
+                .poll_timeout()
+                .is_some_and(|linger| linger <= now)
+            {
+                intake.batcher.handle_timeout(now);
+                intake.collect();
+            }
+            let taken = !intake.closed.is_empty();
+            self.queued.extend(intake.closed.drain(..));
+            (intake.batcher.poll_timeout(), taken)
+        });
+        let fired = self.deadline.poll(&self.runtime, linger, cx).is_ready();
+        taken || fired
+    }
+
+    /// Hands queued batches to the session, one at a time.
+    fn drive_submit(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        if self.submitting.is_none()
+            && let Some(session) = self.session.clone()
+            && let Some(Batch { input, slots }) = self.queued.pop_front()
+        {
+            let submit: BoxFuture<_> = Box::pin(async move { session.submit(input).await });
+            self.submitting = Some((submit, slots));
+            progressed = true;
+        }
+        if let Some((submit, _)) = self.submitting.as_mut()
+            && let Poll::Ready(result) = submit.as_mut().poll(cx)
+        {
+            let (_, slots) = self.submitting.take().expect("polled just now");
+            match result {
+                Ok(ack) => self.in_flight.push_back((ack, slots)),
+                // Refused (the session stopped): this batch was not submitted.
+                Err(e) => self.fail(e, slots),
+            }
+            progressed = true;
+        }
+        progressed
+    }
+
+    /// Acks, in order.
+    fn drive_acks(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while let Some((ack, _)) = self.in_flight.front_mut() {
+            let result = match ack.poll_unpin(cx) {
+                Poll::Ready(result) => result,
+                Poll::Pending => break,
+            };
+            progressed = true;
+            match result {
+                Ok(ack) => {
+                    let (_, slots) = self.in_flight.pop_front().expect("polled just now");
+                    let bytes = slots.iter().map(|s| s.bytes).sum();
+                    self.gate.release(bytes, slots.len());
+                    for (index, slot) in slots.into_iter().enumerate() {
+                        // A dropped ack future only discards that ack.
+                        let _ = slot.sender.send(Ok(RecordAck::new(ack, index as u64)));
+                    }
+                    self.batches_acked += 1;
+                }
+                Err(e) => {
+                    self.fail(e, Vec::new());
+                    break;
+                }
+            }
+        }
+        progressed
+    }
+
+    fn answer_flushes(&mut self) {
+        let acked = self.batches_acked;
+        let mut i = 0;
+        while i < self.flushes.len() {
+            if self.flushes[i].0 <= acked {
+                let (_, done) = self.flushes.swap_remove(i);
+                let _ = done.send(Ok(()));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn drained(&self) -> bool {
+        self.queued.is_empty()
+            && self.submitting.is_none()
+            && self.in_flight.is_empty()
+            && self.gate.with(|intake| intake.is_empty())
+    }
+
+    /// Stops: every record not acknowledged gets its own error (see
+    /// [`RecordAckFuture`]), every waiter the cause. `unsubmitted`: slots
+    /// of a batch the session refused.
+    fn fail(&mut self, cause: Error, unsubmitted: Vec<Slot>) {
+        self.gate.stop(cause.clone());
+        for (ack, slots) in self.in_flight.drain(..) {
+            let landed = batch_may_have_landed(&cause, ack.id());
+            for slot in slots {
+                let _ = slot.sender.send(Err(record_error(&cause, slot.id, landed)));
+            }
+        }
+        // Never handed to the session (a dropped submit submits nothing).
+        let submitting = self.submitting.take().map(|(_, slots)| slots);
+        let queued = self.queued.drain(..).map(|b| b.slots);
+        let intake = self.gate.with(|intake| {
+            let mut slots: Vec<Slot> = intake.closed.drain(..).flat_map(|b| b.slots).collect();
+            slots.append(&mut intake.open);
+            slots
+        });
+        for slot in unsubmitted
+            .into_iter()
+            .chain(submitting.into_iter().flatten())
+            .chain(queued.flatten())
+            .chain(intake)
+        {
+            let _ = slot.sender.send(Err(record_error(&cause, slot.id, false)));
+        }
+        for (_, done) in self.flushes.drain(..) {
+            let _ = done.send(Err(cause.clone()));
+        }
+        if let Some(done) = self.closing.take() {
+            let _ = done.send(Err(cause.clone()));
+        }
+        self.commands = None;
+        self.session = None;
     }
 }

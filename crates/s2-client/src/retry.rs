@@ -78,7 +78,8 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
             .flatten();
         let Some(delay) = retry else {
             let result = match &unknown_outcome {
-                // An append condition is resolved by the caller (see
+                // An append condition is left to the caller, which must
+                // resolve it or return `unknown_outcome` (see
                 // `Stream::append`); anything else proving only that the last
                 // attempt had no effect hides the earlier unknown outcome.
                 Some(earlier)

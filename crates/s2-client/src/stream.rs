@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use s2_core::{
     Error,
-    error::AppendConditionFailed,
     names::{BasinName, StreamName},
     types::{
-        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, StreamPosition,
+        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, SequencedRecord,
+        StreamPosition,
     },
 };
 
@@ -70,63 +70,66 @@ impl<R: Runtime> Stream<R> {
     /// Appends one batch atomically. Retries follow the client's
     /// [`AppendRetryPolicy`](crate::AppendRetryPolicy).
     ///
-    /// A batch conditioned with `match_seq_num` is exactly-once: when a retry
-    /// after an unknown outcome finds the tail moved past it, the batch is
-    /// read back and, if it is the one that landed, acknowledged.
+    /// What a retry after an unknown outcome (a timeout, a cut connection,
+    /// a 5xx) may do:
+    ///
+    /// * Under `NoSideEffects` there is no such retry: the error of the
+    ///   attempt whose outcome is unknown is returned
+    ///   (`may_have_side_effect() == true`).
+    /// * Under `All`, a batch without `match_seq_num` is sent again: it is
+    ///   appended at least once and **may be duplicated** (a fencing token
+    ///   alone does not prevent that).
+    /// * A batch conditioned with `match_seq_num` is exactly-once: when the
+    ///   retry's condition fails (the tail moved, or another writer fenced
+    ///   the stream meanwhile), the batch is read back at `match_seq_num`
+    ///   and, if it is the one that landed, acknowledged.
+    ///
+    /// After an unknown outcome, an append condition failure (which says
+    /// "nothing was applied") is returned only when the read-back proves it
+    /// (another writer's records at `match_seq_num`). Otherwise — no
+    /// `match_seq_num`, records trimmed, a failed read-back — the earlier
+    /// error is returned, which says the outcome is unknown
+    /// (`may_have_side_effect() == true`).
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
         let call = self.inner.api.append(&self.basin, &self.name, input)?;
         let tracked = execute_tracking(&self.inner, call).await;
-        match (
-            tracked.result,
-            input.match_seq_num(),
-            tracked.unknown_outcome,
-        ) {
-            (
-                Err(Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected })),
-                Some(start),
-                Some(earlier),
-            ) if expected >= start + input.len() as u64 => {
-                self.confirm_landed(input, start, expected, earlier).await
+        match (tracked.result, tracked.unknown_outcome) {
+            (Err(condition @ Error::AppendCondition(_)), Some(earlier)) => {
+                match input.match_seq_num() {
+                    Some(start) => self.resolve(input, start, condition, earlier).await,
+                    // Only `match_seq_num` pins where the batch would be.
+                    None => Err(earlier),
+                }
             }
-            (result, _, _) => result,
+            (result, _) => result,
         }
     }
 
-    /// Reads back where `input` was to land; acknowledges it if it is there.
-    async fn confirm_landed(
+    /// Finds out whether `input` landed at `start` after an unknown outcome
+    /// and a failed condition: its ack if it is there, `condition` if it
+    /// provably never will be, `earlier` (the outcome stays unknown)
+    /// otherwise.
+    async fn resolve(
         &self,
         input: &AppendInput,
         start: u64,
-        tail: u64,
+        condition: Error,
         earlier: Error,
     ) -> Result<AppendAck, Error> {
+        // The tail first: the ack reports it, and where it stands bounds
+        // what the read-back can prove.
+        let Ok(tail) = self.check_tail().await else {
+            return Err(earlier);
+        };
         let count = input.len() as u64;
         let read = ReadRequest::new(ReadStart::SeqNum(start)).with_limit(ReadLimit::count(count));
-        // If the read-back fails, the outcome stays unknown: say so.
-        let records = match self.read(&read).await {
-            Ok(output) => output.into_records(),
-            Err(_) => return Err(earlier),
+        let Ok(output) = self.read(&read).await else {
+            return Err(earlier);
         };
-        let landed = records.len() == input.len()
-            && records
-                .iter()
-                .zip(input.records())
-                .all(|(got, sent)| got.headers == sent.headers && got.body == sent.body);
-        match (landed, records.first(), records.last()) {
-            (true, Some(first), Some(last)) => Ok(AppendAck {
-                start: first.position(),
-                end: StreamPosition {
-                    seq_num: start + count,
-                    timestamp: last.timestamp,
-                },
-                tail: StreamPosition {
-                    seq_num: tail,
-                    timestamp: last.timestamp,
-                },
-            }),
-            _ => Err(Error::AppendCondition(
-                AppendConditionFailed::SeqNumMismatch { expected: tail },
-            )),
+        match resolve_read_back(input, start, output.records(), tail) {
+            ReadBack::Landed(ack) => Ok(ack),
+            ReadBack::NotApplied => Err(condition),
+            ReadBack::Unknown => Err(earlier),
         }
     }
 
@@ -186,3 +189,78 @@ impl<R: Runtime> Stream<R> {
         )
     }
 }
+
+/// What a read-back says about a batch conditioned on `match_seq_num =
+/// start` whose outcome was unknown.
+#[derive(Debug, PartialEq)]
+enum ReadBack {
+    /// It landed; the ack the service would have sent.
+    Landed(AppendAck),
+    /// It did not land and never will: position `start` is taken.
+    NotApplied,
+    /// The read-back cannot tell (records trimmed, a short read, a tail not
+    /// yet past `start`: the batch may still be on its way).
+    Unknown,
+}
+
+/// Decides from `tail` and `read` (records read from `start`) where a batch
+/// conditioned on `match_seq_num = start` stands.
+///
+/// It landed when `read` is exactly its records at `start..start + len`
+/// (same headers and bodies; the service sets the timestamps) and the tail
+/// is at or past the end. The ack is then the one the service would have
+/// sent: `end` is the position after the last record, carrying that
+/// record's timestamp; `tail` is the stream's tail.
+///
+/// It never will land once the tail is past `start` (it can only land at
+/// `start`) and either the tail is inside its span (had it landed, the tail
+/// would be past its end) or a record at its position differs from its own.
+fn resolve_read_back(
+    input: &AppendInput,
+    start: u64,
+    read: &[SequencedRecord],
+    tail: StreamPosition,
+) -> ReadBack {
+    let Some(end) = start.checked_add(input.len() as u64) else {
+        return ReadBack::Unknown;
+    };
+    if tail.seq_num <= start {
+        return ReadBack::Unknown;
+    }
+    if tail.seq_num < end {
+        return ReadBack::NotApplied;
+    }
+    let mut matched = 0;
+    for got in read {
+        let Some(sent) = got
+            .seq_num
+            .checked_sub(start)
+            .and_then(|i| input.records().get(usize::try_from(i).ok()?))
+        else {
+            // Outside the batch's span: proves nothing either way.
+            return ReadBack::Unknown;
+        };
+        if got.headers != sent.headers || got.body != sent.body {
+            return ReadBack::NotApplied;
+        }
+        if got.seq_num == start + matched {
+            matched += 1;
+        }
+    }
+    match (read.first(), read.last()) {
+        (Some(first), Some(last)) if matched == input.len() as u64 && read.len() == input.len() => {
+            ReadBack::Landed(AppendAck {
+                start: first.position(),
+                end: StreamPosition {
+                    seq_num: end,
+                    timestamp: last.timestamp,
+                },
+                tail,
+            })
+        }
+        _ => ReadBack::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests;

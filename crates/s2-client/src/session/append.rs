@@ -26,14 +26,19 @@ use s2_core::{
     types::{AppendAck, AppendInput, ReadOutput, StreamPosition},
 };
 
-use super::{BoxFuture, Deadline, Opening, SessionConnection};
+use super::{
+    BoxFuture, Deadline, Opening, SessionConnection,
+    gate::{Gate, Limits},
+};
 use crate::{body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime};
+
+type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
 
 enum Command {
     Submit {
+        id: InputId,
         input: AppendInput,
-        accepted: oneshot::Sender<Result<InputId, Error>>,
-        ack: oneshot::Sender<Result<AppendAck, Error>>,
+        ack: AckSender,
     },
     Close {
         done: oneshot::Sender<Result<(), Error>>,
@@ -45,8 +50,10 @@ enum Command {
 /// (backpressure). Dropping the handle closes the session gracefully in the
 /// background; dropping an ack future only discards that ack.
 pub struct AppendSessionHandle {
-    commands: mpsc::UnboundedSender<Command>,
-    /// Why the session stopped, once it has.
+    /// Admission (capacity, ids) in front of the driver's command channel.
+    gate: Arc<Gate<mpsc::UnboundedSender<Command>>>,
+    limits: Limits,
+    /// Why the session stopped, once it failed.
     failure: Arc<Mutex<Option<Error>>>,
 }
 
@@ -57,7 +64,8 @@ pub struct AckFuture {
 }
 
 impl AckFuture {
-    /// The id of the batch: its position in submission order.
+    /// The id of the batch: its position in submission order (0, 1, 2, …),
+    /// as used by the ranges of [`Error::AppendSession`].
     pub fn id(&self) -> InputId {
         self.id
     }
@@ -77,13 +85,19 @@ fn session_gone() -> Error {
     Error::Closed("the append session stopped".into())
 }
 
-/// The error that stopped the session, or a plain "stopped".
-fn stopped_with(failure: &Mutex<Option<Error>>) -> Error {
-    failure
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .unwrap_or_else(session_gone)
+/// The error of an input the driver received once the session was over:
+/// it was not applied.
+fn refused(id: InputId, cause: Error) -> Error {
+    Error::AppendSession {
+        cause: Box::new(cause),
+        maybe_applied: id..id,
+        not_applied: id..id + 1,
+    }
+}
+
+fn lock_failure(failure: &Mutex<Option<Error>>) -> std::sync::MutexGuard<'_, Option<Error>> {
+    // Only ever set whole, so a poisoned lock still holds a valid value.
+    failure.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl AppendSessionHandle {
@@ -101,9 +115,16 @@ impl AppendSessionHandle {
             compression: inner.config.compression,
             ..AppendSessionConfig::default()
         };
+        // The machine's own caps: whatever the gate admits, it accepts.
+        let limits = Limits {
+            max_bytes: config.max_unacked_bytes,
+            max_items: config.max_unacked_batches,
+        };
         let (commands, receiver) = mpsc::unbounded();
+        let gate = Arc::new(Gate::new(commands, limits));
         let failure = Arc::new(Mutex::new(None));
         let driver = Driver {
+            gate: gate.clone(),
             failure: failure.clone(),
             runtime: inner.transport.runtime().clone(),
             inner,
@@ -121,47 +142,69 @@ impl AppendSessionHandle {
         };
         let runtime = driver.runtime.clone();
         runtime.spawn(Box::pin(driver.run()));
-        Self { commands, failure }
+        Self {
+            gate,
+            limits,
+            failure,
+        }
     }
 
-    /// Submits a batch; resolves once the session accepted it (immediately
-    /// unless the caps are reached). The returned future resolves to the
-    /// batch's ack.
+    /// The session's unacknowledged caps.
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Submits a batch: waits while the unacknowledged caps are reached,
+    /// then resolves to the future of the batch's ack.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, the
+    /// batch was not submitted. Waiting for capacity is its only await; the
+    /// batch is handed to the session in the same poll that returns its
+    /// [`AckFuture`]. Submits waiting together are served in order.
     pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
-        let (accepted, accepted_rx) = oneshot::channel();
-        let (ack, receiver) = oneshot::channel();
-        self.commands
-            .unbounded_send(Command::Submit {
-                input,
-                accepted,
-                ack,
+        let bytes = input.metered_bytes();
+        let mut input = Some(input);
+        let mut place = self.gate.place();
+        poll_fn(|cx| {
+            self.gate.poll_admit(&mut place, bytes, cx, |commands, id| {
+                let input = input.take().expect("admitted once");
+                let (ack, receiver) = oneshot::channel();
+                commands
+                    .unbounded_send(Command::Submit { id, input, ack })
+                    .map_err(|_| stopped_with(&self.failure))?;
+                Ok(AckFuture { id, receiver })
             })
-            .map_err(|_| stopped_with(&self.failure))?;
-        let id = accepted_rx
-            .await
-            .map_err(|_| stopped_with(&self.failure))??;
-        Ok(AckFuture { id, receiver })
+        })
+        .await
     }
 
     /// Stops accepting batches and waits until every submitted batch is
     /// acknowledged (or the session failed).
     pub async fn close(self) -> Result<(), Error> {
         let (done, done_rx) = oneshot::channel();
-        self.commands
-            .unbounded_send(Command::Close { done })
+        self.gate
+            .with(|commands| commands.unbounded_send(Command::Close { done }))
             .map_err(|_| stopped_with(&self.failure))?;
         match done_rx.await {
             Ok(result) => result,
-            Err(_) => match self
-                .failure
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
+            Err(_) => match lock_failure(&self.failure).clone() {
                 Some(error) => Err(error),
                 None => Ok(()),
             },
         }
+    }
+}
+
+/// The error that stopped the session, or a plain "stopped".
+fn stopped_with(failure: &Mutex<Option<Error>>) -> Error {
+    lock_failure(failure).clone().unwrap_or_else(session_gone)
+}
+
+impl Drop for AppendSessionHandle {
+    fn drop(&mut self) {
+        // The driver finishes what was submitted once the channel is closed;
+        // the gate (shared with the driver) would keep it open.
+        self.gate.with(|commands| commands.close_channel());
     }
 }
 
@@ -171,6 +214,7 @@ enum Unary {
 }
 
 struct Driver<R: Runtime> {
+    gate: Arc<Gate<mpsc::UnboundedSender<Command>>>,
     failure: Arc<Mutex<Option<Error>>>,
     runtime: R,
     inner: Arc<ClientInner<R>>,
@@ -178,9 +222,11 @@ struct Driver<R: Runtime> {
     stream: StreamName,
     machine: Machine,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
-    /// A submit that waits for capacity.
+    /// A submit the machine has no room for yet (the gate admits only what
+    /// fits, so this is a safety net).
     waiting: Option<Command>,
-    acks: VecDeque<(InputId, oneshot::Sender<Result<AppendAck, Error>>)>,
+    /// Ack senders of submitted inputs, with their metered sizes.
+    acks: VecDeque<(InputId, u64, AckSender)>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     connection: SessionConnection,
     outgoing: Option<(
@@ -202,12 +248,33 @@ impl<R: Runtime> Driver<R> {
             }
             poll_fn(|cx| self.poll_inputs(cx)).await;
         }
-        let error = session_gone();
-        for (_, ack) in self.acks.drain(..) {
+        let error = stopped_with(&self.failure);
+        self.gate.stop(error.clone());
+        // Submits admitted before the stop never reached the machine.
+        if let Some(mut commands) = self.commands.take() {
+            while let Ok(command) = commands.try_recv() {
+                self.refuse(command, error.clone());
+            }
+        }
+        for (_, _, ack) in self.acks.drain(..) {
             let _ = ack.send(Err(error.clone()));
         }
+        let outcome = match lock_failure(&self.failure).clone() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        };
         for done in self.close_waiters.drain(..) {
-            let _ = done.send(Ok(()));
+            let _ = done.send(outcome.clone());
+        }
+    }
+
+    /// Answers a command that comes after the end of the session.
+    fn refuse(&mut self, command: Command, cause: Error) {
+        match command {
+            Command::Submit { id, ack, .. } => {
+                let _ = ack.send(Err(refused(id, cause)));
+            }
+            Command::Close { done } => self.close_waiters.push(done),
         }
     }
 
@@ -227,41 +294,20 @@ impl<R: Runtime> Driver<R> {
                 self.commands = None;
                 self.machine.close();
             }
-            Command::Submit {
-                input,
-                accepted,
-                ack,
-            } => {
-                if accepted.is_canceled() {
-                    // The caller gave up on this submit (its future was
-                    // dropped): it must not be appended behind its back.
-                    return;
-                }
-                if !self.machine.has_capacity(input.metered_bytes()) && !self.machine.is_finished()
-                {
-                    self.waiting = Some(Command::Submit {
-                        input,
-                        accepted,
-                        ack,
-                    });
-                    return;
-                }
+            Command::Submit { id, input, ack } => {
+                let bytes = input.metered_bytes();
                 let now = self.now();
                 match self.machine.try_submit(input, now) {
-                    Ok(id) => {
-                        self.acks.push_back((id, ack));
-                        let _ = accepted.send(Ok(id));
+                    Ok(machine_id) => {
+                        debug_assert_eq!(machine_id, id, "the gate numbers inputs as the machine");
+                        self.acks.push_back((machine_id, bytes, ack));
                     }
                     Err(SubmitError::Full(input)) => {
-                        self.waiting = Some(Command::Submit {
-                            input,
-                            accepted,
-                            ack,
-                        })
+                        self.waiting = Some(Command::Submit { id, input, ack })
                     }
                     Err(SubmitError::Closed(_)) => {
-                        let _ = accepted
-                            .send(Err(Error::Closed("the append session is closed".into())));
+                        let cause = stopped_with(&self.failure);
+                        let _ = ack.send(Err(refused(id, cause)));
                     }
                 }
             }
@@ -348,19 +394,24 @@ impl<R: Runtime> Driver<R> {
                 })));
             }
             AppendEvent::Ack { id, ack } => {
-                if let Some(position) = self.acks.iter().position(|(i, _)| *i == id) {
-                    let (_, sender) = self.acks.remove(position).unwrap_or_else(|| unreachable!());
+                if let Some(position) = self.acks.iter().position(|(i, _, _)| *i == id) {
+                    let (_, bytes, sender) = self
+                        .acks
+                        .remove(position)
+                        .expect("the position was just found");
+                    self.gate.release(bytes, 1);
                     // The caller may have dropped its ack future: fine.
                     let _ = sender.send(Ok(ack));
                 }
             }
             AppendEvent::Failed(error) => {
-                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.clone());
-                for (_, sender) in self.acks.drain(..) {
+                *lock_failure(&self.failure) = Some(error.clone());
+                self.gate.stop(error.clone());
+                for (_, _, sender) in self.acks.drain(..) {
                     let _ = sender.send(Err(error.clone()));
                 }
-                if let Some(Command::Submit { accepted, .. }) = self.waiting.take() {
-                    let _ = accepted.send(Err(error.clone()));
+                if let Some(command) = self.waiting.take() {
+                    self.refuse(command, error.clone());
                 }
                 for done in self.close_waiters.drain(..) {
                     let _ = done.send(Err(error.clone()));

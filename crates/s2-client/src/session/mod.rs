@@ -2,6 +2,7 @@
 //! bytes between the machines and HTTP/2 streams, and keep time.
 
 pub(crate) mod append;
+pub(crate) mod gate;
 pub(crate) mod read;
 
 use std::{

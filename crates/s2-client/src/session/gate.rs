@@ -1,0 +1,263 @@
+//! Cancel-safe admission under backpressure, shared by a handle (whose
+//! callers submit) and its driver (which releases room as acks come).
+//!
+//! Waiting for room is the only await of a submit. Once there is room, the
+//! input is handed over and the caller's future is built in the same poll,
+//! under the gate's lock; so a submit future dropped at any moment either
+//! handed nothing over or already returned. Waiters are served in arrival
+//! order.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Mutex, MutexGuard},
+    task::{Context, Poll, Waker},
+};
+
+use s2_core::Error;
+
+/// How much may be admitted and not yet released.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Most metered bytes (one item is always admitted, whatever its size).
+    pub(crate) max_bytes: u64,
+    /// Most items.
+    pub(crate) max_items: usize,
+}
+
+/// Admission state and `T`, the state the admitted inputs are handed to,
+/// behind one lock.
+pub(crate) struct Gate<T> {
+    limits: Limits,
+    state: Mutex<State<T>>,
+}
+
+struct State<T> {
+    inner: T,
+    bytes: u64,
+    items: usize,
+    /// Id of the next admitted input: 0, 1, 2, … in admission order.
+    next_id: u64,
+    /// Set once nothing more is admitted: the error submits get.
+    stopped: Option<Error>,
+    /// Wakers of waiting submits, by arrival.
+    waiters: BTreeMap<u64, Waker>,
+    next_waiter: u64,
+}
+
+impl<T> State<T> {
+    fn has_room(&self, limits: Limits, bytes: u64) -> bool {
+        self.items == 0
+            || (self.items < limits.max_items
+                && self.bytes.saturating_add(bytes) <= limits.max_bytes)
+    }
+
+    fn wake_first(&self) {
+        if let Some(waker) = self.waiters.values().next() {
+            waker.wake_by_ref();
+        }
+    }
+}
+
+/// A submit's place in the line of waiters; leaving it (the submit
+/// finished or was dropped) lets the next one in.
+pub(crate) struct Place<'a, T> {
+    gate: &'a Gate<T>,
+    key: Option<u64>,
+}
+
+impl<T> Drop for Place<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut state = self.gate.lock();
+            let was_first = state.waiters.keys().next() == Some(&key);
+            state.waiters.remove(&key);
+            if was_first {
+                state.wake_first();
+            }
+        }
+    }
+}
+
+impl<T> Gate<T> {
+    pub(crate) fn new(inner: T, limits: Limits) -> Self {
+        Self {
+            limits,
+            state: Mutex::new(State {
+                inner,
+                bytes: 0,
+                items: 0,
+                next_id: 0,
+                stopped: None,
+                waiters: BTreeMap::new(),
+                next_waiter: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Every critical section leaves the state consistent before anything
+        // that could panic, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place in line for one submit.
+    pub(crate) fn place(&self) -> Place<'_, T> {
+        Place {
+            gate: self,
+            key: None,
+        }
+    }
+
+    /// Waits (in line) for room for `bytes`, then runs `admit` with the
+    /// inner state and the input's id, under the lock. When `admit`
+    /// succeeds the room is taken and the id used; when it fails, nothing
+    /// is. Fails at once when the gate is stopped.
+    pub(crate) fn poll_admit<R>(
+        &self,
+        place: &mut Place<'_, T>,
+        bytes: u64,
+        cx: &mut Context<'_>,
+        admit: impl FnOnce(&mut T, u64) -> Result<R, Error>,
+    ) -> Poll<Result<R, Error>> {
+        let mut state = self.lock();
+        if let Some(error) = &state.stopped {
+            return Poll::Ready(Err(error.clone()));
+        }
+        let first = match place.key {
+            Some(key) => state.waiters.keys().next() == Some(&key),
+            None => state.waiters.is_empty(),
+        };
+        if !(first && state.has_room(self.limits, bytes)) {
+            let key = *place.key.get_or_insert_with(|| {
+                state.next_waiter += 1;
+                state.next_waiter
+            });
+            state.waiters.insert(key, cx.waker().clone());
+            return Poll::Pending;
+        }
+        if let Some(key) = place.key.take() {
+            state.waiters.remove(&key);
+        }
+        let id = state.next_id;
+        let result = admit(&mut state.inner, id);
+        if result.is_ok() {
+            state.next_id += 1;
+            state.items += 1;
+            state.bytes += bytes;
+        }
+        // There may be room for the next one too.
+        state.wake_first();
+        Poll::Ready(result)
+    }
+
+    /// Gives back the room of `items` admitted inputs of `bytes` in all.
+    pub(crate) fn release(&self, bytes: u64, items: usize) {
+        let mut state = self.lock();
+        state.bytes = state.bytes.saturating_sub(bytes);
+        state.items = state.items.saturating_sub(items);
+        state.wake_first();
+    }
+
+    /// Admits nothing more: every submit, waiting or to come, fails with
+    /// `error`. The first stop wins.
+    pub(crate) fn stop(&self, error: Error) {
+        let mut state = self.lock();
+        state.stopped.get_or_insert(error);
+        for (_, waker) in std::mem::take(&mut state.waiters) {
+            waker.wake();
+        }
+    }
+
+    /// The error submits get, once stopped.
+    pub(crate) fn stopped(&self) -> Option<Error> {
+        self.lock().stopped.clone()
+    }
+
+    /// Runs `f` on the inner state, under the lock.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.lock().inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn gate() -> Gate<Vec<u64>> {
+        Gate::new(
+            Vec::new(),
+            Limits {
+                max_bytes: 10,
+                max_items: 3,
+            },
+        )
+    }
+
+    fn admit(gate: &Gate<Vec<u64>>, place: &mut Place<'_, Vec<u64>>, bytes: u64) -> Poll<u64> {
+        let mut cx = Context::from_waker(Waker::noop());
+        gate.poll_admit(place, bytes, &mut cx, |inner, id| {
+            inner.push(id);
+            Ok(id)
+        })
+        .map(|r| r.expect("admitted"))
+    }
+
+    #[test]
+    fn admits_within_limits_and_in_arrival_order() {
+        let gate = gate();
+        assert_eq!(admit(&gate, &mut gate.place(), 6), Poll::Ready(0));
+        let (mut big, mut small) = (gate.place(), gate.place());
+        assert_eq!(admit(&gate, &mut big, 6), Poll::Pending);
+        // Would fit, but arrived later: waits its turn.
+        assert_eq!(admit(&gate, &mut small, 1), Poll::Pending);
+        gate.release(6, 1);
+        assert_eq!(admit(&gate, &mut small, 1), Poll::Pending);
+        assert_eq!(admit(&gate, &mut big, 6), Poll::Ready(1));
+        assert_eq!(admit(&gate, &mut small, 1), Poll::Ready(2));
+        gate.with(|inner| assert_eq!(inner, &[0, 1, 2]));
+    }
+
+    #[test]
+    fn a_dropped_waiter_hands_nothing_over_and_lets_the_next_in() {
+        let gate = gate();
+        assert_eq!(admit(&gate, &mut gate.place(), 10), Poll::Ready(0));
+        let mut dropped = gate.place();
+        assert_eq!(admit(&gate, &mut dropped, 5), Poll::Pending);
+        let mut next = gate.place();
+        assert_eq!(admit(&gate, &mut next, 5), Poll::Pending);
+        drop(dropped);
+        gate.release(10, 1);
+        assert_eq!(admit(&gate, &mut next, 5), Poll::Ready(1));
+        gate.with(|inner| assert_eq!(inner, &[0, 1]));
+    }
+
+    #[test]
+    fn one_item_is_admitted_whatever_its_size_and_items_are_capped() {
+        let gate = gate();
+        assert_eq!(admit(&gate, &mut gate.place(), 100), Poll::Ready(0));
+        assert_eq!(admit(&gate, &mut gate.place(), 0), Poll::Pending);
+        gate.release(100, 1);
+        for id in 1..=3 {
+            assert_eq!(admit(&gate, &mut gate.place(), 0), Poll::Ready(id));
+        }
+        assert_eq!(admit(&gate, &mut gate.place(), 0), Poll::Pending);
+    }
+
+    #[test]
+    fn a_failed_admission_takes_no_room_and_a_stop_fails_everyone() {
+        let gate = gate();
+        let mut cx = Context::from_waker(Waker::noop());
+        let refused = gate.poll_admit(&mut gate.place(), 5, &mut cx, |_, _| {
+            Err::<(), _>(Error::Closed("refused".into()))
+        });
+        assert!(matches!(refused, Poll::Ready(Err(_))));
+        assert_eq!(admit(&gate, &mut gate.place(), 10), Poll::Ready(0));
+        let mut waiting = gate.place();
+        assert_eq!(admit(&gate, &mut waiting, 1), Poll::Pending);
+        gate.stop(Error::Closed("stopped".into()));
+        let stopped = gate.poll_admit(&mut waiting, 1, &mut cx, |_, id| Ok(id));
+        assert!(matches!(stopped, Poll::Ready(Err(Error::Closed(_)))));
+    }
+}
