@@ -263,6 +263,9 @@ impl<R: Runtime> Driver<R> {
                         let _ = accepted
                             .send(Err(Error::Closed("the append session is closed".into())));
                     }
+                    Err(SubmitError::Invalid(_, error)) => {
+                        let _ = accepted.send(Err(Error::Validation(error)));
+                    }
                 }
             }
         }

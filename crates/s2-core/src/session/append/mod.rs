@@ -36,11 +36,11 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 
-use super::ConnectionId;
+use super::{AdviceLimiter, ConnectionId};
 use crate::{
     api::error_from_parts,
     backoff::{Backoff, BackoffConfig},
-    error::{AppendConditionFailed, Error, ProtocolError},
+    error::{AppendConditionFailed, Error, ProtocolError, ValidationError},
     frame::{Compression, Frame, FrameDecoder, FrameLimits, encode_message},
     proto,
     types::{
@@ -136,6 +136,9 @@ pub enum SubmitError {
     Full(AppendInput),
     /// The session is closing or over.
     Closed(AppendInput),
+    /// The input can never be sent in this session: its position
+    /// (`match_seq_num` plus its records) would overflow.
+    Invalid(AppendInput, ValidationError),
 }
 
 struct Entry {
@@ -144,8 +147,21 @@ struct Entry {
     frame: Bytes,
     /// Times the batch was handed to a connection.
     attempts: u32,
-    /// Whether some attempt may have been applied.
+    /// Whether some attempt may have been applied: sent on a connection
+    /// whose outcome is unknown. Only such a batch can be found on the
+    /// stream by a read-back.
     maybe_landed: bool,
+}
+
+impl Entry {
+    /// One past the position of the batch's last record, when conditioned.
+    fn end(&self) -> Option<u64> {
+        let m = self.input.match_seq_num()?;
+        Some(
+            m.checked_add(self.input.len() as u64)
+                .expect("try_submit refuses batches whose end overflows"),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +201,10 @@ pub struct AppendSession {
     phase: Phase,
     /// Ack deadline of the oldest in-flight batch.
     ack_deadline: Option<Instant>,
+    /// End of the last ack of the session: no later ack starts before it.
+    acked_end: Option<u64>,
+    /// Rate limit of reconnects on the server's advice.
+    advice: AdviceLimiter,
     decoder: FrameDecoder,
     backoff: Backoff,
     next_connection: u64,
@@ -218,6 +238,8 @@ impl AppendSession {
             next_match: None,
             phase: Phase::Idle,
             ack_deadline: None,
+            acked_end: None,
+            advice: AdviceLimiter::default(),
             decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
             backoff: Backoff::new(config.backoff, config.seed),
             next_connection: 0,
@@ -254,7 +276,9 @@ impl AppendSession {
     }
 
     /// Queues an input for sending. Once one input carries `match_seq_num`,
-    /// later inputs without one get the next expected position.
+    /// later inputs without one get the next expected position; an input
+    /// whose position would overflow is refused
+    /// ([`ValidationError::MatchSeqNumOverflow`]).
     pub fn try_submit(
         &mut self,
         mut input: AppendInput,
@@ -266,14 +290,20 @@ impl AppendSession {
         if !self.has_capacity(input.metered_bytes()) {
             return Err(SubmitError::Full(input));
         }
-        match (input.match_seq_num(), self.next_match) {
-            (Some(m), _) => self.next_match = Some(m + input.len() as u64),
-            (None, Some(m)) => {
+        let next_match = match input.match_seq_num().or(self.next_match) {
+            Some(m) => {
+                let Some(end) = m.checked_add(input.len() as u64) else {
+                    let error = ValidationError::MatchSeqNumOverflow {
+                        match_seq_num: m,
+                        records: input.len(),
+                    };
+                    return Err(SubmitError::Invalid(input, error));
+                };
                 input.set_match_seq_num(Some(m));
-                self.next_match = Some(m + input.len() as u64);
+                Some(end)
             }
-            (None, None) => {}
-        }
+            None => None,
+        };
         self.encode_buf.clear();
         if let Err(e) = encode_message(&mut self.encode_buf, &input, self.config.compression) {
             // Unreachable for a validated input (<= 1 MiB metered); refuse it
@@ -282,6 +312,7 @@ impl AppendSession {
             return Err(SubmitError::Closed(input));
         }
         let frame = self.encode_buf.split().freeze();
+        self.next_match = next_match;
         let id = self.next_id;
         self.next_id += 1;
         self.pending_bytes += input.metered_bytes();
@@ -364,7 +395,7 @@ impl AppendSession {
                         }
                     }
                     if reconnect_advised {
-                        self.start_draining(connection, now);
+                        self.handle_advice(connection, now);
                     }
                 }
                 Ok(Some(Frame::Terminal { status, body })) => {
@@ -527,26 +558,14 @@ impl AppendSession {
             Ok(ack) => ack,
             Err(e) => return self.handle_failure(e.into(), now, false),
         };
-        let entry = &self.pending[0];
-        let count_ok = ack.record_count() == entry.input.len() as u64;
-        let position_ok = entry
-            .input
-            .match_seq_num()
-            .is_none_or(|m| m == ack.start.seq_num);
-        if !count_ok || !position_ok {
-            let reason = format!(
-                "ack {}..{} does not fit batch {} of {} records",
-                ack.start.seq_num,
-                ack.end.seq_num,
-                entry.id,
-                entry.input.len()
-            );
+        if let Err(reason) = self.check_ack(&ack) {
             return self.handle_failure(
                 ProtocolError::Inconsistent(reason.into()).into(),
                 now,
                 false,
             );
         }
+        self.acked_end = Some(ack.end.seq_num);
         if let Phase::Connected { sent, .. } = &mut self.phase {
             *sent -= 1;
         }
@@ -568,8 +587,55 @@ impl AppendSession {
         }
     }
 
-    /// The server advised reconnecting: send nothing more on `connection`,
-    /// and move to a new one once what is in flight is acknowledged.
+    /// Whether `ack` fits the oldest batch and the acks before it (`start
+    /// <= end <= tail` is checked on decoding): it covers the batch's
+    /// records, at its `match_seq_num` if it has one, and starts at or after
+    /// the end of every earlier ack of the session (batches apply in order,
+    /// on a log that only grows). Anything else is a server acknowledging
+    /// what it was not sent, and no ack of it can be trusted.
+    ///
+    /// Unconditioned acks need not be contiguous, even on one connection:
+    /// the service admits each batch of a session on its own, so other
+    /// writers' appends may land between two of them. Conditioned ones are,
+    /// through their `match_seq_num`.
+    fn check_ack(&self, ack: &AppendAck) -> Result<(), String> {
+        let entry = &self.pending[0];
+        let start = ack.start.seq_num;
+        let misfit = if ack.record_count() != entry.input.len() as u64 {
+            Some("its record count")
+        } else if entry.input.match_seq_num().is_some_and(|m| m != start) {
+            Some("its match_seq_num")
+        } else if self.acked_end.is_some_and(|e| start < e) {
+            Some("it starts before the previous ack ended")
+        } else {
+            None
+        };
+        match misfit {
+            Some(what) => Err(format!(
+                "ack {start}..{} does not fit batch {} of {} records: {what}",
+                ack.end.seq_num,
+                entry.id,
+                entry.input.len()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The server advised reconnecting on `connection`: follow the advice
+    /// unless an advised reconnect happened recently (then the connection
+    /// stays until it fails).
+    fn handle_advice(&mut self, connection: ConnectionId, now: Instant) {
+        let draining = matches!(
+            self.phase,
+            Phase::Connected { connection: c, draining: true, .. } if c == connection
+        );
+        if self.is_current(connection) && !draining && self.advice.try_acquire(now) {
+            self.start_draining(connection, now);
+        }
+    }
+
+    /// Send nothing more on `connection`, and move to a new one once what is
+    /// in flight is acknowledged. Free of the retry budget: nothing failed.
     fn start_draining(&mut self, connection: ConnectionId, now: Instant) {
         if let Phase::Connected {
             connection: c,
@@ -625,9 +691,7 @@ impl AppendSession {
             self.finish_if_drained();
             return;
         }
-        // A seq-num mismatch on a first attempt is the caller's condition
-        // failing, not an unknown outcome.
-        if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = &error {
+        if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = error {
             let front = &self.pending[0];
             if front.attempts > 1 || self.pending.iter().any(|e| e.maybe_landed) {
                 // An earlier attempt may have landed: find out (after a
@@ -635,7 +699,14 @@ impl AppendSession {
                 let cause = format!("the tail is at {expected}: resolving an unknown outcome");
                 return self.retry_or_fail(Error::transport(true, cause), true, now);
             }
-            return self.fail(error);
+            // A first attempt, and nothing of the session's may be on the
+            // stream: another writer got there first, and none of the
+            // unacknowledged inputs was applied.
+            return self.conflict(
+                expected,
+                "the stream's tail is not where this session's next batch was to go",
+                now,
+            );
         }
         if error.may_have_side_effect() && !rejected {
             for entry in self.pending.iter_mut().take(sent) {
@@ -685,27 +756,36 @@ impl AppendSession {
                 now,
             );
         }
-        // Read back the batches that lie wholly before the tail; the ones
-        // after them are decided once those are verified.
+        // Read back the batches that may have landed and lie wholly before
+        // the tail; the ones after them are decided once those are verified.
+        // A batch that never left the client, or whose every attempt
+        // provably failed, cannot be on the stream: whatever is at its place
+        // belongs to another writer, even if it is byte-identical.
         let mut end = first;
         for entry in &self.pending {
-            let Some(m) = entry.input.match_seq_num() else {
+            let (Some(m), Some(batch_end)) = (entry.input.match_seq_num(), entry.end()) else {
                 break;
             };
-            let batch_end = m + entry.input.len() as u64;
-            if m != end || batch_end > tail.seq_num {
+            if m != end || !entry.maybe_landed || batch_end > tail.seq_num {
                 break;
             }
             end = batch_end;
         }
         if end == first {
-            let front_end = first + self.pending[0].input.len() as u64;
-            if first < tail.seq_num && tail.seq_num < front_end {
-                // Batches land whole: a tail inside this one means another
-                // writer's records are where it was to go.
-                return self.conflict(tail.seq_num, "the tail lies inside a batch", now);
+            if tail.seq_num == first {
+                return self.after_resolution(now);
             }
-            self.after_resolution(now);
+            let front = &self.pending[0];
+            if !front.maybe_landed {
+                return self.conflict(
+                    first,
+                    "records of another writer are where a batch was to go that was never applied",
+                    now,
+                );
+            }
+            // Batches land whole: a tail inside this one means another
+            // writer's records are where it was to go.
+            return self.conflict(tail.seq_num, "the tail lies inside a batch", now);
         } else {
             self.phase = Phase::AwaitRead {
                 cursor: first,
@@ -744,10 +824,9 @@ impl AppendSession {
     /// from the read-back: `last_timestamp` is that of record `cursor - 1`.
     fn ack_verified_prefix(&mut self, cursor: u64, tail: StreamPosition, last_timestamp: u64) {
         while let Some(entry) = self.pending.front() {
-            let Some(m) = entry.input.match_seq_num() else {
+            let (Some(m), Some(end)) = (entry.input.match_seq_num(), entry.end()) else {
                 return;
             };
-            let end = m + entry.input.len() as u64;
             if end > cursor {
                 return;
             }
@@ -762,6 +841,7 @@ impl AppendSession {
                 },
                 tail,
             };
+            self.acked_end = Some(end);
             self.complete_front(ack);
             self.backoff.reset();
         }
