@@ -211,6 +211,9 @@ impl Batcher {
     ///   the configured `max_bytes`;
     /// * [`ValidationError::EncodedBatchTooLarge`] when, alone, it would not
     ///   fit a 2 MiB frame once encoded;
+    /// * [`ValidationError::MatchSeqNumOverflow`] when batches are
+    ///   conditioned and its position would be the last sequence number (no
+    ///   position follows it);
     /// * [`ValidationError::EmptyHeaderName`] or
     ///   [`ValidationError::InvalidCommandRecord`] when it breaks the header
     ///   rules (with `index` its position in the batch it would have joined).
@@ -240,6 +243,17 @@ impl Batcher {
             || self.pending_encoded + encoded > MAX_RECORDS_ENCODED_LEN;
         let index = if starts_batch { 0 } else { self.pending.len() };
         record.validate(index)?;
+        if let Some(m) = self.next_match_seq_num {
+            // The record's position, whether it joins the open batch or the
+            // open batch closes first: one must follow it.
+            let position = m.checked_add(self.pending.len() as u64);
+            if position.is_none_or(|p| p == u64::MAX) {
+                return Err(ValidationError::MatchSeqNumOverflow {
+                    match_seq_num: m,
+                    records: self.pending.len() + 1,
+                });
+            }
+        }
 
         if starts_batch {
             self.close();
@@ -332,7 +346,11 @@ impl Batcher {
         let mut input = AppendInput::new(records).expect("batcher batches are always valid");
         if let Some(seq_num) = self.next_match_seq_num {
             input.set_match_seq_num(Some(seq_num));
-            self.next_match_seq_num = Some(seq_num.saturating_add(len));
+            self.next_match_seq_num = Some(
+                seq_num
+                    .checked_add(len)
+                    .expect("handle_record refuses records past the last position"),
+            );
         }
         if let Some(token) = &self.config.fencing_token {
             input = input.with_fencing_token(token.clone());
@@ -533,6 +551,28 @@ mod tests {
         assert_eq!(b.pending_records(), 1);
         b.flush();
         assert_eq!(lens(&drain(&mut b)), [1]);
+    }
+
+    #[test]
+    fn positions_past_the_last_seq_num_are_refused() {
+        let now = Instant::now();
+        let mut b = batcher(BatcherConfig {
+            max_records: 2,
+            match_seq_num: Some(u64::MAX - 3),
+            ..Default::default()
+        });
+        for _ in 0..3 {
+            b.handle_record(AppendRecord::new("x"), now).unwrap();
+        }
+        assert!(matches!(
+            b.handle_record(AppendRecord::new("x"), now),
+            Err(ValidationError::MatchSeqNumOverflow { .. })
+        ));
+        b.flush();
+        let batches = drain(&mut b);
+        assert_eq!(lens(&batches), [2, 1]);
+        assert_eq!(batches[1].match_seq_num(), Some(u64::MAX - 1));
+        assert_eq!(b.next_match_seq_num(), Some(u64::MAX));
     }
 
     #[test]

@@ -257,7 +257,8 @@ impl AppendSession {
         }
         self.pending.is_empty()
             || (self.pending.len() < self.config.max_unacked_batches
-                && self.pending_bytes + metered_bytes <= self.config.max_unacked_bytes)
+                && self.pending_bytes.saturating_add(metered_bytes)
+                    <= self.config.max_unacked_bytes)
     }
 
     /// Inputs submitted and not yet acknowledged.
@@ -771,22 +772,7 @@ impl AppendSession {
             }
             end = batch_end;
         }
-        if end == first {
-            if tail.seq_num == first {
-                return self.after_resolution(now);
-            }
-            let front = &self.pending[0];
-            if !front.maybe_landed {
-                return self.conflict(
-                    first,
-                    "records of another writer are where a batch was to go that was never applied",
-                    now,
-                );
-            }
-            // Batches land whole: a tail inside this one means another
-            // writer's records are where it was to go.
-            return self.conflict(tail.seq_num, "the tail lies inside a batch", now);
-        } else {
+        if end > first {
             self.phase = Phase::AwaitRead {
                 cursor: first,
                 end,
@@ -794,6 +780,18 @@ impl AppendSession {
             };
             self.events
                 .push_back(AppendEvent::Read(read_back(first, end)));
+        } else if tail.seq_num == first {
+            self.after_resolution(now);
+        } else if !self.pending[0].maybe_landed {
+            self.conflict(
+                first,
+                "records of another writer are where a batch was to go that was never applied",
+                now,
+            );
+        } else {
+            // Batches land whole: a tail inside this one means another
+            // writer's records are where it was to go.
+            self.conflict(tail.seq_num, "the tail lies inside a batch", now);
         }
     }
 

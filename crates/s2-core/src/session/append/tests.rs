@@ -508,6 +508,14 @@ fn another_writer_is_a_conflict_not_a_duplicate() {
 }
 
 #[test]
+fn an_absurd_size_has_no_capacity_rather_than_an_overflow() {
+    let mut session = AppendSession::new(AppendSessionConfig::default());
+    let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+    session.try_submit(input, Instant::now()).unwrap();
+    assert!(!session.has_capacity(u64::MAX));
+}
+
+#[test]
 fn caps_apply_backpressure() {
     let mut session = AppendSession::new(AppendSessionConfig {
         max_unacked_batches: 2,

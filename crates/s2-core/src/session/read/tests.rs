@@ -723,7 +723,10 @@ fn a_server_that_keeps_skipping_records_fails_the_session() {
         if protocol_failure(&events(&mut s)) {
             break;
         }
-        assert!(connects < 100, "a gap every time must not be retried forever");
+        assert!(
+            connects < 100,
+            "a gap every time must not be retried forever"
+        );
     }
     assert_eq!(connects, BackoffConfig::default().max_retries);
 }
