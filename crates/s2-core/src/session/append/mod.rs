@@ -164,6 +164,34 @@ impl Entry {
     }
 }
 
+/// What follows a backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Connect again and resend what is unacknowledged.
+    Reconnect,
+    /// Find out what landed first (exactly-once resolution).
+    Resolve,
+}
+
+/// How a connection failed, as far as the frames sent on it go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// It broke: what was sent may have been applied, if the error allows.
+    Broken,
+    /// The service refused the session: nothing sent on it was applied.
+    Refused,
+}
+
+/// Whether a retry spends the retry budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// A failure: wait, and count it.
+    Spend,
+    /// The server announced it (advice, draining): go at once, uncounted.
+    /// Rate-limited by [`AdviceLimiter`].
+    Free,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// No connection (nothing to send, or about to connect).
@@ -176,9 +204,8 @@ enum Phase {
         sent: usize,
         draining: bool,
     },
-    /// Waiting before the next attempt; `then_resolve` says whether to
-    /// resolve outcomes before reconnecting.
-    Backoff { until: Instant, then_resolve: bool },
+    /// Waiting before the next attempt.
+    Backoff { until: Instant, then: Then },
     /// Waiting for the tail.
     AwaitTail,
     /// Reading back: verified up to `cursor` (exclusive), up to `end`.
@@ -391,9 +418,11 @@ impl AppendSession {
                 })) => {
                     match <proto::AppendAck as prost::Message>::decode(payload) {
                         Ok(ack) => self.handle_ack(ack, now),
-                        Err(e) => {
-                            self.handle_failure(ProtocolError::Protobuf(e).into(), now, false)
-                        }
+                        Err(e) => self.handle_failure(
+                            ProtocolError::Protobuf(e).into(),
+                            now,
+                            Failure::Broken,
+                        ),
                     }
                     if reconnect_advised {
                         self.handle_advice(connection, now);
@@ -401,12 +430,14 @@ impl AppendSession {
                 }
                 Ok(Some(Frame::Terminal { status, body })) => {
                     let error = error_from_parts(status, &body, None);
-                    self.handle_failure(error, now, false);
+                    self.handle_failure(error, now, Failure::Broken);
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now, false)
-                }
+                Err(e) => self.handle_failure(
+                    ProtocolError::Frame(e.to_string()).into(),
+                    now,
+                    Failure::Broken,
+                ),
             }
         }
     }
@@ -423,7 +454,7 @@ impl AppendSession {
             self.handle_failure(
                 Error::transport(true, "session ended with batches unacked"),
                 now,
-                false,
+                Failure::Broken,
             );
         }
     }
@@ -431,7 +462,7 @@ impl AppendSession {
     /// `connection` failed (no 200, or a transport error).
     pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
-            self.handle_failure(error, now, false);
+            self.handle_failure(error, now, Failure::Broken);
         }
     }
 
@@ -440,26 +471,26 @@ impl AppendSession {
     /// sent on it were applied.
     pub fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
-            self.handle_failure(error, now, true);
+            self.handle_failure(error, now, Failure::Refused);
         }
     }
 
     /// The clock reached `now`. Harmless when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
-            Phase::Backoff {
-                until,
-                then_resolve,
-            } if now >= until => {
-                if then_resolve {
+            Phase::Backoff { until, then } if now >= until => match then {
+                Then::Resolve => {
                     self.phase = Phase::AwaitTail;
                     self.events.push_back(AppendEvent::CheckTail);
-                } else {
-                    self.connect(now);
                 }
-            }
+                Then::Reconnect => self.connect(now),
+            },
             Phase::Connected { .. } if self.ack_deadline.is_some_and(|d| now >= d) => {
-                self.handle_failure(Error::Timeout(self.config.ack_timeout), now, false);
+                self.handle_failure(
+                    Error::Timeout(self.config.ack_timeout),
+                    now,
+                    Failure::Broken,
+                );
             }
             _ => {}
         }
@@ -472,7 +503,7 @@ impl AppendSession {
         }
         match tail {
             Ok(tail) => self.resolve(tail, now),
-            Err(e) => self.retry_or_fail(e, true, now),
+            Err(e) => self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
         }
     }
 
@@ -489,7 +520,7 @@ impl AppendSession {
                 let reason = format!("the tail is at {}, before the read-back", t.seq_num);
                 return self.fail(Error::Protocol(ProtocolError::Inconsistent(reason.into())));
             }
-            Err(e) => return self.retry_or_fail(e, true, now),
+            Err(e) => return self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
         };
         if records.first().is_none_or(|r| r.seq_num != cursor) {
             return self.fail(Error::Protocol(ProtocolError::Inconsistent(
@@ -552,18 +583,18 @@ impl AppendSession {
             return self.handle_failure(
                 ProtocolError::Inconsistent("an ack arrived for nothing sent".into()).into(),
                 now,
-                false,
+                Failure::Broken,
             );
         }
         let ack = match AppendAck::try_from(ack) {
             Ok(ack) => ack,
-            Err(e) => return self.handle_failure(e.into(), now, false),
+            Err(e) => return self.handle_failure(e.into(), now, Failure::Broken),
         };
         if let Err(reason) = self.check_ack(&ack) {
             return self.handle_failure(
                 ProtocolError::Inconsistent(reason.into()).into(),
                 now,
-                false,
+                Failure::Broken,
             );
         }
         self.acked_end = Some(ack.end.seq_num);
@@ -673,17 +704,17 @@ impl AppendSession {
     }
 
     /// The current connection failed with `error`.
-    /// The current connection failed with `error`; `rejected` when the
-    /// service refused the session, proving nothing on it was applied.
-    fn handle_failure(&mut self, error: Error, now: Instant, rejected: bool) {
-        let sent = match self.phase {
+    fn handle_failure(&mut self, error: Error, now: Instant, failure: Failure) {
+        let (sent, advised) = match self.phase {
             Phase::Connected {
-                sent, connection, ..
+                sent,
+                connection,
+                draining,
             } => {
                 self.events.push_back(AppendEvent::Disconnect(connection));
-                sent
+                (sent, draining)
             }
-            _ => 0,
+            _ => (0, false),
         };
         self.phase = Phase::Idle;
         self.ack_deadline = None;
@@ -698,7 +729,8 @@ impl AppendSession {
                 // An earlier attempt may have landed: find out (after a
                 // backoff, so a server repeating itself cannot spin us).
                 let cause = format!("the tail is at {expected}: resolving an unknown outcome");
-                return self.retry_or_fail(Error::transport(true, cause), true, now);
+                let error = Error::transport(true, cause);
+                return self.retry_or_fail(error, Then::Resolve, Budget::Spend, now);
             }
             // A first attempt, and nothing of the session's may be on the
             // stream: another writer got there first, and none of the
@@ -709,7 +741,7 @@ impl AppendSession {
                 now,
             );
         }
-        if error.may_have_side_effect() && !rejected {
+        if error.may_have_side_effect() && failure == Failure::Broken {
             for entry in self.pending.iter_mut().take(sent) {
                 entry.maybe_landed = true;
             }
@@ -719,26 +751,39 @@ impl AppendSession {
         if !error.is_retryable() {
             return self.fail(error);
         }
+        // A connection the server said it would drop (advice, or a
+        // draining server) going away is no failure of ours.
+        let budget = if advised
+            || (error.code() == Some("server_draining") && self.advice.try_acquire(now))
+        {
+            Budget::Free
+        } else {
+            Budget::Spend
+        };
         if unknown && conditioned {
-            return self.retry_or_fail(error, true, now);
+            return self.retry_or_fail(error, Then::Resolve, budget, now);
         }
         if unknown && self.config.retry_policy == AppendRetryPolicy::NoSideEffects {
             return self.fail(error);
         }
-        self.retry_or_fail(error, false, now)
+        self.retry_or_fail(error, Then::Reconnect, budget, now)
     }
 
     /// Backs off, then resolves or reconnects; fails when the budget is
     /// spent.
-    fn retry_or_fail(&mut self, error: Error, then_resolve: bool, now: Instant) {
+    fn retry_or_fail(&mut self, error: Error, then: Then, budget: Budget, now: Instant) {
         if !error.is_retryable() {
             return self.fail(error);
         }
-        match self.backoff.next_delay(error.retry_after()) {
+        let delay = match budget {
+            Budget::Free => Some(Duration::ZERO),
+            Budget::Spend => self.backoff.next_delay(error.retry_after()),
+        };
+        match delay {
             Some(delay) => {
                 self.phase = Phase::Backoff {
                     until: now + delay,
-                    then_resolve,
+                    then,
                 }
             }
             None => self.fail(error),

@@ -984,3 +984,31 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
         );
     }
 }
+
+#[test]
+fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(AppendSessionConfig {
+        backoff: BackoffConfig {
+            max_retries: 0,
+            ..BackoffConfig::default()
+        },
+        ..AppendSessionConfig::default()
+    });
+    for _ in 0..2 {
+        let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+        s.try_submit(input, now).unwrap();
+    }
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    while s.poll_transmit(now).is_some() {}
+    let mut advised = BytesMut::from(&ack_frame(0, 1, 1)[..]);
+    advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+    s.handle_data(c, advised.freeze(), now);
+    // The server goes away as it said, before the second ack.
+    s.handle_error(c, Error::transport(true, "gone"), now);
+    assert!(failure(&mut s).is_none(), "an announced drop is no failure");
+    s.handle_timeout(s.poll_timeout().expect("reconnecting"));
+    assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
+}

@@ -512,6 +512,11 @@ impl ReadSession {
         if !error.is_retryable() {
             return self.fail(error);
         }
+        if error.code() == Some("server_draining") && self.advice.try_acquire(now) {
+            // The server is going away, as if it had advised reconnecting:
+            // no failure of ours, so free of the retry budget.
+            return self.reconnect_after(Duration::ZERO, now);
+        }
         self.retry(error, now);
     }
 

@@ -883,3 +883,33 @@ fn a_resume_past_the_tail_is_a_protocol_error() {
     s.handle_error(c, Error::ReadPastTail { tail }, now);
     assert!(protocol_failure(&events(&mut s)));
 }
+
+#[test]
+fn a_draining_server_does_not_spend_the_retry_budget_once_a_minute() {
+    let now = Instant::now();
+    let config = ReadSessionConfig {
+        backoff: BackoffConfig {
+            max_retries: 0,
+            ..BackoffConfig::default()
+        },
+        ..ReadSessionConfig::default()
+    };
+    let mut s = ReadSession::new(ReadRequest::default(), config, now);
+    let draining = || {
+        Error::Service(crate::error::ServiceError {
+            status: 503,
+            code: "server_draining".into(),
+            message: String::new(),
+            retry_after: None,
+        })
+    };
+    let (c, _) = connect(&mut s);
+    s.handle_error(c, draining(), now);
+    let (c, _) = connect(&mut s);
+    // Again at once: now it counts, and there is no budget.
+    s.handle_error(c, draining(), now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ReadEvent::Failed(Error::Service(_)))
+    ));
+}
