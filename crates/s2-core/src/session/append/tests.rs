@@ -95,6 +95,8 @@ enum Action {
     /// A connection the client abandoned (cut, reset) still has frames the
     /// server received: it applies one (its ack is never delivered).
     ProcessZombie,
+    /// The next ack advises reconnecting.
+    Advise,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -107,6 +109,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Stall),
         2 => Just(Action::Tick),
         2 => Just(Action::ProcessZombie),
+        1 => Just(Action::Advise),
     ]
 }
 
@@ -146,6 +149,8 @@ struct Sim {
     draining_next: bool,
     /// A hostile server: every ack frame advises reconnecting.
     advise_always: bool,
+    /// The next ack advises reconnecting.
+    advise_next: bool,
     /// Connections the session opened.
     connects: usize,
 }
@@ -161,6 +166,7 @@ impl Sim {
             outcome: Outcome::default(),
             draining_next: false,
             advise_always: false,
+            advise_next: false,
             connects: 0,
         }
     }
@@ -263,6 +269,7 @@ impl Sim {
                 }
             }
             Action::Draining => self.draining_next = true,
+            Action::Advise => self.advise_next = true,
             Action::Stall => {
                 self.now += Duration::from_secs(11);
                 self.session.handle_timeout(self.now);
@@ -295,8 +302,11 @@ impl Sim {
         let draining = std::mem::take(&mut self.draining_next);
         let from = conn.outbound.len();
         Self::process_on(&mut self.log, conn, draining);
-        if self.advise_always && conn.outbound.len() > from && !conn.terminated {
-            conn.outbound[from + 3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+        if conn.outbound.len() > from && !conn.terminated {
+            let advise = self.advise_always || std::mem::take(&mut self.advise_next);
+            if advise {
+                conn.outbound[from + 3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+            }
         }
     }
 

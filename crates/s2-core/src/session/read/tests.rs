@@ -40,6 +40,8 @@ struct ServerConn {
     until: Option<u64>,
     bounded: bool,
     unsent: Bytes,
+    /// The last whole frame produced, for a server that repeats itself.
+    last_frame: Bytes,
     ended: bool,
 }
 
@@ -75,6 +77,7 @@ impl ServerConn {
             until: request.until,
             bounded,
             unsent: Bytes::new(),
+            last_frame: Bytes::new(),
             ended: false,
         })
     }
@@ -116,6 +119,7 @@ impl ServerConn {
         let mut out = BytesMut::new();
         encode_message(&mut out, &message, Compression::None).unwrap();
         self.unsent = out.freeze();
+        self.last_frame = self.unsent.clone();
     }
 }
 
@@ -131,6 +135,10 @@ enum Action {
     Terminal503,
     /// The next frame carries the reconnect-advised flag.
     AdviseReconnect,
+    /// A hostile server sends its last frame again.
+    Replay,
+    /// A hostile server skips a record in the middle of a connection.
+    Skip,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -143,12 +151,24 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
+fn hostile_action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        8 => (1usize..200, 1usize..6).prop_map(|(n, b)| Action::Deliver(n, b)),
+        1 => Just(Action::Cut),
+        1 => Just(Action::AdviseReconnect),
+        1 => Just(Action::Replay),
+        2 => Just(Action::Skip),
+    ]
+}
+
 #[derive(Debug, Default)]
 struct Outcome {
     delivered: Vec<SequencedRecord>,
     finished: bool,
     tail: Option<StreamPosition>,
     failed: Option<String>,
+    /// Whether the failure was a protocol error.
+    failed_protocol: bool,
     caught_up: bool,
 }
 
@@ -185,7 +205,10 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 ReadEvent::CaughtUp(_) => outcome.caught_up = true,
                 ReadEvent::Finished => outcome.finished = true,
                 ReadEvent::Tail(tail) => outcome.tail = Some(tail),
-                ReadEvent::Failed(e) => outcome.failed = Some(e.to_string()),
+                ReadEvent::Failed(e) => {
+                    outcome.failed_protocol = matches!(e, Error::Protocol(_));
+                    outcome.failed = Some(e.to_string());
+                }
             }
         }
         if session.is_finished() {
@@ -246,6 +269,18 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 frame[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
                 session.handle_data(c.id, frame.freeze(), now);
                 conn = None;
+            }
+            Action::Replay => {
+                if c.unsent.is_empty() && !c.last_frame.is_empty() {
+                    session.handle_data(c.id, c.last_frame.clone(), now);
+                }
+            }
+            Action::Skip => {
+                // Only mid-connection: a first record past the position is
+                // what a trim looks like, and is accepted.
+                if !c.last_frame.is_empty() && (c.position as usize) < records.len() {
+                    c.position += 1;
+                }
             }
         }
     }
@@ -318,6 +353,27 @@ proptest! {
                 prop_assert_eq!(outcome.delivered, want);
             }
         }
+    }
+
+    /// Against a server that repeats frames and skips records, a session
+    /// never delivers a record twice, out of order or past a gap: what it
+    /// delivers is a prefix of the stream, and it only fails with a
+    /// protocol error.
+    #[test]
+    fn hostile_servers_never_cause_duplicates_or_gaps(
+        n in 0u64..80,
+        start in 0u64..40,
+        actions in proptest::collection::vec(hostile_action(), 1..40),
+    ) {
+        let records = model_records(n);
+        let request = ReadRequest::new(ReadStart::SeqNum(start));
+        let outcome = simulate(&records, request, &actions);
+        if outcome.failed.is_some() {
+            prop_assert!(outcome.failed_protocol, "failed: {:?}", outcome.failed);
+        }
+        let want = &records[start.min(n) as usize..];
+        prop_assert!(outcome.delivered.len() <= want.len());
+        prop_assert_eq!(&outcome.delivered[..], &want[..outcome.delivered.len()]);
     }
 
     /// An unbounded session follows the stream to its tail across faults,
