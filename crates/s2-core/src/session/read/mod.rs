@@ -91,8 +91,10 @@ pub enum ReadEvent {
     Batch(ReadBatch),
     /// The session reached the tail and is now following it live.
     CaughtUp(StreamPosition),
-    /// The start was past the tail (and `clamp` was off): this is the tail.
-    /// The session is over.
+    /// The start was past the tail (and `clamp` was off), or at the tail of
+    /// a bounded read: this is the tail. The session is over. Only for the
+    /// caller's start: a resume refused at the tail is caught up instead
+    /// (a bounded read [`Finished`](Self::Finished), a tailing one goes on).
     Tail(StreamPosition),
     /// Every bound (count, bytes, until) is met: the session is over.
     Finished,
@@ -451,9 +453,10 @@ impl ReadSession {
         let Some(first) = records.first() else {
             return Ok(self.next_seq_num);
         };
+        // A clamped start past the tail reads from the tail, before it.
         let floor = self.next_seq_num.or(match self.request.start {
-            ReadStart::SeqNum(start) => Some(start),
-            ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => None,
+            ReadStart::SeqNum(start) if !self.request.clamp => Some(start),
+            ReadStart::SeqNum(_) | ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => None,
         });
         if let Some(floor) = floor
             && first.seq_num < floor
@@ -538,18 +541,17 @@ impl ReadSession {
                 .into(),
             );
         }
+        if self.stops_at_tail() {
+            // Caught up: a bounded read has nothing more to deliver.
+            return self.finish(ReadEvent::Finished);
+        }
         if !self.caught_up {
             self.caught_up = true;
             self.events.push_back(ReadEvent::CaughtUp(tail));
         }
-        if self.stops_at_tail() {
-            // Caught up: a bounded read has nothing more to deliver.
-            self.finish(ReadEvent::Finished);
-        } else {
-            // A tailing read keeps following (the resume is clamped), through
-            // the backoff: a server that keeps refusing must not spin us.
-            self.retry(Error::ReadPastTail { tail }, now);
-        }
+        // A tailing read keeps following (the resume is clamped), through
+        // the backoff: a server that keeps refusing must not spin us.
+        self.retry(Error::ReadPastTail { tail }, now);
     }
 
     /// Reconnects after a backoff, or fails with `error` once the budget is

@@ -969,3 +969,13 @@ fn a_draining_server_does_not_spend_the_retry_budget_once_a_minute() {
         Some(ReadEvent::Failed(Error::Service(_)))
     ));
 }
+
+#[test]
+fn a_clamped_start_past_the_tail_reads_from_the_tail() {
+    let now = Instant::now();
+    let request = ReadRequest::new(ReadStart::SeqNum(10)).with_clamp(true);
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(5)[3..5], None), now);
+    assert_eq!(delivered(&events(&mut s)), vec![3, 4]);
+}
