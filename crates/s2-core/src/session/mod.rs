@@ -28,6 +28,15 @@ pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(20);
 /// without delay or limit.
 pub const ADVISED_RECONNECT_INTERVAL: Duration = Duration::from_secs(60);
 
+/// `now + wait`, saturated far in the future: a caller's absurd timeout
+/// (`Duration::MAX`) means "never", not a panic.
+fn deadline(now: Instant, wait: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(wait.min(FAR))
+        .or_else(|| now.checked_add(Duration::from_secs(u32::MAX.into())))
+        .unwrap_or(now)
+}
+
 /// Rate limit of reconnects on the server's advice.
 #[derive(Debug, Clone, Copy, Default)]
 struct AdviceLimiter {

@@ -36,7 +36,7 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 
-use super::{AdviceLimiter, ConnectionId};
+use super::{AdviceLimiter, ConnectionId, deadline};
 use crate::{
     api::error_from_parts,
     backoff::{Backoff, BackoffConfig},
@@ -379,7 +379,7 @@ impl AppendSession {
         *sent += 1;
         entry.attempts += 1;
         if self.ack_deadline.is_none() {
-            self.ack_deadline = Some(now + self.config.ack_timeout);
+            self.ack_deadline = Some(deadline(now, self.config.ack_timeout));
         }
         Some((*connection, entry.frame.clone()))
     }
@@ -602,7 +602,7 @@ impl AppendSession {
             *sent -= 1;
         }
         self.complete_front(ack);
-        self.ack_deadline = (sent > 1).then(|| now + self.config.ack_timeout);
+        self.ack_deadline = (sent > 1).then(|| deadline(now, self.config.ack_timeout));
         self.backoff.reset();
         self.finish_if_drained();
         if let Phase::Connected {
@@ -782,7 +782,7 @@ impl AppendSession {
         match delay {
             Some(delay) => {
                 self.phase = Phase::Backoff {
-                    until: now + delay,
+                    until: deadline(now, delay),
                     then,
                 }
             }

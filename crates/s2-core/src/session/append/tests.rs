@@ -1022,3 +1022,25 @@ fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
     s.handle_timeout(s.poll_timeout().expect("reconnecting"));
     assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
 }
+
+#[test]
+fn absurd_timeouts_do_not_overflow_the_clock() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(AppendSessionConfig {
+        ack_timeout: Duration::MAX,
+        backoff: BackoffConfig {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_retries: 3,
+        },
+        ..AppendSessionConfig::default()
+    });
+    let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+    s.try_submit(input, now).unwrap();
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    assert!(s.poll_transmit(now).is_some());
+    s.handle_error(c, Error::transport(false, "refused"), now);
+    assert!(s.poll_timeout().is_some_and(|t| t > now));
+}

@@ -36,7 +36,7 @@ use std::{
 
 use bytes::Bytes;
 
-use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT};
+use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
     api::error_from_parts,
     backoff::{Backoff, BackoffConfig},
@@ -315,10 +315,10 @@ impl ReadSession {
         match &mut self.phase {
             Phase::Connected {
                 connection: c,
-                deadline,
+                deadline: watchdog,
                 ..
             } if *c == connection => {
-                *deadline = now + self.config.heartbeat_timeout;
+                *watchdog = deadline(now, self.config.heartbeat_timeout);
                 true
             }
             _ => false,
@@ -576,7 +576,9 @@ impl ReadSession {
         if delay.is_zero() {
             self.connect(now);
         } else {
-            self.phase = Phase::Backoff { until: now + delay };
+            self.phase = Phase::Backoff {
+                until: deadline(now, delay),
+            };
         }
     }
 
@@ -586,7 +588,7 @@ impl ReadSession {
         self.decoder = FrameDecoderBox::fresh();
         self.phase = Phase::Connected {
             connection,
-            deadline: now + self.config.heartbeat_timeout,
+            deadline: deadline(now, self.config.heartbeat_timeout),
             opened: now,
             heard: false,
         };

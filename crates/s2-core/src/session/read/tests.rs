@@ -979,3 +979,22 @@ fn a_clamped_start_past_the_tail_reads_from_the_tail() {
     s.handle_data(c, message(&model_records(5)[3..5], None), now);
     assert_eq!(delivered(&events(&mut s)), vec![3, 4]);
 }
+
+#[test]
+fn absurd_timeouts_do_not_overflow_the_clock() {
+    let now = Instant::now();
+    let config = ReadSessionConfig {
+        heartbeat_timeout: Duration::MAX,
+        backoff: BackoffConfig {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_retries: 3,
+        },
+        ..ReadSessionConfig::default()
+    };
+    let mut s = ReadSession::new(ReadRequest::default(), config, now);
+    let (c, _) = connect(&mut s);
+    s.handle_connected(c, now);
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    assert!(s.poll_timeout().is_some_and(|t| t > now));
+}
