@@ -18,6 +18,20 @@
 //! loss. A session advances `match_seq_num` itself once the first input
 //! carries one.
 //!
+//! Only batches that may have landed (sent on a connection whose outcome
+//! is unknown) are read back: one that never left the client, or whose
+//! every attempt provably failed, cannot be on the stream, so records at
+//! its place belong to another writer even when they are byte-identical.
+//!
+//! # What the server must not do
+//!
+//! An ack must cover its batch's records, at its `match_seq_num` when it
+//! has one, with `start <= end <= tail`, and start at or after the end of
+//! every earlier ack; anything else fails the session with a
+//! [`ProtocolError`]. Reconnect advice is followed at most once per
+//! [`ADVISED_RECONNECT_INTERVAL`](super::ADVISED_RECONNECT_INTERVAL) and
+//! costs no retry; the budget is renewed only by acks.
+//!
 //! # Call order
 //!
 //! Submit with [`try_submit`](AppendSession::try_submit) while
