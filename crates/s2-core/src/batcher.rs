@@ -16,7 +16,10 @@ use crate::{
     error::ValidationError,
     names::FencingToken,
     types::{
-        append::{AppendInput, MAX_BATCH_METERED_BYTES, MAX_BATCH_RECORDS},
+        append::{
+            AppendInput, MAX_BATCH_METERED_BYTES, MAX_BATCH_RECORDS, MAX_RECORDS_ENCODED_LEN,
+            encoded_record_len,
+        },
         record::{AppendRecord, MeteredBytes},
     },
 };
@@ -102,9 +105,12 @@ impl BatcherConfig {
 ///   [`handle_record`](Self::handle_record), before that record is added).
 /// * Batch `i + 1` gets `match_seq_num` `m_i + len(batch i)`; every batch
 ///   carries the fencing token.
-/// * A record that can never be sent (metered size over `max_bytes`, or
-///   broken header rules) is rejected with an error, leaving the batcher
-///   unchanged.
+/// * A batch's records also fit one session frame once encoded (many tiny
+///   headers cost more on the wire than they are metered): a record that
+///   would take the batch over that closes it first.
+/// * A record that can never be sent (metered size over `max_bytes`, too
+///   large to encode in a frame, or broken header rules) is rejected with an
+///   error, leaving the batcher unchanged.
 ///
 /// Call order:
 ///
@@ -127,6 +133,8 @@ pub struct Batcher {
     pending: Vec<AppendRecord>,
     /// Metered size of `pending`.
     pending_bytes: u64,
+    /// Encoded size of `pending`'s records: a batch must also fit a frame.
+    pending_encoded: usize,
     /// Linger deadline of the open batch (`None` without linger, or when it
     /// lies too far in the future to be represented).
     deadline: Option<Instant>,
@@ -149,6 +157,7 @@ impl Batcher {
             config,
             pending: Vec::new(),
             pending_bytes: 0,
+            pending_encoded: 0,
             deadline: None,
             ready: VecDeque::new(),
         })
@@ -200,6 +209,11 @@ impl Batcher {
     ///   1 MiB;
     /// * [`ValidationError::InvalidConfig`] when it is within 1 MiB but over
     ///   the configured `max_bytes`;
+    /// * [`ValidationError::EncodedBatchTooLarge`] when, alone, it would not
+    ///   fit a 2 MiB frame once encoded;
+    /// * [`ValidationError::MatchSeqNumOverflow`] when batches are
+    ///   conditioned and its position would be the last sequence number (no
+    ///   position follows it);
     /// * [`ValidationError::EmptyHeaderName`] or
     ///   [`ValidationError::InvalidCommandRecord`] when it breaks the header
     ///   rules (with `index` its position in the batch it would have joined).
@@ -212,15 +226,34 @@ impl Batcher {
         if size > self.config.max_bytes {
             return Err(self.too_large(size));
         }
+        let encoded = encoded_record_len(&record);
+        if encoded > MAX_RECORDS_ENCODED_LEN {
+            // Within 1 MiB metered, but its batch could never be framed.
+            return Err(ValidationError::EncodedBatchTooLarge {
+                encoded_bytes: encoded,
+            });
+        }
         let expired = self.deadline.is_some_and(|deadline| deadline <= now);
         // Full batches are closed at once, so only the byte limit can be
         // hit here; the record-count check is kept for robustness.
         let starts_batch = self.pending.is_empty()
             || expired
             || self.pending.len() >= self.config.max_records
-            || self.pending_bytes + size > self.config.max_bytes;
+            || self.pending_bytes + size > self.config.max_bytes
+            || self.pending_encoded + encoded > MAX_RECORDS_ENCODED_LEN;
         let index = if starts_batch { 0 } else { self.pending.len() };
         record.validate(index)?;
+        if let Some(m) = self.next_match_seq_num {
+            // The record's position, whether it joins the open batch or the
+            // open batch closes first: one must follow it.
+            let position = m.checked_add(self.pending.len() as u64);
+            if position.is_none_or(|p| p == u64::MAX) {
+                return Err(ValidationError::MatchSeqNumOverflow {
+                    match_seq_num: m,
+                    records: self.pending.len() + 1,
+                });
+            }
+        }
 
         if starts_batch {
             self.close();
@@ -232,6 +265,7 @@ impl Batcher {
         }
         self.pending.push(record);
         self.pending_bytes += size;
+        self.pending_encoded += encoded;
         if self.pending.len() >= self.config.max_records
             || self.config.max_bytes - self.pending_bytes < MIN_RECORD_METERED_BYTES
         {
@@ -303,14 +337,20 @@ impl Batcher {
         }
         let records = mem::take(&mut self.pending);
         self.pending_bytes = 0;
+        self.pending_encoded = 0;
         self.last_batch_len = records.len();
         let len = records.len() as u64;
         // Every record was checked on entry and the batch kept within limits
-        // that `BatcherConfig::validate` bounded by the service's.
+        // that `BatcherConfig::validate` bounded by the service's, and within
+        // the encoded limit `AppendInput::new` applies.
         let mut input = AppendInput::new(records).expect("batcher batches are always valid");
         if let Some(seq_num) = self.next_match_seq_num {
             input.set_match_seq_num(Some(seq_num));
-            self.next_match_seq_num = Some(seq_num.saturating_add(len));
+            self.next_match_seq_num = Some(
+                seq_num
+                    .checked_add(len)
+                    .expect("handle_record refuses records past the last position"),
+            );
         }
         if let Some(token) = &self.config.fencing_token {
             input = input.with_fencing_token(token.clone());
@@ -488,6 +528,63 @@ mod tests {
         b.handle_record(sized(MAX_BATCH_METERED_BYTES), now)
             .unwrap();
         assert_eq!(lens(&drain(&mut b)), [1]);
+    }
+
+    /// A record of `n` `("a", "b")` headers: 4 metered bytes each, but 8 on
+    /// the wire.
+    fn header_heavy(n: usize) -> AppendRecord {
+        (0..n).fold(AppendRecord::new(""), |r, _| r.with_header("a", "b"))
+    }
+
+    #[test]
+    fn record_too_large_to_encode_is_rejected_and_changes_nothing() {
+        let now = Instant::now();
+        let mut b = batcher(BatcherConfig::default());
+        b.handle_record(AppendRecord::new("a"), now).unwrap();
+        // 1,048,568 metered bytes (within 1 MiB), about 2 MiB encoded.
+        let record = header_heavy(262_140);
+        assert_eq!(record.metered_bytes(), 1_048_568);
+        assert!(matches!(
+            b.handle_record(record, now),
+            Err(ValidationError::EncodedBatchTooLarge { .. })
+        ));
+        assert_eq!(b.pending_records(), 1);
+        b.flush();
+        assert_eq!(lens(&drain(&mut b)), [1]);
+    }
+
+    #[test]
+    fn positions_past_the_last_seq_num_are_refused() {
+        let now = Instant::now();
+        let mut b = batcher(BatcherConfig {
+            max_records: 2,
+            match_seq_num: Some(u64::MAX - 3),
+            ..Default::default()
+        });
+        for _ in 0..3 {
+            b.handle_record(AppendRecord::new("x"), now).unwrap();
+        }
+        assert!(matches!(
+            b.handle_record(AppendRecord::new("x"), now),
+            Err(ValidationError::MatchSeqNumOverflow { .. })
+        ));
+        b.flush();
+        let batches = drain(&mut b);
+        assert_eq!(lens(&batches), [2, 1]);
+        assert_eq!(batches[1].match_seq_num(), Some(u64::MAX - 1));
+        assert_eq!(b.next_match_seq_num(), Some(u64::MAX));
+    }
+
+    #[test]
+    fn batches_are_split_at_the_encoded_limit() {
+        let now = Instant::now();
+        let mut b = batcher(BatcherConfig::default());
+        // Together exactly 1 MiB metered, but over 2 MiB encoded.
+        for _ in 0..2 {
+            b.handle_record(header_heavy(131_070), now).unwrap();
+        }
+        b.flush();
+        assert_eq!(lens(&drain(&mut b)), [1, 1]);
     }
 
     #[test]

@@ -76,6 +76,15 @@ pub enum ValidationError {
         /// Encoded size of the rejected batch.
         encoded_bytes: usize,
     },
+    /// An append's `match_seq_num` plus its record count is past the last
+    /// sequence number a stream can have.
+    #[error("match_seq_num {match_seq_num} with {records} records overflows the sequence numbers")]
+    MatchSeqNumOverflow {
+        /// The batch's `match_seq_num`.
+        match_seq_num: u64,
+        /// Records in the batch.
+        records: usize,
+    },
     /// A record header has an empty name (reserved for command records).
     #[error("record {index} has a header with an empty name, which only command records may use")]
     EmptyHeaderName {

@@ -309,6 +309,9 @@ impl<R: Runtime> Driver<R> {
                         let cause = stopped_with(&self.failure);
                         let _ = ack.send(Err(refused(id, cause)));
                     }
+                    Err(SubmitError::Invalid(_, error)) => {
+                        let _ = accepted.send(Err(Error::Validation(error)));
+                    }
                 }
             }
         }

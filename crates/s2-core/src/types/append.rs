@@ -17,6 +17,20 @@ pub const MAX_BATCH_RECORDS: usize = 1000;
 /// Most metered bytes one append batch may hold (1 MiB).
 pub const MAX_BATCH_METERED_BYTES: u64 = 1024 * 1024;
 
+/// Room for the conditions (a varint and a 36-byte token) besides the
+/// records of an encoded [`AppendInput`].
+const CONDITIONS_MAX: usize = 64;
+
+/// Most bytes the records of one batch may take once encoded, so that the
+/// batch with its conditions fits one session frame.
+pub(crate) const MAX_RECORDS_ENCODED_LEN: usize = crate::frame::MAX_PAYLOAD_LEN - CONDITIONS_MAX;
+
+/// Bytes `record` takes in an encoded [`AppendInput`] (a record costs more on
+/// the wire than it is metered when it has many tiny headers).
+pub(crate) fn encoded_record_len(record: &AppendRecord) -> usize {
+    prost::encoding::message::encoded_len(1, record)
+}
+
 /// One atomic append: 1 to 1000 records of at most 1 MiB metered in total,
 /// optionally conditioned on the tail (`match_seq_num`) or a fencing token.
 ///
@@ -49,13 +63,11 @@ impl AppendInput {
         for (index, record) in records.iter().enumerate() {
             record.validate(index)?;
         }
-        // Room for the conditions (a varint and a 36-byte token) besides the
-        // records.
-        const CONDITIONS_MAX: usize = 64;
-        let encoded_bytes =
-            prost::encoding::message::encoded_len_repeated(1, &records) + CONDITIONS_MAX;
-        if encoded_bytes > crate::frame::MAX_PAYLOAD_LEN {
-            return Err(ValidationError::EncodedBatchTooLarge { encoded_bytes });
+        let records_len = records.iter().map(encoded_record_len).sum::<usize>();
+        if records_len > MAX_RECORDS_ENCODED_LEN {
+            return Err(ValidationError::EncodedBatchTooLarge {
+                encoded_bytes: records_len + CONDITIONS_MAX,
+            });
         }
         Ok(Self {
             records,

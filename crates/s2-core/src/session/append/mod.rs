@@ -18,6 +18,20 @@
 //! loss. A session advances `match_seq_num` itself once the first input
 //! carries one.
 //!
+//! Only batches that may have landed (sent on a connection whose outcome
+//! is unknown) are read back: one that never left the client, or whose
+//! every attempt provably failed, cannot be on the stream, so records at
+//! its place belong to another writer even when they are byte-identical.
+//!
+//! # What the server must not do
+//!
+//! An ack must cover its batch's records, at its `match_seq_num` when it
+//! has one, with `start <= end <= tail`, and start at or after the end of
+//! every earlier ack; anything else fails the session with a
+//! [`ProtocolError`]. Reconnect advice is followed at most once per
+//! [`ADVISED_RECONNECT_INTERVAL`](super::ADVISED_RECONNECT_INTERVAL) and
+//! costs no retry; the budget is renewed only by acks.
+//!
 //! # Call order
 //!
 //! Submit with [`try_submit`](AppendSession::try_submit) while
@@ -36,11 +50,11 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 
-use super::ConnectionId;
+use super::{AdviceLimiter, ConnectionId, deadline};
 use crate::{
     api::error_from_parts,
     backoff::{Backoff, BackoffConfig},
-    error::{AppendConditionFailed, Error, ProtocolError},
+    error::{AppendConditionFailed, Error, ProtocolError, ValidationError},
     frame::{Compression, Frame, FrameDecoder, FrameLimits, encode_message},
     proto,
     types::{
@@ -136,6 +150,9 @@ pub enum SubmitError {
     Full(AppendInput),
     /// The session is closing or over.
     Closed(AppendInput),
+    /// The input can never be sent in this session: its position
+    /// (`match_seq_num` plus its records) would overflow.
+    Invalid(AppendInput, ValidationError),
 }
 
 struct Entry {
@@ -144,8 +161,49 @@ struct Entry {
     frame: Bytes,
     /// Times the batch was handed to a connection.
     attempts: u32,
-    /// Whether some attempt may have been applied.
+    /// Whether some attempt may have been applied: sent on a connection
+    /// whose outcome is unknown. Only such a batch can be found on the
+    /// stream by a read-back.
     maybe_landed: bool,
+}
+
+impl Entry {
+    /// One past the position of the batch's last record, when conditioned.
+    fn end(&self) -> Option<u64> {
+        let m = self.input.match_seq_num()?;
+        Some(
+            m.checked_add(self.input.len() as u64)
+                .expect("try_submit refuses batches whose end overflows"),
+        )
+    }
+}
+
+/// What follows a backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Connect again and resend what is unacknowledged.
+    Reconnect,
+    /// Find out what landed first (exactly-once resolution).
+    Resolve,
+}
+
+/// How a connection failed, as far as the frames sent on it go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// It broke: what was sent may have been applied, if the error allows.
+    Broken,
+    /// The service refused the session: nothing sent on it was applied.
+    Refused,
+}
+
+/// Whether a retry spends the retry budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// A failure: wait, and count it.
+    Spend,
+    /// The server announced it (advice, draining): go at once, uncounted.
+    /// Rate-limited by [`AdviceLimiter`].
+    Free,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,9 +218,8 @@ enum Phase {
         sent: usize,
         draining: bool,
     },
-    /// Waiting before the next attempt; `then_resolve` says whether to
-    /// resolve outcomes before reconnecting.
-    Backoff { until: Instant, then_resolve: bool },
+    /// Waiting before the next attempt.
+    Backoff { until: Instant, then: Then },
     /// Waiting for the tail.
     AwaitTail,
     /// Reading back: verified up to `cursor` (exclusive), up to `end`.
@@ -185,6 +242,10 @@ pub struct AppendSession {
     phase: Phase,
     /// Ack deadline of the oldest in-flight batch.
     ack_deadline: Option<Instant>,
+    /// End of the last ack of the session: no later ack starts before it.
+    acked_end: Option<u64>,
+    /// Rate limit of reconnects on the server's advice.
+    advice: AdviceLimiter,
     decoder: FrameDecoder,
     backoff: Backoff,
     next_connection: u64,
@@ -218,6 +279,8 @@ impl AppendSession {
             next_match: None,
             phase: Phase::Idle,
             ack_deadline: None,
+            acked_end: None,
+            advice: AdviceLimiter::default(),
             decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
             backoff: Backoff::new(config.backoff, config.seed),
             next_connection: 0,
@@ -235,7 +298,8 @@ impl AppendSession {
         }
         self.pending.is_empty()
             || (self.pending.len() < self.config.max_unacked_batches
-                && self.pending_bytes + metered_bytes <= self.config.max_unacked_bytes)
+                && self.pending_bytes.saturating_add(metered_bytes)
+                    <= self.config.max_unacked_bytes)
     }
 
     /// Inputs submitted and not yet acknowledged.
@@ -254,7 +318,9 @@ impl AppendSession {
     }
 
     /// Queues an input for sending. Once one input carries `match_seq_num`,
-    /// later inputs without one get the next expected position.
+    /// later inputs without one get the next expected position; an input
+    /// whose position would overflow is refused
+    /// ([`ValidationError::MatchSeqNumOverflow`]).
     pub fn try_submit(
         &mut self,
         mut input: AppendInput,
@@ -266,14 +332,20 @@ impl AppendSession {
         if !self.has_capacity(input.metered_bytes()) {
             return Err(SubmitError::Full(input));
         }
-        match (input.match_seq_num(), self.next_match) {
-            (Some(m), _) => self.next_match = Some(m + input.len() as u64),
-            (None, Some(m)) => {
+        let next_match = match input.match_seq_num().or(self.next_match) {
+            Some(m) => {
+                let Some(end) = m.checked_add(input.len() as u64) else {
+                    let error = ValidationError::MatchSeqNumOverflow {
+                        match_seq_num: m,
+                        records: input.len(),
+                    };
+                    return Err(SubmitError::Invalid(input, error));
+                };
                 input.set_match_seq_num(Some(m));
-                self.next_match = Some(m + input.len() as u64);
+                Some(end)
             }
-            (None, None) => {}
-        }
+            None => None,
+        };
         self.encode_buf.clear();
         if let Err(e) = encode_message(&mut self.encode_buf, &input, self.config.compression) {
             // Unreachable for a validated input (<= 1 MiB metered); refuse it
@@ -282,6 +354,7 @@ impl AppendSession {
             return Err(SubmitError::Closed(input));
         }
         let frame = self.encode_buf.split().freeze();
+        self.next_match = next_match;
         let id = self.next_id;
         self.next_id += 1;
         self.pending_bytes += input.metered_bytes();
@@ -320,7 +393,7 @@ impl AppendSession {
         *sent += 1;
         entry.attempts += 1;
         if self.ack_deadline.is_none() {
-            self.ack_deadline = Some(now + self.config.ack_timeout);
+            self.ack_deadline = Some(deadline(now, self.config.ack_timeout));
         }
         Some((*connection, entry.frame.clone()))
     }
@@ -359,22 +432,26 @@ impl AppendSession {
                 })) => {
                     match <proto::AppendAck as prost::Message>::decode(payload) {
                         Ok(ack) => self.handle_ack(ack, now),
-                        Err(e) => {
-                            self.handle_failure(ProtocolError::Protobuf(e).into(), now, false)
-                        }
+                        Err(e) => self.handle_failure(
+                            ProtocolError::Protobuf(e).into(),
+                            now,
+                            Failure::Broken,
+                        ),
                     }
                     if reconnect_advised {
-                        self.start_draining(connection, now);
+                        self.handle_advice(connection, now);
                     }
                 }
                 Ok(Some(Frame::Terminal { status, body })) => {
                     let error = error_from_parts(status, &body, None);
-                    self.handle_failure(error, now, false);
+                    self.handle_failure(error, now, Failure::Broken);
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now, false)
-                }
+                Err(e) => self.handle_failure(
+                    ProtocolError::Frame(e.to_string()).into(),
+                    now,
+                    Failure::Broken,
+                ),
             }
         }
     }
@@ -391,7 +468,7 @@ impl AppendSession {
             self.handle_failure(
                 Error::transport(true, "session ended with batches unacked"),
                 now,
-                false,
+                Failure::Broken,
             );
         }
     }
@@ -399,7 +476,7 @@ impl AppendSession {
     /// `connection` failed (no 200, or a transport error).
     pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
-            self.handle_failure(error, now, false);
+            self.handle_failure(error, now, Failure::Broken);
         }
     }
 
@@ -408,26 +485,26 @@ impl AppendSession {
     /// sent on it were applied.
     pub fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
-            self.handle_failure(error, now, true);
+            self.handle_failure(error, now, Failure::Refused);
         }
     }
 
     /// The clock reached `now`. Harmless when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
-            Phase::Backoff {
-                until,
-                then_resolve,
-            } if now >= until => {
-                if then_resolve {
+            Phase::Backoff { until, then } if now >= until => match then {
+                Then::Resolve => {
                     self.phase = Phase::AwaitTail;
                     self.events.push_back(AppendEvent::CheckTail);
-                } else {
-                    self.connect(now);
                 }
-            }
+                Then::Reconnect => self.connect(now),
+            },
             Phase::Connected { .. } if self.ack_deadline.is_some_and(|d| now >= d) => {
-                self.handle_failure(Error::Timeout(self.config.ack_timeout), now, false);
+                self.handle_failure(
+                    Error::Timeout(self.config.ack_timeout),
+                    now,
+                    Failure::Broken,
+                );
             }
             _ => {}
         }
@@ -440,7 +517,7 @@ impl AppendSession {
         }
         match tail {
             Ok(tail) => self.resolve(tail, now),
-            Err(e) => self.retry_or_fail(e, true, now),
+            Err(e) => self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
         }
     }
 
@@ -457,7 +534,7 @@ impl AppendSession {
                 let reason = format!("the tail is at {}, before the read-back", t.seq_num);
                 return self.fail(Error::Protocol(ProtocolError::Inconsistent(reason.into())));
             }
-            Err(e) => return self.retry_or_fail(e, true, now),
+            Err(e) => return self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
         };
         if records.first().is_none_or(|r| r.seq_num != cursor) {
             return self.fail(Error::Protocol(ProtocolError::Inconsistent(
@@ -520,38 +597,26 @@ impl AppendSession {
             return self.handle_failure(
                 ProtocolError::Inconsistent("an ack arrived for nothing sent".into()).into(),
                 now,
-                false,
+                Failure::Broken,
             );
         }
         let ack = match AppendAck::try_from(ack) {
             Ok(ack) => ack,
-            Err(e) => return self.handle_failure(e.into(), now, false),
+            Err(e) => return self.handle_failure(e.into(), now, Failure::Broken),
         };
-        let entry = &self.pending[0];
-        let count_ok = ack.record_count() == entry.input.len() as u64;
-        let position_ok = entry
-            .input
-            .match_seq_num()
-            .is_none_or(|m| m == ack.start.seq_num);
-        if !count_ok || !position_ok {
-            let reason = format!(
-                "ack {}..{} does not fit batch {} of {} records",
-                ack.start.seq_num,
-                ack.end.seq_num,
-                entry.id,
-                entry.input.len()
-            );
+        if let Err(reason) = self.check_ack(&ack) {
             return self.handle_failure(
                 ProtocolError::Inconsistent(reason.into()).into(),
                 now,
-                false,
+                Failure::Broken,
             );
         }
+        self.acked_end = Some(ack.end.seq_num);
         if let Phase::Connected { sent, .. } = &mut self.phase {
             *sent -= 1;
         }
         self.complete_front(ack);
-        self.ack_deadline = (sent > 1).then(|| now + self.config.ack_timeout);
+        self.ack_deadline = (sent > 1).then(|| deadline(now, self.config.ack_timeout));
         self.backoff.reset();
         self.finish_if_drained();
         if let Phase::Connected {
@@ -568,8 +633,55 @@ impl AppendSession {
         }
     }
 
-    /// The server advised reconnecting: send nothing more on `connection`,
-    /// and move to a new one once what is in flight is acknowledged.
+    /// Whether `ack` fits the oldest batch and the acks before it (`start
+    /// <= end <= tail` is checked on decoding): it covers the batch's
+    /// records, at its `match_seq_num` if it has one, and starts at or after
+    /// the end of every earlier ack of the session (batches apply in order,
+    /// on a log that only grows). Anything else is a server acknowledging
+    /// what it was not sent, and no ack of it can be trusted.
+    ///
+    /// Unconditioned acks need not be contiguous, even on one connection:
+    /// the service admits each batch of a session on its own, so other
+    /// writers' appends may land between two of them. Conditioned ones are,
+    /// through their `match_seq_num`.
+    fn check_ack(&self, ack: &AppendAck) -> Result<(), String> {
+        let entry = &self.pending[0];
+        let start = ack.start.seq_num;
+        let misfit = if ack.record_count() != entry.input.len() as u64 {
+            Some("its record count")
+        } else if entry.input.match_seq_num().is_some_and(|m| m != start) {
+            Some("its match_seq_num")
+        } else if self.acked_end.is_some_and(|e| start < e) {
+            Some("it starts before the previous ack ended")
+        } else {
+            None
+        };
+        match misfit {
+            Some(what) => Err(format!(
+                "ack {start}..{} does not fit batch {} of {} records: {what}",
+                ack.end.seq_num,
+                entry.id,
+                entry.input.len()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The server advised reconnecting on `connection`: follow the advice
+    /// unless an advised reconnect happened recently (then the connection
+    /// stays until it fails).
+    fn handle_advice(&mut self, connection: ConnectionId, now: Instant) {
+        let draining = matches!(
+            self.phase,
+            Phase::Connected { connection: c, draining: true, .. } if c == connection
+        );
+        if self.is_current(connection) && !draining && self.advice.try_acquire(now) {
+            self.start_draining(connection, now);
+        }
+    }
+
+    /// Send nothing more on `connection`, and move to a new one once what is
+    /// in flight is acknowledged. Free of the retry budget: nothing failed.
     fn start_draining(&mut self, connection: ConnectionId, now: Instant) {
         if let Phase::Connected {
             connection: c,
@@ -606,17 +718,17 @@ impl AppendSession {
     }
 
     /// The current connection failed with `error`.
-    /// The current connection failed with `error`; `rejected` when the
-    /// service refused the session, proving nothing on it was applied.
-    fn handle_failure(&mut self, error: Error, now: Instant, rejected: bool) {
-        let sent = match self.phase {
+    fn handle_failure(&mut self, error: Error, now: Instant, failure: Failure) {
+        let (sent, advised) = match self.phase {
             Phase::Connected {
-                sent, connection, ..
+                sent,
+                connection,
+                draining,
             } => {
                 self.events.push_back(AppendEvent::Disconnect(connection));
-                sent
+                (sent, draining)
             }
-            _ => 0,
+            _ => (0, false),
         };
         self.phase = Phase::Idle;
         self.ack_deadline = None;
@@ -625,19 +737,25 @@ impl AppendSession {
             self.finish_if_drained();
             return;
         }
-        // A seq-num mismatch on a first attempt is the caller's condition
-        // failing, not an unknown outcome.
-        if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = &error {
+        if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = error {
             let front = &self.pending[0];
             if front.attempts > 1 || self.pending.iter().any(|e| e.maybe_landed) {
                 // An earlier attempt may have landed: find out (after a
                 // backoff, so a server repeating itself cannot spin us).
                 let cause = format!("the tail is at {expected}: resolving an unknown outcome");
-                return self.retry_or_fail(Error::transport(true, cause), true, now);
+                let error = Error::transport(true, cause);
+                return self.retry_or_fail(error, Then::Resolve, Budget::Spend, now);
             }
-            return self.fail(error);
+            // A first attempt, and nothing of the session's may be on the
+            // stream: another writer got there first, and none of the
+            // unacknowledged inputs was applied.
+            return self.conflict(
+                expected,
+                "the stream's tail is not where this session's next batch was to go",
+                now,
+            );
         }
-        if error.may_have_side_effect() && !rejected {
+        if error.may_have_side_effect() && failure == Failure::Broken {
             for entry in self.pending.iter_mut().take(sent) {
                 entry.maybe_landed = true;
             }
@@ -647,26 +765,39 @@ impl AppendSession {
         if !error.is_retryable() {
             return self.fail(error);
         }
+        // A connection the server said it would drop (advice, or a
+        // draining server) going away is no failure of ours.
+        let budget = if advised
+            || (error.code() == Some("server_draining") && self.advice.try_acquire(now))
+        {
+            Budget::Free
+        } else {
+            Budget::Spend
+        };
         if unknown && conditioned {
-            return self.retry_or_fail(error, true, now);
+            return self.retry_or_fail(error, Then::Resolve, budget, now);
         }
         if unknown && self.config.retry_policy == AppendRetryPolicy::NoSideEffects {
             return self.fail(error);
         }
-        self.retry_or_fail(error, false, now)
+        self.retry_or_fail(error, Then::Reconnect, budget, now)
     }
 
     /// Backs off, then resolves or reconnects; fails when the budget is
     /// spent.
-    fn retry_or_fail(&mut self, error: Error, then_resolve: bool, now: Instant) {
+    fn retry_or_fail(&mut self, error: Error, then: Then, budget: Budget, now: Instant) {
         if !error.is_retryable() {
             return self.fail(error);
         }
-        match self.backoff.next_delay(error.retry_after()) {
+        let delay = match budget {
+            Budget::Free => Some(Duration::ZERO),
+            Budget::Spend => self.backoff.next_delay(error.retry_after()),
+        };
+        match delay {
             Some(delay) => {
                 self.phase = Phase::Backoff {
-                    until: now + delay,
-                    then_resolve,
+                    until: deadline(now, delay),
+                    then,
                 }
             }
             None => self.fail(error),
@@ -685,28 +816,22 @@ impl AppendSession {
                 now,
             );
         }
-        // Read back the batches that lie wholly before the tail; the ones
-        // after them are decided once those are verified.
+        // Read back the batches that may have landed and lie wholly before
+        // the tail; the ones after them are decided once those are verified.
+        // A batch that never left the client, or whose every attempt
+        // provably failed, cannot be on the stream: whatever is at its place
+        // belongs to another writer, even if it is byte-identical.
         let mut end = first;
         for entry in &self.pending {
-            let Some(m) = entry.input.match_seq_num() else {
+            let (Some(m), Some(batch_end)) = (entry.input.match_seq_num(), entry.end()) else {
                 break;
             };
-            let batch_end = m + entry.input.len() as u64;
-            if m != end || batch_end > tail.seq_num {
+            if m != end || !entry.maybe_landed || batch_end > tail.seq_num {
                 break;
             }
             end = batch_end;
         }
-        if end == first {
-            let front_end = first + self.pending[0].input.len() as u64;
-            if first < tail.seq_num && tail.seq_num < front_end {
-                // Batches land whole: a tail inside this one means another
-                // writer's records are where it was to go.
-                return self.conflict(tail.seq_num, "the tail lies inside a batch", now);
-            }
-            self.after_resolution(now);
-        } else {
+        if end > first {
             self.phase = Phase::AwaitRead {
                 cursor: first,
                 end,
@@ -714,6 +839,18 @@ impl AppendSession {
             };
             self.events
                 .push_back(AppendEvent::Read(read_back(first, end)));
+        } else if tail.seq_num == first {
+            self.after_resolution(now);
+        } else if !self.pending[0].maybe_landed {
+            self.conflict(
+                first,
+                "records of another writer are where a batch was to go that was never applied",
+                now,
+            );
+        } else {
+            // Batches land whole: a tail inside this one means another
+            // writer's records are where it was to go.
+            self.conflict(tail.seq_num, "the tail lies inside a batch", now);
         }
     }
 
@@ -744,10 +881,9 @@ impl AppendSession {
     /// from the read-back: `last_timestamp` is that of record `cursor - 1`.
     fn ack_verified_prefix(&mut self, cursor: u64, tail: StreamPosition, last_timestamp: u64) {
         while let Some(entry) = self.pending.front() {
-            let Some(m) = entry.input.match_seq_num() else {
+            let (Some(m), Some(end)) = (entry.input.match_seq_num(), entry.end()) else {
                 return;
             };
-            let end = m + entry.input.len() as u64;
             if end > cursor {
                 return;
             }
@@ -762,6 +898,7 @@ impl AppendSession {
                 },
                 tail,
             };
+            self.acked_end = Some(end);
             self.complete_front(ack);
             self.backoff.reset();
         }

@@ -95,6 +95,8 @@ enum Action {
     /// A connection the client abandoned (cut, reset) still has frames the
     /// server received: it applies one (its ack is never delivered).
     ProcessZombie,
+    /// The next ack advises reconnecting.
+    Advise,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -107,6 +109,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Stall),
         2 => Just(Action::Tick),
         2 => Just(Action::ProcessZombie),
+        1 => Just(Action::Advise),
     ]
 }
 
@@ -144,6 +147,12 @@ struct Sim {
     now: Instant,
     outcome: Outcome,
     draining_next: bool,
+    /// A hostile server: every ack frame advises reconnecting.
+    advise_always: bool,
+    /// The next ack advises reconnecting.
+    advise_next: bool,
+    /// Connections the session opened.
+    connects: usize,
 }
 
 impl Sim {
@@ -156,6 +165,9 @@ impl Sim {
             now: Instant::now(),
             outcome: Outcome::default(),
             draining_next: false,
+            advise_always: false,
+            advise_next: false,
+            connects: 0,
         }
     }
 
@@ -167,6 +179,7 @@ impl Sim {
                 progressed = true;
                 match event {
                     AppendEvent::Connect(id) => {
+                        self.connects += 1;
                         self.conn = Some(ServerConn {
                             id,
                             inbound: Vec::new(),
@@ -256,6 +269,7 @@ impl Sim {
                 }
             }
             Action::Draining => self.draining_next = true,
+            Action::Advise => self.advise_next = true,
             Action::Stall => {
                 self.now += Duration::from_secs(11);
                 self.session.handle_timeout(self.now);
@@ -286,7 +300,14 @@ impl Sim {
             return;
         };
         let draining = std::mem::take(&mut self.draining_next);
+        let from = conn.outbound.len();
         Self::process_on(&mut self.log, conn, draining);
+        if conn.outbound.len() > from && !conn.terminated {
+            let advise = self.advise_always || std::mem::take(&mut self.advise_next);
+            if advise {
+                conn.outbound[from + 3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+            }
+        }
     }
 
     fn process_on(log: &mut Log, conn: &mut ServerConn, draining: bool) {
@@ -497,6 +518,14 @@ fn another_writer_is_a_conflict_not_a_duplicate() {
 }
 
 #[test]
+fn an_absurd_size_has_no_capacity_rather_than_an_overflow() {
+    let mut session = AppendSession::new(AppendSessionConfig::default());
+    let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+    session.try_submit(input, Instant::now()).unwrap();
+    assert!(!session.has_capacity(u64::MAX));
+}
+
+#[test]
 fn caps_apply_backpressure() {
     let mut session = AppendSession::new(AppendSessionConfig {
         max_unacked_batches: 2,
@@ -519,26 +548,30 @@ fn caps_apply_backpressure() {
 }
 
 #[test]
-fn mismatch_on_first_attempt_is_the_callers_condition() {
-    let batches = vec![vec![AppendRecord::new("a")]];
+fn mismatch_on_first_attempt_is_a_writer_conflict() {
+    let batches = vec![vec![AppendRecord::new("a")], vec![AppendRecord::new("b")]];
     let mut sim = Sim::new(config(AppendRetryPolicy::All, 10));
     sim.log
         .apply(&AppendInput::new(vec![AppendRecord::new("x")]).unwrap());
     sim.step(Action::Submit, &batches, true);
+    sim.step(Action::Submit, &batches, true);
     sim.step(Action::Process, &batches, true);
     sim.step(Action::Deliver(1000), &batches, true);
     let error = sim.outcome.failed.expect("mismatch");
+    assert!(!error.may_have_side_effect());
     let Error::AppendSession {
-        cause, not_applied, ..
+        cause,
+        maybe_applied,
+        not_applied,
     } = error
     else {
         panic!()
     };
-    assert!(matches!(
-        *cause,
-        Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected: 1 })
-    ));
-    assert_eq!(not_applied, 0..1);
+    assert!(
+        matches!(*cause, Error::WriterConflict { seq_num: 1, .. }),
+        "{cause:?}"
+    );
+    assert_eq!((maybe_applied, not_applied), (0..0, 0..2));
 }
 
 #[test]
@@ -767,4 +800,247 @@ fn a_refused_session_proves_nothing_was_applied() {
     let t = s.poll_timeout().expect("backing off");
     s.handle_timeout(t);
     assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
+}
+
+/// One encoded ack frame.
+fn ack_frame(start: u64, end: u64, tail: u64) -> Bytes {
+    let position = |seq_num| StreamPosition {
+        seq_num,
+        timestamp: 1,
+    };
+    let ack = AppendAck {
+        start: position(start),
+        end: position(end),
+        tail: position(tail),
+    };
+    let mut out = BytesMut::new();
+    encode_message(&mut out, &proto::AppendAck::from(ack), Compression::None).unwrap();
+    out.freeze()
+}
+
+/// A session with `batches` unconditioned batches of `len` records, all
+/// sent on one connection.
+fn sent_session(batches: usize, len: usize, now: Instant) -> (AppendSession, ConnectionId) {
+    let mut s = AppendSession::new(config(AppendRetryPolicy::All, 10));
+    for _ in 0..batches {
+        let input = AppendInput::new(vec![AppendRecord::new("x"); len]).unwrap();
+        s.try_submit(input, now).unwrap();
+    }
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    while s.poll_transmit(now).is_some() {}
+    (s, c)
+}
+
+fn failure(s: &mut AppendSession) -> Option<Error> {
+    std::iter::from_fn(|| s.poll_event()).find_map(|e| match e {
+        AppendEvent::Failed(e) => Some(e),
+        _ => None,
+    })
+}
+
+#[test]
+fn acks_going_backwards_are_a_protocol_error() {
+    let now = Instant::now();
+    let (mut s, c) = sent_session(2, 3, now);
+    s.handle_data(c, ack_frame(10, 13, 13), now);
+    s.handle_data(c, ack_frame(3, 6, 13), now);
+    let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
+        panic!("expected a failure")
+    };
+    assert!(matches!(*cause, Error::Protocol(_)), "{cause:?}");
+}
+
+#[test]
+fn overlapping_acks_are_a_protocol_error() {
+    let now = Instant::now();
+    let (mut s, c) = sent_session(2, 3, now);
+    s.handle_data(c, ack_frame(10, 13, 20), now);
+    s.handle_data(c, ack_frame(12, 15, 20), now);
+    let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
+        panic!("expected a failure")
+    };
+    assert!(matches!(*cause, Error::Protocol(_)), "{cause:?}");
+}
+
+#[test]
+fn acks_are_increasing_across_connections() {
+    let now = Instant::now();
+    let (mut s, c) = sent_session(2, 3, now);
+    s.handle_data(c, ack_frame(10, 13, 13), now);
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    let t = s.poll_timeout().expect("backing off");
+    s.handle_timeout(t);
+    let c = std::iter::from_fn(|| s.poll_event())
+        .find_map(|e| match e {
+            AppendEvent::Connect(c) => Some(c),
+            _ => None,
+        })
+        .expect("a reconnect");
+    while s.poll_transmit(t).is_some() {}
+    s.handle_data(c, ack_frame(12, 15, 15), t);
+    let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
+        panic!("expected a failure")
+    };
+    assert!(matches!(*cause, Error::Protocol(_)), "{cause:?}");
+}
+
+#[test]
+fn other_writers_may_land_between_unconditioned_acks() {
+    let now = Instant::now();
+    let (mut s, c) = sent_session(2, 3, now);
+    s.handle_data(c, ack_frame(10, 13, 20), now);
+    s.handle_data(c, ack_frame(14, 17, 20), now);
+    let acks = std::iter::from_fn(|| s.poll_event())
+        .filter(|e| matches!(e, AppendEvent::Ack { .. }))
+        .count();
+    assert_eq!(acks, 2);
+}
+
+#[test]
+fn acks_with_a_tail_before_their_end_are_a_protocol_error() {
+    let now = Instant::now();
+    let (mut s, c) = sent_session(1, 3, now);
+    s.handle_data(c, ack_frame(10, 13, 12), now);
+    let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
+        panic!("expected a failure")
+    };
+    assert!(matches!(*cause, Error::Protocol(_)), "{cause:?}");
+}
+
+#[test]
+fn a_match_seq_num_that_would_overflow_is_refused_at_submit() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(AppendSessionConfig::default());
+    let three = || AppendInput::new(vec![AppendRecord::new("x"); 3]).unwrap();
+    assert!(matches!(
+        s.try_submit(three().with_match_seq_num(u64::MAX - 2), now),
+        Err(SubmitError::Invalid(
+            _,
+            crate::error::ValidationError::MatchSeqNumOverflow { .. }
+        ))
+    ));
+    // Ending exactly at u64::MAX is representable; nothing can follow it.
+    s.try_submit(three().with_match_seq_num(u64::MAX - 3), now)
+        .unwrap();
+    assert!(matches!(
+        s.try_submit(three(), now),
+        Err(SubmitError::Invalid(
+            _,
+            crate::error::ValidationError::MatchSeqNumOverflow { .. }
+        ))
+    ));
+    assert_eq!(s.unacked_len(), 1);
+}
+
+#[test]
+fn a_batch_never_sent_is_not_acknowledged_from_another_writers_records() {
+    let batches = vec![vec![AppendRecord::new("a")], vec![AppendRecord::new("b")]];
+    let mut sim = Sim::new(config(AppendRetryPolicy::All, 10));
+    sim.step(Action::Submit, &batches, true);
+    // A lands, its ack is lost with the connection.
+    sim.step(Action::Process, &batches, true);
+    sim.step(Action::Cut, &batches, true);
+    // B is submitted during the backoff: it never leaves the client...
+    sim.step(Action::Submit, &batches, true);
+    assert!(matches!(sim.session.phase, Phase::Backoff { .. }));
+    // ...while another writer appends records identical to B where B was
+    // to go.
+    sim.log
+        .apply(&AppendInput::new(batches[1].clone()).unwrap());
+    for _ in 0..20 {
+        sim.step(Action::Tick, &batches, true);
+        sim.step(Action::Process, &batches, true);
+        sim.step(Action::Deliver(1000), &batches, true);
+    }
+    assert_eq!(sim.outcome.acks.len(), 1, "A is on the stream: it is acked");
+    let error = sim.outcome.failed.expect("B conflicts");
+    let (maybe, not) = failure_ranges(&error).unwrap();
+    assert_eq!((maybe, not), (1..1, 1..2));
+    let Error::AppendSession { cause, .. } = error else {
+        unreachable!()
+    };
+    assert!(
+        matches!(*cause, Error::WriterConflict { seq_num: 1, .. }),
+        "{cause:?}"
+    );
+}
+
+#[test]
+fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
+    let batches: Vec<_> = (0..400)
+        .map(|i| vec![AppendRecord::new(format!("r{i}"))])
+        .collect();
+    for conditioned in [false, true] {
+        let mut sim = Sim::new(config(AppendRetryPolicy::All, 4));
+        sim.advise_always = true;
+        let start = sim.now;
+        for _ in 0..batches.len() + 1 {
+            for action in [Action::Submit, Action::Process, Action::Deliver(1000)] {
+                sim.step(action, &batches, conditioned);
+            }
+            // One second per round: 400 s of virtual time.
+            sim.now += Duration::from_secs(1);
+        }
+        assert!(sim.outcome.failed.is_none(), "{:?}", sim.outcome.failed);
+        assert!(sim.outcome.closed);
+        assert_eq!(log_records(&sim), flatten(&batches));
+        let minutes = (sim.now - start).as_secs() / 60;
+        assert!(
+            sim.connects as u64 <= minutes + 2,
+            "{} connects in {minutes} minutes",
+            sim.connects
+        );
+    }
+}
+
+#[test]
+fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(AppendSessionConfig {
+        backoff: BackoffConfig {
+            max_retries: 0,
+            ..BackoffConfig::default()
+        },
+        ..AppendSessionConfig::default()
+    });
+    for _ in 0..2 {
+        let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+        s.try_submit(input, now).unwrap();
+    }
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    while s.poll_transmit(now).is_some() {}
+    let mut advised = BytesMut::from(&ack_frame(0, 1, 1)[..]);
+    advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+    s.handle_data(c, advised.freeze(), now);
+    // The server goes away as it said, before the second ack.
+    s.handle_error(c, Error::transport(true, "gone"), now);
+    assert!(failure(&mut s).is_none(), "an announced drop is no failure");
+    s.handle_timeout(s.poll_timeout().expect("reconnecting"));
+    assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
+}
+
+#[test]
+fn absurd_timeouts_do_not_overflow_the_clock() {
+    let now = Instant::now();
+    let mut s = AppendSession::new(AppendSessionConfig {
+        ack_timeout: Duration::MAX,
+        backoff: BackoffConfig {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_retries: 3,
+        },
+        ..AppendSessionConfig::default()
+    });
+    let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+    s.try_submit(input, now).unwrap();
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    assert!(s.poll_transmit(now).is_some());
+    s.handle_error(c, Error::transport(false, "refused"), now);
+    assert!(s.poll_timeout().is_some_and(|t| t > now));
 }

@@ -5,6 +5,19 @@
 //! duplicate), watches heartbeats, and reports when it has caught up with the
 //! tail.
 //!
+//! # What the server must not do
+//!
+//! Sequence numbers only grow: a record at or before one already delivered
+//! (or before the requested start), a record at `u64::MAX` (no position
+//! follows it), or a tail before what was delivered fails the session with
+//! a [`ProtocolError`]: a server that contradicts itself cannot be read
+//! exactly-once. Within one connection records are contiguous; a gap there
+//! is also a [`ProtocolError`], but it ends only the connection: a trim (or
+//! retention) may delete records ahead of a lagging reader, so the session
+//! resumes from the record after the last one delivered, and accepts a
+//! first record past it on the new connection. A server that keeps
+//! skipping records spends the retry budget and fails the session.
+//!
 //! Call order: after [`ReadSession::new`], drain
 //! [`poll_event`](ReadSession::poll_event) (the first event is a
 //! [`ReadEvent::Connect`]). Then, as things happen, call
@@ -23,7 +36,7 @@ use std::{
 
 use bytes::Bytes;
 
-use super::{ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT};
+use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
     api::error_from_parts,
     backoff::{Backoff, BackoffConfig},
@@ -34,6 +47,13 @@ use crate::{
         MeteredBytes, ReadBatch, ReadRequest, ReadStart, StreamPosition, check_read_batch_order,
     },
 };
+
+/// How long a connection that delivered frames must have lasted for its
+/// failure to count as a new one, with a fresh retry budget: a session on a
+/// quiet stream whose connections are cut now and then (load balancers) must
+/// not use up its budget over its lifetime, while a server that answers and
+/// then fails at once must not reset it.
+const STABLE_CONNECTION: Duration = Duration::from_secs(60);
 
 /// Settings of a read session.
 #[derive(Debug, Clone, Copy)]
@@ -71,8 +91,10 @@ pub enum ReadEvent {
     Batch(ReadBatch),
     /// The session reached the tail and is now following it live.
     CaughtUp(StreamPosition),
-    /// The start was past the tail (and `clamp` was off): this is the tail.
-    /// The session is over.
+    /// The start was past the tail (and `clamp` was off), or at the tail of
+    /// a bounded read: this is the tail. The session is over. Only for the
+    /// caller's start: a resume refused at the tail is caught up instead
+    /// (a bounded read [`Finished`](Self::Finished), a tailing one goes on).
     Tail(StreamPosition),
     /// Every bound (count, bytes, until) is met: the session is over.
     Finished,
@@ -88,6 +110,11 @@ enum Phase {
     Connected {
         connection: ConnectionId,
         deadline: Instant,
+        /// When it was asked for.
+        opened: Instant,
+        /// Whether it delivered a valid message: from then on its records
+        /// must follow the last one delivered without a gap.
+        heard: bool,
     },
     /// Over.
     Done,
@@ -107,8 +134,18 @@ pub struct ReadSession {
     phase: Phase,
     decoder: FrameDecoderBox,
     backoff: Backoff,
+    /// Rate limit of reconnects on the server's advice.
+    advice: AdviceLimiter,
     next_connection: u64,
     events: VecDeque<ReadEvent>,
+}
+
+/// Why a read message was refused.
+enum Refusal {
+    /// The server contradicts what it said before: the session fails.
+    Fatal(ProtocolError),
+    /// Records are missing within a connection: resume from the next one.
+    Gap(ProtocolError),
 }
 
 /// A frame decoder that is debug-printable.
@@ -139,6 +176,7 @@ impl ReadSession {
             phase: Phase::Done,
             decoder: FrameDecoderBox::fresh(),
             backoff: Backoff::new(config.backoff, config.seed),
+            advice: AdviceLimiter::default(),
             next_connection: 0,
             events: VecDeque::new(),
         };
@@ -166,10 +204,15 @@ impl ReadSession {
     }
 
     /// The read that remains: where to resume and what budget is left.
+    ///
+    /// A resume is clamped: its position is at most the tail (everything
+    /// before it was delivered), so the clamp never moves it; it keeps a
+    /// server that has nothing past it yet following instead of refusing.
     pub fn remaining_request(&self) -> ReadRequest {
         let mut request = self.request.clone();
         if let Some(next) = self.next_seq_num {
             request.start = ReadStart::SeqNum(next);
+            request.clamp = true;
         }
         request.limit.count = self.remaining_count;
         request.limit.bytes = self.remaining_bytes;
@@ -214,7 +257,7 @@ impl ReadSession {
             self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now);
             return;
         }
-        if self.request.limit.is_bounded() || self.request.until.is_some() {
+        if self.stops_at_tail() {
             // A bounded session ends when the service has nothing more that
             // satisfies the bounds.
             self.finish(ReadEvent::Finished);
@@ -272,9 +315,10 @@ impl ReadSession {
         match &mut self.phase {
             Phase::Connected {
                 connection: c,
-                deadline,
+                deadline: watchdog,
+                ..
             } if *c == connection => {
-                *deadline = now + self.config.heartbeat_timeout;
+                *watchdog = deadline(now, self.config.heartbeat_timeout);
                 true
             }
             _ => false,
@@ -301,15 +345,27 @@ impl ReadSession {
                         return false;
                     }
                 };
-                if let Err(error) = self.accept_batch(batch) {
-                    self.fail(error.into());
-                    return false;
+                match self.accept_batch(batch) {
+                    Ok(()) => {}
+                    Err(Refusal::Fatal(error)) => {
+                        self.fail(error.into());
+                        return false;
+                    }
+                    Err(Refusal::Gap(error)) => {
+                        self.retry(error.into(), now);
+                        return false;
+                    }
+                }
+                if let Phase::Connected { heard, .. } = &mut self.phase {
+                    *heard = true;
                 }
                 if self.is_finished() {
                     return false;
                 }
-                if reconnect_advised {
+                if reconnect_advised && self.advice.try_acquire(now) {
                     // The server is about to go away: move before it does.
+                    // Not a failure, so free of the retry budget; rate
+                    // limited, so advice on every frame cannot make us spin.
                     self.reconnect_after(Duration::ZERO, now);
                     return false;
                 }
@@ -318,34 +374,41 @@ impl ReadSession {
         }
     }
 
-    fn accept_batch(&mut self, batch: proto::ReadBatch) -> Result<(), ProtocolError> {
+    fn accept_batch(&mut self, batch: proto::ReadBatch) -> Result<(), Refusal> {
         let proto::ReadBatch { mut records, tail } = batch;
-        check_read_batch_order(&records, None)?;
-        // A healthy message: the connection works, so failures start over.
-        self.backoff.reset();
-        // Records before what was delivered would be duplicates: drop them.
-        if let Some(next) = self.next_seq_num {
-            let repeated = records.partition_point(|r| r.seq_num < next);
-            records.drain(..repeated);
+        check_read_batch_order(&records, None).map_err(Refusal::Fatal)?;
+        let next = self.check_positions(&records)?;
+        if let (Some(tail), Some(next)) = (tail, next)
+            && tail.seq_num < next
+        {
+            return Err(Refusal::Fatal(inconsistent(format!(
+                "the tail {} is before {next}, up to which records were delivered",
+                tail.seq_num
+            ))));
+        }
+        if !records.is_empty() {
+            // Real progress: failures start over. (Not on any message: a
+            // server that answers and fails at once must not reset it.)
+            self.backoff.reset();
         }
         let count = records.len() as u64;
         let bytes = records.metered_bytes();
         if self.remaining_count.is_some_and(|c| count > c)
             || self.remaining_bytes.is_some_and(|b| bytes > b)
         {
-            return Err(ProtocolError::Inconsistent(
-                "read batch exceeds the requested limit".into(),
-            ));
+            return Err(Refusal::Fatal(inconsistent(
+                "read batch exceeds the requested limit",
+            )));
         }
         if let Some(until) = self.request.until
             && records.iter().any(|r| r.timestamp >= until)
         {
-            return Err(ProtocolError::Inconsistent(
-                "read batch has records at or after `until`".into(),
-            ));
+            return Err(Refusal::Fatal(inconsistent(
+                "read batch has records at or after `until`",
+            )));
         }
-        if let Some(last) = records.last() {
-            self.next_seq_num = Some(last.seq_num + 1);
+        if !records.is_empty() {
+            self.next_seq_num = next;
         } else if self.next_seq_num.is_none()
             && let Some(tail) = tail
             && self.adopts_tail(tail)
@@ -383,6 +446,54 @@ impl ReadSession {
         Ok(())
     }
 
+    /// Checks where `records` lie against what was delivered and requested;
+    /// returns the position after them (the current one if there are none).
+    /// `records` are strictly increasing.
+    fn check_positions(&self, records: &[proto::SequencedRecord]) -> Result<Option<u64>, Refusal> {
+        let Some(first) = records.first() else {
+            return Ok(self.next_seq_num);
+        };
+        // A clamped start past the tail reads from the tail, before it.
+        let floor = self.next_seq_num.or(match self.request.start {
+            ReadStart::SeqNum(start) if !self.request.clamp => Some(start),
+            ReadStart::SeqNum(_) | ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => None,
+        });
+        if let Some(floor) = floor
+            && first.seq_num < floor
+        {
+            return Err(Refusal::Fatal(inconsistent(format!(
+                "record {} is before {floor}, where the read stands",
+                first.seq_num
+            ))));
+        }
+        let heard = matches!(self.phase, Phase::Connected { heard: true, .. });
+        // The first record of a connection may lie past the position (what
+        // was between is trimmed); after it, nothing may be missing.
+        let mut expected = if heard { self.next_seq_num } else { None };
+        for record in records {
+            if expected.is_some_and(|e| e != record.seq_num) {
+                return Err(Refusal::Gap(inconsistent(format!(
+                    "record {} follows {} on one connection",
+                    record.seq_num,
+                    expected.map_or(0, |e| e.saturating_sub(1))
+                ))));
+            }
+            let Some(after) = record.seq_num.checked_add(1) else {
+                return Err(Refusal::Fatal(inconsistent(
+                    "a record at the last sequence number: no position follows it",
+                )));
+            };
+            expected = Some(after);
+        }
+        Ok(expected)
+    }
+
+    /// Whether the session ends once it reaches the tail (it is bounded),
+    /// instead of following it.
+    fn stops_at_tail(&self) -> bool {
+        self.request.limit.is_bounded() || self.request.until.is_some()
+    }
+
     /// Whether a heartbeat's tail, before any record, is where this read
     /// resumes: yes for starts relative to time or the tail, and for a
     /// clamped start past the tail; an explicit earlier start stays.
@@ -399,12 +510,61 @@ impl ReadSession {
 
     fn handle_failure(&mut self, error: Error, now: Instant) {
         if let Error::ReadPastTail { tail } = error {
-            self.finish(ReadEvent::Tail(tail));
-            return;
+            return self.handle_past_tail(tail, now);
         }
         if !error.is_retryable() {
-            self.fail(error);
-            return;
+            return self.fail(error);
+        }
+        if error.code() == Some("server_draining") && self.advice.try_acquire(now) {
+            // The server is going away, as if it had advised reconnecting:
+            // no failure of ours, so free of the retry budget.
+            return self.reconnect_after(Duration::ZERO, now);
+        }
+        self.retry(error, now);
+    }
+
+    /// The service refused the read with a 416: the start is past (or, for
+    /// a read that does not wait, at) the tail.
+    fn handle_past_tail(&mut self, tail: StreamPosition, now: Instant) {
+        // No position of our own yet: the caller's start is past the tail.
+        let Some(next) = self.next_seq_num else {
+            return self.finish(ReadEvent::Tail(tail));
+        };
+        // A resume: everything before `next` was delivered, so the tail is
+        // at least `next`, and the resume is refused only at the tail.
+        if tail.seq_num != next {
+            return self.fail(
+                inconsistent(format!(
+                    "a resume from {next} was refused with the tail at {}",
+                    tail.seq_num
+                ))
+                .into(),
+            );
+        }
+        if self.stops_at_tail() {
+            // Caught up: a bounded read has nothing more to deliver.
+            return self.finish(ReadEvent::Finished);
+        }
+        if !self.caught_up {
+            self.caught_up = true;
+            self.events.push_back(ReadEvent::CaughtUp(tail));
+        }
+        // A tailing read keeps following (the resume is clamped), through
+        // the backoff: a server that keeps refusing must not spin us.
+        self.retry(Error::ReadPastTail { tail }, now);
+    }
+
+    /// Reconnects after a backoff, or fails with `error` once the budget is
+    /// spent. A connection that lasted counts as progress.
+    fn retry(&mut self, error: Error, now: Instant) {
+        if let Phase::Connected {
+            opened,
+            heard: true,
+            ..
+        } = self.phase
+            && now.saturating_duration_since(opened) >= STABLE_CONNECTION
+        {
+            self.backoff.reset();
         }
         match self.backoff.next_delay(error.retry_after()) {
             Some(delay) => self.reconnect_after(delay, now),
@@ -416,7 +576,9 @@ impl ReadSession {
         if delay.is_zero() {
             self.connect(now);
         } else {
-            self.phase = Phase::Backoff { until: now + delay };
+            self.phase = Phase::Backoff {
+                until: deadline(now, delay),
+            };
         }
     }
 
@@ -426,7 +588,9 @@ impl ReadSession {
         self.decoder = FrameDecoderBox::fresh();
         self.phase = Phase::Connected {
             connection,
-            deadline: now + self.config.heartbeat_timeout,
+            deadline: deadline(now, self.config.heartbeat_timeout),
+            opened: now,
+            heard: false,
         };
         self.events.push_back(ReadEvent::Connect {
             connection,
@@ -442,6 +606,10 @@ impl ReadSession {
     fn fail(&mut self, error: Error) {
         self.finish(ReadEvent::Failed(error));
     }
+}
+
+fn inconsistent(reason: impl Into<std::borrow::Cow<'static, str>>) -> ProtocolError {
+    ProtocolError::Inconsistent(reason.into())
 }
 
 #[cfg(test)]

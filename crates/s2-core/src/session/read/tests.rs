@@ -40,6 +40,8 @@ struct ServerConn {
     until: Option<u64>,
     bounded: bool,
     unsent: Bytes,
+    /// The last whole frame produced, for a server that repeats itself.
+    last_frame: Bytes,
     ended: bool,
 }
 
@@ -58,7 +60,10 @@ impl ServerConn {
                 .map_or(tail, |r| r.seq_num),
             ReadStart::TailOffset(o) => tail.saturating_sub(o),
         };
-        if position > tail && !request.clamp {
+        let bounded = request.limit.is_bounded() || request.until.is_some();
+        // As s2-lite: past the tail without clamp, or at the tail of a read
+        // that will not wait there, is a 416.
+        if (position > tail && !request.clamp) || (position.min(tail) == tail && bounded) {
             return Err(StreamPosition {
                 seq_num: tail,
                 timestamp: 0,
@@ -70,8 +75,9 @@ impl ServerConn {
             count: request.limit.count,
             bytes: request.limit.bytes,
             until: request.until,
-            bounded: request.limit.is_bounded() || request.until.is_some(),
+            bounded,
             unsent: Bytes::new(),
+            last_frame: Bytes::new(),
             ended: false,
         })
     }
@@ -113,6 +119,7 @@ impl ServerConn {
         let mut out = BytesMut::new();
         encode_message(&mut out, &message, Compression::None).unwrap();
         self.unsent = out.freeze();
+        self.last_frame = self.unsent.clone();
     }
 }
 
@@ -128,6 +135,10 @@ enum Action {
     Terminal503,
     /// The next frame carries the reconnect-advised flag.
     AdviseReconnect,
+    /// A hostile server sends its last frame again.
+    Replay,
+    /// A hostile server skips a record in the middle of a connection.
+    Skip,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -140,12 +151,24 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
+fn hostile_action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        8 => (1usize..200, 1usize..6).prop_map(|(n, b)| Action::Deliver(n, b)),
+        1 => Just(Action::Cut),
+        1 => Just(Action::AdviseReconnect),
+        1 => Just(Action::Replay),
+        2 => Just(Action::Skip),
+    ]
+}
+
 #[derive(Debug, Default)]
 struct Outcome {
     delivered: Vec<SequencedRecord>,
     finished: bool,
     tail: Option<StreamPosition>,
     failed: Option<String>,
+    /// Whether the failure was a protocol error.
+    failed_protocol: bool,
     caught_up: bool,
 }
 
@@ -182,7 +205,10 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 ReadEvent::CaughtUp(_) => outcome.caught_up = true,
                 ReadEvent::Finished => outcome.finished = true,
                 ReadEvent::Tail(tail) => outcome.tail = Some(tail),
-                ReadEvent::Failed(e) => outcome.failed = Some(e.to_string()),
+                ReadEvent::Failed(e) => {
+                    outcome.failed_protocol = matches!(e, Error::Protocol(_));
+                    outcome.failed = Some(e.to_string());
+                }
             }
         }
         if session.is_finished() {
@@ -244,6 +270,18 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 session.handle_data(c.id, frame.freeze(), now);
                 conn = None;
             }
+            Action::Replay => {
+                if c.unsent.is_empty() && !c.last_frame.is_empty() {
+                    session.handle_data(c.id, c.last_frame.clone(), now);
+                }
+            }
+            Action::Skip => {
+                // Only mid-connection: a first record past the position is
+                // what a trim looks like, and is accepted.
+                if !c.last_frame.is_empty() && (c.position as usize) < records.len() {
+                    c.position += 1;
+                }
+            }
         }
     }
 }
@@ -299,10 +337,13 @@ proptest! {
         }
         let outcome = simulate(&records, request.clone(), &actions);
         prop_assert!(outcome.failed.is_none(), "failed: {:?}", outcome.failed);
-        if start > n {
+        if start >= n {
             prop_assert_eq!(outcome.tail.map(|t| t.seq_num), Some(n));
             prop_assert!(outcome.delivered.is_empty());
         } else {
+            // Only a first connect past the tail reports the tail; a resume
+            // at the tail is the end of a bounded read.
+            prop_assert!(outcome.tail.is_none(), "tail: {:?}", outcome.tail);
             let want = without_commands(expected(&records, start, &request), ignore);
             // The run may stop (actions exhausted) before finishing: what was
             // delivered is then a prefix of what is expected.
@@ -312,6 +353,27 @@ proptest! {
                 prop_assert_eq!(outcome.delivered, want);
             }
         }
+    }
+
+    /// Against a server that repeats frames and skips records, a session
+    /// never delivers a record twice, out of order or past a gap: what it
+    /// delivers is a prefix of the stream, and it only fails with a
+    /// protocol error.
+    #[test]
+    fn hostile_servers_never_cause_duplicates_or_gaps(
+        n in 0u64..80,
+        start in 0u64..40,
+        actions in proptest::collection::vec(hostile_action(), 1..40),
+    ) {
+        let records = model_records(n);
+        let request = ReadRequest::new(ReadStart::SeqNum(start));
+        let outcome = simulate(&records, request, &actions);
+        if outcome.failed.is_some() {
+            prop_assert!(outcome.failed_protocol, "failed: {:?}", outcome.failed);
+        }
+        let want = &records[start.min(n) as usize..];
+        prop_assert!(outcome.delivered.len() <= want.len());
+        prop_assert_eq!(&outcome.delivered[..], &want[..outcome.delivered.len()]);
     }
 
     /// An unbounded session follows the stream to its tail across faults,
@@ -555,28 +617,384 @@ fn a_heartbeat_does_not_move_an_explicit_start() {
     assert_eq!(s.remaining_request().start, ReadStart::SeqNum(2));
 }
 
-#[test]
-fn records_the_server_repeats_are_dropped() {
-    let now = Instant::now();
-    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
-    let Some(ReadEvent::Connect { connection, .. }) = s.poll_event() else {
-        panic!("expected a connect")
+/// Encodes one read message.
+fn message(records: &[SequencedRecord], tail: Option<u64>) -> Bytes {
+    let message = proto::ReadBatch {
+        records: records.to_vec(),
+        tail: tail.map(|seq_num| StreamPosition {
+            seq_num,
+            timestamp: 0,
+        }),
     };
-    let records = model_records(6);
-    for batch in [&records[0..4], &records[2..6]] {
-        let mut out = BytesMut::new();
-        let message = proto::ReadBatch {
-            records: batch.to_vec(),
-            tail: None,
-        };
-        encode_message(&mut out, &message, Compression::None).unwrap();
-        s.handle_data(connection, out.freeze(), now);
-    }
-    let mut seen = Vec::new();
-    while let Some(event) = s.poll_event() {
-        if let ReadEvent::Batch(batch) = event {
-            seen.extend(batch.records.iter().map(|r| r.seq_num));
+    let mut out = BytesMut::new();
+    encode_message(&mut out, &message, Compression::None).unwrap();
+    out.freeze()
+}
+
+/// The next connect, skipping events before it.
+fn connect(s: &mut ReadSession) -> (ConnectionId, ReadRequest) {
+    loop {
+        match s.poll_event() {
+            Some(ReadEvent::Connect {
+                connection,
+                request,
+            }) => return (connection, request),
+            Some(ReadEvent::Batch(_) | ReadEvent::CaughtUp(_)) => {}
+            other => panic!("expected a connect, got {other:?}"),
         }
     }
-    assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
+}
+
+fn events(s: &mut ReadSession) -> Vec<ReadEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn delivered(events: &[ReadEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ReadEvent::Batch(b) => Some(b.records.iter().map(|r| r.seq_num)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn protocol_failure(events: &[ReadEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, ReadEvent::Failed(Error::Protocol(_))))
+}
+
+#[test]
+fn records_going_backwards_are_a_protocol_error() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    let records = model_records(6);
+    s.handle_data(c, message(&records[0..4], None), now);
+    s.handle_data(c, message(&records[2..6], None), now);
+    let events = events(&mut s);
+    assert_eq!(delivered(&events), vec![0, 1, 2, 3]);
+    assert!(protocol_failure(&events), "{events:?}");
+    assert!(s.is_finished());
+}
+
+#[test]
+fn a_record_before_an_explicit_start_is_a_protocol_error() {
+    let now = Instant::now();
+    let request = ReadRequest::new(ReadStart::SeqNum(4));
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(6)[2..6], None), now);
+    let events = events(&mut s);
+    assert!(delivered(&events).is_empty());
+    assert!(protocol_failure(&events), "{events:?}");
+}
+
+#[test]
+fn a_record_at_the_last_seq_num_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    let mut record = model_records(1).remove(0);
+    record.seq_num = u64::MAX;
+    s.handle_data(c, message(&[record], None), now);
+    let events = events(&mut s);
+    assert!(protocol_failure(&events), "{events:?}");
+    assert!(delivered(&events).is_empty());
+    assert_eq!(s.next_seq_num(), None, "no wrap to 0");
+}
+
+#[test]
+fn a_heartbeat_tail_before_what_was_delivered_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(4), None), now);
+    s.handle_data(c, message(&[], Some(2)), now);
+    assert!(protocol_failure(&events(&mut s)));
+}
+
+#[test]
+fn a_batch_tail_before_its_records_is_a_protocol_error() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(4), Some(3)), now);
+    assert!(protocol_failure(&events(&mut s)));
+}
+
+#[test]
+fn a_gap_within_a_connection_resumes_from_the_next_record() {
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    let records = model_records(8);
+    s.handle_data(c, message(&records[0..2], None), now);
+    s.handle_data(c, message(&records[4..6], None), now);
+    let first = events(&mut s);
+    assert_eq!(delivered(&first), vec![0, 1], "nothing past the gap");
+    assert!(!s.is_finished());
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let (c, request) = connect(&mut s);
+    assert_eq!(request.start, ReadStart::SeqNum(2));
+    // Records 2 and 3 were trimmed meanwhile: a new connection may start
+    // past them.
+    s.handle_data(c, message(&records[4..6], None), now);
+    assert_eq!(delivered(&events(&mut s)), vec![4, 5]);
+}
+
+#[test]
+fn a_gap_within_a_batch_is_not_delivered() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    let records = model_records(8);
+    let batch = [records[0].clone(), records[1].clone(), records[5].clone()];
+    s.handle_data(c, message(&batch, None), now);
+    assert!(delivered(&events(&mut s)).is_empty());
+    assert!(s.poll_timeout().is_some() && !s.is_finished());
+}
+
+#[test]
+fn a_server_that_keeps_skipping_records_fails_the_session() {
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let records = model_records(8);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&records[0..1], None), now);
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    let mut connects = 0;
+    loop {
+        now = s.poll_timeout().expect("backing off");
+        s.handle_timeout(now);
+        let (c, request) = connect(&mut s);
+        connects += 1;
+        assert_eq!(request.start, ReadStart::SeqNum(1));
+        // Every connection skips record 1.
+        s.handle_data(c, message(&[], Some(8)), now);
+        s.handle_data(c, message(&records[3..4], None), now);
+        if protocol_failure(&events(&mut s)) {
+            break;
+        }
+        assert!(
+            connects < 100,
+            "a gap every time must not be retried forever"
+        );
+    }
+    assert_eq!(connects, BackoffConfig::default().max_retries);
+}
+
+#[test]
+fn heartbeats_alone_do_not_renew_the_retry_budget() {
+    let mut now = Instant::now();
+    let config = ReadSessionConfig::default();
+    let mut s = ReadSession::new(ReadRequest::default(), config, now);
+    let mut connects = 0;
+    loop {
+        match s.poll_event() {
+            Some(ReadEvent::Connect { connection, .. }) => {
+                connects += 1;
+                assert!(connects < 100, "reconnects without limit");
+                s.handle_connected(connection, now);
+                s.handle_data(connection, message(&[], Some(5)), now);
+                s.handle_error(connection, Error::transport(true, "cut"), now);
+            }
+            Some(ReadEvent::Failed(_)) => break,
+            Some(_) => {}
+            None => {
+                now = s.poll_timeout().expect("backing off");
+                s.handle_timeout(now);
+            }
+        }
+    }
+    assert_eq!(connects, config.backoff.max_retries + 1);
+}
+
+#[test]
+fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
+    let start = Instant::now();
+    let mut now = start;
+    let mut s = ReadSession::new(
+        ReadRequest::new(ReadStart::SeqNum(0)),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let records = model_records(1000);
+    let mut connects = 0;
+    let mut conn = None;
+    let mut seen = Vec::new();
+    // Ten minutes of virtual time, a frame every second, each advising a
+    // reconnect.
+    for _ in 0..600 {
+        for event in events(&mut s) {
+            match event {
+                ReadEvent::Connect { connection, .. } => {
+                    connects += 1;
+                    conn = Some(connection);
+                }
+                ReadEvent::Batch(b) => seen.extend(b.records.iter().map(|r| r.seq_num)),
+                ReadEvent::Failed(e) => panic!("failed: {e}"),
+                _ => {}
+            }
+        }
+        let c = conn.expect("connected");
+        let next = s.next_seq_num().unwrap_or(0) as usize;
+        let mut frame = BytesMut::from(&message(&records[next..next + 1], None)[..]);
+        frame[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
+        s.handle_data(c, frame.freeze(), now);
+        now += Duration::from_secs(1);
+        s.handle_timeout(now);
+    }
+    seen.extend(delivered(&events(&mut s)));
+    assert_eq!(seen, (0..600).collect::<Vec<_>>());
+    assert!(connects <= 10 + 2, "{connects} connects in 10 minutes");
+}
+
+#[test]
+fn a_bounded_read_resumed_at_the_tail_finishes() {
+    let mut now = Instant::now();
+    let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(10));
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(3), None), now);
+    // Cut before the clean end.
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let events_before = events(&mut s);
+    let Some(ReadEvent::Connect { connection, .. }) = events_before.last() else {
+        panic!("expected a reconnect: {events_before:?}")
+    };
+    let tail = StreamPosition {
+        seq_num: 3,
+        timestamp: 0,
+    };
+    s.handle_error(*connection, Error::ReadPastTail { tail }, now);
+    let events = events(&mut s);
+    assert!(
+        matches!(events.last(), Some(ReadEvent::Finished)),
+        "{events:?}"
+    );
+    assert!(s.is_finished());
+}
+
+#[test]
+fn a_tailing_read_resumed_at_the_tail_keeps_following() {
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(
+        ReadRequest::new(ReadStart::SeqNum(0)),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(3), None), now);
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let (c, _) = connect(&mut s);
+    let tail = StreamPosition {
+        seq_num: 3,
+        timestamp: 0,
+    };
+    s.handle_error(c, Error::ReadPastTail { tail }, now);
+    let evs = events(&mut s);
+    assert!(
+        evs.iter().all(|e| !matches!(
+            e,
+            ReadEvent::Tail(_) | ReadEvent::Finished | ReadEvent::Failed(_)
+        )),
+        "{evs:?}"
+    );
+    assert!(!s.is_finished());
+    if let Some(t) = s.poll_timeout() {
+        now = t;
+        s.handle_timeout(now);
+    }
+    let (_, request) = connect(&mut s);
+    assert_eq!(request.start, ReadStart::SeqNum(3));
+    assert!(request.clamp, "follows from the tail");
+}
+
+#[test]
+fn a_resume_past_the_tail_is_a_protocol_error() {
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(
+        ReadRequest::new(ReadStart::SeqNum(0)),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(3), None), now);
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let (c, _) = connect(&mut s);
+    let tail = StreamPosition {
+        seq_num: 1,
+        timestamp: 0,
+    };
+    s.handle_error(c, Error::ReadPastTail { tail }, now);
+    assert!(protocol_failure(&events(&mut s)));
+}
+
+#[test]
+fn a_draining_server_does_not_spend_the_retry_budget_once_a_minute() {
+    let now = Instant::now();
+    let config = ReadSessionConfig {
+        backoff: BackoffConfig {
+            max_retries: 0,
+            ..BackoffConfig::default()
+        },
+        ..ReadSessionConfig::default()
+    };
+    let mut s = ReadSession::new(ReadRequest::default(), config, now);
+    let draining = || {
+        Error::Service(crate::error::ServiceError {
+            status: 503,
+            code: "server_draining".into(),
+            message: String::new(),
+            retry_after: None,
+        })
+    };
+    let (c, _) = connect(&mut s);
+    s.handle_error(c, draining(), now);
+    let (c, _) = connect(&mut s);
+    // Again at once: now it counts, and there is no budget.
+    s.handle_error(c, draining(), now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ReadEvent::Failed(Error::Service(_)))
+    ));
+}
+
+#[test]
+fn a_clamped_start_past_the_tail_reads_from_the_tail() {
+    let now = Instant::now();
+    let request = ReadRequest::new(ReadStart::SeqNum(10)).with_clamp(true);
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(5)[3..5], None), now);
+    assert_eq!(delivered(&events(&mut s)), vec![3, 4]);
+}
+
+#[test]
+fn absurd_timeouts_do_not_overflow_the_clock() {
+    let now = Instant::now();
+    let config = ReadSessionConfig {
+        heartbeat_timeout: Duration::MAX,
+        backoff: BackoffConfig {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_retries: 3,
+        },
+        ..ReadSessionConfig::default()
+    };
+    let mut s = ReadSession::new(ReadRequest::default(), config, now);
+    let (c, _) = connect(&mut s);
+    s.handle_connected(c, now);
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
