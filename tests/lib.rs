@@ -14,6 +14,7 @@ use s2_test_server::Target;
 
 pub mod cases;
 pub mod faults;
+pub mod security;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
@@ -91,6 +92,18 @@ macro_rules! conformance_tests {
             no_side_effects_fails_precisely,
             conditioned_unary_append_is_exactly_once,
         );
+        $crate::conformance_tests!(@security $runtime, $block_on;
+            huge_durations_never_panic,
+            path_like_stream_names_stay_names,
+        );
+    };
+    (@security $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $block_on($crate::security::$case::<$runtime>($crate::client::<$runtime>()));
+            }
+        )*
     };
     (@faults $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
         $(
