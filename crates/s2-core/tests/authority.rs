@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use s2_core::{
     AccessTokenId, BasinName, FencingToken, RequestToken, StreamName,
-    api::{Api, BasinEndpoint, Endpoints, PlainHttp},
+    api::{Api, BaseUrl, BasinEndpoint, Endpoints, PlainHttp},
     frame::Compression,
     types::ListRequest,
 };
@@ -94,6 +94,19 @@ proptest! {
             prop_assert_eq!(request.uri.port_u16(), None);
             prop_assert_eq!(request.uri.scheme_str(), Some("https"));
         }
+    }
+
+    /// Parsing any endpoint string is an error or a value, never a panic;
+    /// a parsed endpoint keeps its port in range.
+    #[test]
+    fn parsing_any_endpoint_never_panics(endpoint in any::<String>()) {
+        if let Ok(base) = BaseUrl::parse(&endpoint) {
+            prop_assert!(base.port() != 0);
+        }
+        if let Ok(basin) = BasinEndpoint::parse(&endpoint) {
+            prop_assert!(basin.port() != 0);
+        }
+        let _ = Endpoints::from_env_values(Some(&endpoint), Some(&endpoint));
     }
 
     /// The endpoint itself may be arbitrary: whatever parses still keeps
