@@ -18,6 +18,7 @@ pub mod cases;
 pub mod faults;
 pub mod guarantees;
 pub mod hostile;
+pub mod security;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
@@ -107,6 +108,10 @@ macro_rules! conformance_tests {
             cancelled_submits_never_land_unacknowledged,
             cancelled_producer_submits_never_land_unacknowledged,
             producer_record_errors_say_what_landed,
+        );
+        $crate::conformance_tests!(@in security, $runtime, $block_on;
+            huge_durations_never_panic,
+            path_like_stream_names_stay_names,
         );
     };
     (@in $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {

@@ -60,8 +60,13 @@ pub(crate) fn new_request_token() -> RequestToken {
 }
 
 impl<R: Runtime> S2<R> {
-    /// A client on a given runtime instance.
+    /// A client on a given runtime instance. Fails, before anything is
+    /// sent, on endpoints that would carry the token over plain http to a
+    /// remote host (unless allowed) or an access token that is not a valid
+    /// header value. Durations past [`MAX_DURATION`](crate::MAX_DURATION)
+    /// are cut to it.
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
+        let config = config.saturated();
         let api = Api::new(
             config.endpoints.clone(),
             &config.access_token,

@@ -3,7 +3,13 @@
 use std::time::Duration;
 
 pub use s2_core::session::append::AppendRetryPolicy;
-use s2_core::{api::Endpoints, backoff::BackoffConfig, error::ValidationError, frame::Compression};
+use s2_core::{
+    AccessToken,
+    api::{Endpoints, PlainHttp},
+    backoff::BackoffConfig,
+    error::ValidationError,
+    frame::Compression,
+};
 
 /// Environment variable holding the access token.
 pub const ENV_ACCESS_TOKEN: &str = "S2_ACCESS_TOKEN";
@@ -12,13 +18,27 @@ pub const ENV_ACCOUNT_ENDPOINT: &str = "S2_ACCOUNT_ENDPOINT";
 /// Environment variable overriding the basin endpoint (`{basin}.` prefix for
 /// one host per basin).
 pub const ENV_BASIN_ENDPOINT: &str = "S2_BASIN_ENDPOINT";
+/// Environment variable that, set to `1` or `true`, allows plain `http://`
+/// to hosts other than loopback: the access token then crosses the network
+/// in clear text.
+pub const ENV_ALLOW_INSECURE_HTTP: &str = "S2_ALLOW_INSECURE_HTTP";
 
-/// Configuration of an [`S2`](crate::S2) client.
+/// The longest any timeout, interval or backoff delay of a client lasts:
+/// longer ones (up to `Duration::MAX`) are cut to this, which in practice
+/// means "never", without overflowing the clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// Configuration of an [`S2`](crate::S2) client. Its `Debug` output shows
+/// the access token redacted.
+///
+/// Durations are taken as given up to [`MAX_DURATION`]; longer ones are cut
+/// to it when the client is built.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Bearer token presented with every request.
-    pub access_token: String,
-    /// Where requests go.
+    /// Bearer token presented with every request, only to the configured
+    /// endpoints.
+    pub access_token: AccessToken,
+    /// Where requests go, and whether plain http may reach remote hosts.
     pub endpoints: Endpoints,
     /// Deadline of one attempt of a unary request.
     pub request_timeout: Duration,
@@ -51,7 +71,7 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// Defaults for the S2 cloud with this token: 5 s request timeout, 3
     /// retries, at-least-once append retries, no compression.
-    pub fn new(access_token: impl Into<String>) -> Self {
+    pub fn new(access_token: impl Into<AccessToken>) -> Self {
         Self {
             access_token: access_token.into(),
             endpoints: Endpoints::cloud(),
@@ -69,7 +89,8 @@ impl ClientConfig {
         }
     }
 
-    /// Reads `S2_ACCESS_TOKEN`, `S2_ACCOUNT_ENDPOINT` and `S2_BASIN_ENDPOINT`.
+    /// Reads `S2_ACCESS_TOKEN`, `S2_ACCOUNT_ENDPOINT`, `S2_BASIN_ENDPOINT`
+    /// and `S2_ALLOW_INSECURE_HTTP`.
     pub fn from_env() -> Result<Self, ValidationError> {
         let var = |name| std::env::var(name).ok();
         let token = var(ENV_ACCESS_TOKEN).ok_or(ValidationError::InvalidConfig {
@@ -78,13 +99,32 @@ impl ClientConfig {
         let endpoints = Endpoints::from_env_values(
             var(ENV_ACCOUNT_ENDPOINT).as_deref(),
             var(ENV_BASIN_ENDPOINT).as_deref(),
-        )?;
+        )?
+        .with_plain_http(plain_http_from_env(
+            var(ENV_ALLOW_INSECURE_HTTP).as_deref(),
+        )?);
         Ok(Self::new(token).with_endpoints(endpoints))
     }
 
-    /// Sets the endpoints.
+    /// Sets the endpoints. An opt-in to insecure http already made on this
+    /// configuration is kept.
     pub fn with_endpoints(mut self, endpoints: Endpoints) -> Self {
-        self.endpoints = endpoints;
+        let policy = match self.endpoints.plain_http() {
+            PlainHttp::InsecureToAnyHost => PlainHttp::InsecureToAnyHost,
+            PlainHttp::LoopbackOnly => endpoints.plain_http(),
+        };
+        self.endpoints = endpoints.with_plain_http(policy);
+        self
+    }
+
+    /// Allows plain `http://` endpoints on hosts other than loopback.
+    ///
+    /// Insecure: the access token and all data cross the network in clear
+    /// text. Without this, such endpoints are refused when the client is
+    /// built; https and loopback hosts (`localhost`, `127.0.0.0/8`,
+    /// `[::1]`) never need it.
+    pub fn with_insecure_http_to_remote_hosts(mut self) -> Self {
+        self.endpoints = self.endpoints.with_plain_http(PlainHttp::InsecureToAnyHost);
         self
     }
 
@@ -115,6 +155,22 @@ impl ClientConfig {
         self
     }
 
+    /// This configuration with every duration cut to [`MAX_DURATION`], so
+    /// that no deadline computed from it can overflow the clock.
+    pub(crate) fn saturated(mut self) -> Self {
+        let cut = |d: &mut Duration| *d = (*d).min(MAX_DURATION);
+        cut(&mut self.request_timeout);
+        cut(&mut self.connect_timeout);
+        cut(&mut self.ack_timeout);
+        cut(&mut self.heartbeat_timeout);
+        cut(&mut self.retry.base_delay);
+        cut(&mut self.retry.max_delay);
+        if let Some(interval) = &mut self.keepalive_interval {
+            cut(interval);
+        }
+        self
+    }
+
     /// Turns compression on (zstd) or off.
     pub fn with_compression(mut self, enabled: bool) -> Self {
         self.compression = if enabled {
@@ -123,5 +179,103 @@ impl ClientConfig {
             Compression::None
         };
         self
+    }
+}
+
+/// The plain-http policy `S2_ALLOW_INSECURE_HTTP` asks for: `1`/`true`
+/// allow it to any host; unset, empty, `0`/`false` keep it to loopback;
+/// anything else is an error rather than a guess.
+fn plain_http_from_env(value: Option<&str>) -> Result<PlainHttp, ValidationError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(PlainHttp::LoopbackOnly),
+        Some(v) if v == "0" || v.eq_ignore_ascii_case("false") => Ok(PlainHttp::LoopbackOnly),
+        Some(v) if v == "1" || v.eq_ignore_ascii_case("true") => Ok(PlainHttp::InsecureToAnyHost),
+        Some(_) => Err(ValidationError::InvalidConfig {
+            reason: format!("{ENV_ALLOW_INSECURE_HTTP} must be 1, true, 0 or false").into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let config = ClientConfig::new("sekrit-token-123");
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("sekrit"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+
+    #[test]
+    fn durations_saturate() {
+        let mut config = ClientConfig::new("t");
+        config.request_timeout = Duration::MAX;
+        config.connect_timeout = Duration::MAX;
+        config.ack_timeout = Duration::MAX;
+        config.heartbeat_timeout = Duration::MAX;
+        config.keepalive_interval = Some(Duration::MAX);
+        config.retry.base_delay = Duration::MAX;
+        config.retry.max_delay = Duration::MAX;
+        let config = config.saturated();
+        let now = std::time::Instant::now();
+        for d in [
+            config.request_timeout,
+            config.connect_timeout,
+            config.ack_timeout,
+            config.heartbeat_timeout,
+            config.keepalive_interval.expect("kept"),
+            config.retry.base_delay,
+            config.retry.max_delay,
+        ] {
+            assert_eq!(d, MAX_DURATION);
+            assert!(now.checked_add(d).is_some());
+        }
+        let default = ClientConfig::new("t");
+        assert_eq!(
+            default.clone().saturated().request_timeout,
+            default.request_timeout
+        );
+    }
+
+    #[test]
+    fn insecure_http_is_an_explicit_opt_in() {
+        let remote = Endpoints::single("http://example.com:8080").expect("parses");
+        assert!(
+            ClientConfig::new("t")
+                .with_endpoints(remote.clone())
+                .endpoints
+                .check()
+                .is_err()
+        );
+        // Either order of the two setters opts in.
+        for config in [
+            ClientConfig::new("t")
+                .with_endpoints(remote.clone())
+                .with_insecure_http_to_remote_hosts(),
+            ClientConfig::new("t")
+                .with_insecure_http_to_remote_hosts()
+                .with_endpoints(remote),
+        ] {
+            assert_eq!(config.endpoints.plain_http(), PlainHttp::InsecureToAnyHost);
+            assert!(config.endpoints.check().is_ok());
+        }
+    }
+
+    #[test]
+    fn insecure_http_env_values() {
+        use PlainHttp::*;
+        for (value, expected) in [
+            (None, Some(LoopbackOnly)),
+            (Some(""), Some(LoopbackOnly)),
+            (Some("0"), Some(LoopbackOnly)),
+            (Some("FALSE"), Some(LoopbackOnly)),
+            (Some("1"), Some(InsecureToAnyHost)),
+            (Some("true"), Some(InsecureToAnyHost)),
+            (Some("yes please"), None),
+        ] {
+            assert_eq!(plain_http_from_env(value).ok(), expected, "{value:?}");
+        }
     }
 }

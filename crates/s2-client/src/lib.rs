@@ -23,13 +23,14 @@ pub use basin::Basin;
 pub use batching::{AppendInputs, append_inputs};
 pub use client::S2;
 pub use config::{
-    AppendRetryPolicy, ClientConfig, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT, ENV_BASIN_ENDPOINT,
+    AppendRetryPolicy, ClientConfig, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
+    ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
 };
 pub use producer::{Producer, RecordAck, RecordAckFuture};
 pub use runtime::Runtime;
 pub use s2_core::{
-    self as core, Error,
-    api::Endpoints,
+    self as core, AccessToken, Error,
+    api::{Endpoints, PlainHttp},
     batcher::BatcherConfig,
     error::{AppendConditionFailed, ProtocolError, ServiceError, ValidationError},
     frame::Compression,

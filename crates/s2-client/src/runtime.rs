@@ -116,7 +116,9 @@ impl hyper::rt::Sleep for HyperSleep {}
 
 impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(self.0.sleep(duration)))
+        let sleep =
+            bounded_sleep(&self.0, duration).unwrap_or_else(|| Box::pin(std::future::pending()));
+        Box::pin(HyperSleep(sleep))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
@@ -125,7 +127,17 @@ impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
     }
 }
 
+/// A timer for `duration`, or `None` when the duration is too long to be a
+/// deadline: past [`MAX_DURATION`](crate::MAX_DURATION), or past what the
+/// runtime's clock can represent. `None` means "never fires"; no runtime is
+/// ever asked to add such a duration to an instant.
+pub(crate) fn bounded_sleep<R: Runtime>(runtime: &R, duration: Duration) -> Option<SleepFuture> {
+    let representable = runtime.now().checked_add(duration).is_some();
+    (duration <= crate::MAX_DURATION && representable).then(|| runtime.sleep(duration))
+}
+
 /// Runs `future` with a deadline: `None` if the runtime's timer fires first.
+/// A duration too long to be a deadline (see [`bounded_sleep`]) means none.
 pub(crate) async fn timeout<R: Runtime, F: Future>(
     runtime: &R,
     duration: Duration,
@@ -133,8 +145,61 @@ pub(crate) async fn timeout<R: Runtime, F: Future>(
 ) -> Option<F::Output> {
     use futures_util::future::{Either, select};
     let future = std::pin::pin!(future);
-    match select(future, runtime.sleep(duration)).await {
+    let Some(sleep) = bounded_sleep(runtime, duration) else {
+        return Some(future.await);
+    };
+    match select(future, sleep).await {
         Either::Left((output, _)) => Some(output),
         Either::Right(((), _)) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A runtime whose timers compute their deadline the naive way, as a
+    /// third-party runtime may: `now + duration` panics on overflow.
+    #[derive(Clone)]
+    struct NaiveClock;
+
+    impl Runtime for NaiveClock {
+        fn spawn(&self, _task: Task) {}
+        fn sleep(&self, duration: Duration) -> SleepFuture {
+            let _deadline = Instant::now() + duration;
+            Box::pin(std::future::pending())
+        }
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn connect(&self, _target: ConnectTarget) -> ConnectFuture {
+            Box::pin(async { Err(io::Error::other("no network")) })
+        }
+    }
+
+    fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        std::pin::pin!(future).poll(&mut cx)
+    }
+
+    #[test]
+    fn timeout_of_duration_max_is_no_deadline() {
+        let outcome = poll_once(timeout(&NaiveClock, Duration::MAX, async { 7 }));
+        assert_eq!(outcome, Poll::Ready(Some(7)));
+        let pending = poll_once(timeout(
+            &NaiveClock,
+            Duration::MAX,
+            std::future::pending::<()>(),
+        ));
+        assert_eq!(pending, Poll::Pending);
+    }
+
+    #[test]
+    fn hyper_timer_sleeps_saturate() {
+        use hyper::rt::Timer;
+        let timer = HyperTimer(NaiveClock);
+        assert_eq!(poll_once(timer.sleep(Duration::MAX)), Poll::Pending);
+        let far = Instant::now() + crate::MAX_DURATION;
+        assert_eq!(poll_once(timer.sleep_until(far)), Poll::Pending);
     }
 }

@@ -36,8 +36,10 @@ pub enum ValidationError {
         /// Which rule it breaks.
         reason: &'static str,
     },
-    /// An access token id is empty or longer than 96 bytes.
-    #[error("access token id must be 1 to 96 bytes, got {len}")]
+    /// An access token id is empty, longer than 96 bytes, `.`, `..` or holds NUL.
+    #[error(
+        "access token id must be 1 to 96 bytes, not \".\" or \"..\", without NUL; got {len} bytes"
+    )]
     InvalidAccessTokenId {
         /// Length of the rejected id in bytes.
         len: usize,

@@ -18,8 +18,10 @@ pub mod error;
 pub mod frame;
 pub mod names;
 pub mod proto;
+pub mod secret;
 pub mod session;
 pub mod types;
 
 pub use error::{Error, ValidationError};
 pub use names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName};
+pub use secret::AccessToken;

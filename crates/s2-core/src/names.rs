@@ -32,7 +32,7 @@ macro_rules! string_newtype {
                 Ok(Self(value))
             }
 
-            /// Wraps a value that came from the service or our own encoder.
+            /// Wraps a value that came from our own encoder.
             #[allow(dead_code)]
             pub(crate) fn new_unchecked(value: String) -> Self {
                 Self(value)
@@ -109,9 +109,11 @@ macro_rules! string_newtype {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                // Names coming back from the service are taken as they are:
-                // a future service may allow more than this client validates.
-                String::deserialize(d).map(Self)
+                // Validated like the constructor: a name from JSON (a list
+                // answer from a hostile endpoint, an application's file) can
+                // become part of a URL authority or path.
+                let value = String::deserialize(d)?;
+                Self::new(value).map_err(serde::de::Error::custom)
             }
         }
     };
@@ -125,13 +127,14 @@ string_newtype!(
 );
 
 string_newtype!(
-    /// A stream name: 1–512 bytes.
+    /// A stream name: 1–512 bytes, no NUL, neither `.` nor `..` (the service
+    /// refuses those two: as path segments they would be normalised away).
     StreamName,
     validate_stream_name
 );
 
 string_newtype!(
-    /// An access token id: 1–96 bytes.
+    /// An access token id: 1–96 bytes, no NUL, neither `.` nor `..`.
     AccessTokenId,
     validate_access_token_id
 );
@@ -185,14 +188,29 @@ fn validate_stream_name(name: &str) -> Result<(), ValidationError> {
             reason: "must not contain NUL",
         });
     }
+    if is_dot_segment(name) {
+        return Err(ValidationError::InvalidStreamName {
+            len: name.len(),
+            reason: "must not be \".\" or \"..\"",
+        });
+    }
     Ok(())
 }
 
 fn validate_access_token_id(id: &str) -> Result<(), ValidationError> {
-    if id.is_empty() || id.len() > ACCESS_TOKEN_ID_MAX_LEN {
+    if id.is_empty()
+        || id.len() > ACCESS_TOKEN_ID_MAX_LEN
+        || id.contains('\0')
+        || is_dot_segment(id)
+    {
         return Err(ValidationError::InvalidAccessTokenId { len: id.len() });
     }
     Ok(())
+}
+
+/// `.` and `..`: path segments that URL normalisation removes or resolves.
+pub(crate) fn is_dot_segment(segment: &str) -> bool {
+    matches!(segment, "." | "..")
 }
 
 fn validate_fencing_token(token: &str) -> Result<(), ValidationError> {

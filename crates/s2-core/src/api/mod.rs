@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints};
+pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints, PlainHttp};
 pub use read_batch::decode_read_batch;
 pub use response::{MAX_RESPONSE_BODY_BYTES, error_from_parts};
 pub use stream::SessionKind;
@@ -27,7 +27,8 @@ pub use stream::SessionKind;
 use crate::{
     error::{Error, ValidationError},
     frame::Compression,
-    names::BasinName,
+    names::{BasinName, is_dot_segment},
+    secret::AccessToken,
     types::{Page, Provisioned},
 };
 
@@ -203,7 +204,8 @@ impl<T> std::fmt::Debug for Call<T> {
     }
 }
 
-/// Builds the calls of the v1 API for one client configuration.
+/// Builds the calls of the v1 API for one client configuration. Its `Debug`
+/// shows the authorization header as `Sensitive`.
 #[derive(Debug, Clone)]
 pub struct Api {
     endpoints: Endpoints,
@@ -214,18 +216,22 @@ pub struct Api {
 
 impl Api {
     /// An API client configuration. The access token must be a valid header
-    /// value.
+    /// value, and the endpoints must pass [`Endpoints::check`] (no plain
+    /// http to remote hosts unless allowed).
     pub fn new(
         endpoints: Endpoints,
-        access_token: &str,
+        access_token: impl Into<AccessToken>,
         compression: Compression,
     ) -> Result<Self, ValidationError> {
+        endpoints.check()?;
+        let access_token = access_token.into();
         let mut authorization =
-            HeaderValue::try_from(format!("Bearer {access_token}")).map_err(|_| {
-                ValidationError::InvalidConfig {
+            HeaderValue::try_from(format!("Bearer {}", access_token.expose_secret())).map_err(
+                |_| ValidationError::InvalidConfig {
                     reason: "access token must be visible ASCII".into(),
-                }
-            })?;
+                },
+            )?;
+        // Never logged by `Debug`, never indexed by HPACK.
         authorization.set_sensitive(true);
         Ok(Self {
             endpoints,
@@ -247,7 +253,7 @@ impl Api {
     }
 
     fn account_request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        RequestBuilder::new(self, &self.endpoints.account, method, segments)
+        RequestBuilder::new(self, Ok(self.endpoints.account()), method, segments)
     }
 
     fn basin_request(
@@ -256,21 +262,28 @@ impl Api {
         method: Method,
         segments: &[&str],
     ) -> RequestBuilder {
-        let base = self.endpoints.basin.for_basin(basin);
-        let mut builder = RequestBuilder::new(self, &base, method, segments);
-        if self.endpoints.basin.needs_basin_header() {
-            builder.header(
-                HeaderName::from_static(BASIN_HEADER),
-                // Validated basin names are plain ASCII.
-                HeaderValue::from_str(basin).unwrap_or(HeaderValue::from_static("")),
-            );
+        let base = self.endpoints.basin().for_basin(basin);
+        let mut builder = RequestBuilder::new(self, base.as_ref(), method, segments);
+        if self.endpoints.basin().needs_basin_header() {
+            match HeaderValue::from_str(basin) {
+                Ok(value) => {
+                    builder.header(HeaderName::from_static(BASIN_HEADER), value);
+                }
+                Err(_) => builder.fail(ValidationError::InvalidBasinName {
+                    name: basin.to_string(),
+                    reason: "is not a valid header value",
+                }),
+            }
         }
         builder
     }
 }
 
-/// Accumulates the parts of one request.
+/// Accumulates the parts of one request. A part that cannot be used (a
+/// basin that makes no valid host, a dot segment) is remembered and
+/// reported by [`build`](Self::build), so nothing is sent.
 struct RequestBuilder {
+    error: Option<ValidationError>,
     method: Method,
     base: String,
     path: String,
@@ -280,9 +293,31 @@ struct RequestBuilder {
 }
 
 impl RequestBuilder {
-    fn new(api: &Api, base: &BaseUrl, method: Method, segments: &[&str]) -> Self {
-        let mut path = format!("{}/v1", base.path_prefix());
+    fn new(
+        api: &Api,
+        base: Result<&BaseUrl, &ValidationError>,
+        method: Method,
+        segments: &[&str],
+    ) -> Self {
+        let mut error = None;
+        let (base, mut path) = match base {
+            Ok(base) => (
+                format!("{}://{}", base.scheme(), base.authority()),
+                format!("{}/v1", base.path_prefix()),
+            ),
+            Err(e) => {
+                error = Some(e.clone());
+                (String::new(), String::new())
+            }
+        };
         for segment in segments {
+            // `.` and `..` would be normalised away by any proxy on the
+            // path; names that validate never are one.
+            if segment.is_empty() || is_dot_segment(segment) {
+                error.get_or_insert(ValidationError::Encode {
+                    reason: format!("{segment:?} cannot be a path segment"),
+                });
+            }
             path.push('/');
             path.extend(utf8_percent_encode(segment, ENCODE_SET));
         }
@@ -290,13 +325,18 @@ impl RequestBuilder {
         headers.insert(http::header::AUTHORIZATION, api.authorization.clone());
         headers.insert(http::header::USER_AGENT, api.user_agent.clone());
         Self {
+            error,
             method,
-            base: format!("{}://{}", base.scheme(), base.authority()),
+            base,
             path,
             query: Vec::new(),
             headers,
             body: Bytes::new(),
         }
+    }
+
+    fn fail(&mut self, error: ValidationError) {
+        self.error.get_or_insert(error);
     }
 
     fn query(&mut self, query: impl IntoIterator<Item = (&'static str, String)>) -> &mut Self {
@@ -331,6 +371,9 @@ impl RequestBuilder {
     }
 
     fn build(&mut self) -> Result<HttpRequest, ValidationError> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
         let mut uri = format!("{}{}", self.base, self.path);
         for (i, (name, value)) in self.query.iter().enumerate() {
             uri.push(if i == 0 { '?' } else { '&' });
