@@ -15,6 +15,7 @@ use futures_core::Stream as AsyncStream;
 use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{
     Error,
+    error::ValidationError,
     api::SessionKind,
     names::{BasinName, StreamName},
     session::{
@@ -162,6 +163,15 @@ impl AppendSessionHandle {
     /// batch is handed to the session in the same poll that returns its
     /// [`AckFuture`]. Submits waiting together are served in order.
     pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
+        if let Some(m) = input.match_seq_num()
+            && m.checked_add(input.len() as u64).is_none()
+        {
+            return Err(ValidationError::MatchSeqNumOverflow {
+                match_seq_num: m,
+                records: input.len(),
+            }
+            .into());
+        }
         let bytes = input.metered_bytes();
         let mut input = Some(input);
         let mut place = self.gate.place();
@@ -310,7 +320,19 @@ impl<R: Runtime> Driver<R> {
                         let _ = ack.send(Err(refused(id, cause)));
                     }
                     Err(SubmitError::Invalid(_, error)) => {
-                        let _ = accepted.send(Err(Error::Validation(error)));
+                        // The next position would overflow, so no later batch
+                        // can be placed either: take no more input and let
+                        // what is in flight finish.
+                        let error = Error::Validation(error);
+                        let _ = ack.send(Err(error.clone()));
+                        *lock_failure(&self.failure) = Some(error.clone());
+                        self.gate.stop(error.clone());
+                        if let Some(mut commands) = self.commands.take() {
+                            while let Ok(command) = commands.try_recv() {
+                                self.refuse(command, error.clone());
+                            }
+                        }
+                        self.machine.close();
                     }
                 }
             }
