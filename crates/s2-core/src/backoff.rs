@@ -57,9 +57,11 @@ impl Backoff {
 
     /// The delay before the next retry, or `None` when retries are
     /// exhausted. A `hint` from the service (`retry-after-ms`) raises the
-    /// delay to at least the hint.
+    /// delay to at least the hint; a hint longer than [`MAX_HINT`] ends the
+    /// retries, so the caller gets the error (and the hint) at once instead
+    /// of a client parked for as long as the server likes.
     pub fn next_delay(&mut self, hint: Option<Duration>) -> Option<Duration> {
-        if self.retries >= self.config.max_retries {
+        if self.retries >= self.config.max_retries || hint.is_some_and(|h| h > MAX_HINT) {
             return None;
         }
         let exponent = self.retries.min(16);
@@ -74,13 +76,12 @@ impl Backoff {
         let jitter = if half.is_zero() {
             Duration::ZERO
         } else {
-            Duration::from_nanos(self.rng.random_range(0..=half.as_nanos() as u64))
+            let half_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+            Duration::from_nanos(self.rng.random_range(0..=half_nanos))
         };
         let delay = half + jitter;
         Some(match hint {
-            // Honour the service's hint, within reason: a hostile or broken
-            // value must not park the client for ages.
-            Some(hint) => delay.max(hint.min(MAX_HINT)),
+            Some(hint) => delay.max(hint),
             None => delay,
         })
     }
@@ -95,6 +96,17 @@ impl Backoff {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_hint_past_the_limit_ends_the_retries() {
+        let mut backoff = Backoff::new(BackoffConfig::default(), 7);
+        assert_eq!(backoff.next_delay(Some(Duration::MAX)), None);
+        assert_eq!(
+            backoff.next_delay(Some(MAX_HINT + Duration::from_millis(1))),
+            None
+        );
+        assert_eq!(backoff.next_delay(Some(MAX_HINT)), Some(MAX_HINT));
+    }
 
     #[test]
     fn bounded_attempts_and_reset() {

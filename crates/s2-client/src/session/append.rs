@@ -15,8 +15,8 @@ use futures_core::Stream as AsyncStream;
 use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{
     Error,
-    error::ValidationError,
     api::SessionKind,
+    error::ValidationError,
     names::{BasinName, StreamName},
     session::{
         ConnectionId,

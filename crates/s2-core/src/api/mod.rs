@@ -324,6 +324,12 @@ impl RequestBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::AUTHORIZATION, api.authorization.clone());
         headers.insert(http::header::USER_AGENT, api.user_agent.clone());
+        // Responses are decoded only in a coding the request offered; say so,
+        // since a request without the header allows the server any coding.
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
         Self {
             error,
             method,

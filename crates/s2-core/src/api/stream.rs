@@ -350,11 +350,9 @@ mod tests {
         };
         // Nothing offered: identity only.
         let call = read_call(Compression::None);
-        assert!(
-            call.request
-                .headers
-                .get(http::header::ACCEPT_ENCODING)
-                .is_none()
+        assert_eq!(
+            call.request.headers.get(http::header::ACCEPT_ENCODING),
+            Some(&HeaderValue::from_static("identity"))
         );
         assert_eq!(
             call.parse(read_response(None, plain.clone()))

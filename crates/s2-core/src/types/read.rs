@@ -193,13 +193,19 @@ impl ReadOutput {
 }
 
 /// Checks that records from the service are in strictly increasing sequence
-/// order, starting at `expected_first` when given.
+/// order, starting at `expected_first` when given, and below `u64::MAX` (a
+/// record there would leave no tail after it).
 pub fn check_read_batch_order(
     records: &[SequencedRecord],
     expected_first: Option<u64>,
 ) -> Result<(), crate::error::ProtocolError> {
     let mut previous: Option<u64> = None;
     for (i, record) in records.iter().enumerate() {
+        if record.seq_num == u64::MAX {
+            return Err(crate::error::ProtocolError::Inconsistent(
+                format!("read batch has a record at seq_num {}", u64::MAX).into(),
+            ));
+        }
         let in_order = match (i, previous, expected_first) {
             (0, _, Some(expected)) => record.seq_num == expected,
             (_, Some(prev), _) => record.seq_num > prev,
@@ -217,4 +223,27 @@ pub fn check_read_batch_order(
         previous = Some(record.seq_num);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seq_num: u64) -> SequencedRecord {
+        SequencedRecord {
+            seq_num,
+            timestamp: 0,
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn order_check_refuses_the_last_seq_num_and_going_backwards() {
+        assert!(check_read_batch_order(&[at(1), at(2), at(9)], Some(1)).is_ok());
+        assert!(check_read_batch_order(&[at(u64::MAX)], None).is_err());
+        assert!(check_read_batch_order(&[at(u64::MAX - 1), at(u64::MAX)], None).is_err());
+        assert!(check_read_batch_order(&[at(3), at(3)], None).is_err());
+        assert!(check_read_batch_order(&[at(3)], Some(2)).is_err());
+    }
 }

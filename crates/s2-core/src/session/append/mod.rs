@@ -594,11 +594,10 @@ impl AppendSession {
             return;
         };
         if sent == 0 {
-            return self.handle_failure(
-                ProtocolError::Inconsistent("an ack arrived for nothing sent".into()).into(),
-                now,
-                Failure::Broken,
-            );
+            // The server's view of the session is not ours: none of its acks
+            // can be trusted, so stop rather than reconnect to it quietly.
+            let reason = "an ack arrived for a batch never sent";
+            return self.fail(ProtocolError::Inconsistent(reason.into()).into());
         }
         let ack = match AppendAck::try_from(ack) {
             Ok(ack) => ack,

@@ -338,10 +338,10 @@ impl ReadSession {
                 payload,
                 reconnect_advised,
             } => {
-                let batch = match <proto::ReadBatch as prost::Message>::decode(payload) {
+                let batch = match crate::api::decode_read_batch(payload) {
                     Ok(batch) => batch,
                     Err(e) => {
-                        self.fail(ProtocolError::Protobuf(e).into());
+                        self.fail(e.into());
                         return false;
                     }
                 };
