@@ -227,7 +227,17 @@ impl Target {
     pub fn client_config(&self) -> s2_client::ClientConfig {
         let endpoints = s2_client::Endpoints::new(&self.account_endpoint, &self.basin_endpoint)
             .unwrap_or_else(|e| panic!("invalid S2 endpoint: {e}"));
-        s2_client::ClientConfig::new(self.access_token.clone()).with_endpoints(endpoints)
+        let config =
+            s2_client::ClientConfig::new(self.access_token.clone()).with_endpoints(endpoints);
+        // A remote plain-http target (an s2-lite on another host) needs the
+        // same explicit opt-in as `ClientConfig::from_env`.
+        let opt_in = std::env::var(s2_client::ENV_ALLOW_INSECURE_HTTP)
+            .is_ok_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"));
+        if opt_in {
+            config.with_insecure_http_to_remote_hosts()
+        } else {
+            config
+        }
     }
 
     /// Says where requests go, for examples' output.
