@@ -14,6 +14,7 @@ use s2_test_server::Target;
 
 pub mod cases;
 pub mod faults;
+pub mod lincheck;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
