@@ -12,6 +12,7 @@
 pub mod checker;
 pub mod history;
 pub mod model;
+pub mod workload;
 
 #[cfg(test)]
 mod oracle;
@@ -20,3 +21,140 @@ mod tests;
 
 pub use checker::{Summary, Violation, check};
 pub use history::{History, Op, OpKind, Recorder};
+pub use workload::{Run, Stats, Workload, run};
+
+use std::time::{Duration, Instant};
+
+use s2_client::Runtime;
+
+/// Runs `workload` on runtime `R`, prints what it did and the verdict, and
+/// returns the counter-example if the history is not linearizable.
+/// `Ok(false)` when the target cannot be reached through a proxy.
+pub async fn verify<R: Runtime + Default>(workload: &Workload) -> Result<bool, Violation> {
+    let started = Instant::now();
+    let Some(run) = run::<R>(workload).await else {
+        eprintln!("lincheck: the target is not reachable over plain TCP; skipped");
+        return Ok(false);
+    };
+    let verdict = check(&run.history, &run.stream);
+    eprintln!(
+        "lincheck seed {} ({} clients x {} ops, faults {}): {} operations, final tail {}, {:.1?}\n  {}",
+        workload.seed,
+        workload.clients,
+        workload.ops_per_client,
+        workload.faults,
+        run.history.ops.len(),
+        run.stream.len(),
+        started.elapsed(),
+        run.stats,
+    );
+    match verdict {
+        Ok(summary) => {
+            eprintln!(
+                "  verdict: LINEARIZABLE ({} batches landed, {} unknown outcomes landed, {} did not, {} observations placed)",
+                summary.landed, summary.unknown_landed, summary.unknown_lost, summary.observations
+            );
+            Ok(true)
+        }
+        Err(violation) => {
+            eprintln!("  verdict: {violation}");
+            Err(violation)
+        }
+    }
+}
+
+/// The soak: runs workloads with seeds `first_seed, first_seed + 1, …` for
+/// `duration`, stopping at the first violation.
+pub async fn soak<R: Runtime + Default>(
+    first_seed: u64,
+    duration: Duration,
+    template: Workload,
+) -> Result<u64, (u64, Violation)> {
+    let started = Instant::now();
+    let mut seed = first_seed;
+    while started.elapsed() < duration {
+        let workload = Workload {
+            seed,
+            ..template.clone()
+        };
+        match verify::<R>(&workload).await {
+            Ok(true) => seed += 1,
+            Ok(false) => break,
+            Err(violation) => return Err((seed, violation)),
+        }
+    }
+    Ok(seed - first_seed)
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value:?} is not valid")),
+        Err(_) => default,
+    }
+}
+
+/// The CI workload: `LINCHECK_SEED` (default `seed`), `LINCHECK_CLIENTS`
+/// (4), `LINCHECK_OPS` (per client, 150).
+pub fn workload_from_env(seed: u64) -> Workload {
+    Workload {
+        seed: env_or("LINCHECK_SEED", seed),
+        clients: env_or("LINCHECK_CLIENTS", 4),
+        ops_per_client: env_or("LINCHECK_OPS", 150),
+        faults: true,
+    }
+}
+
+/// The soak's duration, `LINCHECK_SOAK_SECS` (default 600).
+pub fn soak_duration_from_env() -> Duration {
+    Duration::from_secs(env_or("LINCHECK_SOAK_SECS", 600))
+}
+
+/// Expands to the linearizability tests on runtime `$runtime` run by
+/// `$block_on`: a bounded run with seed `$seed` (overridable), and the
+/// `#[ignore]`d soak.
+#[macro_export]
+macro_rules! linearizability_tests {
+    ($runtime:ty, $block_on:path, $seed:expr) => {
+        /// Concurrent clients under faults: the history must be
+        /// linearizable.
+        #[test]
+        fn concurrent_clients_under_faults_are_linearizable() {
+            let workload = $crate::lincheck::workload_from_env($seed);
+            if let Err(violation) = $block_on($crate::lincheck::verify::<$runtime>(&workload)) {
+                panic!(
+                    "seed {} (rerun with LINCHECK_SEED={}):\n{violation}",
+                    workload.seed, workload.seed
+                );
+            }
+        }
+
+        /// The soak: `LINCHECK_SOAK_SECS` of runs, seeds from
+        /// `LINCHECK_SEED` on. Run with `--ignored --nocapture`.
+        #[test]
+        #[ignore = "soak: minutes of runs"]
+        fn soak() {
+            let first = $crate::lincheck::workload_from_env(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_secs(),
+            );
+            let duration = $crate::lincheck::soak_duration_from_env();
+            match $block_on($crate::lincheck::soak::<$runtime>(
+                first.seed,
+                duration,
+                first.clone(),
+            )) {
+                Ok(runs) => eprintln!(
+                    "soak: {runs} runs from seed {}, all linearizable",
+                    first.seed
+                ),
+                Err((seed, violation)) => {
+                    panic!("soak: seed {seed} (rerun with LINCHECK_SEED={seed}):\n{violation}")
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,784 @@
+//! The workload: concurrent clients on one stream, each its own `S2` behind
+//! its own fault proxy, doing random operations while a fault thread cuts
+//! and stalls their connections. Every operation goes into the history;
+//! every record carries a unique key, so the final stream says which
+//! operation put it there.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    future::Future,
+    net::ToSocketAddrs,
+    pin::pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    thread,
+    time::Duration,
+};
+
+use futures_util::{
+    FutureExt, StreamExt,
+    future::{Either, join_all, select},
+};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+use s2_client::{
+    AppendConditionFailed, AppendRetryPolicy, BatcherConfig, ClientConfig, Endpoints, Error,
+    FencingToken, ReadItem, Runtime, S2, Stream,
+    types::{
+        AppendAck, AppendInput, AppendRecord, CommandRecord, ReadLimit, ReadOutput, ReadRequest,
+        ReadStart,
+    },
+};
+use s2_test_server::FaultProxy;
+
+use super::history::{
+    AppendOutcome, History, Op, OpKind, RecordKey, Recorder, SessionItem, Source, fence_key,
+    sequenced_key,
+};
+use crate::{config, fresh_stream};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Seeds every client's choices and the fault schedule.
+    pub seed: u64,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Operations each client runs (a session or producer counts as one).
+    pub ops_per_client: usize,
+    /// Whether the fault thread cuts and stalls connections.
+    pub faults: bool,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            clients: 4,
+            ops_per_client: 150,
+            faults: true,
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Run {
+    /// Every operation.
+    pub history: History,
+    /// The final content of the stream.
+    pub stream: Vec<RecordKey>,
+    /// Counts for the report.
+    pub stats: Stats,
+}
+
+/// Operation, outcome and fault counts.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Operations by kind.
+    pub ops: BTreeMap<&'static str, u64>,
+    /// Append outcomes by kind.
+    pub outcomes: BTreeMap<&'static str, u64>,
+    /// Faults injected by kind.
+    pub faults: BTreeMap<&'static str, u64>,
+    /// Errors operations failed with, by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Connections the proxies accepted.
+    pub connections: u64,
+}
+
+impl Stats {
+    fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
+        *map.entry(key).or_default() += 1;
+    }
+
+    fn merge(&mut self, other: Stats) {
+        for (map, theirs) in [
+            (&mut self.ops, other.ops),
+            (&mut self.outcomes, other.outcomes),
+            (&mut self.faults, other.faults),
+        ] {
+            for (key, n) in theirs {
+                *map.entry(key).or_default() += n;
+            }
+        }
+        for (key, n) in other.errors {
+            *self.errors.entry(key).or_default() += n;
+        }
+        self.connections += other.connections;
+    }
+
+    fn error(&mut self, error: &Error) {
+        let kind = match error {
+            Error::AppendSession { cause, .. } => format!("AppendSession({})", error_kind(cause)),
+            e => error_kind(e),
+        };
+        *self.errors.entry(kind).or_default() += 1;
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |map: &BTreeMap<&str, u64>| {
+            map.iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let errors = self
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        write!(
+            f,
+            "ops: {}\n  append outcomes: {}\n  errors: {errors}\n  faults: {}; connections {}",
+            list(&self.ops),
+            list(&self.outcomes),
+            list(&self.faults),
+            self.connections
+        )
+    }
+}
+
+/// How long one operation may take before it is abandoned (recorded as an
+/// unknown outcome, and counted as hung).
+const OP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `workload` against the test target on runtime `R` and reads the
+/// stream back once every client is done. Returns `None` when the target
+/// is not reachable through a proxy.
+pub async fn run<R: Runtime + Default>(workload: &Workload) -> Option<Run> {
+    let upstream = upstream()?;
+    let direct = fresh_stream(&S2::<R>::with_runtime(config(), R::default()).ok()?, "lin").await;
+    let proxies: Arc<Vec<FaultProxy>> = Arc::new(
+        (0..workload.clients)
+            .map(|_| FaultProxy::start(upstream).expect("proxy"))
+            .collect(),
+    );
+    let recorder = Recorder::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let fault_stats = Arc::new(Mutex::new(Stats::default()));
+    let injector = workload.faults.then(|| {
+        let (proxies, stop) = (proxies.clone(), stop.clone());
+        let (stats, seed) = (fault_stats.clone(), workload.seed);
+        thread::spawn(move || inject_faults(seed, &proxies, &stop, &stats))
+    });
+    let next_session = AtomicU64::new(0);
+    let clients = proxies.iter().enumerate().map(|(c, proxy)| {
+        let stream = client_through::<R>(proxy)
+            .basin(direct.basin_name().clone())
+            .stream(direct.name().clone());
+        let rng = SmallRng::seed_from_u64(
+            workload.seed ^ (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        Client {
+            id: c,
+            stream,
+            rng,
+            recorder: &recorder,
+            next_session: &next_session,
+            tail: 0,
+            token: String::new(),
+            serial: 0,
+            stats: Stats::default(),
+        }
+        .run(workload.ops_per_client)
+    });
+    let client_stats = join_all(clients).await;
+    stop.store(true, Ordering::SeqCst);
+    if let Some(injector) = injector {
+        injector.join().expect("fault thread");
+    }
+    let mut stats = Stats::default();
+    for s in client_stats {
+        stats.merge(s);
+    }
+    stats.merge(
+        fault_stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+    );
+    stats.connections = proxies.iter().map(FaultProxy::connections).sum();
+    // Drop the proxies (cutting what is still open) so nothing held back
+    // lands after the read-back.
+    drop(proxies);
+    let stream = read_all(&direct).await;
+    Some(Run {
+        history: recorder.history(),
+        stream,
+        stats,
+    })
+}
+
+/// The server's address, when it is reachable over plain TCP.
+fn upstream() -> Option<std::net::SocketAddr> {
+    let target = crate::target();
+    match &target.server {
+        Some(server) => Some(server.addr()),
+        None => {
+            let host = target.account_endpoint.strip_prefix("http://")?;
+            host.to_socket_addrs().ok()?.next()
+        }
+    }
+}
+
+/// A client through `proxy`: short timeouts so stalls turn into unknown
+/// outcomes, and the no-side-effects policy so nothing may be duplicated.
+fn client_through<R: Runtime + Default>(proxy: &FaultProxy) -> S2<R> {
+    let mut config: ClientConfig = config()
+        .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
+        .with_append_retry_policy(AppendRetryPolicy::NoSideEffects)
+        .with_request_timeout(Duration::from_millis(800));
+    config.retry.max_retries = 5;
+    config.retry.base_delay = Duration::from_millis(10);
+    config.retry.max_delay = Duration::from_millis(200);
+    config.ack_timeout = Duration::from_millis(1500);
+    config.heartbeat_timeout = Duration::from_millis(1500);
+    config.connect_timeout = Duration::from_secs(1);
+    S2::with_runtime(config, R::default()).expect("client")
+}
+
+fn inject_faults(seed: u64, proxies: &[FaultProxy], stop: &AtomicBool, stats: &Mutex<Stats>) {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0xfa17);
+    while !stop.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(rng.random_range(20..250)));
+        let k = rng.random_range(0..proxies.len());
+        let stall = Duration::from_millis(rng.random_range(100..2000));
+        let kind = match rng.random_range(0..10) {
+            0..=5 => {
+                proxies[k].cut();
+                "cut"
+            }
+            6 | 7 => {
+                proxies[k].stall(stall);
+                "stall"
+            }
+            _ => {
+                proxies[k].stall_responses(stall);
+                "stalled responses"
+            }
+        };
+        Stats::count(
+            &mut stats.lock().unwrap_or_else(|p| p.into_inner()).faults,
+            kind,
+        );
+    }
+}
+
+/// Reads the whole stream once the tail stops moving.
+async fn read_all<R: Runtime + Default>(stream: &Stream<R>) -> Vec<RecordKey> {
+    loop {
+        let tail = stream.check_tail().await.expect("tail").seq_num;
+        let mut keys = Vec::with_capacity(tail as usize);
+        let mut session = stream.read_session(
+            ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)),
+        );
+        while let Some(item) = session.next().await {
+            if let ReadItem::Batch(batch) = item.expect("read back") {
+                keys.extend(batch.records.iter().map(sequenced_key));
+            }
+        }
+        if stream.check_tail().await.expect("tail").seq_num == tail {
+            return keys;
+        }
+    }
+}
+
+/// Runs `future`, or gives up after [`OP_TIMEOUT`].
+async fn within<R: Runtime + Default, F: Future>(future: F) -> Option<F::Output> {
+    match select(pin!(future), R::default().sleep(OP_TIMEOUT)).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
+/// An error's variant name.
+fn error_kind(error: &Error) -> String {
+    let debug = format!("{error:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The outcome an error reports.
+fn outcome_of(error: &Error) -> AppendOutcome {
+    match error {
+        Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) => {
+            AppendOutcome::SeqNumMismatch(*expected)
+        }
+        Error::AppendCondition(AppendConditionFailed::FencingTokenMismatch { expected }) => {
+            AppendOutcome::FencingMismatch(expected.clone())
+        }
+        e if e.may_have_side_effect() => AppendOutcome::Unknown,
+        _ => AppendOutcome::NotApplied,
+    }
+}
+
+/// The outcome a session's error reports for input `id`.
+fn session_outcome_of(error: &Error, id: u64) -> AppendOutcome {
+    match error {
+        Error::AppendSession { not_applied, .. } if not_applied.contains(&id) => {
+            AppendOutcome::NotApplied
+        }
+        Error::AppendSession { .. } => AppendOutcome::Unknown,
+        e => outcome_of(e),
+    }
+}
+
+fn acked(ack: &AppendAck) -> AppendOutcome {
+    AppendOutcome::Acked {
+        start: ack.start.seq_num,
+        end: ack.end.seq_num,
+        tail: ack.tail.seq_num,
+    }
+}
+
+/// An append about to be made, and what the history should say of it.
+struct Batch {
+    input: AppendInput,
+    records: Vec<RecordKey>,
+    fence: Option<String>,
+    match_seq_num: Option<u64>,
+    fencing_token: Option<String>,
+}
+
+struct Client<'a, R: Runtime> {
+    id: usize,
+    stream: Stream<R>,
+    rng: SmallRng,
+    recorder: &'a Recorder,
+    next_session: &'a AtomicU64,
+    /// The last tail this client saw.
+    tail: u64,
+    /// The last fencing token this client knew of.
+    token: String,
+    /// Numbers this client's operations, for unique record keys.
+    serial: u64,
+    stats: Stats,
+}
+
+impl<R: Runtime + Default> Client<'_, R> {
+    async fn run(mut self, ops: usize) -> Stats {
+        for _ in 0..ops {
+            self.serial += 1;
+            match self.rng.random_range(0..100) {
+                0..=11 => self.unary_append(Condition::None).await,
+                12..=23 => self.unary_append(Condition::SeqNum).await,
+                24..=33 => self.unary_append(Condition::Token).await,
+                34..=39 => self.fence().await,
+                40..=51 => self.check_tail().await,
+                52..=63 => self.read().await,
+                64..=75 => self.read_session().await,
+                76..=89 => self.append_session().await,
+                _ => self.producer().await,
+            }
+        }
+        self.stats
+    }
+
+    fn data_batch(&mut self, tag: &str, count: usize) -> Vec<RecordKey> {
+        (0..count)
+            .map(|i| format!("c{}-{tag}{}-r{i}", self.id, self.serial))
+            .collect()
+    }
+
+    fn batch(&mut self, records: Vec<RecordKey>, condition: Condition) -> Batch {
+        let input = AppendInput::new(
+            records
+                .iter()
+                .map(|k| AppendRecord::new(k.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .expect("batch");
+        let mut batch = Batch {
+            input,
+            records,
+            fence: None,
+            match_seq_num: None,
+            fencing_token: None,
+        };
+        batch.condition(condition, self.tail, &self.token);
+        batch
+    }
+
+    fn record(&self, invoke: u64, kind: OpKind) {
+        self.recorder.record(Op {
+            client: self.id,
+            invoke,
+            complete: Some(self.recorder.now()),
+            kind,
+        });
+    }
+
+    fn count_outcome(&mut self, outcome: &AppendOutcome) {
+        let key = match outcome {
+            AppendOutcome::Acked { .. } => "acked",
+            AppendOutcome::SeqNumMismatch(_) => "seq_num mismatch",
+            AppendOutcome::FencingMismatch(_) => "fencing mismatch",
+            AppendOutcome::NotApplied => "not applied",
+            AppendOutcome::Unknown => "unknown",
+        };
+        Stats::count(&mut self.stats.outcomes, key);
+    }
+
+    /// Learns what an outcome says of the stream.
+    fn learn(&mut self, outcome: &AppendOutcome, fence: Option<&str>) {
+        match outcome {
+            AppendOutcome::Acked { tail, .. } => {
+                self.tail = *tail;
+                if let Some(token) = fence {
+                    self.token = token.to_owned();
+                }
+            }
+            AppendOutcome::SeqNumMismatch(tail) => self.tail = *tail,
+            AppendOutcome::FencingMismatch(token) => self.token = token.clone(),
+            AppendOutcome::NotApplied | AppendOutcome::Unknown => {}
+        }
+    }
+
+    fn append_op(&mut self, batch: Batch, source: Source, invoke: u64, outcome: AppendOutcome) {
+        self.count_outcome(&outcome);
+        self.learn(&outcome, batch.fence.as_deref());
+        self.record(
+            invoke,
+            OpKind::Append {
+                source,
+                records: batch.records,
+                fence: batch.fence,
+                match_seq_num: batch.match_seq_num,
+                fencing_token: batch.fencing_token,
+                outcome,
+            },
+        );
+    }
+
+    async fn unary(&mut self, batch: Batch) {
+        let invoke = self.recorder.now();
+        let outcome = match within::<R, _>(self.stream.append(&batch.input)).await {
+            Some(Ok(ack)) => acked(&ack),
+            Some(Err(e)) => {
+                self.stats.error(&e);
+                outcome_of(&e)
+            }
+            None => {
+                Stats::count(&mut self.stats.ops, "hung");
+                AppendOutcome::Unknown
+            }
+        };
+        self.append_op(batch, Source::Unary, invoke, outcome);
+    }
+
+    async fn unary_append(&mut self, condition: Condition) {
+        Stats::count(&mut self.stats.ops, condition.op_name());
+        let count = self.rng.random_range(1..=3);
+        let records = self.data_batch("u", count);
+        let batch = self.batch(records, condition);
+        self.unary(batch).await;
+    }
+
+    /// A fence command setting a fresh token; sometimes fenced itself by
+    /// the token this client knows, sometimes conditioned on its tail.
+    async fn fence(&mut self) {
+        Stats::count(&mut self.stats.ops, "fence");
+        let token = format!("c{}-f{}", self.id, self.serial);
+        let record = CommandRecord::fence(FencingToken::new(token.clone()).expect("a short token"));
+        let input = AppendInput::new(vec![record]).expect("batch");
+        let mut batch = Batch {
+            input,
+            records: vec![fence_key(&token)],
+            fence: Some(token),
+            match_seq_num: None,
+            fencing_token: None,
+        };
+        let condition = match self.rng.random_range(0..4) {
+            0 | 1 => Condition::Token,
+            2 => Condition::SeqNum,
+            _ => Condition::None,
+        };
+        batch.condition(condition, self.tail, &self.token);
+        self.unary(batch).await;
+    }
+
+    async fn check_tail(&mut self) {
+        Stats::count(&mut self.stats.ops, "check_tail");
+        let invoke = self.recorder.now();
+        match within::<R, _>(self.stream.check_tail()).await {
+            Some(Ok(tail)) => {
+                self.tail = tail.seq_num;
+                self.record(invoke, OpKind::CheckTail(tail.seq_num));
+            }
+            Some(Err(e)) => self.stats.error(&e),
+            None => Stats::count(&mut self.stats.ops, "hung"),
+        }
+    }
+
+    async fn read(&mut self) {
+        Stats::count(&mut self.stats.ops, "read");
+        let start = self.rng.random_range(0..=self.tail + 1);
+        let count = self.rng.random_range(1..=8);
+        let request =
+            ReadRequest::new(ReadStart::SeqNum(start)).with_limit(ReadLimit::count(count));
+        let invoke = self.recorder.now();
+        let kind = match within::<R, _>(self.stream.read(&request)).await {
+            Some(Ok(ReadOutput::Batch(batch))) => OpKind::Read {
+                start,
+                records: batch
+                    .records
+                    .iter()
+                    .map(|r| (r.seq_num, sequenced_key(r)))
+                    .collect(),
+                tail: batch.tail.map(|t| t.seq_num),
+            },
+            Some(Ok(ReadOutput::Tail(tail))) | Some(Err(Error::ReadPastTail { tail })) => {
+                self.tail = tail.seq_num;
+                OpKind::ReadPastTail {
+                    start,
+                    tail: tail.seq_num,
+                }
+            }
+            Some(Err(e)) => return self.stats.error(&e),
+            None => return Stats::count(&mut self.stats.ops, "hung"),
+        };
+        self.record(invoke, kind);
+    }
+
+    /// A bounded read session over records known to exist.
+    async fn read_session(&mut self) {
+        if self.tail == 0 {
+            return self.check_tail().await;
+        }
+        Stats::count(&mut self.stats.ops, "read_session");
+        let start = self.rng.random_range(0..self.tail);
+        let limit = self.rng.random_range(1..=(self.tail - start).min(30));
+        let request =
+            ReadRequest::new(ReadStart::SeqNum(start)).with_limit(ReadLimit::count(limit));
+        let invoke = self.recorder.now();
+        let mut session = self.stream.read_session(request);
+        let mut items = Vec::new();
+        let finished = loop {
+            let item = match within::<R, _>(session.next()).await {
+                None => {
+                    Stats::count(&mut self.stats.ops, "hung");
+                    break false;
+                }
+                Some(None) => break true,
+                Some(Some(Err(e))) => {
+                    self.stats.error(&e);
+                    break false;
+                }
+                Some(Some(Ok(item))) => item,
+            };
+            let item = match item {
+                ReadItem::Batch(batch) => SessionItem::Batch {
+                    records: batch
+                        .records
+                        .iter()
+                        .map(|r| (r.seq_num, sequenced_key(r)))
+                        .collect(),
+                    tail: batch.tail.map(|t| t.seq_num),
+                },
+                ReadItem::CaughtUp(tail) => SessionItem::CaughtUp(tail.seq_num),
+                ReadItem::Tail(tail) => SessionItem::Tail(tail.seq_num),
+            };
+            items.push((self.recorder.now(), item));
+        };
+        self.record(
+            invoke,
+            OpKind::ReadSession {
+                start,
+                limit,
+                items,
+                finished,
+            },
+        );
+    }
+
+    /// An append session of a few batches: conditioned on this client's
+    /// tail (the session advances `match_seq_num`), fenced, or neither;
+    /// some submits are cancelled (polled once, then dropped).
+    async fn append_session(&mut self) {
+        Stats::count(&mut self.stats.ops, "append_session");
+        let session_id = self.next_session.fetch_add(1, Ordering::SeqCst);
+        let condition = match self.rng.random_range(0..10) {
+            0..=4 => Condition::SeqNum,
+            5..=7 => Condition::Token,
+            _ => Condition::None,
+        };
+        let handle = self.stream.append_session_handle();
+        let mut next_match = self.tail;
+        let mut pending = Vec::new();
+        let batches = self.rng.random_range(1..=5);
+        for index in 0..batches {
+            Stats::count(&mut self.stats.ops, "session batch");
+            let count = self.rng.random_range(1..=3);
+            let records = self.data_batch(&format!("s{index}-"), count);
+            let mut batch = self.batch(records, Condition::None);
+            match condition {
+                Condition::SeqNum if index == 0 => {
+                    batch.condition(Condition::SeqNum, next_match, &self.token)
+                }
+                // The session gives later batches the next match_seq_num.
+                Condition::SeqNum => batch.match_seq_num = Some(next_match),
+                Condition::Token => batch.condition(Condition::Token, 0, &self.token),
+                Condition::None => {}
+            }
+            let source = Source::Session {
+                session: session_id,
+                index,
+            };
+            let len = batch.input.len() as u64;
+            let invoke = self.recorder.now();
+            let submitted = if index > 0 && self.rng.random_range(0..6) == 0 {
+                Stats::count(&mut self.stats.ops, "cancelled submit");
+                match handle.submit(batch.input.clone()).now_or_never() {
+                    Some(submitted) => Some(submitted),
+                    None => {
+                        // Dropped before it was accepted: promised not
+                        // to be appended.
+                        self.append_op(batch, source, invoke, AppendOutcome::NotApplied);
+                        continue;
+                    }
+                }
+            } else {
+                within::<R, _>(handle.submit(batch.input.clone())).await
+            };
+            match submitted {
+                Some(Ok(ack)) => {
+                    next_match += len;
+                    pending.push((batch, source, invoke, ack));
+                }
+                Some(Err(e)) => {
+                    self.stats.error(&e);
+                    let outcome = outcome_of(&e);
+                    self.append_op(batch, source, invoke, outcome);
+                }
+                None => {
+                    Stats::count(&mut self.stats.ops, "hung");
+                    self.append_op(batch, source, invoke, AppendOutcome::Unknown);
+                }
+            }
+        }
+        for (batch, source, invoke, ack) in pending {
+            let id = ack.id();
+            let outcome = match within::<R, _>(ack).await {
+                Some(Ok(ack)) => acked(&ack),
+                Some(Err(e)) => {
+                    self.stats.error(&e);
+                    session_outcome_of(&e, id)
+                }
+                None => {
+                    Stats::count(&mut self.stats.ops, "hung");
+                    AppendOutcome::Unknown
+                }
+            };
+            self.append_op(batch, source, invoke, outcome);
+        }
+        let _ = within::<R, _>(handle.close()).await;
+    }
+
+    /// A producer of a few single records, fenced or not.
+    async fn producer(&mut self) {
+        Stats::count(&mut self.stats.ops, "producer");
+        let producer_id = self.next_session.fetch_add(1, Ordering::SeqCst);
+        let fenced = self.rng.random_bool(0.3);
+        let config = BatcherConfig {
+            linger: Some(Duration::from_millis(self.rng.random_range(1..=10))),
+            fencing_token: fenced
+                .then(|| FencingToken::new(self.token.clone()).expect("a known token")),
+            ..BatcherConfig::default()
+        };
+        let Ok(producer) = self.stream.producer(config) else {
+            return;
+        };
+        let mut pending = Vec::new();
+        for index in 0..self.rng.random_range(1..=6) {
+            Stats::count(&mut self.stats.ops, "producer record");
+            let records = self.data_batch(&format!("p{index}-"), 1);
+            let mut batch = self.batch(records, Condition::None);
+            if fenced {
+                batch.fencing_token = Some(self.token.clone());
+            }
+            let source = Source::Producer {
+                producer: producer_id,
+                index,
+            };
+            let record = batch.input.records()[0].clone();
+            let invoke = self.recorder.now();
+            match within::<R, _>(producer.submit(record)).await {
+                Some(Ok(ack)) => pending.push((batch, source, invoke, ack)),
+                Some(Err(e)) => {
+                    self.stats.error(&e);
+                    let outcome = outcome_of(&e);
+                    self.append_op(batch, source, invoke, outcome);
+                }
+                None => {
+                    Stats::count(&mut self.stats.ops, "hung");
+                    self.append_op(batch, source, invoke, AppendOutcome::Unknown);
+                }
+            }
+        }
+        for (batch, source, invoke, ack) in pending {
+            let outcome = match within::<R, _>(ack).await {
+                Some(Ok(ack)) => AppendOutcome::Acked {
+                    start: ack.seq_num,
+                    end: ack.seq_num + 1,
+                    tail: ack.batch.tail.seq_num,
+                },
+                Some(Err(e)) => {
+                    self.stats.error(&e);
+                    outcome_of(&e)
+                }
+                None => {
+                    Stats::count(&mut self.stats.ops, "hung");
+                    AppendOutcome::Unknown
+                }
+            };
+            self.append_op(batch, source, invoke, outcome);
+        }
+        let _ = within::<R, _>(producer.close()).await;
+    }
+}
+
+/// The condition an append carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    None,
+    /// `match_seq_num` = the client's last seen tail.
+    SeqNum,
+    /// The fencing token the client last knew of.
+    Token,
+}
+
+impl Condition {
+    fn op_name(self) -> &'static str {
+        match self {
+            Condition::None => "append",
+            Condition::SeqNum => "conditioned append",
+            Condition::Token => "fenced append",
+        }
+    }
+}
+
+impl Batch {
+    fn condition(&mut self, condition: Condition, tail: u64, token: &str) {
+        match condition {
+            Condition::None => {}
+            Condition::SeqNum => {
+                self.input.set_match_seq_num(Some(tail));
+                self.match_seq_num = Some(tail);
+            }
+            Condition::Token => {
+                let fencing = FencingToken::new(token).expect("a known token");
+                self.input = self.input.clone().with_fencing_token(fencing);
+                self.fencing_token = Some(token.to_owned());
+            }
+        }
+    }
+}
