@@ -38,6 +38,8 @@ use super::{
 pub struct Summary {
     /// Batches found in the final stream.
     pub landed: usize,
+    /// Of those, repeats of an at-least-once batch.
+    pub repeats: usize,
     /// Unknown-outcome appends that landed.
     pub unknown_landed: usize,
     /// Unknown-outcome appends that did not.
@@ -100,6 +102,7 @@ pub fn check(history: &History, stream: &[RecordKey]) -> Result<Summary, Violati
     };
     Ok(Summary {
         landed: analysis.landings.len(),
+        repeats: analysis.landings.len() - analysis.landed_at.len(),
         unknown_landed: unknown(true),
         unknown_lost: unknown(false),
         observations: observations.len(),
@@ -141,8 +144,9 @@ struct Analysis<'h> {
     stream: &'h [RecordKey],
     /// The `i`-th landed batch takes the model from state `i` to `i + 1`.
     landings: Vec<Landing>,
-    /// Op index → index in `landings`.
-    landed_at: HashMap<usize, usize>,
+    /// Op index → indices in `landings` (more than one only for an
+    /// at-least-once batch).
+    landed_at: HashMap<usize, Vec<usize>>,
     /// The model's states, `landings.len() + 1` of them.
     states: Vec<StreamState>,
 }
@@ -181,7 +185,13 @@ impl<'h> Analysis<'h> {
                     pos..pos + 1,
                 ));
             };
-            let OpKind::Append { records, fence, .. } = &history.ops[op].kind else {
+            let OpKind::Append {
+                records,
+                fence,
+                may_repeat,
+                ..
+            } = &history.ops[op].kind
+            else {
                 unreachable!("only appends own records");
             };
             let end = pos + records.len();
@@ -194,8 +204,10 @@ impl<'h> Analysis<'h> {
                     pos.saturating_sub(r)..end.min(stream.len()).max(pos + 1),
                 ));
             }
-            if let Some(&earlier) = analysis.landed_at.get(&op) {
-                let first = analysis.landings[earlier].start as usize;
+            if let Some(earlier) = analysis.landed_at.get(&op)
+                && !may_repeat
+            {
+                let first = analysis.landings[earlier[0]].start as usize;
                 return Err(analysis.violation(
                     format!("one batch landed twice: at {first} and at {pos}"),
                     &[op],
@@ -205,7 +217,8 @@ impl<'h> Analysis<'h> {
             let mut state = analysis.states.last().expect("state 0 exists").clone();
             state.apply(records, fence.as_deref());
             analysis.states.push(state);
-            analysis.landed_at.insert(op, analysis.landings.len());
+            let l = analysis.landings.len();
+            analysis.landed_at.entry(op).or_default().push(l);
             analysis.landings.push(Landing {
                 op,
                 start: pos as u64,
@@ -240,8 +253,10 @@ impl<'h> Analysis<'h> {
     }
 
     fn stream_range(&self, op: usize) -> std::ops::Range<usize> {
-        match self.landed_at.get(&op) {
-            Some(&i) => self.landings[i].start as usize..self.landings[i].end as usize,
+        match self.landed_at.get(&op).map(|l| (l[0], l[l.len() - 1])) {
+            Some((first, last)) => {
+                self.landings[first].start as usize..self.landings[last].end as usize
+            }
             None => 0..0,
         }
     }
@@ -496,7 +511,7 @@ impl<'h> Analysis<'h> {
             else {
                 continue;
             };
-            let Some(&l) = self.landed_at.get(&i) else {
+            let Some(landed) = self.landed_at.get(&i) else {
                 if let AppendOutcome::Acked { start, end, .. } = outcome {
                     let (start, end) = (*start as usize, *end as usize);
                     return Err(self.violation(
@@ -507,49 +522,36 @@ impl<'h> Analysis<'h> {
                 }
                 continue;
             };
-            let landing = self.landings[l];
-            let range = landing.start as usize..landing.end as usize;
-            let before = &self.states[l];
-            let rejections = before.rejections(Conditions {
-                match_seq_num: *match_seq_num,
-                fencing_token: fencing_token.as_deref(),
-            });
-            if let Some(rejection) = rejections.first() {
-                let why = match rejection {
-                    Rejection::SeqNum(tail) => {
-                        format!("match_seq_num {match_seq_num:?} but the tail was {tail}")
-                    }
-                    Rejection::Fencing(token) => {
-                        format!("fencing token {fencing_token:?} but the stream's was {token:?}")
-                    }
-                };
-                return Err(self.violation(
-                    format!(
-                        "landed at {} although its condition failed there: {why}",
-                        landing.start
-                    ),
-                    &[i],
-                    range,
-                ));
-            }
-            match outcome {
-                AppendOutcome::Acked { start, end, .. } => {
-                    if (*start, *end) != (landing.start, landing.end) {
-                        let (s, e) = (*start as usize, *end as usize);
-                        return Err(self.violation(
-                            format!(
-                                "acknowledged at {start}..{end}, but it landed at {}..{}",
-                                landing.start, landing.end
-                            ),
-                            &[i],
-                            s.min(range.start)..e.max(range.end),
-                        ));
-                    }
+            for &l in landed {
+                let landing = self.landings[l];
+                let range = landing.start as usize..landing.end as usize;
+                let before = &self.states[l];
+                let rejections = before.rejections(Conditions {
+                    match_seq_num: *match_seq_num,
+                    fencing_token: fencing_token.as_deref(),
+                });
+                if let Some(rejection) = rejections.first() {
+                    let why = match rejection {
+                        Rejection::SeqNum(tail) => {
+                            format!("match_seq_num {match_seq_num:?} but the tail was {tail}")
+                        }
+                        Rejection::Fencing(token) => format!(
+                            "fencing token {fencing_token:?} but the stream's was {token:?}"
+                        ),
+                    };
+                    return Err(self.violation(
+                        format!(
+                            "landed at {} although its condition failed there: {why}",
+                            landing.start
+                        ),
+                        &[i],
+                        range,
+                    ));
                 }
-                AppendOutcome::Unknown => {}
-                AppendOutcome::SeqNumMismatch(_)
+                if let AppendOutcome::SeqNumMismatch(_)
                 | AppendOutcome::FencingMismatch(_)
-                | AppendOutcome::NotApplied => {
+                | AppendOutcome::NotApplied = outcome
+                {
                     return Err(self.violation(
                         format!(
                             "reported as not applied ({outcome:?}), but it landed at {}..{}",
@@ -560,14 +562,66 @@ impl<'h> Analysis<'h> {
                     ));
                 }
             }
+            if let AppendOutcome::Acked { start, end, .. } = outcome
+                && self.acked_landing(i).is_none()
+            {
+                let range = self.stream_range(i);
+                let (s, e) = (*start as usize, *end as usize);
+                return Err(self.violation(
+                    format!(
+                        "acknowledged at {start}..{end}, but it landed at {}..{}",
+                        range.start, range.end
+                    ),
+                    &[i],
+                    s.min(range.start)..e.max(range.end),
+                ));
+            }
         }
         Ok(())
     }
 
-    /// Batches of one session or producer land in submission order.
+    /// The landing an ack names, if it names one.
+    fn acked_landing(&self, op: usize) -> Option<usize> {
+        let OpKind::Append {
+            outcome: AppendOutcome::Acked { start, end, .. },
+            ..
+        } = &self.history.ops[op].kind
+        else {
+            return None;
+        };
+        self.landed_at
+            .get(&op)?
+            .iter()
+            .copied()
+            .find(|&l| (self.landings[l].start, self.landings[l].end) == (*start, *end))
+    }
+
+    /// When landing `l` must have taken effect by: its operation's
+    /// completion if the operation reported it (an ack naming it, a
+    /// rejection), never for an unknown outcome or an at-least-once
+    /// repeat.
+    fn deadline(&self, l: usize) -> Option<Time> {
+        let op = &self.history.ops[self.landings[l].op];
+        match &op.kind {
+            OpKind::Append {
+                outcome: AppendOutcome::Acked { .. },
+                ..
+            } => (self.acked_landing(self.landings[l].op) == Some(l))
+                .then_some(op.complete)
+                .flatten(),
+            _ => op.effect_deadline(),
+        }
+    }
+
+    /// Batches of one session or producer land in submission order (their
+    /// first landings: at-least-once repeats may come later).
     fn check_session_order(&self) -> Result<(), Violation> {
         let mut last: HashMap<u64, (u64, usize)> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         for landing in &self.landings {
+            if !seen.insert(landing.op) {
+                continue;
+            }
             let OpKind::Append { source, .. } = &self.history.ops[landing.op].kind else {
                 continue;
             };
@@ -593,10 +647,10 @@ impl<'h> Analysis<'h> {
     fn solve(&self, observations: &[Observation]) -> Result<(), Violation> {
         let mut lower: Vec<Bound> = Vec::with_capacity(self.landings.len());
         let mut upper: Vec<Option<Bound>> = Vec::with_capacity(self.landings.len());
-        for landing in &self.landings {
+        for (l, landing) in self.landings.iter().enumerate() {
             let op = &self.history.ops[landing.op];
             lower.push((op.invoke, Why::Own(landing.op)));
-            upper.push(op.effect_deadline().map(|t| (t, Why::Own(landing.op))));
+            upper.push(self.deadline(l).map(|t| (t, Why::Own(landing.op))));
         }
         let (fixed, branching): (Vec<_>, Vec<_>) =
             observations.iter().partition(|o| o.choices.len() == 1);

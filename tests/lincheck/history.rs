@@ -129,6 +129,10 @@ pub enum OpKind {
         match_seq_num: Option<u64>,
         /// The fencing token the batch carried.
         fencing_token: Option<String>,
+        /// At-least-once delivery (`AppendRetryPolicy::All`, no
+        /// `match_seq_num`): the batch may land more than once, each extra
+        /// landing at any time after the invocation.
+        may_repeat: bool,
         /// The result.
         outcome: AppendOutcome,
     },
@@ -208,6 +212,7 @@ impl fmt::Display for Op {
                 fence,
                 match_seq_num,
                 fencing_token,
+                may_repeat,
                 outcome,
             } => {
                 match fence {
@@ -222,6 +227,9 @@ impl fmt::Display for Op {
                 }
                 if *source != Source::Unary {
                     write!(f, " via {source:?}")?;
+                }
+                if *may_repeat {
+                    write!(f, " at-least-once")?;
                 }
                 write!(f, " -> {outcome:?}")
             }

@@ -51,8 +51,12 @@ pub async fn verify<R: Runtime + Default>(workload: &Workload) -> Result<bool, V
     match verdict {
         Ok(summary) => {
             eprintln!(
-                "  verdict: LINEARIZABLE ({} batches landed, {} unknown outcomes landed, {} did not, {} observations placed)",
-                summary.landed, summary.unknown_landed, summary.unknown_lost, summary.observations
+                "  verdict: LINEARIZABLE ({} batches landed ({} at-least-once repeats), {} unknown outcomes landed, {} did not, {} observations placed)",
+                summary.landed,
+                summary.repeats,
+                summary.unknown_landed,
+                summary.unknown_lost,
+                summary.observations
             );
             Ok(true)
         }

@@ -15,6 +15,26 @@ use super::{
 /// Whether some order of the operations, consistent with real time,
 /// explains every result and ends in `stream`.
 fn linearizable(history: &History, stream: &[RecordKey]) -> bool {
+    // An at-least-once batch may land once more: an optional copy of it.
+    let repeats: Vec<Op> = history
+        .ops
+        .iter()
+        .filter_map(|op| match &op.kind {
+            OpKind::Append {
+                may_repeat: true,
+                outcome: AppendOutcome::Acked { .. } | AppendOutcome::Unknown,
+                ..
+            } => {
+                let mut repeat = op.clone();
+                repeat.complete = None;
+                if let OpKind::Append { outcome, .. } = &mut repeat.kind {
+                    *outcome = AppendOutcome::Unknown;
+                }
+                Some(repeat)
+            }
+            _ => None,
+        })
+        .collect();
     let ops: Vec<&Op> = history
         .ops
         .iter()
@@ -27,6 +47,7 @@ fn linearizable(history: &History, stream: &[RecordKey]) -> bool {
                 }
             )
         })
+        .chain(&repeats)
         .collect();
     // Not-applied batches must simply be absent.
     for op in &history.ops {
@@ -150,14 +171,38 @@ fn step(op: &Op, state: &StreamState) -> Option<StreamState> {
     }
 }
 
+/// An at-least-once batch's records, fence and token, to land again.
+type Repeat = (Vec<RecordKey>, Option<String>, Option<String>);
+
 /// A random history of a correct stream, its final content, and whether
 /// a mutation was applied (which may or may not break it).
 fn random_history(rng: &mut SmallRng) -> (History, Vec<RecordKey>) {
     let mut state = StreamState::default();
     let mut tokens = vec![String::new()];
     let mut ops = Vec::new();
-    let count = rng.random_range(2..=7);
+    let mut repeats: Vec<Repeat> = Vec::new();
+    let land_repeat =
+        |state: &mut StreamState, tokens: &mut Vec<String>, repeats: &mut Vec<Repeat>| {
+            let Some((records, fence, fencing_token)) = repeats.pop() else {
+                return;
+            };
+            let fencing_token: Option<String> = fencing_token;
+            let conditions = Conditions {
+                match_seq_num: None,
+                fencing_token: fencing_token.as_deref(),
+            };
+            if state.rejections(conditions).is_empty() {
+                state.apply(&records, fence.as_deref());
+                if let Some(token) = fence {
+                    tokens.push(token);
+                }
+            }
+        };
+    let count = rng.random_range(2..=6);
     for k in 0..count {
+        if rng.random_bool(0.3) {
+            land_repeat(&mut state, &mut tokens, &mut repeats);
+        }
         let at = 10 * k as Time + 50;
         let invoke = at - rng.random_range(1..40);
         let mut complete = Some(at + rng.random_range(1..40));
@@ -207,12 +252,23 @@ fn random_history(rng: &mut SmallRng) -> (History, Vec<RecordKey>) {
                         tail: end,
                     }
                 };
+                let may_repeat = match_seq_num.is_none() && rng.random_bool(0.3);
+                if may_repeat
+                    && matches!(
+                        outcome,
+                        AppendOutcome::Acked { .. } | AppendOutcome::Unknown
+                    )
+                    && rng.random_bool(0.5)
+                {
+                    repeats.push((records.clone(), fence.clone(), fencing_token.clone()));
+                }
                 OpKind::Append {
                     source: Source::Unary,
                     records,
                     fence,
                     match_seq_num,
                     fencing_token,
+                    may_repeat,
                     outcome,
                 }
             }
@@ -242,6 +298,9 @@ fn random_history(rng: &mut SmallRng) -> (History, Vec<RecordKey>) {
             complete,
             kind,
         });
+    }
+    while !repeats.is_empty() {
+        land_repeat(&mut state, &mut tokens, &mut repeats);
     }
     let mut stream = state.records;
     if rng.random_bool(0.5) {

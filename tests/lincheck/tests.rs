@@ -21,6 +21,7 @@ fn put(keys: &[&str], outcome: AppendOutcome) -> OpKind {
         fence: None,
         match_seq_num: None,
         fencing_token: None,
+        may_repeat: false,
         outcome,
     }
 }
@@ -51,6 +52,7 @@ fn fence(token: &str, outcome: AppendOutcome) -> OpKind {
         fence: Some(token.to_string()),
         match_seq_num: None,
         fencing_token: None,
+        may_repeat: false,
         outcome,
     }
 }
@@ -378,4 +380,49 @@ fn observations_chain_into_a_violation() {
         op(2, 4, 10, put(&["b"], acked(0, 1))),
     ]);
     assert_violation(&h, &stream(&["b", "a"]), "must take effect");
+}
+
+fn at_least_once(mut kind: OpKind) -> OpKind {
+    if let OpKind::Append { may_repeat, .. } = &mut kind {
+        *may_repeat = true;
+    }
+    kind
+}
+
+#[test]
+fn an_at_least_once_batch_may_land_twice_but_no_more_silently() {
+    let h = history(vec![
+        op(0, 1, 4, at_least_once(put(&["a"], acked(1, 2)))),
+        op(1, 2, 3, put(&["b"], acked(0, 1))),
+    ]);
+    check(&h, &stream(&["b", "a", "a"])).expect("a repeat is at-least-once");
+    // Its ack must still name one of its landings.
+    let h = history(vec![op(0, 1, 4, at_least_once(put(&["a"], acked(1, 2))))]);
+    assert_violation(
+        &h,
+        &stream(&["a", "a"]).split_at(1).0.to_vec(),
+        "acknowledged at 1..2",
+    );
+}
+
+#[test]
+fn an_earlier_attempt_hidden_behind_a_fencing_rejection_is_flagged() {
+    // The first attempt lands, its response is lost; a fence moves the
+    // token; the retry is rejected and the client says "nothing happened".
+    let h = history(vec![
+        op(
+            0,
+            1,
+            10,
+            at_least_once(fenced(
+                &["a"],
+                "t1",
+                AppendOutcome::FencingMismatch("t2".into()),
+            )),
+        ),
+        op(1, 0, 1, fence("t1", acked(0, 1))),
+        op(1, 3, 4, fence("t2", acked(2, 3))),
+    ]);
+    let s = stream(&[&fence_key("t1"), "a", &fence_key("t2")]);
+    assert_violation(&h, &s, "reported as not applied");
 }

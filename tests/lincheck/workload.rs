@@ -169,7 +169,15 @@ pub async fn run<R: Runtime + Default>(workload: &Workload) -> Option<Run> {
     });
     let next_session = AtomicU64::new(0);
     let clients = proxies.iter().enumerate().map(|(c, proxy)| {
-        let stream = client_through::<R>(proxy)
+        // Half the clients at-least-once, half with tight unacknowledged
+        // caps (so submits wait, and cancelling them means something).
+        let policy = if c % 2 == 0 {
+            AppendRetryPolicy::NoSideEffects
+        } else {
+            AppendRetryPolicy::All
+        };
+        let tight = (c / 2) % 2 == 1;
+        let stream = client_through::<R>(proxy, policy, tight)
             .basin(direct.basin_name().clone())
             .stream(direct.name().clone());
         let rng = SmallRng::seed_from_u64(
@@ -177,6 +185,7 @@ pub async fn run<R: Runtime + Default>(workload: &Workload) -> Option<Run> {
         );
         Client {
             id: c,
+            policy,
             stream,
             rng,
             recorder: &recorder,
@@ -228,12 +237,19 @@ fn upstream() -> Option<std::net::SocketAddr> {
 }
 
 /// A client through `proxy`: short timeouts so stalls turn into unknown
-/// outcomes, and the no-side-effects policy so nothing may be duplicated.
-fn client_through<R: Runtime + Default>(proxy: &FaultProxy) -> S2<R> {
+/// outcomes; `tight` caps unacknowledged session bytes at one small batch.
+fn client_through<R: Runtime + Default>(
+    proxy: &FaultProxy,
+    policy: AppendRetryPolicy,
+    tight: bool,
+) -> S2<R> {
     let mut config: ClientConfig = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
-        .with_append_retry_policy(AppendRetryPolicy::NoSideEffects)
+        .with_append_retry_policy(policy)
         .with_request_timeout(Duration::from_millis(800));
+    if tight {
+        config.max_unacked_bytes = 100;
+    }
     config.retry.max_retries = 5;
     config.retry.base_delay = Duration::from_millis(10);
     config.retry.max_delay = Duration::from_millis(200);
@@ -250,11 +266,11 @@ fn inject_faults(seed: u64, proxies: &[FaultProxy], stop: &AtomicBool, stats: &M
         let k = rng.random_range(0..proxies.len());
         let stall = Duration::from_millis(rng.random_range(100..2000));
         let kind = match rng.random_range(0..10) {
-            0..=5 => {
+            0..=3 => {
                 proxies[k].cut();
                 "cut"
             }
-            6 | 7 => {
+            4 | 5 => {
                 proxies[k].stall(stall);
                 "stall"
             }
@@ -351,6 +367,8 @@ struct Batch {
 
 struct Client<'a, R: Runtime> {
     id: usize,
+    /// Whether unknown outcomes are retried (at-least-once) or not.
+    policy: AppendRetryPolicy,
     stream: Stream<R>,
     rng: SmallRng,
     recorder: &'a Recorder,
@@ -369,9 +387,10 @@ impl<R: Runtime + Default> Client<'_, R> {
         for _ in 0..ops {
             self.serial += 1;
             match self.rng.random_range(0..100) {
-                0..=11 => self.unary_append(Condition::None).await,
-                12..=23 => self.unary_append(Condition::SeqNum).await,
-                24..=33 => self.unary_append(Condition::Token).await,
+                0..=10 => self.unary_append(Condition::None).await,
+                11..=20 => self.unary_append(Condition::SeqNum).await,
+                21..=29 => self.unary_append(Condition::Token).await,
+                30..=33 => self.unary_append(Condition::Both).await,
                 34..=39 => self.fence().await,
                 40..=51 => self.check_tail().await,
                 52..=63 => self.read().await,
@@ -454,6 +473,7 @@ impl<R: Runtime + Default> Client<'_, R> {
                 fence: batch.fence,
                 match_seq_num: batch.match_seq_num,
                 fencing_token: batch.fencing_token,
+                may_repeat: self.policy == AppendRetryPolicy::All && batch.match_seq_num.is_none(),
                 outcome,
             },
         );
@@ -497,9 +517,10 @@ impl<R: Runtime + Default> Client<'_, R> {
             match_seq_num: None,
             fencing_token: None,
         };
-        let condition = match self.rng.random_range(0..4) {
+        let condition = match self.rng.random_range(0..5) {
             0 | 1 => Condition::Token,
             2 => Condition::SeqNum,
+            3 => Condition::Both,
             _ => Condition::None,
         };
         batch.condition(condition, self.tail, &self.token);
@@ -627,7 +648,7 @@ impl<R: Runtime + Default> Client<'_, R> {
                 // The session gives later batches the next match_seq_num.
                 Condition::SeqNum => batch.match_seq_num = Some(next_match),
                 Condition::Token => batch.condition(Condition::Token, 0, &self.token),
-                Condition::None => {}
+                Condition::None | Condition::Both => {}
             }
             let source = Source::Session {
                 session: session_id,
@@ -754,6 +775,8 @@ enum Condition {
     SeqNum,
     /// The fencing token the client last knew of.
     Token,
+    /// Both.
+    Both,
 }
 
 impl Condition {
@@ -762,6 +785,7 @@ impl Condition {
             Condition::None => "append",
             Condition::SeqNum => "conditioned append",
             Condition::Token => "fenced append",
+            Condition::Both => "fenced conditioned append",
         }
     }
 }
@@ -778,6 +802,10 @@ impl Batch {
                 let fencing = FencingToken::new(token).expect("a known token");
                 self.input = self.input.clone().with_fencing_token(fencing);
                 self.fencing_token = Some(token.to_owned());
+            }
+            Condition::Both => {
+                self.condition(Condition::SeqNum, tail, token);
+                self.condition(Condition::Token, tail, token);
             }
         }
     }
