@@ -552,12 +552,32 @@ impl<'h> Analysis<'h> {
                 | AppendOutcome::FencingMismatch(_)
                 | AppendOutcome::NotApplied = outcome
                 {
+                    // Show what the rejection saw: the fence that set the
+                    // token it reports, or the batch ending at its tail.
+                    let witness = self.landings.iter().find(|w| {
+                        w.op != i
+                            && match outcome {
+                                AppendOutcome::FencingMismatch(token) => matches!(
+                                    &self.history.ops[w.op].kind,
+                                    OpKind::Append { fence: Some(f), .. } if f == token
+                                ),
+                                AppendOutcome::SeqNumMismatch(tail) => w.end == *tail,
+                                _ => false,
+                            }
+                    });
+                    let (ops, range) = match witness {
+                        Some(w) => (
+                            vec![i, w.op],
+                            range.start.min(w.start as usize)..range.end.max(w.end as usize),
+                        ),
+                        None => (vec![i], range),
+                    };
                     return Err(self.violation(
                         format!(
                             "reported as not applied ({outcome:?}), but it landed at {}..{}",
                             landing.start, landing.end
                         ),
-                        &[i],
+                        &ops,
                         range,
                     ));
                 }

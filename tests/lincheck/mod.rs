@@ -50,6 +50,7 @@ pub async fn verify<R: Runtime + Default>(workload: &Workload) -> Result<bool, V
     );
     match verdict {
         Ok(summary) => {
+            tampered_copies_are_flagged(&run);
             eprintln!(
                 "  verdict: LINEARIZABLE ({} batches landed ({} at-least-once repeats), {} unknown outcomes landed, {} did not, {} observations placed)",
                 summary.landed,
@@ -65,6 +66,47 @@ pub async fn verify<R: Runtime + Default>(workload: &Workload) -> Result<bool, V
             Err(violation)
         }
     }
+}
+
+/// The checker has teeth on this very history: a copy missing an
+/// acknowledged batch, and a copy with an ack moved by one, both fail.
+fn tampered_copies_are_flagged(run: &Run) {
+    use history::AppendOutcome;
+    let acked = run
+        .history
+        .ops
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, op)| match op.kind {
+            OpKind::Append {
+                outcome: AppendOutcome::Acked { start, end, .. },
+                ..
+            } => Some((i, start as usize, end as usize)),
+            _ => None,
+        });
+    let Some((i, start, end)) = acked else {
+        return;
+    };
+    let mut stream = run.stream.clone();
+    stream.drain(start..end);
+    assert!(
+        check(&run.history, &stream).is_err(),
+        "the checker missed an acknowledged batch removed from the stream"
+    );
+    let mut history = run.history.clone();
+    if let OpKind::Append {
+        outcome: AppendOutcome::Acked { start, end, .. },
+        ..
+    } = &mut history.ops[i].kind
+    {
+        *start += 1;
+        *end += 1;
+    }
+    assert!(
+        check(&history, &run.stream).is_err(),
+        "the checker missed an ack moved by one"
+    );
 }
 
 /// The soak: runs workloads with seeds `first_seed, first_seed + 1, …` for
