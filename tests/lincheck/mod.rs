@@ -110,26 +110,35 @@ fn tampered_copies_are_flagged(run: &Run) {
 }
 
 /// The soak: runs workloads with seeds `first_seed, first_seed + 1, …` for
-/// `duration`, stopping at the first violation.
+/// `duration`. Stops at the first violation unless `keep_going`. Returns
+/// the number of runs and the violations with their seeds.
 pub async fn soak<R: Runtime + Default>(
     first_seed: u64,
     duration: Duration,
+    keep_going: bool,
     template: Workload,
-) -> Result<u64, (u64, Violation)> {
+) -> (u64, Vec<(u64, Violation)>) {
     let started = Instant::now();
+    let mut violations = Vec::new();
     let mut seed = first_seed;
-    while started.elapsed() < duration {
+    while started.elapsed() < duration && (keep_going || violations.is_empty()) {
         let workload = Workload {
             seed,
             ..template.clone()
         };
         match verify::<R>(&workload).await {
-            Ok(true) => seed += 1,
+            Ok(true) => {}
             Ok(false) => break,
-            Err(violation) => return Err((seed, violation)),
+            Err(violation) => violations.push((seed, violation)),
         }
+        seed += 1;
     }
-    Ok(seed - first_seed)
+    (seed - first_seed, violations)
+}
+
+/// Whether the soak goes on after a violation, `LINCHECK_KEEP_GOING=1`.
+pub fn keep_going_from_env() -> bool {
+    env_or("LINCHECK_KEEP_GOING", 0u8) == 1
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -177,7 +186,8 @@ macro_rules! linearizability_tests {
         }
 
         /// The soak: `LINCHECK_SOAK_SECS` of runs, seeds from
-        /// `LINCHECK_SEED` on. Run with `--ignored --nocapture`.
+        /// `LINCHECK_SEED` on, past violations if `LINCHECK_KEEP_GOING=1`.
+        /// Run with `--ignored --nocapture`.
         #[test]
         #[ignore = "soak: minutes of runs"]
         fn soak() {
@@ -188,19 +198,25 @@ macro_rules! linearizability_tests {
                     .as_secs(),
             );
             let duration = $crate::lincheck::soak_duration_from_env();
-            match $block_on($crate::lincheck::soak::<$runtime>(
+            let (runs, violations) = $block_on($crate::lincheck::soak::<$runtime>(
                 first.seed,
                 duration,
+                $crate::lincheck::keep_going_from_env(),
                 first.clone(),
-            )) {
-                Ok(runs) => eprintln!(
-                    "soak: {runs} runs from seed {}, all linearizable",
-                    first.seed
-                ),
-                Err((seed, violation)) => {
-                    panic!("soak: seed {seed} (rerun with LINCHECK_SEED={seed}):\n{violation}")
-                }
+            ));
+            eprintln!(
+                "soak: {runs} runs from seed {}, {} not linearizable",
+                first.seed,
+                violations.len()
+            );
+            for (seed, violation) in &violations {
+                eprintln!("seed {seed} (rerun with LINCHECK_SEED={seed}):\n{violation}");
             }
+            assert!(
+                violations.is_empty(),
+                "{} runs were not linearizable",
+                violations.len()
+            );
         }
     };
 }
