@@ -68,7 +68,15 @@ impl fmt::Display for Violation {
         }
         if !self.stream.is_empty() {
             writeln!(f, "final stream (excerpt):")?;
-            for (seq_num, key) in &self.stream {
+            let n = self.stream.len();
+            for (i, (seq_num, key)) in self.stream.iter().enumerate() {
+                // The ends of a long range are what matter.
+                if n > 12 && (4..n - 4).contains(&i) {
+                    if i == 4 {
+                        writeln!(f, "  ... {} more ...", n - 8)?;
+                    }
+                    continue;
+                }
                 writeln!(f, "  {seq_num}: {key}")?;
             }
         }
