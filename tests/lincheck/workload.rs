@@ -337,6 +337,18 @@ fn outcome_of(error: &Error) -> AppendOutcome {
     }
 }
 
+/// The outcome of a refused submit. A session or producer that stopped
+/// refuses with the error that stopped it, which may be older than the
+/// submit: a rejection's tail or token is no observation of this one.
+fn refused_outcome_of(error: &Error) -> AppendOutcome {
+    match outcome_of(error) {
+        AppendOutcome::SeqNumMismatch(_) | AppendOutcome::FencingMismatch(_) => {
+            AppendOutcome::NotApplied
+        }
+        outcome => outcome,
+    }
+}
+
 /// The outcome a session's error reports for input `id`.
 fn session_outcome_of(error: &Error, id: u64) -> AppendOutcome {
     match error {
@@ -677,7 +689,7 @@ impl<R: Runtime + Default> Client<'_, R> {
                 }
                 Some(Err(e)) => {
                     self.stats.error(&e);
-                    let outcome = outcome_of(&e);
+                    let outcome = refused_outcome_of(&e);
                     self.append_op(batch, source, invoke, outcome);
                 }
                 None => {
@@ -736,7 +748,7 @@ impl<R: Runtime + Default> Client<'_, R> {
                 Some(Ok(ack)) => pending.push((batch, source, invoke, ack)),
                 Some(Err(e)) => {
                     self.stats.error(&e);
-                    let outcome = outcome_of(&e);
+                    let outcome = refused_outcome_of(&e);
                     self.append_op(batch, source, invoke, outcome);
                 }
                 None => {
