@@ -582,31 +582,46 @@ impl<R: Runtime + Default> Client<'_, R> {
         self.record(invoke, kind);
     }
 
-    /// A bounded read session over records known to exist.
+    /// A read session: over records known to exist, or following the tail
+    /// for a while (abandoned at a deadline) while others append.
     async fn read_session(&mut self) {
         if self.tail == 0 {
             return self.check_tail().await;
         }
-        Stats::count(&mut self.stats.ops, "read_session");
-        let start = self.rng.random_range(0..self.tail);
-        let limit = self.rng.random_range(1..=(self.tail - start).min(30));
+        let follow = self.rng.random_bool(0.4);
+        let (start, limit, patience) = if follow {
+            Stats::count(&mut self.stats.ops, "read_session following");
+            let start = self
+                .rng
+                .random_range(self.tail.saturating_sub(3)..=self.tail);
+            let patience = Duration::from_millis(self.rng.random_range(200..1500));
+            (start, self.rng.random_range(1..=30), patience)
+        } else {
+            Stats::count(&mut self.stats.ops, "read_session");
+            let start = self.rng.random_range(0..self.tail);
+            let limit = self.rng.random_range(1..=(self.tail - start).min(30));
+            (start, limit, OP_TIMEOUT)
+        };
         let request =
             ReadRequest::new(ReadStart::SeqNum(start)).with_limit(ReadLimit::count(limit));
         let invoke = self.recorder.now();
         let mut session = self.stream.read_session(request);
+        let mut deadline = R::default().sleep(patience);
         let mut items = Vec::new();
         let finished = loop {
-            let item = match within::<R, _>(session.next()).await {
-                None => {
-                    Stats::count(&mut self.stats.ops, "hung");
+            let item = match select(pin!(session.next()), &mut deadline).await {
+                Either::Right(_) => {
+                    if !follow {
+                        Stats::count(&mut self.stats.ops, "hung");
+                    }
                     break false;
                 }
-                Some(None) => break true,
-                Some(Some(Err(e))) => {
+                Either::Left((None, _)) => break true,
+                Either::Left((Some(Err(e)), _)) => {
                     self.stats.error(&e);
                     break false;
                 }
-                Some(Some(Ok(item))) => item,
+                Either::Left((Some(Ok(item)), _)) => item,
             };
             let item = match item {
                 ReadItem::Batch(batch) => SessionItem::Batch {
