@@ -409,7 +409,9 @@ impl<'h> Analysis<'h> {
                             choices,
                         });
                     }
-                    AppendOutcome::NotApplied | AppendOutcome::Unknown => {}
+                    AppendOutcome::NotApplied
+                    | AppendOutcome::Cancelled
+                    | AppendOutcome::Unknown => {}
                 },
                 OpKind::CheckTail(tail) => {
                     observations.push(tail_was(*tail, op.invoke, op.complete)?)
@@ -558,7 +560,8 @@ impl<'h> Analysis<'h> {
                 }
                 if let AppendOutcome::SeqNumMismatch(_)
                 | AppendOutcome::FencingMismatch(_)
-                | AppendOutcome::NotApplied = outcome
+                | AppendOutcome::NotApplied
+                | AppendOutcome::Cancelled = outcome
                 {
                     // Show what the rejection saw: the fence that set the
                     // token it reports, or the batch ending at its tail.

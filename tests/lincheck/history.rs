@@ -90,9 +90,11 @@ pub enum AppendOutcome {
     /// Rejected: the fencing token differed from the stream's, which was
     /// this.
     FencingMismatch(String),
-    /// Failed with a proof that it had no effect, or cancelled before it
-    /// was accepted (safe cancellation promises no effect).
+    /// Failed with a proof that it had no effect.
     NotApplied,
+    /// Its submit was dropped before it was accepted: safe cancellation
+    /// promises no effect.
+    Cancelled,
     /// Failed in a way that may have had an effect, or never completed.
     Unknown,
 }

@@ -42,7 +42,7 @@ fn linearizable(history: &History, stream: &[RecordKey]) -> bool {
             !matches!(
                 op.kind,
                 OpKind::Append {
-                    outcome: AppendOutcome::NotApplied,
+                    outcome: AppendOutcome::NotApplied | AppendOutcome::Cancelled,
                     ..
                 }
             )
@@ -52,7 +52,7 @@ fn linearizable(history: &History, stream: &[RecordKey]) -> bool {
     // Not-applied batches must simply be absent.
     for op in &history.ops {
         if let OpKind::Append {
-            outcome: AppendOutcome::NotApplied,
+            outcome: AppendOutcome::NotApplied | AppendOutcome::Cancelled,
             records,
             ..
         } = &op.kind
@@ -151,7 +151,7 @@ fn step(op: &Op, state: &StreamState) -> Option<StreamState> {
                 AppendOutcome::FencingMismatch(token) => {
                     holds(rejections.contains(&Rejection::Fencing(token.clone())))
                 }
-                AppendOutcome::NotApplied => holds(true),
+                AppendOutcome::NotApplied | AppendOutcome::Cancelled => holds(true),
             }
         }
         OpKind::CheckTail(tail) => holds(state.tail() == *tail),
@@ -357,6 +357,7 @@ fn mutate(rng: &mut SmallRng, ops: &mut [Op], stream: &mut Vec<RecordKey>) {
                         }
                     }
                     AppendOutcome::Acked { .. } => AppendOutcome::Unknown,
+                    AppendOutcome::Unknown if rng.random_bool(0.5) => AppendOutcome::Cancelled,
                     AppendOutcome::Unknown => AppendOutcome::NotApplied,
                     AppendOutcome::SeqNumMismatch(tail) => {
                         AppendOutcome::SeqNumMismatch(delta(rng, tail))
@@ -364,7 +365,7 @@ fn mutate(rng: &mut SmallRng, ops: &mut [Op], stream: &mut Vec<RecordKey>) {
                     AppendOutcome::FencingMismatch(_) => {
                         AppendOutcome::FencingMismatch(format!("t{}", rng.random_range(0..7)))
                     }
-                    AppendOutcome::NotApplied => AppendOutcome::Unknown,
+                    AppendOutcome::NotApplied | AppendOutcome::Cancelled => AppendOutcome::Unknown,
                 };
                 if matches!(outcome, AppendOutcome::Unknown) && rng.random_bool(0.5) {
                     ops[i].complete = None;

@@ -267,9 +267,17 @@ fn appends_out_of_real_time_order_are_flagged() {
 
 #[test]
 fn a_batch_reported_not_applied_that_landed_is_flagged() {
-    // A cancelled submit, or an error proving no effect.
+    // An error proving no effect.
     let h = history(vec![op(0, 1, 2, put(&["a"], AppendOutcome::NotApplied))]);
     assert_violation(&h, &stream(&["a"]), "reported as not applied");
+    // A cancelled submit landing unseen.
+    let h = history(vec![op(
+        0,
+        1,
+        2,
+        in_session(put(&["a"], AppendOutcome::Cancelled), 3, 1),
+    )]);
+    assert_violation(&h, &stream(&["a"]), "(Cancelled), but it landed");
     // A conditioned append reported as rejected although it landed.
     let h = history(vec![
         op(0, 1, 2, put(&["x"], acked(0, 1))),

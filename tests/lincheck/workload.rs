@@ -454,6 +454,7 @@ impl<R: Runtime + Default> Client<'_, R> {
             AppendOutcome::SeqNumMismatch(_) => "seq_num mismatch",
             AppendOutcome::FencingMismatch(_) => "fencing mismatch",
             AppendOutcome::NotApplied => "not applied",
+            AppendOutcome::Cancelled => "cancelled",
             AppendOutcome::Unknown => "unknown",
         };
         Stats::count(&mut self.stats.outcomes, key);
@@ -470,7 +471,7 @@ impl<R: Runtime + Default> Client<'_, R> {
             }
             AppendOutcome::SeqNumMismatch(tail) => self.tail = *tail,
             AppendOutcome::FencingMismatch(token) => self.token = token.clone(),
-            AppendOutcome::NotApplied | AppendOutcome::Unknown => {}
+            AppendOutcome::NotApplied | AppendOutcome::Cancelled | AppendOutcome::Unknown => {}
         }
     }
 
@@ -690,7 +691,7 @@ impl<R: Runtime + Default> Client<'_, R> {
                     None => {
                         // Dropped before it was accepted: promised not
                         // to be appended.
-                        self.append_op(batch, source, invoke, AppendOutcome::NotApplied);
+                        self.append_op(batch, source, invoke, AppendOutcome::Cancelled);
                         continue;
                     }
                 }
