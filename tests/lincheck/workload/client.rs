@@ -1,309 +1,35 @@
-//! The workload: concurrent clients on one stream, each its own `S2` behind
-//! its own fault proxy, doing random operations while a fault thread cuts
-//! and stalls their connections. Every operation goes into the history;
-//! every record carries a unique key, so the final stream says which
-//! operation put it there.
+//! One client: random operations on the stream, each recorded with its
+//! invocation, completion and result.
 
 use std::{
-    collections::BTreeMap,
-    fmt,
     future::Future,
-    net::ToSocketAddrs,
     pin::pin,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    thread,
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
 use futures_util::{
     FutureExt, StreamExt,
-    future::{Either, join_all, select},
+    future::{Either, select},
 };
-use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rand::{Rng, rngs::SmallRng};
 use s2_client::{
-    AppendConditionFailed, AppendRetryPolicy, BatcherConfig, ClientConfig, Endpoints, Error,
-    FencingToken, ReadItem, Runtime, S2, Stream,
+    AppendConditionFailed, AppendRetryPolicy, BatcherConfig, Error, FencingToken, ReadItem,
+    Runtime, Stream,
     types::{
         AppendAck, AppendInput, AppendRecord, CommandRecord, ReadLimit, ReadOutput, ReadRequest,
         ReadStart,
     },
 };
-use s2_test_server::FaultProxy;
 
-use super::history::{
-    AppendOutcome, History, Op, OpKind, RecordKey, Recorder, SessionItem, Source, fence_key,
-    sequenced_key,
+use super::Stats;
+use crate::lincheck::history::{
+    AppendOutcome, Op, OpKind, RecordKey, Recorder, SessionItem, Source, fence_key, sequenced_key,
 };
-use crate::{config, fresh_stream};
-
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct Workload {
-    /// Seeds every client's choices and the fault schedule.
-    pub seed: u64,
-    /// Concurrent clients.
-    pub clients: usize,
-    /// Operations each client runs (a session or producer counts as one).
-    pub ops_per_client: usize,
-    /// Whether the fault thread cuts and stalls connections.
-    pub faults: bool,
-}
-
-impl Default for Workload {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            clients: 4,
-            ops_per_client: 150,
-            faults: true,
-        }
-    }
-}
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct Run {
-    /// Every operation.
-    pub history: History,
-    /// The final content of the stream.
-    pub stream: Vec<RecordKey>,
-    /// Counts for the report.
-    pub stats: Stats,
-}
-
-/// Operation, outcome and fault counts.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    /// Operations by kind.
-    pub ops: BTreeMap<&'static str, u64>,
-    /// Append outcomes by kind.
-    pub outcomes: BTreeMap<&'static str, u64>,
-    /// Faults injected by kind.
-    pub faults: BTreeMap<&'static str, u64>,
-    /// Errors operations failed with, by kind.
-    pub errors: BTreeMap<String, u64>,
-    /// Connections the proxies accepted.
-    pub connections: u64,
-}
-
-impl Stats {
-    fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
-        *map.entry(key).or_default() += 1;
-    }
-
-    fn merge(&mut self, other: Stats) {
-        for (map, theirs) in [
-            (&mut self.ops, other.ops),
-            (&mut self.outcomes, other.outcomes),
-            (&mut self.faults, other.faults),
-        ] {
-            for (key, n) in theirs {
-                *map.entry(key).or_default() += n;
-            }
-        }
-        for (key, n) in other.errors {
-            *self.errors.entry(key).or_default() += n;
-        }
-        self.connections += other.connections;
-    }
-
-    fn error(&mut self, error: &Error) {
-        let kind = match error {
-            Error::AppendSession { cause, .. } => format!("AppendSession({})", error_kind(cause)),
-            e => error_kind(e),
-        };
-        *self.errors.entry(kind).or_default() += 1;
-    }
-}
-
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |map: &BTreeMap<&str, u64>| {
-            map.iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let errors = self
-            .errors
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        write!(
-            f,
-            "ops: {}\n  append outcomes: {}\n  errors: {errors}\n  faults: {}; connections {}",
-            list(&self.ops),
-            list(&self.outcomes),
-            list(&self.faults),
-            self.connections
-        )
-    }
-}
 
 /// How long one operation may take before it is abandoned (recorded as an
 /// unknown outcome, and counted as hung).
 const OP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs `workload` against the test target on runtime `R` and reads the
-/// stream back once every client is done. Returns `None` when the target
-/// is not reachable through a proxy.
-pub async fn run<R: Runtime + Default>(workload: &Workload) -> Option<Run> {
-    let upstream = upstream()?;
-    let direct = fresh_stream(&S2::<R>::with_runtime(config(), R::default()).ok()?, "lin").await;
-    let proxies: Arc<Vec<FaultProxy>> = Arc::new(
-        (0..workload.clients)
-            .map(|_| FaultProxy::start(upstream).expect("proxy"))
-            .collect(),
-    );
-    let recorder = Recorder::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let fault_stats = Arc::new(Mutex::new(Stats::default()));
-    let injector = workload.faults.then(|| {
-        let (proxies, stop) = (proxies.clone(), stop.clone());
-        let (stats, seed) = (fault_stats.clone(), workload.seed);
-        thread::spawn(move || inject_faults(seed, &proxies, &stop, &stats))
-    });
-    let next_session = AtomicU64::new(0);
-    let clients = proxies.iter().enumerate().map(|(c, proxy)| {
-        // Half the clients at-least-once, half with tight unacknowledged
-        // caps (so submits wait, and cancelling them means something).
-        let policy = if c % 2 == 0 {
-            AppendRetryPolicy::NoSideEffects
-        } else {
-            AppendRetryPolicy::All
-        };
-        let tight = (c / 2) % 2 == 1;
-        let stream = client_through::<R>(proxy, policy, tight)
-            .basin(direct.basin_name().clone())
-            .stream(direct.name().clone());
-        let rng = SmallRng::seed_from_u64(
-            workload.seed ^ (c as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        );
-        Client {
-            id: c,
-            policy,
-            stream,
-            rng,
-            recorder: &recorder,
-            next_session: &next_session,
-            tail: 0,
-            token: String::new(),
-            serial: 0,
-            stats: Stats::default(),
-        }
-        .run(workload.ops_per_client)
-    });
-    let client_stats = join_all(clients).await;
-    stop.store(true, Ordering::SeqCst);
-    if let Some(injector) = injector {
-        injector.join().expect("fault thread");
-    }
-    let mut stats = Stats::default();
-    for s in client_stats {
-        stats.merge(s);
-    }
-    stats.merge(
-        fault_stats
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone(),
-    );
-    stats.connections = proxies.iter().map(FaultProxy::connections).sum();
-    // Drop the proxies (cutting what is still open) so nothing held back
-    // lands after the read-back.
-    drop(proxies);
-    let stream = read_all(&direct).await;
-    Some(Run {
-        history: recorder.history(),
-        stream,
-        stats,
-    })
-}
-
-/// The server's address, when it is reachable over plain TCP.
-fn upstream() -> Option<std::net::SocketAddr> {
-    let target = crate::target();
-    match &target.server {
-        Some(server) => Some(server.addr()),
-        None => {
-            let host = target.account_endpoint.strip_prefix("http://")?;
-            host.to_socket_addrs().ok()?.next()
-        }
-    }
-}
-
-/// A client through `proxy`: short timeouts so stalls turn into unknown
-/// outcomes; `tight` caps unacknowledged session bytes at one small batch.
-fn client_through<R: Runtime + Default>(
-    proxy: &FaultProxy,
-    policy: AppendRetryPolicy,
-    tight: bool,
-) -> S2<R> {
-    let mut config: ClientConfig = config()
-        .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
-        .with_append_retry_policy(policy)
-        .with_request_timeout(Duration::from_millis(800));
-    if tight {
-        config.max_unacked_bytes = 100;
-    }
-    config.retry.max_retries = 5;
-    config.retry.base_delay = Duration::from_millis(10);
-    config.retry.max_delay = Duration::from_millis(200);
-    config.ack_timeout = Duration::from_millis(1500);
-    config.heartbeat_timeout = Duration::from_millis(1500);
-    config.connect_timeout = Duration::from_secs(1);
-    S2::with_runtime(config, R::default()).expect("client")
-}
-
-fn inject_faults(seed: u64, proxies: &[FaultProxy], stop: &AtomicBool, stats: &Mutex<Stats>) {
-    let mut rng = SmallRng::seed_from_u64(seed ^ 0xfa17);
-    while !stop.load(Ordering::SeqCst) {
-        thread::sleep(Duration::from_millis(rng.random_range(20..250)));
-        let k = rng.random_range(0..proxies.len());
-        let stall = Duration::from_millis(rng.random_range(100..2000));
-        let kind = match rng.random_range(0..10) {
-            0..=3 => {
-                proxies[k].cut();
-                "cut"
-            }
-            4 | 5 => {
-                proxies[k].stall(stall);
-                "stall"
-            }
-            _ => {
-                proxies[k].stall_responses(stall);
-                "stalled responses"
-            }
-        };
-        Stats::count(
-            &mut stats.lock().unwrap_or_else(|p| p.into_inner()).faults,
-            kind,
-        );
-    }
-}
-
-/// Reads the whole stream once the tail stops moving.
-async fn read_all<R: Runtime + Default>(stream: &Stream<R>) -> Vec<RecordKey> {
-    loop {
-        let tail = stream.check_tail().await.expect("tail").seq_num;
-        let mut keys = Vec::with_capacity(tail as usize);
-        let mut session = stream.read_session(
-            ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)),
-        );
-        while let Some(item) = session.next().await {
-            if let ReadItem::Batch(batch) = item.expect("read back") {
-                keys.extend(batch.records.iter().map(sequenced_key));
-            }
-        }
-        if stream.check_tail().await.expect("tail").seq_num == tail {
-            return keys;
-        }
-    }
-}
 
 /// Runs `future`, or gives up after [`OP_TIMEOUT`].
 async fn within<R: Runtime + Default, F: Future>(future: F) -> Option<F::Output> {
@@ -311,16 +37,6 @@ async fn within<R: Runtime + Default, F: Future>(future: F) -> Option<F::Output>
         Either::Left((output, _)) => Some(output),
         Either::Right(_) => None,
     }
-}
-
-/// An error's variant name.
-fn error_kind(error: &Error) -> String {
-    let debug = format!("{error:?}");
-    debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// The outcome an error reports.
@@ -377,7 +93,7 @@ struct Batch {
     fencing_token: Option<String>,
 }
 
-struct Client<'a, R: Runtime> {
+pub(super) struct Client<'a, R: Runtime> {
     id: usize,
     /// Whether unknown outcomes are retried (at-least-once) or not.
     policy: AppendRetryPolicy,
@@ -394,8 +110,32 @@ struct Client<'a, R: Runtime> {
     stats: Stats,
 }
 
-impl<R: Runtime + Default> Client<'_, R> {
-    async fn run(mut self, ops: usize) -> Stats {
+impl<'a, R: Runtime + Default> Client<'a, R> {
+    /// A client that has seen nothing of the stream yet.
+    pub(super) fn new(
+        id: usize,
+        policy: AppendRetryPolicy,
+        stream: Stream<R>,
+        rng: SmallRng,
+        recorder: &'a Recorder,
+        next_session: &'a AtomicU64,
+    ) -> Self {
+        Self {
+            id,
+            policy,
+            stream,
+            rng,
+            recorder,
+            next_session,
+            tail: 0,
+            token: String::new(),
+            serial: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Runs `ops` random operations; returns what it counted.
+    pub(super) async fn run(mut self, ops: usize) -> Stats {
         for _ in 0..ops {
             self.serial += 1;
             match self.rng.random_range(0..100) {
