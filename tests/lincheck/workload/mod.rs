@@ -195,6 +195,9 @@ fn inject_faults(seed: u64, proxies: &[FaultProxy], stop: &AtomicBool, stats: &M
 async fn read_all<R: Runtime + Default>(stream: &Stream<R>) -> Vec<RecordKey> {
     loop {
         let tail = stream.check_tail().await.expect("tail").seq_num;
+        if tail == 0 {
+            return Vec::new();
+        }
         let mut keys = Vec::with_capacity(tail as usize);
         let mut session = stream.read_session(
             ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)),
