@@ -10,7 +10,9 @@
 //!
 //! - the landed batches take effect in stream order, each one's conditions
 //!   holding in the state before it, each ack naming where it landed;
-//! - every batch reported as not applied is absent from the stream;
+//! - every batch reported as not applied (or whose submit was cancelled) is
+//!   absent from the stream; only an at-least-once batch may land twice,
+//!   its extra landings at any instant after its invocation;
 //! - every observation (a tail, records read, a rejection's reported tail
 //!   or token) holds in the state current at its instant.
 //!
