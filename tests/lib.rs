@@ -18,6 +18,7 @@ pub mod cases;
 pub mod faults;
 pub mod guarantees;
 pub mod hostile;
+pub mod lincheck;
 pub mod security;
 
 /// The server every test of this process talks to, started on first use.
