@@ -410,3 +410,36 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
         "records queued behind the failure were not applied"
     );
 }
+
+/// A refused input in an append session's input stream ends the stream with
+/// its error only after the acks of every batch submitted before it: a
+/// caller never loses the ack of a batch that landed.
+pub async fn refused_input_comes_after_the_acks_before_it<R: Runtime + Default>(s2: S2<R>) {
+    let stream = fresh_stream(&s2, "refused-input").await;
+    let mut inputs: Vec<AppendInput> = (0..5)
+        .map(|i| AppendInput::new(vec![AppendRecord::new(format!("r{i}"))]).expect("valid"))
+        .collect();
+    inputs.push(
+        AppendInput::new(vec![AppendRecord::new("overflows")])
+            .expect("valid")
+            .with_match_seq_num(u64::MAX),
+    );
+    let items: Vec<_> = stream
+        .append_session(futures_util::stream::iter(inputs))
+        .collect()
+        .await;
+    let acked: Vec<u64> = items
+        .iter()
+        .filter_map(|item| item.as_ref().ok().map(|ack| ack.start.seq_num))
+        .collect();
+    assert_eq!(
+        acked,
+        vec![0, 1, 2, 3, 4],
+        "every landed batch is acked: {items:?}"
+    );
+    assert!(
+        matches!(items.last(), Some(Err(Error::Validation(_)))),
+        "the refusal ends the stream: {items:?}"
+    );
+    assert_eq!(stream.check_tail().await.expect("tail").seq_num, 5);
+}

@@ -109,6 +109,7 @@ macro_rules! conformance_tests {
             cancelled_submits_never_land_unacknowledged,
             cancelled_producer_submits_never_land_unacknowledged,
             producer_record_errors_say_what_landed,
+            refused_input_comes_after_the_acks_before_it,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

@@ -535,6 +535,8 @@ where
         inputs: Option<Pin<Box<S>>>,
         submitting: Option<BoxFuture<Result<AckFuture, Error>>>,
         acks: VecDeque<AckFuture>,
+        /// A refused submit, reported once the acks before it are out.
+        refused: Option<Error>,
         closing: Option<BoxFuture<Result<(), Error>>>,
         failed: bool,
     }
@@ -543,6 +545,7 @@ where
         inputs: Some(Box::pin(inputs)),
         submitting: None,
         acks: VecDeque::new(),
+        refused: None,
         closing: None,
         failed: false,
     };
@@ -560,7 +563,13 @@ where
                     progressed = true;
                     match result {
                         Ok(ack) => state.acks.push_back(ack),
-                        Err(e) => return Poll::Ready(Some(Err(e))),
+                        // Batches submitted before this one may have landed:
+                        // their acks come first, then this error ends the
+                        // stream.
+                        Err(e) => {
+                            state.refused = Some(e);
+                            state.inputs = None;
+                        }
                     }
                 }
                 if state.submitting.is_none()
@@ -583,6 +592,9 @@ where
                     return Poll::Ready(Some(result));
                 }
                 if state.inputs.is_none() && state.submitting.is_none() && state.acks.is_empty() {
+                    if let Some(e) = state.refused.take() {
+                        return Poll::Ready(Some(Err(e)));
+                    }
                     if state.closing.is_none() {
                         let handle = state.handle.take().and_then(|h| Arc::try_unwrap(h).ok());
                         state.closing = Some(Box::pin(async move {
