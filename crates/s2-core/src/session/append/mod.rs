@@ -480,12 +480,20 @@ impl AppendSession {
         }
     }
 
-    /// `connection` was refused: the service answered its request with an
-    /// error status instead of opening the session, so none of the frames
-    /// sent on it were applied.
+    /// `connection` was refused: its request was answered with an error
+    /// status instead of opening the session. Only a status that proves no
+    /// effect (a client error, `rate_limited`, ...) proves that none of the
+    /// frames sent on it were applied; a gateway's 502/504 may come after
+    /// the frames reached the service, so those count as a broken
+    /// connection.
     pub fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
-            self.handle_failure(error, now, Failure::Refused);
+            let failure = if error.may_have_side_effect() {
+                Failure::Broken
+            } else {
+                Failure::Refused
+            };
+            self.handle_failure(error, now, failure);
         }
     }
 

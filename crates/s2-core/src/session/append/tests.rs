@@ -760,9 +760,9 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
     assert!(maybe.contains(&0), "A may have landed: {maybe:?}");
 }
 
-#[test]
-fn a_refused_session_proves_nothing_was_applied() {
-    let now = Instant::now();
+/// A session whose open was answered with `status`/`code`, after its one
+/// batch was sent on it.
+fn rejected_session(status: u16, code: &str, now: Instant) -> Vec<AppendEvent> {
     let mut s = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
     s.try_submit(AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), now)
         .unwrap();
@@ -770,36 +770,48 @@ fn a_refused_session_proves_nothing_was_applied() {
         panic!("expected a connect")
     };
     assert!(s.poll_transmit(now).is_some());
-    let unavailable = Error::Service(crate::error::ServiceError {
-        status: 503,
-        code: "unavailable".into(),
+    let error = Error::Service(crate::error::ServiceError {
+        status,
+        code: code.into(),
         message: String::new(),
         retry_after: None,
     });
-    // A broken session with this error could have applied the batch: a
-    // no-side-effects session gives up.
-    let mut broken = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
-    broken
-        .try_submit(AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), now)
-        .unwrap();
-    let Some(AppendEvent::Connect(b)) = broken.poll_event() else {
-        panic!("expected a connect")
-    };
-    assert!(broken.poll_transmit(now).is_some());
-    broken.handle_error(b, unavailable.clone(), now);
-    assert!(
-        std::iter::from_fn(|| broken.poll_event()).any(|e| matches!(e, AppendEvent::Failed(_)))
-    );
-    // Refused, it provably did not: the session retries.
-    s.handle_rejected(c, unavailable, now);
-    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    s.handle_rejected(c, error, now);
+    let mut events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    if let Some(t) = s.poll_timeout() {
+        s.handle_timeout(t);
+        events.extend(std::iter::from_fn(|| s.poll_event()));
+    }
+    events
+}
+
+#[test]
+fn a_session_refused_with_a_no_effect_status_proves_nothing_was_applied() {
+    // Refused, it provably did not apply: a no-side-effects session retries.
+    let events = rejected_session(429, "rate_limited", Instant::now());
     assert!(
         events.iter().all(|e| !matches!(e, AppendEvent::Failed(_))),
         "{events:?}"
     );
-    let t = s.poll_timeout().expect("backing off");
-    s.handle_timeout(t);
-    assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
+    assert!(events.iter().any(|e| matches!(e, AppendEvent::Connect(_))));
+}
+
+#[test]
+fn a_session_refused_with_an_unknown_outcome_status_may_have_applied() {
+    // A gateway's 504 (or a 503 `unavailable`) may come after the frames
+    // reached the service: a no-side-effects session gives up, saying the
+    // batch may have landed.
+    for (status, code) in [(504, ""), (503, "unavailable"), (502, "")] {
+        let events = rejected_session(status, code, Instant::now());
+        let failed = events.iter().find_map(|e| match e {
+            AppendEvent::Failed(error) => Some(error),
+            _ => None,
+        });
+        let Some(Error::AppendSession { maybe_applied, .. }) = failed else {
+            panic!("{status} {code}: expected the session to fail, got {events:?}")
+        };
+        assert_eq!(maybe_applied, &(0..1), "{status} {code}");
+    }
 }
 
 /// One encoded ack frame.
