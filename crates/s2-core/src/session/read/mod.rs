@@ -130,6 +130,8 @@ pub struct ReadSession {
     next_seq_num: Option<u64>,
     remaining_count: Option<u64>,
     remaining_bytes: Option<u64>,
+    /// The highest tail the server reported.
+    known_tail: Option<u64>,
     caught_up: bool,
     phase: Phase,
     decoder: FrameDecoderBox,
@@ -172,6 +174,7 @@ impl ReadSession {
             remaining_bytes: request.limit.bytes,
             request,
             next_seq_num: None,
+            known_tail: None,
             caught_up: false,
             phase: Phase::Done,
             decoder: FrameDecoderBox::fresh(),
@@ -257,7 +260,12 @@ impl ReadSession {
             self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now);
             return;
         }
-        if self.stops_at_tail() {
+        if self.ended_short() {
+            // Records the server itself reported are missing, and only a
+            // count bounds the read: it did not end, it was cut. Resume.
+            let cause = "the server ended a read before its count or the tail it reported";
+            self.handle_failure(Error::transport(true, cause), now);
+        } else if self.stops_at_tail() {
             // A bounded session ends when the service has nothing more that
             // satisfies the bounds.
             self.finish(ReadEvent::Finished);
@@ -386,6 +394,9 @@ impl ReadSession {
                 tail.seq_num
             ))));
         }
+        if let Some(tail) = tail {
+            self.known_tail = Some(self.known_tail.map_or(tail.seq_num, |k| k.max(tail.seq_num)));
+        }
         if !records.is_empty() {
             // Real progress: failures start over. (Not on any message: a
             // server that answers and fails at once must not reset it.)
@@ -492,6 +503,17 @@ impl ReadSession {
     /// instead of following it.
     fn stops_at_tail(&self) -> bool {
         self.request.limit.is_bounded() || self.request.until.is_some()
+    }
+
+    /// Whether a clean end of a count-bounded read came before both its
+    /// count and the tail the server reported. A byte limit or `until` can
+    /// end a read early for reasons this side cannot see (the next record
+    /// does not fit, or is too late), so only a count alone is judged.
+    fn ended_short(&self) -> bool {
+        let count_only = self.request.limit.bytes.is_none() && self.request.until.is_none();
+        count_only
+            && self.remaining_count.is_some_and(|c| c > 0)
+            && matches!((self.known_tail, self.next_seq_num), (Some(t), Some(n)) if t > n)
     }
 
     /// Whether a heartbeat's tail, before any record, is where this read

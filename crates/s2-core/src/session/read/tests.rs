@@ -999,3 +999,35 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
     s.handle_error(c, Error::transport(true, "cut"), now);
     assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
+
+#[test]
+fn a_count_bounded_read_ended_before_the_reported_tail_resumes() {
+    let mut now = Instant::now();
+    let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(500));
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(10), Some(1000)), now);
+    // A clean end, though the server said 990 more records are there.
+    s.handle_end(c, now);
+    let ended = events(&mut s);
+    assert!(
+        !ended.iter().any(|e| matches!(e, ReadEvent::Finished)),
+        "a read cut short is not finished: {ended:?}"
+    );
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let (_, resumed) = connect(&mut s);
+    assert_eq!(resumed.start, ReadStart::SeqNum(10));
+    assert_eq!(resumed.limit.count, Some(490));
+}
+
+#[test]
+fn a_count_bounded_read_ended_at_the_reported_tail_finishes() {
+    let now = Instant::now();
+    let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(500));
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (c, _) = connect(&mut s);
+    s.handle_data(c, message(&model_records(10), Some(10)), now);
+    s.handle_end(c, now);
+    assert!(events(&mut s).iter().any(|e| matches!(e, ReadEvent::Finished)));
+}
