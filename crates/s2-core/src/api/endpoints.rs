@@ -141,8 +141,26 @@ fn default_port(scheme: &Scheme) -> u16 {
 
 fn invalid(endpoint: &str, reason: &'static str) -> ValidationError {
     ValidationError::InvalidEndpoint {
-        endpoint: endpoint.to_owned(),
+        endpoint: without_userinfo(endpoint),
         reason,
+    }
+}
+
+/// The endpoint with any `user:password@` before its host replaced, so an
+/// error (and the logs it reaches) never carries credentials.
+fn without_userinfo(endpoint: &str) -> String {
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, endpoint),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
+        Some(at) => format!("<redacted>@{}", &rest[at + 1..]),
+        None => rest.to_owned(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest,
     }
 }
 
@@ -656,5 +674,18 @@ mod tests {
         let e = Endpoints::from_env_values(Some("http://localhost:1"), Some("{basin}.local:2"))
             .unwrap();
         assert!(!e.basin().needs_basin_header());
+    }
+
+    #[test]
+    fn errors_never_carry_userinfo() {
+        for endpoint in [
+            "https://user:sekrit@host.example",
+            "user:sekrit@host.example:443/v1",
+            "http://a@b:sekrit@host.example/x@y",
+        ] {
+            let error = BaseUrl::parse(endpoint).expect_err("userinfo is refused");
+            let text = format!("{error} {error:?}");
+            assert!(!text.contains("sekrit"), "{text}");
+        }
     }
 }

@@ -395,7 +395,10 @@ impl ReadSession {
             ))));
         }
         if let Some(tail) = tail {
-            self.known_tail = Some(self.known_tail.map_or(tail.seq_num, |k| k.max(tail.seq_num)));
+            self.known_tail = Some(
+                self.known_tail
+                    .map_or(tail.seq_num, |k| k.max(tail.seq_num)),
+            );
         }
         if !records.is_empty() {
             // Real progress: failures start over. (Not on any message: a

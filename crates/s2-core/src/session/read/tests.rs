@@ -1029,5 +1029,9 @@ fn a_count_bounded_read_ended_at_the_reported_tail_finishes() {
     let (c, _) = connect(&mut s);
     s.handle_data(c, message(&model_records(10), Some(10)), now);
     s.handle_end(c, now);
-    assert!(events(&mut s).iter().any(|e| matches!(e, ReadEvent::Finished)));
+    assert!(
+        events(&mut s)
+            .iter()
+            .any(|e| matches!(e, ReadEvent::Finished))
+    );
 }
