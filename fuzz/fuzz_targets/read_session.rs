@@ -1,0 +1,6 @@
+//! The read session machine driven by arbitrary event sequences.
+//! The body and its properties live in `s2_fuzz_bodies::read_session`.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::read_session(data));

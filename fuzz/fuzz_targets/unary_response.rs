@@ -1,0 +1,7 @@
+//! Every endpoint's response parser fed an arbitrary status, headers
+//! (content encoding included) and body.
+//! The body and its properties live in `s2_fuzz_bodies::unary_response`.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::unary_response(data));
