@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! cargo run -p s2-fuzz-bodies --example write_corpus
+//! git add -f fuzz/corpus    # the directory is ignored: only seeds are tracked
 //! ```
+//!
+//! Files other than `seed-NNN` are left alone; `scripts/fuzz.sh` keeps what
+//! the fuzzer finds in `fuzz/target/work-corpus/` instead.
 
 use std::{fs, path::Path};
 
