@@ -3,24 +3,31 @@
 # 10,000,000) and reports, per target, the executions run, their rate and
 # the crashes found.
 #
-#   scripts/fuzz.sh [executions]             # all targets
+#   scripts/fuzz.sh [executions]              # all targets, one after another
 #   TARGETS="read_session" scripts/fuzz.sh 1000000
-#   JOBS=2 scripts/fuzz.sh                   # parallel fuzzing jobs per target
+#   SANITIZER=address scripts/fuzz.sh         # ASan (default: none, ~2x faster)
+#   JOBS=2 scripts/fuzz.sh                    # libFuzzer fork mode, 2 jobs
+#   MAX_LEN=4096 scripts/fuzz.sh              # longest input (default 1024 bytes)
 #
 # Installs cargo-fuzz when missing. The toolchain may be stable: cargo-fuzz
-# passes nightly-only flags (-Zsanitizer=address), which RUSTC_BOOTSTRAP=1
-# makes stable rustc accept.
+# passes nightly-only flags (-Zsanitizer=...), which RUSTC_BOOTSTRAP=1 makes
+# stable rustc accept. Targets are built optimized *with* debug assertions
+# and overflow checks (-O -a): a wrap-around is a finding, as a panic is.
 #
-# libFuzzer runs in fork mode with -ignore_crashes=1, so a known crash does
-# not end the run before N executions: every crash is saved under
-# fuzz/artifacts/<target>/ (a directory git ignores; check a crash in under
-# fuzz/regressions/<target>/ so the stable `cargo test -p s2-fuzz-bodies`
-# keeps it fixed). New corpus entries go to fuzz/target/work-corpus/<target>;
-# the checked-in seeds in fuzz/corpus/<target>/ are only read.
+# Crashes at the locations listed in fuzz/regressions/known.txt (findings
+# already recorded, fix pending) neither stop nor slow a target: they are
+# passed to it as S2_FUZZ_KNOWN (KNOWN=none crashes on them too). Any other
+# crash stops the target (in fork mode, JOBS>0, it is saved and the run goes
+# on); its input is saved under fuzz/artifacts/<target>/ (ignored by git:
+# check it in under fuzz/regressions/<target>/ so the stable
+# `cargo test -p s2-fuzz-bodies` keeps it fixed). New corpus entries go to
+# fuzz/target/work-corpus/<target>; the seeds in fuzz/corpus/<target>/ are
+# only read.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 runs=${1:-10000000}
-jobs=${JOBS:-1}
+jobs=${JOBS:-0}
+sanitizer=${SANITIZER:-none}
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -28,8 +35,18 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
+if [ "${KNOWN:-}" != none ] && [ -f regressions/known.txt ]; then
+    S2_FUZZ_KNOWN=$(grep -v '^#' regressions/known.txt | grep . | paste -sd, -)
+    export S2_FUZZ_KNOWN
+fi
+
 targets=${TARGETS:-$(cargo fuzz list)}
-cargo fuzz build -O
+cargo fuzz build -O -a -s "$sanitizer"
+
+mode=()
+if [ "$jobs" -gt 0 ]; then
+    mode=(-fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+fi
 
 summary=()
 status=0
@@ -42,28 +59,32 @@ for target in $targets; do
     log=target/fuzz-$target.log
     start=$(date +%s)
     echo "== $target: $runs executions"
-    cargo fuzz run -O "$target" "$work" "corpus/$target" -- \
-        -runs="$runs" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-        -artifact_prefix="$artifacts/" >"$log" 2>&1 || true
+    cargo fuzz run -O -a -s "$sanitizer" "$target" "$work" "corpus/$target" -- \
+        -runs="$runs" "${mode[@]}" -timeout=10 -rss_limit_mb=2048 \
+        -max_len="${MAX_LEN:-1024}" -print_final_stats=1 >"$log" 2>&1 || true
     secs=$(( $(date +%s) - start ))
     found=$(find "$artifacts" -type f -newer "$marker")
-    # Fork mode's progress lines: "#<execs>: cov: ... exec/s: <rate> oom/timeout/crash: a/b/c ...".
-    last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -n 1 || true)
-    execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
-    rate=$(sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$last")
-    failures=$(sed -nE 's/.*oom\/timeout\/crash: ([0-9]+\/[0-9]+\/[0-9]+).*/\1/p' <<<"$last")
     new=$(grep -c . <<<"$found" || true)
-    line="$target: ${execs:-?} execs in ${secs}s (${rate:-?} exec/s), oom/timeout/crash ${failures:-?}, $new new artifacts"
+    if [ "$jobs" -gt 0 ]; then
+        # "#<execs>: cov: ... exec/s: <rate> oom/timeout/crash: a/b/c ..."
+        last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -n 1 || true)
+        execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
+        rate=$(sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$last")
+    else
+        execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n 1)
+        rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+).*/\1/p' "$log" | tail -n 1)
+    fi
+    line="$target: ${execs:-?} execs in ${secs}s (${rate:-?} exec/s), $new crashes"
     echo "$line"
     summary+=("$line")
     if [ "$new" -gt 0 ]; then
         status=1
         sed 's/^/    /' <<<"$found"
+        grep -m1 -A2 'panicked at' "$log" | sed 's/^/    /' || true
     fi
 done
 
 echo
-echo "== summary"
+echo "== summary (logs: fuzz/target/fuzz-<target>.log)"
 printf '%s\n' "${summary[@]}"
 exit $status

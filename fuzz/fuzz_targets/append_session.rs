@@ -3,4 +3,7 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::append_session(data));
+use libfuzzer_sys::fuzz_target;
+use s2_fuzz_bodies::{append_session, fuzz};
+
+fuzz_target!(|data: &[u8]| fuzz(append_session, data));

@@ -4,4 +4,7 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::endpoints(data));
+use libfuzzer_sys::fuzz_target;
+use s2_fuzz_bodies::{endpoints, fuzz};
+
+fuzz_target!(|data: &[u8]| fuzz(endpoints, data));

@@ -3,4 +3,7 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::frame_decoder(data));
+use libfuzzer_sys::fuzz_target;
+use s2_fuzz_bodies::{frame_decoder, fuzz};
+
+fuzz_target!(|data: &[u8]| fuzz(frame_decoder, data));

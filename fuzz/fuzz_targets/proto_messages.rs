@@ -4,4 +4,7 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::proto_messages(data));
+use libfuzzer_sys::fuzz_target;
+use s2_fuzz_bodies::{fuzz, proto_messages};
+
+fuzz_target!(|data: &[u8]| fuzz(proto_messages, data));

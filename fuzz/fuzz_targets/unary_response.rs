@@ -4,4 +4,7 @@
 
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| s2_fuzz_bodies::unary_response(data));
+use libfuzzer_sys::fuzz_target;
+use s2_fuzz_bodies::{fuzz, unary_response};
+
+fuzz_target!(|data: &[u8]| fuzz(unary_response, data));

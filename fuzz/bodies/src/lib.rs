@@ -9,6 +9,7 @@
 mod append;
 mod frame;
 pub mod input;
+pub mod known;
 mod names;
 mod proto;
 mod read;
@@ -18,6 +19,7 @@ pub mod wire;
 
 pub use append::append_session;
 pub use frame::frame_decoder;
+pub use known::fuzz;
 pub use names::endpoints;
 pub use proto::proto_messages;
 pub use read::read_session;
