@@ -3,8 +3,16 @@
 //!
 //! Each target is a `pub fn <target>(data: &[u8])` that accepts any input
 //! and panics only when a property is violated. cargo-fuzz runs them from
-//! `fuzz/fuzz_targets/`; `tests/random.rs` runs them on random inputs and on
-//! the seed corpus under stable `cargo test`.
+//! `fuzz/fuzz_targets/`; `tests/random.rs` runs them on random inputs, on
+//! the seed corpus (`fuzz/corpus/<target>/`, written by
+//! `examples/write_corpus.rs` from [`seeds`]) and on the recorded crashes
+//! (`fuzz/regressions/<target>/`) under stable `cargo test`.
+//!
+//! ```text
+//! cargo test -p s2-fuzz-bodies                # a few seconds per target
+//! S2_FUZZ_SECS=60 cargo test -p s2-fuzz-bodies --test random read_session
+//! scripts/fuzz.sh 10000000                    # cargo-fuzz, every target
+//! ```
 
 mod append;
 mod frame;
