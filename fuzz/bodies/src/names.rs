@@ -2,7 +2,10 @@
 
 use http::uri::Authority;
 use s2_core::{
-    api::{Api, BASIN_HEADER, BaseUrl, BasinEndpoint, Endpoints, SessionKind},
+    RequestToken,
+    api::{
+        Api, BASIN_HEADER, BaseUrl, BasinEndpoint, Endpoints, REQUEST_TOKEN_HEADER, SessionKind,
+    },
     frame::Compression,
     names::{BasinName, StreamName},
     types::{AppendInput, AppendRecord, ListRequest, ReadRequest},
@@ -20,12 +23,14 @@ const BASIN_TEMPLATES: &[&str] = &[
 ];
 
 /// Input: a basin endpoint (a template, a template with fuzz bytes spliced
-/// in, or fuzz bytes), then a basin name and a stream name, each made with
-/// its constructor or deserialized from JSON (which skips validation).
+/// in, or fuzz bytes), then a basin name, a stream name and a request
+/// token, each made with its constructor or deserialized from JSON (which
+/// skips validation).
 /// Properties: no panic; for a per-basin endpoint every basin's host is a
 /// subdomain of the configured suffix on the configured port and scheme
 /// (exactly `{basin}.{suffix}` for a validated name); every request built
-/// for a basin goes there, and every account request to the account host.
+/// for a basin goes there, and every account request to the account host;
+/// a create request carries the caller's request token, not another one.
 pub fn endpoints(data: &[u8]) {
     let mut input = Input::new(data);
     let endpoint = endpoint(&mut input);
@@ -37,6 +42,9 @@ pub fn endpoints(data: &[u8]) {
         return;
     };
     let Some(stream) = stream_name(&mut input) else {
+        return;
+    };
+    let Some(token) = request_token(&mut input) else {
         return;
     };
     let basin_url = endpoints.basin.for_basin(&basin);
@@ -58,6 +66,7 @@ pub fn endpoints(data: &[u8]) {
         assert_eq!(&basin_url, shared, "a shared endpoint moved");
     }
     requests(&endpoints, &basin, &stream, &basin_url);
+    create_requests(&endpoints, &basin, &stream, &token);
 }
 
 /// Builds basin and account requests and checks where they go.
@@ -182,6 +191,43 @@ fn stream_name(input: &mut Input<'_>) -> Option<StreamName> {
         && let Ok(name) = StreamName::new(raw.clone())
     {
         return Some(name);
+    }
+    serde_json::from_value(serde_json::Value::String(raw)).ok()
+}
+
+/// Create requests carry the request token as it is, or are refused.
+fn create_requests(
+    endpoints: &Endpoints,
+    basin: &BasinName,
+    stream: &StreamName,
+    token: &RequestToken,
+) {
+    let api = Api::new(endpoints.clone(), "secret", Compression::None).expect("a valid token");
+    let requests = [
+        api.create_basin(basin, None, None, token)
+            .map(|c| c.request),
+        api.create_stream(basin, stream, None, token)
+            .map(|c| c.request),
+    ];
+    for request in requests.into_iter().flatten() {
+        let header = request
+            .headers
+            .get(REQUEST_TOKEN_HEADER)
+            .map(|v| v.as_bytes());
+        assert_eq!(
+            header,
+            Some(token.as_bytes()),
+            "request token {token:?} sent as {header:?}"
+        );
+    }
+}
+
+fn request_token(input: &mut Input<'_>) -> Option<RequestToken> {
+    let raw = String::from_utf8_lossy(input.short_bytes(40)).into_owned();
+    if input.bool()
+        && let Ok(token) = RequestToken::new(raw.clone())
+    {
+        return Some(token);
     }
     serde_json::from_value(serde_json::Value::String(raw)).ok()
 }
