@@ -1,0 +1,470 @@
+//! The append session machine driven by an arbitrary sequence of events:
+//! submits, transmits, acks (fitting or hostile), raw bytes, terminal
+//! frames, ends, errors, time, tails and read-backs (faithful or not).
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use prost::Message;
+use s2_core::{
+    Error,
+    api::error_from_parts,
+    backoff::BackoffConfig,
+    frame::{Compression, Frame, FrameDecoder, FrameLimits},
+    proto,
+    session::{
+        ConnectionId,
+        append::{
+            AppendEvent, AppendRetryPolicy, AppendSession, AppendSessionConfig, SubmitError,
+            failure_ranges,
+        },
+    },
+    types::{
+        AppendInput, AppendRecord, ReadBatch, ReadOutput, ReadRequest, ReadStart, SequencedRecord,
+        StreamPosition,
+    },
+};
+
+use crate::{
+    input::Input,
+    wire::{message_frame, terminal_frame},
+};
+
+/// Properties: no panic; every frame sent is a submitted input, on the
+/// connection last asked for; acks come only for submitted inputs, each
+/// once, in submission order, covering the input's records at its
+/// `match_seq_num`; a failure names exactly the unacked inputs; nothing
+/// follows `Closed` or `Failed`, and `Closed` only after `close` with
+/// everything acked.
+pub fn append_session(data: &[u8]) {
+    let mut input = Input::new(data);
+    let config = AppendSessionConfig {
+        max_unacked_bytes: 64 + u64::from(input.u8()) * 8,
+        max_unacked_batches: 1 + usize::from(input.below(4)),
+        ack_timeout: Duration::from_secs(1),
+        retry_policy: if input.bool() {
+            AppendRetryPolicy::NoSideEffects
+        } else {
+            AppendRetryPolicy::All
+        },
+        backoff: BackoffConfig {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(100),
+            max_retries: u32::from(input.below(4)),
+        },
+        seed: u64::from(input.u8()),
+        compression: if input.bool() {
+            Compression::Zstd
+        } else {
+            Compression::None
+        },
+    };
+    let mut harness = Harness::new(config);
+    while !input.is_empty() {
+        harness.step(&mut input);
+        harness.drain();
+    }
+}
+
+struct Harness {
+    session: AppendSession,
+    now: Instant,
+    /// Every input accepted, as the session completes it (with the
+    /// `match_seq_num` it assigns).
+    inputs: Vec<AppendInput>,
+    next_match: Option<u64>,
+    /// Id of the next input to be acknowledged.
+    next_ack: u64,
+    connection: Option<ConnectionId>,
+    last_connection: Option<ConnectionId>,
+    /// Inputs sent on the current connection and not yet acknowledged.
+    in_flight: VecDeque<u64>,
+    /// The model server's tail.
+    tail: u64,
+    read: Option<ReadRequest>,
+    closing: bool,
+    finished: bool,
+}
+
+impl Harness {
+    fn new(config: AppendSessionConfig) -> Self {
+        Self {
+            session: AppendSession::new(config),
+            now: Instant::now(),
+            inputs: Vec::new(),
+            next_match: None,
+            next_ack: 0,
+            connection: None,
+            last_connection: None,
+            in_flight: VecDeque::new(),
+            tail: 0,
+            read: None,
+            closing: false,
+            finished: false,
+        }
+    }
+
+    /// A connection id for an event: mostly the current one, sometimes an
+    /// older one (a late event).
+    fn connection(&self, input: &mut Input<'_>) -> ConnectionId {
+        let current = self.last_connection.map_or(0, |c| c.0);
+        if input.below(8) == 0 {
+            ConnectionId(current.saturating_sub(1 + u64::from(input.below(2))))
+        } else {
+            ConnectionId(current)
+        }
+    }
+
+    fn step(&mut self, input: &mut Input<'_>) {
+        let now = self.now;
+        match input.below(14) {
+            0 | 1 => self.submit(input),
+            2 => {
+                self.session.close();
+                self.closing = true;
+            }
+            3 | 4 => self.transmit(),
+            5 | 6 => self.fitting_ack(input),
+            7 => {
+                let ack = proto::AppendAck {
+                    start: Some(position(input.position_near(self.tail))),
+                    end: Some(position(input.position_near(self.tail))),
+                    tail: Some(position(input.position_near(self.tail))),
+                };
+                let frame = message_frame(&ack, Compression::None, input.below(4) == 0);
+                self.data(input, frame);
+            }
+            8 => {
+                let raw = Bytes::copy_from_slice(input.short_bytes(32));
+                self.data(input, raw);
+            }
+            9 => {
+                let (status, body) = error_body(input, self.tail);
+                self.data(input, terminal_frame(status, body.as_bytes()));
+            }
+            10 => {
+                let connection = self.connection(input);
+                match input.below(3) {
+                    0 => self.session.handle_end(connection, now),
+                    1 => self.session.handle_connected(connection, now),
+                    _ => {
+                        let error = error(input, self.tail);
+                        self.session.handle_error(connection, error, now)
+                    }
+                }
+            }
+            11 => {
+                self.now += match input.below(6) {
+                    0 => Duration::ZERO,
+                    1 => Duration::from_millis(5),
+                    2 => Duration::from_millis(100),
+                    3 => Duration::from_secs(1),
+                    4 => Duration::from_secs(30),
+                    _ => Duration::from_millis(u64::from(input.u16())),
+                };
+                self.session.handle_timeout(self.now);
+            }
+            12 => {
+                let tail = if input.below(4) == 0 {
+                    Err(error(input, self.tail))
+                } else {
+                    let front = self.inputs.get(self.next_ack as usize);
+                    let base = match input.below(3) {
+                        0 => front
+                            .and_then(AppendInput::match_seq_num)
+                            .unwrap_or(self.tail),
+                        _ => self.tail,
+                    };
+                    Ok(position(input.position_near(base)))
+                };
+                self.session.handle_tail(tail, now);
+            }
+            _ => {
+                let output = self.read_back(input);
+                self.session.handle_read(output, now);
+            }
+        }
+    }
+
+    fn submit(&mut self, input: &mut Input<'_>) {
+        let count = 1 + usize::from(input.below(3));
+        let records: Vec<AppendRecord> = (0..count)
+            .map(|_| {
+                let record = AppendRecord::new(Bytes::copy_from_slice(input.short_bytes(8)));
+                if input.below(4) == 0 {
+                    record.with_header(Bytes::from_static(b"k"), Bytes::from_static(b"v"))
+                } else {
+                    record
+                }
+            })
+            .collect();
+        let Ok(mut batch) = AppendInput::new(records) else {
+            return;
+        };
+        match input.below(6) {
+            0 => batch = batch.with_match_seq_num(self.tail),
+            1 => batch = batch.with_match_seq_num(input.position_near(self.tail)),
+            _ => {}
+        }
+        match self.session.try_submit(batch.clone(), self.now) {
+            Ok(id) => {
+                assert!(!self.closing && !self.finished, "accepted after close");
+                assert_eq!(id, self.inputs.len() as u64, "input ids are not sequential");
+                let len = batch.len() as u64;
+                match (batch.match_seq_num(), self.next_match) {
+                    (Some(m), _) => self.next_match = Some(m.wrapping_add(len)),
+                    (None, Some(m)) => {
+                        batch.set_match_seq_num(Some(m));
+                        self.next_match = Some(m.wrapping_add(len));
+                    }
+                    (None, None) => {}
+                }
+                self.inputs.push(batch);
+            }
+            Err(SubmitError::Full(_)) => {
+                assert!(self.unacked() > 0, "refused as full with nothing unacked")
+            }
+            Err(SubmitError::Closed(_)) => {}
+        }
+    }
+
+    fn transmit(&mut self) {
+        while let Some((connection, frame)) = self.session.poll_transmit(self.now) {
+            assert_eq!(
+                Some(connection),
+                self.connection,
+                "a frame for a connection not asked for"
+            );
+            let id = self.next_ack + self.in_flight.len() as u64;
+            let sent = decode_input(frame);
+            assert_eq!(
+                self.inputs.get(id as usize),
+                Some(&sent),
+                "frame {id} is not the input submitted"
+            );
+            self.in_flight.push_back(id);
+        }
+    }
+
+    /// An ack a server would send for the oldest input in flight.
+    fn fitting_ack(&mut self, input: &mut Input<'_>) {
+        let Some(&id) = self.in_flight.front() else {
+            return;
+        };
+        let batch = &self.inputs[id as usize];
+        let start = batch.match_seq_num().unwrap_or(self.tail);
+        let Some(end) = start.checked_add(batch.len() as u64) else {
+            return;
+        };
+        let tail = end.saturating_add(u64::from(input.below(3)));
+        self.tail = self.tail.max(end);
+        let ack = proto::AppendAck {
+            start: Some(position(start)),
+            end: Some(position(end)),
+            tail: Some(position(tail)),
+        };
+        let frame = message_frame(&ack, Compression::None, input.below(8) == 0);
+        self.data(input, frame);
+    }
+
+    /// Feeds `bytes` to a connection, sometimes in two pieces.
+    fn data(&mut self, input: &mut Input<'_>, bytes: Bytes) {
+        let connection = self.connection(input);
+        let split = usize::from(input.u8()) % (bytes.len() + 1);
+        if input.bool() {
+            self.session
+                .handle_data(connection, bytes.slice(..split), self.now);
+            self.session
+                .handle_data(connection, bytes.slice(split..), self.now);
+        } else {
+            self.session.handle_data(connection, bytes, self.now);
+        }
+    }
+
+    /// The answer to the pending read-back: what the model stream holds
+    /// there, or a perturbation of it.
+    fn read_back(&mut self, input: &mut Input<'_>) -> Result<ReadOutput, Error> {
+        let request = self.read.take().unwrap_or_default();
+        let from = match request.start {
+            ReadStart::SeqNum(from) => from,
+            other => panic!("a read-back must start at a sequence number, not {other:?}"),
+        };
+        let count = request.limit.count.unwrap_or(1000).min(1000);
+        let mut records: Vec<SequencedRecord> = (0..count)
+            .map_while(|i| from.checked_add(i))
+            .map_while(|seq_num| self.written(seq_num))
+            .collect();
+        match input.below(10) {
+            0 => return Err(error(input, self.tail)),
+            1 => return Ok(ReadOutput::Tail(position(input.position_near(self.tail)))),
+            2 if !records.is_empty() => {
+                let i = usize::from(input.u8()) % records.len();
+                records[i].body = Bytes::from_static(b"someone else");
+            }
+            3 if !records.is_empty() => {
+                records.remove(0);
+            }
+            4 => records.truncate(usize::from(input.below(3))),
+            _ => {}
+        }
+        for record in &mut records {
+            record.timestamp = u64::from(input.u8());
+        }
+        Ok(ReadOutput::Batch(ReadBatch {
+            records,
+            tail: None,
+        }))
+    }
+
+    /// The record this session wrote at `seq_num`, if any.
+    fn written(&self, seq_num: u64) -> Option<SequencedRecord> {
+        self.inputs.iter().find_map(|batch| {
+            let offset = seq_num.checked_sub(batch.match_seq_num()?)?;
+            let record = batch.records().get(usize::try_from(offset).ok()?)?;
+            Some(SequencedRecord {
+                seq_num,
+                timestamp: 0,
+                headers: record.headers.clone(),
+                body: record.body.clone(),
+            })
+        })
+    }
+
+    fn unacked(&self) -> u64 {
+        self.inputs.len() as u64 - self.next_ack
+    }
+
+    fn drain(&mut self) {
+        while let Some(event) = self.session.poll_event() {
+            assert!(!self.finished, "{event:?} after the session ended");
+            match event {
+                AppendEvent::Connect(connection) => {
+                    assert!(
+                        self.last_connection.is_none_or(|last| connection > last),
+                        "connection ids are reused"
+                    );
+                    self.connection = Some(connection);
+                    self.last_connection = Some(connection);
+                    self.in_flight.clear();
+                }
+                AppendEvent::Disconnect(connection) => {
+                    if self.connection == Some(connection) {
+                        self.connection = None;
+                        self.in_flight.clear();
+                    }
+                }
+                AppendEvent::Closed => {
+                    assert!(self.closing, "closed without close()");
+                    assert_eq!(self.unacked(), 0, "closed with inputs unacked");
+                    self.finished = true;
+                }
+                AppendEvent::CheckTail => {}
+                AppendEvent::Read(request) => self.read = Some(request),
+                AppendEvent::Ack { id, ack } => {
+                    assert_eq!(id, self.next_ack, "ack out of order or repeated");
+                    let batch = self
+                        .inputs
+                        .get(id as usize)
+                        .expect("an ack for an input never submitted");
+                    assert_eq!(
+                        ack.record_count(),
+                        batch.len() as u64,
+                        "ack {id} covers another number of records"
+                    );
+                    if let Some(m) = batch.match_seq_num() {
+                        assert_eq!(ack.start.seq_num, m, "ack {id} is not where it had to land");
+                    }
+                    self.next_ack += 1;
+                    if self.in_flight.front() == Some(&id) {
+                        self.in_flight.pop_front();
+                    }
+                }
+                AppendEvent::Failed(error) => {
+                    let (maybe, not) =
+                        failure_ranges(&error).expect("a session failure names its inputs");
+                    assert_eq!(
+                        maybe.start, self.next_ack,
+                        "failure misnames the first unacked"
+                    );
+                    assert_eq!(maybe.end, not.start, "failure ranges are not contiguous");
+                    assert_eq!(not.end, self.inputs.len() as u64, "failure misses inputs");
+                    let _ = (error.is_retryable(), error.may_have_side_effect());
+                    self.finished = true;
+                }
+            }
+        }
+        if self.finished {
+            assert!(
+                self.session.is_finished(),
+                "events ended but the session did not"
+            );
+            assert_eq!(self.session.unacked_len(), 0);
+        } else {
+            assert_eq!(
+                self.session.unacked_len() as u64,
+                self.unacked(),
+                "the session lost count of unacked inputs"
+            );
+        }
+    }
+}
+
+fn decode_input(frame: Bytes) -> AppendInput {
+    let mut decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
+    decoder.handle_data(frame);
+    match decoder.poll_frame() {
+        Ok(Some(Frame::Message { payload, .. })) => {
+            AppendInput::decode(payload).expect("the session sends valid inputs")
+        }
+        other => panic!("the session sent {other:?}, not one message frame"),
+    }
+}
+
+fn position(seq_num: u64) -> StreamPosition {
+    StreamPosition {
+        seq_num,
+        timestamp: seq_num / 2,
+    }
+}
+
+/// A status and JSON body a server may send with an error.
+pub(crate) fn error_body(input: &mut Input<'_>, tail: u64) -> (u16, String) {
+    match input.below(9) {
+        0 => (
+            412,
+            format!(r#"{{"seq_num_mismatch":{}}}"#, input.position_near(tail)),
+        ),
+        1 => (412, r#"{"fencing_token_mismatch":"other"}"#.into()),
+        2 => (500, r#"{"code":"other","message":"boom"}"#.into()),
+        3 => (503, r#"{"code":"unavailable","message":"later"}"#.into()),
+        4 => (400, r#"{"code":"bad_frame","message":"no"}"#.into()),
+        5 => (
+            416,
+            format!(
+                r#"{{"tail":{{"seq_num":{},"timestamp":0}}}}"#,
+                input.position_near(tail)
+            ),
+        ),
+        6 => (429, r#"{"code":"rate_limited","message":"slow"}"#.into()),
+        7 => (409, r#"{"code":"already_exists","message":"x"}"#.into()),
+        _ => (
+            input.u16(),
+            String::from_utf8_lossy(input.short_bytes(24)).into_owned(),
+        ),
+    }
+}
+
+/// An error a driver may report for a connection or a unary call.
+pub(crate) fn error(input: &mut Input<'_>, tail: u64) -> Error {
+    match input.below(4) {
+        0 => Error::transport(input.bool(), "connection cut"),
+        1 => Error::Timeout(Duration::from_secs(1)),
+        _ => {
+            let (status, body) = error_body(input, tail);
+            error_from_parts(status, body.as_bytes(), None)
+        }
+    }
+}
