@@ -215,10 +215,16 @@ impl Harness {
                 assert_eq!(id, self.inputs.len() as u64, "input ids are not sequential");
                 let len = batch.len() as u64;
                 match (batch.match_seq_num(), self.next_match) {
-                    (Some(m), _) => self.next_match = Some(m.wrapping_add(len)),
+                    (Some(m), _) => {
+                        let end = m.checked_add(len);
+                        assert!(end.is_some(), "accepted a batch whose end overflows");
+                        self.next_match = end;
+                    }
                     (None, Some(m)) => {
                         batch.set_match_seq_num(Some(m));
-                        self.next_match = Some(m.wrapping_add(len));
+                        let end = m.checked_add(len);
+                        assert!(end.is_some(), "accepted a batch whose end overflows");
+                        self.next_match = end;
                     }
                     (None, None) => {}
                 }
@@ -228,6 +234,13 @@ impl Harness {
                 assert!(self.unacked() > 0, "refused as full with nothing unacked")
             }
             Err(SubmitError::Closed(_)) => {}
+            Err(SubmitError::Invalid(refused, _)) => {
+                let m = refused.match_seq_num().or(self.next_match);
+                assert!(
+                    m.is_some_and(|m| m.checked_add(refused.len() as u64).is_none()),
+                    "refused a batch whose position does not overflow"
+                );
+            }
         }
     }
 

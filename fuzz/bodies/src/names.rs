@@ -1,6 +1,5 @@
 //! Endpoint and name handling: where a request for a basin goes.
 
-use http::uri::Authority;
 use s2_core::{
     RequestToken,
     api::{
@@ -37,8 +36,10 @@ pub fn endpoints(data: &[u8]) {
     let Ok(endpoints) = Endpoints::new("https://a.s2.dev", &endpoint) else {
         return;
     };
+    let raw_name = String::from_utf8_lossy(input.short_bytes(60)).into_owned();
+    check_any_name(&endpoint, endpoints.basin(), &raw_name);
     // A deserializer that validates may refuse a name: nothing to check then.
-    let Some((basin, validated)) = basin_name(&mut input) else {
+    let Some((basin, _validated)) = basin_name(&mut input) else {
         return;
     };
     let Some(stream) = stream_name(&mut input) else {
@@ -47,31 +48,70 @@ pub fn endpoints(data: &[u8]) {
     let Some(token) = request_token(&mut input) else {
         return;
     };
-    let basin_url = endpoints.basin.for_basin(&basin);
-    if let BasinEndpoint::PerBasin { scheme, suffix, .. } = &endpoints.basin {
-        let (suffix_host, suffix_port) = host_and_port(suffix, scheme.as_str() == "https");
-        check_under_suffix(&basin_url, &suffix_host, suffix_port, &basin);
-        assert_eq!(basin_url.scheme(), scheme, "basin scheme differs");
-        if validated {
-            assert_eq!(
-                basin_url.host(),
-                format!("{basin}.{suffix_host}"),
-                "a valid basin name is not its own label"
-            );
-        }
-    } else {
-        let BasinEndpoint::Shared(shared) = &endpoints.basin else {
-            unreachable!("two routing kinds")
-        };
-        assert_eq!(&basin_url, shared, "a shared endpoint moved");
+    let basin_url = endpoints.basin().for_basin(&basin).ok();
+    if let Some(url) = &basin_url {
+        check_basin_url(endpoints.basin(), url, basin.as_str());
     }
-    requests(&endpoints, &basin, &stream, &basin_url);
-    create_requests(&endpoints, &basin, &stream, &token);
+    let api = match Api::new(endpoints.clone(), "secret", Compression::None) {
+        Ok(api) => api,
+        Err(_) => {
+            assert!(
+                endpoints.check().is_err(),
+                "the client refused endpoints that pass their own check"
+            );
+            return;
+        }
+    };
+    requests(&api, &endpoints, &basin, &stream, basin_url.as_ref());
+    create_requests(&api, &basin, &stream, &token);
 }
 
-/// Builds basin and account requests and checks where they go.
-fn requests(endpoints: &Endpoints, basin: &BasinName, stream: &StreamName, basin_url: &BaseUrl) {
-    let api = Api::new(endpoints.clone(), "secret", Compression::None).expect("a valid token");
+/// Whatever the name, the basin's URL is an error or exactly the name's own
+/// host under the configured suffix, on the configured port.
+fn check_any_name(endpoint: &str, basin_endpoint: &BasinEndpoint, name: &str) {
+    if let Some(suffix) = basin_endpoint.host_suffix() {
+        // The suffix is what the caller wrote after `{basin}.`, nothing else.
+        assert!(
+            endpoint
+                .to_ascii_lowercase()
+                .contains(&format!("{{basin}}.{suffix}")),
+            "the endpoint {endpoint:?} routes under {suffix:?}"
+        );
+    }
+    if let Ok(url) = basin_endpoint.base_url_for(name) {
+        check_basin_url(basin_endpoint, &url, name);
+    }
+}
+
+fn check_basin_url(basin_endpoint: &BasinEndpoint, url: &BaseUrl, name: &str) {
+    assert_eq!(
+        url.port(),
+        basin_endpoint.port(),
+        "basin {name:?} goes to another port"
+    );
+    match basin_endpoint.host_suffix() {
+        Some(suffix) => assert_eq!(
+            url.host(),
+            format!("{name}.{suffix}"),
+            "basin {name:?} goes to another host than its own label under {suffix:?}"
+        ),
+        None => assert_eq!(
+            Ok(url),
+            basin_endpoint.base_url_for("basin-name").as_ref(),
+            "a shared endpoint moved"
+        ),
+    }
+}
+
+/// Builds basin and account requests and checks where they go: a basin whose
+/// URL cannot be built gets no request at all.
+fn requests(
+    api: &Api,
+    endpoints: &Endpoints,
+    basin: &BasinName,
+    stream: &StreamName,
+    basin_url: Option<&BaseUrl>,
+) {
     let batch = AppendInput::new(vec![AppendRecord::new("x")]).expect("a valid batch");
     let read = ReadRequest::default();
     let list = ListRequest::new();
@@ -92,6 +132,7 @@ fn requests(endpoints: &Endpoints, basin: &BasinName, stream: &StreamName, basin
         api.delete_stream(basin, stream).map(|c| c.request),
     ];
     for request in basin_requests.into_iter().flatten() {
+        let basin_url = basin_url.expect("a request was built for a basin with no URL");
         let authority = request.uri.authority().expect("requests are absolute");
         assert_eq!(
             authority,
@@ -99,11 +140,12 @@ fn requests(endpoints: &Endpoints, basin: &BasinName, stream: &StreamName, basin
             "a basin request left the basin's host"
         );
         assert_eq!(request.uri.scheme(), Some(basin_url.scheme()));
-        if endpoints.basin.needs_basin_header() {
+        if endpoints.basin().needs_basin_header() {
             let header = request.headers.get(BASIN_HEADER).map(|v| v.as_bytes());
-            assert!(
-                header.is_none_or(|v| v == basin.as_bytes()),
-                "the s2-basin header names another basin"
+            assert_eq!(
+                header,
+                Some(basin.as_bytes()),
+                "the s2-basin header does not name the basin"
             );
         }
     }
@@ -114,43 +156,10 @@ fn requests(endpoints: &Endpoints, basin: &BasinName, stream: &StreamName, basin
     for request in account_requests.into_iter().flatten() {
         assert_eq!(
             request.uri.authority(),
-            Some(endpoints.account.authority()),
+            Some(endpoints.account().authority()),
             "an account request left the account host"
         );
     }
-}
-
-fn check_under_suffix(url: &BaseUrl, suffix_host: &str, suffix_port: u16, basin: &BasinName) {
-    let host = url.host().to_ascii_lowercase();
-    let suffix_host = suffix_host.to_ascii_lowercase();
-    let label = host
-        .strip_suffix(&suffix_host)
-        .and_then(|h| h.strip_suffix('.'));
-    assert!(
-        label.is_some_and(|l| !l.is_empty()),
-        "basin {basin:?} goes to {host:?}, outside the suffix {suffix_host:?}"
-    );
-    assert_eq!(
-        url.port(),
-        suffix_port,
-        "basin {basin:?} goes to another port"
-    );
-}
-
-/// The host and port of a per-basin suffix, as a sample basin sees them.
-fn host_and_port(suffix: &str, tls: bool) -> (String, u16) {
-    let sample: Authority = format!("basin-name.{suffix}")
-        .parse()
-        .expect("the parser checked the suffix with this sample");
-    let host = sample.host().strip_prefix("basin-name.");
-    assert!(
-        host.is_some(),
-        "the suffix {suffix:?} was accepted but sends basins to {:?}",
-        sample.host()
-    );
-    let host = host.expect("just checked").to_owned();
-    let port = sample.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    (host, port)
 }
 
 fn endpoint(input: &mut Input<'_>) -> String {
@@ -196,13 +205,7 @@ fn stream_name(input: &mut Input<'_>) -> Option<StreamName> {
 }
 
 /// Create requests carry the request token as it is, or are refused.
-fn create_requests(
-    endpoints: &Endpoints,
-    basin: &BasinName,
-    stream: &StreamName,
-    token: &RequestToken,
-) {
-    let api = Api::new(endpoints.clone(), "secret", Compression::None).expect("a valid token");
+fn create_requests(api: &Api, basin: &BasinName, stream: &StreamName, token: &RequestToken) {
     let requests = [
         api.create_basin(basin, None, None, token)
             .map(|c| c.request),
