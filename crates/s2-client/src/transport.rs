@@ -56,6 +56,10 @@ type HostKey = (bool, String);
 /// connection can remove itself.
 type Hosts = Mutex<HashMap<HostKey, HostPool>>;
 
+/// Reads the peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` from a
+/// connection driven by its task (it may change at any time).
+type PeerMaxStreams = Box<dyn Fn() -> Option<usize> + Send + Sync>;
+
 /// The HTTP/2 connections of one client.
 pub(crate) struct Transport<R: Runtime> {
     runtime: R,
@@ -98,7 +102,7 @@ impl Connection {
         let limit = self
             .state
             .max_requests
-            .min(self.state.peer_max_streams.load(Ordering::Acquire))
+            .min((self.state.peer_max_streams)().unwrap_or(0))
             .max(1);
         self.state.in_flight.load(Ordering::Acquire) < limit
     }
@@ -117,9 +121,9 @@ struct ConnectionState {
     in_flight: AtomicUsize,
     /// Most requests in flight at once, from the configuration.
     max_requests: usize,
-    /// The peer's `SETTINGS_MAX_CONCURRENT_STREAMS`, as last seen by the
-    /// connection's task.
-    peer_max_streams: AtomicUsize,
+    /// The peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` (`None` once
+    /// the connection's task is over).
+    peer_max_streams: PeerMaxStreams,
     /// When the last request went out.
     last_used: Mutex<Instant>,
 }
@@ -356,13 +360,22 @@ impl<R: Runtime> Transport<R> {
                 Error::transport(false, format!("connecting to {host}:{port} timed out"))
             })??;
         let (close_tx, close_rx) = oneshot::channel();
+        // The task drives the connection; the pool only peeks at it, and
+        // must not keep it alive: dropping it is how it gets closed.
+        let driven = Arc::new(Mutex::new(Box::pin(connection)));
+        let peek = Arc::downgrade(&driven);
+        let peer_max_streams: PeerMaxStreams = Box::new(move || {
+            let connection = peek.upgrade()?;
+            let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            Some(connection.as_ref().get_ref().current_max_send_streams())
+        });
         let state = Arc::new(ConnectionState {
             id: self.next_connection.fetch_add(1, Ordering::Relaxed),
             evicted: AtomicBool::new(false),
             close: Mutex::new(Some(close_tx)),
             in_flight: AtomicUsize::new(0),
             max_requests,
-            peer_max_streams: AtomicUsize::new(max_requests),
+            peer_max_streams,
             last_used: Mutex::new(self.runtime.now()),
         });
         tracing::debug!(
@@ -376,16 +389,23 @@ impl<R: Runtime> Transport<R> {
         let idle_timeout = self.idle_timeout;
         let hosts = Arc::downgrade(&self.hosts);
         self.runtime.spawn(Box::pin(async move {
+            let connection = futures_util::future::poll_fn(|cx| {
+                driven
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_mut()
+                    .poll(cx)
+            });
             let idle = std::pin::pin!(idle(&runtime, &task_state, idle_timeout));
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
             // then shuts the connection down once its streams are done.
-            let connection = watch_stream_limit(connection, &task_state);
-            match select(std::pin::pin!(connection), closing).await {
+            match select(connection, closing).await {
                 Either::Left((Err(e), _)) => tracing::debug!(error = %e, "HTTP/2 connection ended"),
                 Either::Left((Ok(()), _)) => tracing::debug!("HTTP/2 connection closed"),
                 Either::Right(_) => tracing::debug!("closing an evicted or idle HTTP/2 connection"),
             }
+            drop(driven);
             task_state.evicted.store(true, Ordering::Release);
             if let Some(hosts) = hosts.upgrade() {
                 forget(&hosts, &key, Some(&task_state));
@@ -463,23 +483,6 @@ async fn send_on(
         let sent = e.take_message().is_none();
         Error::transport(sent, e.into_error())
     })
-}
-
-/// Drives `connection`, noting the peer's stream limit each time it is
-/// polled (it is polled as requests go out, so the limit is current when
-/// the next request chooses a connection).
-async fn watch_stream_limit<R: Runtime>(
-    connection: http2::Connection<crate::runtime::BoxIo, RequestBody, HyperExecutor<R>>,
-    state: &ConnectionState,
-) -> hyper::Result<()> {
-    let mut connection = std::pin::pin!(connection);
-    futures_util::future::poll_fn(|cx| {
-        let polled = connection.as_mut().poll(cx);
-        let limit = connection.as_ref().get_ref().current_max_send_streams();
-        state.peer_max_streams.store(limit, Ordering::Release);
-        polled
-    })
-    .await
 }
 
 /// Completes once the connection has had no request for `idle_timeout`.

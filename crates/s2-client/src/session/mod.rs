@@ -341,3 +341,66 @@ impl Deadline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use s2_core::frame::FLAG_TERMINAL;
+
+    use super::*;
+
+    /// A frame of `body_len` bytes with `flag`.
+    fn frame(flag: u8, body_len: usize) -> Vec<u8> {
+        let len = (body_len as u32 + 1).to_be_bytes();
+        let mut frame = vec![len[1], len[2], len[3], flag];
+        frame.extend(std::iter::repeat_n(0xAA, body_len));
+        frame
+    }
+
+    /// Scans `bytes` cut into chunks of `chunk` bytes; which chunks advised.
+    fn scan_in_chunks(bytes: &[u8], chunk: usize) -> Vec<bool> {
+        let mut scan = AdviceScan::default();
+        bytes.chunks(chunk).map(|c| scan.scan(c)).collect()
+    }
+
+    #[test]
+    fn advice_is_found_however_the_body_is_cut() {
+        let plain = frame(0, 20);
+        // Body bytes that look like the flag must not count.
+        let tricky = {
+            let mut f = frame(0, 8);
+            f[HEADER_LEN..].fill(FLAG_RECONNECT_ADVISED);
+            f
+        };
+        let advised = frame(FLAG_RECONNECT_ADVISED, 5);
+        let body: Vec<u8> = [
+            plain.clone(),
+            tricky.clone(),
+            advised.clone(),
+            plain.clone(),
+        ]
+        .concat();
+        let advised_at = plain.len() + tricky.len() + PREFIX_LEN;
+        for chunk in 1..=body.len() {
+            let found = scan_in_chunks(&body, chunk);
+            let expected: Vec<bool> = (0..found.len()).map(|i| i == advised_at / chunk).collect();
+            assert_eq!(found, expected, "chunks of {chunk}");
+        }
+        let quiet: Vec<u8> = [plain, tricky, frame(FLAG_TERMINAL, 3)].concat();
+        for chunk in 1..=quiet.len() {
+            assert!(
+                !scan_in_chunks(&quiet, chunk).contains(&true),
+                "chunks of {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_lengths_never_panic() {
+        let mut scan = AdviceScan::default();
+        // A zero length (invalid: no flag byte), then the largest length.
+        assert!(!scan.scan(&[0, 0, 0, 0]));
+        assert!(scan.scan(&[0xFF, 0xFF, 0xFF, FLAG_RECONNECT_ADVISED]));
+        assert_eq!(scan.skip, 0xFF_FFFF - 1);
+        assert!(!scan.scan(&[FLAG_RECONNECT_ADVISED; 64]));
+    }
+}
