@@ -76,9 +76,26 @@ struct HostPool {
     /// Open connections, oldest first; new requests go to the first one
     /// with room, so the newest ones empty out and close when idle.
     connections: Vec<Connection>,
-    /// Held while connecting: callers that find no room wait for one
+    /// Taken to connect: callers that find no room wait for one
     /// connection attempt instead of each opening a connection.
-    connecting: Arc<futures_util::lock::Mutex<()>>,
+    connector: Arc<Connector>,
+}
+
+/// Serialises the connection attempts to one host.
+#[derive(Default)]
+struct Connector {
+    /// Held while connecting; holds the error of the last attempt if it
+    /// failed.
+    lock: futures_util::lock::Mutex<Option<Error>>,
+    /// Attempts finished so far.
+    attempts: AtomicU64,
+}
+
+/// No room on any connection: wait for `connector`, which had finished
+/// `attempts` attempts when the caller looked.
+struct NoRoom {
+    connector: Arc<Connector>,
+    attempts: u64,
 }
 
 /// An open connection: a handle to send on and what is known about it.
@@ -96,15 +113,12 @@ impl Connection {
 
     /// Whether one more request fits under its stream limit.
     fn has_room(&self) -> bool {
+        let in_flight = self.state.in_flight.load(Ordering::Acquire);
         // A peer advertising no streams at all still gets one request: it
         // times out and evicts the connection, rather than every request
         // opening a connection of its own.
-        let limit = self
-            .state
-            .max_requests
-            .min((self.state.peer_max_streams)().unwrap_or(0))
-            .max(1);
-        self.state.in_flight.load(Ordering::Acquire) < limit
+        in_flight < self.state.max_requests
+            && in_flight < (self.state.peer_max_streams)().unwrap_or(0).max(1)
     }
 }
 
@@ -258,17 +272,33 @@ impl<R: Runtime> Transport<R> {
             .authority()
             .ok_or_else(|| Error::transport(false, "request URI has no host"))?;
         let key = (tls, authority.to_string());
-        let connecting = match self.try_checkout(&key) {
+        let NoRoom {
+            connector,
+            attempts,
+        } = match self.try_checkout(&key) {
             Ok(checkout) => return Ok(checkout),
-            Err(connecting) => connecting,
+            Err(no_room) => no_room,
         };
-        let connecting_guard = connecting.lock().await;
-        // Whoever held the lock before may have made room.
+        let mut last_failure = connector.lock.lock().await;
+        // Whoever held the lock before may have made room, or failed to
+        // connect while we waited: then fail alike rather than wait for
+        // one more attempt (callers would queue for one attempt each).
         if let Ok(checkout) = self.try_checkout(&key) {
             return Ok(checkout);
         }
+        if connector.attempts.load(Ordering::Acquire) != attempts
+            && let Some(error) = last_failure.clone()
+        {
+            drop(last_failure);
+            drop(connector);
+            forget(&self.hosts, &key, None);
+            return Err(error);
+        }
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        match self.connect(authority.host(), port, tls, key.clone()).await {
+        let result = self.connect(authority.host(), port, tls, key.clone()).await;
+        *last_failure = result.as_ref().err().cloned();
+        connector.attempts.fetch_add(1, Ordering::AcqRel);
+        match result {
             Ok(fresh) => {
                 let lease = Lease::new(fresh.state.clone());
                 let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
@@ -285,18 +315,18 @@ impl<R: Runtime> Transport<R> {
                 })
             }
             Err(e) => {
-                drop(connecting_guard);
-                drop(connecting);
+                drop(last_failure);
+                drop(connector);
                 forget(&self.hosts, &key, None);
                 Err(e)
             }
         }
     }
 
-    /// A place on a connection of `key` that has room, or the lock to take
+    /// A place on a connection of `key` that has room, or what to wait for
     /// before connecting. Drops connections that take no new requests:
     /// they close on their own once their streams end.
-    fn try_checkout(&self, key: &HostKey) -> Result<Checkout, Arc<futures_util::lock::Mutex<()>>> {
+    fn try_checkout(&self, key: &HostKey) -> Result<Checkout, NoRoom> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         let pool = hosts.entry(key.clone()).or_default();
         pool.connections.retain(Connection::usable);
@@ -308,7 +338,10 @@ impl<R: Runtime> Transport<R> {
                     lease: Lease::new(connection.state.clone()),
                 })
             }
-            None => Err(pool.connecting.clone()),
+            None => Err(NoRoom {
+                connector: pool.connector.clone(),
+                attempts: pool.connector.attempts.load(Ordering::Acquire),
+            }),
         }
     }
 
@@ -516,7 +549,7 @@ fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
     }
     // The lock is only cloned under the hosts lock, so no one else holds a
     // clone: no one waits to connect, and no one can start to.
-    if pool.connections.is_empty() && Arc::strong_count(&pool.connecting) == 1 {
+    if pool.connections.is_empty() && Arc::strong_count(&pool.connector) == 1 {
         hosts.remove(key);
     }
 }

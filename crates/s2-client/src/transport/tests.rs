@@ -406,3 +406,58 @@ fn no_request_per_connection_is_refused() {
         result.err()
     );
 }
+
+/// Tokio, but every connection attempt fails after a while.
+#[derive(Clone, Default)]
+struct Unreachable {
+    attempts: Arc<AtomicUsize>,
+}
+
+impl Runtime for Unreachable {
+    fn spawn(&self, task: Task) {
+        Tokio.spawn(task);
+    }
+
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        Tokio.sleep(duration)
+    }
+
+    fn now(&self) -> Instant {
+        Tokio.now()
+    }
+
+    fn connect(&self, _: ConnectTarget) -> ConnectFuture {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Err(std::io::Error::other("unreachable"))
+        })
+    }
+}
+
+#[tokio::test]
+async fn callers_waiting_on_a_failed_connect_fail_with_it() {
+    let runtime = Unreachable::default();
+    let config = ClientConfig::new("token")
+        .with_endpoints(Endpoints::single("http://127.0.0.1:9").expect("valid endpoint"));
+    let transport = Transport::new(runtime.clone(), Arc::new(config)).expect("transport");
+    let uri: http::Uri = "http://127.0.0.1:9/v1/x".parse().expect("valid URI");
+    let started = Instant::now();
+    let results = futures_util::future::join_all((0..5).map(|_| transport.checkout(&uri))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Error::Transport { sent: false, .. })))
+    );
+    // One attempt for all five, not one after another.
+    assert_eq!(runtime.attempts.load(Ordering::SeqCst), 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(transport.host_count(), 0);
+    // A later caller tries again.
+    assert!(transport.checkout(&uri).await.is_err());
+    assert_eq!(runtime.attempts.load(Ordering::SeqCst), 2);
+}
