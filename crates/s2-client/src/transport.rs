@@ -290,37 +290,46 @@ impl<R: Runtime> Transport<R> {
             && let Some(error) = last_failure.clone()
         {
             drop(last_failure);
-            drop(connector);
-            forget(&self.hosts, &key, None);
-            return Err(error);
+            return Err(self.give_up(&key, connector, error));
         }
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let result = self.connect(authority.host(), port, tls, key.clone()).await;
         *last_failure = result.as_ref().err().cloned();
         connector.attempts.fetch_add(1, Ordering::AcqRel);
         match result {
-            Ok(fresh) => {
-                let lease = Lease::new(fresh.state.clone());
-                let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-                // The entry may have gone while connecting (its last
-                // connection closed): then this one starts a new entry.
-                hosts
-                    .entry(key)
-                    .or_default()
-                    .connections
-                    .push(fresh.clone());
-                Ok(Checkout {
-                    sender: fresh.sender,
-                    lease,
-                })
-            }
+            // Added before the lock is released, for the callers waiting.
+            Ok(fresh) => Ok(self.add(key, fresh)),
             Err(e) => {
                 drop(last_failure);
-                drop(connector);
-                forget(&self.hosts, &key, None);
-                Err(e)
+                Err(self.give_up(&key, connector, e))
             }
         }
+    }
+
+    /// Adds a fresh connection to the pool of `key`, with a place taken on
+    /// it for the caller that opened it.
+    fn add(&self, key: HostKey, fresh: Connection) -> Checkout {
+        let lease = Lease::new(fresh.state.clone());
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        // The entry may have gone while connecting (its last connection
+        // closed): then this one starts a new entry.
+        hosts
+            .entry(key)
+            .or_default()
+            .connections
+            .push(fresh.clone());
+        Checkout {
+            sender: fresh.sender,
+            lease,
+        }
+    }
+
+    /// Leaves the pool of `key` after a failed connection attempt (dropping
+    /// it if it is empty and nobody else waits) and returns `error`.
+    fn give_up(&self, key: &HostKey, connector: Arc<Connector>, error: Error) -> Error {
+        drop(connector);
+        forget(&self.hosts, key, None);
+        error
     }
 
     /// A place on a connection of `key` that has room, or what to wait for
