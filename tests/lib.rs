@@ -19,6 +19,7 @@ pub mod faults;
 pub mod guarantees;
 pub mod hostile;
 pub mod lincheck;
+pub mod pool;
 pub mod security;
 
 /// The server every test of this process talks to, started on first use.
@@ -114,6 +115,13 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,
             path_like_stream_names_stay_names,
+        );
+        $crate::conformance_tests!(@in pool, $runtime, $block_on;
+            read_session_heartbeat_timeout_replaces_the_connection,
+            append_session_ack_timeout_replaces_the_connection,
+            read_session_advice_replaces_the_connection,
+            append_session_advice_replaces_the_connection,
+            many_sessions_leave_room_for_unary_calls,
         );
     };
     (@in $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {

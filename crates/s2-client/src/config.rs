@@ -66,7 +66,18 @@ pub struct ClientConfig {
     pub ack_timeout: Duration,
     /// Silence after which a read session connection is presumed dead.
     pub heartbeat_timeout: Duration,
+    /// Most requests (unary calls and sessions) in flight at once on one
+    /// HTTP/2 connection; the peer's own limit applies too. When every
+    /// connection to a host is full, another one is opened, so long-lived
+    /// sessions never leave unary calls waiting. At least 1; 100 by
+    /// default.
+    pub max_concurrent_requests_per_connection: usize,
 }
+
+/// Default of [`ClientConfig::max_concurrent_requests_per_connection`]:
+/// half of what s2-lite allows (200), so a connection is never full on the
+/// server's side before it is on ours.
+const DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION: usize = 100;
 
 impl ClientConfig {
     /// Defaults for the S2 cloud with this token: 5 s request timeout, 3
@@ -86,6 +97,7 @@ impl ClientConfig {
             max_unacked_bytes: 5 * 1024 * 1024,
             ack_timeout: Duration::from_secs(10),
             heartbeat_timeout: s2_core::session::DEFAULT_HEARTBEAT_TIMEOUT,
+            max_concurrent_requests_per_connection: DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION,
         }
     }
 
@@ -143,6 +155,13 @@ impl ClientConfig {
     /// Sets the append retry policy.
     pub fn with_append_retry_policy(mut self, policy: AppendRetryPolicy) -> Self {
         self.append_retry_policy = policy;
+        self
+    }
+
+    /// Sets the most requests in flight at once on one connection (at
+    /// least 1; the client refuses to build with 0).
+    pub fn with_max_concurrent_requests_per_connection(mut self, max: usize) -> Self {
+        self.max_concurrent_requests_per_connection = max;
         self
     }
 

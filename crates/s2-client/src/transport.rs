@@ -1,14 +1,24 @@
-//! Connection management: one multiplexed HTTP/2 connection per endpoint
-//! host, opened on first use and replaced when it fails, goes away, times
-//! out or sits idle.
+//! Connection management: a pool of multiplexed HTTP/2 connections per
+//! endpoint host, opened on demand and replaced when they fail, go away,
+//! time out or sit idle.
+//!
+//! Every request in flight holds a [`Lease`] on its connection, unary calls
+//! and sessions alike; a session keeps its lease for as long as its stream
+//! lives. A connection takes requests up to its limit: the peer's
+//! `SETTINGS_MAX_CONCURRENT_STREAMS`, capped by
+//! [`ClientConfig::max_concurrent_requests_per_connection`]. When every
+//! connection to a host is at its limit, the pool opens a sibling rather
+//! than let the request queue behind long-lived sessions: unary calls are
+//! never starved by sessions.
 //!
 //! A connection stops taking new requests when hyper reports it closed
 //! (errors, a GOAWAY from the server) or when it is *evicted*: a unary call
-//! on it timed out, or a session driver found it dead
-//! ([`Transport::evict`]). Its requests in flight finish on it; the next
-//! request opens a fresh one. A connection with no request for
-//! [`IDLE_TIMEOUT`] is closed even though keepalive pings still succeed, and
-//! the host's entry is dropped once its connection is gone.
+//! on it timed out, or a session driver found it dead or was advised to
+//! leave it ([`ConnectionHandle::evict`]). Its requests in flight finish on
+//! it; later requests go to another connection. A connection with no
+//! request for [`IDLE_TIMEOUT`] is closed even though keepalive pings still
+//! succeed, and the host's entry is dropped once its last connection is
+//! gone.
 
 use std::{
     collections::HashMap,
@@ -27,7 +37,7 @@ use hyper::client::conn::http2::{self, SendRequest};
 use s2_core::{
     Error,
     api::{HttpRequest, HttpResponse, MAX_RESPONSE_BODY_BYTES},
-    error::ProtocolError,
+    error::{ProtocolError, ValidationError},
 };
 
 use crate::{
@@ -42,9 +52,13 @@ pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Scheme and authority of an endpoint host.
 type HostKey = (bool, String);
 
-/// The host slots of one client, shared with connection tasks so a closed
-/// connection can remove its entry.
-type Hosts = Mutex<HashMap<HostKey, Arc<HostSlot>>>;
+/// The pools of one client, shared with connection tasks so a closed
+/// connection can remove itself.
+type Hosts = Mutex<HashMap<HostKey, HostPool>>;
+
+/// Reads the peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` from a
+/// connection driven by its task (it may change at any time).
+type PeerMaxStreams = Box<dyn Fn() -> Option<usize> + Send + Sync>;
 
 /// The HTTP/2 connections of one client.
 pub(crate) struct Transport<R: Runtime> {
@@ -56,11 +70,32 @@ pub(crate) struct Transport<R: Runtime> {
     next_connection: AtomicU64,
 }
 
-/// The connection to one host; the async lock makes concurrent callers share
-/// one connection attempt.
+/// The connections to one host.
 #[derive(Default)]
-struct HostSlot {
-    current: futures_util::lock::Mutex<Option<Connection>>,
+struct HostPool {
+    /// Open connections, oldest first; new requests go to the first one
+    /// with room, so the newest ones empty out and close when idle.
+    connections: Vec<Connection>,
+    /// Taken to connect: callers that find no room wait for one
+    /// connection attempt instead of each opening a connection.
+    connector: Arc<Connector>,
+}
+
+/// Serialises the connection attempts to one host.
+#[derive(Default)]
+struct Connector {
+    /// Held while connecting; holds the error of the last attempt if it
+    /// failed.
+    lock: futures_util::lock::Mutex<Option<Error>>,
+    /// Attempts finished so far.
+    attempts: AtomicU64,
+}
+
+/// No room on any connection: wait for `connector`, which had finished
+/// `attempts` attempts when the caller looked.
+struct NoRoom {
+    connector: Arc<Connector>,
+    attempts: u64,
 }
 
 /// An open connection: a handle to send on and what is known about it.
@@ -71,9 +106,19 @@ struct Connection {
 }
 
 impl Connection {
-    /// Whether new requests may go out on it.
+    /// Whether new requests may go out on it at all.
     fn usable(&self) -> bool {
         !self.sender.is_closed() && !self.state.evicted.load(Ordering::Acquire)
+    }
+
+    /// Whether one more request fits under its stream limit.
+    fn has_room(&self) -> bool {
+        let in_flight = self.state.in_flight.load(Ordering::Acquire);
+        // A peer advertising no streams at all still gets one request: it
+        // times out and evicts the connection, rather than every request
+        // opening a connection of its own.
+        in_flight < self.state.max_requests
+            && in_flight < (self.state.peer_max_streams)().unwrap_or(0).max(1)
     }
 }
 
@@ -86,8 +131,13 @@ struct ConnectionState {
     /// Tells the connection's task to close it (taken by the first
     /// eviction).
     close: Mutex<Option<oneshot::Sender<()>>>,
-    /// Unary requests in flight (a busy connection is not idle).
+    /// Requests in flight: leases held, unary and session.
     in_flight: AtomicUsize,
+    /// Most requests in flight at once, from the configuration.
+    max_requests: usize,
+    /// The peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` (`None` once
+    /// the connection's task is over).
+    peer_max_streams: PeerMaxStreams,
     /// When the last request went out.
     last_used: Mutex<Instant>,
 }
@@ -114,11 +164,20 @@ impl ConnectionState {
     }
 }
 
-/// The connection a request went out on: hand it to [`Transport::evict`]
-/// when that connection proved bad (a session's heartbeat or ack deadline
-/// passed), so the next attempt does not reuse it.
+/// The connection a request went out on: evict it when it proved bad (a
+/// session's heartbeat or ack deadline passed, or the server advised
+/// leaving it), so that no new request goes out on it.
 #[derive(Clone)]
 pub(crate) struct ConnectionHandle(Arc<ConnectionState>);
+
+impl ConnectionHandle {
+    /// Stops the connection from taking new requests and closes it once
+    /// the requests on it are done. Harmless if it is already closed or
+    /// evicted.
+    pub(crate) fn evict(&self) {
+        self.0.evict();
+    }
+}
 
 impl std::fmt::Debug for ConnectionHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,24 +185,69 @@ impl std::fmt::Debug for ConnectionHandle {
     }
 }
 
-/// Counts a unary request in flight for as long as it lives.
-struct InFlight(Arc<ConnectionState>);
+/// One request's place on a connection, counted against its limit for as
+/// long as the lease lives: hold it until the response (body or session
+/// stream) is done with.
+pub(crate) struct Lease(Arc<ConnectionState>);
 
-impl InFlight {
+impl Lease {
+    /// Takes a place on `state`'s connection. Callers check for room first,
+    /// under the hosts lock, so that two callers cannot take the last place.
     fn new(state: Arc<ConnectionState>) -> Self {
         state.in_flight.fetch_add(1, Ordering::AcqRel);
         Self(state)
     }
+
+    /// The connection the lease is on.
+    pub(crate) fn connection(&self) -> ConnectionHandle {
+        ConnectionHandle(self.0.clone())
+    }
 }
 
-impl Drop for InFlight {
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Lease").field(&self.0.id).finish()
+    }
+}
+
+impl Drop for Lease {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
+/// A connection chosen for one request, its place already taken.
+pub(crate) struct Checkout {
+    sender: SendRequest<RequestBody>,
+    lease: Lease,
+}
+
+impl Checkout {
+    /// The connection the request will go out on.
+    pub(crate) fn connection(&self) -> ConnectionHandle {
+        self.lease.connection()
+    }
+
+    /// Sends `request` with `body`; returns the response head and body
+    /// stream, with the lease to hold while the body is read.
+    pub(crate) async fn send(
+        self,
+        request: &HttpRequest,
+        body: RequestBody,
+    ) -> Result<(http::Response<hyper::body::Incoming>, Lease), Error> {
+        let response = send_on(self.sender, request, body).await?;
+        Ok((response, self.lease))
+    }
+}
+
 impl<R: Runtime> Transport<R> {
     pub(crate) fn new(runtime: R, config: Arc<ClientConfig>) -> Result<Self, Error> {
+        if config.max_concurrent_requests_per_connection == 0 {
+            return Err(ValidationError::InvalidConfig {
+                reason: "max_concurrent_requests_per_connection must be at least 1".into(),
+            }
+            .into());
+        }
         let tls = crate::tls::client_config(&config)?;
         Ok(Self {
             runtime,
@@ -159,42 +263,94 @@ impl<R: Runtime> Transport<R> {
         &self.runtime
     }
 
-    /// Stops `connection` from taking new requests and closes it once the
-    /// requests on it are done. Harmless if it is already closed or
-    /// replaced.
-    pub(crate) fn evict(&self, connection: &ConnectionHandle) {
-        connection.0.evict();
-    }
-
-    /// A usable connection to the host of `uri`, connecting if needed.
-    async fn connection(&self, uri: &http::Uri) -> Result<Connection, Error> {
+    /// A place for one request on a connection to the host of `uri` with
+    /// room for it, connecting if every connection is full (or there is
+    /// none).
+    pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri
             .authority()
             .ok_or_else(|| Error::transport(false, "request URI has no host"))?;
         let key = (tls, authority.to_string());
-        let slot = {
-            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-            hosts.entry(key.clone()).or_default().clone()
+        let NoRoom {
+            connector,
+            attempts,
+        } = match self.try_checkout(&key) {
+            Ok(checkout) => return Ok(checkout),
+            Err(no_room) => no_room,
         };
-        let mut current = slot.current.lock().await;
-        if let Some(existing) = current.as_ref().filter(|c| c.usable()) {
-            existing.state.touch(self.runtime.now());
-            return Ok(existing.clone());
+        let mut last_failure = connector.lock.lock().await;
+        // Whoever held the lock before may have made room, or failed to
+        // connect while we waited: then fail alike rather than wait for
+        // one more attempt (callers would queue for one attempt each).
+        if let Ok(checkout) = self.try_checkout(&key) {
+            return Ok(checkout);
         }
-        // An unusable connection closes on its own once its streams end.
-        *current = None;
+        if connector.attempts.load(Ordering::Acquire) != attempts
+            && let Some(error) = last_failure.clone()
+        {
+            drop(last_failure);
+            return Err(self.give_up(&key, connector, error));
+        }
         let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        match self.connect(authority.host(), port, tls, key.clone()).await {
-            Ok(fresh) => {
-                *current = Some(fresh.clone());
-                Ok(fresh)
-            }
+        let result = self.connect(authority.host(), port, tls, key.clone()).await;
+        *last_failure = result.as_ref().err().cloned();
+        connector.attempts.fetch_add(1, Ordering::AcqRel);
+        match result {
+            // Added before the lock is released, for the callers waiting.
+            Ok(fresh) => Ok(self.add(key, fresh)),
             Err(e) => {
-                drop(current);
-                forget_host(&self.hosts, &key, None);
-                Err(e)
+                drop(last_failure);
+                Err(self.give_up(&key, connector, e))
             }
+        }
+    }
+
+    /// Adds a fresh connection to the pool of `key`, with a place taken on
+    /// it for the caller that opened it.
+    fn add(&self, key: HostKey, fresh: Connection) -> Checkout {
+        let lease = Lease::new(fresh.state.clone());
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        // The entry may have gone while connecting (its last connection
+        // closed): then this one starts a new entry.
+        hosts
+            .entry(key)
+            .or_default()
+            .connections
+            .push(fresh.clone());
+        Checkout {
+            sender: fresh.sender,
+            lease,
+        }
+    }
+
+    /// Leaves the pool of `key` after a failed connection attempt (dropping
+    /// it if it is empty and nobody else waits) and returns `error`.
+    fn give_up(&self, key: &HostKey, connector: Arc<Connector>, error: Error) -> Error {
+        drop(connector);
+        forget(&self.hosts, key, None);
+        error
+    }
+
+    /// A place on a connection of `key` that has room, or what to wait for
+    /// before connecting. Drops connections that take no new requests:
+    /// they close on their own once their streams end.
+    fn try_checkout(&self, key: &HostKey) -> Result<Checkout, NoRoom> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = hosts.entry(key.clone()).or_default();
+        pool.connections.retain(Connection::usable);
+        match pool.connections.iter().find(|c| c.has_room()) {
+            Some(connection) => {
+                connection.state.touch(self.runtime.now());
+                Ok(Checkout {
+                    sender: connection.sender.clone(),
+                    lease: Lease::new(connection.state.clone()),
+                })
+            }
+            None => Err(NoRoom {
+                connector: pool.connector.clone(),
+                attempts: pool.connector.attempts.load(Ordering::Acquire),
+            }),
         }
     }
 
@@ -215,6 +371,7 @@ impl<R: Runtime> Transport<R> {
             tls: tls.then(|| self.tls.clone()),
         };
         let connect_timeout = self.config.connect_timeout;
+        let max_requests = self.config.max_concurrent_requests_per_connection;
         let handshake = async {
             let io = self
                 .runtime
@@ -226,7 +383,8 @@ impl<R: Runtime> Transport<R> {
                 .timer(HyperTimer(self.runtime.clone()))
                 .adaptive_window(true)
                 .max_frame_size(Some(256 * 1024))
-                .initial_max_send_streams(Some(100));
+                // Until the peer's SETTINGS say otherwise.
+                .initial_max_send_streams(Some(max_requests));
             if let Some(interval) = self.config.keepalive_interval {
                 builder
                     .keep_alive_interval(Some(interval))
@@ -244,18 +402,42 @@ impl<R: Runtime> Transport<R> {
                 Error::transport(false, format!("connecting to {host}:{port} timed out"))
             })??;
         let (close_tx, close_rx) = oneshot::channel();
+        // The task drives the connection; the pool only peeks at it, and
+        // must not keep it alive: dropping it is how it gets closed.
+        let driven = Arc::new(Mutex::new(Box::pin(connection)));
+        let peek = Arc::downgrade(&driven);
+        let peer_max_streams: PeerMaxStreams = Box::new(move || {
+            let connection = peek.upgrade()?;
+            let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            Some(connection.as_ref().get_ref().current_max_send_streams())
+        });
         let state = Arc::new(ConnectionState {
             id: self.next_connection.fetch_add(1, Ordering::Relaxed),
             evicted: AtomicBool::new(false),
             close: Mutex::new(Some(close_tx)),
             in_flight: AtomicUsize::new(0),
+            max_requests,
+            peer_max_streams,
             last_used: Mutex::new(self.runtime.now()),
         });
+        tracing::debug!(
+            connection = state.id,
+            host,
+            port,
+            "opened HTTP/2 connection"
+        );
         let task_state = state.clone();
         let runtime = self.runtime.clone();
         let idle_timeout = self.idle_timeout;
         let hosts = Arc::downgrade(&self.hosts);
         self.runtime.spawn(Box::pin(async move {
+            let connection = futures_util::future::poll_fn(|cx| {
+                driven
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_mut()
+                    .poll(cx)
+            });
             let idle = std::pin::pin!(idle(&runtime, &task_state, idle_timeout));
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
@@ -265,37 +447,13 @@ impl<R: Runtime> Transport<R> {
                 Either::Left((Ok(()), _)) => tracing::debug!("HTTP/2 connection closed"),
                 Either::Right(_) => tracing::debug!("closing an evicted or idle HTTP/2 connection"),
             }
+            drop(driven);
             task_state.evicted.store(true, Ordering::Release);
             if let Some(hosts) = hosts.upgrade() {
-                forget_host(&hosts, &key, Some(&task_state));
+                forget(&hosts, &key, Some(&task_state));
             }
         }));
         Ok(Connection { sender, state })
-    }
-
-    /// Sends `request` with `body` and returns the response head and body
-    /// stream.
-    pub(crate) async fn send_streaming(
-        &self,
-        request: &HttpRequest,
-        body: RequestBody,
-    ) -> Result<http::Response<hyper::body::Incoming>, Error> {
-        self.send_streaming_tracked(request, body)
-            .await
-            .map(|(response, _)| response)
-    }
-
-    /// [`send_streaming`](Self::send_streaming), also returning the
-    /// connection the request went out on, for [`evict`](Self::evict).
-    pub(crate) async fn send_streaming_tracked(
-        &self,
-        request: &HttpRequest,
-        body: RequestBody,
-    ) -> Result<(http::Response<hyper::body::Incoming>, ConnectionHandle), Error> {
-        let connection = self.connection(&request.uri).await?;
-        let handle = ConnectionHandle(connection.state.clone());
-        let response = send_on(connection.sender, request, body).await?;
-        Ok((response, handle))
     }
 
     /// Sends a unary request and collects its response within the request
@@ -311,12 +469,10 @@ impl<R: Runtime> Transport<R> {
         let deadline = self.config.request_timeout.saturating_add(allowance);
         let used: Mutex<Option<ConnectionHandle>> = Mutex::new(None);
         let exchange = async {
-            let connection = self.connection(&request.uri).await?;
-            let _in_flight = InFlight::new(connection.state.clone());
-            *used.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(ConnectionHandle(connection.state.clone()));
+            let checkout = self.checkout(&request.uri).await?;
+            *used.lock().unwrap_or_else(|p| p.into_inner()) = Some(checkout.connection());
             let body = RequestBody::full(request.body.clone());
-            let response = send_on(connection.sender, request, body).await?;
+            let (response, _lease) = checkout.send(request, body).await?;
             let (parts, body) = response.into_parts();
             let body = collect_limited(body).await?;
             Ok(HttpResponse {
@@ -329,7 +485,7 @@ impl<R: Runtime> Transport<R> {
             Some(result) => result,
             None => {
                 if let Some(connection) = used.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    self.evict(&connection);
+                    connection.evict();
                 }
                 Err(Error::Timeout(deadline))
             }
@@ -340,6 +496,13 @@ impl<R: Runtime> Transport<R> {
     #[cfg(test)]
     fn host_count(&self) -> usize {
         self.hosts.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Connections in the pool of every host (for tests).
+    #[cfg(test)]
+    fn connection_count(&self) -> usize {
+        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.values().map(|pool| pool.connections.len()).sum()
     }
 }
 
@@ -382,24 +545,20 @@ async fn idle<R: Runtime>(runtime: &R, state: &ConnectionState, idle_timeout: Du
     }
 }
 
-/// Removes the entry of `key` when its slot holds no usable connection
-/// (only `closed`'s, or none). A slot that is busy connecting is left
-/// alone: whoever holds it will fill it.
-fn forget_host(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
+/// Removes `closed` from the pool of `key` (or nothing, after a failed
+/// connect), then the pool itself if no connection is left and nobody is
+/// connecting.
+fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
     let mut hosts = hosts.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(slot) = hosts.get(key) else {
+    let Some(pool) = hosts.get_mut(key) else {
         return;
     };
-    let Some(current) = slot.current.try_lock() else {
-        return;
-    };
-    let stale = match (current.as_ref(), closed) {
-        (None, _) => true,
-        (Some(conn), Some(closed)) => Arc::ptr_eq(&conn.state, closed),
-        (Some(_), None) => false,
-    };
-    drop(current);
-    if stale {
+    if let Some(closed) = closed {
+        pool.connections.retain(|c| !Arc::ptr_eq(&c.state, closed));
+    }
+    // The lock is only cloned under the hosts lock, so no one else holds a
+    // clone: no one waits to connect, and no one can start to.
+    if pool.connections.is_empty() && Arc::strong_count(&pool.connector) == 1 {
         hosts.remove(key);
     }
 }

@@ -31,7 +31,10 @@ use super::{
     BoxFuture, Deadline, Opening, SessionConnection,
     gate::{Gate, Limits},
 };
-use crate::{body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime};
+use crate::{
+    body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime,
+    transport::ConnectionHandle,
+};
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
 
@@ -140,6 +143,7 @@ impl AppendSessionHandle {
             outgoing: None,
             unary: None,
             deadline: Deadline::new(),
+            timed_out: None,
         };
         let runtime = driver.runtime.clone();
         runtime.spawn(Box::pin(driver.run()));
@@ -245,6 +249,10 @@ struct Driver<R: Runtime> {
     )>,
     unary: Option<Unary>,
     deadline: Deadline,
+    /// The HTTP/2 connection of the session connection when the timer last
+    /// fired: if the machine drops that session connection in response (its
+    /// ack deadline passed), it is evicted.
+    timed_out: Option<ConnectionHandle>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -362,6 +370,8 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             if !progressed {
+                // A timeout the machine did not drop the connection for.
+                self.timed_out = None;
                 return;
             }
         }
@@ -397,6 +407,11 @@ impl<R: Runtime> Driver<R> {
                     .as_ref()
                     .is_some_and(|(c, _)| *c == connection)
                 {
+                    if let Some(timed_out) = self.timed_out.take() {
+                        // No ack within the deadline: the reconnect must not
+                        // go out on the same HTTP/2 connection.
+                        timed_out.evict();
+                    }
                     self.abort_connection();
                 }
             }
@@ -509,6 +524,7 @@ impl<R: Runtime> Driver<R> {
             .is_ready()
         {
             let now = self.now();
+            self.timed_out = self.connection.http_connection();
             self.machine.handle_timeout(now);
             ready = true;
         }

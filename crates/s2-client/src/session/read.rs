@@ -147,6 +147,10 @@ impl<R: Runtime> AsyncStream for ReadSession<R> {
             {
                 progressed = true;
                 let now = this.now();
+                // A connection silent past the heartbeat timeout is dead:
+                // the reconnect must not go out on it again.
+                this.connection
+                    .evict_if_silent(this.inner.config.heartbeat_timeout, now);
                 this.machine.handle_timeout(now);
             }
             if !progressed {

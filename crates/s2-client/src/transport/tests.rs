@@ -48,6 +48,8 @@ enum Peer {
     Stall,
     /// Advertises `MAX_CONCURRENT_STREAMS = 0`: no request can start.
     ZeroStreams,
+    /// Advertises `MAX_CONCURRENT_STREAMS = 1`, then never answers.
+    OneStream,
     /// Answers every request with an empty 200.
     Answer,
     /// Answers the first request, then sends GOAWAY.
@@ -137,6 +139,7 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
     let settings: &[u8] = match peer {
         // SETTINGS_MAX_CONCURRENT_STREAMS (3) = 0.
         Peer::ZeroStreams => &[0, 3, 0, 0, 0, 0],
+        Peer::OneStream => &[0, 3, 0, 0, 0, 1],
         _ => &[],
     };
     write_frame(&mut stream, FRAME_SETTINGS, 0, 0, settings)?;
@@ -173,11 +176,20 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
 }
 
 fn transport(server: &Server, idle_timeout: Duration) -> Transport<Tokio> {
+    transport_with(server, idle_timeout, |config| config)
+}
+
+fn transport_with(
+    server: &Server,
+    idle_timeout: Duration,
+    configure: impl FnOnce(ClientConfig) -> ClientConfig,
+) -> Transport<Tokio> {
     let endpoint = format!("http://127.0.0.1:{}", server.port);
-    let mut config = ClientConfig::new("token")
+    let config = ClientConfig::new("token")
         .with_endpoints(Endpoints::single(&endpoint).expect("valid endpoint"))
         .with_request_timeout(Duration::from_millis(300));
     // Frequent pings: they must not keep an idle connection open.
+    let mut config = configure(config);
     config.keepalive_interval = Some(Duration::from_millis(50));
     let mut transport = Transport::new(Tokio, Arc::new(config)).expect("transport");
     transport.idle_timeout = idle_timeout;
@@ -290,4 +302,162 @@ async fn a_failed_connect_leaves_no_entry() {
         "{result:?}"
     );
     assert_eq!(transport.host_count(), 0);
+}
+
+#[tokio::test]
+async fn a_full_connection_gets_a_sibling() {
+    let server = Server::start(Peer::Stall);
+    let transport = transport_with(&server, IDLE_TIMEOUT, |c| {
+        c.with_max_concurrent_requests_per_connection(2)
+    });
+    let uri = server.request().uri;
+    let mut leases = Vec::new();
+    for _ in 0..5 {
+        leases.push(transport.checkout(&uri).await.expect("checkout"));
+    }
+    // Two places per connection: 5 requests need 3 connections.
+    assert_eq!(transport.connection_count(), 3);
+    assert!(eventually(|| server.accepted() == 3).await);
+    let per_connection = |leases: &[Checkout]| {
+        let mut ids: Vec<u64> = leases.iter().map(|l| l.lease.0.id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(per_connection(&leases), [0, 0, 1, 1, 2]);
+    // Places freed are taken again before any new connection is opened.
+    leases.truncate(1);
+    for _ in 0..3 {
+        leases.push(transport.checkout(&uri).await.expect("checkout"));
+    }
+    assert_eq!(server.accepted(), 3);
+    assert_eq!(per_connection(&leases), [0, 0, 1, 1]);
+}
+
+#[tokio::test]
+async fn the_peer_stream_limit_caps_a_connection() {
+    let server = Server::start(Peer::OneStream);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    let uri = server.request().uri;
+    let first = transport.checkout(&uri).await.expect("checkout");
+    // Once the peer's SETTINGS are in, its limit (1) applies, well below the
+    // configured one (100).
+    let peer_limit = || (first.lease.0.peer_max_streams)();
+    assert!(
+        eventually(|| peer_limit() == Some(1)).await,
+        "{:?}",
+        peer_limit()
+    );
+    let second = transport.checkout(&uri).await.expect("checkout");
+    assert_ne!(first.lease.0.id, second.lease.0.id);
+    assert!(eventually(|| server.accepted() == 2).await);
+}
+
+#[tokio::test]
+async fn a_session_keeps_its_connection_from_idling() {
+    let server = Server::start(Peer::Stall);
+    let transport = transport(&server, Duration::from_millis(200));
+    let checkout = transport
+        .checkout(&server.request().uri)
+        .await
+        .expect("checkout");
+    // A long-lived request (a session) holds its lease: not idle.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(server.closed(), 0, "closed under a request in flight");
+    drop(checkout);
+    assert!(
+        eventually(|| server.closed() == 1).await,
+        "idle connection left open"
+    );
+}
+
+#[tokio::test]
+async fn an_evicted_connection_takes_no_new_requests() {
+    let server = Server::start(Peer::Answer);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    let uri = server.request().uri;
+    let first = transport.checkout(&uri).await.expect("checkout");
+    first.connection().evict();
+    let second = transport.checkout(&uri).await.expect("checkout");
+    assert_ne!(first.lease.0.id, second.lease.0.id);
+    // A request not yet sent on the evicted connection fails unsent (and
+    // can be retried safely); the new connection answers.
+    let unsent = first
+        .send(&server.request(), RequestBody::full(Bytes::new()))
+        .await;
+    assert!(
+        matches!(unsent, Err(Error::Transport { sent: false, .. })),
+        "{unsent:?}"
+    );
+    let (response, _lease) = second
+        .send(&server.request(), RequestBody::full(Bytes::new()))
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    assert!(eventually(|| server.accepted() == 2).await);
+}
+
+#[test]
+fn no_request_per_connection_is_refused() {
+    let config = ClientConfig::new("token").with_max_concurrent_requests_per_connection(0);
+    let result = Transport::new(Tokio, Arc::new(config));
+    assert!(
+        matches!(result, Err(Error::Validation(_))),
+        "{:?}",
+        result.err()
+    );
+}
+
+/// Tokio, but every connection attempt fails after a while.
+#[derive(Clone, Default)]
+struct Unreachable {
+    attempts: Arc<AtomicUsize>,
+}
+
+impl Runtime for Unreachable {
+    fn spawn(&self, task: Task) {
+        Tokio.spawn(task);
+    }
+
+    fn sleep(&self, duration: Duration) -> SleepFuture {
+        Tokio.sleep(duration)
+    }
+
+    fn now(&self) -> Instant {
+        Tokio.now()
+    }
+
+    fn connect(&self, _: ConnectTarget) -> ConnectFuture {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Err(std::io::Error::other("unreachable"))
+        })
+    }
+}
+
+#[tokio::test]
+async fn callers_waiting_on_a_failed_connect_fail_with_it() {
+    let runtime = Unreachable::default();
+    let config = ClientConfig::new("token")
+        .with_endpoints(Endpoints::single("http://127.0.0.1:9").expect("valid endpoint"));
+    let transport = Transport::new(runtime.clone(), Arc::new(config)).expect("transport");
+    let uri: http::Uri = "http://127.0.0.1:9/v1/x".parse().expect("valid URI");
+    let started = Instant::now();
+    let results = futures_util::future::join_all((0..5).map(|_| transport.checkout(&uri))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(Error::Transport { sent: false, .. })))
+    );
+    // One attempt for all five, not one after another.
+    assert_eq!(runtime.attempts.load(Ordering::SeqCst), 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(transport.host_count(), 0);
+    // A later caller tries again.
+    assert!(transport.checkout(&uri).await.is_err());
+    assert_eq!(runtime.attempts.load(Ordering::SeqCst), 2);
 }
