@@ -2,7 +2,7 @@
 //! connections. The figures that matter are records lost and duplicated:
 //! both must be zero.
 
-use std::{net::ToSocketAddrs, time::Duration};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use s2_client::{
@@ -12,20 +12,6 @@ use s2_client::{
 use s2_test_server::FaultProxy;
 
 use crate::{config, fresh_stream};
-
-/// A proxy in front of the test server, when the server is reachable over
-/// plain TCP.
-fn proxy() -> Option<FaultProxy> {
-    let target = crate::target();
-    let upstream = match &target.server {
-        Some(server) => server.addr(),
-        None => {
-            let host = target.account_endpoint.strip_prefix("http://")?;
-            host.to_socket_addrs().ok()?.next()?
-        }
-    };
-    Some(FaultProxy::start(upstream).expect("proxy"))
-}
 
 /// A client that talks through `proxy`, with short timeouts so stalls are
 /// detected quickly and a retry budget that outlasts the faults.
@@ -89,7 +75,7 @@ async fn read_back<R: Runtime + Default>(stream: &s2_client::Stream<R>) -> Vec<S
 /// while the connection is cut at least 20 times: none lost, none
 /// duplicated, every ack where its records are.
 pub async fn exactly_once_append_through_cuts<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "xonce").await;
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::NoSideEffects)
         .basin(direct.basin_name().clone())
@@ -136,7 +122,7 @@ pub async fn exactly_once_append_through_cuts<R: Runtime + Default>(s2: S2<R>) {
 /// A read session tailing through cuts and a stall past the heartbeat
 /// timeout sees every record once, in order.
 pub async fn read_session_through_cuts_and_stalls<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "rcuts").await;
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::All)
         .basin(direct.basin_name().clone())
@@ -190,7 +176,7 @@ pub async fn read_session_through_cuts_and_stalls<R: Runtime + Default>(s2: S2<R
 /// At-least-once: after a cut the session resends what was unacked; every
 /// ack points at its own records and nothing is lost.
 pub async fn at_least_once_resends_after_cut<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "alo").await;
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::All)
         .basin(direct.basin_name().clone())
@@ -224,7 +210,7 @@ pub async fn at_least_once_resends_after_cut<R: Runtime + Default>(s2: S2<R>) {
 /// stops the session with an error that says which inputs may have landed;
 /// the stream agrees with it.
 pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "nse").await;
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::NoSideEffects)
         .basin(direct.basin_name().clone())
@@ -297,7 +283,7 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
 /// meets the batch it already landed (412) and the client reads it back and
 /// acknowledges it — no duplicate, and no false "condition failed".
 pub async fn conditioned_unary_append_is_exactly_once<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "unary1x").await;
     let mut config = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))

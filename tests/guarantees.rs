@@ -3,7 +3,7 @@
 //! errors of the producer. Every case compares what the client said with
 //! what the stream holds.
 
-use std::{collections::HashMap, future::Future, net::ToSocketAddrs, pin::Pin, time::Duration};
+use std::{collections::HashMap, future::Future, pin::Pin, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{
@@ -21,19 +21,6 @@ use s2_client::{
 use s2_test_server::FaultProxy;
 
 use crate::{config, fresh_stream};
-
-/// A proxy in front of the test server, when it is reachable over plain TCP.
-fn proxy() -> Option<FaultProxy> {
-    let target = crate::target();
-    let upstream = match &target.server {
-        Some(server) => server.addr(),
-        None => {
-            let host = target.account_endpoint.strip_prefix("http://")?;
-            host.to_socket_addrs().ok()?.next()?
-        }
-    };
-    Some(FaultProxy::start(upstream).expect("proxy"))
-}
 
 /// A client through `proxy` whose unary calls time out after 700 ms and are
 /// retried after 50 ms.
@@ -106,7 +93,7 @@ async fn append_fenced_meanwhile<R: Runtime + Default>(
 /// batch is in the stream, so the client must not answer "condition failed,
 /// nothing applied": it cannot tell, and says the outcome is unknown.
 pub async fn fenced_retry_after_unknown_outcome_is_not_no_effect<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "fenceuo").await;
     direct.append(&fence("writer-1")).await.expect("fence");
     let faulty = stalled_client(&proxy, AppendRetryPolicy::All, &direct);
@@ -133,7 +120,7 @@ pub async fn fenced_retry_after_unknown_outcome_is_not_no_effect<R: Runtime + De
 /// The same with `match_seq_num`: the batch is read back where it had to
 /// land and acknowledged, with the ack the service would have sent.
 pub async fn fenced_retry_with_match_seq_num_is_resolved<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "fencems").await;
     direct.append(&fence("writer-1")).await.expect("fence");
     let faulty = stalled_client(&proxy, AppendRetryPolicy::All, &direct);
@@ -162,7 +149,7 @@ pub async fn fenced_retry_with_match_seq_num_is_resolved<R: Runtime + Default>(s
 pub async fn conditioned_retry_behind_another_writer_is_not_applied<R: Runtime + Default>(
     s2: S2<R>,
 ) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "behind").await;
     let faulty = stalled_client(&proxy, AppendRetryPolicy::All, &direct);
     faulty.check_tail().await.expect("tail");
@@ -202,7 +189,7 @@ pub async fn conditioned_retry_behind_another_writer_is_not_applied<R: Runtime +
 /// Under `NoSideEffects` a unary append whose outcome is unknown is not
 /// retried: the caller hears "unknown", and the batch is there once.
 pub async fn no_side_effects_unary_never_retries_unknown_outcome<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "nseuo").await;
     let faulty = stalled_client(&proxy, AppendRetryPolicy::NoSideEffects, &direct);
     faulty.check_tail().await.expect("tail");
@@ -346,7 +333,7 @@ pub async fn cancelled_producer_submits_never_land_unacknowledged<R: Runtime + D
 /// that record may have been applied. A record said not applied is not in
 /// the stream; an acked record is where its ack says.
 pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "precerr").await;
     let mut config: ClientConfig = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))

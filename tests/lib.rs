@@ -38,6 +38,21 @@ pub fn client<R: Runtime + Default>() -> S2<R> {
     S2::with_runtime(config(), R::default()).expect("client")
 }
 
+/// A fault proxy in front of the test server, when the server is reachable
+/// over plain TCP (cases that need one skip otherwise).
+pub fn proxy() -> Option<s2_test_server::FaultProxy> {
+    use std::net::ToSocketAddrs;
+    let target = target();
+    let upstream = match &target.server {
+        Some(server) => server.addr(),
+        None => {
+            let host = target.account_endpoint.strip_prefix("http://")?;
+            host.to_socket_addrs().ok()?.next()?
+        }
+    };
+    Some(s2_test_server::FaultProxy::start(upstream).expect("proxy"))
+}
+
 /// A basin name no other test uses.
 pub fn unique_basin_name(prefix: &str) -> BasinName {
     BasinName::new(format!("{prefix}-{:012x}", rand::random::<u64>() >> 16)).expect("valid name")

@@ -5,7 +5,6 @@
 
 use std::{
     future::Future,
-    net::ToSocketAddrs,
     time::{Duration, Instant},
 };
 
@@ -19,7 +18,7 @@ use s2_client::{
     core::backoff::BackoffConfig,
     types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
 };
-use s2_test_server::{FaultProxy, HostileServer, Misbehaviour, Route};
+use s2_test_server::{HostileServer, Misbehaviour, Route};
 
 use crate::{config, unique_basin_name};
 
@@ -176,26 +175,12 @@ const SESSIONS: usize = 300;
 /// How long the unary calls may take with every session open.
 const UNARY_LIMIT: Duration = Duration::from_secs(2);
 
-/// A proxy in front of the test server (to count connections), when the
-/// server is reachable over plain TCP.
-fn proxy() -> Option<FaultProxy> {
-    let target = crate::target();
-    let upstream = match &target.server {
-        Some(server) => server.addr(),
-        None => {
-            let host = target.account_endpoint.strip_prefix("http://")?;
-            host.to_socket_addrs().ok()?.next()?
-        }
-    };
-    Some(FaultProxy::start(upstream).expect("proxy"))
-}
-
 /// 300 tailing read sessions on one client: the pool opens connections
 /// past the per-connection stream limit, so every session opens, a unary
 /// `check_tail` and an append on another stream complete promptly, and
 /// each session receives the record appended to its stream.
 pub async fn many_sessions_leave_room_for_unary_calls<R: Runtime + Default>(s2: S2<R>) {
-    let Some(proxy) = proxy() else { return };
+    let Some(proxy) = crate::proxy() else { return };
     let basin_name = unique_basin_name("pool");
     s2.create_basin(&basin_name, BasinConfig::default())
         .await
