@@ -31,7 +31,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, FutureExt, Shared, select};
 use http_body_util::{BodyExt, Limited};
 use hyper::client::conn::http2::{self, SendRequest};
 use s2_core::{
@@ -61,13 +61,19 @@ type Hosts = Mutex<HashMap<HostKey, HostPool>>;
 type PeerMaxStreams = Box<dyn Fn() -> Option<usize> + Send + Sync>;
 
 /// The HTTP/2 connections of one client.
+///
+/// Cheap to clone: a connection attempt runs in a task of its own with a
+/// clone, so that it makes progress whether or not the caller that started
+/// it is still polled (a caller parked in a `select!` must not hold up every
+/// other request to the host).
+#[derive(Clone)]
 pub(crate) struct Transport<R: Runtime> {
     runtime: R,
     config: Arc<ClientConfig>,
     tls: Arc<rustls::ClientConfig>,
     hosts: Arc<Hosts>,
     idle_timeout: Duration,
-    next_connection: AtomicU64,
+    next_connection: Arc<AtomicU64>,
 }
 
 /// The connections to one host.
@@ -76,27 +82,37 @@ struct HostPool {
     /// Open connections, oldest first; new requests go to the first one
     /// with room, so the newest ones empty out and close when idle.
     connections: Vec<Connection>,
-    /// Taken to connect: callers that find no room wait for one
-    /// connection attempt instead of each opening a connection.
-    connector: Arc<Connector>,
+    /// The connection attempt under way: callers that find no room wait
+    /// for it instead of each opening a connection.
+    connecting: Option<Attempt>,
 }
 
-/// Serialises the connection attempts to one host.
-#[derive(Default)]
-struct Connector {
-    /// Held while connecting; holds the error of the last attempt if it
-    /// failed.
-    lock: futures_util::lock::Mutex<Option<Error>>,
-    /// Attempts finished so far.
-    attempts: AtomicU64,
+/// The outcome of one connection attempt, shared by every caller waiting
+/// for it; the connection itself is in the pool by then.
+type Attempt = Shared<oneshot::Receiver<Result<(), Error>>>;
+
+/// Where a connection goes.
+#[derive(Clone)]
+struct Dial {
+    host: String,
+    port: u16,
+    tls: bool,
 }
 
-/// No room on any connection: wait for `connector`, which had finished
-/// `attempts` attempts when the caller looked.
-struct NoRoom {
-    connector: Arc<Connector>,
-    attempts: u64,
+/// What [`Transport::try_checkout`] found.
+enum Room {
+    /// A place on a connection with room.
+    Taken(Checkout),
+    /// No room: wait for the attempt under way.
+    Wait(Attempt),
+    /// No room and no attempt: start one, reporting to the sender.
+    Dial(oneshot::Sender<Result<(), Error>>, Attempt),
 }
+
+/// Connection attempts one checkout waits through before giving up: each
+/// one that succeeds adds a connection, so running out means connections
+/// close (or fill up) as fast as they open.
+const MAX_ATTEMPTS_PER_CHECKOUT: usize = 8;
 
 /// An open connection: a handle to send on and what is known about it.
 #[derive(Clone)]
@@ -138,8 +154,10 @@ struct ConnectionState {
     /// The peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` (`None` once
     /// the connection's task is over).
     peer_max_streams: PeerMaxStreams,
-    /// When the last request went out.
+    /// When the last request went out or ended.
     last_used: Mutex<Instant>,
+    /// The runtime's clock.
+    clock: Box<dyn Fn() -> Instant + Send + Sync>,
 }
 
 impl ConnectionState {
@@ -213,6 +231,9 @@ impl std::fmt::Debug for Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // The idle period starts when the last request ends, not when it
+        // began: a connection that carried a long session is not idle.
+        self.0.touch((self.0.clock)());
     }
 }
 
@@ -255,7 +276,7 @@ impl<R: Runtime> Transport<R> {
             tls,
             hosts: Arc::new(Mutex::new(HashMap::new())),
             idle_timeout: IDLE_TIMEOUT,
-            next_connection: AtomicU64::new(0),
+            next_connection: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -265,102 +286,104 @@ impl<R: Runtime> Transport<R> {
 
     /// A place for one request on a connection to the host of `uri` with
     /// room for it, connecting if every connection is full (or there is
-    /// none).
+    /// none). Callers that find no room share one connection attempt, which
+    /// runs in its own task.
     pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri
             .authority()
             .ok_or_else(|| Error::transport(false, "request URI has no host"))?;
         let key = (tls, authority.to_string());
-        let NoRoom {
-            connector,
-            attempts,
-        } = match self.try_checkout(&key) {
-            Ok(checkout) => return Ok(checkout),
-            Err(no_room) => no_room,
+        let dial = Dial {
+            host: authority.host().to_owned(),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+            tls,
         };
-        let mut last_failure = connector.lock.lock().await;
-        // Whoever held the lock before may have made room, or failed to
-        // connect while we waited: then fail alike rather than wait for
-        // one more attempt (callers would queue for one attempt each).
-        if let Ok(checkout) = self.try_checkout(&key) {
-            return Ok(checkout);
-        }
-        if connector.attempts.load(Ordering::Acquire) != attempts
-            && let Some(error) = last_failure.clone()
-        {
-            drop(last_failure);
-            return Err(self.give_up(&key, connector, error));
-        }
-        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let result = self.connect(authority.host(), port, tls, key.clone()).await;
-        *last_failure = result.as_ref().err().cloned();
-        connector.attempts.fetch_add(1, Ordering::AcqRel);
-        match result {
-            // Added before the lock is released, for the callers waiting.
-            Ok(fresh) => Ok(self.add(key, fresh)),
-            Err(e) => {
-                drop(last_failure);
-                Err(self.give_up(&key, connector, e))
+        for _ in 0..MAX_ATTEMPTS_PER_CHECKOUT {
+            let attempt = match self.try_checkout(&key) {
+                Room::Taken(checkout) => return Ok(checkout),
+                Room::Wait(attempt) => attempt,
+                Room::Dial(done, attempt) => {
+                    self.spawn_dial(key.clone(), dial.clone(), done);
+                    attempt
+                }
+            };
+            match attempt.await {
+                // A connection came up: look again (others may have filled
+                // it first; then the next attempt adds another).
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(oneshot::Canceled) => {
+                    return Err(Error::transport(
+                        false,
+                        "the connection attempt was dropped",
+                    ));
+                }
             }
         }
+        Err(Error::transport(
+            false,
+            format!("connections to {authority} closed or filled up as fast as they opened"),
+        ))
     }
 
-    /// Adds a fresh connection to the pool of `key`, with a place taken on
-    /// it for the caller that opened it.
-    fn add(&self, key: HostKey, fresh: Connection) -> Checkout {
-        let lease = Lease::new(fresh.state.clone());
+    /// Opens a connection to `dial` in a task of its own, adds it to the
+    /// pool of `key` and reports to `done`.
+    fn spawn_dial(&self, key: HostKey, dial: Dial, done: oneshot::Sender<Result<(), Error>>) {
+        let transport = self.clone();
+        self.runtime.spawn(Box::pin(async move {
+            let result = transport.connect(&dial, key.clone()).await;
+            let outcome = {
+                let mut hosts = transport.hosts.lock().unwrap_or_else(|p| p.into_inner());
+                let pool = hosts.entry(key.clone()).or_default();
+                pool.connecting = None;
+                match result {
+                    Ok(fresh) => {
+                        pool.connections.push(fresh);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        if pool.connections.is_empty() {
+                            hosts.remove(&key);
+                        }
+                        Err(e)
+                    }
+                }
+            };
+            // Nobody may be waiting any more: fine.
+            let _ = done.send(outcome);
+        }));
+    }
+
+    /// A place on a connection of `key` that has room, or the connection
+    /// attempt to wait for (started by the caller if there is none). Drops
+    /// connections that take no new requests: they close on their own once
+    /// their streams end. A host gets an entry only with a connection or an
+    /// attempt, so no caller leaves an empty one behind.
+    fn try_checkout(&self, key: &HostKey) -> Room {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        // The entry may have gone while connecting (its last connection
-        // closed): then this one starts a new entry.
-        hosts
-            .entry(key)
-            .or_default()
-            .connections
-            .push(fresh.clone());
-        Checkout {
-            sender: fresh.sender,
-            lease,
-        }
-    }
-
-    /// Leaves the pool of `key` after a failed connection attempt (dropping
-    /// it if it is empty and nobody else waits) and returns `error`.
-    fn give_up(&self, key: &HostKey, connector: Arc<Connector>, error: Error) -> Error {
-        drop(connector);
-        forget(&self.hosts, key, None);
-        error
-    }
-
-    /// A place on a connection of `key` that has room, or what to wait for
-    /// before connecting. Drops connections that take no new requests:
-    /// they close on their own once their streams end.
-    fn try_checkout(&self, key: &HostKey) -> Result<Checkout, NoRoom> {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        let pool = hosts.entry(key.clone()).or_default();
-        pool.connections.retain(Connection::usable);
-        match pool.connections.iter().find(|c| c.has_room()) {
-            Some(connection) => {
+        if let Some(pool) = hosts.get_mut(key) {
+            pool.connections.retain(Connection::usable);
+            if let Some(connection) = pool.connections.iter().find(|c| c.has_room()) {
                 connection.state.touch(self.runtime.now());
-                Ok(Checkout {
+                return Room::Taken(Checkout {
                     sender: connection.sender.clone(),
                     lease: Lease::new(connection.state.clone()),
-                })
+                });
             }
-            None => Err(NoRoom {
-                connector: pool.connector.clone(),
-                attempts: pool.connector.attempts.load(Ordering::Acquire),
-            }),
+            if let Some(attempt) = &pool.connecting {
+                return Room::Wait(attempt.clone());
+            }
         }
+        let (done, attempt) = oneshot::channel();
+        let attempt = attempt.shared();
+        hosts.entry(key.clone()).or_default().connecting = Some(attempt.clone());
+        Room::Dial(done, attempt)
     }
 
-    async fn connect(
-        &self,
-        host: &str,
-        port: u16,
-        tls: bool,
-        key: HostKey,
-    ) -> Result<Connection, Error> {
+    async fn connect(&self, dial: &Dial, key: HostKey) -> Result<Connection, Error> {
+        let Dial { host, port, tls } = dial;
+        let (port, tls) = (*port, *tls);
         let target = ConnectTarget {
             // An IPv6 literal comes bracketed in a URI authority.
             host: host
@@ -419,6 +442,10 @@ impl<R: Runtime> Transport<R> {
             max_requests,
             peer_max_streams,
             last_used: Mutex::new(self.runtime.now()),
+            clock: {
+                let runtime = self.runtime.clone();
+                Box::new(move || runtime.now())
+            },
         });
         tracing::debug!(
             connection = state.id,
@@ -438,7 +465,7 @@ impl<R: Runtime> Transport<R> {
                     .as_mut()
                     .poll(cx)
             });
-            let idle = std::pin::pin!(idle(&runtime, &task_state, idle_timeout));
+            let idle = std::pin::pin!(idle(&runtime, &task_state, &hosts, idle_timeout));
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
             // then shuts the connection down once its streams are done.
@@ -483,12 +510,17 @@ impl<R: Runtime> Transport<R> {
         };
         match timeout(&self.runtime, deadline, exchange).await {
             Some(result) => result,
-            None => {
-                if let Some(connection) = used.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            None => match used.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                Some(connection) => {
                     connection.evict();
+                    Err(Error::Timeout(deadline))
                 }
-                Err(Error::Timeout(deadline))
-            }
+                // It never reached a connection: provably not sent.
+                None => Err(Error::transport(
+                    false,
+                    format!("no connection to {} within {deadline:?}", request.uri),
+                )),
+            },
         }
     }
 
@@ -527,17 +559,37 @@ async fn send_on(
     })
 }
 
-/// Completes once the connection has had no request for `idle_timeout`.
-async fn idle<R: Runtime>(runtime: &R, state: &ConnectionState, idle_timeout: Duration) {
+/// Completes once the connection has had no request for `idle_timeout`,
+/// with the connection marked evicted: decided under the hosts lock, which
+/// every checkout takes, so no request can take a place on it meanwhile.
+async fn idle<R: Runtime>(
+    runtime: &R,
+    state: &ConnectionState,
+    hosts: &std::sync::Weak<Hosts>,
+    idle_timeout: Duration,
+) {
     let mut wait = idle_timeout;
     loop {
         runtime.sleep(wait).await;
         let now = runtime.now();
         wait = match state.idle_since() {
-            Some(since) => match (since + idle_timeout).checked_duration_since(now) {
-                None => return,
-                Some(left) if left.is_zero() => return,
-                Some(left) => left,
+            Some(since) => match since
+                .checked_add(idle_timeout)
+                .and_then(|end| end.checked_duration_since(now))
+            {
+                Some(left) if !left.is_zero() => left,
+                _ => {
+                    let Some(hosts) = hosts.upgrade() else {
+                        return;
+                    };
+                    let _checkouts = hosts.lock().unwrap_or_else(|p| p.into_inner());
+                    if state.in_flight.load(Ordering::Acquire) == 0 {
+                        state.evicted.store(true, Ordering::Release);
+                        return;
+                    }
+                    // A request took a place since: busy after all.
+                    idle_timeout
+                }
             },
             // Busy: look again a full period later.
             None => idle_timeout,
@@ -556,9 +608,8 @@ fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
     if let Some(closed) = closed {
         pool.connections.retain(|c| !Arc::ptr_eq(&c.state, closed));
     }
-    // The lock is only cloned under the hosts lock, so no one else holds a
-    // clone: no one waits to connect, and no one can start to.
-    if pool.connections.is_empty() && Arc::strong_count(&pool.connector) == 1 {
+    // An attempt under way adds its connection to this entry.
+    if pool.connections.is_empty() && pool.connecting.is_none() {
         hosts.remove(key);
     }
 }

@@ -461,3 +461,48 @@ async fn callers_waiting_on_a_failed_connect_fail_with_it() {
     assert!(transport.checkout(&uri).await.is_err());
     assert_eq!(runtime.attempts.load(Ordering::SeqCst), 2);
 }
+
+/// A caller parked in the middle of connecting (its future not polled,
+/// as a `select!` arm is while another arm runs) holds up nobody: the
+/// attempt runs in its own task, and other callers share it.
+#[tokio::test]
+async fn a_parked_connect_does_not_hold_up_other_callers() {
+    let server = Server::start(Peer::Answer);
+    let transport = transport(&server, IDLE_TIMEOUT);
+    let uri = server.request().uri;
+    let mut parked = Box::pin(transport.checkout(&uri));
+    assert!(futures_util::poll!(parked.as_mut()).is_pending());
+    let result = transport.send(&server.request(), Duration::ZERO).await;
+    assert!(
+        result.is_ok(),
+        "a call held up by a parked connect: {result:?}"
+    );
+    assert_eq!(transport.connection_count(), 1);
+}
+
+/// Callers that give up while a connection attempt hangs (their request
+/// timeout fires) leave no entry behind once the attempt ends, and their
+/// calls fail as never sent.
+#[tokio::test]
+async fn callers_that_give_up_while_connecting_leave_nothing_behind() {
+    let config = ClientConfig::new("token")
+        .with_endpoints(Endpoints::single("http://127.0.0.1:9").expect("valid endpoint"))
+        .with_request_timeout(Duration::from_millis(50));
+    let transport = Transport::new(Unreachable::default(), Arc::new(config)).expect("transport");
+    for basin in 0..20 {
+        let request = HttpRequest {
+            method: http::Method::GET,
+            uri: format!("http://b{basin}.example:9/v1/x")
+                .parse()
+                .expect("valid URI"),
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        let result = transport.send(&request, Duration::ZERO).await;
+        assert!(
+            matches!(result, Err(Error::Transport { sent: false, .. })),
+            "{result:?}"
+        );
+    }
+    assert!(eventually(|| transport.host_count() == 0).await);
+}
