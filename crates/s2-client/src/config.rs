@@ -70,7 +70,9 @@ pub struct ClientConfig {
     /// HTTP/2 connection; the peer's own limit applies too. When every
     /// connection to a host is full, another one is opened, so long-lived
     /// sessions never leave unary calls waiting. At least 1; 100 by
-    /// default.
+    /// default. Until a new connection has the peer's SETTINGS, this is
+    /// all the client knows of its limit: against a server that allows
+    /// fewer concurrent streams than this, set it at or below the server's.
     pub max_concurrent_requests_per_connection: usize,
 }
 
