@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run -p s2-fuzz-bodies --example write_corpus
-//! git add -f fuzz/corpus    # the directory is ignored: only seeds are tracked
+//! git add fuzz/corpus       # the seeds are tracked; fuzzing adds to fuzz/target/work-corpus
 //! ```
 //!
 //! Files other than `seed-NNN` are left alone; `scripts/fuzz.sh` keeps what
