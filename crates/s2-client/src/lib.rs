@@ -16,6 +16,7 @@ mod retry;
 pub mod runtime;
 mod session;
 mod stream;
+mod sync;
 mod tls;
 mod transport;
 

@@ -44,6 +44,7 @@ use crate::{
     body::RequestBody,
     config::ClientConfig,
     runtime::{ConnectTarget, HyperExecutor, HyperTimer, Runtime, timeout},
+    sync::lock,
 };
 
 /// How long a connection may go without a request before it is closed.
@@ -162,19 +163,18 @@ struct ConnectionState {
 
 impl ConnectionState {
     fn touch(&self, now: Instant) {
-        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        *lock(&self.last_used) = now;
     }
 
     fn idle_since(&self) -> Option<Instant> {
-        (self.in_flight.load(Ordering::Acquire) == 0)
-            .then(|| *self.last_used.lock().unwrap_or_else(|p| p.into_inner()))
+        (self.in_flight.load(Ordering::Acquire) == 0).then(|| *lock(&self.last_used))
     }
 
     /// Marks the connection unusable and asks its task to close it. Requests
     /// already sent on it keep their streams; queued ones fail unsent.
     fn evict(&self) {
         self.evicted.store(true, Ordering::Release);
-        let close = self.close.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let close = lock(&self.close).take();
         if let Some(close) = close {
             tracing::debug!(connection = self.id, "evicting HTTP/2 connection");
             let _ = close.send(());
@@ -334,7 +334,7 @@ impl<R: Runtime> Transport<R> {
         self.runtime.spawn(Box::pin(async move {
             let result = transport.connect(&dial, key.clone()).await;
             let outcome = {
-                let mut hosts = transport.hosts.lock().unwrap_or_else(|p| p.into_inner());
+                let mut hosts = lock(&transport.hosts);
                 let pool = hosts.entry(key.clone()).or_default();
                 pool.connecting = None;
                 match result {
@@ -361,7 +361,7 @@ impl<R: Runtime> Transport<R> {
     /// their streams end. A host gets an entry only with a connection or an
     /// attempt, so no caller leaves an empty one behind.
     fn try_checkout(&self, key: &HostKey) -> Room {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hosts = lock(&self.hosts);
         if let Some(pool) = hosts.get_mut(key) {
             pool.connections.retain(Connection::usable);
             if let Some(connection) = pool.connections.iter().find(|c| c.has_room()) {
@@ -431,7 +431,7 @@ impl<R: Runtime> Transport<R> {
         let peek = Arc::downgrade(&driven);
         let peer_max_streams: PeerMaxStreams = Box::new(move || {
             let connection = peek.upgrade()?;
-            let connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            let connection = lock(&connection);
             Some(connection.as_ref().get_ref().current_max_send_streams())
         });
         let state = Arc::new(ConnectionState {
@@ -458,13 +458,7 @@ impl<R: Runtime> Transport<R> {
         let idle_timeout = self.idle_timeout;
         let hosts = Arc::downgrade(&self.hosts);
         self.runtime.spawn(Box::pin(async move {
-            let connection = futures_util::future::poll_fn(|cx| {
-                driven
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_mut()
-                    .poll(cx)
-            });
+            let connection = futures_util::future::poll_fn(|cx| lock(&driven).as_mut().poll(cx));
             let idle = std::pin::pin!(idle(&runtime, &task_state, &hosts, idle_timeout));
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
@@ -497,7 +491,7 @@ impl<R: Runtime> Transport<R> {
         let used: Mutex<Option<ConnectionHandle>> = Mutex::new(None);
         let exchange = async {
             let checkout = self.checkout(&request.uri).await?;
-            *used.lock().unwrap_or_else(|p| p.into_inner()) = Some(checkout.connection());
+            *lock(&used) = Some(checkout.connection());
             let body = RequestBody::full(request.body.clone());
             let (response, _lease) = checkout.send(request, body).await?;
             let (parts, body) = response.into_parts();
@@ -510,7 +504,7 @@ impl<R: Runtime> Transport<R> {
         };
         match timeout(&self.runtime, deadline, exchange).await {
             Some(result) => result,
-            None => match used.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            None => match lock(&used).take() {
                 Some(connection) => {
                     connection.evict();
                     Err(Error::Timeout(deadline))
@@ -527,13 +521,13 @@ impl<R: Runtime> Transport<R> {
     /// Hosts with an entry in the connection map (for tests).
     #[cfg(test)]
     fn host_count(&self) -> usize {
-        self.hosts.lock().unwrap_or_else(|p| p.into_inner()).len()
+        lock(&self.hosts).len()
     }
 
     /// Connections in the pool of every host (for tests).
     #[cfg(test)]
     fn connection_count(&self) -> usize {
-        let hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let hosts = lock(&self.hosts);
         hosts.values().map(|pool| pool.connections.len()).sum()
     }
 }
@@ -582,7 +576,7 @@ async fn idle<R: Runtime>(
                     let Some(hosts) = hosts.upgrade() else {
                         return;
                     };
-                    let _checkouts = hosts.lock().unwrap_or_else(|p| p.into_inner());
+                    let _checkouts = lock(&hosts);
                     if state.in_flight.load(Ordering::Acquire) == 0 {
                         state.evicted.store(true, Ordering::Release);
                         return;
@@ -601,7 +595,7 @@ async fn idle<R: Runtime>(
 /// connect), then the pool itself if no connection is left and nobody is
 /// connecting.
 fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
-    let mut hosts = hosts.lock().unwrap_or_else(|p| p.into_inner());
+    let mut hosts = lock(hosts);
     let Some(pool) = hosts.get_mut(key) else {
         return;
     };

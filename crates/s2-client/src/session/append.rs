@@ -32,7 +32,7 @@ use super::{
     gate::{Gate, Limits},
 };
 use crate::{
-    body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime,
+    body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime, sync::lock,
     transport::ConnectionHandle,
 };
 
@@ -97,11 +97,6 @@ fn refused(id: InputId, cause: Error) -> Error {
         maybe_applied: id..id,
         not_applied: id..id + 1,
     }
-}
-
-fn lock_failure(failure: &Mutex<Option<Error>>) -> std::sync::MutexGuard<'_, Option<Error>> {
-    // Only ever set whole, so a poisoned lock still holds a valid value.
-    failure.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl AppendSessionHandle {
@@ -201,7 +196,7 @@ impl AppendSessionHandle {
             .map_err(|_| stopped_with(&self.failure))?;
         match done_rx.await {
             Ok(result) => result,
-            Err(_) => match lock_failure(&self.failure).clone() {
+            Err(_) => match lock(&self.failure).clone() {
                 Some(error) => Err(error),
                 None => Ok(()),
             },
@@ -211,7 +206,7 @@ impl AppendSessionHandle {
 
 /// The error that stopped the session, or a plain "stopped".
 fn stopped_with(failure: &Mutex<Option<Error>>) -> Error {
-    lock_failure(failure).clone().unwrap_or_else(session_gone)
+    lock(failure).clone().unwrap_or_else(session_gone)
 }
 
 impl Drop for AppendSessionHandle {
@@ -277,7 +272,7 @@ impl<R: Runtime> Driver<R> {
         for (_, _, ack) in self.acks.drain(..) {
             let _ = ack.send(Err(error.clone()));
         }
-        let outcome = match lock_failure(&self.failure).clone() {
+        let outcome = match lock(&self.failure).clone() {
             Some(error) => Err(error),
             None => Ok(()),
         };
@@ -333,7 +328,7 @@ impl<R: Runtime> Driver<R> {
                         // what is in flight finish.
                         let error = Error::Validation(error);
                         let _ = ack.send(Err(error.clone()));
-                        *lock_failure(&self.failure) = Some(error.clone());
+                        *lock(&self.failure) = Some(error.clone());
                         self.gate.stop(error.clone());
                         if let Some(mut commands) = self.commands.take() {
                             while let Ok(command) = commands.try_recv() {
@@ -445,7 +440,7 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             AppendEvent::Failed(error) => {
-                *lock_failure(&self.failure) = Some(error.clone());
+                *lock(&self.failure) = Some(error.clone());
                 self.gate.stop(error.clone());
                 for (_, _, sender) in self.acks.drain(..) {
                     let _ = sender.send(Err(error.clone()));

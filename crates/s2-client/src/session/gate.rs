@@ -97,7 +97,7 @@ impl<T> Gate<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Every critical section leaves the state consistent before anything
         // that could panic, so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// A place in line for one submit.
