@@ -369,6 +369,11 @@ impl Harness {
                         self.in_flight.clear();
                     }
                 }
+                AppendEvent::Advised(connection) => assert_eq!(
+                    Some(connection),
+                    self.connection,
+                    "advice about a connection not asked for"
+                ),
                 AppendEvent::Closed => {
                     assert!(self.closing, "closed without close()");
                     assert_eq!(self.unacked(), 0, "closed with inputs unacked");

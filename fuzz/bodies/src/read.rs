@@ -264,6 +264,11 @@ impl Harness {
                     );
                 }
                 ReadEvent::CaughtUp(_) => {}
+                ReadEvent::Advised(connection) => assert_eq!(
+                    Some(connection),
+                    self.connection,
+                    "advice about a connection not asked for"
+                ),
                 ReadEvent::Tail(_) | ReadEvent::Finished => self.finished = true,
                 ReadEvent::Failed(error) => {
                     let _ = (error.is_retryable(), error.may_have_side_effect());

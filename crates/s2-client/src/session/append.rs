@@ -410,6 +410,7 @@ impl<R: Runtime> Driver<R> {
                     self.abort_connection();
                 }
             }
+            AppendEvent::Advised(connection) => self.connection.evict_advised(connection),
             AppendEvent::Closed => {
                 // Everything is acknowledged: end the request body cleanly.
                 self.outgoing = None;

@@ -16,13 +16,7 @@ use std::{
 use bytes::Bytes;
 use http_body::Body;
 use hyper::body::Incoming;
-use s2_core::{
-    Error,
-    api::HttpRequest,
-    api::HttpResponse,
-    frame::{FLAG_RECONNECT_ADVISED, HEADER_LEN, PREFIX_LEN},
-    session::ConnectionId,
-};
+use s2_core::{Error, api::HttpRequest, api::HttpResponse, session::ConnectionId};
 
 use crate::{
     body::RequestBody,
@@ -91,7 +85,6 @@ struct Open {
     body: Incoming,
     /// Holds the session's place on its HTTP/2 connection while it lives.
     lease: Lease,
-    advice: AdviceScan,
 }
 
 /// The connection of a session: being opened, then open (its response
@@ -126,6 +119,15 @@ impl SessionConnection {
             (Some(open), _) => Some(open.lease.connection()),
             (None, Some(opening)) => opening.on.get().cloned(),
             (None, None) => None,
+        }
+    }
+
+    /// The server advised leaving `connection` (it is about to go away):
+    /// nothing new goes out on its HTTP/2 connection; what is in flight on
+    /// it (this session included) finishes there.
+    pub(crate) fn evict_advised(&self, connection: ConnectionId) {
+        if let Some(open) = self.open.as_ref().filter(|o| o.connection == connection) {
+            open.lease.connection().evict();
         }
     }
 
@@ -164,7 +166,6 @@ impl SessionConnection {
                         connection,
                         body,
                         lease,
-                        advice: AdviceScan::default(),
                     });
                 }
                 // The service answered with an error status: the session was
@@ -188,12 +189,6 @@ impl SessionConnection {
                     Ok(data) if !data.is_empty() => {
                         let now = now();
                         self.heard = Some(now);
-                        if open.advice.scan(&data) {
-                            // The server is about to go away: nothing new
-                            // goes out on this connection; what is in flight
-                            // on it (this session included) finishes there.
-                            open.lease.connection().evict();
-                        }
                         machine.handle_data(connection, data, now);
                     }
                     // Empty chunks and trailers carry nothing the protocol uses.
@@ -210,49 +205,6 @@ impl SessionConnection {
             }
             return Poll::Ready(());
         }
-    }
-}
-
-/// Watches the frame headers of a session response for the
-/// reconnect-advised flag, without decoding the frames (the state machine
-/// does that): a 3-byte length, then the flag byte, then the rest of the
-/// frame, skipped.
-#[derive(Debug, Default)]
-struct AdviceScan {
-    header: [u8; HEADER_LEN],
-    /// Bytes of `header` filled so far.
-    filled: usize,
-    /// Bytes of the current frame's body still to skip.
-    skip: usize,
-}
-
-impl AdviceScan {
-    /// Scans the next chunk of the body; true if a frame header in it
-    /// advises reconnecting.
-    fn scan(&mut self, mut data: &[u8]) -> bool {
-        let mut advised = false;
-        while !data.is_empty() {
-            if self.skip > 0 {
-                let n = self.skip.min(data.len());
-                self.skip -= n;
-                data = &data[n..];
-                continue;
-            }
-            let n = (HEADER_LEN - self.filled).min(data.len());
-            self.header[self.filled..self.filled + n].copy_from_slice(&data[..n]);
-            self.filled += n;
-            data = &data[n..];
-            if self.filled == HEADER_LEN {
-                let [a, b, c, flag] = self.header;
-                let len = u32::from_be_bytes([0, a, b, c]) as usize;
-                advised |= flag & FLAG_RECONNECT_ADVISED != 0;
-                // The length counts the flag byte. A zero length is invalid;
-                // the state machine reports it.
-                self.skip = len.saturating_sub(HEADER_LEN - PREFIX_LEN);
-                self.filled = 0;
-            }
-        }
-        advised
     }
 }
 
@@ -339,68 +291,5 @@ impl Deadline {
             },
             None => Poll::Pending,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use s2_core::frame::FLAG_TERMINAL;
-
-    use super::*;
-
-    /// A frame of `body_len` bytes with `flag`.
-    fn frame(flag: u8, body_len: usize) -> Vec<u8> {
-        let len = (body_len as u32 + 1).to_be_bytes();
-        let mut frame = vec![len[1], len[2], len[3], flag];
-        frame.extend(std::iter::repeat_n(0xAA, body_len));
-        frame
-    }
-
-    /// Scans `bytes` cut into chunks of `chunk` bytes; which chunks advised.
-    fn scan_in_chunks(bytes: &[u8], chunk: usize) -> Vec<bool> {
-        let mut scan = AdviceScan::default();
-        bytes.chunks(chunk).map(|c| scan.scan(c)).collect()
-    }
-
-    #[test]
-    fn advice_is_found_however_the_body_is_cut() {
-        let plain = frame(0, 20);
-        // Body bytes that look like the flag must not count.
-        let tricky = {
-            let mut f = frame(0, 8);
-            f[HEADER_LEN..].fill(FLAG_RECONNECT_ADVISED);
-            f
-        };
-        let advised = frame(FLAG_RECONNECT_ADVISED, 5);
-        let body: Vec<u8> = [
-            plain.clone(),
-            tricky.clone(),
-            advised.clone(),
-            plain.clone(),
-        ]
-        .concat();
-        let advised_at = plain.len() + tricky.len() + PREFIX_LEN;
-        for chunk in 1..=body.len() {
-            let found = scan_in_chunks(&body, chunk);
-            let expected: Vec<bool> = (0..found.len()).map(|i| i == advised_at / chunk).collect();
-            assert_eq!(found, expected, "chunks of {chunk}");
-        }
-        let quiet: Vec<u8> = [plain, tricky, frame(FLAG_TERMINAL, 3)].concat();
-        for chunk in 1..=quiet.len() {
-            assert!(
-                !scan_in_chunks(&quiet, chunk).contains(&true),
-                "chunks of {chunk}"
-            );
-        }
-    }
-
-    #[test]
-    fn hostile_lengths_never_panic() {
-        let mut scan = AdviceScan::default();
-        // A zero length (invalid: no flag byte), then the largest length.
-        assert!(!scan.scan(&[0, 0, 0, 0]));
-        assert!(scan.scan(&[0xFF, 0xFF, 0xFF, FLAG_RECONNECT_ADVISED]));
-        assert_eq!(scan.skip, 0xFF_FFFF - 1);
-        assert!(!scan.scan(&[FLAG_RECONNECT_ADVISED; 64]));
     }
 }

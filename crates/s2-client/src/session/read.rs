@@ -112,6 +112,7 @@ impl<R: Runtime> ReadSession<R> {
                 ReadEvent::CaughtUp(tail) => return Some(Ok(ReadItem::CaughtUp(tail))),
                 ReadEvent::Tail(tail) => return Some(Ok(ReadItem::Tail(tail))),
                 ReadEvent::Finished => self.done = true,
+                ReadEvent::Advised(connection) => self.connection.evict_advised(connection),
                 ReadEvent::Failed(e) => {
                     self.done = true;
                     return Some(Err(e));

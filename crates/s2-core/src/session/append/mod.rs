@@ -138,6 +138,10 @@ pub enum AppendEvent {
         /// Its acknowledgement.
         ack: AppendAck,
     },
+    /// The server advised leaving this connection (it is about to go
+    /// away): a driver sends no new request on its HTTP/2 connection. The
+    /// session itself drains and moves on at most once a minute.
+    Advised(ConnectionId),
     /// The session stopped ([`Error::AppendSession`] says what may have
     /// landed). No more events follow.
     Failed(Error),
@@ -430,6 +434,9 @@ impl AppendSession {
                     payload,
                     reconnect_advised,
                 })) => {
+                    if reconnect_advised {
+                        self.events.push_back(AppendEvent::Advised(connection));
+                    }
                     match <proto::AppendAck as prost::Message>::decode(payload) {
                         Ok(ack) => self.handle_ack(ack, now),
                         Err(e) => self.handle_failure(

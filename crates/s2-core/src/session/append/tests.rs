@@ -188,6 +188,8 @@ impl Sim {
                         });
                         self.session.handle_connected(id, self.now);
                     }
+                    // The model server does not go away after advising it.
+                    AppendEvent::Advised(_) => {}
                     AppendEvent::CheckTail => {
                         let tail = self.log.tail();
                         self.session.handle_tail(Ok(tail), self.now);

@@ -98,6 +98,10 @@ pub enum ReadEvent {
     Tail(StreamPosition),
     /// Every bound (count, bytes, until) is met: the session is over.
     Finished,
+    /// The server advised leaving `connection` (it is about to go away): a
+    /// driver sends no new request on its HTTP/2 connection. The session
+    /// itself moves on at most once a minute.
+    Advised(ConnectionId),
     /// The session failed for good.
     Failed(Error),
 }
@@ -346,6 +350,9 @@ impl ReadSession {
                 payload,
                 reconnect_advised,
             } => {
+                if reconnect_advised && let Phase::Connected { connection, .. } = self.phase {
+                    self.events.push_back(ReadEvent::Advised(connection));
+                }
                 let batch = match crate::api::decode_read_batch(payload) {
                     Ok(batch) => batch,
                     Err(e) => {

@@ -203,6 +203,8 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 },
                 ReadEvent::Batch(batch) => outcome.delivered.extend(batch.records),
                 ReadEvent::CaughtUp(_) => outcome.caught_up = true,
+                // The model server does not go away after advising it.
+                ReadEvent::Advised(_) => {}
                 ReadEvent::Finished => outcome.finished = true,
                 ReadEvent::Tail(tail) => outcome.tail = Some(tail),
                 ReadEvent::Failed(e) => {
@@ -827,6 +829,9 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
     let mut connects = 0;
     let mut conn = None;
     let mut seen = Vec::new();
+    // Every advised frame tells the driver, though the session moves at
+    // most once a minute.
+    let mut advised = Vec::new();
     // Ten minutes of virtual time, a frame every second, each advising a
     // reconnect.
     for _ in 0..600 {
@@ -837,6 +842,7 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
                     conn = Some(connection);
                 }
                 ReadEvent::Batch(b) => seen.extend(b.records.iter().map(|r| r.seq_num)),
+                ReadEvent::Advised(connection) => advised.push(connection),
                 ReadEvent::Failed(e) => panic!("failed: {e}"),
                 _ => {}
             }
@@ -849,8 +855,14 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
         now += Duration::from_secs(1);
         s.handle_timeout(now);
     }
-    seen.extend(delivered(&events(&mut s)));
+    let last = events(&mut s);
+    advised.extend(last.iter().filter_map(|e| match e {
+        ReadEvent::Advised(connection) => Some(*connection),
+        _ => None,
+    }));
+    seen.extend(delivered(&last));
     assert_eq!(seen, (0..600).collect::<Vec<_>>());
+    assert_eq!(advised.len(), 600, "one advice event per advised frame");
     assert!(connects <= 10 + 2, "{connects} connects in 10 minutes");
 }
 
