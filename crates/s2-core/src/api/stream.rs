@@ -38,41 +38,29 @@ pub enum SessionKind {
     Read,
 }
 
-/// What the ack of a unary append must say, given the batch that was sent.
+/// What the ack of a unary append must fit: the batch that was sent.
 #[derive(Debug, Clone, Copy)]
 struct ExpectedAck {
     /// Records in the batch.
-    records: u64,
+    records: usize,
     /// The batch's `match_seq_num`: where its first record must land.
-    start: Option<u64>,
+    match_seq_num: Option<u64>,
 }
 
 impl ExpectedAck {
     /// Checks an ack (already known to be ordered `start <= end <= tail`)
     /// against the batch it acknowledges.
     fn check(&self, ack: &AppendAck) -> Result<(), ProtocolError> {
-        if ack.record_count() != self.records {
-            return Err(ProtocolError::Inconsistent(
+        match ack.misfit(self.records, self.match_seq_num) {
+            Some(what) => Err(ProtocolError::Inconsistent(
                 format!(
-                    "ack covers {} records, batch had {}",
-                    ack.record_count(),
-                    self.records
+                    "ack {}..{} does not fit the batch of {} records: {what}",
+                    ack.start.seq_num, ack.end.seq_num, self.records
                 )
                 .into(),
-            ));
+            )),
+            None => Ok(()),
         }
-        if let Some(start) = self.start
-            && ack.start.seq_num != start
-        {
-            return Err(ProtocolError::Inconsistent(
-                format!(
-                    "ack starts at {}, batch was conditioned on match_seq_num {start}",
-                    ack.start.seq_num
-                )
-                .into(),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -156,8 +144,8 @@ impl Api {
                 reason: e.to_string(),
             })?;
         let expected = ExpectedAck {
-            records: input.len() as u64,
-            start: input.match_seq_num(),
+            records: input.len(),
+            match_seq_num: input.match_seq_num(),
         };
         let mut builder = self.records_request(basin, stream, Method::POST, false);
         builder.body(PROTOBUF_CONTENT_TYPE, body.freeze()).header(

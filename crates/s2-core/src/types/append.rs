@@ -223,6 +223,24 @@ impl AppendAck {
     pub fn record_count(&self) -> u64 {
         self.end.seq_num - self.start.seq_num
     }
+
+    /// Why this ack cannot acknowledge a batch of `records` records
+    /// conditioned on `match_seq_num`, if it cannot: it covers another
+    /// number of records, or starts elsewhere than the condition put the
+    /// batch.
+    pub(crate) fn misfit(
+        &self,
+        records: usize,
+        match_seq_num: Option<u64>,
+    ) -> Option<&'static str> {
+        if self.record_count() != records as u64 {
+            Some("its record count")
+        } else if match_seq_num.is_some_and(|m| m != self.start.seq_num) {
+            Some("its match_seq_num")
+        } else {
+            None
+        }
+    }
 }
 
 impl TryFrom<proto::AppendAck> for AppendAck {

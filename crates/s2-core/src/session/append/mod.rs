@@ -661,15 +661,13 @@ impl AppendSession {
     fn check_ack(&self, ack: &AppendAck) -> Result<(), String> {
         let entry = &self.pending[0];
         let start = ack.start.seq_num;
-        let misfit = if ack.record_count() != entry.input.len() as u64 {
-            Some("its record count")
-        } else if entry.input.match_seq_num().is_some_and(|m| m != start) {
-            Some("its match_seq_num")
-        } else if self.acked_end.is_some_and(|e| start < e) {
-            Some("it starts before the previous ack ended")
-        } else {
-            None
-        };
+        let misfit = ack
+            .misfit(entry.input.len(), entry.input.match_seq_num())
+            .or_else(|| {
+                self.acked_end
+                    .is_some_and(|e| start < e)
+                    .then_some("it starts before the previous ack ended")
+            });
         match misfit {
             Some(what) => Err(format!(
                 "ack {start}..{} does not fit batch {} of {} records: {what}",
