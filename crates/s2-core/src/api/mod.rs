@@ -9,6 +9,7 @@
 mod account;
 mod basin;
 pub mod endpoints;
+mod read_back;
 mod read_batch;
 mod response;
 mod stream;
@@ -20,6 +21,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints, PlainHttp};
+pub use read_back::{ReadBack, resolve_read_back};
 pub use read_batch::decode_read_batch;
 pub use response::{MAX_RESPONSE_BODY_BYTES, error_from_parts};
 pub use stream::SessionKind;

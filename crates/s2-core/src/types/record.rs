@@ -115,6 +115,12 @@ impl AppendRecord {
 }
 
 impl SequencedRecord {
+    /// Whether this record holds what `sent` held: the same headers and
+    /// body (the service sets the position, and may set the timestamp).
+    pub fn has_contents_of(&self, sent: &AppendRecord) -> bool {
+        self.headers == sent.headers && self.body == sent.body
+    }
+
     /// The command this record carries, if it is a command record.
     pub fn command(&self) -> Option<Command> {
         Command::parse(&self.headers, &self.body)

@@ -1,7 +1,6 @@
-use bytes::Bytes;
-use s2_core::types::{AppendInput, AppendRecord, Header, SequencedRecord, StreamPosition};
-
 use super::{ReadBack, resolve_read_back};
+use crate::types::{AppendInput, AppendRecord, Header, SequencedRecord, StreamPosition};
+use bytes::Bytes;
 
 fn input() -> AppendInput {
     AppendInput::new(vec![
@@ -37,7 +36,7 @@ fn landed_ack(
     start: u64,
     read: &[SequencedRecord],
     tail: StreamPosition,
-) -> Option<s2_core::types::AppendAck> {
+) -> Option<crate::types::AppendAck> {
     match resolve_read_back(input, start, read, tail) {
         ReadBack::Landed(ack) => Some(ack),
         _ => None,
