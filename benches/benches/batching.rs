@@ -7,6 +7,10 @@
 //! `BytesMut` and drops it. Throughput is body bytes. Records are cloned
 //! from a template outside the timed section. `batch_only` runs the batcher
 //! alone and returns the batches, so neither encoding nor dropping is timed.
+//! `memcpy` copies the same bodies into the same reused buffer, one
+//! `extend_from_slice` per record, cleared every 1 MiB: the machine's limit
+//! for touching these bytes once, measured in the same run so the ratio
+//! `batch_and_frame / memcpy` is visible.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -51,6 +55,33 @@ fn batching(c: &mut Criterion) {
                     batcher.flush();
                     encode(&mut batcher);
                     frames
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    // The floor: the same bodies copied once into the same buffer.
+    for size in SIZES {
+        let count = BODY_BYTES_PER_ITER / size.body_len;
+        let template = append_records(count, size.body_len);
+        group.throughput(Throughput::Bytes((count * size.body_len) as u64));
+        let mut out = BytesMut::with_capacity(2 * 1024 * 1024);
+        group.bench_function(format!("memcpy/{}", size.name), |b| {
+            b.iter_batched(
+                || template.clone(),
+                |records| {
+                    let mut copied = 0usize;
+                    for record in &records {
+                        if out.len() + record.body.len() > 1024 * 1024 {
+                            copied += black_box(out.len());
+                            out.clear();
+                        }
+                        out.extend_from_slice(&record.body);
+                    }
+                    copied += black_box(out.len());
+                    out.clear();
+                    // Returned, so dropping the records is not timed.
+                    (copied, records)
                 },
                 BatchSize::LargeInput,
             )
