@@ -19,6 +19,7 @@ pub mod faults;
 pub mod guarantees;
 pub mod hostile;
 pub mod lincheck;
+pub mod parity;
 pub mod pool;
 pub mod security;
 
@@ -126,6 +127,11 @@ macro_rules! conformance_tests {
             cancelled_producer_submits_never_land_unacknowledged,
             producer_record_errors_say_what_landed,
             refused_input_comes_after_the_acks_before_it,
+        );
+        $crate::conformance_tests!(@in parity, $runtime, $block_on;
+            locations,
+            reconfigure_stream_resets_to_default,
+            reconfigure_basin_resets_to_default,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

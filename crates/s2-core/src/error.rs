@@ -56,6 +56,15 @@ pub enum ValidationError {
         /// Length of the rejected token in bytes.
         len: usize,
     },
+    /// A location name is empty, longer than 64 characters or holds a
+    /// character other than ASCII letters, digits, `:`, `-` and `.`.
+    #[error("invalid location name {name:?}: {reason}")]
+    InvalidLocationName {
+        /// The rejected name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// An append batch has no records.
     #[error("an append batch needs at least one record")]
     EmptyBatch,
