@@ -132,6 +132,8 @@ macro_rules! conformance_tests {
             locations,
             reconfigure_stream_resets_to_default,
             reconfigure_basin_resets_to_default,
+            append_session_reserve_is_cancel_safe,
+            producer_reserve_is_cancel_safe,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use s2_client::{
     Error, Runtime, S2, StreamName,
     types::{
-        BasinConfig, BasinReconfiguration, Change, LocationName, RetentionPolicy, StorageClass,
-        StreamConfig, StreamReconfiguration,
+        AppendInput, AppendRecord, BasinConfig, BasinReconfiguration, Change, LocationName,
+        RetentionPolicy, StorageClass, StreamConfig, StreamReconfiguration,
     },
 };
 
@@ -125,4 +125,114 @@ pub async fn reconfigure_basin_resets_to_default<R: Runtime + Default>(s2: S2<R>
         .expect("reset");
     assert_eq!(changed, defaults);
     assert_eq!(s2.get_basin_config(&tuned).await.expect("get"), defaults);
+}
+
+fn sleep<R: Runtime + Default>(duration: Duration) -> impl std::future::Future<Output = ()> {
+    R::default().sleep(duration)
+}
+
+/// A record of exactly 60 metered bytes.
+fn record_60(i: usize) -> AppendRecord {
+    AppendRecord::new(format!("{i:052}"))
+}
+
+/// A client whose append sessions hold at most 100 unacknowledged bytes.
+fn small_window<R: Runtime + Default>() -> S2<R> {
+    let mut config = crate::config();
+    config.max_unacked_bytes = 100;
+    S2::with_runtime(config, R::default()).expect("client")
+}
+
+/// Waits for `future` at most `wait`; `None` when it did not finish (it is
+/// then dropped: cancelled).
+async fn within<R: Runtime + Default, T>(
+    wait: Duration,
+    future: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let future = std::pin::pin!(future);
+    let timer = std::pin::pin!(sleep::<R>(wait));
+    match futures_util::future::select(future, timer).await {
+        futures_util::future::Either::Left((value, _)) => Some(value),
+        futures_util::future::Either::Right(((), _)) => None,
+    }
+}
+
+/// `reserve` waits for room, a cancelled `reserve` takes none, a permit
+/// submits without waiting, and a dropped permit gives its room back: a
+/// `select!` loop that races `reserve` against a timer appends every input
+/// it meant to, exactly once.
+pub async fn append_session_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
+    let s2 = small_window::<R>();
+    let stream = crate::fresh_stream(&s2, "reserve").await;
+    let session = stream.append_session_handle();
+
+    let held = session.reserve(60).await.expect("room for the first");
+    // The window is full: a second reservation waits, and is cancelled.
+    assert!(
+        within::<R, _>(Duration::from_millis(100), session.reserve(60))
+            .await
+            .is_none()
+    );
+    // Giving the room back lets the next one in.
+    drop(held);
+    let permit = within::<R, _>(Duration::from_secs(5), session.reserve(60))
+        .await
+        .expect("room after the drop")
+        .expect("reserve");
+
+    let mut acks = vec![permit.submit(batch(vec![record_60(0)])).expect("submit")];
+    let mut next = 1;
+    while next < 20 {
+        // A tight timer cancels many of these reserves; none may lose or
+        // hold an input.
+        match within::<R, _>(Duration::from_millis(2), session.reserve(60)).await {
+            None => continue,
+            Some(permit) => {
+                let permit = permit.expect("reserve");
+                acks.push(permit.submit(batch(vec![record_60(next)])).expect("submit"));
+                next += 1;
+            }
+        }
+    }
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = ack.await.expect("ack");
+        assert_eq!(ack.start.seq_num, i as u64);
+    }
+    session.close().await.expect("close");
+    assert_eq!(stream.check_tail().await.expect("tail").seq_num, 20);
+}
+
+/// The producer's `reserve` works the same way, record by record.
+pub async fn producer_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
+    let s2 = small_window::<R>();
+    let stream = crate::fresh_stream(&s2, "preserve").await;
+    let producer = stream
+        .producer(s2_client::BatcherConfig {
+            max_records: 1,
+            max_bytes: 60,
+            linger: None,
+            ..Default::default()
+        })
+        .expect("producer");
+    let mut acks = Vec::new();
+    let mut next = 0;
+    while next < 20 {
+        match within::<R, _>(Duration::from_millis(2), producer.reserve(60)).await {
+            None => continue,
+            Some(permit) => {
+                let permit = permit.expect("reserve");
+                acks.push(permit.submit(record_60(next)).expect("submit"));
+                next += 1;
+            }
+        }
+    }
+    producer.flush().await.expect("flush");
+    for (i, ack) in acks.into_iter().enumerate() {
+        assert_eq!(ack.await.expect("ack").seq_num, i as u64);
+    }
+    assert_eq!(stream.check_tail().await.expect("tail").seq_num, 20);
+}
+
+fn batch(records: Vec<AppendRecord>) -> AppendInput {
+    AppendInput::new(records).expect("valid batch")
 }

@@ -27,7 +27,7 @@ pub use config::{
     AppendRetryPolicy, ClientConfig, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
     ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
 };
-pub use producer::{Producer, RecordAck, RecordAckFuture};
+pub use producer::{Producer, RecordAck, RecordAckFuture, RecordPermit};
 pub use runtime::Runtime;
 pub use s2_core::{
     self as core, AccessToken, Error,
@@ -39,7 +39,7 @@ pub use s2_core::{
     types,
 };
 pub use session::{
-    append::{AckFuture, AppendSessionHandle},
+    append::{AckFuture, AppendPermit, AppendSessionHandle},
     read::{ReadItem, ReadSession},
 };
 pub use stream::Stream;
