@@ -134,6 +134,9 @@ macro_rules! conformance_tests {
             reconfigure_basin_resets_to_default,
             append_session_reserve_is_cancel_safe,
             producer_reserve_is_cancel_safe,
+            read_session_caught_up_future,
+            read_session_connect_errors_up_front,
+            indefinite_read_retries_outlive_the_budget,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use s2_client::{
-    Error, Runtime, S2, StreamName,
+    Error, ReadItem, ReadRetryPolicy, ReadSessionOptions, Runtime, S2, StreamName,
     types::{
         AppendInput, AppendRecord, BasinConfig, BasinReconfiguration, Change, LocationName,
-        RetentionPolicy, StorageClass, StreamConfig, StreamReconfiguration,
+        ReadLimit, ReadRequest, ReadStart, RetentionPolicy, StorageClass, StreamConfig,
+        StreamReconfiguration,
     },
 };
 
@@ -235,4 +237,130 @@ pub async fn producer_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
 
 fn batch(records: Vec<AppendRecord>) -> AppendInput {
     AppendInput::new(records).expect("valid batch")
+}
+
+/// `caught_up()` resolves with the tail once the session (polled by its
+/// owner) reaches it, at once when already there, and fails when the session
+/// ends first.
+pub async fn read_session_caught_up_future<R: Runtime + Default>(s2: S2<R>) {
+    let stream = crate::fresh_stream(&s2, "caught").await;
+    stream
+        .append(&batch((0..5).map(record_60).collect()))
+        .await
+        .expect("append");
+    let mut session = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    let caught_up = session.caught_up();
+    let drive = async {
+        let mut records = 0;
+        while !session.is_caught_up() {
+            match session.next().await.expect("item").expect("read") {
+                ReadItem::Batch(batch) => records += batch.records.len(),
+                ReadItem::CaughtUp(_) | ReadItem::Tail(_) => {}
+            }
+        }
+        records
+    };
+    let (tail, records) = futures_util::future::join(caught_up, drive).await;
+    assert_eq!(records, 5);
+    assert_eq!(tail.expect("caught up").seq_num, 5);
+    // Already caught up: ready at once.
+    let again = within::<R, _>(Duration::from_millis(50), session.caught_up()).await;
+    assert_eq!(again.expect("ready").expect("caught up").seq_num, 5);
+
+    // A bounded session that ends before the tail never catches up.
+    let mut bounded =
+        stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(2)));
+    let never = bounded.caught_up();
+    while let Some(item) = bounded.next().await {
+        item.expect("read");
+    }
+    assert!(matches!(never.await, Err(Error::Closed(_))));
+}
+
+/// `connected()` returns the first connection's error up front, and hands
+/// back a session that goes on from where it was asked to start.
+pub async fn read_session_connect_errors_up_front<R: Runtime + Default>(s2: S2<R>) {
+    let stream = crate::fresh_stream(&s2, "upfront").await;
+    let missing = s2
+        .basin(stream.basin_name().clone())
+        .stream(StreamName::new("missing").expect("valid name"));
+    let err = missing
+        .read_session(ReadRequest::new(ReadStart::SeqNum(0)))
+        .connected()
+        .await
+        .err()
+        .expect("a missing stream is refused");
+    assert!(
+        matches!(&err, Error::Service(e) if e.code == "stream_not_found"),
+        "{err:?}"
+    );
+
+    stream
+        .append(&batch(vec![record_60(0)]))
+        .await
+        .expect("append");
+    let mut session = stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(0)))
+        .connected()
+        .await
+        .expect("connected");
+    match session.next().await.expect("item").expect("read") {
+        ReadItem::Batch(batch) => assert_eq!(batch.records[0].seq_num, 0),
+        other => panic!("expected the record, got {other:?}"),
+    }
+}
+
+/// With a retry budget of one and a heartbeat timeout far below s2-lite's
+/// heartbeat interval, an idle tailing session times out over and over: the
+/// budgeted policy gives up, the indefinite one keeps following the tail.
+pub async fn indefinite_read_retries_outlive_the_budget<R: Runtime + Default>(s2: S2<R>) {
+    let stream = crate::fresh_stream(&s2, "forever").await;
+    let mut config = crate::config();
+    config.heartbeat_timeout = Duration::from_millis(200);
+    config.retry.max_retries = 1;
+    config.retry.base_delay = Duration::from_millis(10);
+    config.retry.max_delay = Duration::from_millis(20);
+    let impatient = S2::<R>::with_runtime(config, R::default())
+        .expect("client")
+        .basin(stream.basin_name().clone())
+        .stream(stream.name().clone());
+
+    let mut budgeted = impatient.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    let failed = within::<R, _>(Duration::from_secs(10), async {
+        loop {
+            match budgeted.next().await {
+                Some(Err(e)) => return e,
+                Some(Ok(_)) => {}
+                None => panic!("a tailing session does not end cleanly"),
+            }
+        }
+    })
+    .await
+    .expect("the budgeted session gives up");
+    assert!(failed.is_retryable(), "{failed:?}");
+
+    let mut forever = impatient.read_session_with(
+        ReadRequest::new(ReadStart::SeqNum(0)),
+        ReadSessionOptions::new().with_retry_policy(ReadRetryPolicy::Indefinite),
+    );
+    let writer = async {
+        sleep::<R>(Duration::from_millis(1500)).await;
+        stream
+            .append(&batch(vec![record_60(0)]))
+            .await
+            .expect("append");
+    };
+    let reader = async {
+        loop {
+            match forever.next().await.expect("it does not end") {
+                Ok(ReadItem::Batch(batch)) if !batch.records.is_empty() => {
+                    return batch.records[0].seq_num;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("the indefinite session gave up: {e:?}"),
+            }
+        }
+    };
+    let ((), seq_num) = futures_util::future::join(writer, reader).await;
+    assert_eq!(seq_num, 0);
 }

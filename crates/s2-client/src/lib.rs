@@ -40,7 +40,7 @@ pub use s2_core::{
 };
 pub use session::{
     append::{AckFuture, AppendPermit, AppendSessionHandle},
-    read::{ReadItem, ReadSession},
+    read::{CaughtUp, ReadItem, ReadRetryPolicy, ReadSession, ReadSessionOptions},
 };
 pub use stream::Stream;
 
