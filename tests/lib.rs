@@ -137,6 +137,8 @@ macro_rules! conformance_tests {
             read_session_caught_up_future,
             read_session_connect_errors_up_front,
             indefinite_read_retries_outlive_the_budget,
+            access_token_provider_refreshes_after_401,
+            default_headers_and_user_agent,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use s2_client::{
-    Error, ReadItem, ReadRetryPolicy, ReadSessionOptions, Runtime, S2, StreamName,
+    AccessToken, AccessTokenProvider, Endpoints, Error, ReadItem, ReadRetryPolicy,
+    ReadSessionOptions, Runtime, S2, StreamName, TokenFuture,
     types::{
         AppendInput, AppendRecord, BasinConfig, BasinReconfiguration, Change, LocationName,
         ReadLimit, ReadRequest, ReadStart, RetentionPolicy, StorageClass, StreamConfig,
@@ -14,7 +15,11 @@ use s2_client::{
     },
 };
 
+use s2_test_server::hostile::{HostileServer, Misbehaviour};
+
 use crate::unique_basin_name;
+
+use s2_client::http::{HeaderMap, HeaderName, HeaderValue};
 
 fn not_implemented(result: Result<impl std::fmt::Debug, Error>) {
     match result {
@@ -363,4 +368,169 @@ pub async fn indefinite_read_retries_outlive_the_budget<R: Runtime + Default>(s2
     };
     let ((), seq_num) = futures_util::future::join(writer, reader).await;
     assert_eq!(seq_num, 0);
+}
+
+/// A provider that hands out `stale` until told it was refused, then
+/// `fresh`; it counts what it is asked.
+#[derive(Debug, Default)]
+struct Rotating {
+    refused: std::sync::Mutex<Vec<String>>,
+    asked: std::sync::atomic::AtomicU32,
+    /// Never rotates: every token it gives is the stale one.
+    stuck: bool,
+}
+
+impl AccessTokenProvider for Rotating {
+    fn token(&self) -> TokenFuture<'_> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let refused = !self.refused.lock().expect("lock").is_empty();
+        let token = if refused && !self.stuck {
+            "fresh"
+        } else {
+            "stale"
+        };
+        Box::pin(async move { Ok(AccessToken::from(token)) })
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        self.refused
+            .lock()
+            .expect("lock")
+            .push(token.expose_secret().to_owned());
+    }
+}
+
+fn hostile_config(server: &HostileServer) -> s2_client::ClientConfig {
+    let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
+    let mut config = s2_client::ClientConfig::new("unused").with_endpoints(endpoints);
+    config.retry.base_delay = Duration::from_millis(10);
+    config
+}
+
+fn hostile_stream<R: Runtime + Default>(config: s2_client::ClientConfig) -> s2_client::Stream<R> {
+    S2::<R>::with_runtime(config, R::default())
+        .expect("client")
+        .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"))
+        .stream(StreamName::new("stream").expect("valid name"))
+}
+
+fn authorization(server: &HostileServer) -> String {
+    let headers = server.last_request_headers().expect("a request came");
+    let value = headers.get("authorization").expect("authorization");
+    value.to_str().expect("ascii").to_owned()
+}
+
+/// A token refused with a 401 is invalidated and the request retried once
+/// with a fresh one, for unary calls and read sessions; a provider that
+/// keeps giving refused tokens gets exactly one retry.
+pub async fn access_token_provider_refreshes_after_401<R: Runtime + Default>(_: S2<R>) {
+    let server =
+        HostileServer::start(Misbehaviour::RefuseToken { token: "stale" }).expect("hostile server");
+
+    let provider = std::sync::Arc::new(Rotating::default());
+    let stream = hostile_stream::<R>(
+        hostile_config(&server).with_access_token_provider(SharedProvider(provider.clone())),
+    );
+    stream
+        .check_tail()
+        .await
+        .expect("retried with a fresh token");
+    assert_eq!(*provider.refused.lock().expect("lock"), ["stale"]);
+    assert_eq!(authorization(&server), "Bearer fresh");
+    assert_eq!(server.requests(), 2);
+
+    let provider = std::sync::Arc::new(Rotating::default());
+    let stream = hostile_stream::<R>(
+        hostile_config(&server).with_access_token_provider(SharedProvider(provider.clone())),
+    );
+    let before = server.requests();
+    stream
+        .read_session(ReadRequest::new(ReadStart::SeqNum(0)))
+        .connected()
+        .await
+        .expect("a read session retried with a fresh token");
+    assert_eq!(*provider.refused.lock().expect("lock"), ["stale"]);
+    assert_eq!(server.requests() - before, 2);
+
+    let stuck = std::sync::Arc::new(Rotating {
+        stuck: true,
+        ..Rotating::default()
+    });
+    let stream = hostile_stream::<R>(
+        hostile_config(&server).with_access_token_provider(SharedProvider(stuck.clone())),
+    );
+    let before = server.requests();
+    let err = stream.check_tail().await.expect_err("refused twice");
+    assert!(
+        matches!(&err, Error::Service(e) if e.status == 401),
+        "{err:?}"
+    );
+    assert_eq!(server.requests() - before, 2, "one retry, no more");
+}
+
+/// Lets a test keep a handle on the provider it configures.
+#[derive(Debug)]
+struct SharedProvider(std::sync::Arc<Rotating>);
+
+impl AccessTokenProvider for SharedProvider {
+    fn token(&self) -> TokenFuture<'_> {
+        self.0.token()
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        self.0.invalidate(token)
+    }
+}
+
+/// Default headers and the user agent reach the server; the SDK's own
+/// headers cannot be overridden by them.
+pub async fn default_headers_and_user_agent<R: Runtime + Default>(_: S2<R>) {
+    let server = HostileServer::start(Misbehaviour::RefuseToken { token: "nobody" })
+        .expect("hostile server");
+    for protected in [
+        "authorization",
+        "content-type",
+        "content-encoding",
+        "content-length",
+        "accept-encoding",
+        "s2-basin",
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static(protected),
+            HeaderValue::from_static("x"),
+        );
+        assert!(
+            hostile_config(&server)
+                .with_default_headers(headers.clone())
+                .is_err(),
+            "{protected} accepted as a default header"
+        );
+        let mut config = hostile_config(&server);
+        config.default_headers = headers;
+        assert!(
+            S2::<R>::with_runtime(config, R::default()).is_err(),
+            "{protected} accepted as a default header field"
+        );
+    }
+    assert!(
+        hostile_config(&server)
+            .with_user_agent("bad\nagent")
+            .is_err()
+    );
+
+    let mut headers = HeaderMap::new();
+    headers.insert("x-tenant", HeaderValue::from_static("acme"));
+    let config = hostile_config(&server)
+        .with_default_headers(headers)
+        .expect("default headers")
+        .with_user_agent("my-app/1.0")
+        .expect("user agent");
+    let stream = hostile_stream::<R>(config);
+    stream.check_tail().await.expect("tail");
+    let seen = server.last_request_headers().expect("a request came");
+    assert_eq!(seen.get("x-tenant").expect("x-tenant"), "acme");
+    assert_eq!(seen.get("user-agent").expect("user agent"), "my-app/1.0");
+    assert_eq!(authorization(&server), "Bearer unused");
+    assert_eq!(seen.get("s2-basin").expect("routing"), "hostile-basin");
 }

@@ -68,11 +68,16 @@ impl<R: Runtime> S2<R> {
     /// are cut to it.
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
         let config = config.saturated();
-        let api = Api::new(
+        crate::config::check_default_headers(&config.default_headers)?;
+        let mut api = Api::new(
             config.endpoints.clone(),
             &config.access_token,
             config.compression,
-        )?;
+        )?
+        .with_default_headers(config.default_headers.clone());
+        if let Some(user_agent) = &config.user_agent {
+            api = api.with_user_agent(user_agent.clone());
+        }
         let config = Arc::new(config);
         let transport = Transport::new(runtime, config.clone())?;
         Ok(Self {

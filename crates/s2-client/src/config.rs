@@ -1,11 +1,14 @@
 //! Client configuration.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use http::{HeaderMap, HeaderValue};
+
+use crate::auth::AccessTokenProvider;
 pub use s2_core::session::append::AppendRetryPolicy;
 use s2_core::{
     AccessToken,
-    api::{Endpoints, PlainHttp},
+    api::{Endpoints, PlainHttp, is_protected_header},
     backoff::BackoffConfig,
     error::ValidationError,
     frame::Compression,
@@ -74,6 +77,25 @@ pub struct ClientConfig {
     /// all the client knows of its limit: against a server that allows
     /// fewer concurrent streams than this, set it at or below the server's.
     pub max_concurrent_requests_per_connection: usize,
+    /// Where each request's access token comes from, when it is not the
+    /// fixed [`access_token`](Self::access_token).
+    pub access_token_provider: Option<Arc<dyn AccessTokenProvider>>,
+    /// `User-Agent` of every request (default: `s2-rs/<version>`).
+    pub user_agent: Option<HeaderValue>,
+    /// Headers sent with every request to the configured endpoints. The
+    /// SDK's own headers ([`PROTECTED_HEADERS`](s2_core::api::PROTECTED_HEADERS): authorization, content
+    /// type, encoding and length, routing) cannot be set here.
+    pub default_headers: HeaderMap,
+}
+
+/// Refuses default headers that would override the SDK's own.
+pub(crate) fn check_default_headers(headers: &HeaderMap) -> Result<(), ValidationError> {
+    match headers.keys().find(|name| is_protected_header(name)) {
+        Some(name) => Err(ValidationError::InvalidConfig {
+            reason: format!("{name} is set by the SDK and cannot be a default header").into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Default of [`ClientConfig::max_concurrent_requests_per_connection`]:
@@ -100,7 +122,36 @@ impl ClientConfig {
             ack_timeout: Duration::from_secs(10),
             heartbeat_timeout: s2_core::session::DEFAULT_HEARTBEAT_TIMEOUT,
             max_concurrent_requests_per_connection: DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION,
+            access_token_provider: None,
+            user_agent: None,
+            default_headers: HeaderMap::new(),
         }
+    }
+
+    /// Asks `provider` for the access token of each request instead of
+    /// using the fixed one; a token refused with a 401 is invalidated and
+    /// the request retried once with a fresh one.
+    pub fn with_access_token_provider(mut self, provider: impl AccessTokenProvider) -> Self {
+        self.access_token_provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Sets the `User-Agent` of every request.
+    pub fn with_user_agent(mut self, user_agent: &str) -> Result<Self, ValidationError> {
+        let value =
+            HeaderValue::from_str(user_agent).map_err(|_| ValidationError::InvalidConfig {
+                reason: "the user agent is not a valid header value".into(),
+            })?;
+        self.user_agent = Some(value);
+        Ok(self)
+    }
+
+    /// Sends `headers` with every request (replacing earlier defaults).
+    /// Fails on a header the SDK sets itself ([`PROTECTED_HEADERS`](s2_core::api::PROTECTED_HEADERS)).
+    pub fn with_default_headers(mut self, headers: HeaderMap) -> Result<Self, ValidationError> {
+        check_default_headers(&headers)?;
+        self.default_headers = headers;
+        Ok(self)
     }
 
     /// Reads `S2_ACCESS_TOKEN`, `S2_ACCOUNT_ENDPOINT`, `S2_BASIN_ENDPOINT`

@@ -5,6 +5,7 @@
 //! types with it filled in. Everything protocol-related comes from the
 //! sans-IO [`s2_core`], re-exported here.
 
+mod auth;
 mod basin;
 mod batching;
 mod body;
@@ -20,6 +21,7 @@ mod sync;
 mod tls;
 mod transport;
 
+pub use auth::{AccessTokenProvider, AccessTokenProviderError, TokenFuture};
 pub use basin::Basin;
 pub use batching::{AppendInputs, append_inputs};
 pub use client::S2;
@@ -49,6 +51,9 @@ pub use rustls::pki_types::CertificateDer;
 
 #[doc(hidden)]
 pub use futures_core;
+/// The `http` crate, for [`ClientConfig::default_headers`] and
+/// [`ClientConfig::user_agent`].
+pub use http;
 
 /// Defines a runtime crate's handles on its runtime: the aliases `S2`,
 /// `Basin`, `Stream`, `ReadSession` and `AppendInputs`, and

@@ -360,6 +360,14 @@ pub enum Error {
         /// What did not match.
         reason: Cow<'static, str>,
     },
+    /// The access-token provider could not give a token; nothing was sent.
+    #[error("access token provider failed: {message}")]
+    AccessTokenProvider {
+        /// What the provider said.
+        message: Cow<'static, str>,
+        /// Whether asking again may succeed.
+        retryable: bool,
+    },
     /// An append session stopped. Says which of its unacknowledged inputs
     /// may have been applied and which certainly were not.
     #[error(
@@ -381,6 +389,7 @@ impl Error {
         match self {
             Error::Service(e) => e.is_retryable(),
             Error::Transport { .. } | Error::Timeout(_) => true,
+            Error::AccessTokenProvider { retryable, .. } => *retryable,
             Error::Validation(_)
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
@@ -398,7 +407,8 @@ impl Error {
             Error::Validation(_)
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
-            | Error::WriterConflict { .. } => false,
+            | Error::WriterConflict { .. }
+            | Error::AccessTokenProvider { .. } => false,
             Error::AppendSession { maybe_applied, .. } => !maybe_applied.is_empty(),
             Error::Service(e) => e.may_have_side_effect(),
             Error::Transport { sent, .. } => *sent,
