@@ -139,6 +139,7 @@ macro_rules! conformance_tests {
             indefinite_read_retries_outlive_the_budget,
             access_token_provider_refreshes_after_401,
             default_headers_and_user_agent,
+            http2_settings,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

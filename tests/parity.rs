@@ -534,3 +534,43 @@ pub async fn default_headers_and_user_agent<R: Runtime + Default>(_: S2<R>) {
     assert_eq!(authorization(&server), "Bearer unused");
     assert_eq!(seen.get("s2-basin").expect("routing"), "hostile-basin");
 }
+
+/// HTTP/2 receive windows and keepalive are settings: out-of-range values
+/// are refused before anything is sent, and a client with small fixed
+/// windows reads back a batch many windows large.
+pub async fn http2_settings<R: Runtime + Default>(s2: S2<R>) {
+    let config = crate::config;
+    assert!(config().with_receive_windows(0, 1 << 20).is_err());
+    assert!(config().with_receive_windows(1 << 16, 1024).is_err());
+    assert!(config().with_receive_windows(1 << 31, 1 << 20).is_err());
+    let mut zero_timeout = config().with_keepalive(Some(Duration::from_secs(1)), Duration::ZERO);
+    assert!(S2::<R>::with_runtime(zero_timeout.clone(), R::default()).is_err());
+    zero_timeout.keepalive_timeout = Duration::from_secs(5);
+    assert!(S2::<R>::with_runtime(zero_timeout, R::default()).is_ok());
+
+    let small = config()
+        .with_receive_windows(16 * 1024, 65_535)
+        .expect("windows")
+        .with_keepalive(Some(Duration::from_millis(200)), Duration::from_secs(5));
+    assert_eq!(small.stream_receive_window, Some(16 * 1024));
+    let narrow = S2::<R>::with_runtime(small, R::default()).expect("client");
+    let written = crate::fresh_stream(&s2, "windows").await;
+    let body = bytes::Bytes::from(vec![7u8; 900 * 1024]);
+    written
+        .append(&batch(vec![AppendRecord::new(body.clone())]))
+        .await
+        .expect("append");
+    let stream = narrow
+        .basin(written.basin_name().clone())
+        .stream(written.name().clone());
+    let mut session =
+        stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(1)));
+    let mut got = Vec::new();
+    while let Some(item) = session.next().await {
+        if let ReadItem::Batch(b) = item.expect("read") {
+            got.extend(b.records);
+        }
+    }
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, body);
+}

@@ -69,6 +69,7 @@ impl<R: Runtime> S2<R> {
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
         let config = config.saturated();
         crate::config::check_default_headers(&config.default_headers)?;
+        crate::config::check_http2(&config)?;
         let mut api = Api::new(
             config.endpoints.clone(),
             &config.access_token,

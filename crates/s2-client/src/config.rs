@@ -55,6 +55,17 @@ pub struct ClientConfig {
     pub compression: Compression,
     /// Interval of HTTP/2 keepalive pings (`None` disables them).
     pub keepalive_interval: Option<Duration>,
+    /// How long a keepalive ping may go unanswered before the connection is
+    /// presumed dead.
+    pub keepalive_timeout: Duration,
+    /// Initial HTTP/2 receive window of each request, in bytes
+    /// (1..=2^31-1). `None`, with no connection window either: windows that
+    /// adapt to the connection's bandwidth-delay product.
+    pub stream_receive_window: Option<u32>,
+    /// HTTP/2 receive window of a connection, shared by its requests, in
+    /// bytes (65 535..=2^31-1). `None`: see
+    /// [`stream_receive_window`](Self::stream_receive_window).
+    pub connection_receive_window: Option<u32>,
     /// Trust the operating system's certificate store as well as the bundled
     /// webpki roots.
     pub use_native_roots: bool,
@@ -88,6 +99,37 @@ pub struct ClientConfig {
     pub default_headers: HeaderMap,
 }
 
+/// Largest HTTP/2 window.
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+/// Smallest HTTP/2 connection window (the protocol's initial one).
+const MIN_CONNECTION_WINDOW: u32 = 65_535;
+
+/// Refuses HTTP/2 settings out of the protocol's range.
+pub(crate) fn check_http2(config: &ClientConfig) -> Result<(), ValidationError> {
+    if config
+        .stream_receive_window
+        .is_some_and(|w| !(1..=MAX_WINDOW).contains(&w))
+    {
+        return Err(ValidationError::InvalidConfig {
+            reason: "the stream receive window must be 1 to 2^31-1 bytes".into(),
+        });
+    }
+    if config
+        .connection_receive_window
+        .is_some_and(|w| !(MIN_CONNECTION_WINDOW..=MAX_WINDOW).contains(&w))
+    {
+        return Err(ValidationError::InvalidConfig {
+            reason: "the connection receive window must be 65535 to 2^31-1 bytes".into(),
+        });
+    }
+    if config.keepalive_timeout.is_zero() {
+        return Err(ValidationError::InvalidConfig {
+            reason: "the keepalive timeout must be more than zero".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses default headers that would override the SDK's own.
 pub(crate) fn check_default_headers(headers: &HeaderMap) -> Result<(), ValidationError> {
     match headers.keys().find(|name| is_protected_header(name)) {
@@ -116,6 +158,9 @@ impl ClientConfig {
             append_retry_policy: AppendRetryPolicy::All,
             compression: Compression::None,
             keepalive_interval: Some(Duration::from_secs(20)),
+            keepalive_timeout: Duration::from_secs(10),
+            stream_receive_window: None,
+            connection_receive_window: None,
             use_native_roots: false,
             extra_root_certificates: Vec::new(),
             max_unacked_bytes: 5 * 1024 * 1024,
@@ -237,9 +282,31 @@ impl ClientConfig {
         cut(&mut self.heartbeat_timeout);
         cut(&mut self.retry.base_delay);
         cut(&mut self.retry.max_delay);
+        cut(&mut self.keepalive_timeout);
         if let Some(interval) = &mut self.keepalive_interval {
             cut(interval);
         }
+        self
+    }
+
+    /// Sets the HTTP/2 receive windows: per request, and per connection
+    /// (shared by its requests). Fixed windows replace the adaptive ones.
+    pub fn with_receive_windows(
+        mut self,
+        stream: u32,
+        connection: u32,
+    ) -> Result<Self, ValidationError> {
+        self.stream_receive_window = Some(stream);
+        self.connection_receive_window = Some(connection);
+        check_http2(&self)?;
+        Ok(self)
+    }
+
+    /// Sets the keepalive ping interval (`None` disables pings) and how long
+    /// a ping may go unanswered.
+    pub fn with_keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self.keepalive_timeout = timeout;
         self
     }
 
