@@ -140,6 +140,7 @@ macro_rules! conformance_tests {
             access_token_provider_refreshes_after_401,
             default_headers_and_user_agent,
             http2_settings,
+            generated_fencing_token_fences,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

@@ -574,3 +574,28 @@ pub async fn http2_settings<R: Runtime + Default>(s2: S2<R>) {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, body);
 }
+
+/// A generated fencing token is fresh each time and fences a stream.
+pub async fn generated_fencing_token_fences<R: Runtime + Default>(s2: S2<R>) {
+    let (token, other) = (
+        s2_client::generate_fencing_token(),
+        s2_client::generate_fencing_token(),
+    );
+    assert_ne!(token, other);
+    let stream = crate::fresh_stream(&s2, "gfence").await;
+    stream
+        .append(&batch(vec![s2_client::types::CommandRecord::fence(
+            token.clone(),
+        )]))
+        .await
+        .expect("fence");
+    stream
+        .append(&batch(vec![record_60(0)]).with_fencing_token(token))
+        .await
+        .expect("append under the fence");
+    let err = stream
+        .append(&batch(vec![record_60(1)]).with_fencing_token(other))
+        .await
+        .expect_err("another token is fenced out");
+    assert!(matches!(err, Error::AppendCondition(_)), "{err:?}");
+}

@@ -6,7 +6,7 @@ use futures_core::Stream;
 use s2_core::{
     Error,
     api::Api,
-    names::{AccessTokenId, BasinName, RequestToken},
+    names::{AccessTokenId, BasinName, FencingToken, RequestToken},
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet,
         BasinReconfiguration, ListRequest, LocationInfo, LocationName, Metric, MetricsRange, Page,
@@ -58,6 +58,13 @@ impl<R: Runtime + Default> S2<R> {
 pub(crate) fn new_request_token() -> RequestToken {
     let token = format!("{:032x}", rand::random::<u128>());
     RequestToken::new(token).unwrap_or_else(|_| unreachable!("32 hex digits are a valid token"))
+}
+
+/// A fresh random fencing token: 32 hex digits (128 random bits), for a
+/// writer claiming a stream with a fence command.
+pub fn generate_fencing_token() -> FencingToken {
+    FencingToken::new(format!("{:032x}", rand::random::<u128>()))
+        .expect("32 hex digits fit the 36-byte fencing token limit")
 }
 
 impl<R: Runtime> S2<R> {

@@ -24,7 +24,7 @@ mod transport;
 pub use auth::{AccessTokenProvider, AccessTokenProviderError, TokenFuture};
 pub use basin::Basin;
 pub use batching::{AppendInputs, append_inputs};
-pub use client::S2;
+pub use client::{S2, generate_fencing_token};
 pub use config::{
     AppendRetryPolicy, ClientConfig, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
     ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
@@ -32,7 +32,7 @@ pub use config::{
 pub use producer::{Producer, RecordAck, RecordAckFuture, RecordPermit};
 pub use runtime::Runtime;
 pub use s2_core::{
-    self as core, AccessToken, Error,
+    self as core, AccessToken, Error, ErrorCode,
     api::{Endpoints, PlainHttp},
     batcher::BatcherConfig,
     error::{AppendConditionFailed, ProtocolError, ServiceError, ValidationError},
