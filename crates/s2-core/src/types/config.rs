@@ -237,11 +237,10 @@ impl<T: Serialize> Serialize for Change<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Change::Set(value) => value.serialize(s),
-            // Unchanged is skipped by the containing struct; should it be
-            // serialized alone, null ("reset") would be wrong, so say nothing
-            // different from an absent field: the unit value.
+            // Unchanged is skipped by the containing struct; alone it has no
+            // wire form (`null` would mean "reset").
             Change::Reset => s.serialize_none(),
-            Change::Unchanged => s.serialize_unit(),
+            Change::Unchanged => Err(unchanged_error::<S>()),
         }
     }
 }
@@ -354,8 +353,12 @@ fn flag_or_default<S: Serializer>(change: &Change<bool>, s: S) -> Result<S::Ok, 
     match change {
         Change::Set(flag) => s.serialize_bool(*flag),
         Change::Reset => s.serialize_bool(false),
-        Change::Unchanged => s.serialize_unit(),
+        Change::Unchanged => Err(unchanged_error::<S>()),
     }
+}
+
+fn unchanged_error<S: Serializer>() -> S::Error {
+    serde::ser::Error::custom("an unchanged setting is left out, not sent")
 }
 
 impl BasinReconfiguration {
@@ -474,6 +477,7 @@ mod tests {
             serde_json::to_value(BasinReconfiguration::new()).unwrap(),
             json!({})
         );
+        assert!(serde_json::to_value(Change::<bool>::Unchanged).is_err());
     }
 
     #[test]
