@@ -19,6 +19,7 @@ pub mod faults;
 pub mod guarantees;
 pub mod hostile;
 pub mod lincheck;
+pub mod parity;
 pub mod pool;
 pub mod security;
 
@@ -126,6 +127,20 @@ macro_rules! conformance_tests {
             cancelled_producer_submits_never_land_unacknowledged,
             producer_record_errors_say_what_landed,
             refused_input_comes_after_the_acks_before_it,
+        );
+        $crate::conformance_tests!(@in parity, $runtime, $block_on;
+            locations,
+            reconfigure_stream_resets_to_default,
+            reconfigure_basin_resets_to_default,
+            append_session_reserve_is_cancel_safe,
+            producer_reserve_is_cancel_safe,
+            read_session_caught_up_future,
+            read_session_connect_errors_up_front,
+            indefinite_read_retries_outlive_the_budget,
+            access_token_provider_refreshes_after_401,
+            default_headers_and_user_agent,
+            http2_settings,
+            generated_fencing_token_fences,
         );
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,

@@ -6,7 +6,7 @@ use futures_core::Stream as AsyncStream;
 use s2_core::{
     Error,
     names::{BasinName, StreamName},
-    types::{ListRequest, Page, Provisioned, StreamConfig, StreamInfo},
+    types::{ListRequest, Page, Provisioned, StreamConfig, StreamInfo, StreamReconfiguration},
 };
 
 use crate::{
@@ -108,13 +108,15 @@ impl<R: Runtime> Basin<R> {
         .await
     }
 
-    /// Changes the settings of `config` that are `Some`; returns the new
-    /// configuration.
+    /// Sets or resets the settings `change` names and leaves the others;
+    /// returns the new configuration. A [`StreamConfig`] converts into a
+    /// change that sets what is `Some`.
     pub async fn reconfigure_stream(
         &self,
         name: &StreamName,
-        config: StreamConfig,
+        change: impl Into<StreamReconfiguration>,
     ) -> Result<StreamConfig, Error> {
+        let config = change.into();
         let call = self
             .inner
             .api

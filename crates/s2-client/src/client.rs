@@ -6,10 +6,11 @@ use futures_core::Stream;
 use s2_core::{
     Error,
     api::Api,
-    names::{AccessTokenId, BasinName, RequestToken},
+    names::{AccessTokenId, BasinName, FencingToken, RequestToken},
     types::{
-        AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet, BasinScope,
-        ListRequest, Metric, MetricsRange, Page, Provisioned,
+        AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet,
+        BasinReconfiguration, ListRequest, LocationInfo, LocationName, Metric, MetricsRange, Page,
+        Provisioned,
     },
 };
 
@@ -59,6 +60,13 @@ pub(crate) fn new_request_token() -> RequestToken {
     RequestToken::new(token).unwrap_or_else(|_| unreachable!("32 hex digits are a valid token"))
 }
 
+/// A fresh random fencing token: 32 hex digits (128 random bits), for a
+/// writer claiming a stream with a fence command.
+pub fn generate_fencing_token() -> FencingToken {
+    FencingToken::new(format!("{:032x}", rand::random::<u128>()))
+        .expect("32 hex digits fit the 36-byte fencing token limit")
+}
+
 impl<R: Runtime> S2<R> {
     /// A client on a given runtime instance. Fails, before anything is
     /// sent, on endpoints that would carry the token over plain http to a
@@ -67,11 +75,17 @@ impl<R: Runtime> S2<R> {
     /// are cut to it.
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
         let config = config.saturated();
-        let api = Api::new(
+        crate::config::check_default_headers(&config.default_headers)?;
+        crate::config::check_http2(&config)?;
+        let mut api = Api::new(
             config.endpoints.clone(),
             &config.access_token,
             config.compression,
-        )?;
+        )?
+        .with_default_headers(config.default_headers.clone());
+        if let Some(user_agent) = &config.user_agent {
+            api = api.with_user_agent(user_agent.clone());
+        }
         let config = Arc::new(config);
         let transport = Transport::new(runtime, config.clone())?;
         Ok(Self {
@@ -114,27 +128,28 @@ impl<R: Runtime> S2<R> {
         )
     }
 
-    /// Creates a basin. Retries are safe: they carry one request token.
+    /// Creates a basin in the account's default location. Retries are safe:
+    /// they carry one request token.
     pub async fn create_basin(
         &self,
         name: &BasinName,
         config: BasinConfig,
     ) -> Result<BasinInfo, Error> {
-        self.create_basin_in_scope(name, config, None).await
+        self.create_basin_in(name, config, None).await
     }
 
-    /// Creates a basin in a given scope (cloud region).
-    pub async fn create_basin_in_scope(
+    /// Creates a basin in a given location (`None`: the account's default).
+    pub async fn create_basin_in(
         &self,
         name: &BasinName,
         config: BasinConfig,
-        scope: Option<BasinScope>,
+        location: Option<&LocationName>,
     ) -> Result<BasinInfo, Error> {
         let token = new_request_token();
         let call = self
             .inner
             .api
-            .create_basin(name, Some(&config), scope, &token)?;
+            .create_basin(name, Some(&config), location, &token)?;
         execute(&self.inner, call).await
     }
 
@@ -144,7 +159,19 @@ impl<R: Runtime> S2<R> {
         name: &BasinName,
         config: BasinConfig,
     ) -> Result<Provisioned<BasinInfo>, Error> {
-        let call = self.inner.api.ensure_basin(name, Some(&config), None)?;
+        self.ensure_basin_in(name, config, None).await
+    }
+
+    /// Creates the basin in a given location if it is missing (`None`: the
+    /// account's default), or reconfigures it to match. The location of an
+    /// existing basin cannot change.
+    pub async fn ensure_basin_in(
+        &self,
+        name: &BasinName,
+        config: BasinConfig,
+        location: Option<&LocationName>,
+    ) -> Result<Provisioned<BasinInfo>, Error> {
+        let call = self.inner.api.ensure_basin(name, Some(&config), location)?;
         execute(&self.inner, call).await
     }
 
@@ -153,18 +180,38 @@ impl<R: Runtime> S2<R> {
         execute(&self.inner, self.inner.api.get_basin_config(name)?).await
     }
 
-    /// Changes the settings of `config` that are `Some`; returns the new
-    /// configuration.
+    /// Sets or resets the settings `change` names and leaves the others;
+    /// returns the new configuration. A [`BasinConfig`] converts into a
+    /// change that sets what is `Some`.
     pub async fn reconfigure_basin(
         &self,
         name: &BasinName,
-        config: BasinConfig,
+        change: impl Into<BasinReconfiguration>,
     ) -> Result<BasinConfig, Error> {
         execute(
             &self.inner,
-            self.inner.api.reconfigure_basin(name, &config)?,
+            self.inner.api.reconfigure_basin(name, &change.into())?,
         )
         .await
+    }
+
+    /// The locations the account may place basins in.
+    pub async fn list_locations(&self) -> Result<Vec<LocationInfo>, Error> {
+        execute(&self.inner, self.inner.api.list_locations()?).await
+    }
+
+    /// Where basins created without a location go.
+    pub async fn get_default_location(&self) -> Result<LocationInfo, Error> {
+        execute(&self.inner, self.inner.api.get_default_location()?).await
+    }
+
+    /// Changes where basins created without a location go; returns the new
+    /// default.
+    pub async fn set_default_location(
+        &self,
+        location: &LocationName,
+    ) -> Result<LocationInfo, Error> {
+        execute(&self.inner, self.inner.api.set_default_location(location)?).await
     }
 
     /// Starts deleting a basin (deletion completes in the background).

@@ -1,11 +1,14 @@
 //! Client configuration.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use http::{HeaderMap, HeaderValue};
+
+use crate::auth::AccessTokenProvider;
 pub use s2_core::session::append::AppendRetryPolicy;
 use s2_core::{
     AccessToken,
-    api::{Endpoints, PlainHttp},
+    api::{Endpoints, PlainHttp, is_protected_header},
     backoff::BackoffConfig,
     error::ValidationError,
     frame::Compression,
@@ -52,6 +55,17 @@ pub struct ClientConfig {
     pub compression: Compression,
     /// Interval of HTTP/2 keepalive pings (`None` disables them).
     pub keepalive_interval: Option<Duration>,
+    /// How long a keepalive ping may go unanswered before the connection is
+    /// presumed dead.
+    pub keepalive_timeout: Duration,
+    /// Initial HTTP/2 receive window of each request, in bytes
+    /// (1..=2^31-1). `None`, with no connection window either: windows that
+    /// adapt to the connection's bandwidth-delay product.
+    pub stream_receive_window: Option<u32>,
+    /// HTTP/2 receive window of a connection, shared by its requests, in
+    /// bytes (65 535..=2^31-1). `None`: see
+    /// [`stream_receive_window`](Self::stream_receive_window).
+    pub connection_receive_window: Option<u32>,
     /// Trust the operating system's certificate store as well as the bundled
     /// webpki roots.
     pub use_native_roots: bool,
@@ -74,6 +88,56 @@ pub struct ClientConfig {
     /// all the client knows of its limit: against a server that allows
     /// fewer concurrent streams than this, set it at or below the server's.
     pub max_concurrent_requests_per_connection: usize,
+    /// Where each request's access token comes from, when it is not the
+    /// fixed [`access_token`](Self::access_token).
+    pub access_token_provider: Option<Arc<dyn AccessTokenProvider>>,
+    /// `User-Agent` of every request (default: `s2-rs/<version>`).
+    pub user_agent: Option<HeaderValue>,
+    /// Headers sent with every request to the configured endpoints. The
+    /// SDK's own headers ([`PROTECTED_HEADERS`](s2_core::api::PROTECTED_HEADERS): authorization, content
+    /// type, encoding and length, routing) cannot be set here.
+    pub default_headers: HeaderMap,
+}
+
+/// Largest HTTP/2 window.
+const MAX_WINDOW: u32 = (1 << 31) - 1;
+/// Smallest HTTP/2 connection window (the protocol's initial one).
+const MIN_CONNECTION_WINDOW: u32 = 65_535;
+
+/// Refuses HTTP/2 settings out of the protocol's range.
+pub(crate) fn check_http2(config: &ClientConfig) -> Result<(), ValidationError> {
+    if config
+        .stream_receive_window
+        .is_some_and(|w| !(1..=MAX_WINDOW).contains(&w))
+    {
+        return Err(ValidationError::InvalidConfig {
+            reason: "the stream receive window must be 1 to 2^31-1 bytes".into(),
+        });
+    }
+    if config
+        .connection_receive_window
+        .is_some_and(|w| !(MIN_CONNECTION_WINDOW..=MAX_WINDOW).contains(&w))
+    {
+        return Err(ValidationError::InvalidConfig {
+            reason: "the connection receive window must be 65535 to 2^31-1 bytes".into(),
+        });
+    }
+    if config.keepalive_timeout.is_zero() {
+        return Err(ValidationError::InvalidConfig {
+            reason: "the keepalive timeout must be more than zero".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses default headers that would override the SDK's own.
+pub(crate) fn check_default_headers(headers: &HeaderMap) -> Result<(), ValidationError> {
+    match headers.keys().find(|name| is_protected_header(name)) {
+        Some(name) => Err(ValidationError::InvalidConfig {
+            reason: format!("{name} is set by the SDK and cannot be a default header").into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Default of [`ClientConfig::max_concurrent_requests_per_connection`]:
@@ -94,13 +158,45 @@ impl ClientConfig {
             append_retry_policy: AppendRetryPolicy::All,
             compression: Compression::None,
             keepalive_interval: Some(Duration::from_secs(20)),
+            keepalive_timeout: Duration::from_secs(10),
+            stream_receive_window: None,
+            connection_receive_window: None,
             use_native_roots: false,
             extra_root_certificates: Vec::new(),
             max_unacked_bytes: 5 * 1024 * 1024,
             ack_timeout: Duration::from_secs(10),
             heartbeat_timeout: s2_core::session::DEFAULT_HEARTBEAT_TIMEOUT,
             max_concurrent_requests_per_connection: DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION,
+            access_token_provider: None,
+            user_agent: None,
+            default_headers: HeaderMap::new(),
         }
+    }
+
+    /// Asks `provider` for the access token of each request instead of
+    /// using the fixed one; a token refused with a 401 is invalidated and
+    /// the request retried once with a fresh one.
+    pub fn with_access_token_provider(mut self, provider: impl AccessTokenProvider) -> Self {
+        self.access_token_provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// Sets the `User-Agent` of every request.
+    pub fn with_user_agent(mut self, user_agent: &str) -> Result<Self, ValidationError> {
+        let value =
+            HeaderValue::from_str(user_agent).map_err(|_| ValidationError::InvalidConfig {
+                reason: "the user agent is not a valid header value".into(),
+            })?;
+        self.user_agent = Some(value);
+        Ok(self)
+    }
+
+    /// Sends `headers` with every request (replacing earlier defaults).
+    /// Fails on a header the SDK sets itself ([`PROTECTED_HEADERS`](s2_core::api::PROTECTED_HEADERS)).
+    pub fn with_default_headers(mut self, headers: HeaderMap) -> Result<Self, ValidationError> {
+        check_default_headers(&headers)?;
+        self.default_headers = headers;
+        Ok(self)
     }
 
     /// Reads `S2_ACCESS_TOKEN`, `S2_ACCOUNT_ENDPOINT`, `S2_BASIN_ENDPOINT`
@@ -186,9 +282,31 @@ impl ClientConfig {
         cut(&mut self.heartbeat_timeout);
         cut(&mut self.retry.base_delay);
         cut(&mut self.retry.max_delay);
+        cut(&mut self.keepalive_timeout);
         if let Some(interval) = &mut self.keepalive_interval {
             cut(interval);
         }
+        self
+    }
+
+    /// Sets the HTTP/2 receive windows: per request, and per connection
+    /// (shared by its requests). Fixed windows replace the adaptive ones.
+    pub fn with_receive_windows(
+        mut self,
+        stream: u32,
+        connection: u32,
+    ) -> Result<Self, ValidationError> {
+        self.stream_receive_window = Some(stream);
+        self.connection_receive_window = Some(connection);
+        check_http2(&self)?;
+        Ok(self)
+    }
+
+    /// Sets the keepalive ping interval (`None` disables pings) and how long
+    /// a ping may go unanswered.
+    pub fn with_keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> Self {
+        self.keepalive_interval = interval;
+        self.keepalive_timeout = timeout;
         self
     }
 

@@ -5,6 +5,7 @@
 //! types with it filled in. Everything protocol-related comes from the
 //! sans-IO [`s2_core`], re-exported here.
 
+mod auth;
 mod basin;
 mod batching;
 mod body;
@@ -20,17 +21,18 @@ mod sync;
 mod tls;
 mod transport;
 
+pub use auth::{AccessTokenProvider, AccessTokenProviderError, TokenFuture};
 pub use basin::Basin;
 pub use batching::{AppendInputs, append_inputs};
-pub use client::S2;
+pub use client::{S2, generate_fencing_token};
 pub use config::{
     AppendRetryPolicy, ClientConfig, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
     ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
 };
-pub use producer::{Producer, RecordAck, RecordAckFuture};
+pub use producer::{Producer, RecordAck, RecordAckFuture, RecordPermit};
 pub use runtime::Runtime;
 pub use s2_core::{
-    self as core, AccessToken, Error,
+    self as core, AccessToken, Error, ErrorCode,
     api::{Endpoints, PlainHttp},
     batcher::BatcherConfig,
     error::{AppendConditionFailed, ProtocolError, ServiceError, ValidationError},
@@ -39,8 +41,8 @@ pub use s2_core::{
     types,
 };
 pub use session::{
-    append::{AckFuture, AppendSessionHandle},
-    read::{ReadItem, ReadSession},
+    append::{AckFuture, AppendPermit, AppendSessionHandle},
+    read::{CaughtUp, ReadItem, ReadRetryPolicy, ReadSession, ReadSessionOptions},
 };
 pub use stream::Stream;
 
@@ -49,6 +51,9 @@ pub use rustls::pki_types::CertificateDer;
 
 #[doc(hidden)]
 pub use futures_core;
+/// The `http` crate, for [`ClientConfig::default_headers`] and
+/// [`ClientConfig::user_agent`].
+pub use http;
 
 /// Defines a runtime crate's handles on its runtime: the aliases `S2`,
 /// `Basin`, `Stream`, `ReadSession` and `AppendInputs`, and

@@ -24,7 +24,7 @@ use crate::{
     session::{
         BoxFuture, Deadline,
         append::{AckFuture, AppendSessionHandle},
-        gate::{Gate, Limits},
+        gate::{Gate, Limits, Reserved},
     },
 };
 
@@ -112,6 +112,47 @@ impl Intake {
     }
 }
 
+impl Intake {
+    /// Takes admitted record `id` into the batch being filled; returns the
+    /// future of its ack.
+    fn take(
+        &mut self,
+        id: u64,
+        record: AppendRecord,
+        bytes: u64,
+        now: Instant,
+    ) -> Result<RecordAckFuture, Error> {
+        let linger = self.batcher.poll_timeout();
+        self.batcher.handle_record(record, now)?;
+        let (sender, receiver) = oneshot::channel();
+        self.open.push(Slot { id, bytes, sender });
+        if self.collect() || self.batcher.poll_timeout() != linger {
+            self.wake_driver();
+        }
+        Ok(RecordAckFuture { id, receiver })
+    }
+}
+
+/// Room for one record in a producer, from [`Producer::reserve`].
+pub struct RecordPermit {
+    reserved: Reserved<Intake>,
+    now: Clock,
+}
+
+impl RecordPermit {
+    /// Submits a record in the room held, at once: no capacity wait and no
+    /// capacity error (a record bigger than reserved is taken too, its
+    /// excess counted against the cap). It fails only for a record the
+    /// service could never take, or a producer that has stopped; the room
+    /// is then given back.
+    pub fn submit(self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
+        let bytes = record.metered_bytes();
+        let now = (self.now)();
+        self.reserved
+            .admit(bytes, |intake, id| intake.take(id, record, bytes, now))
+    }
+}
+
 enum Command {
     Flush(oneshot::Sender<Result<(), Error>>),
     Close(oneshot::Sender<Result<(), Error>>),
@@ -123,8 +164,11 @@ enum Command {
 pub struct Producer {
     gate: Arc<Gate<Intake>>,
     commands: mpsc::UnboundedSender<Command>,
-    now: Box<dyn Fn() -> Instant + Send + Sync>,
+    now: Clock,
 }
+
+/// The runtime's clock, shared with permits.
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// The acknowledgement of one submitted record.
 ///
@@ -234,7 +278,7 @@ impl Producer {
         Ok(Self {
             gate,
             commands,
-            now: Box::new(move || clock.now()),
+            now: Arc::new(move || clock.now()),
         })
     }
 
@@ -253,17 +297,26 @@ impl Producer {
         poll_fn(|cx| {
             self.gate.poll_admit(&mut place, bytes, cx, |intake, id| {
                 let record = record.take().expect("admitted once");
-                let linger = intake.batcher.poll_timeout();
-                intake.batcher.handle_record(record, (self.now)())?;
-                let (sender, receiver) = oneshot::channel();
-                intake.open.push(Slot { id, bytes, sender });
-                if intake.collect() || intake.batcher.poll_timeout() != linger {
-                    intake.wake_driver();
-                }
-                Ok(RecordAckFuture { id, receiver })
+                intake.take(id, record, bytes, (self.now)())
             })
         })
         .await
+    }
+
+    /// Waits for room for a record of `bytes` metered bytes and takes it:
+    /// the returned permit submits a record without waiting or failing for
+    /// capacity. For `select!` loops that must not hold a record in a
+    /// cancelled future: wait on `reserve`, then submit through the permit.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, no room
+    /// was taken. Dropping the permit unused gives the room back.
+    pub async fn reserve(&self, bytes: u64) -> Result<RecordPermit, Error> {
+        let mut place = self.gate.place();
+        let reserved = poll_fn(|cx| self.gate.poll_reserve(&mut place, bytes, cx)).await?;
+        Ok(RecordPermit {
+            reserved,
+            now: self.now.clone(),
+        })
     }
 
     /// Waits until every record submitted so far is durable.

@@ -2,12 +2,12 @@
 //! safe.
 
 use s2_core::{
-    Error,
-    api::{Call, Idempotency},
+    AccessToken, Error,
+    api::{Call, HttpResponse, Idempotency},
     backoff::Backoff,
 };
 
-use crate::{client::ClientInner, config::AppendRetryPolicy, runtime::Runtime};
+use crate::{auth, client::ClientInner, config::AppendRetryPolicy, runtime::Runtime};
 
 /// Whether a failed attempt of a call of this kind may be repeated.
 pub(crate) fn may_retry(
@@ -55,13 +55,19 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
 ) -> Tracked<T> {
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
     let mut unknown_outcome: Option<Error> = None;
+    // A token refused with a 401 earns one retry with a fresh token.
+    let mut refreshed = false;
     loop {
-        let result = match inner
-            .transport
-            .send(&call.request, call.timeout_allowance())
-            .await
-        {
-            Ok(response) => call.parse(response),
+        let result = match attempt(inner, &call).await {
+            Ok((response, Some(token))) if auth::is_unauthorized(response.status) => {
+                auth::invalidate(&inner.config, &token);
+                if !refreshed {
+                    refreshed = true;
+                    continue;
+                }
+                call.parse(response)
+            }
+            Ok((response, _)) => call.parse(response),
             Err(e) => Err(e),
         };
         let error = match result {
@@ -101,6 +107,28 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
         tracing::debug!(%error, ?delay, "retrying");
         inner.transport.runtime().sleep(delay).await;
     }
+}
+
+/// One attempt of `call`, with the provider's token when there is one;
+/// returns the response and that token.
+async fn attempt<R: Runtime, T>(
+    inner: &ClientInner<R>,
+    call: &Call<T>,
+) -> Result<(HttpResponse, Option<AccessToken>), Error> {
+    if inner.config.access_token_provider.is_none() {
+        let response = inner
+            .transport
+            .send(&call.request, call.timeout_allowance())
+            .await?;
+        return Ok((response, None));
+    }
+    let mut request = call.request.clone();
+    let token = auth::authorize(&inner.config, &mut request).await?;
+    let response = inner
+        .transport
+        .send(&request, call.timeout_allowance())
+        .await?;
+    Ok((response, token))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::{
     runtime::Runtime,
     session::{
         append::{AppendSessionHandle, ack_stream},
-        read::ReadSession,
+        read::{ReadSession, ReadSessionOptions},
     },
 };
 
@@ -170,11 +170,22 @@ impl<R: Runtime> Stream<R> {
     /// failures without gaps or duplicates. Without bounds it follows the
     /// tail forever.
     pub fn read_session(&self, request: ReadRequest) -> ReadSession<R> {
+        self.read_session_with(request, ReadSessionOptions::default())
+    }
+
+    /// [`read_session`](Self::read_session) with options, such as a retry
+    /// policy that never gives up.
+    pub fn read_session_with(
+        &self,
+        request: ReadRequest,
+        options: ReadSessionOptions,
+    ) -> ReadSession<R> {
         ReadSession::new(
             self.inner.clone(),
             self.basin.clone(),
             self.name.clone(),
             request,
+            options,
         )
     }
 

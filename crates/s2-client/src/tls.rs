@@ -1,4 +1,10 @@
 //! TLS client configuration: rustls with ALPN `h2`.
+//!
+//! The crypto provider is chosen by cargo features, as the rustls ecosystem
+//! expects: `ring` (the default) or `aws-lc-rs` (preferred when both are
+//! enabled). With neither, the process-wide default provider is used
+//! (`rustls::crypto::CryptoProvider::install_default`), and building a
+//! client fails if none was installed.
 
 use std::sync::Arc;
 
@@ -25,7 +31,7 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientC
             let _ = roots.add(cert);
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crypto_provider()?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| {
@@ -37,4 +43,72 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientC
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The provider the enabled features choose.
+#[cfg(feature = "aws-lc-rs")]
+fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
+    Ok(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+}
+
+/// The provider the enabled features choose.
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
+    Ok(Arc::new(rustls::crypto::ring::default_provider()))
+}
+
+/// No provider feature: the process default, if one was installed.
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
+    rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .ok_or_else(|| {
+            Error::Validation(ValidationError::InvalidConfig {
+                reason: "no TLS crypto provider: enable the `ring` or `aws-lc-rs` feature, \
+                         or install a process default"
+                    .into(),
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
+    fn suites(provider: &rustls::crypto::CryptoProvider) -> Vec<rustls::CipherSuite> {
+        provider.cipher_suites.iter().map(|s| s.suite()).collect()
+    }
+
+    /// The default features choose ring.
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    #[test]
+    fn the_default_provider_is_ring() {
+        let config = client_config(&ClientConfig::new("token")).expect("tls config");
+        assert_eq!(
+            suites(config.crypto_provider()),
+            suites(&rustls::crypto::ring::default_provider())
+        );
+        assert_eq!(config.alpn_protocols, [b"h2".to_vec()]);
+    }
+
+    /// aws-lc-rs wins when enabled.
+    #[cfg(feature = "aws-lc-rs")]
+    #[test]
+    fn aws_lc_rs_is_chosen_when_enabled() {
+        let config = client_config(&ClientConfig::new("token")).expect("tls config");
+        assert_eq!(
+            suites(config.crypto_provider()),
+            suites(&rustls::crypto::aws_lc_rs::default_provider())
+        );
+    }
+
+    /// Without a provider feature and without a process default, building
+    /// a client is refused with a clear error.
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    #[test]
+    fn no_provider_is_a_clear_error() {
+        let err = client_config(&ClientConfig::new("token")).expect_err("no provider");
+        assert!(err.to_string().contains("crypto provider"), "{err}");
+    }
 }

@@ -402,16 +402,23 @@ impl<R: Runtime> Transport<R> {
                 .await
                 .map_err(|e| Error::transport(false, e))?;
             let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
+            let (stream_window, connection_window) = (
+                self.config.stream_receive_window,
+                self.config.connection_receive_window,
+            );
             builder
                 .timer(HyperTimer(self.runtime.clone()))
-                .adaptive_window(true)
+                // Fixed windows, when configured, replace adaptive ones.
+                .adaptive_window(stream_window.is_none() && connection_window.is_none())
+                .initial_stream_window_size(stream_window)
+                .initial_connection_window_size(connection_window)
                 .max_frame_size(Some(256 * 1024))
                 // Until the peer's SETTINGS say otherwise.
                 .initial_max_send_streams(Some(max_requests));
             if let Some(interval) = self.config.keepalive_interval {
                 builder
                     .keep_alive_interval(Some(interval))
-                    .keep_alive_timeout(Duration::from_secs(10))
+                    .keep_alive_timeout(self.config.keepalive_timeout)
                     .keep_alive_while_idle(true);
             }
             builder

@@ -56,6 +56,15 @@ pub enum ValidationError {
         /// Length of the rejected token in bytes.
         len: usize,
     },
+    /// A location name is empty, longer than 64 characters or holds a
+    /// character other than ASCII letters, digits, `:`, `-` and `.`.
+    #[error("invalid location name {name:?}: {reason}")]
+    InvalidLocationName {
+        /// The rejected name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// An append batch has no records.
     #[error("an append batch needs at least one record")]
     EmptyBatch,
@@ -199,25 +208,179 @@ const UNKNOWN_OUTCOME_CODES: &[&str] = &[
     "upstream_timeout",
 ];
 
+/// The error codes of the v1 API (s2-api 0.32), typed. [`ServiceError`]
+/// keeps the raw string too, for codes newer than this client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `access_token_not_found` (404).
+    AccessTokenNotFound,
+    /// `authn`: the access token was refused (401).
+    Authn,
+    /// `bad_frame` (400).
+    BadFrame,
+    /// `bad_header` (400).
+    BadHeader,
+    /// `bad_json` (400).
+    BadJson,
+    /// `bad_path` (400).
+    BadPath,
+    /// `bad_proto` (400).
+    BadProto,
+    /// `bad_query` (400).
+    BadQuery,
+    /// `basin_deletion_pending` (409).
+    BasinDeletionPending,
+    /// `basin_not_found` (404).
+    BasinNotFound,
+    /// `client_hangup` (499).
+    ClientHangup,
+    /// `decryption_failed` (400).
+    DecryptionFailed,
+    /// `hot_server` (502).
+    HotServer,
+    /// `invalid` (422).
+    Invalid,
+    /// `not_implemented` (501).
+    NotImplemented,
+    /// `other` (500).
+    Other,
+    /// `permission_denied` (403).
+    PermissionDenied,
+    /// `quota_exhausted` (403).
+    QuotaExhausted,
+    /// `rate_limited` (429).
+    RateLimited,
+    /// `request_timeout` (408).
+    RequestTimeout,
+    /// `resource_already_exists` (409).
+    ResourceAlreadyExists,
+    /// `server_draining` (503).
+    ServerDraining,
+    /// `storage` (500).
+    Storage,
+    /// `stream_deletion_pending` (409).
+    StreamDeletionPending,
+    /// `stream_not_found` (404).
+    StreamNotFound,
+    /// `transaction_conflict` (409).
+    TransactionConflict,
+    /// `unavailable` (503).
+    Unavailable,
+    /// `upstream_timeout` (504).
+    UpstreamTimeout,
+    /// A code this client does not know.
+    Unknown,
+}
+
+/// Every known code with its wire name and HTTP status.
+const CODES: &[(ErrorCode, &str, u16)] = &[
+    (
+        ErrorCode::AccessTokenNotFound,
+        "access_token_not_found",
+        404,
+    ),
+    (ErrorCode::Authn, "authn", 401),
+    (ErrorCode::BadFrame, "bad_frame", 400),
+    (ErrorCode::BadHeader, "bad_header", 400),
+    (ErrorCode::BadJson, "bad_json", 400),
+    (ErrorCode::BadPath, "bad_path", 400),
+    (ErrorCode::BadProto, "bad_proto", 400),
+    (ErrorCode::BadQuery, "bad_query", 400),
+    (
+        ErrorCode::BasinDeletionPending,
+        "basin_deletion_pending",
+        409,
+    ),
+    (ErrorCode::BasinNotFound, "basin_not_found", 404),
+    (ErrorCode::ClientHangup, "client_hangup", 499),
+    (ErrorCode::DecryptionFailed, "decryption_failed", 400),
+    (ErrorCode::HotServer, "hot_server", 502),
+    (ErrorCode::Invalid, "invalid", 422),
+    (ErrorCode::NotImplemented, "not_implemented", 501),
+    (ErrorCode::Other, "other", 500),
+    (ErrorCode::PermissionDenied, "permission_denied", 403),
+    (ErrorCode::QuotaExhausted, "quota_exhausted", 403),
+    (ErrorCode::RateLimited, "rate_limited", 429),
+    (ErrorCode::RequestTimeout, "request_timeout", 408),
+    (
+        ErrorCode::ResourceAlreadyExists,
+        "resource_already_exists",
+        409,
+    ),
+    (ErrorCode::ServerDraining, "server_draining", 503),
+    (ErrorCode::Storage, "storage", 500),
+    (
+        ErrorCode::StreamDeletionPending,
+        "stream_deletion_pending",
+        409,
+    ),
+    (ErrorCode::StreamNotFound, "stream_not_found", 404),
+    (ErrorCode::TransactionConflict, "transaction_conflict", 409),
+    (ErrorCode::Unavailable, "unavailable", 503),
+    (ErrorCode::UpstreamTimeout, "upstream_timeout", 504),
+];
+
+impl ErrorCode {
+    /// The code named `code` ([`Unknown`](Self::Unknown) if none is).
+    pub fn from_code(code: &str) -> Self {
+        CODES
+            .iter()
+            .find(|(_, name, _)| *name == code)
+            .map_or(ErrorCode::Unknown, |(known, _, _)| *known)
+    }
+
+    /// The wire name (`None` for [`Unknown`](Self::Unknown)).
+    pub fn as_str(self) -> Option<&'static str> {
+        CODES
+            .iter()
+            .find(|(known, _, _)| *known == self)
+            .map(|(_, name, _)| *name)
+    }
+
+    /// The HTTP status the service answers this code with (`None` for
+    /// [`Unknown`](Self::Unknown)).
+    pub fn status(self) -> Option<u16> {
+        CODES
+            .iter()
+            .find(|(known, _, _)| *known == self)
+            .map(|(_, _, status)| *status)
+    }
+}
+
 impl ServiceError {
+    /// The typed error code ([`ErrorCode::Unknown`] for a code this client
+    /// does not know; the raw string stays in [`code`](Self::code)).
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::from_code(&self.code)
+    }
+
+    /// The code, when it can be trusted: known, and answered with the
+    /// status the service gives it. A status and code that disagree (a
+    /// proxy's error page, a confused server) are judged by the status
+    /// alone, as an unknown code would be.
+    fn trusted_code(&self) -> Option<&str> {
+        let code = self.error_code();
+        (code.status() == Some(self.status)).then_some(self.code.as_str())
+    }
+
     /// Whether repeating the request may succeed.
     pub fn is_retryable(&self) -> bool {
-        let code = self.code.as_str();
-        if RETRYABLE_CODES.contains(&code) {
-            return true;
-        }
-        let known = NO_SIDE_EFFECT_CODES.contains(&code) || UNKNOWN_OUTCOME_CODES.contains(&code);
-        !known && matches!(self.status, 408 | 429 | 500 | 502 | 503 | 504)
+        let Some(code) = self.trusted_code() else {
+            return matches!(self.status, 408 | 429 | 500 | 502 | 503 | 504);
+        };
+        RETRYABLE_CODES.contains(&code)
     }
 
     /// Whether the request may have been applied despite the error.
     pub fn may_have_side_effect(&self) -> bool {
-        let code = self.code.as_str();
-        if NO_SIDE_EFFECT_CODES.contains(&code) {
-            return false;
-        }
-        if UNKNOWN_OUTCOME_CODES.contains(&code) {
-            return true;
+        if let Some(code) = self.trusted_code() {
+            if NO_SIDE_EFFECT_CODES.contains(&code) {
+                return false;
+            }
+            if UNKNOWN_OUTCOME_CODES.contains(&code) {
+                return true;
+            }
         }
         // An unknown code: only plain client errors prove nothing happened.
         let plain_client_error =
@@ -351,6 +514,14 @@ pub enum Error {
         /// What did not match.
         reason: Cow<'static, str>,
     },
+    /// The access-token provider could not give a token; nothing was sent.
+    #[error("access token provider failed: {message}")]
+    AccessTokenProvider {
+        /// What the provider said.
+        message: Cow<'static, str>,
+        /// Whether asking again may succeed.
+        retryable: bool,
+    },
     /// An append session stopped. Says which of its unacknowledged inputs
     /// may have been applied and which certainly were not.
     #[error(
@@ -372,6 +543,7 @@ impl Error {
         match self {
             Error::Service(e) => e.is_retryable(),
             Error::Transport { .. } | Error::Timeout(_) => true,
+            Error::AccessTokenProvider { retryable, .. } => *retryable,
             Error::Validation(_)
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
@@ -389,7 +561,8 @@ impl Error {
             Error::Validation(_)
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
-            | Error::WriterConflict { .. } => false,
+            | Error::WriterConflict { .. }
+            | Error::AccessTokenProvider { .. } => false,
             Error::AppendSession { maybe_applied, .. } => !maybe_applied.is_empty(),
             Error::Service(e) => e.may_have_side_effect(),
             Error::Transport { sent, .. } => *sent,
@@ -525,6 +698,40 @@ mod tests {
             message: String::new(),
             retry_after: None,
         })
+    }
+
+    #[test]
+    fn error_codes_are_typed() {
+        for (code, name, status) in CODES {
+            assert_eq!(ErrorCode::from_code(name), *code);
+            assert_eq!(code.as_str(), Some(*name));
+            assert_eq!(code.status(), Some(*status));
+        }
+        assert_eq!(ErrorCode::from_code("brand_new"), ErrorCode::Unknown);
+        assert_eq!(ErrorCode::Unknown.as_str(), None);
+        let Error::Service(e) = service(404, "stream_not_found") else {
+            unreachable!("built as a service error")
+        };
+        assert_eq!(e.error_code(), ErrorCode::StreamNotFound);
+    }
+
+    #[test]
+    fn a_status_and_code_that_disagree_are_judged_by_the_status() {
+        // A code that proves no effect, on a status that proves nothing.
+        let e = service(500, "rate_limited");
+        assert!(e.may_have_side_effect());
+        assert!(e.is_retryable());
+        // A retryable code on a plain client error is not retried.
+        let e = service(400, "unavailable");
+        assert!(!e.is_retryable());
+        assert!(!e.may_have_side_effect());
+        // Agreeing ones keep the code's meaning.
+        let e = service(429, "rate_limited");
+        assert!(!e.may_have_side_effect());
+        assert!(e.is_retryable());
+        let e = service(409, "transaction_conflict");
+        assert!(!e.may_have_side_effect());
+        assert!(e.is_retryable());
     }
 
     #[test]

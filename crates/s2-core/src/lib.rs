@@ -22,6 +22,6 @@ pub mod secret;
 pub mod session;
 pub mod types;
 
-pub use error::{Error, ValidationError};
+pub use error::{Error, ErrorCode, ValidationError};
 pub use names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName};
 pub use secret::AccessToken;

@@ -30,10 +30,11 @@ use s2_core::{
     proto,
     types::{
         AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendInput, AppendRecord,
-        BasinConfig, BasinMetricSet, BasinScope, CommandRecord, ListRequest, MetricsRange,
-        Operation, PermittedOperationGroups, ProvisionResult, ReadLimit, ReadOutput, ReadRequest,
-        ReadStart, ReadWritePermissions, ResourceSet, RetentionPolicy, StorageClass, StreamConfig,
-        StreamMetricSet, TimeseriesInterval, Timestamping, TimestampingMode,
+        BasinConfig, BasinMetricSet, BasinReconfiguration, Change, CommandRecord, ListRequest,
+        LocationName, MetricsRange, Operation, PermittedOperationGroups, ProvisionResult,
+        ReadLimit, ReadOutput, ReadRequest, ReadStart, ReadWritePermissions, ResourceSet,
+        RetentionPolicy, StorageClass, StreamConfig, StreamMetricSet, StreamReconfiguration,
+        TimeseriesInterval, Timestamping, TimestampingMode, TimestampingReconfiguration,
     },
 };
 use serde::Serialize;
@@ -620,6 +621,31 @@ fn basin_config(retention: RetentionPolicy) -> BasinConfig {
         .with_create_stream_on_read(false)
 }
 
+fn location() -> LocationName {
+    LocationName::new("aws:us-west-2").unwrap()
+}
+
+/// A stream reconfiguration that resets every setting, timestamping field by
+/// field.
+fn stream_reset() -> StreamReconfiguration {
+    StreamReconfiguration::new()
+        .with_storage_class(Change::Reset)
+        .with_retention_policy(Change::Reset)
+        .with_timestamping(Change::Set(TimestampingReconfiguration {
+            mode: Change::Reset,
+            uncapped: Change::Reset,
+        }))
+        .with_delete_on_empty(Change::Reset)
+}
+
+/// A basin reconfiguration that resets every setting.
+fn basin_reset() -> BasinReconfiguration {
+    BasinReconfiguration::new()
+        .with_default_stream_config(Change::Reset)
+        .with_create_stream_on_append(Change::Reset)
+        .with_create_stream_on_read(Change::Reset)
+}
+
 fn token_info() -> AccessTokenInfo {
     let rw = |read, write| Some(ReadWritePermissions { read, write });
     AccessTokenInfo {
@@ -766,12 +792,7 @@ fn cases(api: &Api) -> Vec<Case> {
         case("list_basins", api.list_basins(&list_request())),
         case(
             "create_basin",
-            api.create_basin(
-                &basin,
-                Some(&full_basin),
-                Some(BasinScope::AwsUsWest2),
-                &token,
-            ),
+            api.create_basin(&basin, Some(&full_basin), Some(&location()), &token),
         ),
         case("create_basin", api.create_basin(&basin, None, None, &token)),
         case(
@@ -779,18 +800,36 @@ fn cases(api: &Api) -> Vec<Case> {
             api.ensure_basin(
                 &basin,
                 Some(&basin_config(RetentionPolicy::Infinite)),
-                Some(BasinScope::AwsEuNorth1),
+                Some(&location()),
             ),
         ),
         case("ensure_basin", api.ensure_basin(&basin, None, None)),
         case("get_basin_config", api.get_basin_config(&basin)),
         case(
             "reconfigure_basin",
-            api.reconfigure_basin(&basin, &basin_config(RetentionPolicy::Infinite)),
+            api.reconfigure_basin(&basin, &basin_config(RetentionPolicy::Infinite).into()),
         ),
         case(
             "reconfigure_basin",
-            api.reconfigure_basin(&basin, &full_basin),
+            api.reconfigure_basin(&basin, &full_basin.into()),
+        ),
+        case(
+            "reconfigure_basin",
+            api.reconfigure_basin(&basin, &basin_reset()),
+        ),
+        case(
+            "reconfigure_basin",
+            api.reconfigure_basin(
+                &basin,
+                &BasinReconfiguration::new()
+                    .with_default_stream_config(Change::Set(stream_reset())),
+            ),
+        ),
+        case("list_locations", api.list_locations()),
+        case("get_default_location", api.get_default_location()),
+        case(
+            "set_default_location",
+            api.set_default_location(&location()),
         ),
         case("delete_basin", api.delete_basin(&basin)),
         case("issue_access_token", api.issue_access_token(&token_info())),
@@ -835,7 +874,11 @@ fn cases(api: &Api) -> Vec<Case> {
         case("get_stream_config", api.get_stream_config(&basin, &stream)),
         case(
             "reconfigure_stream",
-            api.reconfigure_stream(&basin, &stream, &stream_config(week())),
+            api.reconfigure_stream(&basin, &stream, &stream_config(week()).into()),
+        ),
+        case(
+            "reconfigure_stream",
+            api.reconfigure_stream(&basin, &stream, &stream_reset()),
         ),
         case("delete_stream", api.delete_stream(&basin, &stream)),
         case("check_tail", api.check_tail(&basin, &stream)),
@@ -1479,7 +1522,44 @@ fn ensure_reports_what_it_did() {
     let created = call.parse(json_response(201, &basin_info)).unwrap();
     assert_eq!(created.result, ProvisionResult::Created);
     assert_eq!(created.info.name.as_str(), basin_info["name"]);
-    assert_eq!(created.info.scope, Some(BasinScope::AwsUsWest2));
+    assert_eq!(
+        created.info.location.as_deref(),
+        basin_info["location"].as_str()
+    );
+}
+
+/// Older answers name a `scope` instead of a `location`; they still parse,
+/// the scope read as the location it names.
+#[test]
+fn basin_info_with_a_scope_still_parses() {
+    let api = api(Mode::Lite);
+    let call = api.get_default_location().unwrap();
+    let info = call
+        .parse(json_response(
+            200,
+            &json!({"name": "aws:eu-north-1", "is_private": false}),
+        ))
+        .unwrap();
+    assert_eq!(info.name.as_str(), "aws:eu-north-1");
+    let call = api.ensure_basin(&basin(), None, None).unwrap();
+    for (body, location) in [
+        (
+            json!({"name": BASIN, "scope": "aws:us-west-2", "created_at": DATE_TIME}),
+            Some("aws:us-west-2"),
+        ),
+        (
+            json!({"name": BASIN, "scope": "mars:olympus-1", "created_at": DATE_TIME}),
+            None,
+        ),
+        (
+            json!({"name": BASIN, "scope": "aws:us-west-2", "location": "aws:us-east-1"}),
+            Some("aws:us-east-1"),
+        ),
+        (json!({"name": BASIN, "location": null}), None),
+    ] {
+        let parsed = call.parse(json_response(201, &body)).unwrap();
+        assert_eq!(parsed.info.location.as_deref(), location, "{body}");
+    }
 }
 
 #[test]
@@ -1509,14 +1589,6 @@ fn request_enums_match_the_spec() {
                 TimestampingMode::ClientPrefer,
                 TimestampingMode::ClientRequire,
                 TimestampingMode::Arrival,
-            ]),
-        ),
-        (
-            "BasinScope",
-            wire(&[
-                BasinScope::AwsUsEast1,
-                BasinScope::AwsUsWest2,
-                BasinScope::AwsEuNorth1,
             ]),
         ),
         (
@@ -1678,11 +1750,6 @@ fn unknown_enum_variants_are_not_sent() {
         (
             "create_stream",
             api.create_stream(&basin, &stream, Some(&config), &token)
-                .map(|c| c.request),
-        ),
-        (
-            "create_basin",
-            api.create_basin(&basin, None, Some(BasinScope::Unknown), &token)
                 .map(|c| c.request),
         ),
         (

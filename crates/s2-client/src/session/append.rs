@@ -29,7 +29,7 @@ use s2_core::{
 
 use super::{
     BoxFuture, Deadline, Opening, SessionConnection,
-    gate::{Gate, Limits},
+    gate::{Gate, Limits, Reserved},
 };
 use crate::{
     body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime, sync::lock,
@@ -162,29 +162,34 @@ impl AppendSessionHandle {
     /// batch is handed to the session in the same poll that returns its
     /// [`AckFuture`]. Submits waiting together are served in order.
     pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
-        if let Some(m) = input.match_seq_num()
-            && m.checked_add(input.len() as u64).is_none()
-        {
-            return Err(ValidationError::MatchSeqNumOverflow {
-                match_seq_num: m,
-                records: input.len(),
-            }
-            .into());
-        }
+        check_seq_nums(&input)?;
         let bytes = input.metered_bytes();
         let mut input = Some(input);
         let mut place = self.gate.place();
         poll_fn(|cx| {
             self.gate.poll_admit(&mut place, bytes, cx, |commands, id| {
                 let input = input.take().expect("admitted once");
-                let (ack, receiver) = oneshot::channel();
-                commands
-                    .unbounded_send(Command::Submit { id, input, ack })
-                    .map_err(|_| stopped_with(&self.failure))?;
-                Ok(AckFuture { id, receiver })
+                hand_over(commands, id, input, &self.failure)
             })
         })
         .await
+    }
+
+    /// Waits for room for a batch of `bytes` metered bytes and takes it:
+    /// the returned permit submits a batch without waiting or failing for
+    /// capacity. For `select!` loops that must not hold a batch in a
+    /// cancelled future: wait on `reserve`, then submit through the permit.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, no room
+    /// was taken. Dropping the permit unused gives the room back. Reserves
+    /// and submits waiting together are served in order.
+    pub async fn reserve(&self, bytes: u64) -> Result<AppendPermit, Error> {
+        let mut place = self.gate.place();
+        let reserved = poll_fn(|cx| self.gate.poll_reserve(&mut place, bytes, cx)).await?;
+        Ok(AppendPermit {
+            reserved,
+            failure: self.failure.clone(),
+        })
     }
 
     /// Stops accepting batches and waits until every submitted batch is
@@ -202,6 +207,58 @@ impl AppendSessionHandle {
             },
         }
     }
+}
+
+/// Room for one batch in an append session, from
+/// [`AppendSessionHandle::reserve`].
+pub struct AppendPermit {
+    reserved: Reserved<mpsc::UnboundedSender<Command>>,
+    failure: Arc<Mutex<Option<Error>>>,
+}
+
+impl AppendPermit {
+    /// Submits a batch in the room held, at once: no capacity wait and no
+    /// capacity error (a batch bigger than reserved is taken too, its excess
+    /// counted against the cap). It fails only for a batch the service
+    /// could never take, or a session that has stopped; the room is then
+    /// given back.
+    pub fn submit(self, input: AppendInput) -> Result<AckFuture, Error> {
+        check_seq_nums(&input)?;
+        let bytes = input.metered_bytes();
+        let failure = self.failure;
+        self.reserved.admit(bytes, |commands, id| {
+            hand_over(commands, id, input, &failure)
+        })
+    }
+}
+
+/// Refuses a batch whose `match_seq_num` would run past the last sequence
+/// number.
+fn check_seq_nums(input: &AppendInput) -> Result<(), Error> {
+    match input.match_seq_num() {
+        Some(m) if m.checked_add(input.len() as u64).is_none() => {
+            Err(ValidationError::MatchSeqNumOverflow {
+                match_seq_num: m,
+                records: input.len(),
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Hands an admitted batch to the driver; returns the future of its ack.
+fn hand_over(
+    commands: &mut mpsc::UnboundedSender<Command>,
+    id: InputId,
+    input: AppendInput,
+    failure: &Mutex<Option<Error>>,
+) -> Result<AckFuture, Error> {
+    let (ack, receiver) = oneshot::channel();
+    commands
+        .unbounded_send(Command::Submit { id, input, ack })
+        .map_err(|_| stopped_with(failure))?;
+    Ok(AckFuture { id, receiver })
 }
 
 /// The error that stopped the session, or a plain "stopped".

@@ -6,10 +6,17 @@
 //! under the gate's lock; so a submit future dropped at any moment either
 //! handed nothing over or already returned. Waiters are served in arrival
 //! order.
+//!
+//! Room can also be reserved ahead of the input ([`Gate::poll_reserve`]):
+//! the wait is the same, and it ends by returning a [`Reserved`] that holds
+//! the room. Handing an input over through it needs no more room, so it
+//! cannot wait or fail for capacity; dropping it unused gives the room back.
+//! Ids are still given at hand-over, so inputs keep one order whichever way
+//! they came in.
 
 use std::{
     collections::BTreeMap,
-    sync::{Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard},
     task::{Context, Poll, Waker},
 };
 
@@ -119,6 +126,54 @@ impl<T> Gate<T> {
         cx: &mut Context<'_>,
         admit: impl FnOnce(&mut T, u64) -> Result<R, Error>,
     ) -> Poll<Result<R, Error>> {
+        let mut state = match self.poll_room(place, bytes, cx) {
+            Poll::Ready(Ok(state)) => state,
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Pending => return Poll::Pending,
+        };
+        let id = state.next_id;
+        let result = admit(&mut state.inner, id);
+        if result.is_ok() {
+            state.next_id += 1;
+            state.items += 1;
+            state.bytes += bytes;
+        }
+        // There may be room for the next one too.
+        state.wake_first();
+        Poll::Ready(result)
+    }
+
+    /// Waits (in line) for room for `bytes` and takes it, for an input to
+    /// come through the returned [`Reserved`]. Fails at once when the gate
+    /// is stopped.
+    pub(crate) fn poll_reserve(
+        self: &Arc<Self>,
+        place: &mut Place<'_, T>,
+        bytes: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Reserved<T>, Error>> {
+        let mut state = match self.poll_room(place, bytes, cx) {
+            Poll::Ready(Ok(state)) => state,
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Pending => return Poll::Pending,
+        };
+        state.items += 1;
+        state.bytes += bytes;
+        state.wake_first();
+        Poll::Ready(Ok(Reserved {
+            gate: Some(self.clone()),
+            bytes,
+        }))
+    }
+
+    /// The lock, once `place` is first in line and there is room for
+    /// `bytes` (the place then leaves the line); an error once stopped.
+    fn poll_room(
+        &self,
+        place: &mut Place<'_, T>,
+        bytes: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<MutexGuard<'_, State<T>>, Error>> {
         let mut state = self.lock();
         if let Some(error) = &state.stopped {
             return Poll::Ready(Err(error.clone()));
@@ -138,16 +193,7 @@ impl<T> Gate<T> {
         if let Some(key) = place.key.take() {
             state.waiters.remove(&key);
         }
-        let id = state.next_id;
-        let result = admit(&mut state.inner, id);
-        if result.is_ok() {
-            state.next_id += 1;
-            state.items += 1;
-            state.bytes += bytes;
-        }
-        // There may be room for the next one too.
-        state.wake_first();
-        Poll::Ready(result)
+        Poll::Ready(Ok(state))
     }
 
     /// Gives back the room of `items` admitted inputs of `bytes` in all.
@@ -176,6 +222,57 @@ impl<T> Gate<T> {
     /// Runs `f` on the inner state, under the lock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.lock().inner)
+    }
+}
+
+/// Room for one input, taken in a gate ahead of the input. Dropped unused,
+/// it gives the room back.
+pub(crate) struct Reserved<T> {
+    /// `None` once used.
+    gate: Option<Arc<Gate<T>>>,
+    bytes: u64,
+}
+
+impl<T> Reserved<T> {
+    /// Hands an input of `bytes` over through the room held: runs `admit`
+    /// with the inner state and the input's id, under the lock, with no wait
+    /// and no capacity check. The room is then the input's, at its real
+    /// size (it may exceed what was reserved). When `admit` fails or the
+    /// gate is stopped, the room is given back.
+    pub(crate) fn admit<R>(
+        mut self,
+        bytes: u64,
+        admit: impl FnOnce(&mut T, u64) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let gate = self.gate.take().expect("a reservation is used once");
+        let mut state = gate.lock();
+        let result = match state.stopped.clone() {
+            Some(error) => Err(error),
+            None => {
+                let id = state.next_id;
+                admit(&mut state.inner, id)
+            }
+        };
+        match result {
+            Ok(_) => {
+                state.next_id += 1;
+                state.bytes = state.bytes.saturating_sub(self.bytes).saturating_add(bytes);
+            }
+            Err(_) => {
+                state.items = state.items.saturating_sub(1);
+                state.bytes = state.bytes.saturating_sub(self.bytes);
+            }
+        }
+        state.wake_first();
+        result
+    }
+}
+
+impl<T> Drop for Reserved<T> {
+    fn drop(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            gate.release(self.bytes, 1);
+        }
     }
 }
 
@@ -259,5 +356,82 @@ mod tests {
         gate.stop(Error::Closed("stopped".into()));
         let stopped = gate.poll_admit(&mut waiting, 1, &mut cx, |_, id| Ok(id));
         assert!(matches!(stopped, Poll::Ready(Err(Error::Closed(_)))));
+    }
+
+    fn reserve(
+        gate: &Arc<Gate<Vec<u64>>>,
+        place: &mut Place<'_, Vec<u64>>,
+        bytes: u64,
+    ) -> Poll<Reserved<Vec<u64>>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        gate.poll_reserve(place, bytes, &mut cx)
+            .map(|r| r.expect("reserved"))
+    }
+
+    fn push(reserved: Reserved<Vec<u64>>, bytes: u64) -> u64 {
+        reserved
+            .admit(bytes, |inner, id| {
+                inner.push(id);
+                Ok(id)
+            })
+            .expect("admitted")
+    }
+
+    #[test]
+    fn a_reservation_holds_room_until_used_or_dropped() {
+        let gate = Arc::new(gate());
+        let Poll::Ready(first) = reserve(&gate, &mut gate.place(), 6) else {
+            panic!("room for the first")
+        };
+        // The reservation holds the room: nothing else fits.
+        let mut waiting = gate.place();
+        assert_eq!(admit(&gate, &mut waiting, 6), Poll::Pending);
+        drop(first);
+        assert_eq!(admit(&gate, &mut waiting, 6), Poll::Ready(0));
+        // A dropped reservation handed nothing over.
+        gate.with(|inner| assert_eq!(inner, &[0]));
+    }
+
+    #[test]
+    fn inputs_through_reservations_get_ids_at_hand_over_and_never_wait() {
+        let gate = Arc::new(gate());
+        let Poll::Ready(early) = reserve(&gate, &mut gate.place(), 2) else {
+            panic!("room")
+        };
+        let Poll::Ready(late) = reserve(&gate, &mut gate.place(), 2) else {
+            panic!("room")
+        };
+        assert_eq!(admit(&gate, &mut gate.place(), 2), Poll::Ready(0));
+        // The gate is full (three items), yet the reserved room is there.
+        assert!(matches!(
+            reserve(&gate, &mut gate.place(), 1),
+            Poll::Pending
+        ));
+        assert_eq!(push(late, 2), 1);
+        // Bigger than reserved: still handed over, the excess counted.
+        assert_eq!(push(early, 9), 2);
+        gate.with(|inner| assert_eq!(inner, &[0, 1, 2]));
+        gate.release(2 + 2 + 9, 3);
+        assert!(matches!(
+            reserve(&gate, &mut gate.place(), 10),
+            Poll::Ready(_)
+        ));
+    }
+
+    #[test]
+    fn a_stopped_gate_refuses_reserved_inputs_and_takes_back_the_room() {
+        let gate = Arc::new(gate());
+        let Poll::Ready(reserved) = reserve(&gate, &mut gate.place(), 10) else {
+            panic!("room")
+        };
+        gate.stop(Error::Closed("stopped".into()));
+        let refused = reserved.admit(10, |inner, id| {
+            inner.push(id);
+            Ok(id)
+        });
+        assert!(matches!(refused, Err(Error::Closed(_))));
+        gate.with(|inner| assert!(inner.is_empty()));
+        assert_eq!(gate.lock().items, 0);
+        assert_eq!(gate.lock().bytes, 0);
     }
 }

@@ -52,9 +52,33 @@ impl Opening {
         let on = Arc::new(OnceLock::new());
         let chosen = on.clone();
         let future = Box::pin(async move {
-            let checkout = inner.transport.checkout(&request.uri).await?;
-            let _ = chosen.set(checkout.connection());
-            let (response, lease) = checkout.send(&request, body).await?;
+            let mut request = request;
+            let mut body = Some(body);
+            let mut retried = false;
+            let (response, lease) = loop {
+                let token = crate::auth::authorize(&inner.config, &mut request).await?;
+                let checkout = inner.transport.checkout(&request.uri).await?;
+                let _ = chosen.set(checkout.connection());
+                let sent = body
+                    .take()
+                    .unwrap_or_else(|| RequestBody::full(Bytes::new()));
+                let (response, lease) = checkout.send(&request, sent).await?;
+                match token.filter(|_| crate::auth::is_unauthorized(response.status())) {
+                    Some(token) => {
+                        crate::auth::invalidate(&inner.config, &token);
+                        // A read session's request has no body: it is sent
+                        // again, once, with a fresh token. An append
+                        // session's body was handed over; its next
+                        // connection asks for a fresh token.
+                        if body.is_none() && request.method == http::Method::GET && !retried {
+                            retried = true;
+                            continue;
+                        }
+                        break (response, lease);
+                    }
+                    None => break (response, lease),
+                }
+            };
             if response.status() == http::StatusCode::OK {
                 return Ok((response.into_body(), lease));
             }

@@ -1,22 +1,29 @@
 //! The read session driver: an async stream of batches.
 
 use std::{
+    future::Future,
     pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
+    sync::{Arc, Mutex},
+    task::{Context, Poll, Waker},
+    time::Instant,
 };
+
+use bytes::Bytes;
 
 use futures_core::Stream as AsyncStream;
 use s2_core::{
     Error,
     api::SessionKind,
     names::{BasinName, StreamName},
-    session::read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
+    session::{
+        ConnectionId,
+        read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
+    },
     types::{ReadBatch, ReadRequest, StreamPosition},
 };
 
-use super::{Deadline, Opening, SessionConnection};
-use crate::{body::RequestBody, client::ClientInner, runtime::Runtime};
+use super::{ConnectionInputs, Deadline, Opening, SessionConnection};
+use crate::{body::RequestBody, client::ClientInner, runtime::Runtime, sync::lock};
 
 /// What a read session yields.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,9 +36,50 @@ pub enum ReadItem {
     Tail(StreamPosition),
 }
 
+/// How a read session treats retryable failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReadRetryPolicy {
+    /// Give up once the client's retry budget
+    /// ([`ClientConfig::retry`](crate::ClientConfig::retry)) is spent
+    /// without progress.
+    #[default]
+    Budgeted,
+    /// Never give up on a retryable failure: for tailers that must outlive
+    /// any outage. The backoff delays still grow to their maximum; a
+    /// non-retryable failure (or a service asking to wait longer than a
+    /// minute) still ends the session.
+    Indefinite,
+}
+
+/// Options of one read session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ReadSessionOptions {
+    /// How retryable failures are treated.
+    pub retry_policy: ReadRetryPolicy,
+}
+
+impl ReadSessionOptions {
+    /// The defaults: a budgeted retry policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry_policy(mut self, policy: ReadRetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+}
+
 /// A read session: a stream of [`ReadItem`]s that resumes after connection
 /// failures without gaps or duplicates. It ends when the request's bounds
 /// are met, after a [`ReadItem::Tail`], or with an error.
+///
+/// The first connection is made when the session is first polled; to learn
+/// at once whether it can be made (a missing stream, a refused token), await
+/// [`connected`](Self::connected) first.
 pub struct ReadSession<R: Runtime> {
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
@@ -40,6 +88,17 @@ pub struct ReadSession<R: Runtime> {
     connection: SessionConnection,
     deadline: Deadline,
     done: bool,
+    /// Whether a connection of this session was ever opened.
+    connected: bool,
+    /// An item found while waiting for the first connection.
+    pending: Option<ReadItem>,
+    caught_up: Arc<Mutex<CaughtUpState>>,
+}
+
+impl<R: Runtime> Drop for ReadSession<R> {
+    fn drop(&mut self) {
+        self.caught_up_mut().end(None);
+    }
 }
 
 impl<R: Runtime> ReadSession<R> {
@@ -48,10 +107,16 @@ impl<R: Runtime> ReadSession<R> {
         basin: BasinName,
         stream: StreamName,
         request: ReadRequest,
+        options: ReadSessionOptions,
     ) -> Self {
+        let mut backoff = inner.config.retry;
+        if options.retry_policy == ReadRetryPolicy::Indefinite {
+            // At the longest delay, more retries than any process lives.
+            backoff.max_retries = u32::MAX;
+        }
         let config = ReadSessionConfig {
             heartbeat_timeout: inner.config.heartbeat_timeout,
-            backoff: inner.config.retry,
+            backoff,
             seed: rand::random(),
         };
         let machine = Machine::new(request, config, inner.transport.runtime().now());
@@ -63,7 +128,44 @@ impl<R: Runtime> ReadSession<R> {
             connection: SessionConnection::default(),
             deadline: Deadline::new(),
             done: false,
+            connected: false,
+            pending: None,
+            caught_up: Arc::default(),
         }
+    }
+
+    /// Opens the first connection and waits for the service to accept it:
+    /// an error the session would otherwise yield as its first item (a
+    /// missing stream, a refused token, retries spent) is returned here
+    /// instead. Retryable failures are retried first, per the retry policy.
+    /// Items that arrive meanwhile are kept for the stream.
+    pub async fn connected(mut self) -> Result<Self, Error> {
+        std::future::poll_fn(|cx| match self.poll_step(cx, Until::Connected) {
+            Poll::Ready(Step::Item(Ok(item))) => {
+                self.pending = Some(item);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Step::Item(Err(e))) => Poll::Ready(Err(e)),
+            Poll::Ready(Step::End | Step::Connected) => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+        })
+        .await?;
+        Ok(self)
+    }
+
+    /// A future of the session's next catch-up: the tail it reached.
+    /// Ready at once when the session is caught up; otherwise it resolves
+    /// when the session yields its next [`ReadItem::CaughtUp`] (or reaches a
+    /// tail while following it). Keep polling the session: the future does
+    /// not drive it. It fails when the session ends or fails before.
+    pub fn caught_up(&self) -> CaughtUp {
+        CaughtUp {
+            state: self.caught_up.clone(),
+        }
+    }
+
+    fn caught_up_mut(&self) -> std::sync::MutexGuard<'_, CaughtUpState> {
+        lock(&self.caught_up)
     }
 
     /// Whether the session has caught up with the tail.
@@ -108,13 +210,29 @@ impl<R: Runtime> ReadSession<R> {
                         RequestBody::full(bytes::Bytes::new()),
                     ));
                 }
-                ReadEvent::Batch(batch) => return Some(Ok(ReadItem::Batch(batch))),
-                ReadEvent::CaughtUp(tail) => return Some(Ok(ReadItem::CaughtUp(tail))),
-                ReadEvent::Tail(tail) => return Some(Ok(ReadItem::Tail(tail))),
+                ReadEvent::Batch(batch) => {
+                    let mut state = self.caught_up_mut();
+                    match (self.machine.is_caught_up(), batch.tail) {
+                        (true, Some(tail)) => state.reach(tail),
+                        (true, None) => {}
+                        (false, _) => state.fall_behind(),
+                    }
+                    drop(state);
+                    return Some(Ok(ReadItem::Batch(batch)));
+                }
+                ReadEvent::CaughtUp(tail) => {
+                    self.caught_up_mut().reach(tail);
+                    return Some(Ok(ReadItem::CaughtUp(tail)));
+                }
+                ReadEvent::Tail(tail) => {
+                    self.caught_up_mut().reach(tail);
+                    return Some(Ok(ReadItem::Tail(tail)));
+                }
                 ReadEvent::Finished => self.done = true,
                 ReadEvent::Advised(connection) => self.connection.evict_advised(connection),
                 ReadEvent::Failed(e) => {
                     self.done = true;
+                    self.caught_up_mut().end(Some(e.clone()));
                     return Some(Err(e));
                 }
             }
@@ -123,39 +241,154 @@ impl<R: Runtime> ReadSession<R> {
     }
 }
 
+/// What [`ReadSession::poll_step`] stops at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// The next item (or the end).
+    Item,
+    /// The first connection accepted (or an item, or the end).
+    Connected,
+}
+
+enum Step {
+    Item(Result<ReadItem, Error>),
+    End,
+    Connected,
+}
+
+impl<R: Runtime> ReadSession<R> {
+    /// Drives the session until `until`.
+    fn poll_step(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<Step> {
+        if let Some(item) = self.pending.take() {
+            return Poll::Ready(Step::Item(Ok(item)));
+        }
+        loop {
+            if let Some(item) = self.next_item() {
+                return Poll::Ready(Step::Item(item));
+            }
+            if self.done || self.machine.is_finished() {
+                self.connection.close();
+                self.caught_up_mut().end(None);
+                return Poll::Ready(Step::End);
+            }
+            if until == Until::Connected && self.connected {
+                return Poll::Ready(Step::Connected);
+            }
+            let runtime = self.inner.transport.runtime().clone();
+            let mut observed = Observed {
+                machine: &mut self.machine,
+                connected: &mut self.connected,
+            };
+            let mut progressed = self
+                .connection
+                .poll_into(&mut observed, || runtime.now(), cx)
+                .is_ready();
+            if self
+                .deadline
+                .poll(&runtime, self.machine.poll_timeout(), cx)
+                .is_ready()
+            {
+                progressed = true;
+                let now = self.now();
+                // A connection silent past the heartbeat timeout is dead:
+                // the reconnect must not go out on it again.
+                self.connection
+                    .evict_if_silent(self.inner.config.heartbeat_timeout, now);
+                self.machine.handle_timeout(now);
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
 impl<R: Runtime> AsyncStream for ReadSession<R> {
     type Item = Result<ReadItem, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if let Some(item) = this.next_item() {
-                return Poll::Ready(Some(item));
-            }
-            if this.done || this.machine.is_finished() {
-                this.connection.close();
-                return Poll::Ready(None);
-            }
-            let runtime = this.inner.transport.runtime().clone();
-            let mut progressed = this
-                .connection
-                .poll_into(&mut this.machine, || runtime.now(), cx)
-                .is_ready();
-            if this
-                .deadline
-                .poll(&runtime, this.machine.poll_timeout(), cx)
-                .is_ready()
-            {
-                progressed = true;
-                let now = this.now();
-                // A connection silent past the heartbeat timeout is dead:
-                // the reconnect must not go out on it again.
-                this.connection
-                    .evict_if_silent(this.inner.config.heartbeat_timeout, now);
-                this.machine.handle_timeout(now);
-            }
-            if !progressed {
-                return Poll::Pending;
+        self.poll_step(cx, Until::Item).map(|step| match step {
+            Step::Item(item) => Some(item),
+            Step::End => None,
+            Step::Connected => unreachable!("only asked for when connecting"),
+        })
+    }
+}
+
+/// The machine, with a note of whether a connection was ever accepted.
+struct Observed<'a> {
+    machine: &'a mut Machine,
+    connected: &'a mut bool,
+}
+
+impl ConnectionInputs for Observed<'_> {
+    fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
+        *self.connected = true;
+        self.machine.handle_connected(connection, now);
+    }
+    fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
+        self.machine.handle_data(connection, data, now);
+    }
+    fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
+        self.machine.handle_end(connection, now);
+    }
+    fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+        self.machine.handle_error(connection, error, now);
+    }
+}
+
+/// What [`CaughtUp`] futures watch.
+#[derive(Default)]
+struct CaughtUpState {
+    /// The tail last reached, while the session stays caught up.
+    tail: Option<StreamPosition>,
+    /// Set when the session is over: why, if it failed.
+    ended: Option<Option<Error>>,
+    wakers: Vec<Waker>,
+}
+
+impl CaughtUpState {
+    fn reach(&mut self, tail: StreamPosition) {
+        self.tail = Some(tail);
+        self.wakers.drain(..).for_each(Waker::wake);
+    }
+
+    fn fall_behind(&mut self) {
+        self.tail = None;
+    }
+
+    fn end(&mut self, error: Option<Error>) {
+        self.ended.get_or_insert(error);
+        self.wakers.drain(..).for_each(Waker::wake);
+    }
+}
+
+/// The future of a read session's next catch-up, from
+/// [`ReadSession::caught_up`]: the tail the session reached.
+#[must_use = "futures do nothing unless polled"]
+pub struct CaughtUp {
+    state: Arc<Mutex<CaughtUpState>>,
+}
+
+impl Future for CaughtUp {
+    type Output = Result<StreamPosition, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = lock(&self.state);
+        if let Some(tail) = state.tail {
+            return Poll::Ready(Ok(tail));
+        }
+        match &state.ended {
+            Some(Some(error)) => Poll::Ready(Err(error.clone())),
+            Some(None) => Poll::Ready(Err(Error::Closed(
+                "the read session ended before catching up".into(),
+            ))),
+            None => {
+                let waker = cx.waker();
+                if !state.wakers.iter().any(|w| w.will_wake(waker)) {
+                    state.wakers.push(waker.clone());
+                }
+                Poll::Pending
             }
         }
     }

@@ -1,4 +1,4 @@
-//! Account-level calls: basins, access tokens, metrics.
+//! Account-level calls: basins, locations, access tokens, metrics.
 
 use http::{HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,9 @@ use crate::{
     error::ValidationError,
     names::{AccessTokenId, BasinName, RequestToken, StreamName},
     types::{
-        AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet, BasinScope,
-        ListRequest, Metric, MetricsRange, Page, ProvisionResult, Provisioned, StreamMetricSet,
+        AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet,
+        BasinReconfiguration, ListRequest, LocationInfo, LocationName, Metric, MetricsRange, Page,
+        ProvisionResult, Provisioned, StreamMetricSet,
     },
 };
 
@@ -22,7 +23,7 @@ struct CreateBasinBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<&'a BasinConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<BasinScope>,
+    location: Option<&'a LocationName>,
 }
 
 #[derive(Serialize)]
@@ -30,7 +31,7 @@ struct EnsureBasinBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<&'a BasinConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<BasinScope>,
+    location: Option<&'a LocationName>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +117,7 @@ impl Api {
         &self,
         basin: &BasinName,
         config: Option<&BasinConfig>,
-        scope: Option<BasinScope>,
+        location: Option<&LocationName>,
         request_token: &RequestToken,
     ) -> Result<Call<BasinInfo>, ValidationError> {
         let (name, value) = request_token_header(request_token);
@@ -126,7 +127,7 @@ impl Api {
             .json_body(&CreateBasinBody {
                 basin,
                 config,
-                scope,
+                location,
             })?
             .build()?;
         Ok(Call::json(http, Idempotency::Idempotent))
@@ -138,11 +139,11 @@ impl Api {
         &self,
         basin: &BasinName,
         config: Option<&BasinConfig>,
-        scope: Option<BasinScope>,
+        location: Option<&LocationName>,
     ) -> Result<Call<Provisioned<BasinInfo>>, ValidationError> {
         let http = self
             .account_request(Method::PUT, &["basins", basin])
-            .json_body(&EnsureBasinBody { config, scope })?
+            .json_body(&EnsureBasinBody { config, location })?
             .build()?;
         Ok(Call::provisioned(http))
     }
@@ -158,11 +159,12 @@ impl Api {
         Ok(Call::json(http, Idempotency::Idempotent))
     }
 
-    /// `PATCH /v1/basins/{basin}`: changes the settings that are `Some`.
+    /// `PATCH /v1/basins/{basin}`: sets or resets the settings the
+    /// reconfiguration names, leaves the others as they are.
     pub fn reconfigure_basin(
         &self,
         basin: &BasinName,
-        config: &BasinConfig,
+        config: &BasinReconfiguration,
     ) -> Result<Call<BasinConfig>, ValidationError> {
         let http = self
             .account_request(Method::PATCH, &["basins", basin])
@@ -177,6 +179,34 @@ impl Api {
             .account_request(Method::DELETE, &["basins", basin])
             .build()?;
         Ok(Call::empty(http))
+    }
+
+    /// `GET /v1/locations`: the locations the account may place basins in.
+    pub fn list_locations(&self) -> Result<Call<Vec<LocationInfo>>, ValidationError> {
+        let http = self.account_request(Method::GET, &["locations"]).build()?;
+        Ok(Call::json(http, Idempotency::Idempotent))
+    }
+
+    /// `GET /v1/locations/default`: where basins created without a location
+    /// go.
+    pub fn get_default_location(&self) -> Result<Call<LocationInfo>, ValidationError> {
+        let http = self
+            .account_request(Method::GET, &["locations", "default"])
+            .build()?;
+        Ok(Call::json(http, Idempotency::Idempotent))
+    }
+
+    /// `PUT /v1/locations/default`: changes where basins created without a
+    /// location go; returns the new default.
+    pub fn set_default_location(
+        &self,
+        location: &LocationName,
+    ) -> Result<Call<LocationInfo>, ValidationError> {
+        let http = self
+            .account_request(Method::PUT, &["locations", "default"])
+            .json_body(location)?
+            .build()?;
+        Ok(Call::json(http, Idempotency::Idempotent))
     }
 
     /// `POST /v1/access-tokens`: issues a token and returns its secret.

@@ -7,7 +7,7 @@ use super::{Api, Call, Idempotency, account::request_token_header};
 use crate::{
     error::ValidationError,
     names::{BasinName, RequestToken, StreamName},
-    types::{ListRequest, Page, Provisioned, StreamConfig, StreamInfo},
+    types::{ListRequest, Page, Provisioned, StreamConfig, StreamInfo, StreamReconfiguration},
 };
 
 #[derive(Serialize)]
@@ -92,12 +92,13 @@ impl Api {
         Ok(Call::json(http, Idempotency::Idempotent))
     }
 
-    /// `PATCH /v1/streams/{stream}`: changes the settings that are `Some`.
+    /// `PATCH /v1/streams/{stream}`: sets or resets the settings the
+    /// reconfiguration names, leaves the others as they are.
     pub fn reconfigure_stream(
         &self,
         basin: &BasinName,
         stream: &StreamName,
-        config: &StreamConfig,
+        config: &StreamReconfiguration,
     ) -> Result<Call<StreamConfig>, ValidationError> {
         let http = self
             .basin_request(basin, Method::PATCH, &["streams", stream])

@@ -42,10 +42,32 @@ pub const REQUEST_TOKEN_HEADER: &str = "s2-request-token";
 pub const PROVISION_RESULT_HEADER: &str = "s2-provision-result";
 /// Header asking the client to wait before retrying, in milliseconds.
 pub const RETRY_AFTER_MS_HEADER: &str = "retry-after-ms";
+/// The `User-Agent` sent unless another is configured.
+pub const DEFAULT_USER_AGENT: &str = concat!("s2-rs/", env!("CARGO_PKG_VERSION"));
 /// Content type of unary protobuf bodies.
 pub const PROTOBUF_CONTENT_TYPE: &str = "application/protobuf";
 /// Content type of session bodies.
 pub const SESSION_CONTENT_TYPE: &str = "s2s/proto";
+
+/// Headers the SDK sets itself, which default headers cannot override:
+/// credentials, body format and framing, routing and idempotency, and the
+/// response codings this client can decode.
+pub const PROTECTED_HEADERS: &[&str] = &[
+    "authorization",
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "transfer-encoding",
+    "accept-encoding",
+    "host",
+    BASIN_HEADER,
+    REQUEST_TOKEN_HEADER,
+];
+
+/// Whether `name` is one of [`PROTECTED_HEADERS`].
+pub fn is_protected_header(name: &HeaderName) -> bool {
+    PROTECTED_HEADERS.contains(&name.as_str())
+}
 
 /// Characters left as they are in a path segment or query value (RFC 3986
 /// unreserved).
@@ -214,6 +236,8 @@ pub struct Api {
     authorization: HeaderValue,
     compression: Compression,
     user_agent: HeaderValue,
+    /// Headers added to every request, under the SDK's own.
+    default_headers: Option<std::sync::Arc<HeaderMap>>,
 }
 
 impl Api {
@@ -239,8 +263,23 @@ impl Api {
             endpoints,
             authorization,
             compression,
-            user_agent: HeaderValue::from_static(concat!("s2-rs/", env!("CARGO_PKG_VERSION"))),
+            user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
+            default_headers: None,
         })
+    }
+
+    /// Sends `user_agent` as the `User-Agent` of every request.
+    pub fn with_user_agent(mut self, user_agent: HeaderValue) -> Self {
+        self.user_agent = user_agent;
+        self
+    }
+
+    /// Adds `headers` to every request. The SDK's own headers win: a
+    /// protected name ([`PROTECTED_HEADERS`]), or one a request sets itself,
+    /// is never taken from here.
+    pub fn with_default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = (!headers.is_empty()).then(|| std::sync::Arc::new(headers));
+        self
     }
 
     /// The endpoints requests go to.
@@ -286,6 +325,7 @@ impl Api {
 /// reported by [`build`](Self::build), so nothing is sent.
 struct RequestBuilder {
     error: Option<ValidationError>,
+    default_headers: Option<std::sync::Arc<HeaderMap>>,
     method: Method,
     base: String,
     path: String,
@@ -334,6 +374,7 @@ impl RequestBuilder {
         );
         Self {
             error,
+            default_headers: api.default_headers.clone(),
             method,
             base,
             path,
@@ -392,6 +433,15 @@ impl RequestBuilder {
         let uri = uri.parse().map_err(|_| ValidationError::Encode {
             reason: format!("could not form a URI from {uri:?}"),
         })?;
+        if let Some(defaults) = self.default_headers.take() {
+            for name in defaults.keys() {
+                if !is_protected_header(name) && !self.headers.contains_key(name) {
+                    for value in defaults.get_all(name) {
+                        self.headers.append(name.clone(), value.clone());
+                    }
+                }
+            }
+        }
         Ok(HttpRequest {
             method: self.method.clone(),
             uri,

@@ -26,6 +26,32 @@ pub struct ReadWritePermissions {
     pub write: bool,
 }
 
+impl ReadWritePermissions {
+    /// Read operations only.
+    pub fn read_only() -> Self {
+        Self {
+            read: true,
+            write: false,
+        }
+    }
+
+    /// Write operations only.
+    pub fn write_only() -> Self {
+        Self {
+            read: false,
+            write: true,
+        }
+    }
+
+    /// Read and write operations.
+    pub fn read_write() -> Self {
+        Self {
+            read: true,
+            write: true,
+        }
+    }
+}
+
 /// Permissions per operation group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PermittedOperationGroups {
@@ -38,6 +64,17 @@ pub struct PermittedOperationGroups {
     /// Stream-level operations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<ReadWritePermissions>,
+}
+
+impl PermittedOperationGroups {
+    /// The same permissions at account, basin and stream level.
+    pub fn all(permissions: ReadWritePermissions) -> Self {
+        Self {
+            account: Some(permissions),
+            basin: Some(permissions),
+            stream: Some(permissions),
+        }
+    }
 }
 
 /// An operation a token may be allowed to perform.
@@ -97,6 +134,66 @@ pub struct AccessTokenScope {
     pub ops: Vec<Operation>,
 }
 
+impl AccessTokenScope {
+    /// Every basin, stream and access token, with `permissions` at every
+    /// operation-group level.
+    pub fn everything(permissions: ReadWritePermissions) -> Self {
+        let all = || Some(ResourceSet::Prefix(String::new()));
+        Self {
+            basins: all(),
+            streams: all(),
+            access_tokens: all(),
+            op_groups: Some(PermittedOperationGroups::all(permissions)),
+            ops: Vec::new(),
+        }
+    }
+
+    /// Read-only over everything.
+    pub fn read_only_all() -> Self {
+        Self::everything(ReadWritePermissions::read_only())
+    }
+
+    /// Write-only over everything.
+    pub fn write_only_all() -> Self {
+        Self::everything(ReadWritePermissions::write_only())
+    }
+
+    /// Read and write over everything.
+    pub fn read_write_all() -> Self {
+        Self::everything(ReadWritePermissions::read_write())
+    }
+
+    /// Limits the basins.
+    pub fn with_basins(mut self, basins: ResourceSet) -> Self {
+        self.basins = Some(basins);
+        self
+    }
+
+    /// Limits the streams.
+    pub fn with_streams(mut self, streams: ResourceSet) -> Self {
+        self.streams = Some(streams);
+        self
+    }
+
+    /// Limits the access tokens.
+    pub fn with_access_tokens(mut self, access_tokens: ResourceSet) -> Self {
+        self.access_tokens = Some(access_tokens);
+        self
+    }
+
+    /// Sets the operation-group permissions.
+    pub fn with_op_groups(mut self, op_groups: PermittedOperationGroups) -> Self {
+        self.op_groups = Some(op_groups);
+        self
+    }
+
+    /// Allows these operations too.
+    pub fn with_ops(mut self, ops: impl IntoIterator<Item = Operation>) -> Self {
+        self.ops.extend(ops);
+        self
+    }
+}
+
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Operation>, D::Error> {
     Ok(Option::<Vec<Operation>>::deserialize(d)?.unwrap_or_default())
 }
@@ -132,5 +229,40 @@ impl AccessTokenInfo {
             expires_at: None,
             auto_prefix_streams: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn scope_helpers() {
+        assert_eq!(
+            serde_json::to_value(AccessTokenScope::read_only_all()).unwrap(),
+            json!({
+                "basins": {"prefix": ""},
+                "streams": {"prefix": ""},
+                "access_tokens": {"prefix": ""},
+                "op_groups": {
+                    "account": {"read": true, "write": false},
+                    "basin": {"read": true, "write": false},
+                    "stream": {"read": true, "write": false}
+                }
+            })
+        );
+        let scope = AccessTokenScope::read_write_all()
+            .with_streams(ResourceSet::Prefix("orders/".into()))
+            .with_ops([Operation::Trim]);
+        assert_eq!(scope.streams, Some(ResourceSet::Prefix("orders/".into())));
+        assert_eq!(scope.ops, [Operation::Trim]);
+        assert_eq!(
+            AccessTokenScope::write_only_all().op_groups,
+            Some(PermittedOperationGroups::all(
+                ReadWritePermissions::write_only()
+            ))
+        );
     }
 }

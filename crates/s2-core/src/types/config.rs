@@ -205,6 +205,199 @@ impl BasinConfig {
     }
 }
 
+/// One setting of a reconfiguration: leave it, set it, or put it back to the
+/// service's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Change<T> {
+    /// Leave the setting as it is (nothing is sent for it).
+    #[default]
+    Unchanged,
+    /// Set the setting to this value.
+    Set(T),
+    /// Put the setting back to the service's default (sent as `null`).
+    Reset,
+}
+
+impl<T> Change<T> {
+    /// Whether this leaves the setting alone.
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self, Change::Unchanged)
+    }
+}
+
+impl<T> From<Option<T>> for Change<T> {
+    /// `Some` sets, `None` leaves unchanged: what an `Option` in a
+    /// [`StreamConfig`] or [`BasinConfig`] means when reconfiguring.
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Change::Unchanged, Change::Set)
+    }
+}
+
+impl<T: Serialize> Serialize for Change<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Change::Set(value) => value.serialize(s),
+            // Unchanged is skipped by the containing struct; alone it has no
+            // wire form (`null` would mean "reset").
+            Change::Reset => s.serialize_none(),
+            Change::Unchanged => Err(unchanged_error::<S>()),
+        }
+    }
+}
+
+/// A change to a stream's timestamping behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TimestampingReconfiguration {
+    /// The mode.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub mode: Change<TimestampingMode>,
+    /// Whether client timestamps may be ahead of the arrival time.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub uncapped: Change<bool>,
+}
+
+impl From<Timestamping> for TimestampingReconfiguration {
+    fn from(t: Timestamping) -> Self {
+        Self {
+            mode: t.mode.into(),
+            uncapped: t.uncapped.into(),
+        }
+    }
+}
+
+/// A change to a stream's configuration: each setting is left, set or reset
+/// to the service's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct StreamReconfiguration {
+    /// Storage class.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub storage_class: Change<StorageClass>,
+    /// Retention policy.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub retention_policy: Change<RetentionPolicy>,
+    /// Timestamping behaviour.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub timestamping: Change<TimestampingReconfiguration>,
+    /// Delete-on-empty behaviour.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub delete_on_empty: Change<DeleteOnEmpty>,
+}
+
+impl StreamReconfiguration {
+    /// A reconfiguration that changes nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets or resets the storage class.
+    pub fn with_storage_class(mut self, change: Change<StorageClass>) -> Self {
+        self.storage_class = change;
+        self
+    }
+
+    /// Sets or resets the retention policy.
+    pub fn with_retention_policy(mut self, change: Change<RetentionPolicy>) -> Self {
+        self.retention_policy = change;
+        self
+    }
+
+    /// Sets or resets the timestamping behaviour.
+    pub fn with_timestamping(mut self, change: Change<TimestampingReconfiguration>) -> Self {
+        self.timestamping = change;
+        self
+    }
+
+    /// Sets or resets delete-on-empty.
+    pub fn with_delete_on_empty(mut self, change: Change<DeleteOnEmpty>) -> Self {
+        self.delete_on_empty = change;
+        self
+    }
+}
+
+impl From<StreamConfig> for StreamReconfiguration {
+    /// The settings that are `Some` are set; the others are left unchanged.
+    fn from(config: StreamConfig) -> Self {
+        Self {
+            storage_class: config.storage_class.into(),
+            retention_policy: config.retention_policy.into(),
+            timestamping: config.timestamping.map(Into::into).into(),
+            delete_on_empty: config.delete_on_empty.into(),
+        }
+    }
+}
+
+/// A change to a basin's configuration: each setting is left, set or reset
+/// to the service's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct BasinReconfiguration {
+    /// Configuration for streams created in this basin from now on.
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub default_stream_config: Change<StreamReconfiguration>,
+    /// Create a stream on the first append to it (default: off).
+    #[serde(
+        skip_serializing_if = "Change::is_unchanged",
+        serialize_with = "flag_or_default"
+    )]
+    pub create_stream_on_append: Change<bool>,
+    /// Create a stream on the first read of it (default: off).
+    #[serde(
+        skip_serializing_if = "Change::is_unchanged",
+        serialize_with = "flag_or_default"
+    )]
+    pub create_stream_on_read: Change<bool>,
+}
+
+/// The service takes no `null` for the basin's flags: their reset is their
+/// default, `false`.
+fn flag_or_default<S: Serializer>(change: &Change<bool>, s: S) -> Result<S::Ok, S::Error> {
+    match change {
+        Change::Set(flag) => s.serialize_bool(*flag),
+        Change::Reset => s.serialize_bool(false),
+        Change::Unchanged => Err(unchanged_error::<S>()),
+    }
+}
+
+fn unchanged_error<S: Serializer>() -> S::Error {
+    serde::ser::Error::custom("an unchanged setting is left out, not sent")
+}
+
+impl BasinReconfiguration {
+    /// A reconfiguration that changes nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets or resets the default stream configuration. `Set` changes the
+    /// named settings of the current default; `Reset` drops it entirely.
+    pub fn with_default_stream_config(mut self, change: Change<StreamReconfiguration>) -> Self {
+        self.default_stream_config = change;
+        self
+    }
+
+    /// Sets or resets create-on-append.
+    pub fn with_create_stream_on_append(mut self, change: Change<bool>) -> Self {
+        self.create_stream_on_append = change;
+        self
+    }
+
+    /// Sets or resets create-on-read.
+    pub fn with_create_stream_on_read(mut self, change: Change<bool>) -> Self {
+        self.create_stream_on_read = change;
+        self
+    }
+}
+
+impl From<BasinConfig> for BasinReconfiguration {
+    /// The settings that are `Some` are set; the others are left unchanged.
+    fn from(config: BasinConfig) -> Self {
+        Self {
+            default_stream_config: config.default_stream_config.map(Into::into).into(),
+            create_stream_on_append: config.create_stream_on_append.into(),
+            create_stream_on_read: config.create_stream_on_read.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +442,58 @@ mod tests {
         .unwrap();
         assert_eq!(config.storage_class, Some(StorageClass::Unknown));
         assert_eq!(config.retention_policy, None);
+    }
+
+    #[test]
+    fn reconfiguration_sets_resets_and_leaves() {
+        let change = StreamReconfiguration::new()
+            .with_storage_class(Change::Set(StorageClass::Standard))
+            .with_retention_policy(Change::Reset)
+            .with_timestamping(Change::Set(TimestampingReconfiguration {
+                mode: Change::Reset,
+                uncapped: Change::Set(true),
+            }));
+        assert_eq!(
+            serde_json::to_value(change).unwrap(),
+            json!({
+                "storage_class": "standard",
+                "retention_policy": null,
+                "timestamping": {"mode": null, "uncapped": true}
+            })
+        );
+        let basin = BasinReconfiguration::new()
+            .with_default_stream_config(Change::Reset)
+            .with_create_stream_on_append(Change::Reset)
+            .with_create_stream_on_read(Change::Set(true));
+        assert_eq!(
+            serde_json::to_value(basin).unwrap(),
+            json!({
+                "default_stream_config": null,
+                "create_stream_on_append": false,
+                "create_stream_on_read": true
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(BasinReconfiguration::new()).unwrap(),
+            json!({})
+        );
+        assert!(serde_json::to_value(Change::<bool>::Unchanged).is_err());
+    }
+
+    #[test]
+    fn a_config_reconfigures_what_it_names() {
+        let config = BasinConfig::new()
+            .with_create_stream_on_read(false)
+            .with_default_stream_config(
+                StreamConfig::new().with_retention_policy(RetentionPolicy::Infinite),
+            );
+        let change = BasinReconfiguration::from(config);
+        assert_eq!(
+            serde_json::to_value(change).unwrap(),
+            json!({
+                "default_stream_config": {"retention_policy": {"infinite": {}}},
+                "create_stream_on_read": false
+            })
+        );
     }
 }

@@ -8,11 +8,109 @@ use crate::{
     names::{BasinName, StreamName},
 };
 
-/// Where a basin's data lives.
+/// Longest location name, in characters.
+pub const LOCATION_NAME_MAX_LEN: usize = 64;
+
+/// Where a basin's data lives (for example `aws:us-east-1`): 1–64 ASCII
+/// letters, digits, `:`, `-` and `.`. The service lists the locations an
+/// account may use ([`LocationInfo`]).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocationName(String);
+
+impl LocationName {
+    /// Validates `name` and wraps it.
+    pub fn new(name: impl Into<String>) -> Result<Self, ValidationError> {
+        let name = name.into();
+        let reason = if name.is_empty() || name.chars().count() > LOCATION_NAME_MAX_LEN {
+            Some("must be 1 to 64 characters long")
+        } else if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '.'))
+        {
+            Some("may only contain ASCII letters, digits, colons, hyphens and periods")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(ValidationError::InvalidLocationName { name, reason }),
+            None => Ok(Self(name)),
+        }
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for LocationName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for LocationName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for LocationName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::str::FromStr for LocationName {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<&str> for LocationName {
+    type Error = ValidationError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+impl Serialize for LocationName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for LocationName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A location an account may place basins in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocationInfo {
+    /// Location name.
+    pub name: LocationName,
+    /// Whether this is a private placement, limited to the account.
+    #[serde(default)]
+    pub is_private: bool,
+    /// Storage classes available to the account here, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_classes: Option<Vec<String>>,
+    /// Default storage class here, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_storage_class: Option<String>,
+}
+
+/// Where a basin's data lives, as the retired `scope` field named it. Kept so
+/// that responses which still carry `scope` parse; new code uses
+/// [`LocationName`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum BasinScope {
-    /// AWS us-east-1 (the default).
+    /// AWS us-east-1.
     #[serde(rename = "aws:us-east-1")]
     AwsUsEast1,
     /// AWS us-west-2.
@@ -24,6 +122,19 @@ pub enum BasinScope {
     /// A scope this client does not know.
     #[serde(other, skip_serializing)]
     Unknown,
+}
+
+impl BasinScope {
+    /// The location this scope names (`None` for an unknown scope).
+    pub fn location(self) -> Option<LocationName> {
+        let name = match self {
+            BasinScope::AwsUsEast1 => "aws:us-east-1",
+            BasinScope::AwsUsWest2 => "aws:us-west-2",
+            BasinScope::AwsEuNorth1 => "aws:eu-north-1",
+            BasinScope::Unknown => return None,
+        };
+        Some(LocationName(name.to_owned()))
+    }
 }
 
 /// Lifecycle state of a basin.
@@ -44,12 +155,14 @@ pub enum BasinState {
 
 /// A basin, as listed or created.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "BasinInfoWire")]
 pub struct BasinInfo {
     /// Basin name.
     pub name: BasinName,
-    /// Where the basin lives.
-    #[serde(default)]
-    pub scope: Option<BasinScope>,
+    /// Where the basin lives, when the service says (s2-lite does not). An
+    /// answer that names only the retired `scope` is read as its location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationName>,
     /// Creation time.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub created_at: Option<OffsetDateTime>,
@@ -58,6 +171,37 @@ pub struct BasinInfo {
     pub deleted_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<BasinState>,
+}
+
+/// `BasinInfo` as received: `location`, or the retired `scope` in older
+/// answers.
+#[derive(Deserialize)]
+struct BasinInfoWire {
+    name: BasinName,
+    #[serde(default)]
+    location: Option<LocationName>,
+    #[serde(default)]
+    scope: Option<BasinScope>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    deleted_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    state: Option<BasinState>,
+}
+
+impl From<BasinInfoWire> for BasinInfo {
+    fn from(wire: BasinInfoWire) -> Self {
+        Self {
+            name: wire.name,
+            location: wire
+                .location
+                .or_else(|| wire.scope.and_then(BasinScope::location)),
+            created_at: wire.created_at,
+            deleted_at: wire.deleted_at,
+            state: wire.state,
+        }
+    }
 }
 
 impl BasinInfo {

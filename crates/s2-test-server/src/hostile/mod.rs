@@ -88,6 +88,12 @@ pub enum Misbehaviour {
         /// The value of the header.
         millis: u64,
     },
+    /// Requests presenting `Bearer <token>` get a 401 `authn` (sessions
+    /// included, before any frame); others are answered sensibly.
+    RefuseToken {
+        /// The refused token.
+        token: &'static str,
+    },
     /// Every call gets an error whose body is a megabyte of text full of CR,
     /// LF and ANSI escapes; sessions get it in a terminal frame.
     HostileErrorBody(ErrorBody),
@@ -137,6 +143,8 @@ struct Shared {
     tail: AtomicU64,
     /// The compressed body of a compression bomb, built once.
     bomb: Option<Bytes>,
+    /// Headers of the last request received.
+    last_headers: std::sync::Mutex<Option<http::HeaderMap>>,
 }
 
 /// A running hostile server. Dropping it stops the server.
@@ -163,6 +171,7 @@ impl HostileServer {
             by_route: Default::default(),
             tail: AtomicU64::new(0),
             bomb,
+            last_headers: Default::default(),
         });
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
@@ -238,6 +247,15 @@ impl HostileServer {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
+    /// Headers of the last request received.
+    pub fn last_request_headers(&self) -> Option<http::HeaderMap> {
+        self.shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// HTTP/2 requests received so far on `route`.
     pub fn requests_on(&self, route: Route) -> u64 {
         self.shared.by_route[route.index()].load(Ordering::SeqCst)
@@ -304,6 +322,10 @@ async fn serve_connection(socket: tokio::net::TcpStream, shared: Arc<Shared>) {
             return;
         };
         let route = Route::of(&request);
+        *shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(request.headers().clone());
         shared.requests.fetch_add(1, Ordering::SeqCst);
         shared.by_route[route.index()].fetch_add(1, Ordering::SeqCst);
         tokio::spawn(play::handle(

@@ -169,6 +169,16 @@ async fn play(
             serve_appends(shared, &mut stream, &mut inputs, None, true).await?;
             Ok(())
         }
+        M::RefuseToken { token }
+            if request
+                .headers()
+                .get("authorization")
+                .is_some_and(|v| v.as_bytes() == format!("Bearer {token}").as_bytes()) =>
+        {
+            let head = respond::head(401, &[("content-type", "application/json")]);
+            let body = r#"{"code":"authn","message":"token expired"}"#;
+            respond::reply(respond, head, Bytes::from_static(body.as_bytes())).await
+        }
         M::RetryAfter { millis } => {
             let head = respond::head(
                 503,
