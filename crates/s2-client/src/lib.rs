@@ -10,6 +10,7 @@ mod batching;
 mod body;
 mod client;
 mod config;
+pub mod metrics;
 mod pagination;
 mod producer;
 mod retry;
@@ -18,6 +19,7 @@ mod session;
 mod stream;
 mod sync;
 mod tls;
+mod trace;
 mod transport;
 
 pub use basin::Basin;

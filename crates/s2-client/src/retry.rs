@@ -7,6 +7,8 @@ use s2_core::{
     backoff::Backoff,
 };
 
+use tracing::Instrument;
+
 use crate::{client::ClientInner, config::AppendRetryPolicy, runtime::Runtime};
 
 /// Whether a failed attempt of a call of this kind may be repeated.
@@ -53,9 +55,29 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: Call<T>,
 ) -> Tracked<T> {
+    let span = crate::trace::call_span(&call.request);
+    let tracked = attempts(inner, call, &span).instrument(span.clone()).await;
+    let outcome = match &tracked.result {
+        Ok(_) => "ok",
+        Err(e) if e.may_have_side_effect() => "unknown",
+        Err(_) => "failed",
+    };
+    span.record("outcome", outcome);
+    tracked
+}
+
+/// The attempts of [`execute_tracking`], each counted on `span`.
+async fn attempts<R: Runtime, T>(
+    inner: &ClientInner<R>,
+    call: Call<T>,
+    span: &tracing::Span,
+) -> Tracked<T> {
+    let mut attempt: u32 = 0;
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
     let mut unknown_outcome: Option<Error> = None;
     loop {
+        attempt += 1;
+        span.record("attempts", attempt);
         let result = match inner
             .transport
             .send(&call.request, call.timeout_allowance())
@@ -98,7 +120,14 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
         if error.may_have_side_effect() && unknown_outcome.is_none() {
             unknown_outcome = Some(error.clone());
         }
-        tracing::debug!(%error, ?delay, "retrying");
+        tracing::debug!(
+            cause = %error,
+            ?delay,
+            attempt,
+            may_have_side_effect = error.may_have_side_effect(),
+            "retrying"
+        );
+        crate::metrics::retry(crate::metrics::Retry::Call);
         inner.transport.runtime().sleep(delay).await;
     }
 }

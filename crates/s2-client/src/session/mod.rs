@@ -95,6 +95,9 @@ pub(crate) struct SessionConnection {
     open: Option<Open>,
     /// When the current connection was asked for or last delivered bytes.
     heard: Option<Instant>,
+    /// Why and when the last connection failed: reported with the
+    /// reconnect that follows.
+    failure: Option<(Instant, String)>,
 }
 
 impl SessionConnection {
@@ -103,6 +106,35 @@ impl SessionConnection {
         self.open = None;
         self.heard = Some(opening.asked);
         self.opening = Some(opening);
+    }
+
+    /// Remembers why the connection failed, for the reconnect's log line.
+    pub(crate) fn note_failure(&mut self, cause: impl std::fmt::Display, now: Instant) {
+        tracing::debug!(%cause, "session connection failed");
+        self.failure = Some((now, cause.to_string()));
+    }
+
+    /// Logs the opening of session connection `connection`: after the
+    /// first, a reconnect, with the failure that led to it and how long
+    /// after it.
+    pub(crate) fn log_connect(
+        &mut self,
+        connection: ConnectionId,
+        session: crate::metrics::Session,
+        now: Instant,
+    ) {
+        tracing::Span::current().record("connection", connection.0);
+        if connection.0 == 0 {
+            tracing::debug!(connection = connection.0, "opening session connection");
+            return;
+        }
+        let (cause, delay) = match self.failure.take() {
+            Some((at, cause)) => (cause, now.saturating_duration_since(at)),
+            None => ("reconnect advised".to_owned(), Duration::ZERO),
+        };
+        tracing::debug!(connection = connection.0, %cause, ?delay, "reconnecting");
+        crate::metrics::reconnect(session);
+        crate::metrics::retry(crate::metrics::Retry::Session(session));
     }
 
     /// Drops the current connection.
@@ -135,10 +167,15 @@ impl SessionConnection {
     /// nothing came on it for `silence` (nor since it was asked for): a
     /// connection that cannot deliver a heartbeat must take no new
     /// requests, or the reconnect would go out on it again.
-    pub(crate) fn evict_if_silent(&self, silence: Duration, now: Instant) {
+    pub(crate) fn evict_if_silent(&mut self, silence: Duration, now: Instant) {
         let silent = self
             .heard
-            .is_some_and(|heard| now.saturating_duration_since(heard) >= silence);
+            .is_some_and(|heard| now.saturating_duration_since(heard) >= silence)
+            && (self.open.is_some() || self.opening.is_some());
+        if silent {
+            tracing::warn!(?silence, "no heartbeat within the heartbeat timeout");
+            self.failure = Some((now, "heartbeat timeout".to_owned()));
+        }
         if silent && let Some(connection) = self.http_connection() {
             connection.evict();
         }
@@ -170,8 +207,14 @@ impl SessionConnection {
                 }
                 // The service answered with an error status: the session was
                 // refused, not broken.
-                Err(e @ Error::Service(_)) => machine.handle_rejected(connection, e, now),
-                Err(e) => machine.handle_error(connection, e, now),
+                Err(e @ Error::Service(_)) => {
+                    self.note_failure(&e, now);
+                    machine.handle_rejected(connection, e, now)
+                }
+                Err(e) => {
+                    self.note_failure(&e, now);
+                    machine.handle_error(connection, e, now)
+                }
             }
             return Poll::Ready(());
         }
@@ -196,11 +239,16 @@ impl SessionConnection {
                 },
                 None => {
                     self.open = None;
-                    machine.handle_end(connection, now());
+                    let now = now();
+                    self.note_failure("the server ended the session", now);
+                    machine.handle_end(connection, now);
                 }
                 Some(Err(e)) => {
                     self.open = None;
-                    machine.handle_error(connection, Error::transport(true, e), now());
+                    let now = now();
+                    let error = Error::transport(true, e);
+                    self.note_failure(&error, now);
+                    machine.handle_error(connection, error, now);
                 }
             }
             return Poll::Ready(());

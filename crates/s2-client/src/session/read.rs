@@ -40,6 +40,8 @@ pub struct ReadSession<R: Runtime> {
     connection: SessionConnection,
     deadline: Deadline,
     done: bool,
+    span: tracing::Span,
+    _open: crate::metrics::OpenSession,
 }
 
 impl<R: Runtime> ReadSession<R> {
@@ -55,6 +57,7 @@ impl<R: Runtime> ReadSession<R> {
             seed: rand::random(),
         };
         let machine = Machine::new(request, config, inner.transport.runtime().now());
+        let (basin_for_span, stream_for_span) = (basin.to_string(), stream.to_string());
         Self {
             inner,
             basin,
@@ -63,6 +66,8 @@ impl<R: Runtime> ReadSession<R> {
             connection: SessionConnection::default(),
             deadline: Deadline::new(),
             done: false,
+            span: crate::trace::session_span("read", &basin_for_span, &stream_for_span),
+            _open: crate::metrics::OpenSession::new(crate::metrics::Session::Read),
         }
     }
 
@@ -89,6 +94,9 @@ impl<R: Runtime> ReadSession<R> {
                     connection,
                     request,
                 } => {
+                    let now = self.now();
+                    self.connection
+                        .log_connect(connection, crate::metrics::Session::Read, now);
                     let http = match self.inner.api.session_request(
                         &self.basin,
                         &self.stream,
@@ -108,12 +116,16 @@ impl<R: Runtime> ReadSession<R> {
                         RequestBody::full(bytes::Bytes::new()),
                     ));
                 }
-                ReadEvent::Batch(batch) => return Some(Ok(ReadItem::Batch(batch))),
+                ReadEvent::Batch(batch) => {
+                    crate::metrics::read_batch(&batch);
+                    return Some(Ok(ReadItem::Batch(batch)));
+                }
                 ReadEvent::CaughtUp(tail) => return Some(Ok(ReadItem::CaughtUp(tail))),
                 ReadEvent::Tail(tail) => return Some(Ok(ReadItem::Tail(tail))),
                 ReadEvent::Finished => self.done = true,
                 ReadEvent::Advised(connection) => self.connection.evict_advised(connection),
                 ReadEvent::Failed(e) => {
+                    tracing::warn!(error = %e, "read session failed");
                     self.done = true;
                     return Some(Err(e));
                 }
@@ -128,6 +140,7 @@ impl<R: Runtime> AsyncStream for ReadSession<R> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        let _entered = this.span.clone().entered();
         loop {
             if let Some(item) = this.next_item() {
                 return Poll::Ready(Some(item));
