@@ -5,6 +5,8 @@
 //! types with it filled in. Everything protocol-related comes from the
 //! sans-IO [`s2_core`], re-exported here.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod basin;
 mod batching;
 mod body;

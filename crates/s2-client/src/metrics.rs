@@ -58,6 +58,7 @@ pub const OPEN_CONNECTIONS: &str = "s2_open_connections";
 /// Registers a description (and unit) of every series with the installed
 /// recorder. Optional: exporters that show help text use it.
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(RECORDS_APPENDED, "Records acknowledged by the service");

@@ -56,28 +56,30 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
     call: Call<T>,
 ) -> Tracked<T> {
     let span = crate::trace::call_span(&call.request);
-    let tracked = attempts(inner, call, &span).instrument(span.clone()).await;
+    let mut attempts = 0;
+    let tracked = attempt(inner, call, &mut attempts)
+        .instrument(span.clone())
+        .await;
     let outcome = match &tracked.result {
         Ok(_) => "ok",
         Err(e) if e.may_have_side_effect() => "unknown",
         Err(_) => "failed",
     };
+    span.record("attempts", attempts);
     span.record("outcome", outcome);
     tracked
 }
 
-/// The attempts of [`execute_tracking`], each counted on `span`.
-async fn attempts<R: Runtime, T>(
+/// The attempts of [`execute_tracking`], counted in `attempts`.
+async fn attempt<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: Call<T>,
-    span: &tracing::Span,
+    attempts: &mut u32,
 ) -> Tracked<T> {
-    let mut attempt: u32 = 0;
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
     let mut unknown_outcome: Option<Error> = None;
     loop {
-        attempt += 1;
-        span.record("attempts", attempt);
+        *attempts += 1;
         let result = match inner
             .transport
             .send(&call.request, call.timeout_allowance())
@@ -123,7 +125,7 @@ async fn attempts<R: Runtime, T>(
         tracing::debug!(
             cause = %error,
             ?delay,
-            attempt,
+            attempt = *attempts,
             may_have_side_effect = error.may_have_side_effect(),
             "retrying"
         );

@@ -92,7 +92,11 @@ mod tests {
             (Method::POST, "/v1/streams/s/records", "append"),
             (Method::GET, "/v1/streams/s/records", "read"),
             (Method::GET, "/v1/streams/a%2Fb/records/tail", "check_tail"),
-            (Method::DELETE, "/prefix/v1/access-tokens/t", "revoke_access_token"),
+            (
+                Method::DELETE,
+                "/prefix/v1/access-tokens/t",
+                "revoke_access_token",
+            ),
             (Method::GET, "/v1/metrics/account", "metrics"),
             (Method::OPTIONS, "/v1/basins", "other"),
         ];

@@ -148,7 +148,10 @@ impl AppendSessionHandle {
         };
         let runtime = driver.runtime.clone();
         let span = crate::trace::session_span("append", &driver.basin, &driver.stream);
-        runtime.spawn(Box::pin(tracing::Instrument::instrument(driver.run(), span)));
+        runtime.spawn(Box::pin(tracing::Instrument::instrument(
+            driver.run(),
+            span,
+        )));
         Self {
             gate,
             limits,
@@ -255,9 +258,9 @@ struct Driver<R: Runtime> {
     /// fired: if the machine drops that session connection in response (its
     /// ack deadline passed), it is evicted.
     timed_out: Option<ConnectionHandle>,
-    /// The first input of an exactly-once resolution under way, and how
-    /// many inputs it found landed so far.
-    resolving: Option<(InputId, u64)>,
+    /// The inputs unacknowledged when an exactly-once resolution started,
+    /// and how many of them it found landed so far.
+    resolving: Option<(std::ops::Range<InputId>, u64)>,
     _open: crate::metrics::OpenSession,
 }
 
@@ -433,7 +436,10 @@ impl<R: Runtime> Driver<R> {
                     self.abort_connection();
                 }
             }
-            AppendEvent::Advised(connection) => self.connection.evict_advised(connection),
+            AppendEvent::Advised(connection) => {
+                let now = self.now();
+                self.connection.advised(connection, now);
+            }
             AppendEvent::Closed => {
                 self.end_resolution(crate::metrics::Resolution::Resent);
                 // Everything is acknowledged: end the request body cleanly.
@@ -515,22 +521,24 @@ impl<R: Runtime> Driver<R> {
         let first = self.acks.front().map_or(0, |(id, ..)| *id);
         let unacked = first..first + self.acks.len() as u64;
         tracing::debug!(?unacked, "exactly-once resolution: the outcome is unknown");
-        self.resolving = Some((first, 0));
+        self.resolving = Some((unacked, 0));
     }
 
     /// Reports how the resolution under way (if any) ended: inputs found
     /// on the stream are `landed`; what remains was resent, or hit another
     /// writer's records.
     fn end_resolution(&mut self, then: crate::metrics::Resolution) {
-        let Some((first, landed)) = self.resolving.take() else {
+        let Some((unacked, landed)) = self.resolving.take() else {
             return;
         };
         let outcome = match then {
             crate::metrics::Resolution::Resent if landed > 0 => crate::metrics::Resolution::Landed,
             other => other,
         };
+        let landed_up_to = unacked.start + landed;
         tracing::debug!(
-            landed = ?(first..first + landed),
+            landed = ?(unacked.start..landed_up_to),
+            resent = ?(landed_up_to..unacked.end),
             outcome = outcome.label(),
             "exactly-once resolution"
         );

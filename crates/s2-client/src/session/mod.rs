@@ -114,6 +114,15 @@ impl SessionConnection {
         self.failure = Some((now, cause.to_string()));
     }
 
+    /// The server advised leaving `connection`: logged, remembered as the
+    /// cause of the reconnect that follows, and its HTTP/2 connection
+    /// takes nothing new.
+    pub(crate) fn advised(&mut self, connection: ConnectionId, now: Instant) {
+        tracing::debug!(connection = connection.0, "the server advised reconnecting");
+        self.failure = Some((now, "reconnect advised by the server".to_owned()));
+        self.evict_advised(connection);
+    }
+
     /// Logs the opening of session connection `connection`: after the
     /// first, a reconnect, with the failure that led to it and how long
     /// after it.
@@ -123,14 +132,15 @@ impl SessionConnection {
         session: crate::metrics::Session,
         now: Instant,
     ) {
-        tracing::Span::current().record("connection", connection.0);
         if connection.0 == 0 {
             tracing::debug!(connection = connection.0, "opening session connection");
             return;
         }
         let (cause, delay) = match self.failure.take() {
             Some((at, cause)) => (cause, now.saturating_duration_since(at)),
-            None => ("reconnect advised".to_owned(), Duration::ZERO),
+            // Nothing broke on the driver's side: the session decided on
+            // a frame it read (an error frame, or the server's advice).
+            None => ("an error frame from the server".to_owned(), Duration::ZERO),
         };
         tracing::debug!(connection = connection.0, %cause, ?delay, "reconnecting");
         crate::metrics::reconnect(session);

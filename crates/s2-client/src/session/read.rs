@@ -123,7 +123,10 @@ impl<R: Runtime> ReadSession<R> {
                 ReadEvent::CaughtUp(tail) => return Some(Ok(ReadItem::CaughtUp(tail))),
                 ReadEvent::Tail(tail) => return Some(Ok(ReadItem::Tail(tail))),
                 ReadEvent::Finished => self.done = true,
-                ReadEvent::Advised(connection) => self.connection.evict_advised(connection),
+                ReadEvent::Advised(connection) => {
+                    let now = self.now();
+                    self.connection.advised(connection, now);
+                }
                 ReadEvent::Failed(e) => {
                     tracing::warn!(error = %e, "read session failed");
                     self.done = true;
