@@ -41,10 +41,10 @@ pub const BYTES_READ: &str = "s2_bytes_read_total";
 pub const ACK_LATENCY: &str = "s2_append_ack_latency_seconds";
 /// Metered bytes submitted to append sessions and not yet acknowledged.
 pub const UNACKED_BYTES: &str = "s2_append_unacked_bytes";
-/// Retries after a failed attempt: unary calls and session reconnects after
-/// a failure.
+/// Retries after a failed attempt: of unary calls, and session reconnects
+/// after a failure (not those on the server's advice).
 pub const RETRIES: &str = "s2_retries_total";
-/// Session connections opened again after the first one.
+/// Session connections opened again after the first one, for any reason.
 pub const RECONNECTS: &str = "s2_session_reconnects_total";
 /// Exactly-once resolutions of an unknown append outcome, by outcome.
 pub const RESOLUTIONS: &str = "s2_exactly_once_resolutions_total";

@@ -97,7 +97,8 @@ pub(crate) struct SessionConnection {
     heard: Option<Instant>,
     /// Why and when the last connection failed: reported with the
     /// reconnect that follows.
-    failure: Option<(Instant, String)>,
+    /// `Ok`: a failure; `Err`: the server's advice (not a retry).
+    failure: Option<(Instant, Result<String, &'static str>)>,
 }
 
 impl SessionConnection {
@@ -111,7 +112,7 @@ impl SessionConnection {
     /// Remembers why the connection failed, for the reconnect's log line.
     pub(crate) fn note_failure(&mut self, cause: impl std::fmt::Display, now: Instant) {
         tracing::debug!(%cause, "session connection failed");
-        self.failure = Some((now, cause.to_string()));
+        self.failure = Some((now, Ok(cause.to_string())));
     }
 
     /// The server advised leaving `connection`: logged, remembered as the
@@ -119,7 +120,7 @@ impl SessionConnection {
     /// takes nothing new.
     pub(crate) fn advised(&mut self, connection: ConnectionId, now: Instant) {
         tracing::debug!(connection = connection.0, "the server advised reconnecting");
-        self.failure = Some((now, "reconnect advised by the server".to_owned()));
+        self.failure = Some((now, Err("reconnect advised by the server")));
         self.evict_advised(connection);
     }
 
@@ -139,12 +140,27 @@ impl SessionConnection {
         let (cause, delay) = match self.failure.take() {
             Some((at, cause)) => (cause, now.saturating_duration_since(at)),
             // Nothing broke on the driver's side: the session decided on
-            // a frame it read (an error frame, or the server's advice).
-            None => ("an error frame from the server".to_owned(), Duration::ZERO),
+            // an error frame it read.
+            None => (
+                Ok("an error frame from the server".to_owned()),
+                Duration::ZERO,
+            ),
         };
-        tracing::debug!(connection = connection.0, %cause, ?delay, "reconnecting");
         crate::metrics::reconnect(session);
-        crate::metrics::retry(crate::metrics::Retry::Session(session));
+        match cause {
+            Ok(cause) => {
+                tracing::debug!(connection = connection.0, %cause, ?delay, "reconnecting");
+                crate::metrics::retry(crate::metrics::Retry::Session(session));
+            }
+            Err(advice) => {
+                tracing::debug!(
+                    connection = connection.0,
+                    cause = advice,
+                    ?delay,
+                    "reconnecting"
+                )
+            }
+        }
     }
 
     /// Drops the current connection.
@@ -184,7 +200,7 @@ impl SessionConnection {
             && (self.open.is_some() || self.opening.is_some());
         if silent {
             tracing::warn!(?silence, "no heartbeat within the heartbeat timeout");
-            self.failure = Some((now, "heartbeat timeout".to_owned()));
+            self.failure = Some((now, Ok("heartbeat timeout".to_owned())));
         }
         if silent && let Some(connection) = self.http_connection() {
             connection.evict();
