@@ -266,7 +266,9 @@ impl SessionConnection {
                 None => {
                     self.open = None;
                     let now = now();
-                    self.note_failure("the server ended the session", now);
+                    // Normal at the end of a bounded read; a failure otherwise.
+                    tracing::debug!("the server ended the session connection");
+                    self.failure = Some((now, Ok("the server ended the session".to_owned())));
                     machine.handle_end(connection, now);
                 }
                 Some(Err(e)) => {
