@@ -475,9 +475,10 @@ impl<R: Runtime> Driver<R> {
                     self.gate.release(bytes, 1);
                     crate::metrics::unacked_bytes_removed(bytes);
                     crate::metrics::appended(1, ack.record_count(), bytes);
-                    crate::metrics::ack_latency(
-                        self.runtime.now().saturating_duration_since(submitted),
-                    );
+                    if cfg!(feature = "metrics") {
+                        let latency = self.runtime.now().saturating_duration_since(submitted);
+                        crate::metrics::ack_latency(latency);
+                    }
                     if let Some((_, landed)) = self.resolving.as_mut() {
                         *landed += 1;
                         if self.acks.is_empty() {
