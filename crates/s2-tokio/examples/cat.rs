@@ -18,6 +18,11 @@ use s2_tokio::{
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs go to stderr, so stdout stays the records only.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let target = Target::from_env()?;
     let s2 = S2::new(target.client_config())?;
     let stream = s2
