@@ -7,6 +7,8 @@ use s2_core::{
     backoff::Backoff,
 };
 
+use tracing::Instrument;
+
 use crate::{auth, client::ClientInner, config::AppendRetryPolicy, runtime::Runtime};
 
 /// Whether a failed attempt of a call of this kind may be repeated.
@@ -53,11 +55,33 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: Call<T>,
 ) -> Tracked<T> {
+    let span = crate::trace::call_span(&call.request);
+    let mut attempts = 0;
+    let tracked = run_attempts(inner, call, &mut attempts)
+        .instrument(span.clone())
+        .await;
+    let outcome = match &tracked.result {
+        Ok(_) => "ok",
+        Err(e) if e.may_have_side_effect() => "unknown",
+        Err(_) => "failed",
+    };
+    span.record("attempts", attempts);
+    span.record("outcome", outcome);
+    tracked
+}
+
+/// The attempts of [`execute_tracking`], counted in `attempts`.
+async fn run_attempts<R: Runtime, T>(
+    inner: &ClientInner<R>,
+    call: Call<T>,
+    attempts: &mut u32,
+) -> Tracked<T> {
     let mut backoff = Backoff::new(inner.config.retry, rand::random());
     let mut unknown_outcome: Option<Error> = None;
     // A token refused with a 401 earns one retry with a fresh token.
     let mut refreshed = false;
     loop {
+        *attempts += 1;
         let result = match attempt(inner, &call).await {
             Ok((response, Some(token))) if auth::is_unauthorized(response.status) => {
                 auth::invalidate(&inner.config, &token);
@@ -104,7 +128,14 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
         if error.may_have_side_effect() && unknown_outcome.is_none() {
             unknown_outcome = Some(error.clone());
         }
-        tracing::debug!(%error, ?delay, "retrying");
+        tracing::debug!(
+            cause = %error,
+            ?delay,
+            attempt = *attempts,
+            may_have_side_effect = error.may_have_side_effect(),
+            "retrying"
+        );
+        crate::metrics::retry(crate::metrics::Retry::Call);
         inner.transport.runtime().sleep(delay).await;
     }
 }

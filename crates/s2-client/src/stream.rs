@@ -93,7 +93,7 @@ impl<R: Runtime> Stream<R> {
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
         let call = self.inner.api.append(&self.basin, &self.name, input)?;
         let tracked = execute_tracking(&self.inner, call).await;
-        match (tracked.result, tracked.unknown_outcome) {
+        let result = match (tracked.result, tracked.unknown_outcome) {
             (Err(condition @ Error::AppendCondition(_)), Some(earlier)) => {
                 match input.match_seq_num() {
                     Some(start) => self.resolve(input, start, condition, earlier).await,
@@ -102,7 +102,11 @@ impl<R: Runtime> Stream<R> {
                 }
             }
             (result, _) => result,
+        };
+        if let Ok(ack) = &result {
+            crate::metrics::appended(1, ack.record_count(), input.metered_bytes());
         }
+        result
     }
 
     /// Finds out whether `input` landed at `start` after an unknown outcome
@@ -126,9 +130,21 @@ impl<R: Runtime> Stream<R> {
         let Ok(output) = self.read(&read).await else {
             return Err(earlier);
         };
-        match resolve_read_back(input, start, output.records(), tail) {
-            ReadBack::Landed(ack) => Ok(ack),
-            ReadBack::NotApplied => Err(condition),
+        let read_back = resolve_read_back(input, start, output.records(), tail);
+        tracing::debug!(
+            range = ?(start..start + count),
+            outcome = ?read_back,
+            "exactly-once resolution of a unary append"
+        );
+        match read_back {
+            ReadBack::Landed(ack) => {
+                crate::metrics::resolution(crate::metrics::Resolution::Landed);
+                Ok(ack)
+            }
+            ReadBack::NotApplied => {
+                crate::metrics::resolution(crate::metrics::Resolution::Conflict);
+                Err(condition)
+            }
             ReadBack::Unknown => Err(earlier),
         }
     }
@@ -136,11 +152,15 @@ impl<R: Runtime> Stream<R> {
     /// Reads one batch, or returns the tail when `request.start` is at or
     /// past it (unless `clamp` is set).
     pub async fn read(&self, request: &ReadRequest) -> Result<ReadOutput, Error> {
-        execute(
+        let output = execute(
             &self.inner,
             self.inner.api.read(&self.basin, &self.name, request)?,
         )
-        .await
+        .await?;
+        if let ReadOutput::Batch(batch) = &output {
+            crate::metrics::read_batch(batch);
+        }
+        Ok(output)
     }
 
     /// Starts an append session: batches are pipelined on one connection

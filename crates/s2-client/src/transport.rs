@@ -460,6 +460,7 @@ impl<R: Runtime> Transport<R> {
             port,
             "opened HTTP/2 connection"
         );
+        crate::metrics::connection_opened();
         let task_state = state.clone();
         let runtime = self.runtime.clone();
         let idle_timeout = self.idle_timeout;
@@ -470,11 +471,20 @@ impl<R: Runtime> Transport<R> {
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
             // then shuts the connection down once its streams are done.
+            let id = task_state.id;
             match select(connection, closing).await {
-                Either::Left((Err(e), _)) => tracing::debug!(error = %e, "HTTP/2 connection ended"),
-                Either::Left((Ok(()), _)) => tracing::debug!("HTTP/2 connection closed"),
-                Either::Right(_) => tracing::debug!("closing an evicted or idle HTTP/2 connection"),
+                Either::Left((Err(e), _)) => {
+                    tracing::debug!(connection = id, error = %e, "HTTP/2 connection ended")
+                }
+                Either::Left((Ok(()), _)) => {
+                    tracing::debug!(connection = id, "HTTP/2 connection closed")
+                }
+                Either::Right(_) => tracing::debug!(
+                    connection = id,
+                    "closing an evicted or idle HTTP/2 connection"
+                ),
             }
+            crate::metrics::connection_closed();
             drop(driven);
             task_state.evicted.store(true, Ordering::Release);
             if let Some(hosts) = hosts.upgrade() {

@@ -10,6 +10,127 @@
 //! A request leaves the core as an [`http::Request<Bytes>`](http::Request);
 //! a response enters as a status, headers and body bytes. Runtime adapters
 //! only move those bytes and keep time.
+//!
+//! Most applications use the async client (`s2-tokio`, `s2-async-std`, or
+//! `s2-client` with a runtime of their own), which drives everything here.
+//! This crate is for those who drive the protocol themselves: a simulation,
+//! an embedded system, an event loop of their own.
+//!
+//! # The sans-IO run loop
+//!
+//! The session machines ([`session::append`], [`session::read`]) and the
+//! [`batcher`] share one shape: inputs go in through `handle_*` methods
+//! (with the current time: the core never reads a clock), outputs come out
+//! of `poll_*` methods until they return `None`, and
+//! `poll_timeout` says when to call `handle_timeout` if nothing else
+//! happens first. Drain `poll_event` before `poll_transmit`: a `Connect`
+//! event precedes the frames for that connection.
+//!
+//! Below, an append session is driven by hand against a toy transport: a
+//! server in memory that sequences each batch and acks it. Its first
+//! connection is refused, so the machine backs off (a timer) and connects
+//! again; a real driver sleeps until `poll_timeout` where this one jumps
+//! its clock.
+//!
+//! ```
+//! use std::{collections::VecDeque, time::Instant};
+//!
+//! use bytes::{Bytes, BytesMut};
+//! use prost::Message;
+//! use s2_core::{
+//!     Error,
+//!     frame::{Compression, Frame, FrameDecoder, FrameLimits, encode_message},
+//!     proto,
+//!     session::append::{AppendEvent, AppendSession, AppendSessionConfig},
+//!     types::{AppendAck, AppendInput, AppendRecord, StreamPosition},
+//! };
+//!
+//! /// The toy transport: frames in, ack frames out, all in memory.
+//! struct ToyServer {
+//!     tail: u64,
+//!     decoder: FrameDecoder,
+//!     outbox: VecDeque<Bytes>,
+//! }
+//!
+//! impl ToyServer {
+//!     /// Bytes of the request body: each frame is one `AppendInput`.
+//!     fn receive(&mut self, bytes: Bytes) {
+//!         self.decoder.handle_data(bytes);
+//!         while let Some(Frame::Message { payload, .. }) = self.decoder.poll_frame().unwrap() {
+//!             let input = proto::AppendInput::decode(payload).unwrap();
+//!             let start = self.tail;
+//!             self.tail += input.records.len() as u64;
+//!             let at = |seq_num| StreamPosition { seq_num, timestamp: 0 };
+//!             let ack = AppendAck { start: at(start), end: at(self.tail), tail: at(self.tail) };
+//!             let mut frame = BytesMut::new();
+//!             encode_message(&mut frame, &proto::AppendAck::from(ack), Compression::None).unwrap();
+//!             self.outbox.push_back(frame.freeze());
+//!         }
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut server = ToyServer {
+//!     tail: 0,
+//!     decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
+//!     outbox: VecDeque::new(),
+//! };
+//! let mut now = Instant::now(); // The driver's clock, handed to the machine.
+//! let mut session = AppendSession::new(AppendSessionConfig::default());
+//! for word in ["sans", "io", "core"] {
+//!     let input = AppendInput::new(vec![AppendRecord::new(word)])?;
+//!     session.try_submit(input, now).map_err(|_| "no room")?;
+//! }
+//! session.close(); // Nothing more: `Closed` comes once all is acked.
+//!
+//! let (mut connection, mut refused_once, mut acked) = (None, false, Vec::new());
+//! loop {
+//!     // 1. Events first: a `Connect` precedes the frames for it, and the
+//!     //    last acks and `Closed` come with the machine already finished.
+//!     while let Some(event) = session.poll_event() {
+//!         match event {
+//!             AppendEvent::Connect(id) if !refused_once => {
+//!                 refused_once = true;
+//!                 session.handle_error(id, Error::transport(false, "refused"), now);
+//!             }
+//!             AppendEvent::Connect(id) => {
+//!                 connection = Some(id);
+//!                 session.handle_connected(id, now);
+//!             }
+//!             // Reset that connection: its outcome is being handled.
+//!             AppendEvent::Disconnect(_) => connection = None,
+//!             AppendEvent::Ack { id, ack } => acked.push((id, ack.start.seq_num)),
+//!             AppendEvent::Closed => {}
+//!             AppendEvent::Failed(error) => return Err(error.into()),
+//!             // Unary calls for exactly-once resolution (`CheckTail`,
+//!             // `Read`) and the server's advice: not needed by this toy.
+//!             other => unreachable!("not in this toy: {other:?}"),
+//!         }
+//!     }
+//!     if session.is_finished() {
+//!         break;
+//!     }
+//!     // 2. Frames out, to the connection they name.
+//!     while let Some((_, frame)) = session.poll_transmit(now) {
+//!         server.receive(frame);
+//!     }
+//!     // 3. Bytes in.
+//!     if let (Some(id), Some(bytes)) = (connection, server.outbox.pop_front()) {
+//!         session.handle_data(id, bytes, now);
+//!         continue;
+//!     }
+//!     // 4. Nothing happened: wait for the machine's next deadline.
+//!     match session.poll_timeout() {
+//!         Some(deadline) => {
+//!             now = now.max(deadline);
+//!             session.handle_timeout(now);
+//!         }
+//!         None => break,
+//!     }
+//! }
+//! assert_eq!(acked, vec![(0, 0), (1, 1), (2, 2)]);
+//! # Ok(()) }
+//! ```
 
 pub mod api;
 pub mod backoff;

@@ -1,6 +1,7 @@
 //! Append session with automatic batching: records of random sizes arrive
-//! with random pauses; `append_inputs` batches them (at most 10 records per
-//! batch, 5 ms linger) and the session prints `appended N records` per ack.
+//! one at a time with random pauses; `append_inputs` groups them into
+//! batches (at most 10 records, 5 ms linger) and an append session sends
+//! them, printing `appended N records` per ack.
 //!
 //! ```text
 //! cargo run -p s2-tokio --example append_session_with_auto_batching
@@ -9,22 +10,36 @@
 //! stream come from `S2_BASIN` and `S2_STREAM`; `S2_RECORDS` sets how many
 //! records to send (default 200).
 
+mod common;
+
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::{
-    demo::{example_stream, print_acks},
-    env_or,
+use s2_test_server::env_or;
+use s2_tokio::{
+    BasinName, BatcherConfig, S2, StreamName, append_inputs,
+    types::{AppendRecord, BasinConfig, StreamConfig},
 };
-use s2_tokio::{BatcherConfig, TokioRuntime, append_inputs, types::AppendRecord};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `_target` keeps the embedded server (if any) alive.
-    let (_target, stream) = example_stream::<TokioRuntime>("auto-batching").await?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let target = common::target()?;
+    let s2 = S2::new(target.client_config())?;
+    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
+    let basin = s2.basin(basin_name);
+    let stream_name = StreamName::new(env_or("S2_STREAM", "auto-batching"))?;
+    basin
+        .ensure_stream(&stream_name, StreamConfig::default())
+        .await?;
+    let stream = basin.stream(stream_name);
     let count: usize = env_or("S2_RECORDS", "200").parse()?;
 
+    // A stream of single records, as an application would produce them.
     let records = futures_util::stream::unfold(0, move |i| async move {
         if i == count {
             return None;
@@ -40,16 +55,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let body: Vec<u8> = (0..len).map(|_| rand::random()).collect();
         Some((AppendRecord::new(body), i + 1))
     });
+
+    // Batches close when full (10 records) or 5 ms after their first record.
     let config = BatcherConfig {
         max_records: 10,
         linger: Some(Duration::from_millis(5)),
         ..BatcherConfig::default()
     };
     let inputs = append_inputs(Box::pin(records), config)?
-        .map(|input| input.expect("every record fits a batch"));
+        .map(|input| input.expect("a record of at most 1 KiB fits a batch"));
 
-    let acks = stream.append_session(inputs);
-    let total = print_acks(acks).await?;
+    let mut acks = stream.append_session(inputs);
+    let mut total = 0;
+    while let Some(ack) = acks.next().await {
+        let ack = ack?;
+        total += ack.record_count();
+        println!("appended {} records", ack.record_count());
+    }
     println!("done: {total} records");
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! Read session: follows a stream from its tail, printing
-//! `read N now, M so far` per batch.
+//! Read session: tails a stream, printing `read N now, M so far` per batch
+//! and when it has caught up with the tail. A read session resumes after
+//! connection failures without gaps or duplicates, and notices a dead
+//! connection by the server's heartbeats.
 //!
 //! ```text
 //! cargo run -p s2-tokio --example read_session
@@ -10,18 +12,34 @@
 //! `S2_READ_COUNT` stops after that many records (default: follow forever
 //! against a real endpoint, 500 records against the embedded server).
 
+mod common;
+
+use std::time::Duration;
+
 use futures_util::StreamExt;
-use s2_test_server::{demo::example_stream, env_or};
+use s2_test_server::env_or;
 use s2_tokio::{
-    ReadItem, TokioRuntime,
-    types::{AppendInput, AppendRecord, ReadRequest, ReadStart},
+    BasinName, ReadItem, S2, StreamName,
+    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
 };
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (target, stream) = example_stream::<TokioRuntime>("read-session").await?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let target = common::target()?;
+    let s2 = S2::new(target.client_config())?;
+    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
+    let basin = s2.basin(basin_name);
+    let stream_name = StreamName::new(env_or("S2_STREAM", "read-session"))?;
+    basin
+        .ensure_stream(&stream_name, StreamConfig::default())
+        .await?;
+    let stream = basin.stream(stream_name);
 
-    let embedded = target.is_embedded();
+    let embedded = target.server.is_some();
     let default_count = if embedded { "500" } else { "" };
     let limit: Option<usize> = match env_or("S2_READ_COUNT", default_count).as_str() {
         "" => None,
@@ -29,14 +47,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     if embedded {
+        // A writer, so that the tail moves while we follow it.
         let writer = stream.clone();
         tokio::spawn(async move {
             for batch in 0..10 {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 let records: Vec<_> = (0..50)
                     .map(|i| AppendRecord::new(format!("batch {batch} record {i}")))
                     .collect();
-                let input = AppendInput::new(records).expect("valid batch");
+                let input = AppendInput::new(records).expect("50 short records fit a batch");
                 if let Err(e) = writer.append(&input).await {
                     eprintln!("writer: {e}");
                     return;
@@ -45,6 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
+    // Start at the tail (0 records back) and follow it: no limit means the
+    // session never ends on its own.
     let mut session = stream.read_session(ReadRequest::new(ReadStart::TailOffset(0)));
     let mut so_far = 0;
     while let Some(item) = session.next().await {

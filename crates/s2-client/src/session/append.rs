@@ -38,6 +38,10 @@ use crate::{
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
 
+/// A submitted input awaiting its ack: id, metered bytes, when it was
+/// accepted (for the ack latency), and where its ack goes.
+type Awaiting = (InputId, u64, std::time::Instant, AckSender);
+
 enum Command {
     Submit {
         id: InputId,
@@ -139,9 +143,15 @@ impl AppendSessionHandle {
             unary: None,
             deadline: Deadline::new(),
             timed_out: None,
+            resolving: None,
+            _open: crate::metrics::OpenSession::new(crate::metrics::Session::Append),
         };
         let runtime = driver.runtime.clone();
-        runtime.spawn(Box::pin(driver.run()));
+        let span = crate::trace::session_span("append", &driver.basin, &driver.stream);
+        runtime.spawn(Box::pin(tracing::Instrument::instrument(
+            driver.run(),
+            span,
+        )));
         Self {
             gate,
             limits,
@@ -292,7 +302,7 @@ struct Driver<R: Runtime> {
     /// fits, so this is a safety net).
     waiting: Option<Command>,
     /// Ack senders of submitted inputs, with their metered sizes.
-    acks: VecDeque<(InputId, u64, AckSender)>,
+    acks: VecDeque<Awaiting>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     connection: SessionConnection,
     outgoing: Option<(
@@ -305,6 +315,10 @@ struct Driver<R: Runtime> {
     /// fired: if the machine drops that session connection in response (its
     /// ack deadline passed), it is evicted.
     timed_out: Option<ConnectionHandle>,
+    /// The inputs unacknowledged when an exactly-once resolution started,
+    /// and how many of them it found landed so far.
+    resolving: Option<(std::ops::Range<InputId>, u64)>,
+    _open: crate::metrics::OpenSession,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -326,7 +340,8 @@ impl<R: Runtime> Driver<R> {
                 self.refuse(command, error.clone());
             }
         }
-        for (_, _, ack) in self.acks.drain(..) {
+        for (_, bytes, _, ack) in self.acks.drain(..) {
+            crate::metrics::unacked_bytes_removed(bytes);
             let _ = ack.send(Err(error.clone()));
         }
         let outcome = match lock(&self.failure).clone() {
@@ -370,7 +385,8 @@ impl<R: Runtime> Driver<R> {
                 match self.machine.try_submit(input, now) {
                     Ok(machine_id) => {
                         debug_assert_eq!(machine_id, id, "the gate numbers inputs as the machine");
-                        self.acks.push_back((machine_id, bytes, ack));
+                        crate::metrics::unacked_bytes_added(bytes);
+                        self.acks.push_back((machine_id, bytes, now, ack));
                     }
                     Err(SubmitError::Full(input)) => {
                         self.waiting = Some(Command::Submit { id, input, ack })
@@ -432,6 +448,10 @@ impl<R: Runtime> Driver<R> {
     fn handle_event(&mut self, event: AppendEvent) {
         match event {
             AppendEvent::Connect(connection) => {
+                self.end_resolution(crate::metrics::Resolution::Resent);
+                let now = self.now();
+                self.connection
+                    .log_connect(connection, crate::metrics::Session::Append, now);
                 self.abort_connection();
                 let (sender, receiver) = mpsc::unbounded();
                 self.outgoing = Some((connection, sender));
@@ -462,17 +482,28 @@ impl<R: Runtime> Driver<R> {
                     if let Some(timed_out) = self.timed_out.take() {
                         // No ack within the deadline: the reconnect must not
                         // go out on the same HTTP/2 connection.
+                        tracing::warn!(
+                            ack_timeout = ?self.inner.config.ack_timeout,
+                            "no ack within the ack timeout"
+                        );
+                        let now = self.now();
+                        self.connection.note_failure("ack timeout", now);
                         timed_out.evict();
                     }
                     self.abort_connection();
                 }
             }
-            AppendEvent::Advised(connection) => self.connection.evict_advised(connection),
+            AppendEvent::Advised(connection) => {
+                let now = self.now();
+                self.connection.advised(connection, now);
+            }
             AppendEvent::Closed => {
+                self.end_resolution(crate::metrics::Resolution::Resent);
                 // Everything is acknowledged: end the request body cleanly.
                 self.outgoing = None;
             }
             AppendEvent::CheckTail => {
+                self.start_resolution();
                 let inner = self.inner.clone();
                 let (basin, stream) = (self.basin.clone(), self.stream.clone());
                 self.unary = Some(Unary::Tail(Box::pin(async move {
@@ -480,6 +511,12 @@ impl<R: Runtime> Driver<R> {
                 })));
             }
             AppendEvent::Read(request) => {
+                self.start_resolution();
+                tracing::debug!(
+                    start = ?request.start,
+                    limit = ?request.limit,
+                    "exactly-once resolution: reading back"
+                );
                 let inner = self.inner.clone();
                 let (basin, stream) = (self.basin.clone(), self.stream.clone());
                 self.unary = Some(Unary::Read(Box::pin(async move {
@@ -487,20 +524,40 @@ impl<R: Runtime> Driver<R> {
                 })));
             }
             AppendEvent::Ack { id, ack } => {
-                if let Some(position) = self.acks.iter().position(|(i, _, _)| *i == id) {
-                    let (_, bytes, sender) = self
+                if let Some(position) = self.acks.iter().position(|(i, _, _, _)| *i == id) {
+                    let (_, bytes, submitted, sender) = self
                         .acks
                         .remove(position)
                         .expect("the position was just found");
                     self.gate.release(bytes, 1);
+                    crate::metrics::unacked_bytes_removed(bytes);
+                    crate::metrics::appended(1, ack.record_count(), bytes);
+                    if cfg!(feature = "metrics") {
+                        let latency = self.runtime.now().saturating_duration_since(submitted);
+                        crate::metrics::ack_latency(latency);
+                    }
+                    if let Some((_, landed)) = self.resolving.as_mut() {
+                        *landed += 1;
+                        if self.acks.is_empty() {
+                            self.end_resolution(crate::metrics::Resolution::Landed);
+                        }
+                    }
                     // The caller may have dropped its ack future: fine.
                     let _ = sender.send(Ok(ack));
                 }
             }
             AppendEvent::Failed(error) => {
+                if is_conflict(&error) {
+                    self.end_resolution(crate::metrics::Resolution::Conflict);
+                    tracing::warn!(%error, "writer conflict: another writer appended first");
+                    crate::metrics::writer_conflict();
+                } else {
+                    tracing::warn!(%error, "append session failed");
+                }
                 *lock(&self.failure) = Some(error.clone());
                 self.gate.stop(error.clone());
-                for (_, _, sender) in self.acks.drain(..) {
+                for (_, bytes, _, sender) in self.acks.drain(..) {
+                    crate::metrics::unacked_bytes_removed(bytes);
                     let _ = sender.send(Err(error.clone()));
                 }
                 if let Some(command) = self.waiting.take() {
@@ -512,6 +569,38 @@ impl<R: Runtime> Driver<R> {
                 self.abort_connection();
             }
         }
+    }
+
+    /// Notes the start of an exactly-once resolution (once per resolution).
+    fn start_resolution(&mut self) {
+        if self.resolving.is_some() {
+            return;
+        }
+        let first = self.acks.front().map_or(0, |(id, ..)| *id);
+        let unacked = first..first + self.acks.len() as u64;
+        tracing::debug!(?unacked, "exactly-once resolution: the outcome is unknown");
+        self.resolving = Some((unacked, 0));
+    }
+
+    /// Reports how the resolution under way (if any) ended: inputs found
+    /// on the stream are `landed`; what remains was resent, or hit another
+    /// writer's records.
+    fn end_resolution(&mut self, then: crate::metrics::Resolution) {
+        let Some((unacked, landed)) = self.resolving.take() else {
+            return;
+        };
+        let outcome = match then {
+            crate::metrics::Resolution::Resent if landed > 0 => crate::metrics::Resolution::Landed,
+            other => other,
+        };
+        let landed_up_to = unacked.start + landed;
+        tracing::debug!(
+            landed = ?(unacked.start..landed_up_to),
+            resent = ?(landed_up_to..unacked.end),
+            outcome = outcome.label(),
+            "exactly-once resolution"
+        );
+        crate::metrics::resolution(outcome);
     }
 
     /// Resets the current connection's stream, so the server stops taking
@@ -586,6 +675,15 @@ impl<R: Runtime> Driver<R> {
         } else {
             Poll::Pending
         }
+    }
+}
+
+/// Whether a session failure is another writer's records in the way.
+fn is_conflict(error: &Error) -> bool {
+    match error {
+        Error::WriterConflict { .. } => true,
+        Error::AppendSession { cause, .. } => is_conflict(cause),
+        _ => false,
     }
 }
 

@@ -119,6 +119,10 @@ pub(crate) struct SessionConnection {
     open: Option<Open>,
     /// When the current connection was asked for or last delivered bytes.
     heard: Option<Instant>,
+    /// Why and when the last connection failed: reported with the
+    /// reconnect that follows.
+    /// `Ok`: a failure; `Err`: the server's advice (not a retry).
+    failure: Option<(Instant, Result<String, &'static str>)>,
 }
 
 impl SessionConnection {
@@ -127,6 +131,60 @@ impl SessionConnection {
         self.open = None;
         self.heard = Some(opening.asked);
         self.opening = Some(opening);
+    }
+
+    /// Remembers why the connection failed, for the reconnect's log line.
+    pub(crate) fn note_failure(&mut self, cause: impl std::fmt::Display, now: Instant) {
+        tracing::debug!(%cause, "session connection failed");
+        self.failure = Some((now, Ok(cause.to_string())));
+    }
+
+    /// The server advised leaving `connection`: logged, remembered as the
+    /// cause of the reconnect that follows, and its HTTP/2 connection
+    /// takes nothing new.
+    pub(crate) fn advised(&mut self, connection: ConnectionId, now: Instant) {
+        tracing::debug!(connection = connection.0, "the server advised reconnecting");
+        self.failure = Some((now, Err("reconnect advised by the server")));
+        self.evict_advised(connection);
+    }
+
+    /// Logs the opening of session connection `connection`: after the
+    /// first, a reconnect, with the failure that led to it and how long
+    /// after it.
+    pub(crate) fn log_connect(
+        &mut self,
+        connection: ConnectionId,
+        session: crate::metrics::Session,
+        now: Instant,
+    ) {
+        if connection.0 == 0 {
+            tracing::debug!(connection = connection.0, "opening session connection");
+            return;
+        }
+        let (cause, delay) = match self.failure.take() {
+            Some((at, cause)) => (cause, now.saturating_duration_since(at)),
+            // Nothing broke on the driver's side: the session decided on
+            // an error frame it read.
+            None => (
+                Ok("an error frame from the server".to_owned()),
+                Duration::ZERO,
+            ),
+        };
+        crate::metrics::reconnect(session);
+        match cause {
+            Ok(cause) => {
+                tracing::debug!(connection = connection.0, %cause, ?delay, "reconnecting");
+                crate::metrics::retry(crate::metrics::Retry::Session(session));
+            }
+            Err(advice) => {
+                tracing::debug!(
+                    connection = connection.0,
+                    cause = advice,
+                    ?delay,
+                    "reconnecting"
+                )
+            }
+        }
     }
 
     /// Drops the current connection.
@@ -159,10 +217,15 @@ impl SessionConnection {
     /// nothing came on it for `silence` (nor since it was asked for): a
     /// connection that cannot deliver a heartbeat must take no new
     /// requests, or the reconnect would go out on it again.
-    pub(crate) fn evict_if_silent(&self, silence: Duration, now: Instant) {
+    pub(crate) fn evict_if_silent(&mut self, silence: Duration, now: Instant) {
         let silent = self
             .heard
-            .is_some_and(|heard| now.saturating_duration_since(heard) >= silence);
+            .is_some_and(|heard| now.saturating_duration_since(heard) >= silence)
+            && (self.open.is_some() || self.opening.is_some());
+        if silent {
+            tracing::warn!(?silence, "no heartbeat within the heartbeat timeout");
+            self.failure = Some((now, Ok("heartbeat timeout".to_owned())));
+        }
         if silent && let Some(connection) = self.http_connection() {
             connection.evict();
         }
@@ -194,8 +257,14 @@ impl SessionConnection {
                 }
                 // The service answered with an error status: the session was
                 // refused, not broken.
-                Err(e @ Error::Service(_)) => machine.handle_rejected(connection, e, now),
-                Err(e) => machine.handle_error(connection, e, now),
+                Err(e @ Error::Service(_)) => {
+                    self.note_failure(&e, now);
+                    machine.handle_rejected(connection, e, now)
+                }
+                Err(e) => {
+                    self.note_failure(&e, now);
+                    machine.handle_error(connection, e, now)
+                }
             }
             return Poll::Ready(());
         }
@@ -220,11 +289,18 @@ impl SessionConnection {
                 },
                 None => {
                     self.open = None;
-                    machine.handle_end(connection, now());
+                    let now = now();
+                    // Normal at the end of a bounded read; a failure otherwise.
+                    tracing::debug!("the server ended the session connection");
+                    self.failure = Some((now, Ok("the server ended the session".to_owned())));
+                    machine.handle_end(connection, now);
                 }
                 Some(Err(e)) => {
                     self.open = None;
-                    machine.handle_error(connection, Error::transport(true, e), now());
+                    let now = now();
+                    let error = Error::transport(true, e);
+                    self.note_failure(&error, now);
+                    machine.handle_error(connection, error, now);
                 }
             }
             return Poll::Ready(());

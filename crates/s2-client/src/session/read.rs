@@ -93,6 +93,8 @@ pub struct ReadSession<R: Runtime> {
     /// An item found while waiting for the first connection.
     pending: Option<ReadItem>,
     caught_up: Arc<Mutex<CaughtUpState>>,
+    span: tracing::Span,
+    _open: crate::metrics::OpenSession,
 }
 
 impl<R: Runtime> Drop for ReadSession<R> {
@@ -120,6 +122,7 @@ impl<R: Runtime> ReadSession<R> {
             seed: rand::random(),
         };
         let machine = Machine::new(request, config, inner.transport.runtime().now());
+        let (basin_for_span, stream_for_span) = (basin.to_string(), stream.to_string());
         Self {
             inner,
             basin,
@@ -131,6 +134,8 @@ impl<R: Runtime> ReadSession<R> {
             connected: false,
             pending: None,
             caught_up: Arc::default(),
+            span: crate::trace::session_span("read", &basin_for_span, &stream_for_span),
+            _open: crate::metrics::OpenSession::new(crate::metrics::Session::Read),
         }
     }
 
@@ -191,6 +196,9 @@ impl<R: Runtime> ReadSession<R> {
                     connection,
                     request,
                 } => {
+                    let now = self.now();
+                    self.connection
+                        .log_connect(connection, crate::metrics::Session::Read, now);
                     let http = match self.inner.api.session_request(
                         &self.basin,
                         &self.stream,
@@ -218,6 +226,7 @@ impl<R: Runtime> ReadSession<R> {
                         (false, _) => state.fall_behind(),
                     }
                     drop(state);
+                    crate::metrics::read_batch(&batch);
                     return Some(Ok(ReadItem::Batch(batch)));
                 }
                 ReadEvent::CaughtUp(tail) => {
@@ -229,8 +238,12 @@ impl<R: Runtime> ReadSession<R> {
                     return Some(Ok(ReadItem::Tail(tail)));
                 }
                 ReadEvent::Finished => self.done = true,
-                ReadEvent::Advised(connection) => self.connection.evict_advised(connection),
+                ReadEvent::Advised(connection) => {
+                    let now = self.now();
+                    self.connection.advised(connection, now);
+                }
                 ReadEvent::Failed(e) => {
+                    tracing::warn!(error = %e, "read session failed");
                     self.done = true;
                     self.caught_up_mut().end(Some(e.clone()));
                     return Some(Err(e));
@@ -259,6 +272,7 @@ enum Step {
 impl<R: Runtime> ReadSession<R> {
     /// Drives the session until `until`.
     fn poll_step(&mut self, cx: &mut Context<'_>, until: Until) -> Poll<Step> {
+        let _entered = self.span.clone().entered();
         if let Some(item) = self.pending.take() {
             return Poll::Ready(Step::Item(Ok(item)));
         }
