@@ -82,6 +82,9 @@ pub struct StreamInfo {
     /// Deletion time, while the stream is being deleted.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
+    /// The cipher its records are encrypted with, if it is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<crate::types::StreamCipher>,
 }
 
 /// One page of a listing.
