@@ -6,10 +6,10 @@ use futures_core::Stream;
 use s2_core::{
     Error,
     api::Api,
-    names::{AccessTokenId, BasinName, RequestToken},
+    names::{AccessTokenId, BasinName, RequestToken, StreamName},
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet, BasinScope,
-        ListRequest, Metric, MetricsRange, Page, Provisioned,
+        ListRequest, Metric, MetricsRange, Page, Provisioned, StreamMetricSet,
     },
 };
 
@@ -225,6 +225,21 @@ impl<R: Runtime> S2<R> {
         execute(
             &self.inner,
             self.inner.api.basin_metrics(basin, set, range)?,
+        )
+        .await
+    }
+
+    /// A stream-level metric set (`storage`: the bytes the stream stores).
+    pub async fn stream_metrics(
+        &self,
+        basin: &BasinName,
+        stream: &StreamName,
+        set: StreamMetricSet,
+        range: &MetricsRange,
+    ) -> Result<Vec<Metric>, Error> {
+        execute(
+            &self.inner,
+            self.inner.api.stream_metrics(basin, stream, set, range)?,
         )
         .await
     }

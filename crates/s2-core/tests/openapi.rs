@@ -852,7 +852,8 @@ fn cases(api: &Api) -> Vec<Case> {
         case(
             "append",
             api.append(&basin, &stream, &append_input(), &stream_options()),
-        ).protobuf(Some(append_input())),
+        )
+        .protobuf(Some(append_input())),
         session_case(api, "append", SessionKind::Append, None),
     ];
     for set in [AccountMetricSet::ActiveBasins, AccountMetricSet::AccountOps] {
@@ -875,9 +876,8 @@ fn cases(api: &Api) -> Vec<Case> {
         ));
     }
     for read in read_requests() {
-        cases.push(
-            case("read", api.read(&basin, &stream, &read, &stream_options())).protobuf(None),
-        );
+        cases
+            .push(case("read", api.read(&basin, &stream, &read, &stream_options())).protobuf(None));
         cases.push(session_case(api, "read", SessionKind::Read, Some(&read)));
     }
     cases

@@ -9,7 +9,7 @@ use std::{
 use futures_core::Stream as AsyncStream;
 use s2_core::{
     Error,
-    api::SessionKind,
+    api::{SessionKind, StreamOptions},
     names::{BasinName, StreamName},
     session::read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
     types::{ReadBatch, ReadRequest, StreamPosition},
@@ -36,6 +36,8 @@ pub struct ReadSession<R: Runtime> {
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
     stream: StreamName,
+    /// Headers of every (re)connect (the stream's encryption key).
+    options: StreamOptions,
     machine: Machine,
     connection: SessionConnection,
     deadline: Deadline,
@@ -48,6 +50,7 @@ impl<R: Runtime> ReadSession<R> {
         basin: BasinName,
         stream: StreamName,
         request: ReadRequest,
+        options: StreamOptions,
     ) -> Self {
         let config = ReadSessionConfig {
             heartbeat_timeout: inner.config.heartbeat_timeout,
@@ -59,6 +62,7 @@ impl<R: Runtime> ReadSession<R> {
             inner,
             basin,
             stream,
+            options,
             machine,
             connection: SessionConnection::default(),
             deadline: Deadline::new(),
@@ -94,6 +98,7 @@ impl<R: Runtime> ReadSession<R> {
                         &self.stream,
                         SessionKind::Read,
                         Some(&request),
+                        &self.options,
                     ) {
                         Ok(http) => http,
                         Err(e) => {

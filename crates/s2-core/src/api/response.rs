@@ -9,8 +9,8 @@ use serde::{Deserialize, de::DeserializeOwned};
 use super::{HttpResponse, RETRY_AFTER_MS_HEADER};
 use crate::{
     error::{
-        AppendConditionFailed, EncryptionError, Error, MAX_SERVER_CODE_BYTES, ProtocolError, ServiceError,
-        body_snippet, sanitize_server_text,
+        AppendConditionFailed, EncryptionError, Error, MAX_SERVER_CODE_BYTES, ProtocolError,
+        ServiceError, body_snippet, sanitize_server_text,
     },
     frame::{self, Compression, FrameError},
     types::StreamPosition,

@@ -361,7 +361,12 @@ mod tests {
         let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
         Api::new(endpoints, "token", compression)
             .expect("valid token")
-            .read(&basin, &stream, &ReadRequest::default(), &StreamOptions::default())
+            .read(
+                &basin,
+                &stream,
+                &ReadRequest::default(),
+                &StreamOptions::default(),
+            )
             .expect("valid call")
     }
 
@@ -429,12 +434,16 @@ mod tests {
                 wait_secs: wait,
                 ..ReadRequest::default()
             };
-            api().read(&basin, &stream, &request, &StreamOptions::default()).expect("valid call")
+            api()
+                .read(&basin, &stream, &request, &StreamOptions::default())
+                .expect("valid call")
         };
         assert_eq!(read(None).timeout_allowance(), Duration::ZERO);
         assert_eq!(read(Some(30)).timeout_allowance(), Duration::from_secs(30));
         let append = AppendInput::new(vec![AppendRecord::new("a")]).expect("valid batch");
-        let call = api().append(&basin, &stream, &append, &StreamOptions::default()).expect("valid call");
+        let call = api()
+            .append(&basin, &stream, &append, &StreamOptions::default())
+            .expect("valid call");
         assert_eq!(call.timeout_allowance(), Duration::ZERO);
     }
 
@@ -460,7 +469,9 @@ mod tests {
         let (basin, stream) = names();
         let key = EncryptionKey::new([9; 32]);
         let config = StreamConfig::new()
-            .with_retention_policy(crate::types::RetentionPolicy::Age(Duration::from_secs(3600)))
+            .with_retention_policy(crate::types::RetentionPolicy::Age(Duration::from_secs(
+                3600,
+            )))
             .with_delete_on_empty(Duration::from_secs(300));
         let options = StreamOptions {
             encryption_key: Some(key.clone()),
@@ -519,7 +530,9 @@ mod tests {
         let (basin, stream) = names();
         let records = vec![AppendRecord::new("a"), AppendRecord::new("b")];
         let plain = AppendInput::new(records.clone()).expect("valid batch");
-        let call = api().append(&basin, &stream, &plain, &StreamOptions::default()).expect("valid call");
+        let call = api()
+            .append(&basin, &stream, &plain, &StreamOptions::default())
+            .expect("valid call");
         assert!(call.parse(ack_response(5, 7, 9)).is_ok());
         // Wrong record count.
         assert!(inconsistent(call.parse(ack_response(5, 8, 9))));

@@ -289,12 +289,16 @@ mod tests {
             let config = BasinConfig::new().with_stream_cipher(cipher);
             let value = serde_json::to_value(config).unwrap();
             assert_eq!(value, json!({"stream_cipher": name}));
-            assert_eq!(serde_json::from_value::<BasinConfig>(value).unwrap(), config);
+            assert_eq!(
+                serde_json::from_value::<BasinConfig>(value).unwrap(),
+                config
+            );
             assert_eq!(cipher.key_bytes(), 32);
         }
-        let unknown: BasinConfig =
-            serde_json::from_value(json!({"stream_cipher": "rot-13", "default_stream_config": null}))
-                .unwrap();
+        let unknown: BasinConfig = serde_json::from_value(
+            json!({"stream_cipher": "rot-13", "default_stream_config": null}),
+        )
+        .unwrap();
         assert_eq!(unknown.stream_cipher, Some(StreamCipher::Unknown));
         let plain: BasinConfig = serde_json::from_value(json!({"stream_cipher": null})).unwrap();
         assert_eq!(plain.stream_cipher, None);
