@@ -23,6 +23,7 @@ pub mod lincheck;
 pub mod pool;
 pub mod security;
 pub mod stream_config;
+pub mod wait;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
@@ -143,6 +144,11 @@ macro_rules! conformance_tests {
             create_on_append_takes_the_handle_config,
             create_on_read_takes_the_handle_config,
             stream_metrics_reach_the_stream_endpoint,
+        );
+        $crate::conformance_tests!(@in wait, $runtime, $block_on;
+            bounded_read_session_waits_for_a_record,
+            tailing_read_session_ends_after_its_wait,
+            read_session_wait_is_carried_across_reconnects,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;
             read_session_heartbeat_timeout_replaces_the_connection,

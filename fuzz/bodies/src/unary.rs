@@ -103,14 +103,20 @@ pub fn unary_response(data: &[u8]) {
         ),
         17 => parse(api.delete_stream(&basin, &stream), response, |_| {}),
         18 => parse(api.check_tail(&basin, &stream), response, |_| {}),
-        19 => parse(api.append(&basin, &stream, &batch, &Default::default()), response, |ack| {
-            assert_eq!(
-                ack.record_count(),
-                batch.len() as u64,
-                "ack of another batch"
-            );
-            assert!(ack.start.seq_num <= ack.end.seq_num && ack.end.seq_num <= ack.tail.seq_num);
-        }),
+        19 => parse(
+            api.append(&basin, &stream, &batch, &Default::default()),
+            response,
+            |ack| {
+                assert_eq!(
+                    ack.record_count(),
+                    batch.len() as u64,
+                    "ack of another batch"
+                );
+                assert!(
+                    ack.start.seq_num <= ack.end.seq_num && ack.end.seq_num <= ack.tail.seq_num
+                );
+            },
+        ),
         20 => {
             let call = api.read(&basin, &stream, &read_request, &Default::default());
             let parsed = call.expect("a valid read").parse(response);
