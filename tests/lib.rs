@@ -15,6 +15,7 @@ use s2_test_server::Target;
 pub mod alloc;
 pub mod bounds;
 pub mod cases;
+pub mod deletion;
 pub mod encryption;
 pub mod faults;
 pub mod guarantees;
@@ -149,6 +150,10 @@ macro_rules! conformance_tests {
             bounded_read_session_waits_for_a_record,
             tailing_read_session_ends_after_its_wait,
             read_session_wait_is_carried_across_reconnects,
+        );
+        $crate::conformance_tests!(@in deletion, $runtime, $block_on;
+            delete_if_exists_ignores_only_not_found,
+            list_all_skips_what_is_being_deleted,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;
             read_session_heartbeat_timeout_replaces_the_connection,

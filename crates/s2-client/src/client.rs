@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use futures_core::Stream;
+use futures_util::TryStreamExt;
 use s2_core::{
     Error,
     api::Api,
     names::{AccessTokenId, BasinName, RequestToken, StreamName},
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet, BasinScope,
-        ListRequest, Metric, MetricsRange, Page, Provisioned, StreamMetricSet,
+        BasinState, ListRequest, Metric, MetricsRange, Page, Provisioned, StreamMetricSet,
     },
 };
 
@@ -98,12 +99,14 @@ impl<R: Runtime> S2<R> {
         execute(&self.inner, self.inner.api.list_basins(request)?).await
     }
 
-    /// Every basin matching `request`, across pages.
+    /// Every basin matching `request`, across pages; basins being deleted
+    /// only with [`ListRequest::with_include_deleted`].
     pub fn list_all_basins(
         &self,
         request: ListRequest,
     ) -> impl Stream<Item = Result<BasinInfo, Error>> + Send + Unpin + 'static {
         let client = self.clone();
+        let include_deleted = request.include_deleted;
         paginate(
             request,
             move |page| {
@@ -112,6 +115,9 @@ impl<R: Runtime> S2<R> {
             },
             |info: &BasinInfo| info.name.to_string(),
         )
+        .try_filter(move |info| {
+            std::future::ready(include_deleted || info.state() != BasinState::Deleting)
+        })
     }
 
     /// Creates a basin. Retries are safe: they carry one request token.
@@ -170,6 +176,16 @@ impl<R: Runtime> S2<R> {
     /// Starts deleting a basin (deletion completes in the background).
     pub async fn delete_basin(&self, name: &BasinName) -> Result<(), Error> {
         execute(&self.inner, self.inner.api.delete_basin(name)?).await
+    }
+
+    /// Starts deleting a basin, if there is one: a basin that does not
+    /// exist (or no longer does, when a retry follows an attempt whose
+    /// answer was lost) is not an error.
+    pub async fn delete_basin_if_exists(&self, name: &BasinName) -> Result<(), Error> {
+        match self.delete_basin(name).await {
+            Err(e) if e.code() == Some("basin_not_found") => Ok(()),
+            other => other,
+        }
     }
 
     /// Issues an access token; returns its secret.
