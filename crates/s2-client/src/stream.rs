@@ -212,7 +212,8 @@ impl<R: Runtime> Stream<R> {
 
     /// Reads continuously: batches as they become available, resuming after
     /// failures without gaps or duplicates. Without bounds it follows the
-    /// tail forever.
+    /// tail forever. With `wait_secs`, it waits up to that long between
+    /// records (a reconnect keeps what is left of the wait), then ends.
     pub fn read_session(&self, request: ReadRequest) -> ReadSession<R> {
         ReadSession::new(
             self.inner.clone(),

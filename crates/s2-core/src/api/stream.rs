@@ -512,6 +512,10 @@ mod tests {
                 })
             );
         }
+        // Neither the options nor the requests print the key.
+        let secret = &key.expose_secret()[..12];
+        assert!(!format!("{options:?}").contains(secret));
+        assert!(!format!("{requests:?}").contains(secret));
         // Without options, neither header.
         let plain = api
             .append(&basin, &stream, &input, &StreamOptions::default())
