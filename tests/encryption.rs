@@ -34,10 +34,11 @@ async fn encrypted_stream<R: Runtime>(s2: &S2<R>, cipher: StreamCipher) -> Strea
         .await
         .expect("create basin");
     let basin = s2.basin(basin);
-    basin
+    let info = basin
         .create_stream(&stream_name(), StreamConfig::default())
         .await
         .expect("create stream");
+    assert_eq!(info.cipher, Some(cipher));
     basin.stream(stream_name())
 }
 
@@ -184,6 +185,8 @@ pub async fn encrypted_stream_refuses_missing_and_wrong_keys<R: Runtime + Defaul
             if matches!(**cause, Error::Encryption(EncryptionError::MissingKey { .. }))),
         "{session:?}"
     );
+    // Refused as a whole: nothing of the session may have been applied.
+    assert!(session.is_err_and(|e| !e.may_have_side_effect()));
     let read = plain.read(&ReadRequest::new(ReadStart::SeqNum(0))).await;
     assert!(is_missing_key(&read), "{read:?}");
     let read = read_all(&plain).await;
