@@ -69,7 +69,7 @@ impl<R: Runtime> Stream<R> {
     /// ([`EncryptionError::MissingKey`](s2_core::error::EncryptionError)),
     /// nor read with another key (`WrongKey`). The key is never logged.
     pub fn with_encryption_key(mut self, key: EncryptionKey) -> Self {
-        self.options.encryption_key = Some(key);
+        self.options = self.options.with_encryption_key(key);
         self
     }
 
@@ -78,7 +78,7 @@ impl<R: Runtime> Stream<R> {
     /// create-on-read), over the basin's default. Ignored once the stream
     /// exists.
     pub fn with_create_config(mut self, config: StreamConfig) -> Self {
-        self.options.create_config = Some(config);
+        self.options = self.options.with_create_config(config);
         self
     }
 

@@ -624,10 +624,9 @@ fn basin_config(retention: RetentionPolicy) -> BasinConfig {
 
 /// Every header a stream handle can add to appends and reads.
 fn stream_options() -> StreamOptions {
-    StreamOptions {
-        encryption_key: Some(s2_core::EncryptionKey::new([7; 32])),
-        create_config: Some(stream_config(week())),
-    }
+    StreamOptions::default()
+        .with_encryption_key(s2_core::EncryptionKey::new([7; 32]))
+        .with_create_config(stream_config(week()))
 }
 
 fn token_info() -> AccessTokenInfo {

@@ -36,6 +36,7 @@ pub const STREAM_CONFIG_HEADER: HeaderName = HeaderName::from_static("s2-stream-
 /// it goes (unary, session, or the read-back that resolves an unknown
 /// append outcome).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamOptions {
     /// The stream's encryption key (`s2-encryption-key`), for a stream
     /// whose basin has a [`stream_cipher`](crate::types::BasinConfig::stream_cipher).
@@ -47,6 +48,18 @@ pub struct StreamOptions {
 }
 
 impl StreamOptions {
+    /// Sets the encryption key.
+    pub fn with_encryption_key(mut self, key: EncryptionKey) -> Self {
+        self.encryption_key = Some(key);
+        self
+    }
+
+    /// Sets the configuration of a stream created by an append or a read.
+    pub fn with_create_config(mut self, config: StreamConfig) -> Self {
+        self.create_config = Some(config);
+        self
+    }
+
     /// Adds the headers these options stand for.
     fn apply(&self, builder: &mut RequestBuilder) -> Result<(), ValidationError> {
         if let Some(key) = &self.encryption_key {
