@@ -15,6 +15,8 @@ use s2_test_server::Target;
 pub mod alloc;
 pub mod bounds;
 pub mod cases;
+pub mod deletion;
+pub mod encryption;
 pub mod faults;
 pub mod guarantees;
 pub mod hostile;
@@ -22,6 +24,8 @@ pub mod lincheck;
 pub mod parity;
 pub mod pool;
 pub mod security;
+pub mod stream_config;
+pub mod wait;
 
 /// The server every test of this process talks to, started on first use.
 pub fn target() -> &'static Target {
@@ -145,6 +149,26 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,
             path_like_stream_names_stay_names,
+        );
+        $crate::conformance_tests!(@in encryption, $runtime, $block_on;
+            encrypted_stream_round_trips_on_every_path,
+            encrypted_stream_refuses_missing_and_wrong_keys,
+            basin_cipher_reconfiguration,
+            exactly_once_read_backs_carry_the_key,
+        );
+        $crate::conformance_tests!(@in stream_config, $runtime, $block_on;
+            create_on_append_takes_the_handle_config,
+            create_on_read_takes_the_handle_config,
+            stream_metrics_reach_the_stream_endpoint,
+        );
+        $crate::conformance_tests!(@in wait, $runtime, $block_on;
+            bounded_read_session_waits_for_a_record,
+            tailing_read_session_ends_after_its_wait,
+            read_session_wait_is_carried_across_reconnects,
+        );
+        $crate::conformance_tests!(@in deletion, $runtime, $block_on;
+            delete_if_exists_ignores_only_not_found,
+            list_all_skips_what_is_being_deleted,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;
             read_session_heartbeat_timeout_replaces_the_connection,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use futures_core::Stream as AsyncStream;
+use futures_util::TryStreamExt;
 use s2_core::{
     Error,
     names::{BasinName, StreamName},
@@ -56,12 +57,14 @@ impl<R: Runtime> Basin<R> {
         .await
     }
 
-    /// Every stream matching `request`, across pages.
+    /// Every stream matching `request`, across pages; streams being
+    /// deleted only with [`ListRequest::with_include_deleted`].
     pub fn list_all_streams(
         &self,
         request: ListRequest,
     ) -> impl AsyncStream<Item = Result<StreamInfo, Error>> + Send + Unpin + 'static {
         let basin = self.clone();
+        let include_deleted = request.include_deleted;
         paginate(
             request,
             move |page| {
@@ -70,6 +73,7 @@ impl<R: Runtime> Basin<R> {
             },
             |info: &StreamInfo| info.name.to_string(),
         )
+        .try_filter(move |info| std::future::ready(include_deleted || info.deleted_at.is_none()))
     }
 
     /// Creates a stream. Retries are safe: they carry one request token.
@@ -127,5 +131,15 @@ impl<R: Runtime> Basin<R> {
     /// Starts deleting a stream.
     pub async fn delete_stream(&self, name: &StreamName) -> Result<(), Error> {
         execute(&self.inner, self.inner.api.delete_stream(&self.name, name)?).await
+    }
+
+    /// Starts deleting a stream, if there is one: a stream that does not
+    /// exist (or no longer does, when a retry follows an attempt whose
+    /// answer was lost) is not an error.
+    pub async fn delete_stream_if_exists(&self, name: &StreamName) -> Result<(), Error> {
+        match self.delete_stream(name).await {
+            Err(e) if e.code() == Some("stream_not_found") => Ok(()),
+            other => other,
+        }
     }
 }

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use futures_core::Stream;
+use futures_util::TryStreamExt;
 use s2_core::{
     Error,
     api::Api,
-    names::{AccessTokenId, BasinName, FencingToken, RequestToken},
+    names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName},
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet,
-        BasinReconfiguration, ListRequest, LocationInfo, LocationName, Metric, MetricsRange, Page,
-        Provisioned,
+        BasinReconfiguration, BasinState, ListRequest, LocationInfo, LocationName, Metric,
+        MetricsRange, Page, Provisioned, StreamMetricSet,
     },
 };
 
@@ -112,12 +113,14 @@ impl<R: Runtime> S2<R> {
         execute(&self.inner, self.inner.api.list_basins(request)?).await
     }
 
-    /// Every basin matching `request`, across pages.
+    /// Every basin matching `request`, across pages; basins being deleted
+    /// only with [`ListRequest::with_include_deleted`].
     pub fn list_all_basins(
         &self,
         request: ListRequest,
     ) -> impl Stream<Item = Result<BasinInfo, Error>> + Send + Unpin + 'static {
         let client = self.clone();
+        let include_deleted = request.include_deleted;
         paginate(
             request,
             move |page| {
@@ -126,6 +129,9 @@ impl<R: Runtime> S2<R> {
             },
             |info: &BasinInfo| info.name.to_string(),
         )
+        .try_filter(move |info| {
+            std::future::ready(include_deleted || info.state() != BasinState::Deleting)
+        })
     }
 
     /// Creates a basin in the account's default location. Retries are safe:
@@ -219,6 +225,16 @@ impl<R: Runtime> S2<R> {
         execute(&self.inner, self.inner.api.delete_basin(name)?).await
     }
 
+    /// Starts deleting a basin, if there is one: a basin that does not
+    /// exist (or no longer does, when a retry follows an attempt whose
+    /// answer was lost) is not an error.
+    pub async fn delete_basin_if_exists(&self, name: &BasinName) -> Result<(), Error> {
+        match self.delete_basin(name).await {
+            Err(e) if e.code() == Some("basin_not_found") => Ok(()),
+            other => other,
+        }
+    }
+
     /// Issues an access token; returns its secret.
     pub async fn issue_access_token(&self, info: &AccessTokenInfo) -> Result<String, Error> {
         execute(&self.inner, self.inner.api.issue_access_token(info)?).await
@@ -272,6 +288,21 @@ impl<R: Runtime> S2<R> {
         execute(
             &self.inner,
             self.inner.api.basin_metrics(basin, set, range)?,
+        )
+        .await
+    }
+
+    /// A stream-level metric set (`storage`: the bytes the stream stores).
+    pub async fn stream_metrics(
+        &self,
+        basin: &BasinName,
+        stream: &StreamName,
+        set: StreamMetricSet,
+        range: &MetricsRange,
+    ) -> Result<Vec<Metric>, Error> {
+        execute(
+            &self.inner,
+            self.inner.api.stream_metrics(basin, stream, set, range)?,
         )
         .await
     }

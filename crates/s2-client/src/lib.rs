@@ -169,10 +169,10 @@ pub use config::{
 pub use producer::{Producer, RecordAck, RecordAckFuture, RecordPermit};
 pub use runtime::Runtime;
 pub use s2_core::{
-    self as core, AccessToken, Error, ErrorCode,
+    self as core, AccessToken, EncryptionKey, Error, ErrorCode,
     api::{Endpoints, PlainHttp},
     batcher::BatcherConfig,
-    error::{AppendConditionFailed, ProtocolError, ServiceError, ValidationError},
+    error::{AppendConditionFailed, EncryptionError, ProtocolError, ServiceError, ValidationError},
     frame::Compression,
     names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName},
     types,

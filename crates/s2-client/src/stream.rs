@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use s2_core::{
-    Error,
-    api::{ReadBack, resolve_read_back},
+    EncryptionKey, Error,
+    api::{ReadBack, StreamOptions, resolve_read_back},
     names::{BasinName, StreamName},
     types::{
-        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, StreamPosition,
+        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, StreamConfig,
+        StreamPosition,
     },
 };
 
@@ -27,10 +28,16 @@ use crate::{
 };
 
 /// A handle for the operations of one stream. Cheap to clone.
+///
+/// Options set on a handle ([`with_encryption_key`](Self::with_encryption_key),
+/// [`with_create_config`](Self::with_create_config)) go with every append and
+/// read made through it and through the sessions and producers it starts,
+/// including the reads that resolve an unknown append outcome.
 pub struct Stream<R: Runtime> {
     pub(crate) inner: Arc<ClientInner<R>>,
     pub(crate) basin: BasinName,
     pub(crate) name: StreamName,
+    options: StreamOptions,
 }
 
 impl<R: Runtime> Clone for Stream<R> {
@@ -39,13 +46,40 @@ impl<R: Runtime> Clone for Stream<R> {
             inner: self.inner.clone(),
             basin: self.basin.clone(),
             name: self.name.clone(),
+            options: self.options.clone(),
         }
     }
 }
 
 impl<R: Runtime> Stream<R> {
     pub(crate) fn new(inner: Arc<ClientInner<R>>, basin: BasinName, name: StreamName) -> Self {
-        Self { inner, basin, name }
+        Self {
+            inner,
+            basin,
+            name,
+            options: StreamOptions::default(),
+        }
+    }
+
+    /// This handle with the stream's encryption key: its appends store
+    /// records encrypted under the basin's
+    /// [`stream_cipher`](s2_core::types::BasinConfig::stream_cipher), and
+    /// its reads decrypt them. A stream created with a cipher cannot be
+    /// appended to or read without its key
+    /// ([`EncryptionError::MissingKey`](s2_core::error::EncryptionError)),
+    /// nor read with another key (`WrongKey`). The key is never logged.
+    pub fn with_encryption_key(mut self, key: EncryptionKey) -> Self {
+        self.options = self.options.with_encryption_key(key);
+        self
+    }
+
+    /// This handle with the configuration the stream gets if one of its
+    /// appends or reads creates it (in a basin with create-on-append or
+    /// create-on-read), over the basin's default. Ignored once the stream
+    /// exists.
+    pub fn with_create_config(mut self, config: StreamConfig) -> Self {
+        self.options = self.options.with_create_config(config);
+        self
     }
 
     /// The stream's name.
@@ -91,7 +125,10 @@ impl<R: Runtime> Stream<R> {
     /// error is returned, which says the outcome is unknown
     /// (`may_have_side_effect() == true`).
     pub async fn append(&self, input: &AppendInput) -> Result<AppendAck, Error> {
-        let call = self.inner.api.append(&self.basin, &self.name, input)?;
+        let call = self
+            .inner
+            .api
+            .append(&self.basin, &self.name, input, &self.options)?;
         let tracked = execute_tracking(&self.inner, call).await;
         let result = match (tracked.result, tracked.unknown_outcome) {
             (Err(condition @ Error::AppendCondition(_)), Some(earlier)) => {
@@ -154,7 +191,9 @@ impl<R: Runtime> Stream<R> {
     pub async fn read(&self, request: &ReadRequest) -> Result<ReadOutput, Error> {
         let output = execute(
             &self.inner,
-            self.inner.api.read(&self.basin, &self.name, request)?,
+            self.inner
+                .api
+                .read(&self.basin, &self.name, request, &self.options)?,
         )
         .await?;
         if let ReadOutput::Batch(batch) = &output {
@@ -170,7 +209,12 @@ impl<R: Runtime> Stream<R> {
     /// When a batch carries `match_seq_num`, the session advances it for the
     /// following batches and resolves unknown outcomes exactly-once.
     pub fn append_session_handle(&self) -> AppendSessionHandle {
-        AppendSessionHandle::start(self.inner.clone(), self.basin.clone(), self.name.clone())
+        AppendSessionHandle::start(
+            self.inner.clone(),
+            self.basin.clone(),
+            self.name.clone(),
+            self.options.clone(),
+        )
     }
 
     /// Appends a stream of batches through one session, yielding each
@@ -188,7 +232,8 @@ impl<R: Runtime> Stream<R> {
 
     /// Reads continuously: batches as they become available, resuming after
     /// failures without gaps or duplicates. Without bounds it follows the
-    /// tail forever.
+    /// tail forever. With `wait_secs`, it waits up to that long between
+    /// records (a reconnect keeps what is left of the wait), then ends.
     pub fn read_session(&self, request: ReadRequest) -> ReadSession<R> {
         self.read_session_with(request, ReadSessionOptions::default())
     }
@@ -206,6 +251,7 @@ impl<R: Runtime> Stream<R> {
             self.name.clone(),
             request,
             options,
+            self.options.clone(),
         )
     }
 

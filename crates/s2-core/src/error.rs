@@ -50,6 +50,13 @@ pub enum ValidationError {
         /// Length of the rejected token in bytes.
         len: usize,
     },
+    /// An encryption key is not the base64 of a 32-byte key (the key
+    /// itself is never part of the error).
+    #[error("invalid encryption key: {reason}")]
+    InvalidEncryptionKey {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A request token is empty, longer than 36 bytes or not visible ASCII.
     #[error("request token must be 1 to 36 visible ASCII bytes, got {len} bytes")]
     InvalidRequestToken {
@@ -408,6 +415,61 @@ pub enum AppendConditionFailed {
     },
 }
 
+/// The service could not apply a stream's encryption to a request: the
+/// request did nothing. The message is the service's, sanitised.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncryptionError {
+    /// The stream is encrypted and the request carried no key.
+    #[error("the stream is encrypted and no encryption key was given: {message}")]
+    MissingKey {
+        /// The service's message.
+        message: String,
+    },
+    /// The key does not decrypt the stream's records: they were written
+    /// with another key.
+    #[error("the encryption key does not decrypt the stream's records: {message}")]
+    WrongKey {
+        /// The service's message.
+        message: String,
+    },
+    /// The service refused the key itself (malformed for the stream's
+    /// cipher).
+    #[error("the service refused the encryption key: {message}")]
+    InvalidKey {
+        /// The service's message.
+        message: String,
+    },
+}
+
+impl EncryptionError {
+    /// The service error this is, if it is one: a `decryption_failed`
+    /// answer, or a `bad_header` about the encryption key. s2-lite has no
+    /// code of its own for a missing or malformed key, so those are told
+    /// apart by the wording of its message.
+    pub fn from_service(error: &ServiceError) -> Option<Self> {
+        let message = error.message.clone();
+        match error.code.as_str() {
+            "decryption_failed" => Some(Self::WrongKey { message }),
+            "bad_header" if error.message.contains("missing encryption key") => {
+                Some(Self::MissingKey { message })
+            }
+            "bad_header" if error.message.contains("invalid encryption key") => {
+                Some(Self::InvalidKey { message })
+            }
+            _ => None,
+        }
+    }
+
+    /// The service's error code for it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingKey { .. } | Self::InvalidKey { .. } => "bad_header",
+            Self::WrongKey { .. } => "decryption_failed",
+        }
+    }
+}
+
 /// Bytes from the network that do not follow the protocol.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -479,6 +541,9 @@ pub enum Error {
     /// The service answered with an error.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// The stream's encryption key was missing, wrong or refused.
+    #[error(transparent)]
+    Encryption(#[from] EncryptionError),
     /// An append's `match_seq_num` or fencing token did not match.
     #[error(transparent)]
     AppendCondition(#[from] AppendConditionFailed),
@@ -545,6 +610,7 @@ impl Error {
             Error::Transport { .. } | Error::Timeout(_) => true,
             Error::AccessTokenProvider { retryable, .. } => *retryable,
             Error::Validation(_)
+            | Error::Encryption(_)
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
             | Error::Protocol(_)
@@ -559,6 +625,7 @@ impl Error {
     pub fn may_have_side_effect(&self) -> bool {
         match self {
             Error::Validation(_)
+            | Error::Encryption(_)
             | Error::AppendCondition(_)
             | Error::ReadPastTail { .. }
             | Error::WriterConflict { .. }
@@ -590,6 +657,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Service(e) => Some(&e.code),
+            Error::Encryption(e) => Some(e.code()),
             _ => None,
         }
     }
@@ -774,6 +842,45 @@ mod tests {
         let shown = Error::from(e).to_string();
         assert!(!shown.contains(['\r', '\n', '\u{1b}']), "{shown:?}");
         assert!(shown.len() < 1200);
+    }
+
+    #[test]
+    fn encryption_failures_are_typed_and_final() {
+        // What s2-lite 0.43 answers on a read of an encrypted stream.
+        let parse = |code: &str, message: &str| {
+            let body = serde_json::json!({"code": code, "message": message}).to_string();
+            crate::api::error_from_parts(400, body.as_bytes(), None)
+        };
+        let missing = parse(
+            "bad_header",
+            "missing encryption key for stream cipher 'aegis-256'",
+        );
+        let wrong = parse("decryption_failed", "record decryption failed");
+        let refused = parse(
+            "bad_header",
+            "invalid encryption key for stream cipher 'aes-256-gcm': invalid base64",
+        );
+        assert!(matches!(
+            missing,
+            Error::Encryption(EncryptionError::MissingKey { .. })
+        ));
+        assert!(matches!(
+            wrong,
+            Error::Encryption(EncryptionError::WrongKey { .. })
+        ));
+        assert!(matches!(
+            refused,
+            Error::Encryption(EncryptionError::InvalidKey { .. })
+        ));
+        for e in [&missing, &wrong, &refused] {
+            assert!(!e.is_retryable() && !e.may_have_side_effect(), "{e}");
+        }
+        assert_eq!(wrong.code(), Some("decryption_failed"));
+        // Other bad headers stay service errors.
+        assert!(matches!(
+            parse("bad_header", "invalid s2-basin"),
+            Error::Service(_)
+        ));
     }
 
     #[test]

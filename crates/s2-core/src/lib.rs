@@ -145,4 +145,4 @@ pub mod types;
 
 pub use error::{Error, ErrorCode, ValidationError};
 pub use names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName};
-pub use secret::AccessToken;
+pub use secret::{AccessToken, EncryptionKey};

@@ -23,7 +23,8 @@ use s2_core::{
     AccessTokenId, BasinName, Error, FencingToken, RequestToken, StreamName,
     api::{
         Api, BASIN_HEADER, Call, Endpoints, HttpRequest, HttpResponse, PROTOBUF_CONTENT_TYPE,
-        PROVISION_RESULT_HEADER, REQUEST_TOKEN_HEADER, SESSION_CONTENT_TYPE, SessionKind,
+        PROVISION_RESULT_HEADER, REQUEST_TOKEN_HEADER, SESSION_CONTENT_TYPE, STREAM_CONFIG_HEADER,
+        SessionKind, StreamOptions,
     },
     error::{AppendConditionFailed, ServiceError, ValidationError},
     frame::Compression,
@@ -33,8 +34,9 @@ use s2_core::{
         BasinConfig, BasinMetricSet, BasinReconfiguration, Change, CommandRecord, ListRequest,
         LocationName, MetricsRange, Operation, PermittedOperationGroups, ProvisionResult,
         ReadLimit, ReadOutput, ReadRequest, ReadStart, ReadWritePermissions, ResourceSet,
-        RetentionPolicy, StorageClass, StreamConfig, StreamMetricSet, StreamReconfiguration,
-        TimeseriesInterval, Timestamping, TimestampingMode, TimestampingReconfiguration,
+        RetentionPolicy, StorageClass, StreamCipher, StreamConfig, StreamMetricSet,
+        StreamReconfiguration, TimeseriesInterval, Timestamping, TimestampingMode,
+        TimestampingReconfiguration,
     },
 };
 use serde::Serialize;
@@ -619,6 +621,14 @@ fn basin_config(retention: RetentionPolicy) -> BasinConfig {
         .with_default_stream_config(stream_config(retention))
         .with_create_stream_on_append(true)
         .with_create_stream_on_read(false)
+        .with_stream_cipher(StreamCipher::Aes256Gcm)
+}
+
+/// Every header a stream handle can add to appends and reads.
+fn stream_options() -> StreamOptions {
+    StreamOptions::default()
+        .with_encryption_key(s2_core::EncryptionKey::new([7; 32]))
+        .with_create_config(stream_config(week()))
 }
 
 fn location() -> LocationName {
@@ -642,6 +652,7 @@ fn stream_reset() -> StreamReconfiguration {
 fn basin_reset() -> BasinReconfiguration {
     BasinReconfiguration::new()
         .with_default_stream_config(Change::Reset)
+        .with_stream_cipher(Change::Reset)
         .with_create_stream_on_append(Change::Reset)
         .with_create_stream_on_read(Change::Reset)
 }
@@ -766,7 +777,7 @@ fn session_case(
     read: Option<&ReadRequest>,
 ) -> Case {
     let request = api
-        .session_request(&basin(), &stream(), kind, read)
+        .session_request(&basin(), &stream(), kind, read, &stream_options())
         .unwrap_or_else(|e| panic!("{operation_id} session: {e}"));
     let api = api.clone();
     Case {
@@ -882,7 +893,11 @@ fn cases(api: &Api) -> Vec<Case> {
         ),
         case("delete_stream", api.delete_stream(&basin, &stream)),
         case("check_tail", api.check_tail(&basin, &stream)),
-        case("append", api.append(&basin, &stream, &append_input())).protobuf(Some(append_input())),
+        case(
+            "append",
+            api.append(&basin, &stream, &append_input(), &stream_options()),
+        )
+        .protobuf(Some(append_input())),
         session_case(api, "append", SessionKind::Append, None),
     ];
     for set in [AccountMetricSet::ActiveBasins, AccountMetricSet::AccountOps] {
@@ -905,7 +920,8 @@ fn cases(api: &Api) -> Vec<Case> {
         ));
     }
     for read in read_requests() {
-        cases.push(case("read", api.read(&basin, &stream, &read)).protobuf(None));
+        cases
+            .push(case("read", api.read(&basin, &stream, &read, &stream_options())).protobuf(None));
         cases.push(session_case(api, "read", SessionKind::Read, Some(&read)));
     }
     cases
@@ -1108,6 +1124,13 @@ fn check_headers(
         // `s2-basin` routes requests on shared endpoints (s2-lite); the spec
         // describes the cloud, where the host names the basin. Checked below.
         if !name.starts_with("s2-") || name == BASIN_HEADER {
+            continue;
+        }
+        // `s2-stream-config` is newer than this copy of the spec (s2-api
+        // 0.32 declares it: the JSON of a `StreamConfig`); its value is
+        // checked against s2-api's format in `api::stream` and against
+        // s2-lite by the conformance suite.
+        if name == STREAM_CONFIG_HEADER.as_str() {
             continue;
         }
         match op.param("header", name) {

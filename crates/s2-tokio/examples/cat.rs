@@ -6,7 +6,8 @@
 //! S2_BASIN=my-basin S2_STREAM=my-stream cargo run -p s2-tokio --example cat
 //! ```
 //! With `S2_FOLLOW=N` it instead follows the stream live (a tailing read
-//! session) until it has printed N records.
+//! session) until it has printed N records. `S2_ENCRYPTION_KEY` (as for
+//! `s2 read`) reads an encrypted stream.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use futures_util::StreamExt;
@@ -28,6 +29,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stream = s2
         .basin(BasinName::new(env_or("S2_BASIN", "example-basin"))?)
         .stream(StreamName::new(env_or("S2_STREAM", "append-session"))?);
+    let stream = match env_or("S2_ENCRYPTION_KEY", "").as_str() {
+        "" => stream,
+        key => stream.with_encryption_key(key.parse()?),
+    };
     let follow: Option<usize> = match env_or("S2_FOLLOW", "").as_str() {
         "" => None,
         n => Some(n.parse()?),

@@ -117,10 +117,24 @@ fn requests(
     let list = ListRequest::new();
     let basin_requests = [
         api.check_tail(basin, stream).map(|c| c.request),
-        api.append(basin, stream, &batch).map(|c| c.request),
-        api.read(basin, stream, &read).map(|c| c.request),
-        api.session_request(basin, stream, SessionKind::Append, None),
-        api.session_request(basin, stream, SessionKind::Read, Some(&read)),
+        api.append(basin, stream, &batch, &Default::default())
+            .map(|c| c.request),
+        api.read(basin, stream, &read, &Default::default())
+            .map(|c| c.request),
+        api.session_request(
+            basin,
+            stream,
+            SessionKind::Append,
+            None,
+            &Default::default(),
+        ),
+        api.session_request(
+            basin,
+            stream,
+            SessionKind::Read,
+            Some(&read),
+            &Default::default(),
+        ),
         api.list_streams(basin, &list).map(|c| c.request),
         api.create_stream(
             basin,

@@ -103,16 +103,22 @@ pub fn unary_response(data: &[u8]) {
         ),
         17 => parse(api.delete_stream(&basin, &stream), response, |_| {}),
         18 => parse(api.check_tail(&basin, &stream), response, |_| {}),
-        19 => parse(api.append(&basin, &stream, &batch), response, |ack| {
-            assert_eq!(
-                ack.record_count(),
-                batch.len() as u64,
-                "ack of another batch"
-            );
-            assert!(ack.start.seq_num <= ack.end.seq_num && ack.end.seq_num <= ack.tail.seq_num);
-        }),
+        19 => parse(
+            api.append(&basin, &stream, &batch, &Default::default()),
+            response,
+            |ack| {
+                assert_eq!(
+                    ack.record_count(),
+                    batch.len() as u64,
+                    "ack of another batch"
+                );
+                assert!(
+                    ack.start.seq_num <= ack.end.seq_num && ack.end.seq_num <= ack.tail.seq_num
+                );
+            },
+        ),
         20 => {
-            let call = api.read(&basin, &stream, &read_request);
+            let call = api.read(&basin, &stream, &read_request, &Default::default());
             let parsed = call.expect("a valid read").parse(response);
             check_error(&parsed);
             match parsed {
@@ -138,7 +144,7 @@ pub fn unary_response(data: &[u8]) {
             } else {
                 SessionKind::Read
             };
-            api.session_request(&basin, &stream, kind, None)
+            api.session_request(&basin, &stream, kind, None, &Default::default())
                 .expect("a valid session request");
             let error = api.session_error(&response);
             check_error(&Err::<(), _>(error));

@@ -15,7 +15,7 @@ use futures_core::Stream as AsyncStream;
 use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{
     Error,
-    api::SessionKind,
+    api::{SessionKind, StreamOptions},
     error::ValidationError,
     names::{BasinName, StreamName},
     session::{
@@ -108,6 +108,7 @@ impl AppendSessionHandle {
         inner: Arc<ClientInner<R>>,
         basin: BasinName,
         stream: StreamName,
+        options: StreamOptions,
     ) -> Self {
         let config = AppendSessionConfig {
             max_unacked_bytes: inner.config.max_unacked_bytes,
@@ -133,6 +134,7 @@ impl AppendSessionHandle {
             inner,
             basin,
             stream,
+            options,
             machine: Machine::new(config),
             commands: Some(receiver),
             waiting: None,
@@ -296,6 +298,8 @@ struct Driver<R: Runtime> {
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
     stream: StreamName,
+    /// Headers of every request for the stream (its encryption key).
+    options: StreamOptions,
     machine: Machine,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
     /// A submit the machine has no room for yet (the gate admits only what
@@ -460,6 +464,7 @@ impl<R: Runtime> Driver<R> {
                     &self.stream,
                     SessionKind::Append,
                     None,
+                    &self.options,
                 ) {
                     Ok(request) => self.connection.open(Opening::new(
                         self.inner.clone(),
@@ -519,8 +524,10 @@ impl<R: Runtime> Driver<R> {
                 );
                 let inner = self.inner.clone();
                 let (basin, stream) = (self.basin.clone(), self.stream.clone());
+                // The read-back must decrypt what the session wrote.
+                let options = self.options.clone();
                 self.unary = Some(Unary::Read(Box::pin(async move {
-                    execute(&inner, inner.api.read(&basin, &stream, &request)?).await
+                    execute(&inner, inner.api.read(&basin, &stream, &request, &options)?).await
                 })));
             }
             AppendEvent::Ack { id, ack } => {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_core::Stream as AsyncStream;
 use s2_core::{
     Error,
-    api::SessionKind,
+    api::{SessionKind, StreamOptions},
     names::{BasinName, StreamName},
     session::{
         ConnectionId,
@@ -84,6 +84,8 @@ pub struct ReadSession<R: Runtime> {
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
     stream: StreamName,
+    /// Headers of every (re)connect (the stream's encryption key).
+    options: StreamOptions,
     machine: Machine,
     connection: SessionConnection,
     deadline: Deadline,
@@ -110,6 +112,7 @@ impl<R: Runtime> ReadSession<R> {
         stream: StreamName,
         request: ReadRequest,
         options: ReadSessionOptions,
+        stream_options: StreamOptions,
     ) -> Self {
         let mut backoff = inner.config.retry;
         if options.retry_policy == ReadRetryPolicy::Indefinite {
@@ -127,6 +130,7 @@ impl<R: Runtime> ReadSession<R> {
             inner,
             basin,
             stream,
+            options: stream_options,
             machine,
             connection: SessionConnection::default(),
             deadline: Deadline::new(),
@@ -204,6 +208,7 @@ impl<R: Runtime> ReadSession<R> {
                         &self.stream,
                         SessionKind::Read,
                         Some(&request),
+                        &self.options,
                     ) {
                         Ok(http) => http,
                         Err(e) => {

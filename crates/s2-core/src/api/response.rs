@@ -9,8 +9,8 @@ use serde::{Deserialize, de::DeserializeOwned};
 use super::{HttpResponse, RETRY_AFTER_MS_HEADER};
 use crate::{
     error::{
-        AppendConditionFailed, Error, MAX_SERVER_CODE_BYTES, ProtocolError, ServiceError,
-        body_snippet, sanitize_server_text,
+        AppendConditionFailed, EncryptionError, Error, MAX_SERVER_CODE_BYTES, ProtocolError,
+        ServiceError, body_snippet, sanitize_server_text,
     },
     frame::{self, Compression, FrameError},
     types::StreamPosition,
@@ -154,7 +154,13 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
         _ => {}
     }
     match serde_json::from_slice::<ErrorInfo>(body) {
-        Ok(info) => ServiceError::from_server(status, &info.code, &info.message, retry_after),
+        Ok(info) => {
+            let error = ServiceError::from_server(status, &info.code, &info.message, retry_after);
+            if let Some(encryption) = EncryptionError::from_service(&error) {
+                return encryption.into();
+            }
+            error
+        }
         Err(_) => ServiceError {
             status,
             code: String::new(),

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
 use prost::Message;
 use serde::Deserialize;
 
@@ -19,10 +19,64 @@ use crate::{
     frame::Compression,
     names::{BasinName, StreamName},
     proto,
+    secret::EncryptionKey,
     types::{
-        AppendAck, AppendInput, ReadBatch, ReadOutput, ReadRequest, ReadStart, StreamPosition,
+        AppendAck, AppendInput, ReadBatch, ReadOutput, ReadRequest, ReadStart, StreamConfig,
+        StreamPosition,
     },
 };
+
+/// Header carrying a stream's encryption key.
+pub const ENCRYPTION_KEY_HEADER: HeaderName = HeaderName::from_static("s2-encryption-key");
+/// Header carrying the configuration of a stream created by an append or a
+/// read, as JSON.
+pub const STREAM_CONFIG_HEADER: HeaderName = HeaderName::from_static("s2-stream-config");
+
+/// What every append and read of one stream handle carries, whichever way
+/// it goes (unary, session, or the read-back that resolves an unknown
+/// append outcome).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// The stream's encryption key (`s2-encryption-key`), for a stream
+    /// whose basin has a [`stream_cipher`](crate::types::BasinConfig::stream_cipher).
+    pub encryption_key: Option<EncryptionKey>,
+    /// The configuration the stream gets if an append or a read creates it
+    /// (`s2-stream-config`; basins with create-on-append or -on-read), over
+    /// the basin's default. Ignored when the stream exists.
+    pub create_config: Option<StreamConfig>,
+}
+
+impl StreamOptions {
+    /// Sets the encryption key.
+    pub fn with_encryption_key(mut self, key: EncryptionKey) -> Self {
+        self.encryption_key = Some(key);
+        self
+    }
+
+    /// Sets the configuration of a stream created by an append or a read.
+    pub fn with_create_config(mut self, config: StreamConfig) -> Self {
+        self.create_config = Some(config);
+        self
+    }
+
+    /// Adds the headers these options stand for.
+    fn apply(&self, builder: &mut RequestBuilder) -> Result<(), ValidationError> {
+        if let Some(key) = &self.encryption_key {
+            builder.header(ENCRYPTION_KEY_HEADER, key.header_value());
+        }
+        if let Some(config) = &self.create_config {
+            let json = serde_json::to_string(config).map_err(|e| ValidationError::Encode {
+                reason: e.to_string(),
+            })?;
+            let value = HeaderValue::from_str(&json).map_err(|e| ValidationError::Encode {
+                reason: e.to_string(),
+            })?;
+            builder.header(STREAM_CONFIG_HEADER, value);
+        }
+        Ok(())
+    }
+}
 
 #[derive(Deserialize)]
 struct TailBody {
@@ -136,6 +190,7 @@ impl Api {
         basin: &BasinName,
         stream: &StreamName,
         input: &AppendInput,
+        options: &StreamOptions,
     ) -> Result<Call<AppendAck>, ValidationError> {
         let mut body = BytesMut::with_capacity(input.encoded_len());
         input
@@ -152,6 +207,7 @@ impl Api {
             http::header::ACCEPT,
             HeaderValue::from_static(PROTOBUF_CONTENT_TYPE),
         );
+        options.apply(&mut builder)?;
         let http = builder.build()?;
         Ok(Call::new(http, Idempotency::Append, move |response| {
             let (_, body) = success_body(response)?;
@@ -168,6 +224,7 @@ impl Api {
         basin: &BasinName,
         stream: &StreamName,
         request: &ReadRequest,
+        options: &StreamOptions,
     ) -> Result<Call<ReadOutput>, ValidationError> {
         request.validate_unary()?;
         let mut builder = self.records_request(basin, stream, Method::GET, false);
@@ -176,6 +233,7 @@ impl Api {
             HeaderValue::from_static(PROTOBUF_CONTENT_TYPE),
         );
         self.accept_encoding(&mut builder);
+        options.apply(&mut builder)?;
         let http = builder.build()?;
         let ignore_commands = request.ignore_command_records;
         let wait = Duration::from_secs(request.wait_secs.unwrap_or(0).into());
@@ -209,6 +267,7 @@ impl Api {
         stream: &StreamName,
         kind: SessionKind,
         read: Option<&ReadRequest>,
+        options: &StreamOptions,
     ) -> Result<HttpRequest, ValidationError> {
         let method = match kind {
             SessionKind::Append => Method::POST,
@@ -223,6 +282,7 @@ impl Api {
             builder.query(read_query(read));
         }
         self.accept_encoding(&mut builder);
+        options.apply(&mut builder)?;
         builder.build()
     }
 
@@ -314,7 +374,12 @@ mod tests {
         let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
         Api::new(endpoints, "token", compression)
             .expect("valid token")
-            .read(&basin, &stream, &ReadRequest::default())
+            .read(
+                &basin,
+                &stream,
+                &ReadRequest::default(),
+                &StreamOptions::default(),
+            )
             .expect("valid call")
     }
 
@@ -382,12 +447,16 @@ mod tests {
                 wait_secs: wait,
                 ..ReadRequest::default()
             };
-            api().read(&basin, &stream, &request).expect("valid call")
+            api()
+                .read(&basin, &stream, &request, &StreamOptions::default())
+                .expect("valid call")
         };
         assert_eq!(read(None).timeout_allowance(), Duration::ZERO);
         assert_eq!(read(Some(30)).timeout_allowance(), Duration::from_secs(30));
         let append = AppendInput::new(vec![AppendRecord::new("a")]).expect("valid batch");
-        let call = api().append(&basin, &stream, &append).expect("valid call");
+        let call = api()
+            .append(&basin, &stream, &append, &StreamOptions::default())
+            .expect("valid call");
         assert_eq!(call.timeout_allowance(), Duration::ZERO);
     }
 
@@ -408,6 +477,67 @@ mod tests {
         assert!(too_large(call.parse(read_response(None, empties.into()))));
     }
 
+    #[test]
+    fn stream_options_go_on_every_append_and_read() {
+        let (basin, stream) = names();
+        let key = EncryptionKey::new([9; 32]);
+        let config = StreamConfig::new()
+            .with_retention_policy(crate::types::RetentionPolicy::Age(Duration::from_secs(
+                3600,
+            )))
+            .with_delete_on_empty(Duration::from_secs(300));
+        let options = StreamOptions {
+            encryption_key: Some(key.clone()),
+            create_config: Some(config),
+        };
+        let api = api();
+        let input = AppendInput::new(vec![AppendRecord::new("a")]).expect("valid batch");
+        let read = ReadRequest::default();
+        let requests = [
+            api.append(&basin, &stream, &input, &options)
+                .expect("valid call")
+                .request,
+            api.read(&basin, &stream, &read, &options)
+                .expect("valid call")
+                .request,
+            api.session_request(&basin, &stream, SessionKind::Append, None, &options)
+                .expect("valid request"),
+            api.session_request(&basin, &stream, SessionKind::Read, Some(&read), &options)
+                .expect("valid request"),
+        ];
+        for request in &requests {
+            let sent = request
+                .headers
+                .get(ENCRYPTION_KEY_HEADER)
+                .expect("key header");
+            assert_eq!(sent.to_str().unwrap(), key.expose_secret());
+            assert!(sent.is_sensitive());
+            let json = request
+                .headers
+                .get(STREAM_CONFIG_HEADER)
+                .expect("config header");
+            // The JSON s2-api's own `StreamConfigHeader` test parses.
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(json.as_bytes()).unwrap(),
+                serde_json::json!({
+                    "retention_policy": {"age": 3600},
+                    "delete_on_empty": {"min_age_secs": 300}
+                })
+            );
+        }
+        // Neither the options nor the requests print the key.
+        let secret = &key.expose_secret()[..12];
+        assert!(!format!("{options:?}").contains(secret));
+        assert!(!format!("{requests:?}").contains(secret));
+        // Without options, neither header.
+        let plain = api
+            .append(&basin, &stream, &input, &StreamOptions::default())
+            .expect("valid call")
+            .request;
+        assert!(plain.headers.get(ENCRYPTION_KEY_HEADER).is_none());
+        assert!(plain.headers.get(STREAM_CONFIG_HEADER).is_none());
+    }
+
     fn inconsistent(result: Result<AppendAck, Error>) -> bool {
         matches!(result, Err(Error::Protocol(ProtocolError::Inconsistent(_))))
     }
@@ -417,7 +547,9 @@ mod tests {
         let (basin, stream) = names();
         let records = vec![AppendRecord::new("a"), AppendRecord::new("b")];
         let plain = AppendInput::new(records.clone()).expect("valid batch");
-        let call = api().append(&basin, &stream, &plain).expect("valid call");
+        let call = api()
+            .append(&basin, &stream, &plain, &StreamOptions::default())
+            .expect("valid call");
         assert!(call.parse(ack_response(5, 7, 9)).is_ok());
         // Wrong record count.
         assert!(inconsistent(call.parse(ack_response(5, 8, 9))));
@@ -427,7 +559,7 @@ mod tests {
 
         let conditioned = plain.with_match_seq_num(5);
         let call = api()
-            .append(&basin, &stream, &conditioned)
+            .append(&basin, &stream, &conditioned, &StreamOptions::default())
             .expect("valid call");
         assert!(call.parse(ack_response(5, 7, 7)).is_ok());
         // Landed somewhere other than where the condition put it.

@@ -166,12 +166,46 @@ impl StreamConfig {
     }
 }
 
+/// The cipher a basin's new streams are encrypted with, using a key the
+/// customer supplies on each append and read (see
+/// [`EncryptionKey`](crate::secret::EncryptionKey)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum StreamCipher {
+    /// AEGIS-256.
+    #[serde(rename = "aegis-256")]
+    Aegis256,
+    /// AES-256-GCM.
+    #[serde(rename = "aes-256-gcm")]
+    Aes256Gcm,
+    /// A cipher this client does not know.
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+impl StreamCipher {
+    /// Bytes of the key the cipher takes.
+    pub fn key_bytes(self) -> usize {
+        match self {
+            // Every cipher S2 offers is 256-bit; an unknown one is assumed
+            // to be too (the service checks it anyway).
+            StreamCipher::Aegis256 | StreamCipher::Aes256Gcm | StreamCipher::Unknown => {
+                crate::secret::ENCRYPTION_KEY_BYTES
+            }
+        }
+    }
+}
+
 /// Configuration of a basin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BasinConfig {
     /// Configuration for streams created in this basin from now on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_stream_config: Option<StreamConfig>,
+    /// Cipher of the streams created in this basin from now on (service
+    /// default: none, records are stored unencrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_cipher: Option<StreamCipher>,
     /// Create a stream on the first append to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_stream_on_append: Option<bool>,
@@ -189,6 +223,12 @@ impl BasinConfig {
     /// Sets the default stream configuration.
     pub fn with_default_stream_config(mut self, config: StreamConfig) -> Self {
         self.default_stream_config = Some(config);
+        self
+    }
+
+    /// Sets the cipher of streams created from now on.
+    pub fn with_stream_cipher(mut self, cipher: StreamCipher) -> Self {
+        self.stream_cipher = Some(cipher);
         self
     }
 
@@ -333,6 +373,10 @@ pub struct BasinReconfiguration {
     /// Configuration for streams created in this basin from now on.
     #[serde(skip_serializing_if = "Change::is_unchanged")]
     pub default_stream_config: Change<StreamReconfiguration>,
+    /// Cipher of the streams created from now on; `Reset` removes it (new
+    /// streams are stored unencrypted).
+    #[serde(skip_serializing_if = "Change::is_unchanged")]
+    pub stream_cipher: Change<StreamCipher>,
     /// Create a stream on the first append to it (default: off).
     #[serde(
         skip_serializing_if = "Change::is_unchanged",
@@ -374,6 +418,12 @@ impl BasinReconfiguration {
         self
     }
 
+    /// Sets or removes the cipher of streams created from now on.
+    pub fn with_stream_cipher(mut self, change: Change<StreamCipher>) -> Self {
+        self.stream_cipher = change;
+        self
+    }
+
     /// Sets or resets create-on-append.
     pub fn with_create_stream_on_append(mut self, change: Change<bool>) -> Self {
         self.create_stream_on_append = change;
@@ -392,6 +442,7 @@ impl From<BasinConfig> for BasinReconfiguration {
     fn from(config: BasinConfig) -> Self {
         Self {
             default_stream_config: config.default_stream_config.map(Into::into).into(),
+            stream_cipher: config.stream_cipher.into(),
             create_stream_on_append: config.create_stream_on_append.into(),
             create_stream_on_read: config.create_stream_on_read.into(),
         }
@@ -434,6 +485,30 @@ mod tests {
     }
 
     #[test]
+    fn basin_stream_cipher_json() {
+        for (cipher, name) in [
+            (StreamCipher::Aegis256, "aegis-256"),
+            (StreamCipher::Aes256Gcm, "aes-256-gcm"),
+        ] {
+            let config = BasinConfig::new().with_stream_cipher(cipher);
+            let value = serde_json::to_value(config).unwrap();
+            assert_eq!(value, json!({"stream_cipher": name}));
+            assert_eq!(
+                serde_json::from_value::<BasinConfig>(value).unwrap(),
+                config
+            );
+            assert_eq!(cipher.key_bytes(), 32);
+        }
+        let unknown: BasinConfig = serde_json::from_value(
+            json!({"stream_cipher": "rot-13", "default_stream_config": null}),
+        )
+        .unwrap();
+        assert_eq!(unknown.stream_cipher, Some(StreamCipher::Unknown));
+        let plain: BasinConfig = serde_json::from_value(json!({"stream_cipher": null})).unwrap();
+        assert_eq!(plain.stream_cipher, None);
+    }
+
+    #[test]
     fn tolerant_of_nulls_and_unknowns() {
         let config: StreamConfig = serde_json::from_value(json!({
             "storage_class": "ultra", "retention_policy": null, "timestamping": null,
@@ -463,12 +538,14 @@ mod tests {
         );
         let basin = BasinReconfiguration::new()
             .with_default_stream_config(Change::Reset)
+            .with_stream_cipher(Change::Reset)
             .with_create_stream_on_append(Change::Reset)
             .with_create_stream_on_read(Change::Set(true));
         assert_eq!(
             serde_json::to_value(basin).unwrap(),
             json!({
                 "default_stream_config": null,
+                "stream_cipher": null,
                 "create_stream_on_append": false,
                 "create_stream_on_read": true
             })

@@ -89,8 +89,9 @@ pub struct ReadRequest {
     pub clamp: bool,
     /// Drop command records (fence, trim) from the results.
     pub ignore_command_records: bool,
-    /// For unary reads: seconds to wait for records when none are available
-    /// yet (long poll, at most 60).
+    /// Seconds to wait for records when none are available yet. A unary
+    /// read waits at most this long (long poll, at most 60); a session waits
+    /// up to this long between records, then ends.
     pub wait_secs: Option<u32>,
 }
 
@@ -127,7 +128,7 @@ impl ReadRequest {
         self
     }
 
-    /// Sets the long-poll wait of a unary read.
+    /// Sets the wait for records (see [`wait_secs`](Self::wait_secs)).
     pub fn with_wait_secs(mut self, secs: u32) -> Self {
         self.wait_secs = Some(secs);
         self

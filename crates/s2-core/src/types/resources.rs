@@ -226,6 +226,9 @@ pub struct StreamInfo {
     /// Deletion time, while the stream is being deleted.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
+    /// The cipher its records are encrypted with, if it is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<crate::types::StreamCipher>,
 }
 
 /// One page of a listing.
@@ -249,6 +252,10 @@ pub struct ListRequest {
     pub start_after: String,
     /// Items per page, 1..=1000 (service default 1000).
     pub limit: Option<usize>,
+    /// Whether `list_all_basins` / `list_all_streams` also yield what is
+    /// being deleted (they skip it by default). Not sent: a single page
+    /// (`list_basins`, `list_streams`) is what the service returns.
+    pub include_deleted: bool,
 }
 
 impl ListRequest {
@@ -272,6 +279,12 @@ impl ListRequest {
     /// Items per page.
     pub fn with_limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Whether listing everything also yields what is being deleted.
+    pub fn with_include_deleted(mut self, include: bool) -> Self {
+        self.include_deleted = include;
         self
     }
 

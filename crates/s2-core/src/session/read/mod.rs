@@ -5,6 +5,13 @@
 //! duplicate), watches heartbeats, and reports when it has caught up with the
 //! tail.
 //!
+//! A request's `wait` bounds the time between records (the service restarts
+//! it on every record): a bounded session waits up to `wait` at the tail for
+//! more, a tailing one ends after `wait` without a record. The machine keeps
+//! the instant the wait runs out and sends what is left of it (whole seconds,
+//! rounded down) on every reconnect, so a failure neither restarts the wait
+//! nor loses it.
+//!
 //! # What the server must not do
 //!
 //! Sequence numbers only grow: a record at or before one already delivered
@@ -136,6 +143,9 @@ pub struct ReadSession {
     remaining_bytes: Option<u64>,
     /// The highest tail the server reported.
     known_tail: Option<u64>,
+    /// When the request's `wait` runs out: its start, or the last record,
+    /// plus `wait`.
+    wait_until: Option<Instant>,
     caught_up: bool,
     phase: Phase,
     decoder: FrameDecoderBox,
@@ -179,6 +189,7 @@ impl ReadSession {
             request,
             next_seq_num: None,
             known_tail: None,
+            wait_until: None,
             caught_up: false,
             phase: Phase::Done,
             decoder: FrameDecoderBox::fresh(),
@@ -187,6 +198,7 @@ impl ReadSession {
             next_connection: 0,
             events: VecDeque::new(),
         };
+        session.restart_wait(now);
         if session.budget_exhausted() {
             session.finish(ReadEvent::Finished);
         } else {
@@ -210,12 +222,13 @@ impl ReadSession {
         self.caught_up
     }
 
-    /// The read that remains: where to resume and what budget is left.
+    /// The read that remains at `now`: where to resume, what budget is
+    /// left, and what is left of the wait.
     ///
     /// A resume is clamped: its position is at most the tail (everything
     /// before it was delivered), so the clamp never moves it; it keeps a
     /// server that has nothing past it yet following instead of refusing.
-    pub fn remaining_request(&self) -> ReadRequest {
+    pub fn remaining_request(&self, now: Instant) -> ReadRequest {
         let mut request = self.request.clone();
         if let Some(next) = self.next_seq_num {
             request.start = ReadStart::SeqNum(next);
@@ -223,7 +236,10 @@ impl ReadSession {
         }
         request.limit.count = self.remaining_count;
         request.limit.bytes = self.remaining_bytes;
-        request.wait_secs = None;
+        request.wait_secs = self.remaining_wait(now).map(|left| {
+            // Rounded down: the session waits up to its wait, never past it.
+            u32::try_from(left.as_secs()).unwrap_or(u32::MAX)
+        });
         request
     }
 
@@ -269,9 +285,9 @@ impl ReadSession {
             // count bounds the read: it did not end, it was cut. Resume.
             let cause = "the server ended a read before its count or the tail it reported";
             self.handle_failure(Error::transport(true, cause), now);
-        } else if self.stops_at_tail() {
+        } else if self.stops_at_tail() || self.wait_ran_out(now) {
             // A bounded session ends when the service has nothing more that
-            // satisfies the bounds.
+            // satisfies the bounds; any session, once its wait ran out.
             self.finish(ReadEvent::Finished);
         } else {
             // An unbounded session never ends by itself: the server went
@@ -360,7 +376,7 @@ impl ReadSession {
                         return false;
                     }
                 };
-                match self.accept_batch(batch) {
+                match self.accept_batch(batch, now) {
                     Ok(()) => {}
                     Err(Refusal::Fatal(error)) => {
                         self.fail(error.into());
@@ -389,7 +405,7 @@ impl ReadSession {
         }
     }
 
-    fn accept_batch(&mut self, batch: proto::ReadBatch) -> Result<(), Refusal> {
+    fn accept_batch(&mut self, batch: proto::ReadBatch, now: Instant) -> Result<(), Refusal> {
         let proto::ReadBatch { mut records, tail } = batch;
         check_read_batch_order(&records, None).map_err(Refusal::Fatal)?;
         let next = self.check_positions(&records)?;
@@ -411,6 +427,8 @@ impl ReadSession {
             // Real progress: failures start over. (Not on any message: a
             // server that answers and fails at once must not reset it.)
             self.backoff.reset();
+            // The service measures the wait between records, commands too.
+            self.restart_wait(now);
         }
         let count = records.len() as u64;
         let bytes = records.metered_bytes();
@@ -507,6 +525,28 @@ impl ReadSession {
             expected = Some(after);
         }
         Ok(expected)
+    }
+
+    /// Starts the request's wait over at `now`.
+    fn restart_wait(&mut self, now: Instant) {
+        self.wait_until = self
+            .request
+            .wait_secs
+            .map(|secs| deadline(now, Duration::from_secs(secs.into())));
+    }
+
+    /// What is left at `now` of the request's wait, if it has one.
+    fn remaining_wait(&self, now: Instant) -> Option<Duration> {
+        self.wait_until
+            .map(|until| until.saturating_duration_since(now))
+    }
+
+    /// Whether the session had a wait and less than a second of it is left:
+    /// the service ends a session whose wait ran out, and a reconnect could
+    /// only ask for none.
+    fn wait_ran_out(&self, now: Instant) -> bool {
+        self.remaining_wait(now)
+            .is_some_and(|left| left < Duration::from_secs(1))
     }
 
     /// Whether the session ends once it reaches the tail (it is bounded),
@@ -626,7 +666,7 @@ impl ReadSession {
         };
         self.events.push_back(ReadEvent::Connect {
             connection,
-            request: self.remaining_request(),
+            request: self.remaining_request(now),
         });
     }
 

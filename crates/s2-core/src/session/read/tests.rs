@@ -617,7 +617,7 @@ fn a_heartbeat_does_not_move_an_explicit_start() {
     encode_message(&mut out, &heartbeat, Compression::None).unwrap();
     s.handle_data(connection, out.freeze(), now);
     assert_eq!(s.next_seq_num(), None);
-    assert_eq!(s.remaining_request().start, ReadStart::SeqNum(2));
+    assert_eq!(s.remaining_request(now).start, ReadStart::SeqNum(2));
 }
 
 /// Encodes one read message.
@@ -1046,4 +1046,108 @@ fn a_count_bounded_read_ended_at_the_reported_tail_finishes() {
             .iter()
             .any(|e| matches!(e, ReadEvent::Finished))
     );
+}
+
+fn with_wait(request: ReadRequest, secs: u32) -> ReadRequest {
+    request.with_wait_secs(secs)
+}
+
+#[test]
+fn a_session_asks_for_its_wait_and_resumes_with_what_is_left() {
+    let start = Instant::now();
+    let mut now = start;
+    let request = with_wait(
+        ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(10)),
+        30,
+    );
+    let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
+    let (connection, sent) = connect(&mut s);
+    assert_eq!(sent.wait_secs, Some(30));
+    s.handle_connected(connection, now);
+    // 12.5 s at the tail without a record, then the connection fails.
+    now += Duration::from_millis(12_500);
+    s.handle_error(connection, Error::transport(true, "cut"), now);
+    let at = s.poll_timeout().expect("backing off");
+    now = at;
+    s.handle_timeout(now);
+    let (connection, sent) = connect(&mut s);
+    // What is left of the wait, in whole seconds, rounded down: a session
+    // waits up to its wait, not past it.
+    let left = (start + Duration::from_secs(30)) - now;
+    assert!(left < Duration::from_millis(17_500));
+    assert_eq!(sent.wait_secs, Some(left.as_secs() as u32));
+    // A record restarts the wait (the service measures it between records).
+    s.handle_connected(connection, now);
+    now += Duration::from_secs(5);
+    let record_at = now;
+    s.handle_data(connection, message(&model_records(1), Some(1)), now);
+    now += Duration::from_secs(3);
+    s.handle_error(connection, Error::transport(true, "cut"), now);
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let (_, sent) = connect(&mut s);
+    let left = (record_at + Duration::from_secs(30)) - now;
+    assert_eq!(sent.wait_secs, Some(left.as_secs() as u32));
+    assert!(left.as_secs() < 27);
+    assert_eq!(sent.start, ReadStart::SeqNum(1));
+}
+
+#[test]
+fn a_session_without_a_wait_sends_none() {
+    let now = Instant::now();
+    let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let (_, sent) = connect(&mut s);
+    assert_eq!(sent.wait_secs, None);
+    let mut s = ReadSession::new(
+        with_wait(ReadRequest::default(), 0),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let (_, sent) = connect(&mut s);
+    assert_eq!(sent.wait_secs, Some(0));
+}
+
+#[test]
+fn a_tailing_session_whose_wait_ran_out_is_finished() {
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(
+        with_wait(ReadRequest::default(), 5),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let (connection, _) = connect(&mut s);
+    s.handle_connected(connection, now);
+    s.handle_data(connection, message(&[], Some(0)), now);
+    // The service ends the session once 5 s pass without a record.
+    now += Duration::from_millis(5_020);
+    s.handle_end(connection, now);
+    let events = events(&mut s);
+    assert!(
+        matches!(events.last(), Some(ReadEvent::Finished)),
+        "{events:?}"
+    );
+    assert!(s.is_finished());
+}
+
+#[test]
+fn a_tailing_session_ended_before_its_wait_reconnects_for_the_rest() {
+    let start = Instant::now();
+    let mut now = start;
+    let mut s = ReadSession::new(
+        with_wait(ReadRequest::default(), 10),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let (connection, _) = connect(&mut s);
+    s.handle_connected(connection, now);
+    now += Duration::from_secs(4);
+    // The server went away early: not the end of the wait.
+    s.handle_end(connection, now);
+    assert!(!s.is_finished());
+    now = s.poll_timeout().expect("backing off");
+    s.handle_timeout(now);
+    let (_, sent) = connect(&mut s);
+    let left = (start + Duration::from_secs(10)) - now;
+    assert!(left.as_secs() >= 1);
+    assert_eq!(sent.wait_secs, Some(left.as_secs() as u32));
 }
