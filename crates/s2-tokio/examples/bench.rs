@@ -10,7 +10,10 @@
 //! `S2_ACCOUNT_ENDPOINT`: an embedded s2-lite), creates the basin if missing
 //! and a temporary stream `bench/<random>`, deleted at the end.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use bytes::{BufMut, BytesMut};
 use clap::Parser;
@@ -136,10 +139,11 @@ struct Written {
     bytes: u64,
     records: u64,
     elapsed: Duration,
-    ack_latencies: Vec<Duration>,
+    ack_latencies: Histogram,
 }
 
 /// Submits records at the target rate through a producer, timing each ack.
+/// Acks are awaited in this task, oldest first, between submissions.
 async fn write_paced(
     stream: &s2_tokio::Stream,
     args: &Args,
@@ -152,52 +156,74 @@ async fn write_paced(
     let filler: Vec<u8> = (0..args.record_size).map(|_| rand::random()).collect();
     let body_len = args.record_size - RECORD_OVERHEAD;
     let bytes_per_sec = args.target_mibps * 1024.0 * 1024.0;
-    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
-    let acks = tokio::spawn(async move {
-        let mut latencies = Vec::new();
-        while let Some((sent, ack)) = ack_rx.recv().await {
-            let ack: s2_tokio::RecordAckFuture = ack;
-            if ack.await.is_ok() {
-                latencies.push(Instant::elapsed(&sent));
-            }
-        }
-        latencies
-    });
+    let mut latencies = Histogram::default();
+    let mut pending: VecDeque<(Instant, s2_tokio::RecordAckFuture)> = VecDeque::new();
     let started = Instant::now();
     let mut records = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     while started.elapsed() < args.duration {
-        tick.tick().await;
         let due =
             (started.elapsed().as_secs_f64() * bytes_per_sec) as u64 / args.record_size as u64;
-        // Behind target (backpressure): catch up, but never past the end.
-        while records < due && started.elapsed() < args.duration {
-            let now = Instant::now();
-            let mut body = BytesMut::with_capacity(body_len);
-            body.put_u64((now - epoch).as_nanos() as u64);
-            body.put_slice(&filler[..body_len - STAMP]);
-            let ack = producer.submit(AppendRecord::new(body.freeze())).await?;
-            let _ = ack_tx.send((now, ack));
-            records += 1;
+        if records >= due {
+            tokio::select! {
+                biased;
+                (sent, ack) = next_ack(&mut pending) => {
+                    ack?;
+                    latencies.record(sent.elapsed());
+                }
+                _ = tick.tick() => {}
+            }
+            continue;
+        }
+        let now = Instant::now();
+        let mut body = BytesMut::with_capacity(body_len);
+        body.put_u64((now - epoch).as_nanos() as u64);
+        body.put_slice(&filler[..body_len - STAMP]);
+        // Acks are timed as they come, also while a submit waits for room
+        // (a submit is cancel-safe: dropped, it submitted nothing).
+        tokio::select! {
+            biased;
+            (sent, ack) = next_ack(&mut pending) => {
+                ack?;
+                latencies.record(sent.elapsed());
+            }
+            ack = producer.submit(AppendRecord::new(body.freeze())) => {
+                pending.push_back((now, ack?));
+                records += 1;
+            }
         }
     }
-    producer.close().await?;
-    drop(ack_tx);
     let elapsed = started.elapsed();
-    let ack_latencies = acks.await.unwrap_or_default();
+    producer.close().await?;
+    for (sent, ack) in pending {
+        ack.await?;
+        latencies.record(sent.elapsed());
+    }
     Ok(Written {
         bytes: records * args.record_size as u64,
         records,
         elapsed,
-        ack_latencies,
+        ack_latencies: latencies,
     })
+}
+
+/// The oldest pending ack, once it resolves (never, while there is none).
+async fn next_ack(
+    pending: &mut VecDeque<(Instant, s2_tokio::RecordAckFuture)>,
+) -> (Instant, Result<s2_tokio::RecordAck, s2_tokio::Error>) {
+    let Some((sent, ack)) = pending.front_mut() else {
+        return std::future::pending().await;
+    };
+    let (sent, result) = (*sent, ack.await);
+    pending.pop_front();
+    (sent, result)
 }
 
 struct Read {
     bytes: u64,
     records: u64,
     elapsed: Duration,
-    latencies: Vec<Duration>,
+    latencies: Histogram,
 }
 
 /// Follows the stream live, timing each record from its send time, until
@@ -210,7 +236,7 @@ async fn read_live(
     let mut session = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
     let mut expected: Option<u64> = None;
     let (mut bytes, mut records) = (0u64, 0u64);
-    let mut latencies = Vec::new();
+    let mut latencies = Histogram::default();
     let mut first: Option<Instant> = None;
     let mut last = Instant::now();
     while expected.is_none_or(|expected| records < expected) {
@@ -223,7 +249,7 @@ async fn read_live(
                     for record in &batch.records {
                         if let Some(stamp) = record.body.get(..STAMP) {
                             let sent = u64::from_be_bytes(stamp.try_into().unwrap_or_default());
-                            latencies.push(now.saturating_duration_since(epoch + Duration::from_nanos(sent)));
+                            latencies.record(now.saturating_duration_since(epoch + Duration::from_nanos(sent)));
                         }
                         bytes += metered(record);
                     }
@@ -255,13 +281,11 @@ fn throughput_line(label: &str, bytes: u64, records: u64, elapsed: Duration) -> 
     )
 }
 
-fn print_latencies(mut ack: Vec<Duration>, mut end_to_end: Vec<Duration>) {
-    ack.sort();
-    end_to_end.sort();
-    let left = format!("Ack Latency Statistics (n={})", ack.len());
+fn print_latencies(ack: Histogram, end_to_end: Histogram) {
+    let left = format!("Ack Latency Statistics (n={})", ack.count);
     println!(
         "{left:<48}End-to-End Latency Statistics (n={})",
-        end_to_end.len()
+        end_to_end.count
     );
     for (name, q) in [
         ("min", 0.0),
@@ -270,14 +294,67 @@ fn print_latencies(mut ack: Vec<Duration>, mut end_to_end: Vec<Duration>) {
         ("p99", 0.99),
         ("max", 1.0),
     ] {
-        let left = format!("{name:<7}: {:>8}", ms(quantile(&ack, q)));
-        println!("{left:<48}{name:<7}: {:>8}", ms(quantile(&end_to_end, q)));
+        let left = format!("{name:<7}: {:>8}", ms(ack.quantile(q)));
+        println!("{left:<48}{name:<7}: {:>8}", ms(end_to_end.quantile(q)));
     }
 }
 
-fn quantile(sorted: &[Duration], q: f64) -> Option<Duration> {
-    let last = sorted.len().checked_sub(1)?;
-    sorted.get(((last as f64) * q).round() as usize).copied()
+/// Latencies in logarithmic buckets 1% wide: constant memory however many
+/// records are timed, so the tool's own bookkeeping stays out of the
+/// client's memory figures. Quantiles are accurate to 1%.
+struct Histogram {
+    /// Bucket `i` counts latencies in `[GROWTH^i, GROWTH^(i+1))` ns.
+    buckets: Vec<u64>,
+    count: u64,
+    min: Duration,
+    max: Duration,
+}
+
+const GROWTH: f64 = 1.01;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            // 1% steps up to 1000 s.
+            buckets: vec![0; 2800],
+            count: 0,
+            min: Duration::MAX,
+            max: Duration::ZERO,
+        }
+    }
+}
+
+impl Histogram {
+    fn record(&mut self, latency: Duration) {
+        let nanos = latency.as_nanos().max(1) as f64;
+        let bucket = (nanos.ln() / GROWTH.ln()) as usize;
+        let last = self.buckets.len() - 1;
+        self.buckets[bucket.min(last)] += 1;
+        self.count += 1;
+        self.min = self.min.min(latency);
+        self.max = self.max.max(latency);
+    }
+
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        let last_rank = self.count.checked_sub(1)?;
+        let rank = ((last_rank as f64) * q).round() as u64;
+        if rank == 0 {
+            return Some(self.min);
+        }
+        if rank == last_rank {
+            return Some(self.max);
+        }
+        let mut seen = 0;
+        for (bucket, count) in self.buckets.iter().enumerate() {
+            seen += count;
+            if seen > rank {
+                // The bucket's middle, within its bounds [min, max].
+                let nanos = GROWTH.powf(bucket as f64 + 0.5);
+                return Some(Duration::from_nanos(nanos as u64).clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
 }
 
 fn ms(d: Option<Duration>) -> String {
