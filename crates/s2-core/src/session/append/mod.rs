@@ -162,7 +162,10 @@ pub enum SubmitError {
 struct Entry {
     id: InputId,
     input: AppendInput,
-    frame: Bytes,
+    /// The encoded frame until it is first handed to a connection. Once
+    /// written it is dropped (a resend encodes the input again), so an
+    /// unacknowledged batch is held once, not twice.
+    frame: Option<Bytes>,
     /// Times the batch was handed to a connection.
     attempts: u32,
     /// Whether some attempt may have been applied: sent on a connection
@@ -365,7 +368,7 @@ impl AppendSession {
         self.pending.push_back(Entry {
             id,
             input,
-            frame,
+            frame: Some(frame),
             attempts: 0,
             maybe_landed: false,
         });
@@ -399,7 +402,13 @@ impl AppendSession {
         if self.ack_deadline.is_none() {
             self.ack_deadline = Some(deadline(now, self.config.ack_timeout));
         }
-        Some((*connection, entry.frame.clone()))
+        let frame = entry.frame.take().unwrap_or_else(|| {
+            self.encode_buf.clear();
+            encode_message(&mut self.encode_buf, &entry.input, self.config.compression)
+                .expect("the input was encoded at submit, and encoding is deterministic");
+            self.encode_buf.split().freeze()
+        });
+        Some((*connection, frame))
     }
 
     /// The next event for the driver or the user.
