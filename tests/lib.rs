@@ -23,6 +23,7 @@ pub mod hostile;
 pub mod lincheck;
 pub mod parity;
 pub mod pool;
+pub mod review;
 pub mod security;
 pub mod stream_config;
 pub mod wait;
@@ -169,6 +170,10 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@in deletion, $runtime, $block_on;
             delete_if_exists_ignores_only_not_found,
             list_all_skips_what_is_being_deleted,
+        );
+        $crate::conformance_tests!(@in review, $runtime, $block_on;
+            permit_submitted_while_closing_is_not_dropped,
+            append_session_recovers_from_a_refused_token,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;
             read_session_heartbeat_timeout_replaces_the_connection,

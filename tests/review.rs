@@ -1,0 +1,109 @@
+//! Cases found by reviewing the reservation, access-token and encryption
+//! work: each states a promise the SDK makes and checks it where the new code
+//! could break it.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures_util::FutureExt;
+use s2_client::{
+    AccessToken, AccessTokenProvider, Endpoints, Runtime, S2, StreamName, TokenFuture,
+    types::{AppendInput, AppendRecord},
+};
+use s2_test_server::hostile::{HostileServer, Misbehaviour};
+
+fn batch(body: &'static str) -> AppendInput {
+    AppendInput::new(vec![AppendRecord::new(body)]).expect("valid batch")
+}
+
+/// A batch submitted through a permit while the session is closing is
+/// either refused at submit, or appended before `close` reports success:
+/// `close` never returns `Ok` while an accepted batch was dropped unsent.
+pub async fn permit_submitted_while_closing_is_not_dropped<R: Runtime + Default>(s2: S2<R>) {
+    let stream = crate::fresh_stream(&s2, "permit-close").await;
+    let session = stream.append_session_handle();
+    let permit = session.reserve(10).await.expect("room");
+    let mut close = Box::pin(session.close());
+    // The first poll sends the close; the driver has not seen it yet.
+    assert!((&mut close).now_or_never().is_none(), "close waits for the driver");
+    let ack = match permit.submit(batch("late")) {
+        // Refused at once: the caller knows it was not submitted.
+        Err(_) => return,
+        Ok(ack) => ack,
+    };
+    let closed = close.await;
+    let acked = ack.await;
+    let tail = stream.check_tail().await.expect("tail").seq_num;
+    assert!(
+        acked.is_ok() || closed.is_err(),
+        "close said every submitted batch was acknowledged ({closed:?}), yet the permit's \
+         batch was not ({acked:?}); records on the stream: {tail}"
+    );
+}
+
+/// Gives `stale` until told it was refused, then `fresh`.
+#[derive(Debug, Default)]
+struct Rotating {
+    refused: Mutex<Vec<String>>,
+}
+
+impl AccessTokenProvider for Rotating {
+    fn token(&self) -> TokenFuture<'_> {
+        let token = if self.refused.lock().expect("lock").is_empty() {
+            "stale"
+        } else {
+            "fresh"
+        };
+        Box::pin(async move { Ok(AccessToken::from(token)) })
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        self.refused
+            .lock()
+            .expect("lock")
+            .push(token.expose_secret().to_owned());
+    }
+}
+
+#[derive(Debug)]
+struct Shared(Arc<Rotating>);
+
+impl AccessTokenProvider for Shared {
+    fn token(&self) -> TokenFuture<'_> {
+        self.0.token()
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        self.0.invalidate(token)
+    }
+}
+
+/// An append session whose connection is refused with a 401 asks the
+/// provider for a fresh token on its next connection (as the provider's
+/// documentation says) instead of failing: a 401 proves nothing was
+/// applied, so retrying it can neither lose nor duplicate a batch.
+pub async fn append_session_recovers_from_a_refused_token<R: Runtime + Default>(_: S2<R>) {
+    let server =
+        HostileServer::start(Misbehaviour::RefuseToken { token: "stale" }).expect("hostile server");
+    let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
+    let mut config = s2_client::ClientConfig::new("unused").with_endpoints(endpoints);
+    config.retry.base_delay = Duration::from_millis(10);
+    let provider = Arc::new(Rotating::default());
+    let config = config.with_access_token_provider(Shared(provider.clone()));
+    let stream = S2::<R>::with_runtime(config, R::default())
+        .expect("client")
+        .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"))
+        .stream(StreamName::new("stream").expect("valid name"));
+    let session = stream.append_session_handle();
+    let ack = session.submit(batch("one")).await.expect("submitted");
+    let ack = ack.await;
+    assert_eq!(*provider.refused.lock().expect("lock"), ["stale"]);
+    match ack {
+        Ok(_) => {}
+        Err(e) => panic!(
+            "the session failed on a refused token instead of reconnecting with a fresh one: {e}"
+        ),
+    }
+}
