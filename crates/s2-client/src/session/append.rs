@@ -380,8 +380,15 @@ impl<R: Runtime> Driver<R> {
         match command {
             Command::Close { done } => {
                 self.close_waiters.push(done);
-                self.commands = None;
-                self.machine.close();
+                // A permit outlives the handle: a batch it handed over after
+                // the close was sent is still in the channel and must be
+                // appended, not dropped. Later permits fail at submit; the
+                // machine closes once the channel is drained (`None`).
+                self.gate
+                    .stop(Error::Closed("the append session is closing".into()));
+                if let Some(commands) = self.commands.as_mut() {
+                    commands.close();
+                }
             }
             Command::Submit { id, input, ack } => {
                 let bytes = input.metered_bytes();
