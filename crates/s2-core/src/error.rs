@@ -448,8 +448,11 @@ impl EncryptionError {
     /// code of its own for a missing or malformed key, so those are told
     /// apart by the wording of its message.
     pub fn from_service(error: &ServiceError) -> Option<Self> {
+        // Only a code answered with its own status: a gateway's 5xx
+        // carrying one is no proof that nothing was applied.
+        let code = error.trusted_code()?;
         let message = error.message.clone();
-        match error.code.as_str() {
+        match code {
             "decryption_failed" => Some(Self::WrongKey { message }),
             "bad_header" if error.message.contains("missing encryption key") => {
                 Some(Self::MissingKey { message })
@@ -881,6 +884,22 @@ mod tests {
             parse("bad_header", "invalid s2-basin"),
             Error::Service(_)
         ));
+    }
+
+    #[test]
+    fn an_encryption_code_under_a_gateway_status_is_not_a_proof_of_no_effect() {
+        // A gateway's 502/504 may come after the request reached the
+        // service; a code that disagrees with the status proves nothing.
+        for status in [500, 502, 503, 504] {
+            for (code, message) in [
+                ("decryption_failed", "record decryption failed"),
+                ("bad_header", "missing encryption key for stream cipher 'x'"),
+            ] {
+                let body = serde_json::json!({"code": code, "message": message}).to_string();
+                let e = crate::api::error_from_parts(status, body.as_bytes(), None);
+                assert!(e.may_have_side_effect(), "{status} {code}: {e:?}");
+            }
+        }
     }
 
     #[test]
