@@ -27,7 +27,10 @@ pub async fn permit_submitted_while_closing_is_not_dropped<R: Runtime + Default>
     let permit = session.reserve(10).await.expect("room");
     let mut close = Box::pin(session.close());
     // The first poll sends the close; the driver has not seen it yet.
-    assert!((&mut close).now_or_never().is_none(), "close waits for the driver");
+    assert!(
+        (&mut close).now_or_never().is_none(),
+        "close waits for the driver"
+    );
     let ack = match permit.submit(batch("late")) {
         // Refused at once: the caller knows it was not submitted.
         Err(_) => return,
