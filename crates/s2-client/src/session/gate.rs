@@ -418,6 +418,44 @@ mod tests {
         ));
     }
 
+    /// Memory stays bounded however permits are used: what is admitted
+    /// never exceeds the byte cap by more than one input, even when room
+    /// is reserved ahead for less than the inputs turn out to be (a
+    /// producer's gate has no item cap, so only bytes bound it).
+    #[test]
+    fn reservations_cannot_admit_unbounded_bytes() {
+        let gate = Arc::new(Gate::new(
+            Vec::new(),
+            Limits {
+                max_bytes: 10,
+                max_items: usize::MAX,
+            },
+        ));
+        let mut permits = Vec::new();
+        for _ in 0..1000 {
+            match reserve(&gate, &mut gate.place(), 0) {
+                Poll::Ready(permit) => permits.push(permit),
+                Poll::Pending => break,
+            }
+        }
+        let mut admitted = 0u64;
+        for permit in permits {
+            if permit
+                .admit(10, |inner, id| {
+                    inner.push(id);
+                    Ok(id)
+                })
+                .is_ok()
+            {
+                admitted += 10;
+            }
+        }
+        assert!(
+            admitted <= 10 + 10,
+            "{admitted} bytes admitted under a cap of 10"
+        );
+    }
+
     #[test]
     fn a_stopped_gate_refuses_reserved_inputs_and_takes_back_the_room() {
         let gate = Arc::new(gate());
