@@ -110,3 +110,68 @@ pub async fn append_session_recovers_from_a_refused_token<R: Runtime + Default>(
         ),
     }
 }
+
+/// Waits for `future` at most `wait`; `None` when it did not finish.
+async fn within<R: Runtime + Default, T>(
+    wait: Duration,
+    future: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let future = std::pin::pin!(future);
+    let timer = R::default().sleep(wait);
+    match futures_util::future::select(future, timer).await {
+        futures_util::future::Either::Left((value, _)) => Some(value),
+        futures_util::future::Either::Right(((), _)) => None,
+    }
+}
+
+/// A record submitted through a producer's permit after the close was
+/// taken in (while earlier records await their acks) is either refused at
+/// submit or sent: with no linger, nothing else would ever flush it, and
+/// `close` must not wait for it forever.
+pub async fn producer_permit_used_while_closing_does_not_hang_close<R: Runtime + Default>(
+    s2: S2<R>,
+) {
+    let Some(proxy) = crate::proxy() else { return };
+    let direct = crate::fresh_stream(&s2, "permit-pclose").await;
+    let endpoints = Endpoints::single(&proxy.endpoint()).expect("endpoint");
+    let faulty = S2::<R>::with_runtime(crate::config().with_endpoints(endpoints), R::default())
+        .expect("client")
+        .basin(direct.basin_name().clone())
+        .stream(direct.name().clone());
+    faulty.check_tail().await.expect("warm up");
+    let producer = faulty
+        .producer(s2_client::BatcherConfig {
+            max_records: 10,
+            linger: None,
+            ..Default::default()
+        })
+        .expect("producer");
+    let permit = producer.reserve(10).await.expect("room");
+    let first = producer
+        .submit(AppendRecord::new("first"))
+        .await
+        .expect("submit");
+    // The first record's ack is held back while the close goes through.
+    proxy.stall_responses(Duration::from_millis(800));
+    let mut close = Box::pin(producer.close());
+    assert!(
+        (&mut close).now_or_never().is_none(),
+        "close waits for acks"
+    );
+    R::default().sleep(Duration::from_millis(200)).await;
+    let late = match permit.submit(AppendRecord::new("late")) {
+        Err(_) => return,
+        Ok(ack) => ack,
+    };
+    let closed = within::<R, _>(Duration::from_secs(10), close).await;
+    assert!(
+        closed.is_some(),
+        "close never finished: the permit's record sits in a batch nothing flushes"
+    );
+    first.await.expect("first acked");
+    let late = late.await;
+    assert!(
+        late.is_ok() || closed.is_some_and(|c| c.is_err()),
+        "{late:?}"
+    );
+}

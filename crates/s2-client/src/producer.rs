@@ -426,6 +426,9 @@ impl<R: Runtime> Driver<R> {
     fn end_input(&mut self) {
         self.commands = None;
         self.input_done = true;
+        // A permit outlives the handles: stopped first, the gate takes no
+        // record after this flush, which nothing would flush again.
+        self.gate.stop(closed());
         self.gate.with(|intake| {
             intake.batcher.flush();
             intake.collect();
