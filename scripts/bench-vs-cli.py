@@ -7,9 +7,11 @@ CLI's `s2 bench`, on one standalone s2-lite, runs alternating.
     scripts/bench-vs-cli.py --runs 6 --scenario 1k-10 --duration 20
 
 Each run is measured with /usr/bin/time (user+sys CPU and max RSS of the
-client process only; the server is a separate `s2 lite` process). Medians
-over the runs are printed per client, then the ratios ours/official:
-CPU per GiB written, write throughput, RSS, ack p50/p99, catch-up.
+client process only; the server is a separate `s2 lite` process, in memory,
+started afresh for every pair of runs so neither client finds it fuller
+than the other did; the order within a pair alternates). Medians over the
+runs are printed per client, then the ratios ours/official: CPU per GiB
+written, write throughput, RSS, ack p50/p99, catch-up.
 """
 
 import argparse
@@ -131,36 +133,37 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ours_bin = os.path.join(target, "release", "examples", "bench")
 
-    port = free_port()
     log = open(os.path.join(tempfile.gettempdir(), "bench-vs-cli-lite.log"), "w")
-    lite = start_lite(args.s2, port, log)
-    endpoint = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        S2_ACCOUNT_ENDPOINT=endpoint,
-        S2_BASIN_ENDPOINT=endpoint,
-        S2_ACCESS_TOKEN="ignored",
-        NO_COLOR="1",
-    )
-    env.pop("RUST_LOG", None)
-    try:
-        subprocess.run(
-            [args.s2, "create-basin", "bench-vs-cli"], env=env, capture_output=True
-        )
-        for name in args.scenario or list(SCENARIOS):
-            size, mibps = SCENARIOS[name]
-            flags = [
-                "-b", str(size), "-t", str(mibps),
-                "-d", f"{args.duration}s", "-w", f"{args.catchup_delay}s",
-            ]
-            clients = {
-                "ours": [ours_bin, "bench-vs-cli"] + flags,
-                "official": [args.s2, "bench", "s2://bench-vs-cli"] + flags,
-            }
-            runs = {client: [] for client in clients}
-            for i in range(args.runs):
-                for client, cmd in clients.items():
-                    r = run(cmd, env)
+    for name in args.scenario or list(SCENARIOS):
+        size, mibps = SCENARIOS[name]
+        flags = [
+            "-b", str(size), "-t", str(mibps),
+            "-d", f"{args.duration}s", "-w", f"{args.catchup_delay}s",
+        ]
+        clients = {
+            "ours": [ours_bin, "bench-vs-cli"] + flags,
+            "official": [args.s2, "bench", "s2://bench-vs-cli"] + flags,
+        }
+        runs = {client: [] for client in clients}
+        for i in range(args.runs):
+            order = list(clients) if i % 2 == 0 else list(reversed(clients))
+            port = free_port()
+            lite = start_lite(args.s2, port, log)
+            endpoint = f"http://127.0.0.1:{port}"
+            env = dict(
+                os.environ,
+                S2_ACCOUNT_ENDPOINT=endpoint,
+                S2_BASIN_ENDPOINT=endpoint,
+                S2_ACCESS_TOKEN="ignored",
+                NO_COLOR="1",
+            )
+            env.pop("RUST_LOG", None)
+            try:
+                subprocess.run(
+                    [args.s2, "create-basin", "bench-vs-cli"], env=env, capture_output=True
+                )
+                for client in order:
+                    r = run(clients[client], env)
                     runs[client].append(r)
                     print(
                         f"{name} run {i + 1} {client:8}: write {r.get('write', 0):7.2f} MiB/s"
@@ -170,9 +173,10 @@ def main():
                         f"  catchup {r.get('catchup', 0):7.2f} MiB/s",
                         flush=True,
                     )
-            report(name, runs)
-    finally:
-        lite.kill()
+            finally:
+                lite.kill()
+                lite.wait()
+        report(name, runs)
 
 
 def report(name, runs):

@@ -174,6 +174,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@in review, $runtime, $block_on;
             permit_submitted_while_closing_is_not_dropped,
             append_session_recovers_from_a_refused_token,
+            delete_if_exists_after_a_lost_answer_succeeds,
             producer_permit_used_while_closing_does_not_hang_close,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;

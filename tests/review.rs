@@ -111,6 +111,38 @@ pub async fn append_session_recovers_from_a_refused_token<R: Runtime + Default>(
     }
 }
 
+/// A delete whose first attempt's answer was lost (it may have deleted the
+/// stream) and whose retry finds nothing to delete has done its job:
+/// `delete_*_if_exists` succeeds, while plain `delete_*` reports the
+/// unknown outcome of the first attempt.
+pub async fn delete_if_exists_after_a_lost_answer_succeeds<R: Runtime + Default>(_: S2<R>) {
+    for (name, if_exists) in [("plain", false), ("if_exists", true)] {
+        let server = HostileServer::start(Misbehaviour::DeleteAnswerLost).expect("hostile server");
+        let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
+        let mut config = s2_client::ClientConfig::new("token").with_endpoints(endpoints);
+        config.retry.base_delay = Duration::from_millis(10);
+        let basin = S2::<R>::with_runtime(config, R::default())
+            .expect("client")
+            .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"));
+        let stream = StreamName::new("stream").expect("valid name");
+        let result = if if_exists {
+            basin.delete_stream_if_exists(&stream).await
+        } else {
+            basin.delete_stream(&stream).await
+        };
+        assert_eq!(
+            server.requests_on(s2_test_server::hostile::Route::Delete),
+            2,
+            "{name}"
+        );
+        match (if_exists, result) {
+            (true, Ok(())) => {}
+            (false, Err(e)) => assert!(e.may_have_side_effect(), "{name}: {e}"),
+            (_, other) => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
 /// Waits for `future` at most `wait`; `None` when it did not finish.
 async fn within<R: Runtime + Default, T>(
     wait: Duration,

@@ -137,9 +137,7 @@ impl<R: Runtime> Basin<R> {
     /// exist (or no longer does, when a retry follows an attempt whose
     /// answer was lost) is not an error.
     pub async fn delete_stream_if_exists(&self, name: &StreamName) -> Result<(), Error> {
-        match self.delete_stream(name).await {
-            Err(e) if e.code() == Some("stream_not_found") => Ok(()),
-            other => other,
-        }
+        let call = self.inner.api.delete_stream(&self.name, name)?;
+        crate::retry::execute_unless_not_found(&self.inner, call, "stream_not_found").await
     }
 }

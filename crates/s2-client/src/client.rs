@@ -229,10 +229,8 @@ impl<R: Runtime> S2<R> {
     /// exist (or no longer does, when a retry follows an attempt whose
     /// answer was lost) is not an error.
     pub async fn delete_basin_if_exists(&self, name: &BasinName) -> Result<(), Error> {
-        match self.delete_basin(name).await {
-            Err(e) if e.code() == Some("basin_not_found") => Ok(()),
-            other => other,
-        }
+        let call = self.inner.api.delete_basin(name)?;
+        crate::retry::execute_unless_not_found(&self.inner, call, "basin_not_found").await
     }
 
     /// Issues an access token; returns its secret.

@@ -193,8 +193,13 @@ impl ClientConfig {
 
     /// Sends `headers` with every request (replacing earlier defaults).
     /// Fails on a header the SDK sets itself ([`PROTECTED_HEADERS`](s2_core::api::PROTECTED_HEADERS)).
-    pub fn with_default_headers(mut self, headers: HeaderMap) -> Result<Self, ValidationError> {
+    /// Their values are treated as secrets: never printed by `Debug`, never
+    /// indexed by HTTP/2 header compression.
+    pub fn with_default_headers(mut self, mut headers: HeaderMap) -> Result<Self, ValidationError> {
         check_default_headers(&headers)?;
+        for value in headers.values_mut() {
+            value.set_sensitive(true);
+        }
         self.default_headers = headers;
         Ok(self)
     }
@@ -337,6 +342,17 @@ fn plain_http_from_env(value: Option<&str>) -> Result<PlainHttp, ValidationError
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn default_header_values_are_secrets() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-api-key", http::HeaderValue::from_static("hunter2"));
+        let config = super::ClientConfig::new("token")
+            .with_default_headers(headers)
+            .expect("allowed header");
+        assert!(config.default_headers["x-api-key"].is_sensitive());
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
     use super::*;
 
     #[test]

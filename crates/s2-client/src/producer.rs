@@ -140,11 +140,12 @@ pub struct RecordPermit {
 }
 
 impl RecordPermit {
-    /// Submits a record in the room held, at once: no capacity wait and no
-    /// capacity error (a record bigger than reserved is taken too, its
-    /// excess counted against the cap). It fails only for a record the
-    /// service could never take, or a producer that has stopped; the room
-    /// is then given back.
+    /// Submits a record in the room held, at once, with no capacity wait. A
+    /// record up to the reserved size always fits; a bigger one only when
+    /// its excess fits in the room left, else it is refused with
+    /// `ValidationError::ExceedsReservation` (so permits never stretch the
+    /// cap). It also fails for a record the service could never take, or a
+    /// producer that has stopped; the room is then given back.
     pub fn submit(self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
         let bytes = record.metered_bytes();
         let now = (self.now)();

@@ -45,6 +45,9 @@ pub(crate) struct Tracked<T> {
     /// The first failure of an attempt that may have been applied, when a
     /// later attempt ran.
     pub(crate) unknown_outcome: Option<Error>,
+    /// The last attempt's error, when `result` carries the earlier unknown
+    /// outcome in its place.
+    pub(crate) hidden_last_error: Option<Error>,
 }
 
 /// [`execute`], also saying whether an earlier attempt may have been
@@ -68,6 +71,24 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
     span.record("attempts", attempts);
     span.record("outcome", outcome);
     tracked
+}
+
+/// Runs a delete for which "not found" (`code` with its 404) means done:
+/// also when it answers a retry that followed an attempt whose answer was
+/// lost, which may itself have been the delete.
+pub(crate) async fn execute_unless_not_found<R: Runtime>(
+    inner: &ClientInner<R>,
+    call: Call<()>,
+    code: &str,
+) -> Result<(), Error> {
+    let not_found = |e: &Error| matches!(e, Error::Service(s) if s.status == 404 && s.code == code);
+    let tracked = execute_tracking(inner, call).await;
+    match tracked.result {
+        Err(e) if !not_found(&e) && !tracked.hidden_last_error.as_ref().is_some_and(not_found) => {
+            Err(e)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The attempts of [`execute_tracking`], counted in `attempts`.
@@ -99,6 +120,7 @@ async fn run_attempts<R: Runtime, T>(
                 return Tracked {
                     result: Ok(value),
                     unknown_outcome,
+                    hidden_last_error: None,
                 };
             }
             Err(error) => error,
@@ -107,7 +129,7 @@ async fn run_attempts<R: Runtime, T>(
             .then(|| backoff.next_delay(error.retry_after()))
             .flatten();
         let Some(delay) = retry else {
-            let result = match &unknown_outcome {
+            let (result, hidden_last_error) = match &unknown_outcome {
                 // An append condition is left to the caller, which must
                 // resolve it or return `unknown_outcome` (see
                 // `Stream::append`); anything else proving only that the last
@@ -116,13 +138,14 @@ async fn run_attempts<R: Runtime, T>(
                     if !error.may_have_side_effect()
                         && !matches!(error, Error::AppendCondition(_)) =>
                 {
-                    Err(earlier.clone())
+                    (Err(earlier.clone()), Some(error))
                 }
-                _ => Err(error),
+                _ => (Err(error), None),
             };
             return Tracked {
                 result,
                 unknown_outcome,
+                hidden_last_error,
             };
         };
         if error.may_have_side_effect() && unknown_outcome.is_none() {

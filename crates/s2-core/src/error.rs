@@ -103,6 +103,17 @@ pub enum ValidationError {
         /// Records in the batch.
         records: usize,
     },
+    /// An input submitted through a permit is bigger than the permit's
+    /// reservation by more than the room left: reserve its real size.
+    #[error(
+        "an input of {metered_bytes} metered bytes does not fit a permit of {reserved} bytes and the room left"
+    )]
+    ExceedsReservation {
+        /// Metered bytes reserved.
+        reserved: u64,
+        /// Metered bytes of the input.
+        metered_bytes: u64,
+    },
     /// A record header has an empty name (reserved for command records).
     #[error("record {index} has a header with an empty name, which only command records may use")]
     EmptyHeaderName {

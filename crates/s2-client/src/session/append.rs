@@ -229,11 +229,12 @@ pub struct AppendPermit {
 }
 
 impl AppendPermit {
-    /// Submits a batch in the room held, at once: no capacity wait and no
-    /// capacity error (a batch bigger than reserved is taken too, its excess
-    /// counted against the cap). It fails only for a batch the service
-    /// could never take, or a session that has stopped; the room is then
-    /// given back.
+    /// Submits a batch in the room held, at once, with no capacity wait. A
+    /// batch up to the reserved size always fits; a bigger one only when its
+    /// excess fits in the room left, else it is refused with
+    /// `ValidationError::ExceedsReservation` (so permits never stretch the
+    /// cap). It also fails for a batch the service could never take, or a
+    /// session that has stopped; the room is then given back.
     pub fn submit(self, input: AppendInput) -> Result<AckFuture, Error> {
         check_seq_nums(&input)?;
         let bytes = input.metered_bytes();

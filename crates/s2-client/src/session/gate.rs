@@ -20,7 +20,7 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use s2_core::Error;
+use s2_core::{Error, error::ValidationError};
 
 /// How much may be admitted and not yet released.
 #[derive(Debug, Clone, Copy)]
@@ -235,10 +235,12 @@ pub(crate) struct Reserved<T> {
 
 impl<T> Reserved<T> {
     /// Hands an input of `bytes` over through the room held: runs `admit`
-    /// with the inner state and the input's id, under the lock, with no wait
-    /// and no capacity check. The room is then the input's, at its real
-    /// size (it may exceed what was reserved). When `admit` fails or the
-    /// gate is stopped, the room is given back.
+    /// with the inner state and the input's id, under the lock, with no
+    /// wait. The room is then the input's, at its real size: an input bigger
+    /// than reserved is taken only when the excess fits in the room left
+    /// (or it is alone), so permits cannot stretch the cap; otherwise it is
+    /// refused with [`ValidationError::ExceedsReservation`]. When `admit`
+    /// fails or the gate is stopped, the room is given back.
     pub(crate) fn admit<R>(
         mut self,
         bytes: u64,
@@ -246,8 +248,17 @@ impl<T> Reserved<T> {
     ) -> Result<R, Error> {
         let gate = self.gate.take().expect("a reservation is used once");
         let mut state = gate.lock();
+        let excess = bytes.saturating_sub(self.bytes);
+        let fits = excess == 0
+            || state.items == 1
+            || state.bytes.saturating_add(excess) <= gate.limits.max_bytes;
         let result = match state.stopped.clone() {
             Some(error) => Err(error),
+            None if !fits => Err(ValidationError::ExceedsReservation {
+                reserved: self.bytes,
+                metered_bytes: bytes,
+            }
+            .into()),
             None => {
                 let id = state.next_id;
                 admit(&mut state.inner, id)
@@ -408,10 +419,27 @@ mod tests {
             Poll::Pending
         ));
         assert_eq!(push(late, 2), 1);
-        // Bigger than reserved: still handed over, the excess counted.
-        assert_eq!(push(early, 9), 2);
+        // Bigger than reserved by more than the room left: refused, and
+        // the room is given back.
+        let refused = early.admit(9, |inner, id| {
+            inner.push(id);
+            Ok(id)
+        });
+        assert!(matches!(
+            refused,
+            Err(Error::Validation(ValidationError::ExceedsReservation {
+                reserved: 2,
+                metered_bytes: 9
+            }))
+        ));
+        gate.with(|inner| assert_eq!(inner, &[0, 1]));
+        // An excess that fits the room left is taken, at its real size.
+        let Poll::Ready(again) = reserve(&gate, &mut gate.place(), 2) else {
+            panic!("room")
+        };
+        assert_eq!(push(again, 6), 2);
         gate.with(|inner| assert_eq!(inner, &[0, 1, 2]));
-        gate.release(2 + 2 + 9, 3);
+        gate.release(2 + 2 + 6, 3);
         assert!(matches!(
             reserve(&gate, &mut gate.place(), 10),
             Poll::Ready(_)

@@ -8,7 +8,10 @@ pub(crate) mod read;
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -38,6 +41,10 @@ pub(crate) struct Opening {
     /// before any answer, so a connection that never answers can be
     /// evicted.
     on: Arc<OnceLock<ConnectionHandle>>,
+    /// Set when the provider's token was refused with a 401 and the request
+    /// could not be sent again here (an append session's body was handed
+    /// over): the session may reconnect once with a fresh token.
+    token_refused: Arc<AtomicBool>,
     future: BoxFuture<Result<(Incoming, Lease), Error>>,
 }
 
@@ -51,6 +58,8 @@ impl Opening {
         let asked = inner.transport.runtime().now();
         let on = Arc::new(OnceLock::new());
         let chosen = on.clone();
+        let token_refused = Arc::new(AtomicBool::new(false));
+        let refused = token_refused.clone();
         let future = Box::pin(async move {
             let mut request = request;
             let mut body = Some(body);
@@ -68,11 +77,14 @@ impl Opening {
                         crate::auth::invalidate(&inner.config, &token);
                         // A read session's request has no body: it is sent
                         // again, once, with a fresh token. An append
-                        // session's body was handed over; its next
-                        // connection asks for a fresh token.
+                        // session's body was handed over; the session
+                        // reconnects once, asking for a fresh token.
                         if body.is_none() && request.method == http::Method::GET && !retried {
                             retried = true;
                             continue;
+                        }
+                        if !retried {
+                            refused.store(true, Ordering::Relaxed);
                         }
                         break (response, lease);
                     }
@@ -94,6 +106,7 @@ impl Opening {
             connection,
             asked,
             on,
+            token_refused,
             future,
         }
     }
@@ -123,6 +136,9 @@ pub(crate) struct SessionConnection {
     /// reconnect that follows.
     /// `Ok`: a failure; `Err`: the server's advice (not a retry).
     failure: Option<(Instant, Result<String, &'static str>)>,
+    /// A refused token already earned a reconnect since the last accepted
+    /// connection.
+    token_refreshed: bool,
 }
 
 impl SessionConnection {
@@ -243,10 +259,12 @@ impl SessionConnection {
             && let Poll::Ready(result) = opening.poll(cx)
         {
             let connection = opening.connection;
+            let token_refused = opening.token_refused.load(Ordering::Relaxed);
             self.opening = None;
             let now = now();
             match result {
                 Ok((body, lease)) => {
+                    self.token_refreshed = false;
                     self.heard = Some(now);
                     machine.handle_connected(connection, now);
                     self.open = Some(Open {
@@ -259,6 +277,18 @@ impl SessionConnection {
                 // refused, not broken.
                 Err(e @ Error::Service(_)) => {
                     self.note_failure(&e, now);
+                    // A refused token proves nothing was applied; the
+                    // provider was told, so one reconnect asks for a fresh
+                    // token. A second refusal in a row ends the session.
+                    let e = if token_refused && !self.token_refreshed {
+                        self.token_refreshed = true;
+                        Error::transport(
+                            false,
+                            "the access token was refused: reconnecting with a fresh one",
+                        )
+                    } else {
+                        e
+                    };
                     machine.handle_rejected(connection, e, now)
                 }
                 Err(e) => {

@@ -277,7 +277,11 @@ impl Api {
     /// Adds `headers` to every request. The SDK's own headers win: a
     /// protected name ([`PROTECTED_HEADERS`]), or one a request sets itself,
     /// is never taken from here.
-    pub fn with_default_headers(mut self, headers: HeaderMap) -> Self {
+    pub fn with_default_headers(mut self, mut headers: HeaderMap) -> Self {
+        // They may carry secrets: kept out of HPACK's index and of `Debug`.
+        for value in headers.values_mut() {
+            value.set_sensitive(true);
+        }
         self.default_headers = (!headers.is_empty()).then(|| std::sync::Arc::new(headers));
         self
     }

@@ -94,6 +94,10 @@ pub enum Misbehaviour {
         /// The refused token.
         token: &'static str,
     },
+    /// The first delete (of a basin or stream) is reset after it arrived, so
+    /// its outcome is unknown; later deletes get a 404 `basin_not_found` or
+    /// `stream_not_found`, as if the first had done it.
+    DeleteAnswerLost,
     /// Every call gets an error whose body is a megabyte of text full of CR,
     /// LF and ANSI escapes; sessions get it in a terminal frame.
     HostileErrorBody(ErrorBody),

@@ -179,6 +179,20 @@ async fn play(
             let body = r#"{"code":"authn","message":"token expired"}"#;
             respond::reply(respond, head, Bytes::from_static(body.as_bytes())).await
         }
+        M::DeleteAnswerLost if route == Route::Delete => {
+            if shared.by_route[route.index()].load(Ordering::SeqCst) == 1 {
+                respond.send_reset(h2::Reason::INTERNAL_ERROR);
+                return Ok(());
+            }
+            let code = if request.uri().path().starts_with("/v1/streams/") {
+                "stream_not_found"
+            } else {
+                "basin_not_found"
+            };
+            let head = respond::head(404, &[("content-type", "application/json")]);
+            let body = format!(r#"{{"code":"{code}","message":"not found"}}"#);
+            respond::reply(respond, head, Bytes::from(body)).await
+        }
         M::RetryAfter { millis } => {
             let head = respond::head(
                 503,
@@ -245,6 +259,7 @@ async fn sensible(
             let mut stream = respond::open_session(&mut respond)?;
             serve_reads(&mut stream, &request, None, false).await
         }
+        Route::Delete => respond::reply(respond, respond::head(202, &[]), Bytes::new()).await,
         Route::Other => {
             let json = r#"{"code":"not_implemented","message":"not served here"}"#;
             respond::reply_json(respond, 501, json.into()).await

@@ -17,13 +17,15 @@ pub enum Route {
     AppendSession,
     /// `GET /v1/streams/{stream}/records` with `content-type: s2s/proto`.
     ReadSession,
+    /// `DELETE` of a basin or stream.
+    Delete,
     /// Anything else.
     Other,
 }
 
 impl Route {
     /// Number of routes.
-    pub(super) const COUNT: usize = 7;
+    pub(super) const COUNT: usize = 8;
 
     /// Index into per-route counters.
     pub(super) fn index(self) -> usize {
@@ -38,6 +40,9 @@ impl Route {
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes() == s2_core::api::SESSION_CONTENT_TYPE.as_bytes());
         let method = request.method();
+        if method == Method::DELETE {
+            return Route::Delete;
+        }
         if path == "/v1/basins" && method == Method::GET {
             return Route::ListBasins;
         }
