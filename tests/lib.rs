@@ -183,6 +183,7 @@ macro_rules! conformance_tests {
             read_session_advice_replaces_the_connection,
             append_session_advice_replaces_the_connection,
             many_sessions_leave_room_for_unary_calls,
+            a_slow_consumer_stalls_no_other_session,
         );
     };
     (@in $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {

@@ -283,3 +283,63 @@ pub async fn many_sessions_leave_room_for_unary_calls<R: Runtime + Default>(s2: 
         "{connections} connections for {SESSIONS} sessions"
     );
 }
+
+/// Bytes appended to the stream whose reader never reads: far more than any
+/// one request's HTTP/2 receive window.
+const UNREAD_BYTES: usize = 24 * 1024 * 1024;
+
+/// A read session whose consumer stops reading holds at most its own
+/// stream's receive window: another read session on the same HTTP/2
+/// connection keeps receiving records, and unary calls keep completing.
+pub async fn a_slow_consumer_stalls_no_other_session<R: Runtime + Default>(s2: S2<R>) {
+    let slow = crate::fresh_stream(&s2, "slow").await;
+    let basin = s2.basin(slow.basin_name().clone());
+    let other_name = StreamName::new("other").expect("valid name");
+    basin
+        .create_stream(&other_name, StreamConfig::default())
+        .await
+        .expect("create stream");
+    let other = basin.stream(other_name);
+
+    // The slow session opens and sees its first batch, then is never
+    // polled again while the stream fills behind it.
+    let mut stalled = slow.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    slow.append(&one_record("first")).await.expect("append");
+    match within::<R, _>(Duration::from_secs(10), stalled.next()).await {
+        Some(Some(Ok(_))) => {}
+        other => panic!("the slow session did not open: {other:?}"),
+    }
+    let body = bytes::Bytes::from(vec![b'x'; 1000 * 1024 / 1000 - 8]);
+    for _ in 0..UNREAD_BYTES / (1000 * 1024) {
+        let batch: Vec<AppendRecord> = (0..1000).map(|_| AppendRecord::new(body.clone())).collect();
+        slow.append(&AppendInput::new(batch).expect("valid batch"))
+            .await
+            .expect("append");
+    }
+
+    // Another session on the same client (and connection) still gets its
+    // records, one by one, promptly.
+    let mut session = other.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    for i in 0..3 {
+        let body = format!("record {i}");
+        other.append(&one_record(&body)).await.expect("append");
+        let got = within::<R, _>(Duration::from_secs(5), async {
+            loop {
+                match session.next().await {
+                    Some(Ok(ReadItem::Batch(batch))) => break batch,
+                    Some(Ok(_)) => continue,
+                    other => panic!("the other session ended: {other:?}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|| panic!("record {i} never reached the other session"));
+        assert_eq!(got.records[0].body, body.as_bytes());
+    }
+    let tail = within::<R, _>(UNARY_LIMIT, other.check_tail()).await;
+    assert!(
+        matches!(tail, Some(Ok(_))),
+        "check_tail stalled behind the slow session"
+    );
+    drop(stalled);
+}

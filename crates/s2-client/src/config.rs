@@ -58,13 +58,19 @@ pub struct ClientConfig {
     /// How long a keepalive ping may go unanswered before the connection is
     /// presumed dead.
     pub keepalive_timeout: Duration,
-    /// Initial HTTP/2 receive window of each request, in bytes
-    /// (1..=2^31-1). `None`, with no connection window either: windows that
-    /// adapt to the connection's bandwidth-delay product.
+    /// HTTP/2 receive window of each request, in bytes (1..=2^31-1): what
+    /// a session whose reader stops reading may hold unread. `None`:
+    /// [`DEFAULT_STREAM_RECEIVE_WINDOW`] (2 MiB, as hyper and the official
+    /// SDK).
     pub stream_receive_window: Option<u32>,
     /// HTTP/2 receive window of a connection, shared by its requests, in
-    /// bytes (65 535..=2^31-1). `None`: see
-    /// [`stream_receive_window`](Self::stream_receive_window).
+    /// bytes (65 535..=2^31-1). `None`: room for the window of every request
+    /// the connection carries (stream window times
+    /// [`max_concurrent_requests_per_connection`](Self::max_concurrent_requests_per_connection),
+    /// at most 2^31-1), so a session whose reader stops reading never
+    /// stalls the other sessions and calls on its connection. A smaller
+    /// window bounds a connection's memory but lets a few stalled readers
+    /// block it.
     pub connection_receive_window: Option<u32>,
     /// Trust the operating system's certificate store as well as the bundled
     /// webpki roots.
@@ -101,6 +107,25 @@ pub struct ClientConfig {
 
 /// Largest HTTP/2 window.
 const MAX_WINDOW: u32 = (1 << 31) - 1;
+
+/// Default HTTP/2 receive window of each request: 2 MiB.
+pub const DEFAULT_STREAM_RECEIVE_WINDOW: u32 = 2 * 1024 * 1024;
+
+impl ClientConfig {
+    /// The HTTP/2 receive windows in effect: per request, per connection.
+    pub(crate) fn receive_windows(&self) -> (u32, u32) {
+        let stream = self
+            .stream_receive_window
+            .unwrap_or(DEFAULT_STREAM_RECEIVE_WINDOW);
+        let connection = self.connection_receive_window.unwrap_or_else(|| {
+            let requests = u64::try_from(self.max_concurrent_requests_per_connection.max(1))
+                .unwrap_or(u64::MAX);
+            (u64::from(stream).saturating_mul(requests))
+                .clamp(u64::from(MIN_CONNECTION_WINDOW), u64::from(MAX_WINDOW)) as u32
+        });
+        (stream, connection)
+    }
+}
 /// Smallest HTTP/2 connection window (the protocol's initial one).
 const MIN_CONNECTION_WINDOW: u32 = 65_535;
 
@@ -295,7 +320,8 @@ impl ClientConfig {
     }
 
     /// Sets the HTTP/2 receive windows: per request, and per connection
-    /// (shared by its requests). Fixed windows replace the adaptive ones.
+    /// (shared by its requests); see
+    /// [`connection_receive_window`](Self::connection_receive_window).
     pub fn with_receive_windows(
         mut self,
         stream: u32,

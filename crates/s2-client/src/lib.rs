@@ -163,8 +163,8 @@ pub use basin::Basin;
 pub use batching::{AppendInputs, append_inputs};
 pub use client::{S2, generate_fencing_token};
 pub use config::{
-    AppendRetryPolicy, ClientConfig, ENV_ACCESS_TOKEN, ENV_ACCOUNT_ENDPOINT,
-    ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
+    AppendRetryPolicy, ClientConfig, DEFAULT_STREAM_RECEIVE_WINDOW, ENV_ACCESS_TOKEN,
+    ENV_ACCOUNT_ENDPOINT, ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
 };
 pub use producer::{Producer, RecordAck, RecordAckFuture, RecordPermit};
 pub use runtime::Runtime;

@@ -402,14 +402,12 @@ impl<R: Runtime> Transport<R> {
                 .await
                 .map_err(|e| Error::transport(false, e))?;
             let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
-            let (stream_window, connection_window) = (
-                self.config.stream_receive_window,
-                self.config.connection_receive_window,
-            );
+            let (stream_window, connection_window) = self.config.receive_windows();
             builder
                 .timer(HyperTimer(self.runtime.clone()))
-                // Fixed windows, when configured, replace adaptive ones.
-                .adaptive_window(stream_window.is_none() && connection_window.is_none())
+                // Fixed windows: an adaptive connection window equals the
+                // stream window, so one unread session would stall them all.
+                .adaptive_window(false)
                 .initial_stream_window_size(stream_window)
                 .initial_connection_window_size(connection_window)
                 .max_frame_size(Some(256 * 1024))
