@@ -8,6 +8,7 @@
 
 mod account;
 mod basin;
+mod compress;
 pub mod endpoints;
 mod read_back;
 mod read_batch;
@@ -287,8 +288,9 @@ impl Api {
         &self.endpoints
     }
 
-    /// The compression offered for data-plane responses and used for
-    /// session frames.
+    /// The compression of request bodies (those of at least
+    /// [`COMPRESSION_THRESHOLD`](crate::frame::COMPRESSION_THRESHOLD)
+    /// bytes) and session frames, and the one offered for responses.
     pub fn compression(&self) -> Compression {
         self.compression
     }
@@ -332,6 +334,7 @@ struct RequestBuilder {
     query: Vec<(&'static str, String)>,
     headers: HeaderMap,
     body: Bytes,
+    compression: Compression,
 }
 
 impl RequestBuilder {
@@ -370,7 +373,7 @@ impl RequestBuilder {
         // since a request without the header allows the server any coding.
         headers.insert(
             http::header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
+            HeaderValue::from_static(api.compression.accept_encoding_value().unwrap_or("identity")),
         );
         Self {
             error,
@@ -381,6 +384,7 @@ impl RequestBuilder {
             query: Vec::new(),
             headers,
             body: Bytes::new(),
+            compression: api.compression,
         }
     }
 
@@ -442,11 +446,23 @@ impl RequestBuilder {
                 }
             }
         }
+        let mut body = std::mem::take(&mut self.body);
+        if let Some(compressed) = compress::body(self.compression, &body) {
+            body = compressed;
+            let coding = self
+                .compression
+                .accept_encoding_value()
+                .expect("only a compression with a coding compresses");
+            self.headers.insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding),
+            );
+        }
         Ok(HttpRequest {
             method: self.method.clone(),
             uri,
             headers: std::mem::take(&mut self.headers),
-            body: std::mem::take(&mut self.body),
+            body,
         })
     }
 }
