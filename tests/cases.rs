@@ -592,8 +592,11 @@ pub async fn ignore_command_records<R: Runtime + Default>(s2: S2<R>) {
 
 /// With compression on, large reads come back compressed and intact.
 pub async fn compression_round_trip<R: Runtime + Default>(_s2: S2<R>) {
-    let s2 = S2::<R>::with_runtime(crate::config().with_compression(true), R::default())
-        .expect("client");
+    let s2 = S2::<R>::with_runtime(
+        crate::config().with_compression(s2_client::Compression::Zstd),
+        R::default(),
+    )
+    .expect("client");
     let stream = fresh_stream(&s2, "zstd").await;
     let body = Bytes::from("compressible ".repeat(5_000));
     stream

@@ -310,13 +310,27 @@ impl ClientConfig {
         self
     }
 
-    /// Turns compression on (zstd) or off.
-    pub fn with_compression(mut self, enabled: bool) -> Self {
-        self.compression = if enabled {
-            Compression::Zstd
-        } else {
-            Compression::None
-        };
+    /// Sets the compression of request bodies and session frames (those of
+    /// 1 KiB or more) and the one offered for responses: none, zstd or
+    /// gzip. An append session may override it
+    /// ([`AppendSessionOptions::with_compression`](crate::AppendSessionOptions::with_compression)).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets the most metered bytes an append session keeps unacknowledged
+    /// (per session: [`AppendSessionOptions`](crate::AppendSessionOptions)).
+    pub fn with_max_unacked_bytes(mut self, bytes: u64) -> Self {
+        self.max_unacked_bytes = bytes;
+        self
+    }
+
+    /// Sets how long an append session waits for an ack before presuming
+    /// the connection broken (per session:
+    /// [`AppendSessionOptions`](crate::AppendSessionOptions)).
+    pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
         self
     }
 }

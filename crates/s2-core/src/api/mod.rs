@@ -373,7 +373,11 @@ impl RequestBuilder {
         // since a request without the header allows the server any coding.
         headers.insert(
             http::header::ACCEPT_ENCODING,
-            HeaderValue::from_static(api.compression.accept_encoding_value().unwrap_or("identity")),
+            HeaderValue::from_static(
+                api.compression
+                    .accept_encoding_value()
+                    .unwrap_or("identity"),
+            ),
         );
         Self {
             error,
