@@ -95,6 +95,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Metric::Accumulation { name, values, .. } | Metric::Gauge { name, values, .. } => {
                 println!("{name}: {} points", values.len())
             }
+            // A kind of metric newer than this SDK.
+            other => println!("{other:?}"),
         }
     }
     Ok(())

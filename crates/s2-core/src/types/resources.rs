@@ -331,3 +331,20 @@ pub struct Provisioned<T> {
     /// What the call did.
     pub result: ProvisionResult,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn unknown_basin_states_parse() {
+        let info: BasinInfo =
+            serde_json::from_value(json!({"name": "some-basin", "state": "frozen"})).unwrap();
+        assert_eq!(info.state(), BasinState::Unknown);
+        let info: BasinInfo =
+            serde_json::from_value(json!({"name": "some-basin", "state": "deleting"})).unwrap();
+        assert_eq!(info.state(), BasinState::Deleting);
+    }
+}
