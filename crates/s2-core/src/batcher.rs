@@ -29,9 +29,9 @@ const MIN_RECORD_METERED_BYTES: u64 = 8;
 
 /// Limits and append conditions of the batches a [`Batcher`] produces.
 ///
-/// The [`Default`] is: at most 1000 records and 1 MiB metered per batch, no
-/// linger (a batch only closes when full or flushed), no `match_seq_num` and
-/// no fencing token.
+/// The [`Default`] is what the official SDKs and CLI use: at most 1000
+/// records and 1 MiB metered per batch, a linger of
+/// [`DEFAULT_LINGER`] (5 ms), no `match_seq_num` and no fencing token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatcherConfig {
     /// Most records per batch, `1..=1000`.
@@ -54,12 +54,16 @@ impl Default for BatcherConfig {
         Self {
             max_records: MAX_BATCH_RECORDS,
             max_bytes: MAX_BATCH_METERED_BYTES,
-            linger: None,
+            linger: Some(DEFAULT_LINGER),
             match_seq_num: None,
             fencing_token: None,
         }
     }
 }
+
+/// How long a batch stays open for more records by default, as in the
+/// official SDKs and CLI.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
 
 impl BatcherConfig {
     /// Checks that the limits are within what the service accepts, failing
@@ -389,7 +393,7 @@ mod tests {
         let config = BatcherConfig::default();
         assert_eq!(config.max_records, 1000);
         assert_eq!(config.max_bytes, 1024 * 1024);
-        assert_eq!(config.linger, None);
+        assert_eq!(config.linger, Some(Duration::from_millis(5)));
         assert_eq!(config.match_seq_num, None);
         assert_eq!(config.fencing_token, None);
         assert!(config.validate().is_ok());
@@ -679,7 +683,10 @@ mod tests {
     #[test]
     fn without_linger_batches_wait_for_flush() {
         let t0 = Instant::now();
-        let mut b = batcher(BatcherConfig::default());
+        let mut b = batcher(BatcherConfig {
+            linger: None,
+            ..BatcherConfig::default()
+        });
         b.handle_timeout(t0); // spurious on an empty batcher
         for i in 0..10 {
             b.handle_record(AppendRecord::new("x"), t0 + Duration::from_secs(i))
