@@ -1,6 +1,6 @@
 //! Client configuration.
 
-use std::{sync::Arc, time::Duration};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use http::{HeaderMap, HeaderValue};
 
@@ -51,7 +51,8 @@ pub struct ClientConfig {
     pub retry: BackoffConfig,
     /// When appends may be retried.
     pub append_retry_policy: AppendRetryPolicy,
-    /// Compression of data-plane responses and session frames.
+    /// Compression of request bodies and session frames (those of 1 KiB or
+    /// more), and the one offered for responses. Default: none.
     pub compression: Compression,
     /// Interval of HTTP/2 keepalive pings (`None` disables them).
     pub keepalive_interval: Option<Duration>,
@@ -147,7 +148,9 @@ const DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION: usize = 100;
 
 impl ClientConfig {
     /// Defaults for the S2 cloud with this token: 5 s request timeout, 3
-    /// retries, at-least-once append retries, no compression.
+    /// retries (4 attempts), at-least-once append retries, no compression.
+    /// The README's "Defaults" table sets every default beside the official
+    /// SDKs'.
     pub fn new(access_token: impl Into<AccessToken>) -> Self {
         Self {
             access_token: access_token.into(),
@@ -244,10 +247,23 @@ impl ClientConfig {
         self
     }
 
-    /// Sets how many times a failed request is retried.
+    /// Sets how many times a failed request is retried (default 3: four
+    /// attempts in all).
     pub fn with_max_retries(mut self, max_retries: u32) -> Self {
         self.retry.max_retries = max_retries;
         self
+    }
+
+    /// Sets how many attempts a request gets, the first included, as the
+    /// official SDKs count them (`max_attempts`; theirs default to 3, this
+    /// client's to 4). 1 means no retry.
+    pub fn with_max_attempts(self, max_attempts: NonZeroU32) -> Self {
+        self.with_max_retries(max_attempts.get() - 1)
+    }
+
+    /// How many attempts a request gets, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.retry.max_retries.saturating_add(1)
     }
 
     /// Sets the append retry policy.
@@ -352,6 +368,60 @@ fn plain_http_from_env(value: Option<&str>) -> Result<PlainHttp, ValidationError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_count_the_first_try() {
+        let config = ClientConfig::new("t");
+        assert_eq!((config.retry.max_retries, config.max_attempts()), (3, 4));
+        let config = config.with_max_attempts(NonZeroU32::new(3).expect("not zero"));
+        assert_eq!((config.retry.max_retries, config.max_attempts()), (2, 3));
+        let config = config.with_max_attempts(NonZeroU32::MIN);
+        assert_eq!(config.retry.max_retries, 0);
+    }
+
+    #[test]
+    fn session_options_override_the_client() {
+        use crate::AppendSessionOptions;
+        let client = ClientConfig::new("t").with_compression(Compression::Gzip);
+        let inherited = AppendSessionOptions::new().resolve(&client);
+        assert_eq!(
+            (
+                inherited.max_unacked_bytes,
+                inherited.max_unacked_batches,
+                inherited.ack_timeout,
+                inherited.compression
+            ),
+            (
+                5 * 1024 * 1024,
+                crate::DEFAULT_MAX_UNACKED_BATCHES,
+                Duration::from_secs(10),
+                Compression::Gzip
+            )
+        );
+        let own = AppendSessionOptions::new()
+            .with_max_unacked_bytes(2 * 1024 * 1024)
+            .expect("valid")
+            .with_max_unacked_batches(std::num::NonZeroUsize::new(7).expect("not zero"))
+            .with_ack_timeout(Duration::from_secs(2))
+            .expect("valid")
+            .with_compression(Compression::None)
+            .resolve(&client);
+        assert_eq!(
+            (
+                own.max_unacked_bytes,
+                own.max_unacked_batches,
+                own.ack_timeout,
+                own.compression
+            ),
+            (
+                2 * 1024 * 1024,
+                7,
+                Duration::from_secs(2),
+                Compression::None
+            )
+        );
+        assert_eq!(own.retry_policy, client.append_retry_policy);
+    }
 
     #[test]
     fn debug_redacts_the_token() {
