@@ -205,6 +205,8 @@ impl AppendSessionOptions {
 
     /// The session machine's configuration: these options over `client`'s.
     pub(crate) fn resolve(&self, client: &ClientConfig) -> AppendSessionConfig {
+        // Settings the core may add later keep their defaults.
+        #[allow(clippy::needless_update)]
         AppendSessionConfig {
             max_unacked_bytes: self.max_unacked_bytes.unwrap_or(client.max_unacked_bytes),
             max_unacked_batches: self
