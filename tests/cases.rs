@@ -847,11 +847,9 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
     let records: Vec<_> = (0..2_500)
         .map(|i| AppendRecord::new(format!("record {i}")))
         .collect();
-    let config = s2_client::BatcherConfig {
-        max_records: 1000,
-        match_seq_num: Some(0),
-        ..Default::default()
-    };
+    let config = s2_client::BatcherConfig::default()
+        .with_max_records(1000)
+        .with_match_seq_num(Some(0));
     let inputs: Vec<_> = s2_client::append_inputs(
         R::default(),
         futures_util::stream::iter(records.clone()),
@@ -893,11 +891,11 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
 pub async fn producer_acks_each_record<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "prod").await;
     let producer = stream
-        .producer(s2_client::BatcherConfig {
-            max_records: 10,
-            linger: Some(Duration::from_millis(5)),
-            ..Default::default()
-        })
+        .producer(
+            s2_client::BatcherConfig::default()
+                .with_max_records(10)
+                .with_linger(Some(Duration::from_millis(5))),
+        )
         .expect("producer");
     let mut acks = Vec::new();
     for i in 0..95 {

@@ -37,6 +37,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60)
 /// Durations are taken as given up to [`MAX_DURATION`]; longer ones are cut
 /// to it when the client is built.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Bearer token presented with every request, only to the configured
     /// endpoints.

@@ -68,6 +68,7 @@ pub enum TimeseriesInterval {
 
 /// Time range and granularity of a metrics query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct MetricsRange {
     /// Start, in Unix seconds.
     pub start: Option<u32>,
@@ -75,6 +76,31 @@ pub struct MetricsRange {
     pub end: Option<u32>,
     /// Granularity.
     pub interval: Option<TimeseriesInterval>,
+}
+
+impl MetricsRange {
+    /// The service's default range and granularity.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the start, in Unix seconds.
+    pub fn with_start(mut self, start: u32) -> Self {
+        self.start = Some(start);
+        self
+    }
+
+    /// Sets the end, in Unix seconds.
+    pub fn with_end(mut self, end: u32) -> Self {
+        self.end = Some(end);
+        self
+    }
+
+    /// Sets the granularity.
+    pub fn with_interval(mut self, interval: TimeseriesInterval) -> Self {
+        self.interval = Some(interval);
+        self
+    }
 }
 
 /// Unit of a metric.

@@ -245,6 +245,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 
 /// Filters and paging of a list call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ListRequest {
     /// Only names starting with this.
     pub prefix: String,
