@@ -193,8 +193,10 @@ impl<R: Runtime> S2<R> {
     /// producers' included, take no more batches
     /// (submits fail with [`Error::Closed`]) and are waited for until every
     /// batch they hold is acknowledged or failed, up to `timeout`; then the
-    /// pooled connections are closed, ending read sessions too. Every later
-    /// call fails with [`Error::Closed`] before anything is sent.
+    /// pooled connections are closed: at once when idle, and once their
+    /// last request ends otherwise (a read session still open keeps its
+    /// connection until it ends or is dropped, and cannot reconnect). Every
+    /// later request fails with [`Error::Closed`] before anything is sent.
     ///
     /// Records still lingering in a [`Producer`](crate::Producer)'s open
     /// batch are not flushed: close producers first to send them.
