@@ -592,8 +592,11 @@ pub async fn ignore_command_records<R: Runtime + Default>(s2: S2<R>) {
 
 /// With compression on, large reads come back compressed and intact.
 pub async fn compression_round_trip<R: Runtime + Default>(_s2: S2<R>) {
-    let s2 = S2::<R>::with_runtime(crate::config().with_compression(true), R::default())
-        .expect("client");
+    let s2 = S2::<R>::with_runtime(
+        crate::config().with_compression(s2_client::Compression::Zstd),
+        R::default(),
+    )
+    .expect("client");
     let stream = fresh_stream(&s2, "zstd").await;
     let body = Bytes::from("compressible ".repeat(5_000));
     stream
@@ -844,11 +847,9 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
     let records: Vec<_> = (0..2_500)
         .map(|i| AppendRecord::new(format!("record {i}")))
         .collect();
-    let config = s2_client::BatcherConfig {
-        max_records: 1000,
-        match_seq_num: Some(0),
-        ..Default::default()
-    };
+    let config = s2_client::BatcherConfig::default()
+        .with_max_records(1000)
+        .with_match_seq_num(Some(0));
     let inputs: Vec<_> = s2_client::append_inputs(
         R::default(),
         futures_util::stream::iter(records.clone()),
@@ -890,11 +891,11 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
 pub async fn producer_acks_each_record<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "prod").await;
     let producer = stream
-        .producer(s2_client::BatcherConfig {
-            max_records: 10,
-            linger: Some(Duration::from_millis(5)),
-            ..Default::default()
-        })
+        .producer(
+            s2_client::BatcherConfig::default()
+                .with_max_records(10)
+                .with_linger(Some(Duration::from_millis(5))),
+        )
         .expect("producer");
     let mut acks = Vec::new();
     for i in 0..95 {

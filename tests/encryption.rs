@@ -125,10 +125,7 @@ pub async fn encrypted_stream_round_trips_on_every_path<R: Runtime + Default>(s2
         let inputs: Vec<_> = s2_client::append_inputs(
             R::default(),
             futures_util::stream::iter(records),
-            s2_client::BatcherConfig {
-                match_seq_num: Some(4),
-                ..Default::default()
-            },
+            s2_client::BatcherConfig::default().with_match_seq_num(Some(4)),
         )
         .expect("config")
         .try_collect()

@@ -288,11 +288,11 @@ pub async fn cancelled_producer_submits_never_land_unacknowledged<R: Runtime + D
     let s2 = cramped_client::<R>();
     let stream = fresh_stream(&s2, "cancelprod").await;
     let producer = stream
-        .producer(BatcherConfig {
-            max_records: 8,
-            linger: Some(Duration::from_millis(1)),
-            ..Default::default()
-        })
+        .producer(
+            BatcherConfig::default()
+                .with_max_records(8)
+                .with_linger(Some(Duration::from_millis(1))),
+        )
         .expect("producer");
     let mut acks = Vec::new();
     let mut cancelled = 0;
@@ -344,10 +344,7 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
         .basin(direct.basin_name().clone())
         .stream(direct.name().clone());
     let producer = faulty
-        .producer(BatcherConfig {
-            max_records: 10,
-            ..Default::default()
-        })
+        .producer(BatcherConfig::default().with_max_records(10))
         .expect("producer");
     let mut futures = Vec::new();
     for i in 0..20_000 {

@@ -15,6 +15,7 @@ use s2_test_server::Target;
 pub mod alloc;
 pub mod bounds;
 pub mod cases;
+pub mod conveniences;
 pub mod deletion;
 pub mod encryption;
 pub mod faults;
@@ -156,6 +157,12 @@ macro_rules! conformance_tests {
             encrypted_stream_refuses_missing_and_wrong_keys,
             basin_cipher_reconfiguration,
             exactly_once_read_backs_carry_the_key,
+        );
+        $crate::conformance_tests!(@in conveniences, $runtime, $block_on;
+            session_options_override_the_client_caps,
+            compressed_appends_round_trip,
+            close_drains_sessions_and_refuses_later_calls,
+            close_times_out_on_a_stalled_session,
         );
         $crate::conformance_tests!(@in stream_config, $runtime, $block_on;
             create_on_append_takes_the_handle_config,

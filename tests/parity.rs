@@ -214,12 +214,12 @@ pub async fn producer_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
     let s2 = small_window::<R>();
     let stream = crate::fresh_stream(&s2, "preserve").await;
     let producer = stream
-        .producer(s2_client::BatcherConfig {
-            max_records: 1,
-            max_bytes: 60,
-            linger: None,
-            ..Default::default()
-        })
+        .producer(
+            s2_client::BatcherConfig::default()
+                .with_max_records(1)
+                .with_max_bytes(60)
+                .with_linger(None),
+        )
         .expect("producer");
     let mut acks = Vec::new();
     let mut next = 0;

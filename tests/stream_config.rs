@@ -144,11 +144,9 @@ pub async fn stream_metrics_reach_the_stream_endpoint<R: Runtime + Default>(s2: 
         return; // A real deployment serves metrics; s2-lite's answer is what is checked.
     }
     let stream = crate::fresh_stream(&s2, "smetrics").await;
-    let range = MetricsRange {
-        start: Some(1_767_225_600),
-        end: Some(1_767_229_200),
-        interval: None,
-    };
+    let range = MetricsRange::new()
+        .with_start(1_767_225_600)
+        .with_end(1_767_229_200);
     let err = s2
         .stream_metrics(
             stream.basin_name(),

@@ -125,10 +125,10 @@ pub fn quick_criterion() -> criterion::Criterion {
 /// The batcher the batching benches feed: default limits, 5 ms linger,
 /// conditioned batches.
 pub fn bench_batcher() -> s2_core::batcher::Batcher {
-    s2_core::batcher::Batcher::new(s2_core::batcher::BatcherConfig {
-        linger: Some(std::time::Duration::from_millis(5)),
-        match_seq_num: Some(0),
-        ..Default::default()
-    })
+    s2_core::batcher::Batcher::new(
+        s2_core::batcher::BatcherConfig::default()
+            .with_linger(Some(std::time::Duration::from_millis(5)))
+            .with_match_seq_num(Some(0)),
+    )
     .expect("valid batcher config")
 }

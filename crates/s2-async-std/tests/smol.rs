@@ -70,11 +70,9 @@ fn sessions_and_producer() {
         // append_inputs lingers on async-io's timer; the session's
         // connection task runs on async-std's executor.
         let records = (0..250).map(|i| AppendRecord::new(format!("record {i}")));
-        let config = BatcherConfig {
-            max_records: 100,
-            linger: Some(Duration::from_millis(5)),
-            ..Default::default()
-        };
+        let config = BatcherConfig::default()
+            .with_max_records(100)
+            .with_linger(Some(Duration::from_millis(5)));
         let inputs = s2_async_std::append_inputs(futures_util::stream::iter(records), config)
             .expect("batcher config");
         let acks: Vec<_> = stream
@@ -85,10 +83,7 @@ fn sessions_and_producer() {
         assert_eq!(acks.last().map(|a| a.end.seq_num), Some(250));
 
         let producer = stream
-            .producer(BatcherConfig {
-                linger: Some(Duration::from_millis(5)),
-                ..Default::default()
-            })
+            .producer(BatcherConfig::default().with_linger(Some(Duration::from_millis(5))))
             .expect("producer");
         let ack = producer
             .submit(AppendRecord::new("lone"))

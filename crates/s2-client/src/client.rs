@@ -1,7 +1,11 @@
 //! The account-level client, [`S2`].
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use futures_channel::oneshot;
 use futures_core::Stream;
 use futures_util::TryStreamExt;
 use s2_core::{
@@ -17,7 +21,7 @@ use s2_core::{
 
 use crate::{
     basin::Basin, config::ClientConfig, pagination::paginate, retry::execute, runtime::Runtime,
-    transport::Transport,
+    sync::lock, transport::Transport,
 };
 
 /// State shared by an [`S2`] client and every [`Basin`] and
@@ -26,7 +30,80 @@ pub(crate) struct ClientInner<R: Runtime> {
     pub(crate) api: Api,
     pub(crate) transport: Transport<R>,
     pub(crate) config: Arc<ClientConfig>,
+    /// The append sessions [`S2::close`] drains.
+    pub(crate) sessions: Sessions,
 }
+
+impl<R: Runtime> ClientInner<R> {
+    /// Fails with [`Error::Closed`] once the client is closed.
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if lock(&self.sessions.0).closed {
+            return Err(client_closed());
+        }
+        Ok(())
+    }
+}
+
+/// The error of a call made after [`S2::close`].
+fn client_closed() -> Error {
+    Error::Closed("the client is closed".into())
+}
+
+/// The append sessions of a client that are still running.
+#[derive(Default)]
+pub(crate) struct Sessions(Mutex<SessionList>);
+
+#[derive(Default)]
+struct SessionList {
+    closed: bool,
+    open: Vec<OpenSession>,
+}
+
+/// A running append session, as [`S2::close`] sees it.
+struct OpenSession {
+    /// Stops the session taking batches; it then finishes what it holds.
+    stop: Box<dyn FnOnce() + Send>,
+    /// Resolves (cancelled) when the session's driver is over.
+    over: oneshot::Receiver<()>,
+}
+
+impl Sessions {
+    /// Tracks a session until the sender paired with `over` is dropped;
+    /// `stop` is called at once when the client is already closed.
+    pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
+        let mut list = lock(&self.0);
+        if list.closed {
+            drop(list);
+            stop();
+            return;
+        }
+        // Forget the sessions already over, so the list stays as long as
+        // the sessions open.
+        list.open
+            .retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
+        list.open.push(OpenSession { stop, over });
+    }
+
+    /// Marks the client closed, stops every session and returns the
+    /// futures of their ends.
+    fn close(&self) -> Vec<oneshot::Receiver<()>> {
+        let open = {
+            let mut list = lock(&self.0);
+            list.closed = true;
+            std::mem::take(&mut list.open)
+        };
+        open.into_iter()
+            .map(|session| {
+                (session.stop)();
+                session.over
+            })
+            .collect()
+    }
+}
+
+/// How long [`S2::close`] waits for open append sessions to be
+/// acknowledged.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client of an S2 account: basins and access tokens. Cheap to clone; all
 /// clones share one set of connections.
@@ -94,6 +171,7 @@ impl<R: Runtime> S2<R> {
                 api,
                 transport,
                 config,
+                sessions: Sessions::default(),
             }),
         })
     }
@@ -101,6 +179,40 @@ impl<R: Runtime> S2<R> {
     /// The client's configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// Closes the client (and every clone of it): waits up to
+    /// [`DEFAULT_CLOSE_TIMEOUT`] for its open append sessions to be
+    /// acknowledged, then closes its connections. See
+    /// [`close_within`](Self::close_within).
+    pub async fn close(&self) -> Result<(), Error> {
+        self.close_within(DEFAULT_CLOSE_TIMEOUT).await
+    }
+
+    /// Closes the client (and every clone of it). Open append sessions,
+    /// producers' included, take no more batches
+    /// (submits fail with [`Error::Closed`]) and are waited for until every
+    /// batch they hold is acknowledged or failed, up to `timeout`; then the
+    /// pooled connections are closed: at once when idle, and once their
+    /// last request ends otherwise (a read session still open keeps its
+    /// connection until it ends or is dropped, and cannot reconnect). Every
+    /// later request fails with [`Error::Closed`] before anything is sent.
+    ///
+    /// Records still lingering in a [`Producer`](crate::Producer)'s open
+    /// batch are not flushed: close producers first to send them.
+    ///
+    /// Fails with [`Error::Timeout`] when sessions were still running at
+    /// the timeout (their unacknowledged batches may or may not land).
+    pub async fn close_within(&self, timeout: Duration) -> Result<(), Error> {
+        let ends = self.inner.sessions.close();
+        let runtime = self.inner.transport.runtime();
+        let drained =
+            crate::runtime::timeout(runtime, timeout, futures_util::future::join_all(ends)).await;
+        self.inner.transport.close();
+        match drained {
+            Some(_) => Ok(()),
+            None => Err(Error::Timeout(timeout)),
+        }
     }
 
     /// A handle for the operations of one basin. Nothing is sent.

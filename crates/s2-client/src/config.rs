@@ -1,6 +1,6 @@
 //! Client configuration.
 
-use std::{sync::Arc, time::Duration};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use http::{HeaderMap, HeaderValue};
 
@@ -37,6 +37,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60)
 /// Durations are taken as given up to [`MAX_DURATION`]; longer ones are cut
 /// to it when the client is built.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Bearer token presented with every request, only to the configured
     /// endpoints.
@@ -51,7 +52,8 @@ pub struct ClientConfig {
     pub retry: BackoffConfig,
     /// When appends may be retried.
     pub append_retry_policy: AppendRetryPolicy,
-    /// Compression of data-plane responses and session frames.
+    /// Compression of request bodies and session frames (those of 1 KiB or
+    /// more), and the one offered for responses. Default: none.
     pub compression: Compression,
     /// Interval of HTTP/2 keepalive pings (`None` disables them).
     pub keepalive_interval: Option<Duration>,
@@ -172,7 +174,9 @@ const DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION: usize = 100;
 
 impl ClientConfig {
     /// Defaults for the S2 cloud with this token: 5 s request timeout, 3
-    /// retries, at-least-once append retries, no compression.
+    /// retries (4 attempts), at-least-once append retries, no compression.
+    /// The README's "Defaults" table sets every default beside the official
+    /// SDKs'.
     pub fn new(access_token: impl Into<AccessToken>) -> Self {
         Self {
             access_token: access_token.into(),
@@ -274,10 +278,23 @@ impl ClientConfig {
         self
     }
 
-    /// Sets how many times a failed request is retried.
+    /// Sets how many times a failed request is retried (default 3: four
+    /// attempts in all).
     pub fn with_max_retries(mut self, max_retries: u32) -> Self {
         self.retry.max_retries = max_retries;
         self
+    }
+
+    /// Sets how many attempts a request gets, the first included, as the
+    /// official SDKs count them (`max_attempts`; theirs default to 3, this
+    /// client's to 4). 1 means no retry.
+    pub fn with_max_attempts(self, max_attempts: NonZeroU32) -> Self {
+        self.with_max_retries(max_attempts.get() - 1)
+    }
+
+    /// How many attempts a request gets, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.retry.max_retries.saturating_add(1)
     }
 
     /// Sets the append retry policy.
@@ -341,13 +358,27 @@ impl ClientConfig {
         self
     }
 
-    /// Turns compression on (zstd) or off.
-    pub fn with_compression(mut self, enabled: bool) -> Self {
-        self.compression = if enabled {
-            Compression::Zstd
-        } else {
-            Compression::None
-        };
+    /// Sets the compression of request bodies and session frames (those of
+    /// 1 KiB or more) and the one offered for responses: none, zstd or
+    /// gzip. An append session may override it
+    /// ([`AppendSessionOptions::with_compression`](crate::AppendSessionOptions::with_compression)).
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets the most metered bytes an append session keeps unacknowledged
+    /// (per session: [`AppendSessionOptions`](crate::AppendSessionOptions)).
+    pub fn with_max_unacked_bytes(mut self, bytes: u64) -> Self {
+        self.max_unacked_bytes = bytes;
+        self
+    }
+
+    /// Sets how long an append session waits for an ack before presuming
+    /// the connection broken (per session:
+    /// [`AppendSessionOptions`](crate::AppendSessionOptions)).
+    pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
         self
     }
 }
@@ -380,6 +411,60 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn attempts_count_the_first_try() {
+        let config = ClientConfig::new("t");
+        assert_eq!((config.retry.max_retries, config.max_attempts()), (3, 4));
+        let config = config.with_max_attempts(NonZeroU32::new(3).expect("not zero"));
+        assert_eq!((config.retry.max_retries, config.max_attempts()), (2, 3));
+        let config = config.with_max_attempts(NonZeroU32::MIN);
+        assert_eq!(config.retry.max_retries, 0);
+    }
+
+    #[test]
+    fn session_options_override_the_client() {
+        use crate::AppendSessionOptions;
+        let client = ClientConfig::new("t").with_compression(Compression::Gzip);
+        let inherited = AppendSessionOptions::new().resolve(&client);
+        assert_eq!(
+            (
+                inherited.max_unacked_bytes,
+                inherited.max_unacked_batches,
+                inherited.ack_timeout,
+                inherited.compression
+            ),
+            (
+                5 * 1024 * 1024,
+                crate::DEFAULT_MAX_UNACKED_BATCHES,
+                Duration::from_secs(10),
+                Compression::Gzip
+            )
+        );
+        let own = AppendSessionOptions::new()
+            .with_max_unacked_bytes(2 * 1024 * 1024)
+            .expect("valid")
+            .with_max_unacked_batches(std::num::NonZeroUsize::new(7).expect("not zero"))
+            .with_ack_timeout(Duration::from_secs(2))
+            .expect("valid")
+            .with_compression(Compression::None)
+            .resolve(&client);
+        assert_eq!(
+            (
+                own.max_unacked_bytes,
+                own.max_unacked_batches,
+                own.ack_timeout,
+                own.compression
+            ),
+            (
+                2 * 1024 * 1024,
+                7,
+                Duration::from_secs(2),
+                Compression::None
+            )
+        );
+        assert_eq!(own.retry_policy, client.append_retry_policy);
+    }
 
     #[test]
     fn debug_redacts_the_token() {

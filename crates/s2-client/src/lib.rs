@@ -161,7 +161,7 @@ mod transport;
 pub use auth::{AccessTokenProvider, AccessTokenProviderError, TokenFuture};
 pub use basin::Basin;
 pub use batching::{AppendInputs, append_inputs};
-pub use client::{S2, generate_fencing_token};
+pub use client::{DEFAULT_CLOSE_TIMEOUT, S2, generate_fencing_token};
 pub use config::{
     AppendRetryPolicy, ClientConfig, DEFAULT_STREAM_RECEIVE_WINDOW, ENV_ACCESS_TOKEN,
     ENV_ACCOUNT_ENDPOINT, ENV_ALLOW_INSECURE_HTTP, ENV_BASIN_ENDPOINT, MAX_DURATION,
@@ -178,7 +178,10 @@ pub use s2_core::{
     types,
 };
 pub use session::{
-    append::{AckFuture, AppendPermit, AppendSessionHandle},
+    append::{
+        AckFuture, AppendPermit, AppendSessionHandle, AppendSessionOptions,
+        DEFAULT_MAX_UNACKED_BATCHES,
+    },
     read::{CaughtUp, ReadItem, ReadRetryPolicy, ReadSession, ReadSessionOptions},
 };
 pub use stream::Stream;

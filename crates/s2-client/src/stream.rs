@@ -22,7 +22,7 @@ use crate::{
     retry::{execute, execute_tracking},
     runtime::Runtime,
     session::{
-        append::{AppendSessionHandle, ack_stream},
+        append::{AppendSessionHandle, AppendSessionOptions, ack_stream},
         read::{ReadSession, ReadSessionOptions},
     },
 };
@@ -209,11 +209,27 @@ impl<R: Runtime> Stream<R> {
     /// When a batch carries `match_seq_num`, the session advances it for the
     /// following batches and resolves unknown outcomes exactly-once.
     pub fn append_session_handle(&self) -> AppendSessionHandle {
+        self.start_session(&AppendSessionOptions::default())
+    }
+
+    /// [`append_session_handle`](Self::append_session_handle) with its own
+    /// caps, ack timeout and compression over the client's. Fails, before
+    /// anything is sent, once the client is [closed](crate::S2::close).
+    pub fn append_session_handle_with(
+        &self,
+        options: &AppendSessionOptions,
+    ) -> Result<AppendSessionHandle, Error> {
+        self.inner.check_open()?;
+        Ok(self.start_session(options))
+    }
+
+    fn start_session(&self, options: &AppendSessionOptions) -> AppendSessionHandle {
         AppendSessionHandle::start(
             self.inner.clone(),
             self.basin.clone(),
             self.name.clone(),
             self.options.clone(),
+            options,
         )
     }
 
@@ -228,6 +244,23 @@ impl<R: Runtime> Stream<R> {
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
         ack_stream(self.append_session_handle(), inputs)
+    }
+
+    /// [`append_session`](Self::append_session) with its own caps, ack
+    /// timeout and compression over the client's; for the batches of
+    /// [`append_inputs`](crate::append_inputs), too.
+    pub fn append_session_with<S>(
+        &self,
+        inputs: S,
+        options: &AppendSessionOptions,
+    ) -> Result<impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static, Error>
+    where
+        S: AsyncStream<Item = AppendInput> + Send + 'static,
+    {
+        Ok(ack_stream(
+            self.append_session_handle_with(options)?,
+            inputs,
+        ))
     }
 
     /// Reads continuously: batches as they become available, resuming after
@@ -259,9 +292,19 @@ impl<R: Runtime> Stream<R> {
     /// one's ack; records are batched under `config` (limits, linger,
     /// `match_seq_num`, fencing token) and sent through one append session.
     pub fn producer(&self, config: BatcherConfig) -> Result<Producer, Error> {
+        self.producer_with(config, &AppendSessionOptions::default())
+    }
+
+    /// [`producer`](Self::producer) whose append session has its own caps,
+    /// ack timeout and compression over the client's.
+    pub fn producer_with(
+        &self,
+        config: BatcherConfig,
+        options: &AppendSessionOptions,
+    ) -> Result<Producer, Error> {
         Producer::start(
             self.inner.transport.runtime().clone(),
-            self.append_session_handle(),
+            self.append_session_handle_with(options)?,
             config,
         )
     }

@@ -75,6 +75,8 @@ pub(crate) struct Transport<R: Runtime> {
     hosts: Arc<Hosts>,
     idle_timeout: Duration,
     next_connection: Arc<AtomicU64>,
+    /// Set by [`close`](Self::close): no request goes out any more.
+    closed: Arc<AtomicBool>,
 }
 
 /// The connections to one host.
@@ -277,6 +279,7 @@ impl<R: Runtime> Transport<R> {
             hosts: Arc::new(Mutex::new(HashMap::new())),
             idle_timeout: IDLE_TIMEOUT,
             next_connection: Arc::new(AtomicU64::new(0)),
+            closed: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -284,11 +287,24 @@ impl<R: Runtime> Transport<R> {
         &self.runtime
     }
 
+    /// Refuses every later request with [`Error::Closed`] and closes the
+    /// pooled connections once the requests on them are done.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let hosts = std::mem::take(&mut *lock(&self.hosts));
+        for connection in hosts.values().flat_map(|pool| &pool.connections) {
+            connection.state.evict();
+        }
+    }
+
     /// A place for one request on a connection to the host of `uri` with
     /// room for it, connecting if every connection is full (or there is
     /// none). Callers that find no room share one connection attempt, which
     /// runs in its own task.
     pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("the client is closed".into()));
+        }
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri
             .authority()

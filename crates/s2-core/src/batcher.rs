@@ -29,10 +29,21 @@ const MIN_RECORD_METERED_BYTES: u64 = 8;
 
 /// Limits and append conditions of the batches a [`Batcher`] produces.
 ///
-/// The [`Default`] is: at most 1000 records and 1 MiB metered per batch, no
-/// linger (a batch only closes when full or flushed), no `match_seq_num` and
-/// no fencing token.
+/// The [`Default`] is what the official SDKs and CLI use: at most 1000
+/// records and 1 MiB metered per batch, a linger of
+/// [`DEFAULT_LINGER`] (5 ms), no `match_seq_num` and no fencing token.
+///
+/// ```
+/// # use s2_core::batcher::BatcherConfig;
+/// # use std::time::Duration;
+/// let config = BatcherConfig::default()
+///     .with_max_records(100)
+///     .with_linger(Some(Duration::from_millis(2)))
+///     .with_match_seq_num(Some(0));
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatcherConfig {
     /// Most records per batch, `1..=1000`.
     pub max_records: usize,
@@ -54,14 +65,51 @@ impl Default for BatcherConfig {
         Self {
             max_records: MAX_BATCH_RECORDS,
             max_bytes: MAX_BATCH_METERED_BYTES,
-            linger: None,
+            linger: Some(DEFAULT_LINGER),
             match_seq_num: None,
             fencing_token: None,
         }
     }
 }
 
+/// How long a batch stays open for more records by default, as in the
+/// official SDKs and CLI.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
+
 impl BatcherConfig {
+    /// Sets the most records per batch (`1..=1000`, checked by
+    /// [`validate`](Self::validate)).
+    pub fn with_max_records(mut self, max_records: usize) -> Self {
+        self.max_records = max_records;
+        self
+    }
+
+    /// Sets the most metered bytes per batch (`8..=1048576`, checked by
+    /// [`validate`](Self::validate)).
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Sets how long a batch may stay open after its first record
+    /// (`None`: until full or flushed).
+    pub fn with_linger(mut self, linger: Option<Duration>) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Sets the `match_seq_num` of the first batch (`None`: no condition).
+    pub fn with_match_seq_num(mut self, match_seq_num: Option<u64>) -> Self {
+        self.match_seq_num = match_seq_num;
+        self
+    }
+
+    /// Sets the fencing token put on every batch.
+    pub fn with_fencing_token(mut self, fencing_token: Option<FencingToken>) -> Self {
+        self.fencing_token = fencing_token;
+        self
+    }
+
     /// Checks that the limits are within what the service accepts, failing
     /// with [`ValidationError::InvalidConfig`] otherwise.
     pub fn validate(&self) -> Result<(), ValidationError> {
@@ -389,7 +437,7 @@ mod tests {
         let config = BatcherConfig::default();
         assert_eq!(config.max_records, 1000);
         assert_eq!(config.max_bytes, 1024 * 1024);
-        assert_eq!(config.linger, None);
+        assert_eq!(config.linger, Some(Duration::from_millis(5)));
         assert_eq!(config.match_seq_num, None);
         assert_eq!(config.fencing_token, None);
         assert!(config.validate().is_ok());
@@ -679,7 +727,10 @@ mod tests {
     #[test]
     fn without_linger_batches_wait_for_flush() {
         let t0 = Instant::now();
-        let mut b = batcher(BatcherConfig::default());
+        let mut b = batcher(BatcherConfig {
+            linger: None,
+            ..BatcherConfig::default()
+        });
         b.handle_timeout(t0); // spurious on an empty batcher
         for i in 0..10 {
             b.handle_record(AppendRecord::new("x"), t0 + Duration::from_secs(i))

@@ -683,11 +683,10 @@ fn token_info() -> AccessTokenInfo {
 }
 
 fn metrics_range() -> MetricsRange {
-    MetricsRange {
-        start: Some(1_767_225_600),
-        end: Some(1_767_229_200),
-        interval: Some(TimeseriesInterval::Minute),
-    }
+    MetricsRange::new()
+        .with_start(1_767_225_600)
+        .with_end(1_767_229_200)
+        .with_interval(TimeseriesInterval::Minute)
 }
 
 fn append_input() -> AppendInput {
@@ -707,14 +706,12 @@ fn append_input() -> AppendInput {
 /// Between them, these use every read query parameter.
 fn read_requests() -> Vec<ReadRequest> {
     vec![
-        ReadRequest {
-            start: ReadStart::SeqNum(42),
-            limit: ReadLimit::count(100).with_bytes(65_536),
-            until: Some(1_767_225_600_000),
-            clamp: true,
-            ignore_command_records: true,
-            wait_secs: Some(10),
-        },
+        ReadRequest::new(ReadStart::SeqNum(42))
+            .with_limit(ReadLimit::count(100).with_bytes(65_536))
+            .with_until(1_767_225_600_000)
+            .with_clamp(true)
+            .with_ignore_command_records(true)
+            .with_wait_secs(10),
         ReadRequest::new(ReadStart::Timestamp(1_767_225_600_000))
             .with_limit(ReadLimit::bytes(1024)),
         ReadRequest::new(ReadStart::TailOffset(10)).with_limit(ReadLimit::count(10)),

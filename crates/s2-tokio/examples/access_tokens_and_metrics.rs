@@ -80,11 +80,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Active basins, hour by hour, over the last day.
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
     let day_ago = now.saturating_sub(Duration::from_secs(24 * 3600));
-    let range = MetricsRange {
-        start: Some(u32::try_from(day_ago.as_secs())?),
-        end: Some(u32::try_from(now.as_secs())?),
-        interval: Some(TimeseriesInterval::Hour),
-    };
+    let range = MetricsRange::new()
+        .with_start(u32::try_from(day_ago.as_secs())?)
+        .with_end(u32::try_from(now.as_secs())?)
+        .with_interval(TimeseriesInterval::Hour);
     for metric in s2
         .account_metrics(AccountMetricSet::ActiveBasins, &range)
         .await?
@@ -95,6 +94,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Metric::Accumulation { name, values, .. } | Metric::Gauge { name, values, .. } => {
                 println!("{name}: {} points", values.len())
             }
+            // A kind of metric newer than this SDK.
+            other => println!("{other:?}"),
         }
     }
     Ok(())

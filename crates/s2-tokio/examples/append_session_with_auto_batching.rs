@@ -57,11 +57,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // Batches close when full (10 records) or 5 ms after their first record.
-    let config = BatcherConfig {
-        max_records: 10,
-        linger: Some(Duration::from_millis(5)),
-        ..BatcherConfig::default()
-    };
+    let config = BatcherConfig::default()
+        .with_max_records(10)
+        .with_linger(Some(Duration::from_millis(5)));
     let inputs = append_inputs(Box::pin(records), config)?
         .map(|input| input.expect("a record of at most 1 KiB fits a batch"));
 

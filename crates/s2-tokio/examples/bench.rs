@@ -149,10 +149,8 @@ async fn write_paced(
     args: &Args,
     epoch: Instant,
 ) -> Result<Written, s2_tokio::Error> {
-    let producer = stream.producer(BatcherConfig {
-        linger: Some(Duration::from_millis(5)),
-        ..BatcherConfig::default()
-    })?;
+    let producer =
+        stream.producer(BatcherConfig::default().with_linger(Some(Duration::from_millis(5))))?;
     let filler: Vec<u8> = (0..args.record_size).map(|_| rand::random()).collect();
     let body_len = args.record_size - RECORD_OVERHEAD;
     let bytes_per_sec = args.target_mibps * 1024.0 * 1024.0;

@@ -37,11 +37,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count: usize = env_or("S2_RECORDS", "1000").parse()?;
 
     // Batches of up to 100 records, sent at most 2 ms after their first.
-    let config = BatcherConfig {
-        max_records: 100,
-        linger: Some(Duration::from_millis(2)),
-        ..BatcherConfig::default()
-    };
+    let config = BatcherConfig::default()
+        .with_max_records(100)
+        .with_linger(Some(Duration::from_millis(2)));
     let producer = stream.producer(config)?;
 
     // `submit` waits only while the session's unacknowledged cap is

@@ -477,12 +477,11 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
         Stats::count(&mut self.stats.ops, "producer");
         let producer_id = self.next_session.fetch_add(1, Ordering::SeqCst);
         let fenced = self.rng.random_bool(0.3);
-        let config = BatcherConfig {
-            linger: Some(Duration::from_millis(self.rng.random_range(1..=10))),
-            fencing_token: fenced
-                .then(|| FencingToken::new(self.token.clone()).expect("a known token")),
-            ..BatcherConfig::default()
-        };
+        let config = BatcherConfig::default()
+            .with_linger(Some(Duration::from_millis(self.rng.random_range(1..=10))))
+            .with_fencing_token(
+                fenced.then(|| FencingToken::new(self.token.clone()).expect("a known token")),
+            );
         let Ok(producer) = self.stream.producer(config) else {
             return;
         };

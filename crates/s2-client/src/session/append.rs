@@ -4,9 +4,11 @@
 use std::{
     collections::VecDeque,
     future::Future,
+    num::NonZeroUsize,
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -17,6 +19,7 @@ use s2_core::{
     Error,
     api::{SessionKind, StreamOptions},
     error::ValidationError,
+    frame::Compression,
     names::{BasinName, StreamName},
     session::{
         ConnectionId,
@@ -24,7 +27,7 @@ use s2_core::{
             AppendEvent, AppendSession as Machine, AppendSessionConfig, InputId, SubmitError,
         },
     },
-    types::{AppendAck, AppendInput, ReadOutput, StreamPosition},
+    types::{AppendAck, AppendInput, MAX_BATCH_METERED_BYTES, ReadOutput, StreamPosition},
 };
 
 use super::{
@@ -32,8 +35,8 @@ use super::{
     gate::{Gate, Limits, Reserved},
 };
 use crate::{
-    body::RequestBody, client::ClientInner, retry::execute, runtime::Runtime, sync::lock,
-    transport::ConnectionHandle,
+    body::RequestBody, client::ClientInner, config::ClientConfig, retry::execute, runtime::Runtime,
+    sync::lock, transport::ConnectionHandle,
 };
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
@@ -103,22 +106,131 @@ fn refused(id: InputId, cause: Error) -> Error {
     }
 }
 
+/// Settings of one append session (or producer) that override the
+/// client's: its unacknowledged caps, ack timeout and frame compression.
+/// What is not set comes from the [`ClientConfig`].
+///
+/// ```
+/// # use s2_client::{AppendSessionOptions, Compression};
+/// # use std::{num::NonZeroUsize, time::Duration};
+/// let options = AppendSessionOptions::new()
+///     .with_max_unacked_bytes(8 * 1024 * 1024)?
+///     .with_max_unacked_batches(NonZeroUsize::new(100).expect("not zero"))
+///     .with_ack_timeout(Duration::from_secs(30))?
+///     .with_compression(Compression::Zstd);
+/// # Ok::<(), s2_client::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppendSessionOptions {
+    max_unacked_bytes: Option<u64>,
+    max_unacked_batches: Option<NonZeroUsize>,
+    ack_timeout: Option<Duration>,
+    compression: Option<Compression>,
+}
+
+/// Default of the most batches an append session keeps unacknowledged.
+pub const DEFAULT_MAX_UNACKED_BATCHES: usize = 1000;
+
+impl AppendSessionOptions {
+    /// Options that take everything from the client's configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the most metered bytes the session keeps unacknowledged before
+    /// submitting waits; at least 1 MiB (the largest batch), as in the
+    /// official SDKs. Default: [`ClientConfig::max_unacked_bytes`] (5 MiB).
+    pub fn with_max_unacked_bytes(mut self, bytes: u64) -> Result<Self, ValidationError> {
+        if bytes < MAX_BATCH_METERED_BYTES {
+            return Err(ValidationError::InvalidConfig {
+                reason: format!(
+                    "max_unacked_bytes must be at least {MAX_BATCH_METERED_BYTES} (one full \
+                     batch), got {bytes}"
+                )
+                .into(),
+            });
+        }
+        self.max_unacked_bytes = Some(bytes);
+        Ok(self)
+    }
+
+    /// Sets the most batches the session keeps unacknowledged before
+    /// submitting waits. Default: [`DEFAULT_MAX_UNACKED_BATCHES`].
+    pub fn with_max_unacked_batches(mut self, batches: NonZeroUsize) -> Self {
+        self.max_unacked_batches = Some(batches);
+        self
+    }
+
+    /// Sets how long a sent batch may wait for its ack before the
+    /// connection is presumed broken (more than zero; longer than
+    /// [`MAX_DURATION`](crate::MAX_DURATION) is cut to it). Default:
+    /// [`ClientConfig::ack_timeout`] (10 s).
+    pub fn with_ack_timeout(mut self, timeout: Duration) -> Result<Self, ValidationError> {
+        if timeout.is_zero() {
+            return Err(ValidationError::InvalidConfig {
+                reason: "the ack timeout must be more than zero".into(),
+            });
+        }
+        self.ack_timeout = Some(timeout.min(crate::MAX_DURATION));
+        Ok(self)
+    }
+
+    /// Sets the compression of the session's frames (those of 1 KiB or
+    /// more). Default: [`ClientConfig::compression`].
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = Some(compression);
+        self
+    }
+
+    /// The most unacknowledged metered bytes, if set here.
+    pub fn max_unacked_bytes(&self) -> Option<u64> {
+        self.max_unacked_bytes
+    }
+
+    /// The most unacknowledged batches, if set here.
+    pub fn max_unacked_batches(&self) -> Option<NonZeroUsize> {
+        self.max_unacked_batches
+    }
+
+    /// The ack timeout, if set here.
+    pub fn ack_timeout(&self) -> Option<Duration> {
+        self.ack_timeout
+    }
+
+    /// The frame compression, if set here.
+    pub fn compression(&self) -> Option<Compression> {
+        self.compression
+    }
+
+    /// The session machine's configuration: these options over `client`'s.
+    pub(crate) fn resolve(&self, client: &ClientConfig) -> AppendSessionConfig {
+        // Settings the core may add later keep their defaults.
+        #[allow(clippy::needless_update)]
+        AppendSessionConfig {
+            max_unacked_bytes: self.max_unacked_bytes.unwrap_or(client.max_unacked_bytes),
+            max_unacked_batches: self
+                .max_unacked_batches
+                .map_or(DEFAULT_MAX_UNACKED_BATCHES, NonZeroUsize::get),
+            ack_timeout: self.ack_timeout.unwrap_or(client.ack_timeout),
+            retry_policy: client.append_retry_policy,
+            backoff: client.retry,
+            seed: rand::random(),
+            compression: self.compression.unwrap_or(client.compression),
+            ..AppendSessionConfig::default()
+        }
+    }
+}
+
 impl AppendSessionHandle {
     pub(crate) fn start<R: Runtime>(
         inner: Arc<ClientInner<R>>,
         basin: BasinName,
         stream: StreamName,
         options: StreamOptions,
+        session: &AppendSessionOptions,
     ) -> Self {
-        let config = AppendSessionConfig {
-            max_unacked_bytes: inner.config.max_unacked_bytes,
-            ack_timeout: inner.config.ack_timeout,
-            retry_policy: inner.config.append_retry_policy,
-            backoff: inner.config.retry,
-            seed: rand::random(),
-            compression: inner.config.compression,
-            ..AppendSessionConfig::default()
-        };
+        let config = session.resolve(&inner.config);
         // The machine's own caps: whatever the gate admits, it accepts.
         let limits = Limits {
             max_bytes: config.max_unacked_bytes,
@@ -127,7 +239,18 @@ impl AppendSessionHandle {
         let (commands, receiver) = mpsc::unbounded();
         let gate = Arc::new(Gate::new(commands, limits));
         let failure = Arc::new(Mutex::new(None));
+        let (over, over_rx) = oneshot::channel();
+        let stop = Arc::downgrade(&gate);
+        inner.sessions.register(
+            Box::new(move || {
+                if let Some(gate) = stop.upgrade() {
+                    gate.with(|commands| commands.close_channel());
+                }
+            }),
+            over_rx,
+        );
         let driver = Driver {
+            _over: over,
             gate: gate.clone(),
             failure: failure.clone(),
             runtime: inner.transport.runtime().clone(),
@@ -324,6 +447,9 @@ struct Driver<R: Runtime> {
     /// and how many of them it found landed so far.
     resolving: Option<(std::ops::Range<InputId>, u64)>,
     _open: crate::metrics::OpenSession,
+    /// Dropped when the driver is over, which [`S2::close`](crate::S2::close)
+    /// waits for.
+    _over: oneshot::Sender<()>,
 }
 
 impl<R: Runtime> Driver<R> {

@@ -8,6 +8,7 @@
 
 mod account;
 mod basin;
+mod compress;
 pub mod endpoints;
 mod read_back;
 mod read_batch;
@@ -291,8 +292,9 @@ impl Api {
         &self.endpoints
     }
 
-    /// The compression offered for data-plane responses and used for
-    /// session frames.
+    /// The compression of request bodies (those of at least
+    /// [`COMPRESSION_THRESHOLD`](crate::frame::COMPRESSION_THRESHOLD)
+    /// bytes) and session frames, and the one offered for responses.
     pub fn compression(&self) -> Compression {
         self.compression
     }
@@ -336,6 +338,7 @@ struct RequestBuilder {
     query: Vec<(&'static str, String)>,
     headers: HeaderMap,
     body: Bytes,
+    compression: Compression,
 }
 
 impl RequestBuilder {
@@ -374,7 +377,11 @@ impl RequestBuilder {
         // since a request without the header allows the server any coding.
         headers.insert(
             http::header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
+            HeaderValue::from_static(
+                api.compression
+                    .accept_encoding_value()
+                    .unwrap_or("identity"),
+            ),
         );
         Self {
             error,
@@ -385,6 +392,7 @@ impl RequestBuilder {
             query: Vec::new(),
             headers,
             body: Bytes::new(),
+            compression: api.compression,
         }
     }
 
@@ -446,11 +454,23 @@ impl RequestBuilder {
                 }
             }
         }
+        let mut body = std::mem::take(&mut self.body);
+        if let Some(compressed) = compress::body(self.compression, &body) {
+            body = compressed;
+            let coding = self
+                .compression
+                .accept_encoding_value()
+                .expect("only a compression with a coding compresses");
+            self.headers.insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding),
+            );
+        }
         Ok(HttpRequest {
             method: self.method.clone(),
             uri,
             headers: std::mem::take(&mut self.headers),
-            body: std::mem::take(&mut self.body),
+            body,
         })
     }
 }

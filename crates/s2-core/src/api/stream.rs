@@ -383,6 +383,59 @@ mod tests {
             .expect("valid call")
     }
 
+    fn api_with(compression: Compression) -> Api {
+        let endpoints = Endpoints::single("http://127.0.0.1:8080/").expect("valid endpoint");
+        Api::new(endpoints, "token", compression).expect("valid token")
+    }
+
+    #[test]
+    fn unary_append_bodies_are_compressed_as_configured() {
+        let (basin, stream) = names();
+        let big = AppendInput::new(vec![AppendRecord::new(Bytes::from(
+            "compressible ".repeat(500),
+        ))])
+        .expect("valid input");
+        let small = AppendInput::new(vec![AppendRecord::new("tiny")]).expect("valid input");
+        let options = StreamOptions::default();
+        let plain = |input: &AppendInput| {
+            api_with(Compression::None)
+                .append(&basin, &stream, input, &options)
+                .expect("valid call")
+                .request
+        };
+        let uncompressed = plain(&big);
+        assert_eq!(
+            uncompressed.headers.get(http::header::CONTENT_ENCODING),
+            None
+        );
+        for (compression, coding) in [(Compression::Zstd, "zstd"), (Compression::Gzip, "gzip")] {
+            let request = api_with(compression)
+                .append(&basin, &stream, &big, &options)
+                .expect("valid call")
+                .request;
+            assert_eq!(
+                request.headers.get(http::header::CONTENT_ENCODING),
+                Some(&HeaderValue::from_static(coding))
+            );
+            assert_eq!(
+                request.headers.get(http::header::ACCEPT_ENCODING),
+                Some(&HeaderValue::from_static(coding)),
+                "the response may come back in the same coding"
+            );
+            assert!(request.body.len() < uncompressed.body.len() / 4);
+            let decoded =
+                crate::frame::decompress(compression, request.body.clone(), 1 << 20).unwrap();
+            assert_eq!(decoded, uncompressed.body);
+            // Under the threshold a body goes as it is.
+            let request = api_with(compression)
+                .append(&basin, &stream, &small, &options)
+                .expect("valid call")
+                .request;
+            assert_eq!(request.headers.get(http::header::CONTENT_ENCODING), None);
+            assert_eq!(request.body, plain(&small).body);
+        }
+    }
+
     #[test]
     fn unary_read_decodes_only_offered_encodings() {
         let batch = proto::ReadBatch {

@@ -7,12 +7,35 @@ use crate::names::AccessTokenId;
 
 /// A set of resources, by exact name or by prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+// `remote = "Self"`: the derived code becomes inherent functions, which the
+// trait impls below wrap to let unknown kinds through.
+#[serde(remote = "Self", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResourceSet {
     /// Only the resource with this name (empty matches nothing).
     Exact(String),
     /// Every resource whose name starts with this (empty matches all).
     Prefix(String),
+    /// A kind of set this client does not know (never sent).
+    #[serde(skip)]
+    Unknown,
+}
+
+impl Serialize for ResourceSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ResourceSet::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match super::one_key_object(deserializer, &["exact", "prefix"])? {
+            super::Tagged::Known(value) => {
+                ResourceSet::deserialize(value).map_err(serde::de::Error::custom)
+            }
+            super::Tagged::Unknown(_) => Ok(ResourceSet::Unknown),
+        }
+    }
 }
 
 /// Read and write permission of an operation group.
@@ -237,6 +260,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn unknown_operations_and_resource_sets_parse() {
+        let ops: Vec<Operation> =
+            serde_json::from_value(json!(["append", "teleport-stream"])).unwrap();
+        assert_eq!(ops, vec![Operation::Append, Operation::Unknown]);
+        let set: ResourceSet = serde_json::from_value(json!({"regex": "^a"})).unwrap();
+        assert_eq!(set, ResourceSet::Unknown);
+        let set: ResourceSet = serde_json::from_value(json!({"prefix": "a/"})).unwrap();
+        assert_eq!(set, ResourceSet::Prefix("a/".into()));
+        assert!(serde_json::to_value(ResourceSet::Unknown).is_err());
+    }
 
     #[test]
     fn scope_helpers() {

@@ -517,6 +517,12 @@ mod tests {
         .unwrap();
         assert_eq!(config.storage_class, Some(StorageClass::Unknown));
         assert_eq!(config.retention_policy, None);
+        let config: StreamConfig = serde_json::from_value(json!({
+            "timestamping": {"mode": "atomic-clock", "uncapped": true}
+        }))
+        .unwrap();
+        let timestamping = config.timestamping.expect("timestamping");
+        assert_eq!(timestamping.mode, Some(TimestampingMode::Unknown));
     }
 
     #[test]

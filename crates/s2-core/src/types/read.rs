@@ -29,6 +29,7 @@ impl Default for ReadStart {
 
 /// Bounds on how much a read returns; either bound may end it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ReadLimit {
     /// Most records.
     pub count: Option<u64>,
@@ -78,6 +79,7 @@ impl ReadLimit {
 
 /// What to read: where to start and when to stop.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ReadRequest {
     /// Inclusive start position.
     pub start: ReadStart,

@@ -245,6 +245,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 
 /// Filters and paging of a list call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ListRequest {
     /// Only names starting with this.
     pub prefix: String,
@@ -330,4 +331,21 @@ pub struct Provisioned<T> {
     pub info: T,
     /// What the call did.
     pub result: ProvisionResult,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn unknown_basin_states_parse() {
+        let info: BasinInfo =
+            serde_json::from_value(json!({"name": "some-basin", "state": "frozen"})).unwrap();
+        assert_eq!(info.state(), BasinState::Unknown);
+        let info: BasinInfo =
+            serde_json::from_value(json!({"name": "some-basin", "state": "deleting"})).unwrap();
+        assert_eq!(info.state(), BasinState::Deleting);
+    }
 }

@@ -1,0 +1,236 @@
+//! Cases for settings per session, compression of every body, closing a
+//! client, and the defaults users compare with the official SDKs.
+
+use std::{num::NonZeroUsize, time::Duration};
+
+use bytes::Bytes;
+use futures_util::{FutureExt, StreamExt};
+use s2_client::{
+    AppendSessionOptions, BatcherConfig, Compression, Error, Runtime, S2,
+    types::{AppendInput, AppendRecord, ListRequest, ReadRequest, ReadStart},
+};
+
+const MIB: u64 = 1024 * 1024;
+
+/// A body that compresses well and is well over the 1 KiB threshold.
+fn compressible(i: usize) -> Bytes {
+    Bytes::from(format!("record {i}: {}", "compressible ".repeat(400)))
+}
+
+fn input(records: Vec<AppendRecord>) -> AppendInput {
+    AppendInput::new(records).expect("valid input")
+}
+
+/// The caps of one append session and of one producer come from their
+/// options, not the client's (5 MiB, 1000 batches): a permit taking the
+/// whole window leaves no room for another.
+pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: S2<R>) {
+    assert!(
+        AppendSessionOptions::new()
+            .with_max_unacked_bytes(MIB - 1)
+            .is_err()
+    );
+    assert!(
+        AppendSessionOptions::new()
+            .with_ack_timeout(Duration::ZERO)
+            .is_err()
+    );
+    let stream = crate::fresh_stream(&s2, "options").await;
+
+    let bytes = AppendSessionOptions::new()
+        .with_max_unacked_bytes(MIB)
+        .expect("1 MiB is allowed")
+        .with_ack_timeout(Duration::from_secs(30))
+        .expect("valid timeout");
+    let session = stream
+        .append_session_handle_with(&bytes)
+        .expect("client open");
+    let full = session.reserve(MIB).await.expect("room for 1 MiB");
+    assert!(
+        session.reserve(1).now_or_never().is_none(),
+        "a 1 MiB session has no room left"
+    );
+    drop(full);
+    session.reserve(1).await.expect("room given back");
+
+    let one = NonZeroUsize::new(1).expect("not zero");
+    let batches = AppendSessionOptions::new().with_max_unacked_batches(one);
+    let session = stream
+        .append_session_handle_with(&batches)
+        .expect("client open");
+    let permit = session.reserve(1).await.expect("room for one batch");
+    assert!(
+        session.reserve(1).now_or_never().is_none(),
+        "a one-batch session has no room for a second"
+    );
+    let ack = permit
+        .submit(input(vec![AppendRecord::new("a")]))
+        .expect("submit");
+    ack.await.expect("ack");
+    session.reserve(1).await.expect("room after the ack");
+    session.close().await.expect("close");
+
+    let producer = stream
+        .producer_with(BatcherConfig::default(), &bytes)
+        .expect("producer");
+    let held = producer.reserve(MIB).await.expect("room for 1 MiB");
+    assert!(
+        producer.reserve(3 * MIB).now_or_never().is_none(),
+        "the producer's window follows its session's"
+    );
+    drop(held);
+    producer.close().await.expect("close");
+
+    // Options also go with a stream of inputs, such as `append_inputs`'.
+    let acks: Vec<_> = stream
+        .append_session_with(
+            futures_util::stream::iter([input(vec![AppendRecord::new("b")])]),
+            &batches,
+        )
+        .expect("client open")
+        .collect()
+        .await;
+    assert_eq!(acks.len(), 1);
+    assert!(acks[0].is_ok(), "{acks:?}");
+}
+
+/// Gzip and zstd request bodies reach s2-lite and read back byte-exact:
+/// unary appends (the client's compression) and session frames (the
+/// client's, or the session's own).
+pub async fn compressed_appends_round_trip<R: Runtime + Default>(_: S2<R>) {
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let s2 = S2::<R>::with_runtime(crate::config().with_compression(compression), R::default())
+            .expect("client");
+        let stream = crate::fresh_stream(&s2, "compressed").await;
+        let unary: Vec<_> = (0..5).map(compressible).collect();
+        stream
+            .append(&input(
+                unary.iter().cloned().map(AppendRecord::new).collect(),
+            ))
+            .await
+            .expect("compressed unary append");
+
+        // The client compresses as `compression`; this session the other way.
+        let other = match compression {
+            Compression::Gzip => Compression::Zstd,
+            _ => Compression::Gzip,
+        };
+        let sessions: Vec<_> = (5..10).map(compressible).collect();
+        let inputs = vec![
+            input(
+                sessions[..2]
+                    .iter()
+                    .cloned()
+                    .map(AppendRecord::new)
+                    .collect(),
+            ),
+            input(
+                sessions[2..]
+                    .iter()
+                    .cloned()
+                    .map(AppendRecord::new)
+                    .collect(),
+            ),
+        ];
+        let options = AppendSessionOptions::new().with_compression(other);
+        let acks: Vec<_> = stream
+            .append_session_with(futures_util::stream::iter(inputs), &options)
+            .expect("client open")
+            .collect()
+            .await;
+        assert!(acks.iter().all(Result::is_ok), "{acks:?}");
+
+        let read = stream
+            .read(&ReadRequest::new(ReadStart::SeqNum(0)))
+            .await
+            .expect("read")
+            .into_records();
+        let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
+        let expected: Vec<_> = unary.into_iter().chain(sessions).collect();
+        assert_eq!(bodies, expected, "{compression:?}");
+    }
+}
+
+/// `close` waits for every batch an open session holds to be acknowledged,
+/// then refuses every call, on every clone, with `Error::Closed`.
+pub async fn close_drains_sessions_and_refuses_later_calls<R: Runtime + Default>(_: S2<R>) {
+    let s2 = crate::client::<R>();
+    let stream = crate::fresh_stream(&s2, "close").await;
+    let session = stream.append_session_handle();
+    let mut acks = Vec::new();
+    for i in 0..20 {
+        let ack = session
+            .submit(input(vec![AppendRecord::new(compressible(i))]))
+            .await
+            .expect("submit");
+        acks.push(ack);
+    }
+    let clone = s2.clone();
+    s2.close().await.expect("close drains within the default");
+    // Every ack was in by the time `close` returned.
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = ack.now_or_never().expect("acked before close returned");
+        assert_eq!(ack.expect("ack").start.seq_num, i as u64);
+    }
+
+    let closed = |result: Result<(), Error>| match result {
+        Err(Error::Closed(_)) => {}
+        other => panic!("expected Error::Closed, got {other:?}"),
+    };
+    closed(stream.check_tail().await.map(drop));
+    closed(clone.list_basins(&ListRequest::new()).await.map(drop));
+    closed(
+        session
+            .submit(input(vec![AppendRecord::new("late")]))
+            .await
+            .map(drop),
+    );
+    closed(
+        stream
+            .append_session_handle_with(&AppendSessionOptions::new())
+            .map(drop),
+    );
+    closed(stream.producer(BatcherConfig::default()).map(drop));
+    // Closing again is harmless.
+    clone.close().await.expect("second close");
+
+    // The records are there, read by another client.
+    let reader = crate::client::<R>();
+    let tail = reader
+        .basin(stream.basin_name().clone())
+        .stream(stream.name().clone())
+        .check_tail()
+        .await
+        .expect("tail");
+    assert_eq!(tail.seq_num, 20);
+}
+
+/// A close that cannot drain in time says so, and still closes.
+pub async fn close_times_out_on_a_stalled_session<R: Runtime + Default>(_: S2<R>) {
+    let Some(proxy) = crate::proxy() else {
+        return;
+    };
+    let mut config = crate::config()
+        .with_endpoints(s2_client::Endpoints::single(&proxy.endpoint()).expect("endpoint"));
+    config.ack_timeout = Duration::from_secs(60);
+    let s2 = S2::<R>::with_runtime(config, R::default()).expect("client");
+    let stream = crate::fresh_stream(&s2, "stall").await;
+    let session = stream.append_session_handle();
+    session
+        .submit(input(vec![AppendRecord::new("before")]))
+        .await
+        .expect("submit")
+        .await
+        .expect("ack");
+    proxy.stall(Duration::from_secs(2));
+    let ack = session
+        .submit(input(vec![AppendRecord::new("stalled")]))
+        .await
+        .expect("submit");
+    match s2.close_within(Duration::from_millis(300)).await {
+        Err(Error::Timeout(_)) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    drop(ack);
+    assert!(matches!(stream.check_tail().await, Err(Error::Closed(_))));
+}
