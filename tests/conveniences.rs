@@ -234,3 +234,35 @@ pub async fn close_times_out_on_a_stalled_session<R: Runtime + Default>(_: S2<R>
     drop(ack);
     assert!(matches!(stream.check_tail().await, Err(Error::Closed(_))));
 }
+
+/// `close` drains producers too: records still lingering in a producer's
+/// open batch (a linger far longer than the test) are sent and acknowledged
+/// before `close` returns.
+pub async fn close_drains_lingering_producer_records<R: Runtime + Default>(_: S2<R>) {
+    let s2 = crate::client::<R>();
+    let stream = crate::fresh_stream(&s2, "close-producer").await;
+    let producer = stream
+        .producer(BatcherConfig::default().with_linger(Some(std::time::Duration::from_secs(600))))
+        .expect("producer");
+    let mut acks = Vec::new();
+    for i in 0..5 {
+        acks.push(
+            producer
+                .submit(AppendRecord::new(format!("lingering {i}")))
+                .await
+                .expect("submit"),
+        );
+    }
+    s2.close().await.expect("close drains within the default");
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = ack.now_or_never().expect("acked before close returned");
+        assert_eq!(ack.expect("ack").seq_num, i as u64);
+    }
+    let tail = crate::client::<R>()
+        .basin(stream.basin_name().clone())
+        .stream(stream.name().clone())
+        .check_tail()
+        .await
+        .expect("tail");
+    assert_eq!(tail.seq_num, 5);
+}

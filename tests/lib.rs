@@ -162,6 +162,7 @@ macro_rules! conformance_tests {
             session_options_override_the_client_caps,
             compressed_appends_round_trip,
             close_drains_sessions_and_refuses_later_calls,
+            close_drains_lingering_producer_records,
             close_times_out_on_a_stalled_session,
         );
         $crate::conformance_tests!(@in stream_config, $runtime, $block_on;

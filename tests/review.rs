@@ -172,11 +172,11 @@ pub async fn producer_permit_used_while_closing_does_not_hang_close<R: Runtime +
         .stream(direct.name().clone());
     faulty.check_tail().await.expect("warm up");
     let producer = faulty
-        .producer(s2_client::BatcherConfig {
-            max_records: 10,
-            linger: None,
-            ..Default::default()
-        })
+        .producer(
+            s2_client::BatcherConfig::default()
+                .with_max_records(10)
+                .with_linger(None),
+        )
         .expect("producer");
     let permit = producer.reserve(10).await.expect("room");
     let first = producer

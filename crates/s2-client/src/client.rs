@@ -56,6 +56,8 @@ pub(crate) struct Sessions(Mutex<SessionList>);
 #[derive(Default)]
 struct SessionList {
     closed: bool,
+    /// Producers: drained first, as they feed sessions of `open`.
+    producers: Vec<OpenSession>,
     open: Vec<OpenSession>,
 }
 
@@ -71,34 +73,60 @@ impl Sessions {
     /// Tracks a session until the sender paired with `over` is dropped;
     /// `stop` is called at once when the client is already closed.
     pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
+        self.track(stop, over, |list| &mut list.open);
+    }
+
+    /// [`register`](Self::register) for a producer: `stop` ends its input,
+    /// so it flushes what it holds and finishes its session.
+    pub(crate) fn register_producer(
+        &self,
+        stop: Box<dyn FnOnce() + Send>,
+        over: oneshot::Receiver<()>,
+    ) {
+        self.track(stop, over, |list| &mut list.producers);
+    }
+
+    fn track(
+        &self,
+        stop: Box<dyn FnOnce() + Send>,
+        over: oneshot::Receiver<()>,
+        which: impl FnOnce(&mut SessionList) -> &mut Vec<OpenSession>,
+    ) {
         let mut list = lock(&self.0);
         if list.closed {
             drop(list);
             stop();
             return;
         }
+        let sessions = which(&mut list);
         // Forget the sessions already over, so the list stays as long as
         // the sessions open.
-        list.open
-            .retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
-        list.open.push(OpenSession { stop, over });
+        sessions.retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
+        sessions.push(OpenSession { stop, over });
     }
 
-    /// Marks the client closed, stops every session and returns the
-    /// futures of their ends.
-    fn close(&self) -> Vec<oneshot::Receiver<()>> {
-        let open = {
-            let mut list = lock(&self.0);
-            list.closed = true;
-            std::mem::take(&mut list.open)
-        };
-        open.into_iter()
-            .map(|session| {
-                (session.stop)();
-                session.over
-            })
-            .collect()
+    /// Marks the client closed (no session registers from now on) and takes
+    /// the producers and sessions open.
+    fn close(&self) -> (Vec<OpenSession>, Vec<OpenSession>) {
+        let mut list = lock(&self.0);
+        list.closed = true;
+        (
+            std::mem::take(&mut list.producers),
+            std::mem::take(&mut list.open),
+        )
     }
+}
+
+/// Stops `sessions` and waits until they are all over.
+async fn drain(sessions: Vec<OpenSession>) {
+    let ends: Vec<_> = sessions
+        .into_iter()
+        .map(|session| {
+            (session.stop)();
+            session.over
+        })
+        .collect();
+    futures_util::future::join_all(ends).await;
 }
 
 /// How long [`S2::close`] waits for open append sessions to be
@@ -198,16 +226,21 @@ impl<R: Runtime> S2<R> {
     /// connection until it ends or is dropped, and cannot reconnect). Every
     /// later request fails with [`Error::Closed`] before anything is sent.
     ///
-    /// Records still lingering in a [`Producer`](crate::Producer)'s open
-    /// batch are not flushed: close producers first to send them.
+    /// Producers are drained first: their lingering records are sent and
+    /// acknowledged like the rest.
     ///
     /// Fails with [`Error::Timeout`] when sessions were still running at
     /// the timeout (their unacknowledged batches may or may not land).
     pub async fn close_within(&self, timeout: Duration) -> Result<(), Error> {
-        let ends = self.inner.sessions.close();
+        let (producers, sessions) = self.inner.sessions.close();
         let runtime = self.inner.transport.runtime();
-        let drained =
-            crate::runtime::timeout(runtime, timeout, futures_util::future::join_all(ends)).await;
+        let drained = crate::runtime::timeout(runtime, timeout, async {
+            // A producer's last batches go through its session: that one
+            // stops once the producer is over.
+            drain(producers).await;
+            drain(sessions).await;
+        })
+        .await;
         self.inner.transport.close();
         match drained {
             Some(_) => Ok(()),

@@ -86,6 +86,8 @@ struct Intake {
     batches_closed: u64,
     /// The driver's waker.
     driver: Option<Waker>,
+    /// The client is closing: end the input, send what is held, finish.
+    stop_requested: bool,
 }
 
 impl Intake {
@@ -238,6 +240,7 @@ impl Producer {
         runtime: R,
         session: AppendSessionHandle,
         config: BatcherConfig,
+        sessions: &crate::client::Sessions,
     ) -> Result<Self, Error> {
         let batcher = Batcher::new(config.clone())?;
         // Room for what the session holds, a batch being handed over and
@@ -256,6 +259,7 @@ impl Producer {
                 closed: VecDeque::new(),
                 batches_closed: 0,
                 driver: None,
+                stop_requested: false,
             },
             limits,
         ));
@@ -274,7 +278,23 @@ impl Producer {
             input_done: false,
             deadline: Deadline::new(),
         };
-        runtime.spawn(Box::pin(driver.run()));
+        let (over, over_rx) = oneshot::channel::<()>();
+        let stop = Arc::downgrade(&gate);
+        sessions.register_producer(
+            Box::new(move || {
+                if let Some(gate) = stop.upgrade() {
+                    gate.with(|intake| {
+                        intake.stop_requested = true;
+                        intake.wake_driver();
+                    });
+                }
+            }),
+            over_rx,
+        );
+        runtime.spawn(Box::pin(async move {
+            driver.run().await;
+            drop(over);
+        }));
         let clock = runtime;
         Ok(Self {
             gate,
@@ -439,7 +459,7 @@ impl<R: Runtime> Driver<R> {
     /// The batcher's linger timer; also takes closed batches.
     fn drive_linger(&mut self, cx: &mut Context<'_>) -> bool {
         let now = self.runtime.now();
-        let (linger, taken) = self.gate.with(|intake| {
+        let (linger, taken, stop) = self.gate.with(|intake| {
             intake.driver = Some(cx.waker().clone());
             if intake
                 .batcher
@@ -451,9 +471,15 @@ impl<R: Runtime> Driver<R> {
             }
             let taken = !intake.closed.is_empty();
             self.queued.extend(intake.closed.drain(..));
-            (intake.batcher.poll_timeout(), taken)
+            (intake.batcher.poll_timeout(), taken, intake.stop_requested)
         });
         let fired = self.deadline.poll(&self.runtime, linger, cx).is_ready();
+        if stop && !self.input_done {
+            // The client is closing: what is held goes out, nothing more
+            // comes in.
+            self.end_input();
+            return true;
+        }
         taken || fired
     }
 

@@ -306,6 +306,7 @@ impl<R: Runtime> Stream<R> {
             self.inner.transport.runtime().clone(),
             self.append_session_handle_with(options)?,
             config,
+            &self.inner.sessions,
         )
     }
 }
