@@ -117,7 +117,8 @@ mod tests {
                 true,
                 Route::ReadSession,
             ),
-            (Method::DELETE, "/v1/basins/b", false, Route::Other),
+            (Method::DELETE, "/v1/basins/b", false, Route::Delete),
+            (Method::DELETE, "/v1/streams/s", false, Route::Delete),
             (Method::GET, "/v1/streams", false, Route::Other),
         ];
         for (method, uri, session, route) in cases {
