@@ -8,8 +8,8 @@ CLI's `s2 bench`, on one standalone s2-lite, runs alternating.
 
 Each run is measured with /usr/bin/time (user+sys CPU and max RSS of the
 client process only; the server is a separate `s2 lite` process, in memory,
-started afresh for every pair of runs so neither client finds it fuller
-than the other did; the order within a pair alternates). Medians over the
+started afresh for every run, so no client finds it holding what an earlier
+run wrote; the order within a pair alternates). Medians over the
 runs are printed per client, then the ratios ours/official: CPU per GiB
 written, write throughput, RSS, ack p50/p99, catch-up.
 """
@@ -109,6 +109,27 @@ def run(cmd, env):
     return result
 
 
+def run_on_fresh_server(s2, cmd, log):
+    """Runs `cmd` against an s2-lite of its own, with a basin ready."""
+    port = free_port()
+    lite = start_lite(s2, port, log)
+    endpoint = f"http://127.0.0.1:{port}"
+    env = dict(
+        os.environ,
+        S2_ACCOUNT_ENDPOINT=endpoint,
+        S2_BASIN_ENDPOINT=endpoint,
+        S2_ACCESS_TOKEN="ignored",
+        NO_COLOR="1",
+    )
+    env.pop("RUST_LOG", None)
+    try:
+        subprocess.run([s2, "create-basin", "bench-vs-cli"], env=env, capture_output=True)
+        return run(cmd, env)
+    finally:
+        lite.kill()
+        lite.wait()
+
+
 def median(runs, key):
     values = [r[key] for r in runs if key in r]
     return statistics.median(values) if values else float("nan")
@@ -147,35 +168,17 @@ def main():
         runs = {client: [] for client in clients}
         for i in range(args.runs):
             order = list(clients) if i % 2 == 0 else list(reversed(clients))
-            port = free_port()
-            lite = start_lite(args.s2, port, log)
-            endpoint = f"http://127.0.0.1:{port}"
-            env = dict(
-                os.environ,
-                S2_ACCOUNT_ENDPOINT=endpoint,
-                S2_BASIN_ENDPOINT=endpoint,
-                S2_ACCESS_TOKEN="ignored",
-                NO_COLOR="1",
-            )
-            env.pop("RUST_LOG", None)
-            try:
-                subprocess.run(
-                    [args.s2, "create-basin", "bench-vs-cli"], env=env, capture_output=True
+            for client in order:
+                r = run_on_fresh_server(args.s2, clients[client], log)
+                runs[client].append(r)
+                print(
+                    f"{name} run {i + 1} {client:8}: write {r.get('write', 0):7.2f} MiB/s"
+                    f"  cpu {r['user_s']:.2f}u+{r['sys_s']:.2f}s"
+                    f"  {r['cpu_s_per_gib']:6.2f} s/GiB  rss {r['rss_mib']:5.1f} MiB"
+                    f"  ack p50 {r.get('ack_p50', float('nan')):6.2f} p99 {r.get('ack_p99', float('nan')):6.2f} ms"
+                    f"  catchup {r.get('catchup', 0):7.2f} MiB/s",
+                    flush=True,
                 )
-                for client in order:
-                    r = run(clients[client], env)
-                    runs[client].append(r)
-                    print(
-                        f"{name} run {i + 1} {client:8}: write {r.get('write', 0):7.2f} MiB/s"
-                        f"  cpu {r['user_s']:.2f}u+{r['sys_s']:.2f}s"
-                        f"  {r['cpu_s_per_gib']:6.2f} s/GiB  rss {r['rss_mib']:5.1f} MiB"
-                        f"  ack p50 {r.get('ack_p50', float('nan')):6.2f} p99 {r.get('ack_p99', float('nan')):6.2f} ms"
-                        f"  catchup {r.get('catchup', 0):7.2f} MiB/s",
-                        flush=True,
-                    )
-            finally:
-                lite.kill()
-                lite.wait()
         report(name, runs)
 
 

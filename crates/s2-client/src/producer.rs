@@ -162,8 +162,8 @@ enum Command {
 }
 
 /// Submits records one by one and acknowledges each. Submitting waits while
-/// the unacknowledged records reach the session's cap plus two batches
-/// (backpressure).
+/// the unacknowledged records, those still being batched included, reach
+/// the session's cap (backpressure).
 pub struct Producer {
     gate: Arc<Gate<Intake>>,
     commands: mpsc::UnboundedSender<Command>,
@@ -243,13 +243,12 @@ impl Producer {
         sessions: &crate::client::Sessions,
     ) -> Result<Self, Error> {
         let batcher = Batcher::new(config.clone())?;
-        // Room for what the session holds, a batch being handed over and
-        // one being filled.
+        // The session's cap covers everything the producer holds, batches
+        // being filled included (as the official SDKs count it): the session
+        // always has room for a batch the producer hands over, and no more
+        // is queued in front of it than it would take.
         let limits = Limits {
-            max_bytes: session
-                .limits()
-                .max_bytes
-                .saturating_add(2 * config.max_bytes),
+            max_bytes: session.limits().max_bytes,
             max_items: usize::MAX,
         };
         let gate = Arc::new(Gate::new(
