@@ -18,7 +18,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-pub mod demo;
 pub mod hostile;
 mod proxy;
 mod tls;
