@@ -266,3 +266,42 @@ pub async fn close_drains_lingering_producer_records<R: Runtime + Default>(_: S2
         .expect("tail");
     assert_eq!(tail.seq_num, 5);
 }
+
+/// A producer on the smallest session cap, with no linger, and records so
+/// big that two never share a batch: every record is acknowledged. (A
+/// producer capped at the session's 1 MiB alone would wait forever for room
+/// for the record that closes the open batch.)
+pub async fn a_producer_on_a_small_cap_without_linger_never_waits_forever<R: Runtime + Default>(
+    s2: S2<R>,
+) {
+    let stream = crate::fresh_stream(&s2, "small-cap").await;
+    let options = AppendSessionOptions::new()
+        .with_max_unacked_bytes(MIB)
+        .expect("1 MiB is allowed");
+    let producer = stream
+        .producer_with(BatcherConfig::default().with_linger(None), &options)
+        .expect("producer");
+    let body = bytes::Bytes::from(vec![b'x'; 600 * 1024]);
+    let acks = async {
+        let mut acks = Vec::new();
+        for _ in 0..3 {
+            acks.push(
+                producer
+                    .submit(AppendRecord::new(body.clone()))
+                    .await
+                    .expect("submit"),
+            );
+        }
+        producer.flush().await.expect("flush");
+        let mut seq_nums = Vec::new();
+        for ack in acks {
+            seq_nums.push(ack.await.expect("ack").seq_num);
+        }
+        seq_nums
+    };
+    let timer = R::default().sleep(Duration::from_secs(20));
+    match futures_util::future::select(std::pin::pin!(acks), timer).await {
+        futures_util::future::Either::Left((seq_nums, _)) => assert_eq!(seq_nums, [0, 1, 2]),
+        futures_util::future::Either::Right(_) => panic!("the producer waited forever for room"),
+    }
+}

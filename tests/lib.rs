@@ -163,6 +163,7 @@ macro_rules! conformance_tests {
             compressed_appends_round_trip,
             close_drains_sessions_and_refuses_later_calls,
             close_drains_lingering_producer_records,
+            a_producer_on_a_small_cap_without_linger_never_waits_forever,
             close_times_out_on_a_stalled_session,
         );
         $crate::conformance_tests!(@in stream_config, $runtime, $block_on;

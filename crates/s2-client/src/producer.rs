@@ -244,11 +244,16 @@ impl Producer {
     ) -> Result<Self, Error> {
         let batcher = Batcher::new(config.clone())?;
         // The session's cap covers everything the producer holds, batches
-        // being filled included (as the official SDKs count it): the session
-        // always has room for a batch the producer hands over, and no more
-        // is queued in front of it than it would take.
+        // being filled included (as the official SDKs count it), so no more
+        // is queued in front of the session than it would take. It is at
+        // least two batches: a record that does not fit the open batch must
+        // get in to close it (with no linger nothing else would), whatever
+        // the session's cap.
         let limits = Limits {
-            max_bytes: session.limits().max_bytes,
+            max_bytes: session
+                .limits()
+                .max_bytes
+                .max(config.max_bytes.saturating_mul(2)),
             max_items: usize::MAX,
         };
         let gate = Arc::new(Gate::new(
