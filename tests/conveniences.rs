@@ -222,16 +222,42 @@ pub async fn close_times_out_on_a_stalled_session<R: Runtime + Default>(_: S2<R>
         .expect("submit")
         .await
         .expect("ack");
+    let producer = stream.producer(BatcherConfig::default()).expect("producer");
+    producer
+        .submit(AppendRecord::new("producer, before"))
+        .await
+        .expect("submit")
+        .await
+        .expect("ack");
     proxy.stall(Duration::from_secs(2));
     let ack = session
         .submit(input(vec![AppendRecord::new("stalled")]))
+        .await
+        .expect("submit");
+    let stalled = producer
+        .submit(AppendRecord::new("producer, stalled"))
         .await
         .expect("submit");
     match s2.close_within(Duration::from_millis(300)).await {
         Err(Error::Timeout(_)) => {}
         other => panic!("expected a timeout, got {other:?}"),
     }
-    drop(ack);
+    // A stalled producer holds up no other session's stop: after the
+    // timeout nothing takes new batches.
+    assert!(
+        session
+            .submit(input(vec![AppendRecord::new("after close")]))
+            .await
+            .is_err(),
+        "a session took a batch after close"
+    );
+    assert!(
+        producer
+            .submit(AppendRecord::new("after close"))
+            .await
+            .is_err()
+    );
+    drop((ack, stalled));
     assert!(matches!(stream.check_tail().await, Err(Error::Closed(_))));
 }
 

@@ -117,16 +117,14 @@ impl Sessions {
     }
 }
 
-/// Stops `sessions` and waits until they are all over.
-async fn drain(sessions: Vec<OpenSession>) {
-    let ends: Vec<_> = sessions
-        .into_iter()
+/// Stops `sessions`; returns the futures of their ends.
+fn stop(sessions: impl Iterator<Item = OpenSession>) -> Vec<oneshot::Receiver<()>> {
+    sessions
         .map(|session| {
             (session.stop)();
             session.over
         })
-        .collect();
-    futures_util::future::join_all(ends).await;
+        .collect()
 }
 
 /// How long [`S2::close`] waits for open append sessions to be
@@ -234,13 +232,11 @@ impl<R: Runtime> S2<R> {
     pub async fn close_within(&self, timeout: Duration) -> Result<(), Error> {
         let (producers, sessions) = self.inner.sessions.close();
         let runtime = self.inner.transport.runtime();
-        let drained = crate::runtime::timeout(runtime, timeout, async {
-            // A producer's last batches go through its session: that one
-            // stops once the producer is over.
-            drain(producers).await;
-            drain(sessions).await;
-        })
-        .await;
+        // Everything stops at once (a producer's own session ends when the
+        // producer has sent what it holds), then the wait for the last acks.
+        let ends = stop(producers.into_iter().chain(sessions));
+        let drained =
+            crate::runtime::timeout(runtime, timeout, futures_util::future::join_all(ends)).await;
         self.inner.transport.close();
         match drained {
             Some(_) => Ok(()),

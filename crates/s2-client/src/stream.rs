@@ -22,7 +22,7 @@ use crate::{
     retry::{execute, execute_tracking},
     runtime::Runtime,
     session::{
-        append::{AppendSessionHandle, AppendSessionOptions, ack_stream},
+        append::{AppendSessionHandle, AppendSessionOptions, CloseStops, ack_stream},
         read::{ReadSession, ReadSessionOptions},
     },
 };
@@ -209,7 +209,7 @@ impl<R: Runtime> Stream<R> {
     /// When a batch carries `match_seq_num`, the session advances it for the
     /// following batches and resolves unknown outcomes exactly-once.
     pub fn append_session_handle(&self) -> AppendSessionHandle {
-        self.start_session(&AppendSessionOptions::default())
+        self.start_session(&AppendSessionOptions::default(), CloseStops::Session)
     }
 
     /// [`append_session_handle`](Self::append_session_handle) with its own
@@ -220,16 +220,21 @@ impl<R: Runtime> Stream<R> {
         options: &AppendSessionOptions,
     ) -> Result<AppendSessionHandle, Error> {
         self.inner.check_open()?;
-        Ok(self.start_session(options))
+        Ok(self.start_session(options, CloseStops::Session))
     }
 
-    fn start_session(&self, options: &AppendSessionOptions) -> AppendSessionHandle {
+    fn start_session(
+        &self,
+        options: &AppendSessionOptions,
+        stops: CloseStops,
+    ) -> AppendSessionHandle {
         AppendSessionHandle::start(
             self.inner.clone(),
             self.basin.clone(),
             self.name.clone(),
             self.options.clone(),
             options,
+            stops,
         )
     }
 
@@ -302,9 +307,10 @@ impl<R: Runtime> Stream<R> {
         config: BatcherConfig,
         options: &AppendSessionOptions,
     ) -> Result<Producer, Error> {
+        self.inner.check_open()?;
         Producer::start(
             self.inner.transport.runtime().clone(),
-            self.append_session_handle_with(options)?,
+            self.start_session(options, CloseStops::Producer),
             config,
             &self.inner.sessions,
         )

@@ -56,6 +56,15 @@ enum Command {
     },
 }
 
+/// What [`S2::close`](crate::S2::close) stops to end an append session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseStops {
+    /// The session itself: it takes no more batches.
+    Session,
+    /// Its producer, which ends the session once drained.
+    Producer,
+}
+
 /// A handle to an append session: submit batches as you go and await each
 /// batch's ack. Submitting waits while the unacknowledged caps are reached
 /// (backpressure). Dropping the handle closes the session gracefully in the
@@ -229,6 +238,7 @@ impl AppendSessionHandle {
         stream: StreamName,
         options: StreamOptions,
         session: &AppendSessionOptions,
+        stops: CloseStops,
     ) -> Self {
         let config = session.resolve(&inner.config);
         // The machine's own caps: whatever the gate admits, it accepts.
@@ -243,7 +253,11 @@ impl AppendSessionHandle {
         let stop = Arc::downgrade(&gate);
         inner.sessions.register(
             Box::new(move || {
-                if let Some(gate) = stop.upgrade() {
+                // A producer's session finishes when its producer has sent
+                // what it holds and lets go of it.
+                if stops == CloseStops::Session
+                    && let Some(gate) = stop.upgrade()
+                {
                     gate.with(|commands| commands.close_channel());
                 }
             }),

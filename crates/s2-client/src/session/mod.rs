@@ -284,7 +284,7 @@ impl SessionConnection {
                         self.token_refreshed = true;
                         Error::transport(
                             false,
-                            "the access token was refused: reconnecting with a fresh one",
+                            format!("{e}; reconnecting once with a fresh access token"),
                         )
                     } else {
                         e
