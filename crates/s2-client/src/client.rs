@@ -56,7 +56,8 @@ pub(crate) struct Sessions(Mutex<SessionList>);
 #[derive(Default)]
 struct SessionList {
     closed: bool,
-    /// Producers: drained first, as they feed sessions of `open`.
+    /// Producers: stopping one ends its input; it sends what it holds, and
+    /// its session (in `open`, not stopped itself) ends after it.
     producers: Vec<OpenSession>,
     open: Vec<OpenSession>,
 }
@@ -224,7 +225,7 @@ impl<R: Runtime> S2<R> {
     /// connection until it ends or is dropped, and cannot reconnect). Every
     /// later request fails with [`Error::Closed`] before anything is sent.
     ///
-    /// Producers are drained first: their lingering records are sent and
+    /// Producers are drained too: their lingering records are sent and
     /// acknowledged like the rest.
     ///
     /// Fails with [`Error::Timeout`] when sessions were still running at
