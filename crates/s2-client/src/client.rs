@@ -49,78 +49,55 @@ fn client_closed() -> Error {
     Error::Closed("the client is closed".into())
 }
 
-/// The append sessions of a client that are still running.
+/// The append sessions and producers of a client that are still running.
 #[derive(Default)]
 pub(crate) struct Sessions(Mutex<SessionList>);
 
 #[derive(Default)]
 struct SessionList {
     closed: bool,
-    /// Producers: stopping one ends its input; it sends what it holds, and
-    /// its session (in `open`, not stopped itself) ends after it.
-    producers: Vec<OpenSession>,
     open: Vec<OpenSession>,
 }
 
-/// A running append session, as [`S2::close`] sees it.
+/// A running append session or producer, as [`S2::close`] sees it.
 struct OpenSession {
-    /// Stops the session taking batches; it then finishes what it holds.
+    /// Stops it taking input; it then finishes what it holds. (A producer's
+    /// own session ignores this: it ends once its producer lets go of it.)
     stop: Box<dyn FnOnce() + Send>,
-    /// Resolves (cancelled) when the session's driver is over.
+    /// Resolves (cancelled) when its driver is over.
     over: oneshot::Receiver<()>,
 }
 
 impl Sessions {
-    /// Tracks a session until the sender paired with `over` is dropped;
-    /// `stop` is called at once when the client is already closed.
+    /// Tracks a session or producer until the sender paired with `over` is
+    /// dropped; `stop` is called at once when the client is already closed.
     pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
-        self.track(stop, over, |list| &mut list.open);
-    }
-
-    /// [`register`](Self::register) for a producer: `stop` ends its input,
-    /// so it flushes what it holds and finishes its session.
-    pub(crate) fn register_producer(
-        &self,
-        stop: Box<dyn FnOnce() + Send>,
-        over: oneshot::Receiver<()>,
-    ) {
-        self.track(stop, over, |list| &mut list.producers);
-    }
-
-    fn track(
-        &self,
-        stop: Box<dyn FnOnce() + Send>,
-        over: oneshot::Receiver<()>,
-        which: impl FnOnce(&mut SessionList) -> &mut Vec<OpenSession>,
-    ) {
         let mut list = lock(&self.0);
         if list.closed {
             drop(list);
             stop();
             return;
         }
-        let sessions = which(&mut list);
         // Forget the sessions already over, so the list stays as long as
         // the sessions open.
-        sessions.retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
-        sessions.push(OpenSession { stop, over });
+        list.open
+            .retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
+        list.open.push(OpenSession { stop, over });
     }
 
-    /// Marks the client closed (no session registers from now on) and takes
-    /// the producers and sessions open.
-    fn close(&self) -> (Vec<OpenSession>, Vec<OpenSession>) {
+    /// Marks the client closed (nothing registers from now on) and takes
+    /// what is open.
+    fn close(&self) -> Vec<OpenSession> {
         let mut list = lock(&self.0);
         list.closed = true;
-        (
-            std::mem::take(&mut list.producers),
-            std::mem::take(&mut list.open),
-        )
+        std::mem::take(&mut list.open)
     }
 }
 
 /// Stops `sessions`; returns the futures of their ends.
-fn stop(sessions: impl Iterator<Item = OpenSession>) -> Vec<oneshot::Receiver<()>> {
+fn stop(sessions: Vec<OpenSession>) -> Vec<oneshot::Receiver<()>> {
     sessions
+        .into_iter()
         .map(|session| {
             (session.stop)();
             session.over
@@ -231,11 +208,11 @@ impl<R: Runtime> S2<R> {
     /// Fails with [`Error::Timeout`] when sessions were still running at
     /// the timeout (their unacknowledged batches may or may not land).
     pub async fn close_within(&self, timeout: Duration) -> Result<(), Error> {
-        let (producers, sessions) = self.inner.sessions.close();
+        let open = self.inner.sessions.close();
         let runtime = self.inner.transport.runtime();
         // Everything stops at once (a producer's own session ends when the
         // producer has sent what it holds), then the wait for the last acks.
-        let ends = stop(producers.into_iter().chain(sessions));
+        let ends = stop(open);
         let drained =
             crate::runtime::timeout(runtime, timeout, futures_util::future::join_all(ends)).await;
         self.inner.transport.close();

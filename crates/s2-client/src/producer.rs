@@ -284,7 +284,7 @@ impl Producer {
         };
         let (over, over_rx) = oneshot::channel::<()>();
         let stop = Arc::downgrade(&gate);
-        sessions.register_producer(
+        sessions.register(
             Box::new(move || {
                 if let Some(gate) = stop.upgrade() {
                     gate.with(|intake| {
