@@ -373,8 +373,8 @@ pub async fn indefinite_read_retries_outlive_the_budget<R: Runtime + Default>(s2
 /// A provider that hands out `stale` until told it was refused, then
 /// `fresh`; it counts what it is asked.
 #[derive(Debug, Default)]
-struct Rotating {
-    refused: std::sync::Mutex<Vec<String>>,
+pub(crate) struct Rotating {
+    pub(crate) refused: std::sync::Mutex<Vec<String>>,
     asked: std::sync::atomic::AtomicU32,
     /// Never rotates: every token it gives is the stale one.
     stuck: bool,
@@ -428,9 +428,8 @@ pub async fn access_token_provider_refreshes_after_401<R: Runtime + Default>(_: 
         HostileServer::start(Misbehaviour::RefuseToken { token: "stale" }).expect("hostile server");
 
     let provider = std::sync::Arc::new(Rotating::default());
-    let stream = hostile_stream::<R>(
-        hostile_config(&server).with_access_token_provider(SharedProvider(provider.clone())),
-    );
+    let stream =
+        hostile_stream::<R>(hostile_config(&server).with_access_token_provider(provider.clone()));
     stream
         .check_tail()
         .await
@@ -440,9 +439,8 @@ pub async fn access_token_provider_refreshes_after_401<R: Runtime + Default>(_: 
     assert_eq!(server.requests(), 2);
 
     let provider = std::sync::Arc::new(Rotating::default());
-    let stream = hostile_stream::<R>(
-        hostile_config(&server).with_access_token_provider(SharedProvider(provider.clone())),
-    );
+    let stream =
+        hostile_stream::<R>(hostile_config(&server).with_access_token_provider(provider.clone()));
     let before = server.requests();
     stream
         .read_session(ReadRequest::new(ReadStart::SeqNum(0)))
@@ -456,9 +454,8 @@ pub async fn access_token_provider_refreshes_after_401<R: Runtime + Default>(_: 
         stuck: true,
         ..Rotating::default()
     });
-    let stream = hostile_stream::<R>(
-        hostile_config(&server).with_access_token_provider(SharedProvider(stuck.clone())),
-    );
+    let stream =
+        hostile_stream::<R>(hostile_config(&server).with_access_token_provider(stuck.clone()));
     let before = server.requests();
     let err = stream.check_tail().await.expect_err("refused twice");
     assert!(
@@ -466,20 +463,6 @@ pub async fn access_token_provider_refreshes_after_401<R: Runtime + Default>(_: 
         "{err:?}"
     );
     assert_eq!(server.requests() - before, 2, "one retry, no more");
-}
-
-/// Lets a test keep a handle on the provider it configures.
-#[derive(Debug)]
-struct SharedProvider(std::sync::Arc<Rotating>);
-
-impl AccessTokenProvider for SharedProvider {
-    fn token(&self) -> TokenFuture<'_> {
-        self.0.token()
-    }
-
-    fn invalidate(&self, token: &AccessToken) {
-        self.0.invalidate(token)
-    }
 }
 
 /// Default headers and the user agent reach the server; the SDK's own

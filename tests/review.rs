@@ -2,14 +2,11 @@
 //! work: each states a promise the SDK makes and checks it where the new code
 //! could break it.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use futures_util::FutureExt;
 use s2_client::{
-    AccessToken, AccessTokenProvider, Endpoints, Runtime, S2, StreamName, TokenFuture,
+    Endpoints, Runtime, S2, StreamName,
     types::{AppendInput, AppendRecord},
 };
 use s2_test_server::hostile::{HostileServer, Misbehaviour};
@@ -46,43 +43,6 @@ pub async fn permit_submitted_while_closing_is_not_dropped<R: Runtime + Default>
     );
 }
 
-/// Gives `stale` until told it was refused, then `fresh`.
-#[derive(Debug, Default)]
-struct Rotating {
-    refused: Mutex<Vec<String>>,
-}
-
-impl AccessTokenProvider for Rotating {
-    fn token(&self) -> TokenFuture<'_> {
-        let token = if self.refused.lock().expect("lock").is_empty() {
-            "stale"
-        } else {
-            "fresh"
-        };
-        Box::pin(async move { Ok(AccessToken::from(token)) })
-    }
-
-    fn invalidate(&self, token: &AccessToken) {
-        self.refused
-            .lock()
-            .expect("lock")
-            .push(token.expose_secret().to_owned());
-    }
-}
-
-#[derive(Debug)]
-struct Shared(Arc<Rotating>);
-
-impl AccessTokenProvider for Shared {
-    fn token(&self) -> TokenFuture<'_> {
-        self.0.token()
-    }
-
-    fn invalidate(&self, token: &AccessToken) {
-        self.0.invalidate(token)
-    }
-}
-
 /// An append session whose connection is refused with a 401 asks the
 /// provider for a fresh token on its next connection (as the provider's
 /// documentation says) instead of failing: a 401 proves nothing was
@@ -93,8 +53,8 @@ pub async fn append_session_recovers_from_a_refused_token<R: Runtime + Default>(
     let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
     let mut config = s2_client::ClientConfig::new("unused").with_endpoints(endpoints);
     config.retry.base_delay = Duration::from_millis(10);
-    let provider = Arc::new(Rotating::default());
-    let config = config.with_access_token_provider(Shared(provider.clone()));
+    let provider = Arc::new(crate::parity::Rotating::default());
+    let config = config.with_access_token_provider(provider.clone());
     let stream = S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"))

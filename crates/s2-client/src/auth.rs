@@ -29,6 +29,18 @@ pub trait AccessTokenProvider: fmt::Debug + Send + Sync + 'static {
     }
 }
 
+/// A shared provider, so the caller can keep a handle on the one it gives
+/// the client.
+impl<P: AccessTokenProvider> AccessTokenProvider for std::sync::Arc<P> {
+    fn token(&self) -> TokenFuture<'_> {
+        (**self).token()
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        (**self).invalidate(token)
+    }
+}
+
 /// Why a provider could not give a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
