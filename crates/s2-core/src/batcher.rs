@@ -384,14 +384,16 @@ impl Batcher {
             return;
         }
         let records = mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        self.pending_encoded = 0;
         self.last_batch_len = records.len();
         let len = records.len() as u64;
         // Every record was checked on entry and the batch kept within limits
         // that `BatcherConfig::validate` bounded by the service's, and within
         // the encoded limit `AppendInput::new` applies.
-        let mut input = AppendInput::new(records).expect("batcher batches are always valid");
+        let mut input = AppendInput::checked(
+            records,
+            mem::take(&mut self.pending_bytes),
+            mem::take(&mut self.pending_encoded),
+        );
         if let Some(seq_num) = self.next_match_seq_num {
             input.set_match_seq_num(Some(seq_num));
             self.next_match_seq_num = Some(

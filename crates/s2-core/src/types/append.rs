@@ -25,11 +25,11 @@ const CONDITIONS_MAX: usize = 64;
 /// batch with its conditions fits one session frame.
 pub(crate) const MAX_RECORDS_ENCODED_LEN: usize = crate::frame::MAX_PAYLOAD_LEN - CONDITIONS_MAX;
 
+mod wire;
+
 /// Bytes `record` takes in an encoded [`AppendInput`] (a record costs more on
 /// the wire than it is metered when it has many tiny headers).
-pub(crate) fn encoded_record_len(record: &AppendRecord) -> usize {
-    prost::encoding::message::encoded_len(1, record)
-}
+pub(crate) use wire::encoded_record_len;
 
 /// One atomic append: 1 to 1000 records of at most 1 MiB metered in total,
 /// optionally conditioned on the tail (`match_seq_num`) or a fencing token.
@@ -42,6 +42,9 @@ pub struct AppendInput {
     match_seq_num: Option<u64>,
     fencing_token: Option<FencingToken>,
     metered_bytes: u64,
+    /// Encoded length of `records` (keys and length prefixes included), so
+    /// that framing a batch measures it once.
+    records_encoded_len: usize,
 }
 
 impl AppendInput {
@@ -69,12 +72,33 @@ impl AppendInput {
                 encoded_bytes: records_len + CONDITIONS_MAX,
             });
         }
-        Ok(Self {
+        Ok(Self::checked(records, metered_bytes, records_len))
+    }
+
+    /// A batch of records already checked one by one and as a whole, with
+    /// their metered and encoded sizes: the [`Batcher`](crate::batcher::Batcher)
+    /// checks every record as it arrives, so closing a batch does not check
+    /// it again.
+    pub(crate) fn checked(
+        records: Vec<AppendRecord>,
+        metered_bytes: u64,
+        records_encoded_len: usize,
+    ) -> Self {
+        debug_assert!(!records.is_empty() && records.len() <= MAX_BATCH_RECORDS);
+        debug_assert!(metered_bytes <= MAX_BATCH_METERED_BYTES);
+        debug_assert!(records_encoded_len <= MAX_RECORDS_ENCODED_LEN);
+        debug_assert_eq!(metered_bytes, records.metered_bytes());
+        debug_assert_eq!(
+            records_encoded_len,
+            records.iter().map(encoded_record_len).sum::<usize>()
+        );
+        Self {
             records,
             match_seq_num: None,
             fencing_token: None,
             metered_bytes,
-        })
+            records_encoded_len,
+        }
     }
 
     /// Only append if the first record would get this sequence number.
@@ -143,7 +167,7 @@ impl MeteredBytes for AppendInput {
 impl prost::Message for AppendInput {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         for record in &self.records {
-            prost::encoding::message::encode(1, record, buf);
+            wire::encode_record(record, buf);
         }
         if let Some(seq_num) = &self.match_seq_num {
             prost::encoding::uint64::encode(2, seq_num, buf);
@@ -167,6 +191,7 @@ impl prost::Message for AppendInput {
                 let mut record = AppendRecord::default();
                 prost::encoding::message::merge(wire_type, &mut record, buf, ctx)?;
                 self.metered_bytes += record.metered_bytes();
+                self.records_encoded_len += encoded_record_len(&record);
                 self.records.push(record);
                 Ok(())
             }
@@ -188,7 +213,7 @@ impl prost::Message for AppendInput {
     }
 
     fn encoded_len(&self) -> usize {
-        prost::encoding::message::encoded_len_repeated(1, &self.records)
+        self.records_encoded_len
             + self
                 .match_seq_num
                 .as_ref()
