@@ -41,10 +41,12 @@ pub struct AppendInput {
     records: Vec<AppendRecord>,
     match_seq_num: Option<u64>,
     fencing_token: Option<FencingToken>,
-    metered_bytes: u64,
-    /// Encoded length of `records` (keys and length prefixes included), so
-    /// that framing a batch measures it once.
-    records_encoded_len: usize,
+    /// Metered size of `records` (at most 1 MiB; `u32` keeps the type, and
+    /// the errors carrying it, small).
+    metered_bytes: u32,
+    /// Encoded length of `records` (keys and length prefixes included, at
+    /// most 2 MiB), so that framing a batch measures it once.
+    records_encoded_len: u32,
 }
 
 impl AppendInput {
@@ -96,8 +98,9 @@ impl AppendInput {
             records,
             match_seq_num: None,
             fencing_token: None,
-            metered_bytes,
-            records_encoded_len,
+            metered_bytes: u32::try_from(metered_bytes).expect("a batch is at most 1 MiB metered"),
+            records_encoded_len: u32::try_from(records_encoded_len)
+                .expect("a batch's records encode to at most 2 MiB"),
         }
     }
 
@@ -151,13 +154,13 @@ impl AppendInput {
 
     /// Metered size of all records.
     pub fn metered_bytes(&self) -> u64 {
-        self.metered_bytes
+        self.metered_bytes.into()
     }
 }
 
 impl MeteredBytes for AppendInput {
     fn metered_bytes(&self) -> u64 {
-        self.metered_bytes
+        self.metered_bytes.into()
     }
 }
 
@@ -190,8 +193,11 @@ impl prost::Message for AppendInput {
             1 => {
                 let mut record = AppendRecord::default();
                 prost::encoding::message::merge(wire_type, &mut record, buf, ctx)?;
-                self.metered_bytes += record.metered_bytes();
-                self.records_encoded_len += encoded_record_len(&record);
+                // Saturating: decoded inputs are not held to the limits.
+                let metered = u32::try_from(record.metered_bytes()).unwrap_or(u32::MAX);
+                let encoded = u32::try_from(encoded_record_len(&record)).unwrap_or(u32::MAX);
+                self.metered_bytes = self.metered_bytes.saturating_add(metered);
+                self.records_encoded_len = self.records_encoded_len.saturating_add(encoded);
                 self.records.push(record);
                 Ok(())
             }
@@ -213,7 +219,7 @@ impl prost::Message for AppendInput {
     }
 
     fn encoded_len(&self) -> usize {
-        self.records_encoded_len
+        self.records_encoded_len as usize
             + self
                 .match_seq_num
                 .as_ref()
