@@ -24,6 +24,7 @@ const fn varint_key(tag: u8) -> u8 {
 
 /// Bytes `record` takes as field 1 of an `AppendInput`: key, length prefix
 /// and fields.
+#[inline]
 pub(crate) fn encoded_record_len(record: &AppendRecord) -> usize {
     nested_len(record_fields_len(record))
 }
@@ -86,15 +87,18 @@ impl Scratch {
     /// Room left. The record's own key, length and timestamp (22 bytes at
     /// most) always fit an empty scratch; headers are written only when the
     /// body's prefix still fits after them.
+    #[inline]
     fn room(&self) -> usize {
         self.bytes.len() - self.len
     }
 
+    #[inline]
     fn put_u8(&mut self, byte: u8) {
         self.bytes[self.len] = byte;
         self.len += 1;
     }
 
+    #[inline]
     fn put_varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.put_u8((value as u8) | 0x80);
@@ -103,6 +107,7 @@ impl Scratch {
         self.put_u8(value as u8);
     }
 
+    #[inline]
     fn put_bytes(&mut self, tag: u8, value: &[u8]) {
         if !value.is_empty() {
             self.put_u8(len_key(tag));
@@ -113,12 +118,14 @@ impl Scratch {
     }
 
     /// The bytes written so far; the scratch is empty afterwards.
+    #[inline]
     fn take(&mut self) -> &[u8] {
         let len = std::mem::take(&mut self.len);
         &self.bytes[..len]
     }
 }
 
+#[inline]
 fn record_fields_len(record: &AppendRecord) -> usize {
     let timestamp = record
         .timestamp
@@ -131,20 +138,24 @@ fn record_fields_len(record: &AppendRecord) -> usize {
     timestamp + headers + bytes_len(record.body.len())
 }
 
+#[inline]
 fn header_fields_len(header: &Header) -> usize {
     bytes_len(header.name.len()) + bytes_len(header.value.len())
 }
 
 /// A nested message of `fields_len` bytes with its one-byte key and length.
+#[inline]
 fn nested_len(fields_len: usize) -> usize {
     1 + encoded_len_varint(fields_len as u64) + fields_len
 }
 
 /// A `bytes` field of `len` bytes; proto3 leaves an empty one out.
+#[inline]
 fn bytes_len(len: usize) -> usize {
     if len == 0 { 0 } else { nested_len(len) }
 }
 
+#[inline]
 fn put_bytes(tag: u8, value: &[u8], buf: &mut impl BufMut) {
     if !value.is_empty() {
         buf.put_u8(len_key(tag));
@@ -154,6 +165,7 @@ fn put_bytes(tag: u8, value: &[u8], buf: &mut impl BufMut) {
 }
 
 /// Writes `value` as a varint with one `put_slice`, not one call per byte.
+#[inline]
 fn put_varint(mut value: u64, buf: &mut impl BufMut) {
     let mut scratch = [0u8; 10];
     let mut len = 0;
