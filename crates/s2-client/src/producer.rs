@@ -20,9 +20,9 @@ use s2_core::{
 };
 
 use crate::{
-    runtime::Runtime,
+    runtime::{Deadline, Runtime},
     session::{
-        BoxFuture, Deadline,
+        BoxFuture,
         append::{AckFuture, AppendSessionHandle},
         gate::{Gate, Limits, Reserved},
     },

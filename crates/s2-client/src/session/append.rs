@@ -31,12 +31,17 @@ use s2_core::{
 };
 
 use super::{
-    BoxFuture, Deadline, Opening, SessionConnection,
+    BoxFuture, Opening, SessionConnection,
     gate::{Gate, Limits, Reserved},
 };
 use crate::{
-    body::RequestBody, client::ClientInner, config::ClientConfig, retry::execute, runtime::Runtime,
-    sync::lock, transport::ConnectionHandle,
+    body::RequestBody,
+    client::ClientInner,
+    config::ClientConfig,
+    retry::execute,
+    runtime::{Deadline, Runtime},
+    sync::lock,
+    transport::ConnectionHandle,
 };
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;

@@ -22,8 +22,13 @@ use s2_core::{
     types::{ReadBatch, ReadRequest, StreamPosition},
 };
 
-use super::{ConnectionInputs, Deadline, Opening, SessionConnection};
-use crate::{body::RequestBody, client::ClientInner, runtime::Runtime, sync::lock};
+use super::{ConnectionInputs, Opening, SessionConnection};
+use crate::{
+    body::RequestBody,
+    client::ClientInner,
+    runtime::{Deadline, Runtime},
+    sync::lock,
+};
 
 /// What a read session yields.
 #[derive(Debug, Clone, PartialEq)]
