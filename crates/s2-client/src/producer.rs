@@ -240,7 +240,7 @@ impl Producer {
         runtime: R,
         session: AppendSessionHandle,
         config: BatcherConfig,
-        sessions: &crate::client::Sessions,
+        sessions: &crate::inner::Sessions,
     ) -> Result<Self, Error> {
         let batcher = Batcher::new(config.clone())?;
         // The session's cap covers everything the producer holds, batches

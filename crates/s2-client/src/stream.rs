@@ -17,7 +17,7 @@ use futures_core::Stream as AsyncStream;
 use s2_core::batcher::BatcherConfig;
 
 use crate::{
-    client::ClientInner,
+    inner::ClientInner,
     producer::Producer,
     retry::{execute, execute_tracking},
     runtime::Runtime,

@@ -36,8 +36,8 @@ use super::{
 };
 use crate::{
     body::RequestBody,
-    client::ClientInner,
     config::ClientConfig,
+    inner::ClientInner,
     retry::execute,
     runtime::{Deadline, Runtime},
     sync::lock,

@@ -23,7 +23,7 @@ use s2_core::{Error, api::HttpRequest, api::HttpResponse, session::ConnectionId}
 
 use crate::{
     body::RequestBody,
-    client::ClientInner,
+    inner::ClientInner,
     runtime::Runtime,
     transport::{ConnectionHandle, Lease},
 };

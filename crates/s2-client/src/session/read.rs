@@ -25,7 +25,7 @@ use s2_core::{
 use super::{ConnectionInputs, Opening, SessionConnection};
 use crate::{
     body::RequestBody,
-    client::ClientInner,
+    inner::ClientInner,
     runtime::{Deadline, Runtime},
     sync::lock,
 };
