@@ -31,7 +31,7 @@ use s2_core::{
 };
 
 use super::{
-    BoxFuture, Opening, SessionConnection,
+    BoxFuture, ConnectionEvent, Opening, SessionConnection,
     gate::{Gate, Limits, Reserved},
 };
 use crate::{
@@ -794,11 +794,17 @@ impl<R: Runtime> Driver<R> {
             }
         }
         let runtime = self.runtime.clone();
-        if self
-            .connection
-            .poll_into(&mut self.machine, || runtime.now(), cx)
-            .is_ready()
+        if let Poll::Ready((connection, event, now)) =
+            self.connection.poll_event(|| runtime.now(), cx)
         {
+            let machine = &mut self.machine;
+            match event {
+                ConnectionEvent::Connected => machine.handle_connected(connection, now),
+                ConnectionEvent::Data(data) => machine.handle_data(connection, data, now),
+                ConnectionEvent::End => machine.handle_end(connection, now),
+                ConnectionEvent::Error(error) => machine.handle_error(connection, error, now),
+                ConnectionEvent::Rejected(error) => machine.handle_rejected(connection, error, now),
+            }
             ready = true;
         }
         let now = self.now();

@@ -247,14 +247,16 @@ impl SessionConnection {
         }
     }
 
-    /// Waits for the next thing that happens on the connection and hands it
-    /// to `machine`.
-    pub(crate) fn poll_into(
+    /// Waits for the next thing that happens on the connection: which
+    /// session connection it happened on, what, and when (`now` is read only
+    /// once something happened). Poll again after each event and after
+    /// [`open`](Self::open); events of a connection since replaced are the
+    /// machine's to ignore (it knows its `ConnectionId`s).
+    pub(crate) fn poll_event(
         &mut self,
-        machine: &mut impl ConnectionInputs,
         now: impl FnOnce() -> Instant,
         cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    ) -> Poll<(ConnectionId, ConnectionEvent, Instant)> {
         if let Some(opening) = self.opening.as_mut()
             && let Poll::Ready(result) = opening.poll(cx)
         {
@@ -262,16 +264,16 @@ impl SessionConnection {
             let token_refused = opening.token_refused.load(Ordering::Relaxed);
             self.opening = None;
             let now = now();
-            match result {
+            let event = match result {
                 Ok((body, lease)) => {
                     self.token_refreshed = false;
                     self.heard = Some(now);
-                    machine.handle_connected(connection, now);
                     self.open = Some(Open {
                         connection,
                         body,
                         lease,
                     });
+                    ConnectionEvent::Connected
                 }
                 // The service answered with an error status: the session was
                 // refused, not broken.
@@ -289,96 +291,65 @@ impl SessionConnection {
                     } else {
                         e
                     };
-                    machine.handle_rejected(connection, e, now)
+                    ConnectionEvent::Rejected(e)
                 }
                 Err(e) => {
                     self.note_failure(&e, now);
-                    machine.handle_error(connection, e, now)
+                    ConnectionEvent::Error(e)
                 }
-            }
-            return Poll::Ready(());
+            };
+            return Poll::Ready((connection, event, now));
         }
         let Some(open) = self.open.as_mut() else {
             return Poll::Pending;
         };
         let connection = open.connection;
-        loop {
-            let event = match Pin::new(&mut open.body).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(event) => event,
-            };
-            match event {
+        let event = loop {
+            match std::task::ready!(Pin::new(&mut open.body).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) if !data.is_empty() => {
-                        let now = now();
-                        self.heard = Some(now);
-                        machine.handle_data(connection, data, now);
-                    }
+                    Ok(data) if !data.is_empty() => break Some(Ok(data)),
                     // Empty chunks and trailers carry nothing the protocol uses.
                     _ => continue,
                 },
-                None => {
-                    self.open = None;
-                    let now = now();
-                    // Normal at the end of a bounded read; a failure otherwise.
-                    tracing::debug!("the server ended the session connection");
-                    self.failure = Some((now, Ok("the server ended the session".to_owned())));
-                    machine.handle_end(connection, now);
-                }
-                Some(Err(e)) => {
-                    self.open = None;
-                    let now = now();
-                    let error = Error::transport(true, e);
-                    self.note_failure(&error, now);
-                    machine.handle_error(connection, error, now);
-                }
+                None => break None,
+                Some(Err(e)) => break Some(Err(e)),
             }
-            return Poll::Ready(());
-        }
+        };
+        let now = now();
+        let event = match event {
+            Some(Ok(data)) => {
+                self.heard = Some(now);
+                ConnectionEvent::Data(data)
+            }
+            None => {
+                self.open = None;
+                // Normal at the end of a bounded read; a failure otherwise.
+                tracing::debug!("the server ended the session connection");
+                self.failure = Some((now, Ok("the server ended the session".to_owned())));
+                ConnectionEvent::End
+            }
+            Some(Err(e)) => {
+                self.open = None;
+                let error = Error::transport(true, e);
+                self.note_failure(&error, now);
+                ConnectionEvent::Error(error)
+            }
+        };
+        Poll::Ready((connection, event, now))
     }
 }
 
-/// What a session state machine hears about its connection.
-pub(crate) trait ConnectionInputs {
-    fn handle_connected(&mut self, connection: ConnectionId, now: Instant);
-    fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant);
-    fn handle_end(&mut self, connection: ConnectionId, now: Instant);
-    fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant);
+/// What happened on a session connection, for its state machine's
+/// `handle_*` method of the same name.
+pub(crate) enum ConnectionEvent {
+    /// The service accepted the session: its response body is being read.
+    Connected,
+    /// Response bytes (never empty).
+    Data(Bytes),
+    /// The server ended the response body.
+    End,
+    /// The connection failed, or could not be opened.
+    Error(Error),
     /// The service refused to open the session (an error status).
-    fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-        self.handle_error(connection, error, now)
-    }
+    Rejected(Error),
 }
-
-macro_rules! connection_inputs {
-    ($machine:ty, rejected) => {
-        connection_inputs!(@impl $machine,
-            fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-                <$machine>::handle_rejected(self, connection, error, now)
-            }
-        );
-    };
-    ($machine:ty) => {
-        connection_inputs!(@impl $machine,);
-    };
-    (@impl $machine:ty, $($extra:item)*) => {
-        impl ConnectionInputs for $machine {
-            fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
-                <$machine>::handle_connected(self, connection, now)
-            }
-            fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
-                <$machine>::handle_data(self, connection, data, now)
-            }
-            fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
-                <$machine>::handle_end(self, connection, now)
-            }
-            fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-                <$machine>::handle_error(self, connection, error, now)
-            }
-            $($extra)*
-        }
-    };
-}
-
-connection_inputs!(s2_core::session::read::ReadSession);
-connection_inputs!(s2_core::session::append::AppendSession, rejected);
