@@ -2,12 +2,12 @@
 //! [`Stream`](crate::Stream) handles share: a leaf that each of them
 //! imports, so that they need not import one another.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_channel::oneshot;
 use s2_core::{Error, api::Api, names::RequestToken};
 
-use crate::{config::ClientConfig, runtime::Runtime, sync::lock, transport::Transport};
+use crate::{config::ClientConfig, runtime::Runtime, sync::Mutex, transport::Transport};
 
 /// State shared by an [`S2`](crate::S2) client and every
 /// [`Basin`](crate::Basin) and [`Stream`](crate::Stream) handle made from
@@ -23,7 +23,7 @@ pub(crate) struct ClientInner<R: Runtime> {
 impl<R: Runtime> ClientInner<R> {
     /// Fails with [`Error::Closed`] once the client is closed.
     pub(crate) fn check_open(&self) -> Result<(), Error> {
-        if lock(&self.sessions.0).closed {
+        if self.sessions.0.lock().closed {
             return Err(client_closed());
         }
         Ok(())
@@ -58,7 +58,7 @@ impl Sessions {
     /// Tracks a session or producer until the sender paired with `over` is
     /// dropped; `stop` is called at once when the client is already closed.
     pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
-        let mut list = lock(&self.0);
+        let mut list = self.0.lock();
         if list.closed {
             drop(list);
             stop();
@@ -76,7 +76,7 @@ impl Sessions {
     /// their ends.
     pub(crate) fn close(&self) -> Vec<oneshot::Receiver<()>> {
         let open = {
-            let mut list = lock(&self.0);
+            let mut list = self.0.lock();
             list.closed = true;
             std::mem::take(&mut list.open)
         };

@@ -16,11 +16,13 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, MutexGuard},
     task::{Context, Poll, Waker},
 };
 
 use s2_core::{Error, error::ValidationError};
+
+use crate::sync::Mutex;
 
 /// How much may be admitted and not yet released.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +106,7 @@ impl<T> Gate<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Every critical section leaves the state consistent before anything
         // that could panic, so a poisoned lock is still usable.
-        crate::sync::lock(&self.state)
+        self.state.lock()
     }
 
     /// A place in line for one submit.

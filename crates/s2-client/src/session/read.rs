@@ -3,7 +3,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll, Waker},
     time::Instant,
 };
@@ -25,7 +25,7 @@ use crate::{
     body::RequestBody,
     inner::ClientInner,
     runtime::{Deadline, Runtime},
-    sync::lock,
+    sync::Mutex,
 };
 
 /// What a read session yields.
@@ -177,7 +177,7 @@ impl<R: Runtime> ReadSession<R> {
     }
 
     fn caught_up_mut(&self) -> std::sync::MutexGuard<'_, CaughtUpState> {
-        lock(&self.caught_up)
+        self.caught_up.lock()
     }
 
     /// Whether the session has caught up with the tail.
@@ -397,7 +397,7 @@ impl Future for CaughtUp {
     type Output = Result<StreamPosition, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if let Some(tail) = state.tail {
             return Poll::Ready(Ok(tail));
         }

@@ -3,7 +3,7 @@
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -18,7 +18,7 @@ use super::{Dial, HostKey, Hosts, Transport, forget};
 use crate::{
     body::RequestBody,
     runtime::{ConnectTarget, HyperExecutor, HyperTimer, Runtime, timeout},
-    sync::lock,
+    sync::Mutex,
 };
 
 /// Reads the peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` from a
@@ -73,18 +73,18 @@ pub(super) struct ConnectionState {
 
 impl ConnectionState {
     pub(super) fn touch(&self, now: Instant) {
-        *lock(&self.last_used) = now;
+        *self.last_used.lock() = now;
     }
 
     fn idle_since(&self) -> Option<Instant> {
-        (self.in_flight.load(Ordering::Acquire) == 0).then(|| *lock(&self.last_used))
+        (self.in_flight.load(Ordering::Acquire) == 0).then(|| *self.last_used.lock())
     }
 
     /// Marks the connection unusable and asks its task to close it. Requests
     /// already sent on it keep their streams; queued ones fail unsent.
     pub(super) fn evict(&self) {
         self.evicted.store(true, Ordering::Release);
-        let close = lock(&self.close).take();
+        let close = self.close.lock().take();
         if let Some(close) = close {
             tracing::debug!(connection = self.id, "evicting HTTP/2 connection");
             let _ = close.send(());
@@ -230,7 +230,7 @@ impl<R: Runtime> Transport<R> {
         let peek = Arc::downgrade(&driven);
         let peer_max_streams: PeerMaxStreams = Box::new(move || {
             let connection = peek.upgrade()?;
-            let connection = lock(&connection);
+            let connection = connection.lock();
             Some(connection.as_ref().get_ref().current_max_send_streams())
         });
         let state = Arc::new(ConnectionState {
@@ -258,7 +258,7 @@ impl<R: Runtime> Transport<R> {
         let idle_timeout = self.idle_timeout;
         let hosts = Arc::downgrade(&self.hosts);
         self.runtime.spawn(Box::pin(async move {
-            let connection = futures_util::future::poll_fn(|cx| lock(&driven).as_mut().poll(cx));
+            let connection = futures_util::future::poll_fn(|cx| driven.lock().as_mut().poll(cx));
             let idle = std::pin::pin!(idle(&runtime, &task_state, &hosts, idle_timeout));
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
@@ -331,7 +331,7 @@ async fn idle<R: Runtime>(
                     let Some(hosts) = hosts.upgrade() else {
                         return;
                     };
-                    let _checkouts = lock(&hosts);
+                    let _checkouts = hosts.lock();
                     if state.in_flight.load(Ordering::Acquire) == 0 {
                         state.evicted.store(true, Ordering::Release);
                         return;

@@ -23,7 +23,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
@@ -48,7 +48,7 @@ use crate::{
     body::RequestBody,
     config::ClientConfig,
     runtime::{Runtime, timeout},
-    sync::lock,
+    sync::Mutex,
 };
 
 /// How long a connection may go without a request before it is closed.
@@ -145,7 +145,7 @@ impl<R: Runtime> Transport<R> {
     /// pooled connections once the requests on them are done.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let hosts = std::mem::take(&mut *lock(&self.hosts));
+        let hosts = std::mem::take(&mut *self.hosts.lock());
         for connection in hosts.values().flat_map(|pool| &pool.connections) {
             connection.state.evict();
         }
@@ -204,7 +204,7 @@ impl<R: Runtime> Transport<R> {
         self.runtime.spawn(Box::pin(async move {
             let result = transport.connect(&dial, key.clone()).await;
             let outcome = {
-                let mut hosts = lock(&transport.hosts);
+                let mut hosts = transport.hosts.lock();
                 let pool = hosts.entry(key.clone()).or_default();
                 pool.connecting = None;
                 match result {
@@ -231,7 +231,7 @@ impl<R: Runtime> Transport<R> {
     /// their streams end. A host gets an entry only with a connection or an
     /// attempt, so no caller leaves an empty one behind.
     fn try_checkout(&self, key: &HostKey) -> Room {
-        let mut hosts = lock(&self.hosts);
+        let mut hosts = self.hosts.lock();
         if let Some(pool) = hosts.get_mut(key) {
             pool.connections.retain(Connection::usable);
             if let Some(connection) = pool.connections.iter().find(|c| c.has_room()) {
@@ -265,7 +265,7 @@ impl<R: Runtime> Transport<R> {
         let used: Mutex<Option<ConnectionHandle>> = Mutex::new(None);
         let exchange = async {
             let checkout = self.checkout(&request.uri).await?;
-            *lock(&used) = Some(checkout.connection());
+            *used.lock() = Some(checkout.connection());
             let body = RequestBody::full(request.body.clone());
             let (response, _lease) = checkout.send(request, body).await?;
             let (parts, body) = response.into_parts();
@@ -278,7 +278,7 @@ impl<R: Runtime> Transport<R> {
         };
         match timeout(&self.runtime, deadline, exchange).await {
             Some(result) => result,
-            None => match lock(&used).take() {
+            None => match used.lock().take() {
                 Some(connection) => {
                     connection.evict();
                     Err(Error::Timeout(deadline))
@@ -295,13 +295,13 @@ impl<R: Runtime> Transport<R> {
     /// Hosts with an entry in the connection map (for tests).
     #[cfg(test)]
     fn host_count(&self) -> usize {
-        lock(&self.hosts).len()
+        self.hosts.lock().len()
     }
 
     /// Connections in the pool of every host (for tests).
     #[cfg(test)]
     fn connection_count(&self) -> usize {
-        let hosts = lock(&self.hosts);
+        let hosts = self.hosts.lock();
         hosts.values().map(|pool| pool.connections.len()).sum()
     }
 }
@@ -310,7 +310,7 @@ impl<R: Runtime> Transport<R> {
 /// connect), then the pool itself if no connection is left and nobody is
 /// connecting.
 fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
-    let mut hosts = lock(hosts);
+    let mut hosts = hosts.lock();
     let Some(pool) = hosts.get_mut(key) else {
         return;
     };

@@ -12,7 +12,7 @@ mod options;
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -31,7 +31,7 @@ pub(crate) use acks::AckStream;
 pub use options::{AppendSessionOptions, DEFAULT_MAX_UNACKED_BATCHES};
 
 use super::gate::{Gate, Limits, Reserved};
-use crate::{inner::ClientInner, runtime::Runtime, sync::lock};
+use crate::{inner::ClientInner, runtime::Runtime, sync::Mutex};
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
 
@@ -263,12 +263,12 @@ struct Failure(Arc<Mutex<Option<Error>>>);
 
 impl Failure {
     fn set(&self, error: Error) {
-        *lock(&self.0) = Some(error);
+        *self.0.lock() = Some(error);
     }
 
     /// The outcome of a close: the error that stopped the session, if any.
     fn outcome(&self) -> Result<(), Error> {
-        match lock(&self.0).clone() {
+        match self.0.lock().clone() {
             Some(error) => Err(error),
             None => Ok(()),
         }
@@ -276,7 +276,7 @@ impl Failure {
 
     /// The error that stopped the session, or a plain "stopped".
     fn stopped_with(&self) -> Error {
-        lock(&self.0).clone().unwrap_or_else(session_gone)
+        self.0.lock().clone().unwrap_or_else(session_gone)
     }
 }
 
