@@ -11,7 +11,7 @@ use s2_core::{
 };
 
 use crate::{
-    client::{ClientInner, new_request_token},
+    inner::{ClientInner, new_request_token},
     pagination::paginate,
     retry::execute,
     runtime::Runtime,

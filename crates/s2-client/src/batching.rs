@@ -14,7 +14,7 @@ use s2_core::{
     types::{AppendInput, AppendRecord},
 };
 
-use crate::{runtime::Runtime, session::Deadline};
+use crate::runtime::{Deadline, Runtime};
 
 /// Batches `records` into [`AppendInput`]s under `config` (the reference
 /// SDK's `append_inputs_gen`): a batch is yielded when it is full, when its

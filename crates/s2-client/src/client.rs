@@ -1,17 +1,13 @@
 //! The account-level client, [`S2`].
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use futures_channel::oneshot;
 use futures_core::Stream;
 use futures_util::TryStreamExt;
 use s2_core::{
     Error,
     api::Api,
-    names::{AccessTokenId, BasinName, FencingToken, RequestToken, StreamName},
+    names::{AccessTokenId, BasinName, FencingToken, StreamName},
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet,
         BasinReconfiguration, BasinState, ListRequest, LocationInfo, LocationName, Metric,
@@ -20,90 +16,14 @@ use s2_core::{
 };
 
 use crate::{
-    basin::Basin, config::ClientConfig, pagination::paginate, retry::execute, runtime::Runtime,
-    sync::lock, transport::Transport,
+    basin::Basin,
+    config::ClientConfig,
+    inner::{ClientInner, Sessions, new_request_token},
+    pagination::paginate,
+    retry::execute,
+    runtime::Runtime,
+    transport::Transport,
 };
-
-/// State shared by an [`S2`] client and every [`Basin`] and
-/// [`Stream`](crate::Stream) handle made from it.
-pub(crate) struct ClientInner<R: Runtime> {
-    pub(crate) api: Api,
-    pub(crate) transport: Transport<R>,
-    pub(crate) config: Arc<ClientConfig>,
-    /// The append sessions [`S2::close`] drains.
-    pub(crate) sessions: Sessions,
-}
-
-impl<R: Runtime> ClientInner<R> {
-    /// Fails with [`Error::Closed`] once the client is closed.
-    pub(crate) fn check_open(&self) -> Result<(), Error> {
-        if lock(&self.sessions.0).closed {
-            return Err(client_closed());
-        }
-        Ok(())
-    }
-}
-
-/// The error of a call made after [`S2::close`].
-fn client_closed() -> Error {
-    Error::Closed("the client is closed".into())
-}
-
-/// The append sessions and producers of a client that are still running.
-#[derive(Default)]
-pub(crate) struct Sessions(Mutex<SessionList>);
-
-#[derive(Default)]
-struct SessionList {
-    closed: bool,
-    open: Vec<OpenSession>,
-}
-
-/// A running append session or producer, as [`S2::close`] sees it.
-struct OpenSession {
-    /// Stops it taking input; it then finishes what it holds. (A producer's
-    /// own session ignores this: it ends once its producer lets go of it.)
-    stop: Box<dyn FnOnce() + Send>,
-    /// Resolves (cancelled) when its driver is over.
-    over: oneshot::Receiver<()>,
-}
-
-impl Sessions {
-    /// Tracks a session or producer until the sender paired with `over` is
-    /// dropped; `stop` is called at once when the client is already closed.
-    pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
-        let mut list = lock(&self.0);
-        if list.closed {
-            drop(list);
-            stop();
-            return;
-        }
-        // Forget the sessions already over, so the list stays as long as
-        // the sessions open.
-        list.open
-            .retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
-        list.open.push(OpenSession { stop, over });
-    }
-
-    /// Marks the client closed (nothing registers from now on) and takes
-    /// what is open.
-    fn close(&self) -> Vec<OpenSession> {
-        let mut list = lock(&self.0);
-        list.closed = true;
-        std::mem::take(&mut list.open)
-    }
-}
-
-/// Stops `sessions`; returns the futures of their ends.
-fn stop(sessions: Vec<OpenSession>) -> Vec<oneshot::Receiver<()>> {
-    sessions
-        .into_iter()
-        .map(|session| {
-            (session.stop)();
-            session.over
-        })
-        .collect()
-}
 
 /// How long [`S2::close`] waits for open append sessions to be
 /// acknowledged.
@@ -134,12 +54,6 @@ impl<R: Runtime + Default> S2<R> {
     pub fn from_env() -> Result<Self, Error> {
         Self::new(ClientConfig::from_env()?)
     }
-}
-
-/// A fresh idempotency token for one logical create.
-pub(crate) fn new_request_token() -> RequestToken {
-    let token = format!("{:032x}", rand::random::<u128>());
-    RequestToken::new(token).unwrap_or_else(|_| unreachable!("32 hex digits are a valid token"))
 }
 
 /// A fresh random fencing token: 32 hex digits (128 random bits), for a
@@ -208,11 +122,10 @@ impl<R: Runtime> S2<R> {
     /// Fails with [`Error::Timeout`] when sessions were still running at
     /// the timeout (their unacknowledged batches may or may not land).
     pub async fn close_within(&self, timeout: Duration) -> Result<(), Error> {
-        let open = self.inner.sessions.close();
-        let runtime = self.inner.transport.runtime();
         // Everything stops at once (a producer's own session ends when the
         // producer has sent what it holds), then the wait for the last acks.
-        let ends = stop(open);
+        let ends = self.inner.sessions.close();
+        let runtime = self.inner.transport.runtime();
         let drained =
             crate::runtime::timeout(runtime, timeout, futures_util::future::join_all(ends)).await;
         self.inner.transport.close();

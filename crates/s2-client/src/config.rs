@@ -12,6 +12,7 @@ use s2_core::{
     backoff::BackoffConfig,
     error::ValidationError,
     frame::Compression,
+    session::append::AppendSessionConfig,
 };
 
 /// Environment variable holding the access token.
@@ -178,13 +179,15 @@ impl ClientConfig {
     /// The README's "Defaults" table sets every default beside the official
     /// SDKs'.
     pub fn new(access_token: impl Into<AccessToken>) -> Self {
+        // The append settings default to the session machine's own.
+        let session = AppendSessionConfig::default();
         Self {
             access_token: access_token.into(),
             endpoints: Endpoints::cloud(),
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
             retry: BackoffConfig::default(),
-            append_retry_policy: AppendRetryPolicy::All,
+            append_retry_policy: session.retry_policy,
             compression: Compression::None,
             keepalive_interval: Some(Duration::from_secs(20)),
             keepalive_timeout: Duration::from_secs(10),
@@ -192,8 +195,8 @@ impl ClientConfig {
             connection_receive_window: None,
             use_native_roots: false,
             extra_root_certificates: Vec::new(),
-            max_unacked_bytes: 5 * 1024 * 1024,
-            ack_timeout: Duration::from_secs(10),
+            max_unacked_bytes: session.max_unacked_bytes,
+            ack_timeout: session.ack_timeout,
             heartbeat_timeout: s2_core::session::DEFAULT_HEARTBEAT_TIMEOUT,
             max_concurrent_requests_per_connection: DEFAULT_MAX_CONCURRENT_REQUESTS_PER_CONNECTION,
             access_token_provider: None,
@@ -464,6 +467,18 @@ mod tests {
             )
         );
         assert_eq!(own.retry_policy, client.append_retry_policy);
+    }
+
+    #[test]
+    fn append_defaults_are_the_session_machines() {
+        let (client, session) = (ClientConfig::new("t"), AppendSessionConfig::default());
+        assert_eq!(
+            crate::DEFAULT_MAX_UNACKED_BATCHES,
+            session.max_unacked_batches
+        );
+        assert_eq!(client.max_unacked_bytes, session.max_unacked_bytes);
+        assert_eq!(client.ack_timeout, session.ack_timeout);
+        assert_eq!(client.append_retry_policy, session.retry_policy);
     }
 
     #[test]

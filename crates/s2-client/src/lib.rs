@@ -146,6 +146,7 @@ mod body;
 mod client;
 mod config;
 pub mod docs;
+mod inner;
 pub mod metrics;
 mod pagination;
 mod producer;

@@ -9,7 +9,7 @@ use s2_core::{
 
 use tracing::Instrument;
 
-use crate::{auth, client::ClientInner, config::AppendRetryPolicy, runtime::Runtime};
+use crate::{auth, config::AppendRetryPolicy, inner::ClientInner, runtime::Runtime};
 
 /// Whether a failed attempt of a call of this kind may be repeated.
 pub(crate) fn may_retry(

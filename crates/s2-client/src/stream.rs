@@ -17,12 +17,12 @@ use futures_core::Stream as AsyncStream;
 use s2_core::batcher::BatcherConfig;
 
 use crate::{
-    client::ClientInner,
+    inner::ClientInner,
     producer::Producer,
     retry::{execute, execute_tracking},
     runtime::Runtime,
     session::{
-        append::{AppendSessionHandle, AppendSessionOptions, CloseStops, ack_stream},
+        append::{AckStream, AppendSessionHandle, AppendSessionOptions, CloseStops},
         read::{ReadSession, ReadSessionOptions},
     },
 };
@@ -248,7 +248,7 @@ impl<R: Runtime> Stream<R> {
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
-        ack_stream(self.append_session_handle(), inputs)
+        AckStream::new(self.append_session_handle(), inputs)
     }
 
     /// [`append_session`](Self::append_session) with its own caps, ack
@@ -262,7 +262,7 @@ impl<R: Runtime> Stream<R> {
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
-        Ok(ack_stream(
+        Ok(AckStream::new(
             self.append_session_handle_with(options)?,
             inputs,
         ))

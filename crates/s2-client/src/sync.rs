@@ -1,11 +1,21 @@
 //! Locking that outlives a panic elsewhere.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{MutexGuard, PoisonError};
 
-/// Locks `mutex`, ignoring poisoning: the client's shared state (pools,
+/// A mutex whose lock ignores poisoning: the client's shared state (pools,
 /// gates, failure slots) is updated in single steps under its lock, so a
 /// panic in some other holder leaves nothing half-written, and the client
-/// keeps serving its other callers.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+/// keeps serving its other callers. Every lock of the crate is one of these.
+#[derive(Default)]
+pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(std::sync::Mutex::new(value))
+    }
+
+    /// Locks, whether or not an earlier holder panicked.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }

@@ -23,8 +23,8 @@ use s2_core::{Error, api::HttpRequest, api::HttpResponse, session::ConnectionId}
 
 use crate::{
     body::RequestBody,
-    client::ClientInner,
-    runtime::{Runtime, SleepFuture},
+    inner::ClientInner,
+    runtime::Runtime,
     transport::{ConnectionHandle, Lease},
 };
 
@@ -247,14 +247,16 @@ impl SessionConnection {
         }
     }
 
-    /// Waits for the next thing that happens on the connection and hands it
-    /// to `machine`.
-    pub(crate) fn poll_into(
+    /// Waits for the next thing that happens on the connection: which
+    /// session connection it happened on, what, and when (`now` is read only
+    /// once something happened). Poll again after each event and after
+    /// [`open`](Self::open); events of a connection since replaced are the
+    /// machine's to ignore (it knows its `ConnectionId`s).
+    pub(crate) fn poll_event(
         &mut self,
-        machine: &mut impl ConnectionInputs,
         now: impl FnOnce() -> Instant,
         cx: &mut Context<'_>,
-    ) -> Poll<()> {
+    ) -> Poll<(ConnectionId, ConnectionEvent, Instant)> {
         if let Some(opening) = self.opening.as_mut()
             && let Poll::Ready(result) = opening.poll(cx)
         {
@@ -262,16 +264,16 @@ impl SessionConnection {
             let token_refused = opening.token_refused.load(Ordering::Relaxed);
             self.opening = None;
             let now = now();
-            match result {
+            let event = match result {
                 Ok((body, lease)) => {
                     self.token_refreshed = false;
                     self.heard = Some(now);
-                    machine.handle_connected(connection, now);
                     self.open = Some(Open {
                         connection,
                         body,
                         lease,
                     });
+                    ConnectionEvent::Connected
                 }
                 // The service answered with an error status: the session was
                 // refused, not broken.
@@ -289,251 +291,65 @@ impl SessionConnection {
                     } else {
                         e
                     };
-                    machine.handle_rejected(connection, e, now)
+                    ConnectionEvent::Rejected(e)
                 }
                 Err(e) => {
                     self.note_failure(&e, now);
-                    machine.handle_error(connection, e, now)
+                    ConnectionEvent::Error(e)
                 }
-            }
-            return Poll::Ready(());
+            };
+            return Poll::Ready((connection, event, now));
         }
         let Some(open) = self.open.as_mut() else {
             return Poll::Pending;
         };
         let connection = open.connection;
-        loop {
-            let event = match Pin::new(&mut open.body).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(event) => event,
-            };
-            match event {
+        let event = loop {
+            match std::task::ready!(Pin::new(&mut open.body).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) if !data.is_empty() => {
-                        let now = now();
-                        self.heard = Some(now);
-                        machine.handle_data(connection, data, now);
-                    }
+                    Ok(data) if !data.is_empty() => break Some(Ok(data)),
                     // Empty chunks and trailers carry nothing the protocol uses.
                     _ => continue,
                 },
-                None => {
-                    self.open = None;
-                    let now = now();
-                    // Normal at the end of a bounded read; a failure otherwise.
-                    tracing::debug!("the server ended the session connection");
-                    self.failure = Some((now, Ok("the server ended the session".to_owned())));
-                    machine.handle_end(connection, now);
-                }
-                Some(Err(e)) => {
-                    self.open = None;
-                    let now = now();
-                    let error = Error::transport(true, e);
-                    self.note_failure(&error, now);
-                    machine.handle_error(connection, error, now);
-                }
+                None => break None,
+                Some(Err(e)) => break Some(Err(e)),
             }
-            return Poll::Ready(());
-        }
-    }
-}
-
-/// What a session state machine hears about its connection.
-pub(crate) trait ConnectionInputs {
-    fn handle_connected(&mut self, connection: ConnectionId, now: Instant);
-    fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant);
-    fn handle_end(&mut self, connection: ConnectionId, now: Instant);
-    fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant);
-    /// The service refused to open the session (an error status).
-    fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-        self.handle_error(connection, error, now)
-    }
-}
-
-macro_rules! connection_inputs {
-    ($machine:ty, rejected) => {
-        connection_inputs!(@impl $machine,
-            fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-                <$machine>::handle_rejected(self, connection, error, now)
-            }
-        );
-    };
-    ($machine:ty) => {
-        connection_inputs!(@impl $machine,);
-    };
-    (@impl $machine:ty, $($extra:item)*) => {
-        impl ConnectionInputs for $machine {
-            fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
-                <$machine>::handle_connected(self, connection, now)
-            }
-            fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
-                <$machine>::handle_data(self, connection, data, now)
-            }
-            fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
-                <$machine>::handle_end(self, connection, now)
-            }
-            fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-                <$machine>::handle_error(self, connection, error, now)
-            }
-            $($extra)*
-        }
-    };
-}
-
-connection_inputs!(s2_core::session::read::ReadSession);
-connection_inputs!(s2_core::session::append::AppendSession, rejected);
-
-/// A timer that fires at the state machine's next deadline.
-///
-/// Deadlines mostly move later (every ack or heartbeat pushes the machine's
-/// deadline out), so the timer is re-armed lazily: a later deadline keeps the
-/// armed timer, which, when it fires early, is armed again for the remaining
-/// time. Only an earlier deadline replaces it at once. That keeps timer
-/// registrations to about one per timeout period instead of one per frame.
-pub(crate) struct Deadline {
-    /// When the armed timer fires, and the timer.
-    armed: Option<(Instant, SleepFuture)>,
-}
-
-impl Deadline {
-    pub(crate) fn new() -> Self {
-        Self { armed: None }
-    }
-
-    /// Fires (once) when `at` is reached; follows `at` as it moves.
-    pub(crate) fn poll<R: Runtime>(
-        &mut self,
-        runtime: &R,
-        at: Option<Instant>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        let Some(at) = at else {
-            // Keep an armed timer: a deadline usually comes back soon, and
-            // one spurious wakeup costs less than a registration.
-            if let Some((_, sleep)) = self.armed.as_mut()
-                && sleep.as_mut().poll(cx).is_ready()
-            {
-                self.armed = None;
-            }
-            return Poll::Pending;
         };
-        loop {
-            let sleep = match &mut self.armed {
-                Some((armed_at, sleep)) if *armed_at <= at => sleep,
-                armed => {
-                    let duration = at.saturating_duration_since(runtime.now());
-                    &mut armed.insert((at, runtime.sleep(duration))).1
-                }
-            };
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+        let now = now();
+        let event = match event {
+            Some(Ok(data)) => {
+                self.heard = Some(now);
+                ConnectionEvent::Data(data)
             }
-            self.armed = None;
-            if runtime.now() >= at {
-                return Poll::Ready(());
+            None => {
+                self.open = None;
+                // Normal at the end of a bounded read; a failure otherwise.
+                tracing::debug!("the server ended the session connection");
+                self.failure = Some((now, Ok("the server ended the session".to_owned())));
+                ConnectionEvent::End
             }
-            // Fired for an earlier deadline than the current one: re-arm.
-        }
+            Some(Err(e)) => {
+                self.open = None;
+                let error = Error::transport(true, e);
+                self.note_failure(&error, now);
+                ConnectionEvent::Error(error)
+            }
+        };
+        Poll::Ready((connection, event, now))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::{
-        sync::{
-            Arc, Mutex,
-            atomic::{AtomicUsize, Ordering},
-        },
-        task::Waker,
-    };
-
-    use super::*;
-    use crate::runtime::{ConnectFuture, ConnectTarget, Task};
-
-    /// A runtime on a virtual clock that counts the timers it arms.
-    #[derive(Clone)]
-    struct VirtualClock {
-        start: Instant,
-        elapsed: Arc<Mutex<Duration>>,
-        timers: Arc<AtomicUsize>,
-    }
-
-    impl VirtualClock {
-        fn new() -> Self {
-            Self {
-                start: Instant::now(),
-                elapsed: Arc::default(),
-                timers: Arc::default(),
-            }
-        }
-
-        fn advance_to(&self, at: Instant) {
-            *self.elapsed.lock().unwrap() = at - self.start;
-        }
-    }
-
-    impl Runtime for VirtualClock {
-        fn spawn(&self, _task: Task) {}
-        fn sleep(&self, duration: Duration) -> SleepFuture {
-            self.timers.fetch_add(1, Ordering::Relaxed);
-            let (clock, until) = (self.clone(), self.now() + duration);
-            Box::pin(std::future::poll_fn(move |_| {
-                if clock.now() >= until {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }))
-        }
-        fn now(&self) -> Instant {
-            self.start + *self.elapsed.lock().unwrap()
-        }
-        fn connect(&self, _target: ConnectTarget) -> ConnectFuture {
-            Box::pin(async { Err(std::io::Error::other("no network")) })
-        }
-    }
-
-    #[test]
-    fn a_deadline_pushed_later_keeps_its_timer_and_fires_at_the_last_one() {
-        let clock = VirtualClock::new();
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut deadline = Deadline::new();
-        let ms = Duration::from_millis;
-        let start = clock.now();
-        // A heartbeat deadline pushed out by every frame.
-        for i in 0..1000 {
-            clock.advance_to(start + ms(i));
-            let at = Some(clock.now() + ms(20_000));
-            assert!(deadline.poll(&clock, at, &mut cx).is_pending());
-        }
-        assert_eq!(clock.timers.load(Ordering::Relaxed), 1);
-        let last = start + ms(999 + 20_000);
-        // The first timer fires at its own deadline: not yet the current one.
-        clock.advance_to(start + ms(20_000));
-        assert!(deadline.poll(&clock, Some(last), &mut cx).is_pending());
-        assert_eq!(clock.timers.load(Ordering::Relaxed), 2);
-        clock.advance_to(last);
-        assert!(deadline.poll(&clock, Some(last), &mut cx).is_ready());
-    }
-
-    #[test]
-    fn an_earlier_deadline_rearms_at_once_and_none_never_fires() {
-        let clock = VirtualClock::new();
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut deadline = Deadline::new();
-        let start = clock.now();
-        let (late, early) = (
-            start + Duration::from_secs(10),
-            start + Duration::from_secs(1),
-        );
-        assert!(deadline.poll(&clock, Some(late), &mut cx).is_pending());
-        assert!(deadline.poll(&clock, Some(early), &mut cx).is_pending());
-        clock.advance_to(early);
-        assert!(deadline.poll(&clock, Some(early), &mut cx).is_ready());
-        // Once fired it stays quiet until polled with a deadline again.
-        assert!(deadline.poll(&clock, None, &mut cx).is_pending());
-        clock.advance_to(late);
-        assert!(deadline.poll(&clock, None, &mut cx).is_pending());
-        assert!(deadline.poll(&clock, Some(late), &mut cx).is_ready());
-    }
+/// What happened on a session connection, for its state machine's
+/// `handle_*` method of the same name.
+pub(crate) enum ConnectionEvent {
+    /// The service accepted the session: its response body is being read.
+    Connected,
+    /// Response bytes (never empty).
+    Data(Bytes),
+    /// The server ended the response body.
+    End,
+    /// The connection failed, or could not be opened.
+    Error(Error),
+    /// The service refused to open the session (an error status).
+    Rejected(Error),
 }

@@ -3,12 +3,10 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll, Waker},
     time::Instant,
 };
-
-use bytes::Bytes;
 
 use futures_core::Stream as AsyncStream;
 use s2_core::{
@@ -22,8 +20,13 @@ use s2_core::{
     types::{ReadBatch, ReadRequest, StreamPosition},
 };
 
-use super::{ConnectionInputs, Deadline, Opening, SessionConnection};
-use crate::{body::RequestBody, client::ClientInner, runtime::Runtime, sync::lock};
+use super::{ConnectionEvent, Opening, SessionConnection};
+use crate::{
+    body::RequestBody,
+    inner::ClientInner,
+    runtime::{Deadline, Runtime},
+    sync::Mutex,
+};
 
 /// What a read session yields.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,7 +177,7 @@ impl<R: Runtime> ReadSession<R> {
     }
 
     fn caught_up_mut(&self) -> std::sync::MutexGuard<'_, CaughtUpState> {
-        lock(&self.caught_up)
+        self.caught_up.lock()
     }
 
     /// Whether the session has caught up with the tail.
@@ -294,14 +297,13 @@ impl<R: Runtime> ReadSession<R> {
                 return Poll::Ready(Step::Connected);
             }
             let runtime = self.inner.transport.runtime().clone();
-            let mut observed = Observed {
-                machine: &mut self.machine,
-                connected: &mut self.connected,
-            };
-            let mut progressed = self
-                .connection
-                .poll_into(&mut observed, || runtime.now(), cx)
-                .is_ready();
+            let mut progressed = false;
+            if let Poll::Ready((connection, event, now)) =
+                self.connection.poll_event(|| runtime.now(), cx)
+            {
+                progressed = true;
+                self.handle_connection(connection, event, now);
+            }
             if self
                 .deadline
                 .poll(&runtime, self.machine.poll_timeout(), cx)
@@ -322,6 +324,30 @@ impl<R: Runtime> ReadSession<R> {
     }
 }
 
+impl<R: Runtime> ReadSession<R> {
+    /// Hands what happened on the connection to the machine.
+    fn handle_connection(
+        &mut self,
+        connection: ConnectionId,
+        event: ConnectionEvent,
+        now: Instant,
+    ) {
+        match event {
+            ConnectionEvent::Connected => {
+                self.connected = true;
+                self.machine.handle_connected(connection, now);
+            }
+            ConnectionEvent::Data(data) => self.machine.handle_data(connection, data, now),
+            ConnectionEvent::End => self.machine.handle_end(connection, now),
+            // A refused read is a failure like any other: the machine's
+            // retry policy decides.
+            ConnectionEvent::Error(error) | ConnectionEvent::Rejected(error) => {
+                self.machine.handle_error(connection, error, now)
+            }
+        }
+    }
+}
+
 impl<R: Runtime> AsyncStream for ReadSession<R> {
     type Item = Result<ReadItem, Error>;
 
@@ -329,30 +355,8 @@ impl<R: Runtime> AsyncStream for ReadSession<R> {
         self.poll_step(cx, Until::Item).map(|step| match step {
             Step::Item(item) => Some(item),
             Step::End => None,
-            Step::Connected => unreachable!("only asked for when connecting"),
+            Step::Connected => unreachable!("`Step::Connected` answers only `Until::Connected`"),
         })
-    }
-}
-
-/// The machine, with a note of whether a connection was ever accepted.
-struct Observed<'a> {
-    machine: &'a mut Machine,
-    connected: &'a mut bool,
-}
-
-impl ConnectionInputs for Observed<'_> {
-    fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
-        *self.connected = true;
-        self.machine.handle_connected(connection, now);
-    }
-    fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
-        self.machine.handle_data(connection, data, now);
-    }
-    fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
-        self.machine.handle_end(connection, now);
-    }
-    fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
-        self.machine.handle_error(connection, error, now);
     }
 }
 
@@ -393,7 +397,7 @@ impl Future for CaughtUp {
     type Output = Result<StreamPosition, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         if let Some(tail) = state.tail {
             return Poll::Ready(Ok(tail));
         }

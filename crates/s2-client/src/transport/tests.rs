@@ -7,13 +7,14 @@ use std::{
     net::{TcpListener, TcpStream},
     sync::atomic::AtomicUsize,
     thread,
+    time::Instant,
 };
 
 use hyper_util::rt::TokioIo;
 use s2_core::api::Endpoints;
 
 use super::*;
-use crate::runtime::{BoxIo, ConnectFuture, SleepFuture, Task};
+use crate::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
 
 /// The client's runtime for these tests: tokio.
 #[derive(Clone)]

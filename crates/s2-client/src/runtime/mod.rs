@@ -13,6 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod deadline;
+
+pub(crate) use deadline::Deadline;
+
 /// A connection the client can speak HTTP/2 over.
 pub trait Io: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static {}
 

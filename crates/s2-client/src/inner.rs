@@ -1,0 +1,96 @@
+//! What an [`S2`](crate::S2) client and its [`Basin`](crate::Basin) and
+//! [`Stream`](crate::Stream) handles share: a leaf that each of them
+//! imports, so that they need not import one another.
+
+use std::sync::Arc;
+
+use futures_channel::oneshot;
+use s2_core::{Error, api::Api, names::RequestToken};
+
+use crate::{config::ClientConfig, runtime::Runtime, sync::Mutex, transport::Transport};
+
+/// State shared by an [`S2`](crate::S2) client and every
+/// [`Basin`](crate::Basin) and [`Stream`](crate::Stream) handle made from
+/// it.
+pub(crate) struct ClientInner<R: Runtime> {
+    pub(crate) api: Api,
+    pub(crate) transport: Transport<R>,
+    pub(crate) config: Arc<ClientConfig>,
+    /// The append sessions [`S2::close`](crate::S2::close) drains.
+    pub(crate) sessions: Sessions,
+}
+
+impl<R: Runtime> ClientInner<R> {
+    /// Fails with [`Error::Closed`] once the client is closed.
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        if self.sessions.0.lock().closed {
+            return Err(client_closed());
+        }
+        Ok(())
+    }
+}
+
+/// The error of a call made after [`S2::close`](crate::S2::close).
+fn client_closed() -> Error {
+    Error::Closed("the client is closed".into())
+}
+
+/// The append sessions and producers of a client that are still running.
+#[derive(Default)]
+pub(crate) struct Sessions(Mutex<SessionList>);
+
+#[derive(Default)]
+struct SessionList {
+    closed: bool,
+    open: Vec<OpenSession>,
+}
+
+/// A running append session or producer, as [`S2::close`](crate::S2::close) sees it.
+struct OpenSession {
+    /// Stops it taking input; it then finishes what it holds. (A producer's
+    /// own session ignores this: it ends once its producer lets go of it.)
+    stop: Box<dyn FnOnce() + Send>,
+    /// Resolves (cancelled) when its driver is over.
+    over: oneshot::Receiver<()>,
+}
+
+impl Sessions {
+    /// Tracks a session or producer until the sender paired with `over` is
+    /// dropped; `stop` is called at once when the client is already closed.
+    pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
+        let mut list = self.0.lock();
+        if list.closed {
+            drop(list);
+            stop();
+            return;
+        }
+        // Forget the sessions already over, so the list stays as long as
+        // the sessions open.
+        list.open
+            .retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
+        list.open.push(OpenSession { stop, over });
+    }
+
+    /// Marks the client closed (nothing registers from now on) and stops
+    /// every session and producer open, all at once; returns the futures of
+    /// their ends.
+    pub(crate) fn close(&self) -> Vec<oneshot::Receiver<()>> {
+        let open = {
+            let mut list = self.0.lock();
+            list.closed = true;
+            std::mem::take(&mut list.open)
+        };
+        open.into_iter()
+            .map(|session| {
+                (session.stop)();
+                session.over
+            })
+            .collect()
+    }
+}
+
+/// A fresh idempotency token for one logical create.
+pub(crate) fn new_request_token() -> RequestToken {
+    let token = format!("{:032x}", rand::random::<u128>());
+    RequestToken::new(token).expect("32 hex digits are a valid request token")
+}

@@ -1,0 +1,317 @@
+//! The producer's driver: batches from the intake to the append session,
+//! acks from the session to each record.
+
+use std::{
+    collections::VecDeque,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::{FutureExt, StreamExt, future::poll_fn};
+use s2_core::{Error, session::append::InputId};
+
+use super::{
+    Command, RecordAck, closed,
+    intake::{Batch, Intake, Slot},
+};
+use crate::{
+    runtime::{Deadline, Runtime},
+    session::{
+        BoxFuture,
+        append::{AckFuture, AppendSessionHandle},
+        gate::Gate,
+    },
+};
+
+/// A batch being handed to the session, with its records' slots.
+type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<Slot>);
+
+/// The producer's background task: takes closed batches from the intake,
+/// hands them to the session, and answers each record from its batch's ack.
+pub(super) struct Driver<R: Runtime> {
+    runtime: R,
+    gate: Arc<Gate<Intake>>,
+    session: Option<Arc<AppendSessionHandle>>,
+    commands: Option<mpsc::UnboundedReceiver<Command>>,
+    /// Closed batches taken from the intake, for the session.
+    queued: VecDeque<Batch>,
+    /// A batch being submitted to the session.
+    submitting: Option<Submitting>,
+    /// Batches submitted, awaiting their acks in order.
+    in_flight: VecDeque<(AckFuture, Vec<Slot>)>,
+    batches_acked: u64,
+    /// Flush waiters and the batch count they wait for.
+    flushes: Vec<(u64, oneshot::Sender<Result<(), Error>>)>,
+    closing: Option<oneshot::Sender<Result<(), Error>>>,
+    /// No more records come: the producer was closed or dropped.
+    input_done: bool,
+    deadline: Deadline,
+}
+
+impl<R: Runtime> Driver<R> {
+    pub(super) fn new(
+        runtime: R,
+        gate: Arc<Gate<Intake>>,
+        session: AppendSessionHandle,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        Self {
+            runtime,
+            gate,
+            session: Some(Arc::new(session)),
+            commands: Some(commands),
+            queued: VecDeque::new(),
+            submitting: None,
+            in_flight: VecDeque::new(),
+            batches_acked: 0,
+            flushes: Vec::new(),
+            closing: None,
+            input_done: false,
+            deadline: Deadline::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        poll_fn(|cx| self.poll(cx)).await;
+    }
+
+    /// One pass over every job, in the order a record travels: commands
+    /// and the linger timer close batches, which are submitted, whose acks
+    /// answer records and then flushes. `Ready` once the producer is over.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let progressed = self.drive_commands(cx)
+                | self.drive_linger(cx)
+                | self.drive_submit(cx)
+                | self.drive_acks(cx);
+            if self.session.is_none() {
+                // Failed: everyone was answered.
+                return Poll::Ready(());
+            }
+            self.answer_flushes();
+            if self.input_done && self.drained() {
+                self.finish();
+                return Poll::Ready(());
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Flush and close requests.
+    fn drive_commands(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(commands) = self.commands.as_mut() else {
+            return false;
+        };
+        match commands.poll_next_unpin(cx) {
+            Poll::Ready(Some(Command::Flush(done))) => {
+                let target = self.gate.with(|intake| {
+                    intake.batcher.flush();
+                    intake.collect();
+                    intake.batches_closed
+                });
+                self.flushes.push((target, done));
+            }
+            Poll::Ready(Some(Command::Close(done))) => {
+                self.closing = Some(done);
+                self.end_input();
+            }
+            // Every producer handle is gone: finish what was submitted.
+            Poll::Ready(None) => self.end_input(),
+            Poll::Pending => return false,
+        }
+        true
+    }
+
+    fn end_input(&mut self) {
+        self.commands = None;
+        self.input_done = true;
+        // A permit outlives the handles: stopped first, the gate takes no
+        // record after this flush, which nothing would flush again.
+        self.gate.stop(closed());
+        self.gate.with(|intake| {
+            intake.batcher.flush();
+            intake.collect();
+        });
+    }
+
+    /// The batcher's linger timer; also takes closed batches.
+    fn drive_linger(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = self.runtime.now();
+        let (linger, taken, stop) = self.gate.with(|intake| {
+            intake.driver = Some(cx.waker().clone());
+            if intake
+                .batcher
+                .poll_timeout()
+                .is_some_and(|linger| linger <= now)
+            {
+                intake.batcher.handle_timeout(now);
+                intake.collect();
+            }
+            let taken = !intake.closed.is_empty();
+            self.queued.extend(intake.closed.drain(..));
+            (intake.batcher.poll_timeout(), taken, intake.stop_requested)
+        });
+        let fired = self.deadline.poll(&self.runtime, linger, cx).is_ready();
+        if stop && !self.input_done {
+            // The client is closing: what is held goes out, nothing more
+            // comes in.
+            self.end_input();
+            return true;
+        }
+        taken || fired
+    }
+
+    /// Hands queued batches to the session, one at a time.
+    fn drive_submit(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        if self.submitting.is_none()
+            && let Some(session) = self.session.clone()
+            && let Some(Batch { input, slots }) = self.queued.pop_front()
+        {
+            let submit: BoxFuture<_> = Box::pin(async move { session.submit(input).await });
+            self.submitting = Some((submit, slots));
+            progressed = true;
+        }
+        if let Some((submit, _)) = self.submitting.as_mut()
+            && let Poll::Ready(result) = submit.as_mut().poll(cx)
+        {
+            let (_, slots) = self.submitting.take().expect("polled just now");
+            match result {
+                Ok(ack) => self.in_flight.push_back((ack, slots)),
+                // Refused (the session stopped): this batch was not submitted.
+                Err(e) => self.fail(e, slots),
+            }
+            progressed = true;
+        }
+        progressed
+    }
+
+    /// Acks, in order.
+    fn drive_acks(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while let Some((ack, _)) = self.in_flight.front_mut() {
+            let result = match ack.poll_unpin(cx) {
+                Poll::Ready(result) => result,
+                Poll::Pending => break,
+            };
+            progressed = true;
+            match result {
+                Ok(ack) => {
+                    let (_, slots) = self.in_flight.pop_front().expect("polled just now");
+                    let bytes = slots.iter().map(|s| s.bytes).sum();
+                    self.gate.release(bytes, slots.len());
+                    for (index, slot) in slots.into_iter().enumerate() {
+                        // A dropped ack future only discards that ack.
+                        let _ = slot.sender.send(Ok(RecordAck::new(ack, index as u64)));
+                    }
+                    self.batches_acked += 1;
+                }
+                Err(e) => {
+                    self.fail(e, Vec::new());
+                    break;
+                }
+            }
+        }
+        progressed
+    }
+
+    /// Everything is acked: dropping the session handle closes it.
+    fn finish(&mut self) {
+        self.session = None;
+        self.gate.stop(closed());
+        if let Some(done) = self.closing.take() {
+            let _ = done.send(Ok(()));
+        }
+    }
+
+    /// Answers the flushes whose batches are all acknowledged.
+    fn answer_flushes(&mut self) {
+        let acked = self.batches_acked;
+        let mut i = 0;
+        while i < self.flushes.len() {
+            if self.flushes[i].0 <= acked {
+                let (_, done) = self.flushes.swap_remove(i);
+                let _ = done.send(Ok(()));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Nothing is held: no record in the intake, no batch queued, being
+    /// submitted or awaiting its ack.
+    fn drained(&self) -> bool {
+        self.queued.is_empty()
+            && self.submitting.is_none()
+            && self.in_flight.is_empty()
+            && self.gate.with(|intake| intake.is_empty())
+    }
+
+    /// Stops: every record not acknowledged gets its own error (see
+    /// [`RecordAckFuture`]), every waiter the cause. `unsubmitted`: slots
+    /// of a batch the session refused.
+    fn fail(&mut self, cause: Error, unsubmitted: Vec<Slot>) {
+        self.gate.stop(cause.clone());
+        for (ack, slots) in self.in_flight.drain(..) {
+            let landed = batch_may_have_landed(&cause, ack.id());
+            for slot in slots {
+                let _ = slot.sender.send(Err(record_error(&cause, slot.id, landed)));
+            }
+        }
+        // Never handed to the session (a dropped submit submits nothing).
+        let submitting = self.submitting.take().map(|(_, slots)| slots);
+        let queued = self.queued.drain(..).map(|b| b.slots);
+        let intake = self.gate.with(|intake| {
+            let mut slots: Vec<Slot> = intake.closed.drain(..).flat_map(|b| b.slots).collect();
+            slots.append(&mut intake.open);
+            slots
+        });
+        for slot in unsubmitted
+            .into_iter()
+            .chain(submitting.into_iter().flatten())
+            .chain(queued.flatten())
+            .chain(intake)
+        {
+            let _ = slot.sender.send(Err(record_error(&cause, slot.id, false)));
+        }
+        for (_, done) in self.flushes.drain(..) {
+            let _ = done.send(Err(cause.clone()));
+        }
+        if let Some(done) = self.closing.take() {
+            let _ = done.send(Err(cause.clone()));
+        }
+        self.commands = None;
+        self.session = None;
+    }
+}
+
+/// The error of one record of a failed producer, from the producer's
+/// `cause`: see [`RecordAckFuture`].
+fn record_error(cause: &Error, record: u64, may_have_landed: bool) -> Error {
+    let (maybe_applied, not_applied) = if may_have_landed {
+        (record..record + 1, record + 1..record + 1)
+    } else {
+        (record..record, record..record + 1)
+    };
+    Error::AppendSession {
+        cause: Box::new(cause.clone()),
+        maybe_applied,
+        not_applied,
+    }
+}
+
+/// Whether session input `batch` may have landed, given the error its ack
+/// future (or an earlier one's) resolved to.
+fn batch_may_have_landed(error: &Error, batch: InputId) -> bool {
+    match error {
+        // Inputs past both ranges reached the session after it stopped.
+        Error::AppendSession { maybe_applied, .. } => {
+            // Before the range: cannot be (acks come in order); say unknown.
+            maybe_applied.contains(&batch) || batch < maybe_applied.start
+        }
+        other => other.may_have_side_effect(),
+    }
+}

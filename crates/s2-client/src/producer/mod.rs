@@ -1,0 +1,242 @@
+//! The producer: submit single records, get each record's ack. Records are
+//! batched by the sans-IO [`Batcher`] and sent through one append session,
+//! so the session's retries and exactly-once resolution apply.
+
+mod driver;
+mod intake;
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::{FutureExt, future::poll_fn};
+use s2_core::{
+    Error,
+    batcher::{Batcher, BatcherConfig},
+    types::{AppendAck, AppendRecord, MeteredBytes},
+};
+
+use self::{driver::Driver, intake::Intake};
+use crate::{
+    runtime::Runtime,
+    session::{
+        append::AppendSessionHandle,
+        gate::{Gate, Limits, Reserved},
+    },
+};
+
+/// The acknowledgement of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordAck {
+    /// The record's sequence number.
+    pub seq_num: u64,
+    /// The record's timestamp, when the ack determines it: for the first and
+    /// last record of its batch, or when the whole batch got one timestamp.
+    pub timestamp: Option<u64>,
+    /// The ack of the batch the record went in.
+    pub batch: AppendAck,
+}
+
+impl RecordAck {
+    fn new(batch: AppendAck, index: u64) -> Self {
+        let seq_num = batch.start.seq_num + index;
+        let timestamp = if batch.start.timestamp == batch.end.timestamp || index == 0 {
+            Some(batch.start.timestamp)
+        } else if seq_num + 1 == batch.end.seq_num {
+            Some(batch.end.timestamp)
+        } else {
+            None
+        };
+        Self {
+            seq_num,
+            timestamp,
+            batch,
+        }
+    }
+}
+
+/// Room for one record in a producer, from [`Producer::reserve`].
+pub struct RecordPermit {
+    reserved: Reserved<Intake>,
+    now: Clock,
+}
+
+impl RecordPermit {
+    /// Submits a record in the room held, at once, with no capacity wait. A
+    /// record up to the reserved size always fits; a bigger one only when
+    /// its excess fits in the room left, else it is refused with
+    /// `ValidationError::ExceedsReservation` (so permits never stretch the
+    /// cap). It also fails for a record the service could never take, or a
+    /// producer that has stopped; the room is then given back.
+    pub fn submit(self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
+        let bytes = record.metered_bytes();
+        let now = (self.now)();
+        self.reserved
+            .admit(bytes, |intake, id| intake.take(id, record, bytes, now))
+    }
+}
+
+enum Command {
+    Flush(oneshot::Sender<Result<(), Error>>),
+    Close(oneshot::Sender<Result<(), Error>>),
+}
+
+/// Submits records one by one and acknowledges each. Submitting waits while
+/// the unacknowledged records, those still being batched included, reach
+/// the session's cap (backpressure).
+pub struct Producer {
+    gate: Arc<Gate<Intake>>,
+    commands: mpsc::UnboundedSender<Command>,
+    now: Clock,
+}
+
+/// The runtime's clock, shared with permits.
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// The acknowledgement of one submitted record.
+///
+/// Resolves to the record's [`RecordAck`], or, when the producer stopped
+/// without acknowledging it, to an [`Error::AppendSession`] about this
+/// record alone: its ranges hold only the record's [`id`](Self::id), in
+/// `maybe_applied` when the record may have been applied, in `not_applied`
+/// when it certainly was not, so `may_have_side_effect()` answers for this
+/// record; `cause` says why the producer stopped.
+pub struct RecordAckFuture {
+    id: u64,
+    receiver: oneshot::Receiver<Result<RecordAck, Error>>,
+}
+
+impl RecordAckFuture {
+    /// The record's id: its position in submission order (0, 1, 2, …).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl std::future::Future for RecordAckFuture {
+    type Output = Result<RecordAck, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.receiver
+            .poll_unpin(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(Error::Closed("the producer stopped".into()))))
+    }
+}
+
+fn closed() -> Error {
+    Error::Closed("the producer is closed".into())
+}
+
+impl Producer {
+    pub(crate) fn start<R: Runtime>(
+        runtime: R,
+        session: AppendSessionHandle,
+        config: BatcherConfig,
+        sessions: &crate::inner::Sessions,
+    ) -> Result<Self, Error> {
+        let batcher = Batcher::new(config.clone())?;
+        // The session's cap covers everything the producer holds, batches
+        // being filled included (as the official SDKs count it), so no more
+        // is queued in front of the session than it would take. It is at
+        // least two batches: a record that does not fit the open batch must
+        // get in to close it (with no linger nothing else would), whatever
+        // the session's cap.
+        let limits = Limits {
+            max_bytes: session
+                .limits()
+                .max_bytes
+                .max(config.max_bytes.saturating_mul(2)),
+            max_items: usize::MAX,
+        };
+        let gate = Arc::new(Gate::new(Intake::new(batcher), limits));
+        let (commands, receiver) = mpsc::unbounded();
+        let driver = Driver::new(runtime.clone(), gate.clone(), session, receiver);
+        let (over, over_rx) = oneshot::channel::<()>();
+        let stop = Arc::downgrade(&gate);
+        sessions.register(
+            Box::new(move || {
+                if let Some(gate) = stop.upgrade() {
+                    gate.with(|intake| {
+                        intake.stop_requested = true;
+                        intake.wake_driver();
+                    });
+                }
+            }),
+            over_rx,
+        );
+        runtime.spawn(Box::pin(async move {
+            driver.run().await;
+            drop(over);
+        }));
+        let clock = runtime;
+        Ok(Self {
+            gate,
+            commands,
+            now: Arc::new(move || clock.now()),
+        })
+    }
+
+    /// Submits one record: waits while the caps are reached, then resolves
+    /// to the future of its ack. A record that can never be sent is refused
+    /// with a validation error; the producer goes on.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, the
+    /// record was not submitted. Waiting for room is its only await; the
+    /// record joins a batch in the same poll that returns its
+    /// [`RecordAckFuture`].
+    pub async fn submit(&self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
+        let bytes = record.metered_bytes();
+        let mut record = Some(record);
+        let mut place = self.gate.place();
+        poll_fn(|cx| {
+            self.gate.poll_admit(&mut place, bytes, cx, |intake, id| {
+                let record = record.take().expect("admitted once");
+                intake.take(id, record, bytes, (self.now)())
+            })
+        })
+        .await
+    }
+
+    /// Waits for room for a record of `bytes` metered bytes and takes it:
+    /// the returned permit submits a record without waiting or failing for
+    /// capacity. For `select!` loops that must not hold a record in a
+    /// cancelled future: wait on `reserve`, then submit through the permit.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, no room
+    /// was taken. Dropping the permit unused gives the room back.
+    pub async fn reserve(&self, bytes: u64) -> Result<RecordPermit, Error> {
+        let mut place = self.gate.place();
+        let reserved = poll_fn(|cx| self.gate.poll_reserve(&mut place, bytes, cx)).await?;
+        Ok(RecordPermit {
+            reserved,
+            now: self.now.clone(),
+        })
+    }
+
+    /// Waits until every record submitted so far is durable.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let (done, done_rx) = oneshot::channel();
+        self.commands
+            .unbounded_send(Command::Flush(done))
+            .map_err(|_| self.stopped())?;
+        done_rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Sends what is pending, waits for every ack, and stops.
+    pub async fn close(self) -> Result<(), Error> {
+        let (done, done_rx) = oneshot::channel();
+        self.commands
+            .unbounded_send(Command::Close(done))
+            .map_err(|_| self.stopped())?;
+        done_rx.await.map_err(|_| self.stopped())?
+    }
+
+    /// Why the producer stopped, for calls that find it stopped.
+    fn stopped(&self) -> Error {
+        self.gate.stopped().unwrap_or_else(closed)
+    }
+}

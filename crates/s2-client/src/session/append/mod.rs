@@ -1,0 +1,289 @@
+//! Append sessions: the handle, ack futures and permits in front of the
+//! background driver that owns the append state machine.
+//!
+//! * `driver`: the background task, machine to HTTP/2 stream and back;
+//! * `acks`: the stream API, inputs in, acks out;
+//! * `options`: per-session settings over the client's.
+
+mod acks;
+mod driver;
+mod options;
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::{FutureExt, future::poll_fn};
+use s2_core::{
+    Error,
+    api::StreamOptions,
+    error::ValidationError,
+    names::{BasinName, StreamName},
+    session::append::InputId,
+    types::{AppendAck, AppendInput},
+};
+
+pub(crate) use acks::AckStream;
+pub use options::{AppendSessionOptions, DEFAULT_MAX_UNACKED_BATCHES};
+
+use super::gate::{Gate, Limits, Reserved};
+use crate::{inner::ClientInner, runtime::Runtime, sync::Mutex};
+
+type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
+
+/// A submitted input awaiting its ack: id, metered bytes, when it was
+/// accepted (for the ack latency), and where its ack goes.
+type Awaiting = (InputId, u64, std::time::Instant, AckSender);
+
+enum Command {
+    Submit {
+        id: InputId,
+        input: AppendInput,
+        ack: AckSender,
+    },
+    Close {
+        done: oneshot::Sender<Result<(), Error>>,
+    },
+}
+
+/// What [`S2::close`](crate::S2::close) stops to end an append session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseStops {
+    /// The session itself: it takes no more batches.
+    Session,
+    /// Its producer, which ends the session once drained.
+    Producer,
+}
+
+/// A handle to an append session: submit batches as you go and await each
+/// batch's ack. Submitting waits while the unacknowledged caps are reached
+/// (backpressure). Dropping the handle closes the session gracefully in the
+/// background; dropping an ack future only discards that ack.
+pub struct AppendSessionHandle {
+    /// Admission (capacity, ids) in front of the driver's command channel.
+    gate: Arc<Gate<mpsc::UnboundedSender<Command>>>,
+    limits: Limits,
+    /// Why the session stopped, once it failed.
+    failure: Failure,
+}
+
+/// The acknowledgement of one submitted batch.
+pub struct AckFuture {
+    id: InputId,
+    receiver: oneshot::Receiver<Result<AppendAck, Error>>,
+}
+
+impl AckFuture {
+    /// The id of the batch: its position in submission order (0, 1, 2, …),
+    /// as used by the ranges of [`Error::AppendSession`].
+    pub fn id(&self) -> InputId {
+        self.id
+    }
+}
+
+impl Future for AckFuture {
+    type Output = Result<AppendAck, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.receiver
+            .poll_unpin(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(session_gone())))
+    }
+}
+
+fn session_gone() -> Error {
+    Error::Closed("the append session stopped".into())
+}
+
+/// The error of an input the driver received once the session was over:
+/// it was not applied.
+fn refused(id: InputId, cause: Error) -> Error {
+    Error::AppendSession {
+        cause: Box::new(cause),
+        maybe_applied: id..id,
+        not_applied: id..id + 1,
+    }
+}
+
+impl AppendSessionHandle {
+    pub(crate) fn start<R: Runtime>(
+        inner: Arc<ClientInner<R>>,
+        basin: BasinName,
+        stream: StreamName,
+        options: StreamOptions,
+        session: &AppendSessionOptions,
+        stops: CloseStops,
+    ) -> Self {
+        let config = session.resolve(&inner.config);
+        // The machine's own caps: whatever the gate admits, it accepts.
+        let limits = Limits {
+            max_bytes: config.max_unacked_bytes,
+            max_items: config.max_unacked_batches,
+        };
+        let (gate, failure, over) =
+            driver::spawn(inner.clone(), basin, stream, options, config, limits);
+        let stop = Arc::downgrade(&gate);
+        inner.sessions.register(
+            Box::new(move || {
+                // A producer's session finishes when its producer has sent
+                // what it holds and lets go of it.
+                if stops == CloseStops::Session
+                    && let Some(gate) = stop.upgrade()
+                {
+                    gate.with(|commands| commands.close_channel());
+                }
+            }),
+            over,
+        );
+        Self {
+            gate,
+            limits,
+            failure,
+        }
+    }
+
+    /// The session's unacknowledged caps.
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Submits a batch: waits while the unacknowledged caps are reached,
+    /// then resolves to the future of the batch's ack.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, the
+    /// batch was not submitted. Waiting for capacity is its only await; the
+    /// batch is handed to the session in the same poll that returns its
+    /// [`AckFuture`]. Submits waiting together are served in order.
+    pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
+        check_seq_nums(&input)?;
+        let bytes = input.metered_bytes();
+        let mut input = Some(input);
+        let mut place = self.gate.place();
+        poll_fn(|cx| {
+            self.gate.poll_admit(&mut place, bytes, cx, |commands, id| {
+                let input = input.take().expect("admitted once");
+                hand_over(commands, id, input, &self.failure)
+            })
+        })
+        .await
+    }
+
+    /// Waits for room for a batch of `bytes` metered bytes and takes it:
+    /// the returned permit submits a batch without waiting or failing for
+    /// capacity. For `select!` loops that must not hold a batch in a
+    /// cancelled future: wait on `reserve`, then submit through the permit.
+    ///
+    /// Cancel-safe: if this future is dropped before it completes, no room
+    /// was taken. Dropping the permit unused gives the room back. Reserves
+    /// and submits waiting together are served in order.
+    pub async fn reserve(&self, bytes: u64) -> Result<AppendPermit, Error> {
+        let mut place = self.gate.place();
+        let reserved = poll_fn(|cx| self.gate.poll_reserve(&mut place, bytes, cx)).await?;
+        Ok(AppendPermit {
+            reserved,
+            failure: self.failure.clone(),
+        })
+    }
+
+    /// Stops accepting batches and waits until every submitted batch is
+    /// acknowledged (or the session failed).
+    pub async fn close(self) -> Result<(), Error> {
+        let (done, done_rx) = oneshot::channel();
+        self.gate
+            .with(|commands| commands.unbounded_send(Command::Close { done }))
+            .map_err(|_| self.failure.stopped_with())?;
+        match done_rx.await {
+            Ok(result) => result,
+            Err(_) => self.failure.outcome(),
+        }
+    }
+}
+
+/// Room for one batch in an append session, from
+/// [`AppendSessionHandle::reserve`].
+pub struct AppendPermit {
+    reserved: Reserved<mpsc::UnboundedSender<Command>>,
+    failure: Failure,
+}
+
+impl AppendPermit {
+    /// Submits a batch in the room held, at once, with no capacity wait. A
+    /// batch up to the reserved size always fits; a bigger one only when its
+    /// excess fits in the room left, else it is refused with
+    /// `ValidationError::ExceedsReservation` (so permits never stretch the
+    /// cap). It also fails for a batch the service could never take, or a
+    /// session that has stopped; the room is then given back.
+    pub fn submit(self, input: AppendInput) -> Result<AckFuture, Error> {
+        check_seq_nums(&input)?;
+        let bytes = input.metered_bytes();
+        let failure = self.failure;
+        self.reserved.admit(bytes, |commands, id| {
+            hand_over(commands, id, input, &failure)
+        })
+    }
+}
+
+/// Refuses a batch whose `match_seq_num` would run past the last sequence
+/// number.
+fn check_seq_nums(input: &AppendInput) -> Result<(), Error> {
+    match input.match_seq_num() {
+        Some(m) if m.checked_add(input.len() as u64).is_none() => {
+            Err(ValidationError::MatchSeqNumOverflow {
+                match_seq_num: m,
+                records: input.len(),
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Hands an admitted batch to the driver; returns the future of its ack.
+fn hand_over(
+    commands: &mut mpsc::UnboundedSender<Command>,
+    id: InputId,
+    input: AppendInput,
+    failure: &Failure,
+) -> Result<AckFuture, Error> {
+    let (ack, receiver) = oneshot::channel();
+    commands
+        .unbounded_send(Command::Submit { id, input, ack })
+        .map_err(|_| failure.stopped_with())?;
+    Ok(AckFuture { id, receiver })
+}
+
+/// Why the session stopped, once it failed: set by the driver, read by the
+/// handle and permits that find it stopped.
+#[derive(Clone, Default)]
+struct Failure(Arc<Mutex<Option<Error>>>);
+
+impl Failure {
+    fn set(&self, error: Error) {
+        *self.0.lock() = Some(error);
+    }
+
+    /// The outcome of a close: the error that stopped the session, if any.
+    fn outcome(&self) -> Result<(), Error> {
+        match self.0.lock().clone() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// The error that stopped the session, or a plain "stopped".
+    fn stopped_with(&self) -> Error {
+        self.0.lock().clone().unwrap_or_else(session_gone)
+    }
+}
+
+impl Drop for AppendSessionHandle {
+    fn drop(&mut self) {
+        // The driver finishes what was submitted once the channel is closed;
+        // the gate (shared with the driver) would keep it open.
+        self.gate.with(|commands| commands.close_channel());
+    }
+}

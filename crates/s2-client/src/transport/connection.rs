@@ -1,0 +1,347 @@
+//! One HTTP/2 connection of the pool: opened and driven by a task of its
+//! own, the leases of the requests on it, and its eviction.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_channel::oneshot;
+use futures_util::future::{Either, select};
+use hyper::client::conn::http2::{self, SendRequest};
+use s2_core::{Error, api::HttpRequest};
+
+use super::{Dial, HostKey, Hosts, Transport, forget};
+use crate::{
+    body::RequestBody,
+    runtime::{ConnectTarget, HyperExecutor, HyperTimer, Runtime, timeout},
+    sync::Mutex,
+};
+
+/// Reads the peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` from a
+/// connection driven by its task (it may change at any time).
+type PeerMaxStreams = Box<dyn Fn() -> Option<usize> + Send + Sync>;
+
+/// An open connection: a handle to send on and what is known about it.
+#[derive(Clone)]
+pub(super) struct Connection {
+    pub(super) sender: SendRequest<RequestBody>,
+    pub(super) state: Arc<ConnectionState>,
+}
+
+impl Connection {
+    /// Whether new requests may go out on it at all.
+    pub(super) fn usable(&self) -> bool {
+        !self.sender.is_closed() && !self.state.evicted.load(Ordering::Acquire)
+    }
+
+    /// Whether one more request fits under its stream limit.
+    pub(super) fn has_room(&self) -> bool {
+        let in_flight = self.state.in_flight.load(Ordering::Acquire);
+        // A peer advertising no streams at all still gets one request: it
+        // times out and evicts the connection, rather than every request
+        // opening a connection of its own.
+        in_flight < self.state.max_requests
+            && in_flight < (self.state.peer_max_streams)().unwrap_or(0).max(1)
+    }
+}
+
+/// What the transport tracks about one connection.
+pub(super) struct ConnectionState {
+    /// Distinguishes connections in logs.
+    pub(super) id: u64,
+    /// Set once the connection must take no new requests.
+    evicted: AtomicBool,
+    /// Tells the connection's task to close it (taken by the first
+    /// eviction).
+    close: Mutex<Option<oneshot::Sender<()>>>,
+    /// Requests in flight: leases held, unary and session.
+    in_flight: AtomicUsize,
+    /// Most requests in flight at once, from the configuration.
+    max_requests: usize,
+    /// The peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` (`None` once
+    /// the connection's task is over).
+    pub(super) peer_max_streams: PeerMaxStreams,
+    /// When the last request went out or ended.
+    last_used: Mutex<Instant>,
+    /// The runtime's clock.
+    clock: Box<dyn Fn() -> Instant + Send + Sync>,
+}
+
+impl ConnectionState {
+    pub(super) fn touch(&self, now: Instant) {
+        *self.last_used.lock() = now;
+    }
+
+    fn idle_since(&self) -> Option<Instant> {
+        (self.in_flight.load(Ordering::Acquire) == 0).then(|| *self.last_used.lock())
+    }
+
+    /// Marks the connection unusable and asks its task to close it. Requests
+    /// already sent on it keep their streams; queued ones fail unsent.
+    pub(super) fn evict(&self) {
+        self.evicted.store(true, Ordering::Release);
+        let close = self.close.lock().take();
+        if let Some(close) = close {
+            tracing::debug!(connection = self.id, "evicting HTTP/2 connection");
+            let _ = close.send(());
+        }
+    }
+}
+
+/// The connection a request went out on: evict it when it proved bad (a
+/// session's heartbeat or ack deadline passed, or the server advised
+/// leaving it), so that no new request goes out on it.
+#[derive(Clone)]
+pub(crate) struct ConnectionHandle(Arc<ConnectionState>);
+
+impl ConnectionHandle {
+    /// Stops the connection from taking new requests and closes it once
+    /// the requests on it are done. Harmless if it is already closed or
+    /// evicted.
+    pub(crate) fn evict(&self) {
+        self.0.evict();
+    }
+}
+
+impl std::fmt::Debug for ConnectionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ConnectionHandle").field(&self.0.id).finish()
+    }
+}
+
+/// One request's place on a connection, counted against its limit for as
+/// long as the lease lives: hold it until the response (body or session
+/// stream) is done with.
+pub(crate) struct Lease(pub(super) Arc<ConnectionState>);
+
+impl Lease {
+    /// Takes a place on `state`'s connection. Callers check for room first,
+    /// under the hosts lock, so that two callers cannot take the last place.
+    pub(super) fn new(state: Arc<ConnectionState>) -> Self {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(state)
+    }
+
+    /// The connection the lease is on.
+    pub(crate) fn connection(&self) -> ConnectionHandle {
+        ConnectionHandle(self.0.clone())
+    }
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Lease").field(&self.0.id).finish()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // The idle period starts when the last request ends, not when it
+        // began: a connection that carried a long session is not idle.
+        self.0.touch((self.0.clock)());
+    }
+}
+
+/// A connection chosen for one request, its place already taken.
+pub(crate) struct Checkout {
+    pub(super) sender: SendRequest<RequestBody>,
+    pub(super) lease: Lease,
+}
+
+impl Checkout {
+    /// The connection the request will go out on.
+    pub(crate) fn connection(&self) -> ConnectionHandle {
+        self.lease.connection()
+    }
+
+    /// Sends `request` with `body`; returns the response head and body
+    /// stream, with the lease to hold while the body is read.
+    pub(crate) async fn send(
+        self,
+        request: &HttpRequest,
+        body: RequestBody,
+    ) -> Result<(http::Response<hyper::body::Incoming>, Lease), Error> {
+        let response = send_on(self.sender, request, body).await?;
+        Ok((response, self.lease))
+    }
+}
+
+impl<R: Runtime> Transport<R> {
+    /// Opens a connection to `dial` and spawns the task that drives it
+    /// until it fails, is evicted or sits idle, then forgets it from the
+    /// pool of `key`.
+    pub(super) async fn connect(&self, dial: &Dial, key: HostKey) -> Result<Connection, Error> {
+        let Dial { host, port, tls } = dial;
+        let (port, tls) = (*port, *tls);
+        let target = ConnectTarget {
+            // An IPv6 literal comes bracketed in a URI authority.
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+            tls: tls.then(|| self.tls.clone()),
+        };
+        let connect_timeout = self.config.connect_timeout;
+        let max_requests = self.config.max_concurrent_requests_per_connection;
+        let handshake = async {
+            let io = self
+                .runtime
+                .connect(target)
+                .await
+                .map_err(|e| Error::transport(false, e))?;
+            let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
+            let (stream_window, connection_window) = self.config.receive_windows();
+            builder
+                .timer(HyperTimer(self.runtime.clone()))
+                // Fixed windows: an adaptive connection window equals the
+                // stream window, so one unread session would stall them all.
+                .adaptive_window(false)
+                .initial_stream_window_size(stream_window)
+                .initial_connection_window_size(connection_window)
+                .max_frame_size(Some(256 * 1024))
+                // Until the peer's SETTINGS say otherwise.
+                .initial_max_send_streams(Some(max_requests));
+            if let Some(interval) = self.config.keepalive_interval {
+                builder
+                    .keep_alive_interval(Some(interval))
+                    .keep_alive_timeout(self.config.keepalive_timeout)
+                    .keep_alive_while_idle(true);
+            }
+            builder
+                .handshake::<_, RequestBody>(io)
+                .await
+                .map_err(|e| Error::transport(false, e))
+        };
+        let (sender, connection) = timeout(&self.runtime, connect_timeout, handshake)
+            .await
+            .ok_or_else(|| {
+                Error::transport(false, format!("connecting to {host}:{port} timed out"))
+            })??;
+        let (close_tx, close_rx) = oneshot::channel();
+        // The task drives the connection; the pool only peeks at it, and
+        // must not keep it alive: dropping it is how it gets closed.
+        let driven = Arc::new(Mutex::new(Box::pin(connection)));
+        let peek = Arc::downgrade(&driven);
+        let peer_max_streams: PeerMaxStreams = Box::new(move || {
+            let connection = peek.upgrade()?;
+            let connection = connection.lock();
+            Some(connection.as_ref().get_ref().current_max_send_streams())
+        });
+        let state = Arc::new(ConnectionState {
+            id: self.next_connection.fetch_add(1, Ordering::Relaxed),
+            evicted: AtomicBool::new(false),
+            close: Mutex::new(Some(close_tx)),
+            in_flight: AtomicUsize::new(0),
+            max_requests,
+            peer_max_streams,
+            last_used: Mutex::new(self.runtime.now()),
+            clock: {
+                let runtime = self.runtime.clone();
+                Box::new(move || runtime.now())
+            },
+        });
+        tracing::debug!(
+            connection = state.id,
+            host,
+            port,
+            "opened HTTP/2 connection"
+        );
+        crate::metrics::connection_opened();
+        let task_state = state.clone();
+        let runtime = self.runtime.clone();
+        let idle_timeout = self.idle_timeout;
+        let hosts = Arc::downgrade(&self.hosts);
+        self.runtime.spawn(Box::pin(async move {
+            let connection = futures_util::future::poll_fn(|cx| driven.lock().as_mut().poll(cx));
+            let idle = std::pin::pin!(idle(&runtime, &task_state, &hosts, idle_timeout));
+            let closing = select(close_rx, idle);
+            // Dropping the connection future ends its dispatch task: hyper
+            // then shuts the connection down once its streams are done.
+            let id = task_state.id;
+            match select(connection, closing).await {
+                Either::Left((Err(e), _)) => {
+                    tracing::debug!(connection = id, error = %e, "HTTP/2 connection ended")
+                }
+                Either::Left((Ok(()), _)) => {
+                    tracing::debug!(connection = id, "HTTP/2 connection closed")
+                }
+                Either::Right(_) => tracing::debug!(
+                    connection = id,
+                    "closing an evicted or idle HTTP/2 connection"
+                ),
+            }
+            crate::metrics::connection_closed();
+            drop(driven);
+            task_state.evicted.store(true, Ordering::Release);
+            if let Some(hosts) = hosts.upgrade() {
+                forget(&hosts, &key, Some(&task_state));
+            }
+        }));
+        Ok(Connection { sender, state })
+    }
+}
+
+/// Sends one request on `sender`.
+async fn send_on(
+    mut sender: SendRequest<RequestBody>,
+    request: &HttpRequest,
+    body: RequestBody,
+) -> Result<http::Response<hyper::body::Incoming>, Error> {
+    sender
+        .ready()
+        .await
+        .map_err(|e| Error::transport(false, e))?;
+    let mut http = http::Request::new(body);
+    *http.method_mut() = request.method.clone();
+    *http.uri_mut() = request.uri.clone();
+    *http.headers_mut() = request.headers.clone();
+    sender.try_send_request(http).await.map_err(|mut e| {
+        // hyper hands the request back when it was never sent.
+        let sent = e.take_message().is_none();
+        Error::transport(sent, e.into_error())
+    })
+}
+
+/// Completes once the connection has had no request for `idle_timeout`,
+/// with the connection marked evicted: decided under the hosts lock, which
+/// every checkout takes, so no request can take a place on it meanwhile.
+async fn idle<R: Runtime>(
+    runtime: &R,
+    state: &ConnectionState,
+    hosts: &std::sync::Weak<Hosts>,
+    idle_timeout: Duration,
+) {
+    let mut wait = idle_timeout;
+    loop {
+        runtime.sleep(wait).await;
+        let now = runtime.now();
+        wait = match state.idle_since() {
+            Some(since) => match since
+                .checked_add(idle_timeout)
+                .and_then(|end| end.checked_duration_since(now))
+            {
+                Some(left) if !left.is_zero() => left,
+                _ => {
+                    let Some(hosts) = hosts.upgrade() else {
+                        return;
+                    };
+                    let _checkouts = hosts.lock();
+                    if state.in_flight.load(Ordering::Acquire) == 0 {
+                        state.evicted.store(true, Ordering::Release);
+                        return;
+                    }
+                    // A request took a place since: busy after all.
+                    idle_timeout
+                }
+            },
+            // Busy: look again a full period later.
+            None => idle_timeout,
+        };
+    }
+}
