@@ -463,11 +463,7 @@ impl AppendSession {
                     self.handle_failure(error, now, Failure::Broken);
                 }
                 Ok(None) => break,
-                Err(e) => self.handle_failure(
-                    ProtocolError::Frame(e.to_string()).into(),
-                    now,
-                    Failure::Broken,
-                ),
+                Err(e) => self.handle_failure(ProtocolError::Frame(e).into(), now, Failure::Broken),
             }
         }
     }

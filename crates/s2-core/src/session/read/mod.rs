@@ -263,7 +263,7 @@ impl ReadSession {
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    let error = ProtocolError::Frame(e.to_string()).into();
+                    let error = ProtocolError::Frame(e).into();
                     self.fail(error);
                     return;
                 }
@@ -277,7 +277,7 @@ impl ReadSession {
             return;
         }
         if let Err(e) = self.decoder.0.finish() {
-            self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now);
+            self.handle_failure(ProtocolError::Frame(e).into(), now);
             return;
         }
         if self.ended_short() {
