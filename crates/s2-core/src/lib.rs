@@ -7,9 +7,10 @@
 //! endpoint ([`api`]), and errors that say whether a failure is retryable
 //! and whether it may have had an effect ([`error`]).
 //!
-//! A request leaves the core as an [`http::Request<Bytes>`](http::Request);
-//! a response enters as a status, headers and body bytes. Runtime adapters
-//! only move those bytes and keep time.
+//! A request leaves the core as an [`api::HttpRequest`] (method, URI,
+//! headers, body bytes); a response enters as an [`api::HttpResponse`]
+//! (status, headers, body bytes). Runtime adapters only move those bytes
+//! and keep time.
 //!
 //! Most applications use the async client (`s2-tokio`, `s2-async-std`, or
 //! `s2-client` with a runtime of their own), which drives everything here.

@@ -148,7 +148,7 @@ pub struct ReadSession {
     wait_until: Option<Instant>,
     caught_up: bool,
     phase: Phase,
-    decoder: FrameDecoderBox,
+    decoder: FrameDecoder,
     backoff: Backoff,
     /// Rate limit of reconnects on the server's advice.
     advice: AdviceLimiter,
@@ -164,21 +164,6 @@ enum Refusal {
     Gap(ProtocolError),
 }
 
-/// A frame decoder that is debug-printable.
-struct FrameDecoderBox(FrameDecoder);
-
-impl std::fmt::Debug for FrameDecoderBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FrameDecoder")
-    }
-}
-
-impl FrameDecoderBox {
-    fn fresh() -> Self {
-        Self(FrameDecoder::new(FrameLimits::PROTOCOL))
-    }
-}
-
 impl ReadSession {
     /// A session reading `request`; it asks to connect at once.
     pub fn new(request: ReadRequest, config: ReadSessionConfig, now: Instant) -> Self {
@@ -192,7 +177,7 @@ impl ReadSession {
             wait_until: None,
             caught_up: false,
             phase: Phase::Done,
-            decoder: FrameDecoderBox::fresh(),
+            decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
             backoff: Backoff::new(config.backoff, config.seed),
             advice: AdviceLimiter::default(),
             next_connection: 0,
@@ -253,9 +238,9 @@ impl ReadSession {
         if !self.touch(connection, now) {
             return;
         }
-        self.decoder.0.handle_data(data);
+        self.decoder.handle_data(data);
         loop {
-            match self.decoder.0.poll_frame() {
+            match self.decoder.poll_frame() {
                 Ok(Some(frame)) => {
                     if !self.handle_frame(frame, now) {
                         return;
@@ -276,7 +261,7 @@ impl ReadSession {
         if !self.is_current(connection) {
             return;
         }
-        if let Err(e) = self.decoder.0.finish() {
+        if let Err(e) = self.decoder.finish() {
             self.handle_failure(ProtocolError::Frame(e).into(), now);
             return;
         }
@@ -657,7 +642,7 @@ impl ReadSession {
     fn connect(&mut self, now: Instant) {
         let connection = ConnectionId(self.next_connection);
         self.next_connection += 1;
-        self.decoder = FrameDecoderBox::fresh();
+        self.decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
         self.phase = Phase::Connected {
             connection,
             deadline: deadline(now, self.config.heartbeat_timeout),
