@@ -80,7 +80,7 @@
 //! let mut session = AppendSession::new(AppendSessionConfig::default());
 //! for word in ["sans", "io", "core"] {
 //!     let input = AppendInput::new(vec![AppendRecord::new(word)])?;
-//!     session.try_submit(input, now).map_err(|_| "no room")?;
+//!     session.try_submit(input).map_err(|_| "no room")?;
 //! }
 //! session.close(); // Nothing more: `Closed` comes once all is acked.
 //!
@@ -94,10 +94,7 @@
 //!                 refused_once = true;
 //!                 session.handle_error(id, Error::transport(false, "refused"), now);
 //!             }
-//!             AppendEvent::Connect(id) => {
-//!                 connection = Some(id);
-//!                 session.handle_connected(id, now);
-//!             }
+//!             AppendEvent::Connect(id) => connection = Some(id),
 //!             // Reset that connection: its outcome is being handled.
 //!             AppendEvent::Disconnect(_) => connection = None,
 //!             AppendEvent::Ack { id, ack } => acked.push((id, ack.start.seq_num)),

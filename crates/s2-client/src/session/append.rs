@@ -534,7 +534,7 @@ impl<R: Runtime> Driver<R> {
             Command::Submit { id, input, ack } => {
                 let bytes = input.metered_bytes();
                 let now = self.now();
-                match self.machine.try_submit(input, now) {
+                match self.machine.try_submit(input) {
                     Ok(machine_id) => {
                         debug_assert_eq!(machine_id, id, "the gate numbers inputs as the machine");
                         crate::metrics::unacked_bytes_added(bytes);

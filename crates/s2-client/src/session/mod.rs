@@ -340,7 +340,8 @@ impl SessionConnection {
 
 /// What a session state machine hears about its connection.
 pub(crate) trait ConnectionInputs {
-    fn handle_connected(&mut self, connection: ConnectionId, now: Instant);
+    /// The session opened (a 200); an append session needs no word of it.
+    fn handle_connected(&mut self, _connection: ConnectionId, _now: Instant) {}
     fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant);
     fn handle_end(&mut self, connection: ConnectionId, now: Instant);
     fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant);
@@ -359,13 +360,14 @@ macro_rules! connection_inputs {
         );
     };
     ($machine:ty) => {
-        connection_inputs!(@impl $machine,);
-    };
-    (@impl $machine:ty, $($extra:item)*) => {
-        impl ConnectionInputs for $machine {
+        connection_inputs!(@impl $machine,
             fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
                 <$machine>::handle_connected(self, connection, now)
             }
+        );
+    };
+    (@impl $machine:ty, $($extra:item)*) => {
+        impl ConnectionInputs for $machine {
             fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
                 <$machine>::handle_data(self, connection, data, now)
             }
