@@ -28,7 +28,7 @@
 //! An ack must cover its batch's records, at its `match_seq_num` when it
 //! has one, with `start <= end <= tail`, and start at or after the end of
 //! every earlier ack; anything else fails the session with a
-//! [`ProtocolError`](crate::error::ProtocolError). Reconnect advice is
+//! [`ProtocolError`]. Reconnect advice is
 //! followed at most once per
 //! [`ADVISED_RECONNECT_INTERVAL`](super::ADVISED_RECONNECT_INTERVAL) and
 //! costs no retry; the budget is renewed only by acks.

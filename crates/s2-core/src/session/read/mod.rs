@@ -17,7 +17,7 @@
 //! Sequence numbers only grow: a record at or before one already delivered
 //! (or before the requested start), a record at `u64::MAX` (no position
 //! follows it), or a tail before what was delivered fails the session with
-//! a [`ProtocolError`](crate::error::ProtocolError): a server that
+//! a [`ProtocolError`]: a server that
 //! contradicts itself cannot be read exactly-once. Within one connection
 //! records are contiguous; a gap there is also a `ProtocolError`, but it
 //! ends only the connection: a trim (or retention) may delete records ahead
