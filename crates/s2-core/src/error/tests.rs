@@ -1,4 +1,7 @@
-use super::*;
+use super::{
+    service::{CODES, needs_escape},
+    *,
+};
 
 fn service(status: u16, code: &str) -> Error {
     Error::Service(ServiceError {
