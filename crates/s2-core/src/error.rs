@@ -189,7 +189,7 @@ pub enum AppendConditionFailed {
 }
 
 /// Bytes from the network that do not follow the protocol.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A JSON body did not match the expected schema.
