@@ -25,7 +25,8 @@
 //! of `poll_*` methods until they return `None`, and
 //! `poll_timeout` says when to call `handle_timeout` if nothing else
 //! happens first. Drain `poll_event` before `poll_transmit`: a `Connect`
-//! event precedes the frames for that connection.
+//! event precedes the frames for that connection (the [`session`] docs give
+//! the whole order, and why).
 //!
 //! Below, an append session is driven by hand against a toy transport: a
 //! server in memory that sequences each batch and acks it. Its first
