@@ -7,9 +7,10 @@
 //! endpoint ([`api`]), and errors that say whether a failure is retryable
 //! and whether it may have had an effect ([`error`]).
 //!
-//! A request leaves the core as an [`http::Request<Bytes>`](http::Request);
-//! a response enters as a status, headers and body bytes. Runtime adapters
-//! only move those bytes and keep time.
+//! A request leaves the core as an [`api::HttpRequest`] (method, URI,
+//! headers, body bytes); a response enters as an [`api::HttpResponse`]
+//! (status, headers, body bytes). Runtime adapters only move those bytes
+//! and keep time.
 //!
 //! Most applications use the async client (`s2-tokio`, `s2-async-std`, or
 //! `s2-client` with a runtime of their own), which drives everything here.
@@ -24,7 +25,8 @@
 //! of `poll_*` methods until they return `None`, and
 //! `poll_timeout` says when to call `handle_timeout` if nothing else
 //! happens first. Drain `poll_event` before `poll_transmit`: a `Connect`
-//! event precedes the frames for that connection.
+//! event precedes the frames for that connection (the [`session`] docs give
+//! the whole order, and why).
 //!
 //! Below, an append session is driven by hand against a toy transport: a
 //! server in memory that sequences each batch and acks it. Its first
@@ -79,7 +81,7 @@
 //! let mut session = AppendSession::new(AppendSessionConfig::default());
 //! for word in ["sans", "io", "core"] {
 //!     let input = AppendInput::new(vec![AppendRecord::new(word)])?;
-//!     session.try_submit(input, now).map_err(|_| "no room")?;
+//!     session.try_submit(input).map_err(|_| "no room")?;
 //! }
 //! session.close(); // Nothing more: `Closed` comes once all is acked.
 //!
@@ -93,10 +95,7 @@
 //!                 refused_once = true;
 //!                 session.handle_error(id, Error::transport(false, "refused"), now);
 //!             }
-//!             AppendEvent::Connect(id) => {
-//!                 connection = Some(id);
-//!                 session.handle_connected(id, now);
-//!             }
+//!             AppendEvent::Connect(id) => connection = Some(id),
 //!             // Reset that connection: its outcome is being handled.
 //!             AppendEvent::Disconnect(_) => connection = None,
 //!             AppendEvent::Ack { id, ack } => acked.push((id, ack.start.seq_num)),

@@ -1040,7 +1040,7 @@ fn check_server(op: &SpecOp, request: &HttpRequest, mode: Mode, ctx: &str, repor
         Mode::Cloud => {
             // KNOWN MISMATCH (intended): the spec's server for account
             // operations is https://aws.s2.dev/v1; we use https://a.s2.dev,
-            // which the current official SDK uses (see DESIGN.md).
+            // which the current official SDK uses.
             report.check(op.servers == ["https://aws.s2.dev/v1"], ctx, || {
                 format!("spec account servers changed: {:?}", op.servers)
             });
@@ -1523,7 +1523,8 @@ fn ensure_reports_what_it_did() {
     let created = call.parse(json_response(201, &stream_info)).unwrap();
     assert_eq!(created.result, ProvisionResult::Created);
     assert_eq!(created.info.name.as_str(), stream_info["name"]);
-    // `s2-provision-result` is not in the spec; s2-lite sends it (DESIGN.md).
+    // `s2-provision-result` is not in the spec; s2-lite sends it on every
+    // ensure (`PUT`): `created`, `updated` or `noop`.
     for (value, expected) in [
         ("noop", ProvisionResult::Unchanged),
         ("updated", ProvisionResult::Updated),

@@ -92,7 +92,7 @@ pub(crate) fn decode_content(
             FrameError::DecompressedTooLarge { .. } => ProtocolError::BodyTooLarge {
                 limit: MAX_RESPONSE_BODY_BYTES,
             },
-            other => ProtocolError::Frame(other.to_string()),
+            other => ProtocolError::Frame(other),
         })?;
     response.headers.remove(http::header::CONTENT_LENGTH);
     Ok(response)

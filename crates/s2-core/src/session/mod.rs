@@ -9,6 +9,107 @@
 //! [`ConnectionId`]; inputs about an older connection are ignored, so a
 //! driver never has to worry about late events from a connection it
 //! already dropped.
+//!
+//! # Polling order, and why
+//!
+//! After every input, drain in this order:
+//!
+//! 1. `poll_event` until `None`. A `Connect` must reach the driver before
+//!    anything about that connection (the append session's frames, the
+//!    read session's request), and a `Disconnect` before the connection
+//!    that replaces it.
+//! 2. `poll_transmit` until `None` (append only). Frames name their
+//!    connection; frames for a dropped one never appear.
+//! 3. `poll_timeout`, last: a connect or a failure replaces the timer, and
+//!    a written batch starts its ack timer, so asked earlier it may name a
+//!    deadline that no longer holds.
+//!
+//! Every `poll_*` is `#[must_use]`, and its docs say after which calls it
+//! must be polled again. Each machine keeps its timers in its phase: a
+//! backoff while waiting to reconnect, and a deadline on the open
+//! connection (the append session's ack timer, the read session's
+//! heartbeat watchdog); `poll_timeout` reads them.
+//!
+//! # A driver loop
+//!
+//! A read session driven by hand over a toy network: the first connection
+//! delivers one record and is cut, so the machine backs off (a timer) and
+//! resumes where it stopped. A real driver sleeps until `poll_timeout`
+//! where this one jumps its clock; the crate docs drive an append session
+//! the same way.
+//!
+//! ```
+//! use std::{collections::VecDeque, time::Instant};
+//!
+//! use bytes::{Bytes, BytesMut};
+//! use s2_core::{
+//!     Error,
+//!     frame::{Compression, encode_message},
+//!     proto,
+//!     session::read::{ReadEvent, ReadSession, ReadSessionConfig},
+//!     types::{ReadLimit, ReadRequest, ReadStart},
+//! };
+//!
+//! const STREAM: [&str; 3] = ["a", "b", "c"];
+//! /// The frame the toy server sends for record `n`.
+//! fn frame(n: u64) -> Bytes {
+//!     let record = proto::SequencedRecord {
+//!         seq_num: n,
+//!         timestamp: n,
+//!         headers: Vec::new(),
+//!         body: Bytes::from_static(STREAM[n as usize].as_bytes()),
+//!     };
+//!     let tail = Some(proto::StreamPosition { seq_num: 3, timestamp: 3 });
+//!     let mut out = BytesMut::new();
+//!     let batch = proto::ReadBatch { records: vec![record], tail };
+//!     encode_message(&mut out, &batch, Compression::None).expect("a small frame");
+//!     out.freeze()
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut now = Instant::now(); // The driver's clock, handed to the machine.
+//! let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(3));
+//! let mut session = ReadSession::new(request, ReadSessionConfig::default(), now);
+//! let (mut wire, mut connects, mut read) = (VecDeque::new(), 0, Vec::new());
+//! loop {
+//!     // 1. Events first: a `Connect` comes before anything on its connection.
+//!     while let Some(event) = session.poll_event() {
+//!         match event {
+//!             ReadEvent::Connect { connection, .. } => {
+//!                 connects += 1;
+//!                 let from = session.next_seq_num().unwrap_or(0);
+//!                 let to = if connects == 1 { from + 1 } else { 3 };
+//!                 wire.extend((from..to).map(|n| (connection, Ok(frame(n)))));
+//!                 if connects == 1 {
+//!                     wire.push_back((connection, Err(Error::transport(true, "cut"))));
+//!                 }
+//!             }
+//!             ReadEvent::Batch(batch) => read.extend(batch.records.into_iter().map(|r| r.body)),
+//!             ReadEvent::Failed(error) => return Err(error.into()),
+//!             // Caught up, finished, advised: nothing for this driver to do.
+//!             _ => {}
+//!         }
+//!     }
+//!     if session.is_finished() {
+//!         break;
+//!     }
+//!     // 2. What the network delivered.
+//!     if let Some((connection, input)) = wire.pop_front() {
+//!         match input {
+//!             Ok(bytes) => session.handle_data(connection, bytes, now),
+//!             Err(error) => session.handle_error(connection, error, now),
+//!         }
+//!         continue;
+//!     }
+//!     // 3. Nothing happened: wait for the machine's next deadline.
+//!     let Some(deadline) = session.poll_timeout() else { break };
+//!     now = now.max(deadline);
+//!     session.handle_timeout(now);
+//! }
+//! assert_eq!(read, STREAM);
+//! assert_eq!(connects, 2);
+//! # Ok(()) }
+//! ```
 
 pub mod append;
 pub mod read;

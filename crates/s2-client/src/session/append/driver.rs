@@ -196,7 +196,7 @@ impl<R: Runtime> Driver<R> {
             Command::Submit { id, input, ack } => {
                 let bytes = input.metered_bytes();
                 let now = self.now();
-                match self.machine.try_submit(input, now) {
+                match self.machine.try_submit(input) {
                     Ok(machine_id) => {
                         debug_assert_eq!(machine_id, id, "the gate numbers inputs as the machine");
                         crate::metrics::unacked_bytes_added(bytes);
@@ -474,7 +474,8 @@ impl<R: Runtime> Driver<R> {
         };
         let machine = &mut self.machine;
         match event {
-            ConnectionEvent::Connected => machine.handle_connected(connection, now),
+            // An append session learns it is connected from its first ack.
+            ConnectionEvent::Connected => {}
             ConnectionEvent::Data(data) => machine.handle_data(connection, data, now),
             ConnectionEvent::End => machine.handle_end(connection, now),
             ConnectionEvent::Error(error) => machine.handle_error(connection, error, now),

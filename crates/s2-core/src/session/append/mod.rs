@@ -28,93 +28,73 @@
 //! An ack must cover its batch's records, at its `match_seq_num` when it
 //! has one, with `start <= end <= tail`, and start at or after the end of
 //! every earlier ack; anything else fails the session with a
-//! [`ProtocolError`]. Reconnect advice is followed at most once per
+//! [`ProtocolError`]. Reconnect advice is
+//! followed at most once per
 //! [`ADVISED_RECONNECT_INTERVAL`](super::ADVISED_RECONNECT_INTERVAL) and
 //! costs no retry; the budget is renewed only by acks.
 //!
-//! # Call order
+//! # Methods
 //!
-//! Submit with [`try_submit`](AppendSession::try_submit) while
-//! [`has_capacity`](AppendSession::has_capacity). Drain
-//! [`poll_event`](AppendSession::poll_event) and
-//! [`poll_transmit`](AppendSession::poll_transmit) after every input. Feed
-//! what happens with `handle_connected`, `handle_data`, `handle_end`,
-//! `handle_error`, `handle_tail`, `handle_read` and `handle_timeout`; wait
-//! until [`poll_timeout`](AppendSession::poll_timeout) otherwise.
+//! - Getters: [`has_capacity`](AppendSession::has_capacity),
+//!   [`unacked_len`](AppendSession::unacked_len),
+//!   [`unacked_bytes`](AppendSession::unacked_bytes),
+//!   [`is_finished`](AppendSession::is_finished).
+//! - The user's inputs: [`try_submit`](AppendSession::try_submit) (while
+//!   `has_capacity`) and [`close`](AppendSession::close).
+//! - What happened, `handle_*`: on the connection
+//!   ([`handle_data`](AppendSession::handle_data),
+//!   [`handle_end`](AppendSession::handle_end),
+//!   [`handle_error`](AppendSession::handle_error),
+//!   [`handle_rejected`](AppendSession::handle_rejected)), the answers to
+//!   its unary calls ([`handle_tail`](AppendSession::handle_tail),
+//!   [`handle_read`](AppendSession::handle_read)) and the clock
+//!   ([`handle_timeout`](AppendSession::handle_timeout)).
+//! - What to do, `poll_*`, in this order after every input above:
+//!   [`poll_event`](AppendSession::poll_event) until `None`, then
+//!   [`poll_transmit`](AppendSession::poll_transmit) until `None`, then
+//!   [`poll_timeout`](AppendSession::poll_timeout).
+//!
+//! Events come first because a [`Connect`](AppendEvent::Connect) must
+//! reach the driver before the frames for that connection, and a
+//! [`Disconnect`](AppendEvent::Disconnect) before anything that replaces
+//! it. The timeout comes last because writing a batch starts its ack
+//! timer: asked before `poll_transmit`, it may miss that deadline.
+//!
+//! # Timers
+//!
+//! Each timer lives in the phase that runs it, so leaving a phase stops
+//! its timer: the backoff before a reconnect or a resolution
+//! (`Phase::Backoff`), and the ack deadline of the oldest batch in flight
+//! (`Link::ack_deadline` of the open connection). `poll_timeout` reads the
+//! phase; the read session keeps its timers the same way.
 
-use std::{
-    collections::VecDeque,
-    ops::Range,
-    time::{Duration, Instant},
-};
+mod ack;
+mod config;
+mod failure;
+mod resolve;
+
+use std::{collections::VecDeque, ops::Range, time::Instant};
 
 use bytes::{Bytes, BytesMut};
 
+pub use self::config::{AppendRetryPolicy, AppendSessionConfig};
+use self::failure::{Budget, Failure, Then};
 use super::{AdviceLimiter, ConnectionId, deadline};
 use crate::{
     api::error_from_parts,
-    backoff::{Backoff, BackoffConfig},
-    error::{AppendConditionFailed, Error, ProtocolError, ValidationError},
-    frame::{Compression, Frame, FrameDecoder, FrameLimits, encode_message},
+    backoff::Backoff,
+    error::{Error, ProtocolError, ValidationError},
+    frame::{Frame, FrameDecoder, FrameLimits, encode_message},
     proto,
-    types::{
-        AppendAck, AppendInput, ReadLimit, ReadOutput, ReadRequest, ReadStart, SequencedRecord,
-        StreamPosition,
-    },
+    types::{AppendAck, AppendInput, ReadOutput, ReadRequest, StreamPosition},
 };
-
-/// When a batch whose outcome is unknown may be sent again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AppendRetryPolicy {
-    /// Resend whatever is unacknowledged: at-least-once, so an unconditioned
-    /// batch may be duplicated. Conditioned batches are resolved instead.
-    #[default]
-    All,
-    /// Resend only batches that provably did not land; stop otherwise.
-    /// Conditioned batches are still resolved exactly-once.
-    NoSideEffects,
-}
-
-/// Settings of an append session.
-#[derive(Debug, Clone, Copy)]
-pub struct AppendSessionConfig {
-    /// Most metered bytes submitted but not yet acknowledged.
-    pub max_unacked_bytes: u64,
-    /// Most batches submitted but not yet acknowledged.
-    pub max_unacked_batches: usize,
-    /// How long a sent batch may wait for its ack before the connection is
-    /// presumed broken.
-    pub ack_timeout: Duration,
-    /// When batches with an unknown outcome are resent.
-    pub retry_policy: AppendRetryPolicy,
-    /// Retry budget and delays; reset by every ack.
-    pub backoff: BackoffConfig,
-    /// Seed of the backoff jitter.
-    pub seed: u64,
-    /// Compression of outgoing frames (bodies under 1 KiB go uncompressed).
-    pub compression: Compression,
-}
-
-impl Default for AppendSessionConfig {
-    fn default() -> Self {
-        Self {
-            max_unacked_bytes: 5 * 1024 * 1024,
-            max_unacked_batches: 1000,
-            ack_timeout: Duration::from_secs(10),
-            retry_policy: AppendRetryPolicy::All,
-            backoff: BackoffConfig::default(),
-            seed: 0,
-            compression: Compression::None,
-        }
-    }
-}
 
 /// Identifies a submitted input: they are numbered 0, 1, 2, … in submission
 /// order.
 pub type InputId = u64;
 
 /// What an append session asks of its driver or tells its user.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AppendEvent {
     /// Open a session connection (dropping any current one); frames for it
     /// come from [`AppendSession::poll_transmit`].
@@ -185,46 +165,13 @@ impl Entry {
     }
 }
 
-/// What follows a backoff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Then {
-    /// Connect again and resend what is unacknowledged.
-    Reconnect,
-    /// Find out what landed first (exactly-once resolution).
-    Resolve,
-}
-
-/// How a connection failed, as far as the frames sent on it go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
-    /// It broke: what was sent may have been applied, if the error allows.
-    Broken,
-    /// The service refused the session: nothing sent on it was applied.
-    Refused,
-}
-
-/// Whether a retry spends the retry budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Budget {
-    /// A failure: wait, and count it.
-    Spend,
-    /// The server announced it (advice, draining): go at once, uncounted.
-    /// Rate-limited by [`AdviceLimiter`].
-    Free,
-}
-
+/// Where the session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// No connection (nothing to send, or about to connect).
     Idle,
-    /// A connection is open; `sent` entries of `pending` went out on it.
-    /// `draining`: the server advised reconnecting, so nothing more is sent
-    /// on it and a new connection follows once its acks are in.
-    Connected {
-        connection: ConnectionId,
-        sent: usize,
-        draining: bool,
-    },
+    /// A connection is open.
+    Connected(Link),
     /// Waiting before the next attempt.
     Backoff { until: Instant, then: Then },
     /// Waiting for the tail.
@@ -239,6 +186,37 @@ enum Phase {
     Done,
 }
 
+/// The open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link {
+    id: ConnectionId,
+    /// The first `sent` entries of `pending` went out on it.
+    sent: usize,
+    /// The server advised reconnecting: nothing more is sent on it, and a
+    /// new connection follows once its acks are in.
+    draining: bool,
+    /// When the oldest batch in flight on it times out.
+    ack_deadline: Option<Instant>,
+}
+
+impl Phase {
+    /// The open connection, if one is.
+    fn link(&self) -> Option<Link> {
+        match self {
+            Phase::Connected(link) => Some(*link),
+            _ => None,
+        }
+    }
+
+    /// The open connection, to update.
+    fn link_mut(&mut self) -> Option<&mut Link> {
+        match self {
+            Phase::Connected(link) => Some(link),
+            _ => None,
+        }
+    }
+}
+
 /// The state machine of one append session.
 pub struct AppendSession {
     config: AppendSessionConfig,
@@ -247,8 +225,6 @@ pub struct AppendSession {
     next_id: InputId,
     next_match: Option<u64>,
     phase: Phase,
-    /// Ack deadline of the oldest in-flight batch.
-    ack_deadline: Option<Instant>,
     /// End of the last ack of the session: no later ack starts before it.
     acked_end: Option<u64>,
     /// Rate limit of reconnects on the server's advice.
@@ -285,7 +261,6 @@ impl AppendSession {
             next_id: 0,
             next_match: None,
             phase: Phase::Idle,
-            ack_deadline: None,
             acked_end: None,
             advice: AdviceLimiter::default(),
             decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
@@ -297,6 +272,8 @@ impl AppendSession {
             read_back_start_timestamp: 0,
         }
     }
+
+    // Getters.
 
     /// Whether an input of `metered_bytes` would be accepted now.
     pub fn has_capacity(&self, metered_bytes: u64) -> bool {
@@ -324,15 +301,13 @@ impl AppendSession {
         self.phase == Phase::Done
     }
 
+    // The user's inputs.
+
     /// Queues an input for sending. Once one input carries `match_seq_num`,
     /// later inputs without one get the next expected position; an input
     /// whose position would overflow is refused
     /// ([`ValidationError::MatchSeqNumOverflow`]).
-    pub fn try_submit(
-        &mut self,
-        mut input: AppendInput,
-        now: Instant,
-    ) -> Result<InputId, SubmitError> {
+    pub fn try_submit(&mut self, mut input: AppendInput) -> Result<InputId, SubmitError> {
         if self.closing || self.phase == Phase::Done {
             return Err(SubmitError::Closed(input));
         }
@@ -354,12 +329,9 @@ impl AppendSession {
             None => None,
         };
         self.encode_buf.clear();
-        if let Err(e) = encode_message(&mut self.encode_buf, &input, self.config.compression) {
-            // Unreachable for a validated input (<= 1 MiB metered); refuse it
-            // rather than poison the session.
-            let _ = e;
-            return Err(SubmitError::Closed(input));
-        }
+        encode_message(&mut self.encode_buf, &input, self.config.compression).expect(
+            "a validated input encodes: its records' encoded size is checked with room for its conditions",
+        );
         let frame = self.encode_buf.split().freeze();
         self.next_match = next_match;
         let id = self.next_id;
@@ -373,7 +345,7 @@ impl AppendSession {
             maybe_landed: false,
         });
         if self.phase == Phase::Idle {
-            self.connect(now);
+            self.connect();
         }
         Ok(id)
     }
@@ -385,51 +357,7 @@ impl AppendSession {
         self.finish_if_drained();
     }
 
-    /// The next frame to write on a connection. Every frame goes to the
-    /// connection it names; frames for an older connection never appear.
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<(ConnectionId, Bytes)> {
-        let Phase::Connected {
-            connection,
-            sent,
-            draining: false,
-        } = &mut self.phase
-        else {
-            return None;
-        };
-        let entry = self.pending.get_mut(*sent)?;
-        *sent += 1;
-        entry.attempts += 1;
-        if self.ack_deadline.is_none() {
-            self.ack_deadline = Some(deadline(now, self.config.ack_timeout));
-        }
-        let frame = entry.frame.take().unwrap_or_else(|| {
-            self.encode_buf.clear();
-            encode_message(&mut self.encode_buf, &entry.input, self.config.compression)
-                .expect("the input was encoded at submit, and encoding is deterministic");
-            self.encode_buf.split().freeze()
-        });
-        Some((*connection, frame))
-    }
-
-    /// The next event for the driver or the user.
-    pub fn poll_event(&mut self) -> Option<AppendEvent> {
-        self.events.pop_front()
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) is next due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::Backoff { until, .. } => Some(until),
-            Phase::Connected { .. } => self.ack_deadline,
-            _ => None,
-        }
-    }
-
-    /// The connection returned a 200.
-    pub fn handle_connected(&mut self, connection: ConnectionId, _now: Instant) {
-        // Frames may already be in flight; nothing changes until acks come.
-        let _ = self.is_current(connection);
-    }
+    // What happened.
 
     /// Bytes of `connection`'s response body arrived.
     pub fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
@@ -463,11 +391,7 @@ impl AppendSession {
                     self.handle_failure(error, now, Failure::Broken);
                 }
                 Ok(None) => break,
-                Err(e) => self.handle_failure(
-                    ProtocolError::Frame(e.to_string()).into(),
-                    now,
-                    Failure::Broken,
-                ),
+                Err(e) => self.handle_failure(ProtocolError::Frame(e).into(), now, Failure::Broken),
             }
         }
     }
@@ -513,34 +437,13 @@ impl AppendSession {
         }
     }
 
-    /// The clock reached `now`. Harmless when nothing is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        match self.phase {
-            Phase::Backoff { until, then } if now >= until => match then {
-                Then::Resolve => {
-                    self.phase = Phase::AwaitTail;
-                    self.events.push_back(AppendEvent::CheckTail);
-                }
-                Then::Reconnect => self.connect(now),
-            },
-            Phase::Connected { .. } if self.ack_deadline.is_some_and(|d| now >= d) => {
-                self.handle_failure(
-                    Error::Timeout(self.config.ack_timeout),
-                    now,
-                    Failure::Broken,
-                );
-            }
-            _ => {}
-        }
-    }
-
     /// The answer to [`AppendEvent::CheckTail`].
     pub fn handle_tail(&mut self, tail: Result<StreamPosition, Error>, now: Instant) {
         if self.phase != Phase::AwaitTail {
             return;
         }
         match tail {
-            Ok(tail) => self.resolve(tail, now),
+            Ok(tail) => self.resolve(tail),
             Err(e) => self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
         }
     }
@@ -550,431 +453,115 @@ impl AppendSession {
         let Phase::AwaitRead { cursor, end, tail } = self.phase else {
             return;
         };
-        let records = match output {
-            Ok(ReadOutput::Batch(batch)) => batch.records,
+        match output {
+            Ok(ReadOutput::Batch(batch)) => {
+                self.read_back_records(&batch.records, cursor, end, tail)
+            }
             // Records this session may have written cannot be read back
             // (trimmed, say): their outcome stays unknown.
             Ok(ReadOutput::Tail(t)) => {
                 let reason = format!("the tail is at {}, before the read-back", t.seq_num);
-                return self.fail(Error::Protocol(ProtocolError::Inconsistent(reason.into())));
+                self.fail(Error::Protocol(ProtocolError::Inconsistent(reason.into())))
             }
-            Err(e) => return self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
+            Err(e) => self.retry_or_fail(e, Then::Resolve, Budget::Spend, now),
+        }
+    }
+
+    /// The clock reached `now`. Harmless when nothing is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Backoff { until, then } if now >= until => match then {
+                Then::Resolve => {
+                    self.phase = Phase::AwaitTail;
+                    self.events.push_back(AppendEvent::CheckTail);
+                }
+                Then::Reconnect => self.connect(),
+            },
+            Phase::Connected(Link {
+                ack_deadline: Some(due),
+                ..
+            }) if now >= due => {
+                let error = Error::Timeout(self.config.ack_timeout);
+                self.handle_failure(error, now, Failure::Broken);
+            }
+            _ => {}
+        }
+    }
+
+    // What to do.
+
+    /// The next event for the driver or the user. Poll again, until `None`,
+    /// after every `handle_*`, [`try_submit`](Self::try_submit) and
+    /// [`close`](Self::close).
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<AppendEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next frame to write on a connection. Every frame goes to the
+    /// connection it names; frames for an older connection never appear.
+    /// Poll again, until `None`, after [`poll_event`](Self::poll_event) is
+    /// drained: a [`Connect`](AppendEvent::Connect) precedes its frames.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<(ConnectionId, Bytes)> {
+        let Phase::Connected(link) = &mut self.phase else {
+            return None;
         };
-        if records.first().is_none_or(|r| r.seq_num != cursor) {
-            return self.fail(Error::Protocol(ProtocolError::Inconsistent(
-                format!("records from {cursor} could not be read back").into(),
-            )));
+        if link.draining {
+            return None;
         }
-        let mut cursor = cursor;
-        for record in &records {
-            if record.seq_num != cursor {
-                return self.conflict(cursor, "records missing where this session wrote", now);
-            }
-            if let Err(reason) = self.verify(record) {
-                return self.conflict(cursor, reason, now);
-            }
-            if self
-                .pending
-                .front()
-                .is_some_and(|e| e.input.match_seq_num() == Some(cursor))
-            {
-                self.read_back_start_timestamp = record.timestamp;
-            }
-            cursor += 1;
-            self.ack_verified_prefix(cursor, tail, record.timestamp);
-            if cursor == end {
-                break;
-            }
+        let entry = self.pending.get_mut(link.sent)?;
+        link.sent += 1;
+        entry.attempts += 1;
+        if link.ack_deadline.is_none() {
+            link.ack_deadline = Some(deadline(now, self.config.ack_timeout));
         }
-        if cursor < end {
-            self.phase = Phase::AwaitRead { cursor, end, tail };
-            self.events
-                .push_back(AppendEvent::Read(read_back(cursor, end)));
-        } else {
-            // What lies wholly before the tail is verified; decide the rest.
-            self.resolve(tail, now);
+        let frame = entry.frame.take().unwrap_or_else(|| {
+            self.encode_buf.clear();
+            encode_message(&mut self.encode_buf, &entry.input, self.config.compression)
+                .expect("the input was encoded at submit, and encoding is deterministic");
+            self.encode_buf.split().freeze()
+        });
+        Some((link.id, frame))
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) is next due. Poll again
+    /// after [`poll_transmit`](Self::poll_transmit) is drained: writing a
+    /// batch starts its ack timer.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Backoff { until, .. } => Some(until),
+            Phase::Connected(link) => link.ack_deadline,
+            Phase::Idle | Phase::AwaitTail | Phase::AwaitRead { .. } | Phase::Done => None,
         }
     }
 
     fn is_current(&self, connection: ConnectionId) -> bool {
-        matches!(self.phase, Phase::Connected { connection: c, .. } if c == connection)
+        self.phase.link().is_some_and(|link| link.id == connection)
     }
 
-    fn connect(&mut self, _now: Instant) {
-        let connection = ConnectionId(self.next_connection);
+    /// Asks for a new connection, on which everything pending is sent.
+    fn connect(&mut self) {
+        let id = ConnectionId(self.next_connection);
         self.next_connection += 1;
         self.decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
-        self.ack_deadline = None;
-        self.phase = Phase::Connected {
-            connection,
+        self.phase = Phase::Connected(Link {
+            id,
             sent: 0,
             draining: false,
-        };
-        self.events.push_back(AppendEvent::Connect(connection));
+            ack_deadline: None,
+        });
+        self.events.push_back(AppendEvent::Connect(id));
     }
 
-    fn handle_ack(&mut self, ack: proto::AppendAck, now: Instant) {
-        let Phase::Connected { sent, .. } = self.phase else {
-            return;
-        };
-        if sent == 0 {
-            // The server's view of the session is not ours: none of its acks
-            // can be trusted, so stop rather than reconnect to it quietly.
-            let reason = "an ack arrived for a batch never sent";
-            return self.fail(ProtocolError::Inconsistent(reason.into()).into());
-        }
-        let ack = match AppendAck::try_from(ack) {
-            Ok(ack) => ack,
-            Err(e) => return self.handle_failure(e.into(), now, Failure::Broken),
-        };
-        if let Err(reason) = self.check_ack(&ack) {
-            return self.handle_failure(
-                ProtocolError::Inconsistent(reason.into()).into(),
-                now,
-                Failure::Broken,
-            );
-        }
-        self.acked_end = Some(ack.end.seq_num);
-        if let Phase::Connected { sent, .. } = &mut self.phase {
-            *sent -= 1;
-        }
-        self.complete_front(ack);
-        self.ack_deadline = (sent > 1).then(|| deadline(now, self.config.ack_timeout));
-        self.backoff.reset();
-        self.finish_if_drained();
-        if let Phase::Connected {
-            connection,
-            sent: 0,
-            draining: true,
-        } = self.phase
-        {
-            self.events.push_back(AppendEvent::Disconnect(connection));
-            self.phase = Phase::Idle;
-            if !self.pending.is_empty() {
-                self.connect(now);
-            }
-        }
-    }
-
-    /// Whether `ack` fits the oldest batch and the acks before it (`start
-    /// <= end <= tail` is checked on decoding): it covers the batch's
-    /// records, at its `match_seq_num` if it has one, and starts at or after
-    /// the end of every earlier ack of the session (batches apply in order,
-    /// on a log that only grows). Anything else is a server acknowledging
-    /// what it was not sent, and no ack of it can be trusted.
-    ///
-    /// Unconditioned acks need not be contiguous, even on one connection:
-    /// the service admits each batch of a session on its own, so other
-    /// writers' appends may land between two of them. Conditioned ones are,
-    /// through their `match_seq_num`.
-    fn check_ack(&self, ack: &AppendAck) -> Result<(), String> {
-        let entry = &self.pending[0];
-        let start = ack.start.seq_num;
-        let misfit = ack
-            .misfit(entry.input.len(), entry.input.match_seq_num())
-            .or_else(|| {
-                self.acked_end
-                    .is_some_and(|e| start < e)
-                    .then_some("it starts before the previous ack ended")
-            });
-        match misfit {
-            Some(what) => Err(format!(
-                "ack {start}..{} does not fit batch {} of {} records: {what}",
-                ack.end.seq_num,
-                entry.id,
-                entry.input.len()
-            )),
-            None => Ok(()),
-        }
-    }
-
-    /// The server advised reconnecting on `connection`: follow the advice
-    /// unless an advised reconnect happened recently (then the connection
-    /// stays until it fails).
-    fn handle_advice(&mut self, connection: ConnectionId, now: Instant) {
-        let draining = matches!(
-            self.phase,
-            Phase::Connected { connection: c, draining: true, .. } if c == connection
-        );
-        if self.is_current(connection) && !draining && self.advice.try_acquire(now) {
-            self.start_draining(connection, now);
-        }
-    }
-
-    /// Send nothing more on `connection`, and move to a new one once what is
-    /// in flight is acknowledged. Free of the retry budget: nothing failed.
-    fn start_draining(&mut self, connection: ConnectionId, now: Instant) {
-        if let Phase::Connected {
-            connection: c,
-            sent,
-            draining,
-        } = &mut self.phase
-            && *c == connection
-        {
-            *draining = true;
-            if *sent == 0 {
-                self.events.push_back(AppendEvent::Disconnect(connection));
-                self.phase = Phase::Idle;
-                if !self.pending.is_empty() {
-                    self.connect(now);
-                }
-            }
-        }
-    }
-
-    /// Pops the oldest entry and reports its ack.
-    fn complete_front(&mut self, ack: AppendAck) {
-        if let Some(entry) = self.pending.pop_front() {
-            self.pending_bytes -= entry.input.metered_bytes();
-            self.events
-                .push_back(AppendEvent::Ack { id: entry.id, ack });
-        }
-    }
-
+    /// Ends a closing session once everything is acknowledged.
     fn finish_if_drained(&mut self) {
         if self.closing && self.pending.is_empty() && self.phase != Phase::Done {
             self.phase = Phase::Done;
             self.events.push_back(AppendEvent::Closed);
         }
     }
-
-    /// The current connection failed with `error`.
-    fn handle_failure(&mut self, error: Error, now: Instant, failure: Failure) {
-        let (sent, advised) = match self.phase {
-            Phase::Connected {
-                sent,
-                connection,
-                draining,
-            } => {
-                self.events.push_back(AppendEvent::Disconnect(connection));
-                (sent, draining)
-            }
-            _ => (0, false),
-        };
-        self.phase = Phase::Idle;
-        self.ack_deadline = None;
-        if self.pending.is_empty() {
-            // Nothing at stake: reconnect on the next submit.
-            self.finish_if_drained();
-            return;
-        }
-        if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = error {
-            let front = &self.pending[0];
-            if front.attempts > 1 || self.pending.iter().any(|e| e.maybe_landed) {
-                // An earlier attempt may have landed: find out (after a
-                // backoff, so a server repeating itself cannot spin us).
-                let cause = format!("the tail is at {expected}: resolving an unknown outcome");
-                let error = Error::transport(true, cause);
-                return self.retry_or_fail(error, Then::Resolve, Budget::Spend, now);
-            }
-            // A first attempt, and nothing of the session's may be on the
-            // stream: another writer got there first, and none of the
-            // unacknowledged inputs was applied.
-            return self.conflict(
-                expected,
-                "the stream's tail is not where this session's next batch was to go",
-                now,
-            );
-        }
-        if error.may_have_side_effect() && failure == Failure::Broken {
-            for entry in self.pending.iter_mut().take(sent) {
-                entry.maybe_landed = true;
-            }
-        }
-        let unknown = self.pending.iter().any(|e| e.maybe_landed);
-        let conditioned = self.pending[0].input.match_seq_num().is_some();
-        if !error.is_retryable() {
-            return self.fail(error);
-        }
-        // A connection the server said it would drop (advice, or a
-        // draining server) going away is no failure of ours.
-        let budget = if advised
-            || (error.code() == Some("server_draining") && self.advice.try_acquire(now))
-        {
-            Budget::Free
-        } else {
-            Budget::Spend
-        };
-        if unknown && conditioned {
-            return self.retry_or_fail(error, Then::Resolve, budget, now);
-        }
-        if unknown && self.config.retry_policy == AppendRetryPolicy::NoSideEffects {
-            return self.fail(error);
-        }
-        self.retry_or_fail(error, Then::Reconnect, budget, now)
-    }
-
-    /// Backs off, then resolves or reconnects; fails when the budget is
-    /// spent.
-    fn retry_or_fail(&mut self, error: Error, then: Then, budget: Budget, now: Instant) {
-        if !error.is_retryable() {
-            return self.fail(error);
-        }
-        let delay = match budget {
-            Budget::Free => Some(Duration::ZERO),
-            Budget::Spend => self.backoff.next_delay(error.retry_after()),
-        };
-        match delay {
-            Some(delay) => {
-                self.phase = Phase::Backoff {
-                    until: deadline(now, delay),
-                    then,
-                }
-            }
-            None => self.fail(error),
-        }
-    }
-
-    /// Starts exactly-once resolution with the stream's tail.
-    fn resolve(&mut self, tail: StreamPosition, now: Instant) {
-        let Some(first) = self.pending.front().and_then(|e| e.input.match_seq_num()) else {
-            return self.after_resolution(now);
-        };
-        if tail.seq_num < first {
-            return self.conflict(
-                tail.seq_num,
-                "the tail is before this session's batches",
-                now,
-            );
-        }
-        // Read back the batches that may have landed and lie wholly before
-        // the tail; the ones after them are decided once those are verified.
-        // A batch that never left the client, or whose every attempt
-        // provably failed, cannot be on the stream: whatever is at its place
-        // belongs to another writer, even if it is byte-identical.
-        let mut end = first;
-        for entry in &self.pending {
-            let (Some(m), Some(batch_end)) = (entry.input.match_seq_num(), entry.end()) else {
-                break;
-            };
-            if m != end || !entry.maybe_landed || batch_end > tail.seq_num {
-                break;
-            }
-            end = batch_end;
-        }
-        if end > first {
-            self.phase = Phase::AwaitRead {
-                cursor: first,
-                end,
-                tail,
-            };
-            self.events
-                .push_back(AppendEvent::Read(read_back(first, end)));
-        } else if tail.seq_num == first {
-            self.after_resolution(now);
-        } else if !self.pending[0].maybe_landed {
-            self.conflict(
-                first,
-                "records of another writer are where a batch was to go that was never applied",
-                now,
-            );
-        } else {
-            // Batches land whole: a tail inside this one means another
-            // writer's records are where it was to go.
-            self.conflict(tail.seq_num, "the tail lies inside a batch", now);
-        }
-    }
-
-    /// Compares a read-back record with the one this session sent there.
-    fn verify(&self, record: &SequencedRecord) -> Result<(), &'static str> {
-        for entry in &self.pending {
-            let Some(m) = entry.input.match_seq_num() else {
-                break;
-            };
-            let Some(offset) = record.seq_num.checked_sub(m) else {
-                continue;
-            };
-            if let Some(sent) = usize::try_from(offset)
-                .ok()
-                .and_then(|i| entry.input.records().get(i))
-            {
-                return if record.has_contents_of(sent) {
-                    Ok(())
-                } else {
-                    Err("a record differs from what this session sent")
-                };
-            }
-        }
-        Err("a record lies outside this session's batches")
-    }
-
-    /// Acknowledges every pending batch that ends at or before `cursor`,
-    /// from the read-back: `last_timestamp` is that of record `cursor - 1`.
-    fn ack_verified_prefix(&mut self, cursor: u64, tail: StreamPosition, last_timestamp: u64) {
-        while let Some(entry) = self.pending.front() {
-            let (Some(m), Some(end)) = (entry.input.match_seq_num(), entry.end()) else {
-                return;
-            };
-            if end > cursor {
-                return;
-            }
-            let ack = AppendAck {
-                start: StreamPosition {
-                    seq_num: m,
-                    timestamp: self.read_back_start_timestamp,
-                },
-                end: StreamPosition {
-                    seq_num: end,
-                    timestamp: last_timestamp,
-                },
-                tail,
-            };
-            self.acked_end = Some(end);
-            self.complete_front(ack);
-            self.backoff.reset();
-        }
-    }
-
-    /// Resolution done: what is left is not on the stream; send it again.
-    /// (`maybe_landed` stays: an abandoned connection may still deliver a
-    /// stale attempt, which its condition then keeps from landing twice.)
-    fn after_resolution(&mut self, now: Instant) {
-        if self.pending.is_empty() {
-            self.phase = Phase::Idle;
-            self.finish_if_drained();
-        } else {
-            self.connect(now);
-        }
-    }
-
-    fn conflict(
-        &mut self,
-        seq_num: u64,
-        reason: impl Into<std::borrow::Cow<'static, str>>,
-        _now: Instant,
-    ) {
-        for entry in &mut self.pending {
-            entry.maybe_landed = false;
-        }
-        self.fail(Error::WriterConflict {
-            seq_num,
-            reason: reason.into(),
-        });
-    }
-
-    /// Stops the session, reporting which unacked inputs may have landed.
-    fn fail(&mut self, cause: Error) {
-        let first = self.pending.front().map_or(self.next_id, |e| e.id);
-        let maybe_end = self
-            .pending
-            .iter()
-            .rposition(|e| e.maybe_landed)
-            .map_or(first, |i| self.pending[i].id + 1);
-        self.events
-            .push_back(AppendEvent::Failed(Error::AppendSession {
-                cause: Box::new(cause),
-                maybe_applied: first..maybe_end,
-                not_applied: maybe_end..self.next_id,
-            }));
-        self.pending.clear();
-        self.pending_bytes = 0;
-        self.phase = Phase::Done;
-    }
-}
-
-/// A unary read of `[from, to)`, at most one request's worth.
-fn read_back(from: u64, to: u64) -> ReadRequest {
-    ReadRequest::new(ReadStart::SeqNum(from)).with_limit(ReadLimit::count((to - from).min(1000)))
 }
 
 /// Inputs whose outcome a failed session leaves unknown, and those certainly

@@ -10,8 +10,9 @@ use prost::Message;
 
 use super::*;
 use crate::{
+    backoff::BackoffConfig,
     frame::{Compression, encode_message, encode_terminal},
-    types::{AppendRecord, ReadBatch},
+    types::{AppendRecord, ReadBatch, ReadStart, SequencedRecord},
 };
 
 /// The model server's stream.
@@ -186,7 +187,6 @@ impl Sim {
                             outbound: BytesMut::new(),
                             terminated: false,
                         });
-                        self.session.handle_connected(id, self.now);
                     }
                     // The model server does not go away after advising it.
                     AppendEvent::Advised(_) => {}
@@ -235,7 +235,7 @@ impl Sim {
                     }
                     if self.session.has_capacity(input.metered_bytes()) {
                         self.session
-                            .try_submit(input, self.now)
+                            .try_submit(input)
                             .expect("capacity was checked");
                         self.outcome.submitted += 1;
                     }
@@ -523,7 +523,7 @@ fn another_writer_is_a_conflict_not_a_duplicate() {
 fn an_absurd_size_has_no_capacity_rather_than_an_overflow() {
     let mut session = AppendSession::new(AppendSessionConfig::default());
     let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
-    session.try_submit(input, Instant::now()).unwrap();
+    session.try_submit(input).unwrap();
     assert!(!session.has_capacity(u64::MAX));
 }
 
@@ -533,18 +533,17 @@ fn caps_apply_backpressure() {
         max_unacked_batches: 2,
         ..AppendSessionConfig::default()
     });
-    let now = Instant::now();
     let input = || AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
-    assert_eq!(session.try_submit(input(), now).unwrap(), 0);
-    assert_eq!(session.try_submit(input(), now).unwrap(), 1);
+    assert_eq!(session.try_submit(input()).unwrap(), 0);
+    assert_eq!(session.try_submit(input()).unwrap(), 1);
     assert!(!session.has_capacity(9));
     assert!(matches!(
-        session.try_submit(input(), now),
+        session.try_submit(input()),
         Err(SubmitError::Full(_))
     ));
     session.close();
     assert!(matches!(
-        session.try_submit(input(), now),
+        session.try_submit(input()),
         Err(SubmitError::Closed(_))
     ));
 }
@@ -609,7 +608,7 @@ fn read_back_across_responses_keeps_the_start_timestamp() {
     let input = AppendInput::new(vec![AppendRecord::new("x"), AppendRecord::new("y")])
         .unwrap()
         .with_match_seq_num(0);
-    s.try_submit(input, now).unwrap();
+    s.try_submit(input).unwrap();
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
         panic!("expected a connect")
     };
@@ -651,8 +650,8 @@ fn reconnect_advice_drains_instead_of_failing() {
     let now = Instant::now();
     let mut s = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
     let input = || AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
-    s.try_submit(input(), now).unwrap();
-    s.try_submit(input(), now).unwrap();
+    s.try_submit(input()).unwrap();
+    s.try_submit(input()).unwrap();
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
         panic!("expected a connect")
     };
@@ -679,7 +678,7 @@ fn reconnect_advice_drains_instead_of_failing() {
     let mut advised = ack(0);
     advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
     s.handle_data(c, advised.freeze(), now);
-    s.try_submit(input(), now).unwrap();
+    s.try_submit(input()).unwrap();
     // Nothing more goes out on the advised connection.
     assert!(s.poll_transmit(now).is_none());
     s.handle_data(c, ack(1).freeze(), now);
@@ -714,7 +713,7 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
     let input = AppendInput::new(vec![AppendRecord::new("a")])
         .unwrap()
         .with_match_seq_num(0);
-    s.try_submit(input, now).unwrap();
+    s.try_submit(input).unwrap();
     let mut conn = None;
     let mut failed = None;
     let drain = |s: &mut AppendSession,
@@ -766,7 +765,7 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
 /// batch was sent on it.
 fn rejected_session(status: u16, code: &str, now: Instant) -> Vec<AppendEvent> {
     let mut s = AppendSession::new(config(AppendRetryPolicy::NoSideEffects, 10));
-    s.try_submit(AppendInput::new(vec![AppendRecord::new("x")]).unwrap(), now)
+    s.try_submit(AppendInput::new(vec![AppendRecord::new("x")]).unwrap())
         .unwrap();
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
         panic!("expected a connect")
@@ -838,7 +837,7 @@ fn sent_session(batches: usize, len: usize, now: Instant) -> (AppendSession, Con
     let mut s = AppendSession::new(config(AppendRetryPolicy::All, 10));
     for _ in 0..batches {
         let input = AppendInput::new(vec![AppendRecord::new("x"); len]).unwrap();
-        s.try_submit(input, now).unwrap();
+        s.try_submit(input).unwrap();
     }
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
         panic!("expected a connect")
@@ -925,21 +924,20 @@ fn acks_with_a_tail_before_their_end_are_a_protocol_error() {
 
 #[test]
 fn a_match_seq_num_that_would_overflow_is_refused_at_submit() {
-    let now = Instant::now();
     let mut s = AppendSession::new(AppendSessionConfig::default());
     let three = || AppendInput::new(vec![AppendRecord::new("x"); 3]).unwrap();
     assert!(matches!(
-        s.try_submit(three().with_match_seq_num(u64::MAX - 2), now),
+        s.try_submit(three().with_match_seq_num(u64::MAX - 2)),
         Err(SubmitError::Invalid(
             _,
             crate::error::ValidationError::MatchSeqNumOverflow { .. }
         ))
     ));
     // Ending exactly at u64::MAX is representable; nothing can follow it.
-    s.try_submit(three().with_match_seq_num(u64::MAX - 3), now)
+    s.try_submit(three().with_match_seq_num(u64::MAX - 3))
         .unwrap();
     assert!(matches!(
-        s.try_submit(three(), now),
+        s.try_submit(three()),
         Err(SubmitError::Invalid(
             _,
             crate::error::ValidationError::MatchSeqNumOverflow { .. }
@@ -1021,7 +1019,7 @@ fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
     });
     for _ in 0..2 {
         let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
-        s.try_submit(input, now).unwrap();
+        s.try_submit(input).unwrap();
     }
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
         panic!("expected a connect")
@@ -1050,7 +1048,7 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
         ..AppendSessionConfig::default()
     });
     let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
-    s.try_submit(input, now).unwrap();
+    s.try_submit(input).unwrap();
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
         panic!("expected a connect")
     };

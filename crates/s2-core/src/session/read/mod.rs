@@ -17,50 +17,68 @@
 //! Sequence numbers only grow: a record at or before one already delivered
 //! (or before the requested start), a record at `u64::MAX` (no position
 //! follows it), or a tail before what was delivered fails the session with
-//! a [`ProtocolError`]: a server that contradicts itself cannot be read
-//! exactly-once. Within one connection records are contiguous; a gap there
-//! is also a [`ProtocolError`], but it ends only the connection: a trim (or
-//! retention) may delete records ahead of a lagging reader, so the session
-//! resumes from the record after the last one delivered, and accepts a
-//! first record past it on the new connection. A server that keeps
-//! skipping records spends the retry budget and fails the session.
+//! a [`ProtocolError`]: a server that
+//! contradicts itself cannot be read exactly-once. Within one connection
+//! records are contiguous; a gap there is also a `ProtocolError`, but it
+//! ends only the connection: a trim (or retention) may delete records ahead
+//! of a lagging reader, so the session resumes from the record after the
+//! last one delivered, and accepts a first record past it on the new
+//! connection. A server that keeps skipping records spends the retry budget
+//! and fails the session.
 //!
-//! Call order: after [`ReadSession::new`], drain
-//! [`poll_event`](ReadSession::poll_event) (the first event is a
-//! [`ReadEvent::Connect`]). Then, as things happen, call
-//! [`handle_connected`](ReadSession::handle_connected),
-//! [`handle_data`](ReadSession::handle_data),
-//! [`handle_end`](ReadSession::handle_end),
-//! [`handle_error`](ReadSession::handle_error) or
-//! [`handle_timeout`](ReadSession::handle_timeout), and after each drain
-//! `poll_event` again. Wait until [`poll_timeout`](ReadSession::poll_timeout)
-//! if nothing else happens.
+//! # Methods
+//!
+//! - Getters: [`is_finished`](ReadSession::is_finished),
+//!   [`is_caught_up`](ReadSession::is_caught_up),
+//!   [`next_seq_num`](ReadSession::next_seq_num),
+//!   [`remaining_request`](ReadSession::remaining_request).
+//! - What happened, `handle_*`: on the connection
+//!   ([`handle_connected`](ReadSession::handle_connected),
+//!   [`handle_data`](ReadSession::handle_data),
+//!   [`handle_end`](ReadSession::handle_end),
+//!   [`handle_error`](ReadSession::handle_error)) and the clock
+//!   ([`handle_timeout`](ReadSession::handle_timeout)).
+//! - What to do, `poll_*`, in this order after [`ReadSession::new`] and
+//!   after every input above: [`poll_event`](ReadSession::poll_event) until
+//!   `None`, then [`poll_timeout`](ReadSession::poll_timeout).
+//!
+//! Events come first because the first is a
+//! [`Connect`](ReadEvent::Connect) and a driver must open that connection
+//! (and drop the one it replaces) before anything else reaches it. The
+//! timeout comes last because a connect starts its heartbeat timer and a
+//! failure its backoff: asked before the events are drained, it may be
+//! that of a phase already left.
+//!
+//! # Timers
+//!
+//! As in the append session, each timer lives in the phase that runs it:
+//! the backoff before a reconnect (`Phase::Backoff`) and the heartbeat
+//! watchdog of the open connection (`Link::heartbeat_deadline`), which
+//! every frame pushes out. `poll_timeout` reads the phase. The request's
+//! wait is no timer: the service keeps it, and the machine only carries
+//! what is left of it to the next connection.
+
+mod batch;
+mod bounds;
+mod retry;
 
 use std::{
     collections::VecDeque,
+    ops::ControlFlow,
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 
+use self::batch::Refusal;
 use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
     api::error_from_parts,
     backoff::{Backoff, BackoffConfig},
     error::{Error, ProtocolError},
     frame::{Frame, FrameDecoder, FrameLimits},
-    proto,
-    types::{
-        MeteredBytes, ReadBatch, ReadRequest, ReadStart, StreamPosition, check_read_batch_order,
-    },
+    types::{ReadBatch, ReadRequest, ReadStart, StreamPosition},
 };
-
-/// How long a connection that delivered frames must have lasted for its
-/// failure to count as a new one, with a fresh retry budget: a session on a
-/// quiet stream whose connections are cut now and then (load balancers) must
-/// not use up its budget over its lifetime, while a server that answers and
-/// then fails at once must not reset it.
-const STABLE_CONNECTION: Duration = Duration::from_secs(60);
 
 /// Settings of a read session.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +102,7 @@ impl Default for ReadSessionConfig {
 }
 
 /// What a read session asks of its driver or tells its user.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ReadEvent {
     /// Open a session with this request (dropping any current connection).
     Connect {
@@ -113,22 +131,46 @@ pub enum ReadEvent {
     Failed(Error),
 }
 
-#[derive(Debug)]
+/// Where the session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Waiting for the backoff delay before reconnecting.
     Backoff { until: Instant },
-    /// A connection is open or opening; `deadline` is the heartbeat watchdog.
-    Connected {
-        connection: ConnectionId,
-        deadline: Instant,
-        /// When it was asked for.
-        opened: Instant,
-        /// Whether it delivered a valid message: from then on its records
-        /// must follow the last one delivered without a gap.
-        heard: bool,
-    },
+    /// A connection is open or opening.
+    Connected(Link),
     /// Over.
     Done,
+}
+
+/// The open (or opening) connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link {
+    id: ConnectionId,
+    /// When it is presumed dead unless a frame arrives.
+    heartbeat_deadline: Instant,
+    /// When it was asked for.
+    opened: Instant,
+    /// Whether it delivered a valid message: from then on its records
+    /// must follow the last one delivered without a gap.
+    heard: bool,
+}
+
+impl Phase {
+    /// The open connection, if one is.
+    fn link(&self) -> Option<Link> {
+        match self {
+            Phase::Connected(link) => Some(*link),
+            Phase::Backoff { .. } | Phase::Done => None,
+        }
+    }
+
+    /// The open connection, to update.
+    fn link_mut(&mut self) -> Option<&mut Link> {
+        match self {
+            Phase::Connected(link) => Some(link),
+            Phase::Backoff { .. } | Phase::Done => None,
+        }
+    }
 }
 
 /// The state machine of one read session.
@@ -148,35 +190,12 @@ pub struct ReadSession {
     wait_until: Option<Instant>,
     caught_up: bool,
     phase: Phase,
-    decoder: FrameDecoderBox,
+    decoder: FrameDecoder,
     backoff: Backoff,
     /// Rate limit of reconnects on the server's advice.
     advice: AdviceLimiter,
     next_connection: u64,
     events: VecDeque<ReadEvent>,
-}
-
-/// Why a read message was refused.
-enum Refusal {
-    /// The server contradicts what it said before: the session fails.
-    Fatal(ProtocolError),
-    /// Records are missing within a connection: resume from the next one.
-    Gap(ProtocolError),
-}
-
-/// A frame decoder that is debug-printable.
-struct FrameDecoderBox(FrameDecoder);
-
-impl std::fmt::Debug for FrameDecoderBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FrameDecoder")
-    }
-}
-
-impl FrameDecoderBox {
-    fn fresh() -> Self {
-        Self(FrameDecoder::new(FrameLimits::PROTOCOL))
-    }
 }
 
 impl ReadSession {
@@ -192,7 +211,7 @@ impl ReadSession {
             wait_until: None,
             caught_up: false,
             phase: Phase::Done,
-            decoder: FrameDecoderBox::fresh(),
+            decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
             backoff: Backoff::new(config.backoff, config.seed),
             advice: AdviceLimiter::default(),
             next_connection: 0,
@@ -206,6 +225,8 @@ impl ReadSession {
         }
         session
     }
+
+    // Getters.
 
     /// Whether the session is over.
     pub fn is_finished(&self) -> bool {
@@ -243,6 +264,8 @@ impl ReadSession {
         request
     }
 
+    // What happened.
+
     /// The connection with this id returned a 200: the session is open.
     pub fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
         self.touch(connection, now);
@@ -253,20 +276,16 @@ impl ReadSession {
         if !self.touch(connection, now) {
             return;
         }
-        self.decoder.0.handle_data(data);
+        self.decoder.handle_data(data);
         loop {
-            match self.decoder.0.poll_frame() {
+            match self.decoder.poll_frame() {
                 Ok(Some(frame)) => {
-                    if !self.handle_frame(frame, now) {
+                    if self.handle_frame(frame, now).is_break() {
                         return;
                     }
                 }
                 Ok(None) => return,
-                Err(e) => {
-                    let error = ProtocolError::Frame(e.to_string()).into();
-                    self.fail(error);
-                    return;
-                }
+                Err(e) => return self.fail(ProtocolError::Frame(e).into()),
             }
         }
     }
@@ -276,9 +295,8 @@ impl ReadSession {
         if !self.is_current(connection) {
             return;
         }
-        if let Err(e) = self.decoder.0.finish() {
-            self.handle_failure(ProtocolError::Frame(e.to_string()).into(), now);
-            return;
+        if let Err(e) = self.decoder.finish() {
+            return self.handle_failure(ProtocolError::Frame(e).into(), now);
         }
         if self.ended_short() {
             // Records the server itself reported are missing, and only a
@@ -309,7 +327,7 @@ impl ReadSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Backoff { until } if now >= until => self.connect(now),
-            Phase::Connected { deadline, .. } if now >= deadline => {
+            Phase::Connected(link) if now >= link.heartbeat_deadline => {
                 let silence = self.config.heartbeat_timeout;
                 self.handle_failure(
                     Error::transport(true, format!("no heartbeat for {silence:?}")),
@@ -320,368 +338,124 @@ impl ReadSession {
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) is next due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.phase {
-            Phase::Backoff { until } => Some(until),
-            Phase::Connected { deadline, .. } => Some(deadline),
-            Phase::Done => None,
-        }
-    }
+    // What to do.
 
-    /// The next event for the driver or the user.
+    /// The next event for the driver or the user. Poll again, until `None`,
+    /// after [`new`](Self::new) and every `handle_*`.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<ReadEvent> {
         self.events.pop_front()
     }
 
+    /// When [`handle_timeout`](Self::handle_timeout) is next due. Poll again
+    /// after [`poll_event`](Self::poll_event) is drained: a connect or a
+    /// failure replaces the timer.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Backoff { until } => Some(until),
+            Phase::Connected(link) => Some(link.heartbeat_deadline),
+            Phase::Done => None,
+        }
+    }
+
     fn is_current(&self, connection: ConnectionId) -> bool {
-        matches!(self.phase, Phase::Connected { connection: c, .. } if c == connection)
+        self.phase.link().is_some_and(|link| link.id == connection)
     }
 
     /// Records activity on `connection`; false if it is not the current one.
     fn touch(&mut self, connection: ConnectionId, now: Instant) -> bool {
-        match &mut self.phase {
-            Phase::Connected {
-                connection: c,
-                deadline: watchdog,
-                ..
-            } if *c == connection => {
-                *watchdog = deadline(now, self.config.heartbeat_timeout);
+        let heartbeat_timeout = self.config.heartbeat_timeout;
+        match self.phase.link_mut() {
+            Some(link) if link.id == connection => {
+                link.heartbeat_deadline = deadline(now, heartbeat_timeout);
                 true
             }
             _ => false,
         }
     }
 
-    /// Handles one frame; false when the session stopped reading this
-    /// connection.
-    fn handle_frame(&mut self, frame: Frame, now: Instant) -> bool {
-        match frame {
+    /// Handles one frame of the current connection; breaks when the session
+    /// stopped reading it.
+    fn handle_frame(&mut self, frame: Frame, now: Instant) -> ControlFlow<()> {
+        let (payload, reconnect_advised) = match frame {
             Frame::Terminal { status, body } => {
                 let error = error_from_parts(status, &body, None);
                 self.handle_failure(error, now);
-                false
+                return ControlFlow::Break(());
             }
             Frame::Message {
                 payload,
                 reconnect_advised,
-            } => {
-                if reconnect_advised && let Phase::Connected { connection, .. } = self.phase {
-                    self.events.push_back(ReadEvent::Advised(connection));
-                }
-                let batch = match crate::api::decode_read_batch(payload) {
-                    Ok(batch) => batch,
-                    Err(e) => {
-                        self.fail(e.into());
-                        return false;
-                    }
-                };
-                match self.accept_batch(batch, now) {
-                    Ok(()) => {}
-                    Err(Refusal::Fatal(error)) => {
-                        self.fail(error.into());
-                        return false;
-                    }
-                    Err(Refusal::Gap(error)) => {
-                        self.retry(error.into(), now);
-                        return false;
-                    }
-                }
-                if let Phase::Connected { heard, .. } = &mut self.phase {
-                    *heard = true;
-                }
-                if self.is_finished() {
-                    return false;
-                }
-                if reconnect_advised && self.advice.try_acquire(now) {
-                    // The server is about to go away: move before it does.
-                    // Not a failure, so free of the retry budget; rate
-                    // limited, so advice on every frame cannot make us spin.
-                    self.reconnect_after(Duration::ZERO, now);
-                    return false;
-                }
-                true
+            } => (payload, reconnect_advised),
+        };
+        if reconnect_advised {
+            let link = self
+                .phase
+                .link()
+                .expect("frames are read from the current connection only");
+            self.events.push_back(ReadEvent::Advised(link.id));
+        }
+        let batch = match crate::api::decode_read_batch(payload) {
+            Ok(batch) => batch,
+            Err(e) => {
+                self.fail(e.into());
+                return ControlFlow::Break(());
+            }
+        };
+        match self.accept_batch(batch, now) {
+            Ok(()) => {}
+            Err(Refusal::Fatal(error)) => {
+                self.fail(error.into());
+                return ControlFlow::Break(());
+            }
+            Err(Refusal::Gap(error)) => {
+                self.retry(error.into(), now);
+                return ControlFlow::Break(());
             }
         }
-    }
-
-    fn accept_batch(&mut self, batch: proto::ReadBatch, now: Instant) -> Result<(), Refusal> {
-        let proto::ReadBatch { mut records, tail } = batch;
-        check_read_batch_order(&records, None).map_err(Refusal::Fatal)?;
-        let next = self.check_positions(&records)?;
-        if let (Some(tail), Some(next)) = (tail, next)
-            && tail.seq_num < next
-        {
-            return Err(Refusal::Fatal(inconsistent(format!(
-                "the tail {} is before {next}, up to which records were delivered",
-                tail.seq_num
-            ))));
-        }
-        if let Some(tail) = tail {
-            self.known_tail = Some(
-                self.known_tail
-                    .map_or(tail.seq_num, |k| k.max(tail.seq_num)),
-            );
-        }
-        if !records.is_empty() {
-            // Real progress: failures start over. (Not on any message: a
-            // server that answers and fails at once must not reset it.)
-            self.backoff.reset();
-            // The service measures the wait between records, commands too.
-            self.restart_wait(now);
-        }
-        let count = records.len() as u64;
-        let bytes = records.metered_bytes();
-        if self.remaining_count.is_some_and(|c| count > c)
-            || self.remaining_bytes.is_some_and(|b| bytes > b)
-        {
-            return Err(Refusal::Fatal(inconsistent(
-                "read batch exceeds the requested limit",
-            )));
-        }
-        if let Some(until) = self.request.until
-            && records.iter().any(|r| r.timestamp >= until)
-        {
-            return Err(Refusal::Fatal(inconsistent(
-                "read batch has records at or after `until`",
-            )));
-        }
-        if !records.is_empty() {
-            self.next_seq_num = next;
-        } else if self.next_seq_num.is_none()
-            && let Some(tail) = tail
-            && self.adopts_tail(tail)
-        {
-            // A heartbeat before any record: resume from the tail it reports,
-            // so a reconnect does not re-resolve a timestamp or offset.
-            self.next_seq_num = Some(tail.seq_num);
-        }
-        self.remaining_count = self.remaining_count.map(|c| c - count);
-        self.remaining_bytes = self.remaining_bytes.map(|b| b - bytes);
-
-        if self.request.ignore_command_records {
-            records.retain(|r| !r.is_command());
-        }
-        let at_tail = match (tail, self.next_seq_num) {
-            (Some(tail), Some(next)) => next >= tail.seq_num,
-            (Some(_), None) => true,
-            (None, _) => false,
+        // The batch may have ended the session (its budget is met).
+        let Some(link) = self.phase.link_mut() else {
+            return ControlFlow::Break(());
         };
-        if !records.is_empty() {
-            self.events
-                .push_back(ReadEvent::Batch(ReadBatch { records, tail }));
+        link.heard = true;
+        if reconnect_advised && self.advice.try_acquire(now) {
+            // The server is about to go away: move before it does.
+            // Not a failure, so free of the retry budget; rate
+            // limited, so advice on every frame cannot make us spin.
+            self.reconnect_after(Duration::ZERO, now);
+            return ControlFlow::Break(());
         }
-        match (at_tail, tail) {
-            (true, Some(tail)) if !self.caught_up => {
-                self.caught_up = true;
-                self.events.push_back(ReadEvent::CaughtUp(tail));
-            }
-            (false, _) if count > 0 => self.caught_up = false,
-            _ => {}
-        }
-        if self.budget_exhausted() {
-            self.finish(ReadEvent::Finished);
-        }
-        Ok(())
+        ControlFlow::Continue(())
     }
 
-    /// Checks where `records` lie against what was delivered and requested;
-    /// returns the position after them (the current one if there are none).
-    /// `records` are strictly increasing.
-    fn check_positions(&self, records: &[proto::SequencedRecord]) -> Result<Option<u64>, Refusal> {
-        let Some(first) = records.first() else {
-            return Ok(self.next_seq_num);
-        };
-        // A clamped start past the tail reads from the tail, before it.
-        let floor = self.next_seq_num.or(match self.request.start {
-            ReadStart::SeqNum(start) if !self.request.clamp => Some(start),
-            ReadStart::SeqNum(_) | ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => None,
-        });
-        if let Some(floor) = floor
-            && first.seq_num < floor
-        {
-            return Err(Refusal::Fatal(inconsistent(format!(
-                "record {} is before {floor}, where the read stands",
-                first.seq_num
-            ))));
-        }
-        let heard = matches!(self.phase, Phase::Connected { heard: true, .. });
-        // The first record of a connection may lie past the position (what
-        // was between is trimmed); after it, nothing may be missing.
-        let mut expected = if heard { self.next_seq_num } else { None };
-        for record in records {
-            if expected.is_some_and(|e| e != record.seq_num) {
-                return Err(Refusal::Gap(inconsistent(format!(
-                    "record {} follows {} on one connection",
-                    record.seq_num,
-                    expected.map_or(0, |e| e.saturating_sub(1))
-                ))));
-            }
-            let Some(after) = record.seq_num.checked_add(1) else {
-                return Err(Refusal::Fatal(inconsistent(
-                    "a record at the last sequence number: no position follows it",
-                )));
-            };
-            expected = Some(after);
-        }
-        Ok(expected)
-    }
-
-    /// Starts the request's wait over at `now`.
-    fn restart_wait(&mut self, now: Instant) {
-        self.wait_until = self
-            .request
-            .wait_secs
-            .map(|secs| deadline(now, Duration::from_secs(secs.into())));
-    }
-
-    /// What is left at `now` of the request's wait, if it has one.
-    fn remaining_wait(&self, now: Instant) -> Option<Duration> {
-        self.wait_until
-            .map(|until| until.saturating_duration_since(now))
-    }
-
-    /// Whether the session had a wait and less than a second of it is left:
-    /// the service ends a session whose wait ran out, and a reconnect could
-    /// only ask for none.
-    fn wait_ran_out(&self, now: Instant) -> bool {
-        self.remaining_wait(now)
-            .is_some_and(|left| left < Duration::from_secs(1))
-    }
-
-    /// Whether the session ends once it reaches the tail (it is bounded),
-    /// instead of following it.
-    fn stops_at_tail(&self) -> bool {
-        self.request.limit.is_bounded() || self.request.until.is_some()
-    }
-
-    /// Whether a clean end of a count-bounded read came before both its
-    /// count and the tail the server reported. A byte limit or `until` can
-    /// end a read early for reasons this side cannot see (the next record
-    /// does not fit, or is too late), so only a count alone is judged.
-    fn ended_short(&self) -> bool {
-        let count_only = self.request.limit.bytes.is_none() && self.request.until.is_none();
-        count_only
-            && self.remaining_count.is_some_and(|c| c > 0)
-            && matches!((self.known_tail, self.next_seq_num), (Some(t), Some(n)) if t > n)
-    }
-
-    /// Whether a heartbeat's tail, before any record, is where this read
-    /// resumes: yes for starts relative to time or the tail, and for a
-    /// clamped start past the tail; an explicit earlier start stays.
-    fn adopts_tail(&self, tail: StreamPosition) -> bool {
-        match self.request.start {
-            ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => true,
-            ReadStart::SeqNum(start) => start >= tail.seq_num,
-        }
-    }
-
-    fn budget_exhausted(&self) -> bool {
-        self.remaining_count == Some(0) || self.remaining_bytes == Some(0)
-    }
-
-    fn handle_failure(&mut self, error: Error, now: Instant) {
-        if let Error::ReadPastTail { tail } = error {
-            return self.handle_past_tail(tail, now);
-        }
-        if !error.is_retryable() {
-            return self.fail(error);
-        }
-        if error.code() == Some("server_draining") && self.advice.try_acquire(now) {
-            // The server is going away, as if it had advised reconnecting:
-            // no failure of ours, so free of the retry budget.
-            return self.reconnect_after(Duration::ZERO, now);
-        }
-        self.retry(error, now);
-    }
-
-    /// The service refused the read with a 416: the start is past (or, for
-    /// a read that does not wait, at) the tail.
-    fn handle_past_tail(&mut self, tail: StreamPosition, now: Instant) {
-        // No position of our own yet: the caller's start is past the tail.
-        let Some(next) = self.next_seq_num else {
-            return self.finish(ReadEvent::Tail(tail));
-        };
-        // A resume: everything before `next` was delivered, so the tail is
-        // at least `next`, and the resume is refused only at the tail.
-        if tail.seq_num != next {
-            return self.fail(
-                inconsistent(format!(
-                    "a resume from {next} was refused with the tail at {}",
-                    tail.seq_num
-                ))
-                .into(),
-            );
-        }
-        if self.stops_at_tail() {
-            // Caught up: a bounded read has nothing more to deliver.
-            return self.finish(ReadEvent::Finished);
-        }
-        if !self.caught_up {
-            self.caught_up = true;
-            self.events.push_back(ReadEvent::CaughtUp(tail));
-        }
-        // A tailing read keeps following (the resume is clamped), through
-        // the backoff: a server that keeps refusing must not spin us.
-        self.retry(Error::ReadPastTail { tail }, now);
-    }
-
-    /// Reconnects after a backoff, or fails with `error` once the budget is
-    /// spent. A connection that lasted counts as progress.
-    fn retry(&mut self, error: Error, now: Instant) {
-        if let Phase::Connected {
-            opened,
-            heard: true,
-            ..
-        } = self.phase
-            && now.saturating_duration_since(opened) >= STABLE_CONNECTION
-        {
-            self.backoff.reset();
-        }
-        match self.backoff.next_delay(error.retry_after()) {
-            Some(delay) => self.reconnect_after(delay, now),
-            None => self.fail(error),
-        }
-    }
-
-    fn reconnect_after(&mut self, delay: Duration, now: Instant) {
-        if delay.is_zero() {
-            self.connect(now);
-        } else {
-            self.phase = Phase::Backoff {
-                until: deadline(now, delay),
-            };
-        }
-    }
-
+    /// Asks for a new connection, with what remains of the read.
     fn connect(&mut self, now: Instant) {
-        let connection = ConnectionId(self.next_connection);
+        let id = ConnectionId(self.next_connection);
         self.next_connection += 1;
-        self.decoder = FrameDecoderBox::fresh();
-        self.phase = Phase::Connected {
-            connection,
-            deadline: deadline(now, self.config.heartbeat_timeout),
+        self.decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
+        self.phase = Phase::Connected(Link {
+            id,
+            heartbeat_deadline: deadline(now, self.config.heartbeat_timeout),
             opened: now,
             heard: false,
-        };
+        });
         self.events.push_back(ReadEvent::Connect {
-            connection,
+            connection: id,
             request: self.remaining_request(now),
         });
     }
 
+    /// Ends the session with `event`.
     fn finish(&mut self, event: ReadEvent) {
         self.phase = Phase::Done;
         self.events.push_back(event);
     }
 
+    /// Ends the session with `error`.
     fn fail(&mut self, error: Error) {
         self.finish(ReadEvent::Failed(error));
     }
-}
-
-fn inconsistent(reason: impl Into<std::borrow::Cow<'static, str>>) -> ProtocolError {
-    ProtocolError::Inconsistent(reason.into())
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::{
     frame::{Compression, encode_message, encode_terminal},
-    types::{ReadLimit, SequencedRecord},
+    proto,
+    types::{MeteredBytes, ReadLimit, SequencedRecord},
 };
 
 fn model_records(n: u64) -> Vec<SequencedRecord> {
