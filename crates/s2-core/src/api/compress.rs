@@ -1,6 +1,5 @@
 //! Compression of request bodies (`Content-Encoding`), with the same rule
-//! as session frames: bodies under
-//! [`COMPRESSION_THRESHOLD`](crate::frame::COMPRESSION_THRESHOLD) bytes, and
+//! as session frames: bodies under [`COMPRESSION_THRESHOLD`] bytes, and
 //! bodies compression does not shrink, go as they are.
 
 use bytes::Bytes;
