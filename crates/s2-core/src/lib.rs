@@ -134,6 +134,7 @@
 pub mod api;
 pub mod backoff;
 pub mod batcher;
+pub mod compression;
 pub mod error;
 pub mod frame;
 pub mod names;

@@ -1,34 +1,20 @@
 //! Compression of request bodies (`Content-Encoding`), with the same rule
-//! as session frames: bodies under
-//! [`COMPRESSION_THRESHOLD`](crate::frame::COMPRESSION_THRESHOLD) bytes, and
+//! as session frames: bodies under [`COMPRESSION_THRESHOLD`] bytes, and
 //! bodies compression does not shrink, go as they are.
-
-use std::io::Write as _;
 
 use bytes::Bytes;
 
-use crate::frame::{COMPRESSION_THRESHOLD, Compression};
-
-/// The zstd level: fast, as the session frames use.
-const ZSTD_LEVEL: i32 = 3;
+use crate::{
+    compression::{self, Compression},
+    frame::COMPRESSION_THRESHOLD,
+};
 
 /// `body` compressed under `compression`, or `None` when it goes as it is.
 pub(super) fn body(compression: Compression, body: &[u8]) -> Option<Bytes> {
     if body.len() < COMPRESSION_THRESHOLD {
         return None;
     }
-    let compressed = match compression {
-        Compression::None => return None,
-        Compression::Zstd => zstd::bulk::compress(body, ZSTD_LEVEL).ok()?,
-        Compression::Gzip => {
-            let mut encoder = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 2),
-                flate2::Compression::fast(),
-            );
-            encoder.write_all(body).ok()?;
-            encoder.finish().ok()?
-        }
-    };
+    let compressed = compression::compress_to_vec(compression, body)?;
     (compressed.len() < body.len()).then(|| Bytes::from(compressed))
 }
 
