@@ -27,7 +27,7 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 /// First allocation when decompressing, before doubling.
 const MIN_DECOMPRESS_BUF: usize = 8 * 1024;
 
-/// How a frame body is compressed.
+/// How a session frame body or an HTTP body is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
     /// Not compressed.

@@ -154,14 +154,6 @@ impl FrameDecoder {
         self.buffered_len() == 0
     }
 
-    /// `true` when some bytes of a frame have been received but
-    /// [`poll_frame`](Self::poll_frame) has not returned it. Meaningful once
-    /// `poll_frame` returned `Ok(None)`: the bytes then form an incomplete
-    /// frame.
-    pub fn has_partial_frame(&self) -> bool {
-        !self.is_empty()
-    }
-
     /// Bytes received but not yet returned as part of a frame.
     pub fn buffered_len(&self) -> usize {
         self.stage.consumed() + self.input.len
