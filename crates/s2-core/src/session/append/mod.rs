@@ -84,7 +84,7 @@ use crate::{
     api::error_from_parts,
     backoff::Backoff,
     error::{Error, ProtocolError, ValidationError},
-    frame::{Frame, FrameDecoder, FrameLimits, encode_message},
+    frame::{Frame, FrameDecoder, FrameError, FrameLimits, encode_message},
     proto,
     types::{AppendAck, AppendInput, ReadOutput, ReadRequest, StreamPosition},
 };
@@ -135,7 +135,9 @@ pub enum SubmitError {
     /// The session is closing or over.
     Closed(AppendInput),
     /// The input can never be sent in this session: its position
-    /// (`match_seq_num` plus its records) would overflow.
+    /// (`match_seq_num` plus its records) would overflow, or it does not
+    /// fit one frame once encoded (an input decoded, not built with
+    /// [`AppendInput::new`]).
     Invalid(AppendInput, ValidationError),
 }
 
@@ -329,9 +331,17 @@ impl AppendSession {
             None => None,
         };
         self.encode_buf.clear();
-        encode_message(&mut self.encode_buf, &input, self.config.compression).expect(
-            "a validated input encodes: its records' encoded size is checked with room for its conditions",
-        );
+        // `AppendInput::new` keeps an input within one frame, but a decoded
+        // one (`AppendInput` is a public `prost::Message`) is not checked.
+        if let Err(e) = encode_message(&mut self.encode_buf, &input, self.config.compression) {
+            self.encode_buf.clear();
+            let encoded_bytes = match e {
+                FrameError::PayloadTooLarge { len, .. } => len,
+                _ => prost::Message::encoded_len(&input),
+            };
+            let error = ValidationError::EncodedBatchTooLarge { encoded_bytes };
+            return Err(SubmitError::Invalid(input, error));
+        }
         let frame = self.encode_buf.split().freeze();
         self.next_match = next_match;
         let id = self.next_id;

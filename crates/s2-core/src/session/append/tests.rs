@@ -706,6 +706,33 @@ fn inputs_too_large_to_encode_are_refused_up_front() {
     ));
 }
 
+/// `AppendInput` is a public `prost::Message`, so a caller can decode one
+/// that `AppendInput::new` would have refused; submitting it must not panic.
+#[test]
+fn a_decoded_input_too_large_for_a_frame_is_refused_not_a_panic() {
+    let huge = proto::AppendInput {
+        records: vec![AppendRecord::new(vec![7u8; crate::frame::MAX_PAYLOAD_LEN])],
+        match_seq_num: None,
+        fencing_token: None,
+    };
+    let input = AppendInput::decode(huge.encode_to_vec().as_slice()).unwrap();
+    let mut s = AppendSession::new(AppendSessionConfig::default());
+    match s.try_submit(input) {
+        Err(SubmitError::Invalid(_, ValidationError::EncodedBatchTooLarge { encoded_bytes })) => {
+            assert!(encoded_bytes > crate::frame::MAX_PAYLOAD_LEN)
+        }
+        other => panic!("expected an encoded-size refusal: {other:?}"),
+    }
+    assert_eq!(s.unacked_len(), 0);
+    assert!(
+        s.poll_event().is_none(),
+        "nothing is sent for a refused input"
+    );
+    // The session still takes valid inputs.
+    let valid = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
+    assert_eq!(s.try_submit(valid).unwrap(), 0);
+}
+
 #[test]
 fn a_stale_attempt_keeps_its_batch_maybe_applied() {
     let mut now = Instant::now();
