@@ -185,6 +185,7 @@ macro_rules! conformance_tests {
             append_session_recovers_from_a_refused_token,
             delete_if_exists_after_a_lost_answer_succeeds,
             producer_permit_used_while_closing_does_not_hang_close,
+            an_unchecked_input_is_refused_and_the_session_goes_on,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;
             read_session_heartbeat_timeout_replaces_the_connection,

@@ -169,3 +169,26 @@ pub async fn producer_permit_used_while_closing_does_not_hang_close<R: Runtime +
         "{late:?}"
     );
 }
+
+/// An input that `AppendInput::new` never checked (here `Default`, an empty
+/// batch; a decoded one alike) is refused at submit with a validation
+/// error, and the session goes on taking and acknowledging batches.
+pub async fn an_unchecked_input_is_refused_and_the_session_goes_on<R: Runtime + Default>(
+    s2: S2<R>,
+) {
+    let stream = crate::fresh_stream(&s2, "unchecked-input").await;
+    let session = stream.append_session_handle();
+    match session.submit(AppendInput::default()).await {
+        Err(s2_client::Error::Validation(s2_client::ValidationError::EmptyBatch)) => {}
+        Err(other) => panic!("expected an empty-batch refusal, got {other}"),
+        Ok(_) => panic!("an empty batch was accepted"),
+    }
+    let ack = session
+        .submit(batch("after"))
+        .await
+        .expect("the session still takes batches")
+        .await
+        .expect("and acknowledges them");
+    assert_eq!(ack.end.seq_num, 1);
+    session.close().await.expect("close");
+}

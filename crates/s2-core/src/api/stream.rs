@@ -192,6 +192,7 @@ impl Api {
         input: &AppendInput,
         options: &StreamOptions,
     ) -> Result<Call<AppendAck>, ValidationError> {
+        input.check_limits()?;
         let mut body = BytesMut::with_capacity(input.encoded_len());
         input
             .encode(&mut body)

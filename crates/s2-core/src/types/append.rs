@@ -77,6 +77,34 @@ impl AppendInput {
         Ok(Self::checked(records, metered_bytes, records_len))
     }
 
+    /// Checks the batch-wide limits again, in constant time: at least one
+    /// and at most 1000 records, at most 1 MiB metered, small enough to
+    /// encode into one frame. An input from [`new`](Self::new) always
+    /// passes; one decoded with `prost::Message` or made by `Default` may
+    /// not, and sessions refuse it before anything is sent.
+    pub fn check_limits(&self) -> Result<(), ValidationError> {
+        if self.records.is_empty() {
+            return Err(ValidationError::EmptyBatch);
+        }
+        if self.records.len() > MAX_BATCH_RECORDS {
+            return Err(ValidationError::TooManyRecords {
+                count: self.records.len(),
+            });
+        }
+        if self.metered_bytes() > MAX_BATCH_METERED_BYTES {
+            return Err(ValidationError::BatchTooLarge {
+                metered_bytes: self.metered_bytes(),
+            });
+        }
+        let records_len = self.records_encoded_len as usize;
+        if records_len > MAX_RECORDS_ENCODED_LEN {
+            return Err(ValidationError::EncodedBatchTooLarge {
+                encoded_bytes: records_len + CONDITIONS_MAX,
+            });
+        }
+        Ok(())
+    }
+
     /// A batch of records already checked one by one and as a whole, with
     /// their metered and encoded sizes: the [`Batcher`](crate::batcher::Batcher)
     /// checks every record as it arrives, so closing a batch does not check
@@ -321,6 +349,35 @@ mod tests {
             AppendInput::new(over),
             Err(ValidationError::BatchTooLarge {
                 metered_bytes: 1024 * 1024 + 1
+            })
+        );
+    }
+
+    #[test]
+    fn decoded_and_default_inputs_are_held_to_the_limits() {
+        assert_eq!(
+            AppendInput::default().check_limits(),
+            Err(ValidationError::EmptyBatch)
+        );
+        let valid = AppendInput::new(vec![AppendRecord::new("x"); 3]).unwrap();
+        assert_eq!(valid.check_limits(), Ok(()));
+        let decoded = |records: Vec<AppendRecord>| {
+            let generated = proto::AppendInput {
+                records,
+                match_seq_num: None,
+                fencing_token: None,
+            };
+            AppendInput::decode(&generated.encode_to_vec()[..]).unwrap()
+        };
+        assert_eq!(decoded(vec![AppendRecord::new("x"); 3]), valid);
+        assert_eq!(
+            decoded(vec![AppendRecord::new("x"); 1001]).check_limits(),
+            Err(ValidationError::TooManyRecords { count: 1001 })
+        );
+        assert_eq!(
+            decoded(vec![AppendRecord::new(vec![0u8; 1024 * 1024])]).check_limits(),
+            Err(ValidationError::BatchTooLarge {
+                metered_bytes: 1024 * 1024 + 8
             })
         );
     }

@@ -148,8 +148,23 @@ where
             return Poll::Ready(None);
         }
         let item = ready!(this.poll_item(cx));
-        // The stream ends after its first error, or after its end.
-        this.done = !matches!(item, Some(Ok(_)));
+        // The stream ends after its first error, or after its end; what it
+        // holds goes at once, so an ended stream kept by the caller keeps
+        // no session open.
+        if !matches!(item, Some(Ok(_))) {
+            this.end();
+        }
         Poll::Ready(item)
+    }
+}
+
+impl<S> AckStream<S> {
+    fn end(&mut self) {
+        self.done = true;
+        self.handle = None;
+        self.inputs = None;
+        self.submitting = None;
+        self.acks.clear();
+        self.closing = None;
     }
 }

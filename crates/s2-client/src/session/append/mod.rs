@@ -159,7 +159,7 @@ impl AppendSessionHandle {
     /// batch is handed to the session in the same poll that returns its
     /// [`AckFuture`]. Submits waiting together are served in order.
     pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
-        check_seq_nums(&input)?;
+        check_input(&input)?;
         let bytes = input.metered_bytes();
         let mut input = Some(input);
         let mut place = self.gate.place();
@@ -218,7 +218,7 @@ impl AppendPermit {
     /// cap). It also fails for a batch the service could never take, or a
     /// session that has stopped; the room is then given back.
     pub fn submit(self, input: AppendInput) -> Result<AckFuture, Error> {
-        check_seq_nums(&input)?;
+        check_input(&input)?;
         let bytes = input.metered_bytes();
         let failure = self.failure;
         self.reserved.admit(bytes, |commands, id| {
@@ -227,9 +227,12 @@ impl AppendPermit {
     }
 }
 
-/// Refuses a batch whose `match_seq_num` would run past the last sequence
-/// number.
-fn check_seq_nums(input: &AppendInput) -> Result<(), Error> {
+/// Refuses, before it reaches the session, a batch the session would refuse
+/// and stop for: one out of the batch limits (a decoded input is not checked
+/// by `AppendInput::new`), or whose `match_seq_num` would run past the last
+/// sequence number.
+fn check_input(input: &AppendInput) -> Result<(), Error> {
+    input.check_limits()?;
     match input.match_seq_num() {
         Some(m) if m.checked_add(input.len() as u64).is_none() => {
             Err(ValidationError::MatchSeqNumOverflow {

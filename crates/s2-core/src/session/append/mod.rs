@@ -135,9 +135,9 @@ pub enum SubmitError {
     /// The session is closing or over.
     Closed(AppendInput),
     /// The input can never be sent in this session: its position
-    /// (`match_seq_num` plus its records) would overflow, or it does not
-    /// fit one frame once encoded (an input decoded, not built with
-    /// [`AppendInput::new`]).
+    /// (`match_seq_num` plus its records) would overflow, or it breaks the
+    /// batch limits or does not fit one frame once encoded (an input
+    /// decoded or defaulted, not built with [`AppendInput::new`]).
     Invalid(AppendInput, ValidationError),
 }
 
@@ -312,6 +312,9 @@ impl AppendSession {
     pub fn try_submit(&mut self, mut input: AppendInput) -> Result<InputId, SubmitError> {
         if self.closing || self.phase == Phase::Done {
             return Err(SubmitError::Closed(input));
+        }
+        if let Err(error) = input.check_limits() {
+            return Err(SubmitError::Invalid(input, error));
         }
         if !self.has_capacity(input.metered_bytes()) {
             return Err(SubmitError::Full(input));

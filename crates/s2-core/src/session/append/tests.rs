@@ -710,18 +710,39 @@ fn inputs_too_large_to_encode_are_refused_up_front() {
 /// that `AppendInput::new` would have refused; submitting it must not panic.
 #[test]
 fn a_decoded_input_too_large_for_a_frame_is_refused_not_a_panic() {
-    let huge = proto::AppendInput {
-        records: vec![AppendRecord::new(vec![7u8; crate::frame::MAX_PAYLOAD_LEN])],
-        match_seq_num: None,
-        fencing_token: None,
+    let decoded = |records, fencing_token| {
+        let generated = proto::AppendInput {
+            records,
+            match_seq_num: None,
+            fencing_token,
+        };
+        AppendInput::decode(generated.encode_to_vec().as_slice()).unwrap()
     };
-    let input = AppendInput::decode(huge.encode_to_vec().as_slice()).unwrap();
     let mut s = AppendSession::new(AppendSessionConfig::default());
-    match s.try_submit(input) {
+    // Over the batch limits: refused by the limit check.
+    let huge = decoded(
+        vec![AppendRecord::new(vec![7u8; crate::frame::MAX_PAYLOAD_LEN])],
+        None,
+    );
+    match s.try_submit(huge) {
+        Err(SubmitError::Invalid(_, ValidationError::BatchTooLarge { .. })) => {}
+        other => panic!("expected a size refusal: {other:?}"),
+    }
+    // Within the limits, but a fencing token no constructor allows makes
+    // it too large to frame: refused when encoding.
+    let fenced = decoded(
+        vec![AppendRecord::new("x")],
+        Some("t".repeat(crate::frame::MAX_PAYLOAD_LEN)),
+    );
+    match s.try_submit(fenced) {
         Err(SubmitError::Invalid(_, ValidationError::EncodedBatchTooLarge { encoded_bytes })) => {
             assert!(encoded_bytes > crate::frame::MAX_PAYLOAD_LEN)
         }
         other => panic!("expected an encoded-size refusal: {other:?}"),
+    }
+    match s.try_submit(AppendInput::default()) {
+        Err(SubmitError::Invalid(_, ValidationError::EmptyBatch)) => {}
+        other => panic!("expected an empty-batch refusal: {other:?}"),
     }
     assert_eq!(s.unacked_len(), 0);
     assert!(
