@@ -24,52 +24,34 @@ use s2_benches::{SIZES, append_records};
 use s2_core::{
     batcher::Batcher,
     frame::{self, Compression},
+    types::{AppendInput, AppendRecord},
 };
 
 const BODY_BYTES_PER_ITER: usize = 4 * 1024 * 1024;
 
 fn batching(c: &mut Criterion) {
     let mut group = c.benchmark_group("batching");
+    let mut out = BytesMut::with_capacity(2 * 1024 * 1024);
     for size in SIZES {
         let count = BODY_BYTES_PER_ITER / size.body_len;
         let template = append_records(count, size.body_len);
         group.throughput(Throughput::Bytes((count * size.body_len) as u64));
-        let mut out = BytesMut::with_capacity(2 * 1024 * 1024);
         group.bench_function(format!("batch_and_frame/{}", size.name), |b| {
             b.iter_batched(
                 || template.clone(),
                 |records| {
-                    let now = Instant::now();
-                    let mut batcher = s2_benches::bench_batcher();
                     let mut frames = 0usize;
-                    let mut sent = Vec::new();
-                    let mut encode = |batcher: &mut Batcher| {
-                        while let Some(input) = batcher.poll_output() {
-                            out.clear();
-                            frame::encode_message(&mut out, &input, Compression::None).unwrap();
-                            frames += black_box(out.len());
-                            sent.push(input);
-                        }
-                    };
-                    for record in records {
-                        batcher.handle_record(record, now).unwrap();
-                        encode(&mut batcher);
-                    }
-                    batcher.flush();
-                    encode(&mut batcher);
-                    // Returned, so dropping the records is not timed.
-                    (frames, sent)
+                    let batches = batch_all(records, |input| {
+                        out.clear();
+                        frame::encode_message(&mut out, input, Compression::None).unwrap();
+                        frames += black_box(out.len());
+                    });
+                    (frames, batches)
                 },
                 BatchSize::LargeInput,
             )
         });
-    }
-    // The floor: the same bodies copied once into the same buffer.
-    for size in SIZES {
-        let count = BODY_BYTES_PER_ITER / size.body_len;
-        let template = append_records(count, size.body_len);
-        group.throughput(Throughput::Bytes((count * size.body_len) as u64));
-        let mut out = BytesMut::with_capacity(2 * 1024 * 1024);
+        // The floor: the same bodies copied once into the same buffer.
         group.bench_function(format!("memcpy/{}", size.name), |b| {
             b.iter_batched(
                 || template.clone(),
@@ -90,33 +72,38 @@ fn batching(c: &mut Criterion) {
                 BatchSize::LargeInput,
             )
         });
-    }
-    // The batcher alone (no encoding), to tell its share of the cost.
-    for size in SIZES {
-        let count = BODY_BYTES_PER_ITER / size.body_len;
-        let template = append_records(count, size.body_len);
-        group.throughput(Throughput::Bytes((count * size.body_len) as u64));
+        // The batcher alone (no encoding), to tell its share of the cost.
         group.bench_function(format!("batch_only/{}", size.name), |b| {
             b.iter_batched(
                 || template.clone(),
-                |records| {
-                    let now = Instant::now();
-                    let mut batcher = s2_benches::bench_batcher();
-                    let mut batches = Vec::new();
-                    for record in records {
-                        batcher.handle_record(record, now).unwrap();
-                        batches.extend(std::iter::from_fn(|| batcher.poll_output()));
-                    }
-                    batcher.flush();
-                    batches.extend(std::iter::from_fn(|| batcher.poll_output()));
-                    // Returned, so dropping the records is not timed.
-                    batches
-                },
+                |records| batch_all(records, |_| {}),
                 BatchSize::LargeInput,
             )
         });
     }
     group.finish();
+}
+
+/// Feeds `records` through a fresh bench batcher, calling `each` on every
+/// batch as it closes. The batches are returned, so dropping the records is
+/// not timed.
+fn batch_all(records: Vec<AppendRecord>, mut each: impl FnMut(&AppendInput)) -> Vec<AppendInput> {
+    let now = Instant::now();
+    let mut batcher = s2_benches::bench_batcher();
+    let mut batches = Vec::new();
+    let mut drain = |batcher: &mut Batcher| {
+        while let Some(input) = batcher.poll_output() {
+            each(&input);
+            batches.push(input);
+        }
+    };
+    for record in records {
+        batcher.handle_record(record, now).unwrap();
+        drain(&mut batcher);
+    }
+    batcher.flush();
+    drain(&mut batcher);
+    batches
 }
 
 criterion_group! {

@@ -13,7 +13,7 @@ use std::{
 };
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::{FutureExt, future::poll_fn};
+use futures_util::FutureExt;
 use s2_core::{
     Error,
     batcher::{Batcher, BatcherConfig},
@@ -190,15 +190,11 @@ impl Producer {
     /// [`RecordAckFuture`].
     pub async fn submit(&self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
         let bytes = record.metered_bytes();
-        let mut record = Some(record);
-        let mut place = self.gate.place();
-        poll_fn(|cx| {
-            self.gate.poll_admit(&mut place, bytes, cx, |intake, id| {
-                let record = record.take().expect("admitted once");
+        self.gate
+            .admit(bytes, |intake, id| {
                 intake.take(id, record, bytes, (self.now)())
             })
-        })
-        .await
+            .await
     }
 
     /// Waits for room for a record of `bytes` metered bytes and takes it:
@@ -209,8 +205,7 @@ impl Producer {
     /// Cancel-safe: if this future is dropped before it completes, no room
     /// was taken. Dropping the permit unused gives the room back.
     pub async fn reserve(&self, bytes: u64) -> Result<RecordPermit, Error> {
-        let mut place = self.gate.place();
-        let reserved = poll_fn(|cx| self.gate.poll_reserve(&mut place, bytes, cx)).await?;
+        let reserved = self.gate.reserve(bytes).await?;
         Ok(RecordPermit {
             reserved,
             now: self.now.clone(),

@@ -17,7 +17,7 @@ use std::{
 };
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::{FutureExt, future::poll_fn};
+use futures_util::FutureExt;
 use s2_core::{
     Error,
     api::StreamOptions,
@@ -161,15 +161,11 @@ impl AppendSessionHandle {
     pub async fn submit(&self, input: AppendInput) -> Result<AckFuture, Error> {
         check_input(&input)?;
         let bytes = input.metered_bytes();
-        let mut input = Some(input);
-        let mut place = self.gate.place();
-        poll_fn(|cx| {
-            self.gate.poll_admit(&mut place, bytes, cx, |commands, id| {
-                let input = input.take().expect("admitted once");
+        self.gate
+            .admit(bytes, |commands, id| {
                 hand_over(commands, id, input, &self.failure)
             })
-        })
-        .await
+            .await
     }
 
     /// Waits for room for a batch of `bytes` metered bytes and takes it:
@@ -181,8 +177,7 @@ impl AppendSessionHandle {
     /// was taken. Dropping the permit unused gives the room back. Reserves
     /// and submits waiting together are served in order.
     pub async fn reserve(&self, bytes: u64) -> Result<AppendPermit, Error> {
-        let mut place = self.gate.place();
-        let reserved = poll_fn(|cx| self.gate.poll_reserve(&mut place, bytes, cx)).await?;
+        let reserved = self.gate.reserve(bytes).await?;
         Ok(AppendPermit {
             reserved,
             failure: self.failure.clone(),

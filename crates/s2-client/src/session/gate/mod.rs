@@ -16,6 +16,7 @@
 
 use std::{
     collections::BTreeMap,
+    future::poll_fn,
     sync::{Arc, MutexGuard},
     task::{Context, Poll, Waker},
 };
@@ -115,6 +116,31 @@ impl<T> Gate<T> {
             gate: self,
             key: None,
         }
+    }
+
+    /// [`poll_admit`](Self::poll_admit) as a future: the submit of both
+    /// append sessions and producers. Cancel-safe: dropped before it
+    /// completes, it admitted nothing.
+    pub(crate) async fn admit<R>(
+        &self,
+        bytes: u64,
+        admit: impl FnOnce(&mut T, u64) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut admit = Some(admit);
+        let mut place = self.place();
+        poll_fn(|cx| {
+            self.poll_admit(&mut place, bytes, cx, |inner, id| {
+                admit.take().expect("admitted once")(inner, id)
+            })
+        })
+        .await
+    }
+
+    /// [`poll_reserve`](Self::poll_reserve) as a future. Cancel-safe:
+    /// dropped before it completes, it took no room.
+    pub(crate) async fn reserve(self: &Arc<Self>, bytes: u64) -> Result<Reserved<T>, Error> {
+        let mut place = self.place();
+        poll_fn(|cx| self.poll_reserve(&mut place, bytes, cx)).await
     }
 
     /// Waits (in line) for room for `bytes`, then runs `admit` with the
