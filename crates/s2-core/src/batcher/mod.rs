@@ -16,9 +16,10 @@ use crate::{
     error::ValidationError,
     types::{
         append::{
-            AppendInput, MAX_BATCH_METERED_BYTES, MAX_RECORDS_ENCODED_LEN, encoded_record_len,
+            AppendInput, MAX_BATCH_METERED_BYTES, MAX_RECORDS_ENCODED_LEN, RecordSizes,
+            record_sizes,
         },
-        record::{AppendRecord, MeteredBytes},
+        record::AppendRecord,
     },
 };
 
@@ -161,11 +162,14 @@ impl Batcher {
         record: AppendRecord,
         now: Instant,
     ) -> Result<(), ValidationError> {
-        let size = record.metered_bytes();
+        let RecordSizes {
+            metered: size,
+            encoded,
+            command,
+        } = record_sizes(&record);
         if size > self.config.max_bytes {
             return Err(self.too_large(size));
         }
-        let encoded = encoded_record_len(&record);
         if encoded > MAX_RECORDS_ENCODED_LEN {
             // Within 1 MiB metered, but its batch could never be framed.
             return Err(ValidationError::EncodedBatchTooLarge {
@@ -181,7 +185,9 @@ impl Batcher {
             || self.pending_bytes + size > self.config.max_bytes
             || self.pending_encoded + encoded > MAX_RECORDS_ENCODED_LEN;
         let index = if starts_batch { 0 } else { self.pending.len() };
-        record.validate(index)?;
+        if command {
+            record.validate(index)?;
+        }
         if let Some(m) = self.next_match_seq_num {
             // The record's position, whether it joins the open batch or the
             // open batch closes first: one must follow it.

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::{
     names::FencingToken,
-    types::record::{CommandRecord, Header},
+    types::record::{CommandRecord, Header, MeteredBytes},
 };
 
 fn batcher(config: BatcherConfig) -> Batcher {

@@ -29,7 +29,7 @@ mod wire;
 
 /// Bytes `record` takes in an encoded [`AppendInput`] (a record costs more on
 /// the wire than it is metered when it has many tiny headers).
-pub(crate) use wire::encoded_record_len;
+pub(crate) use wire::{RecordSizes, encoded_record_len, record_sizes};
 
 /// One atomic append: 1 to 1000 records of at most 1 MiB metered in total,
 /// optionally conditioned on the tail (`match_seq_num`) or a fencing token.
@@ -197,9 +197,7 @@ impl MeteredBytes for AppendInput {
 // into the output buffer. Field numbers follow `proto::AppendInput`.
 impl prost::Message for AppendInput {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        for record in &self.records {
-            wire::encode_record(record, buf);
-        }
+        wire::encode_records(&self.records, buf);
         if let Some(seq_num) = &self.match_seq_num {
             prost::encoding::uint64::encode(2, seq_num, buf);
         }
