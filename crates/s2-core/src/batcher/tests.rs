@@ -670,3 +670,49 @@ proptest! {
         prop_assert_eq!(b.next_match_seq_num(), checker.next_match_seq_num);
     }
 }
+
+fn header_rules_record() -> impl Strategy<Value = AppendRecord> {
+    let name = prop::sample::select(vec!["", "", "k"]);
+    let value = prop::sample::select(vec!["fence", "trim", "", "x"]);
+    let body = prop::sample::select(vec![0usize, 8, 36, 37]);
+    (
+        prop::collection::vec((name, value), 0..4),
+        body,
+        any::<bool>(),
+    )
+        .prop_map(|(headers, body, utf8)| AppendRecord {
+            timestamp: None,
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| Header::new(n, v))
+                .collect(),
+            body: Bytes::from(vec![if utf8 { b'a' } else { 0xff }; body]),
+        })
+}
+
+proptest! {
+    /// The one-pass measure accepts and rejects exactly what metering,
+    /// encoded length and the header rules each decide, wherever an empty
+    /// name is among the headers.
+    #[test]
+    fn one_pass_measure_decides_as_the_separate_checks(
+        records in prop::collection::vec(header_rules_record(), 1..8),
+    ) {
+        let now = Instant::now();
+        let mut b = batcher(BatcherConfig::default());
+        let mut accepted = 0;
+        for record in records {
+            let expected = record.validate(accepted);
+            let (metered, encoded) = (
+                record.metered_bytes(),
+                crate::types::append::encoded_record_len(&record),
+            );
+            let sizes = record_sizes(&record);
+            prop_assert_eq!((sizes.metered, sizes.encoded), (metered, encoded));
+            let got = b.handle_record(record, now);
+            prop_assert_eq!(&got, &expected);
+            accepted += usize::from(got.is_ok());
+            prop_assert_eq!(b.pending_records(), accepted);
+        }
+    }
+}

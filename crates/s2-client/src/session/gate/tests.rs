@@ -211,3 +211,67 @@ fn a_stopped_gate_refuses_reserved_inputs_and_takes_back_the_room() {
     assert_eq!(gate.lock().items, 0);
     assert_eq!(gate.lock().bytes, 0);
 }
+
+/// Polls `future` once with a waker that does nothing.
+fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    std::pin::Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn a_dropped_admit_future_hands_nothing_over_and_lets_the_next_in() {
+    let gate = gate();
+    assert_eq!(admit(&gate, &mut gate.place(), 10), Poll::Ready(0));
+    let calls = std::cell::Cell::new(0);
+    let mut dropped = Box::pin(gate.admit(5, |inner: &mut Vec<u64>, id| {
+        calls.set(calls.get() + 1);
+        inner.push(id);
+        Ok(id)
+    }));
+    assert!(poll_once(&mut dropped).is_pending());
+    assert!(poll_once(&mut dropped).is_pending());
+    let mut next = Box::pin(gate.admit(5, |inner: &mut Vec<u64>, id| {
+        calls.set(calls.get() + 1);
+        inner.push(id);
+        Ok(id)
+    }));
+    assert!(poll_once(&mut next).is_pending());
+    drop(dropped);
+    gate.release(10, 1);
+    assert!(matches!(poll_once(&mut next), Poll::Ready(Ok(1))));
+    assert_eq!(calls.get(), 1, "only the admitted future ran its closure");
+    gate.with(|inner| assert_eq!(inner, &[0, 1]));
+}
+
+#[test]
+fn a_dropped_reserve_future_takes_no_room() {
+    let gate = Arc::new(gate());
+    assert_eq!(admit(&gate, &mut gate.place(), 10), Poll::Ready(0));
+    let mut dropped = Box::pin(gate.reserve(5));
+    assert!(poll_once(&mut dropped).is_pending());
+    drop(dropped);
+    gate.release(10, 1);
+    // The whole cap is free again: nothing was kept by the dropped future.
+    let mut full = Box::pin(gate.reserve(10));
+    let Poll::Ready(Ok(reserved)) = poll_once(&mut full) else {
+        panic!("room was leaked by a dropped reserve");
+    };
+    assert_eq!(admit(&gate, &mut gate.place(), 1), Poll::Pending);
+    drop(reserved);
+    assert_eq!(admit(&gate, &mut gate.place(), 10), Poll::Ready(1));
+}
+
+/// The public submit and reserve futures can be spawned on multi-threaded
+/// runtimes.
+#[allow(dead_code)]
+fn public_futures_are_send(
+    handle: &crate::AppendSessionHandle,
+    producer: &crate::Producer,
+    input: s2_core::types::AppendInput,
+    record: s2_core::types::AppendRecord,
+) {
+    fn send<T: Send>(_: &T) {}
+    send(&handle.submit(input));
+    send(&handle.reserve(1));
+    send(&producer.submit(record));
+    send(&producer.reserve(1));
+}
