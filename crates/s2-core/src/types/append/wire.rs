@@ -45,11 +45,14 @@ pub(crate) struct RecordSizes {
 /// The sizes of `record`, in one pass over its headers.
 #[inline]
 pub(crate) fn record_sizes(record: &AppendRecord) -> RecordSizes {
-    let mut header_bytes = 0;
+    // Metered in u64, as `MeteredBytes` does: the metered size is checked
+    // first and bounds everything else, so it must not wrap where `usize`
+    // is 32 bits.
+    let mut header_bytes = 0u64;
     let mut headers_encoded = 0;
     let mut command = false;
     for header in &record.headers {
-        header_bytes += header.name.len() + header.value.len();
+        header_bytes += header.name.len() as u64 + header.value.len() as u64;
         headers_encoded += nested_len(header_fields_len(header));
         command |= header.name.is_empty();
     }
@@ -58,7 +61,7 @@ pub(crate) fn record_sizes(record: &AppendRecord) -> RecordSizes {
         .map_or(0, |timestamp| 1 + encoded_len_varint(timestamp));
     let fields = timestamp + headers_encoded + bytes_len(record.body.len());
     RecordSizes {
-        metered: 8 + 2 * record.headers.len() as u64 + (header_bytes + record.body.len()) as u64,
+        metered: 8 + 2 * record.headers.len() as u64 + header_bytes + record.body.len() as u64,
         encoded: nested_len(fields),
         command,
     }
