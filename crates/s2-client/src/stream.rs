@@ -20,7 +20,7 @@ use crate::{
     inner::ClientInner,
     producer::Producer,
     retry::{execute, execute_tracking},
-    runtime::Runtime,
+    runtime::{Runtime, Task},
     session::{
         append::{AckStream, AppendSessionHandle, AppendSessionOptions, CloseStops},
         read::{ReadSession, ReadSessionOptions},
@@ -209,7 +209,7 @@ impl<R: Runtime> Stream<R> {
     /// When a batch carries `match_seq_num`, the session advances it for the
     /// following batches and resolves unknown outcomes exactly-once.
     pub fn append_session_handle(&self) -> AppendSessionHandle {
-        self.start_session(&AppendSessionOptions::default(), CloseStops::Session)
+        self.spawn_session(&AppendSessionOptions::default())
     }
 
     /// [`append_session_handle`](Self::append_session_handle) with its own
@@ -220,14 +220,21 @@ impl<R: Runtime> Stream<R> {
         options: &AppendSessionOptions,
     ) -> Result<AppendSessionHandle, Error> {
         self.inner.check_open()?;
-        Ok(self.start_session(options, CloseStops::Session))
+        Ok(self.spawn_session(options))
+    }
+
+    /// An append session whose driver runs in a task of its own.
+    fn spawn_session(&self, options: &AppendSessionOptions) -> AppendSessionHandle {
+        let (handle, task) = self.start_session(options, CloseStops::Session);
+        self.inner.transport.runtime().spawn(task);
+        handle
     }
 
     fn start_session(
         &self,
         options: &AppendSessionOptions,
         stops: CloseStops,
-    ) -> AppendSessionHandle {
+    ) -> (AppendSessionHandle, Task) {
         AppendSessionHandle::start(
             self.inner.clone(),
             self.basin.clone(),
@@ -308,9 +315,11 @@ impl<R: Runtime> Stream<R> {
         options: &AppendSessionOptions,
     ) -> Result<Producer, Error> {
         self.inner.check_open()?;
+        let (session, session_task) = self.start_session(options, CloseStops::Producer);
         Producer::start(
             self.inner.transport.runtime().clone(),
-            self.start_session(options, CloseStops::Producer),
+            session,
+            session_task,
             config,
             &self.inner.sessions,
         )

@@ -16,7 +16,7 @@ use super::{
     intake::{Batch, Intake, Slot},
 };
 use crate::{
-    runtime::{Deadline, Runtime},
+    runtime::{Deadline, Runtime, Task},
     session::{
         BoxFuture,
         append::{AckFuture, AppendSessionHandle},
@@ -29,10 +29,16 @@ type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<Slot>);
 
 /// The producer's background task: takes closed batches from the intake,
 /// hands them to the session, and answers each record from its batch's ack.
+///
+/// It also polls the session's driver, which would otherwise be a task of
+/// its own: a batch submitted is then sent, and an ack received answers its
+/// records, in the same task, with no wakeup of another task in between.
 pub(super) struct Driver<R: Runtime> {
     runtime: R,
     gate: Arc<Gate<Intake>>,
     session: Option<Arc<AppendSessionHandle>>,
+    /// The session's driver, until it is over.
+    session_task: Option<Task>,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
     /// Closed batches taken from the intake, for the session.
     queued: VecDeque<Batch>,
@@ -54,12 +60,14 @@ impl<R: Runtime> Driver<R> {
         runtime: R,
         gate: Arc<Gate<Intake>>,
         session: AppendSessionHandle,
+        session_task: Task,
         commands: mpsc::UnboundedReceiver<Command>,
     ) -> Self {
         Self {
             runtime,
             gate,
             session: Some(Arc::new(session)),
+            session_task: Some(session_task),
             commands: Some(commands),
             queued: VecDeque::new(),
             submitting: None,
@@ -74,16 +82,23 @@ impl<R: Runtime> Driver<R> {
 
     pub(super) async fn run(mut self) {
         poll_fn(|cx| self.poll(cx)).await;
+        // The session closes once the producer lets go of its handle (or
+        // has failed): its driver still sends the end of the stream.
+        if let Some(session_task) = self.session_task.take() {
+            session_task.await;
+        }
     }
 
     /// One pass over every job, in the order a record travels: commands
-    /// and the linger timer close batches, which are submitted, whose acks
-    /// answer records and then flushes. `Ready` once the producer is over.
+    /// and the linger timer close batches, which are submitted, sent by the
+    /// session, whose acks answer records and then flushes. `Ready` once
+    /// the producer is over.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             let progressed = self.drive_commands(cx)
                 | self.drive_linger(cx)
                 | self.drive_submit(cx)
+                | self.drive_session(cx)
                 | self.drive_acks(cx);
             if self.session.is_none() {
                 // Failed: everyone was answered.
@@ -187,6 +202,18 @@ impl<R: Runtime> Driver<R> {
             progressed = true;
         }
         progressed
+    }
+
+    /// The session's driver: it has taken what `drive_submit` handed over
+    /// and its acks are ready for `drive_acks` when this returns. Its own
+    /// progress needs no second pass: it polls until it has nothing to do.
+    fn drive_session(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(task) = self.session_task.as_mut()
+            && task.as_mut().poll(cx).is_ready()
+        {
+            self.session_task = None;
+        }
+        false
     }
 
     /// Acks, in order.

@@ -22,7 +22,7 @@ use s2_core::{
 
 use self::{driver::Driver, intake::Intake};
 use crate::{
-    runtime::Runtime,
+    runtime::{Runtime, Task},
     session::{
         append::AppendSessionHandle,
         gate::{Gate, Limits, Reserved},
@@ -135,6 +135,7 @@ impl Producer {
     pub(crate) fn start<R: Runtime>(
         runtime: R,
         session: AppendSessionHandle,
+        session_task: Task,
         config: BatcherConfig,
         sessions: &crate::inner::Sessions,
     ) -> Result<Self, Error> {
@@ -154,7 +155,13 @@ impl Producer {
         };
         let gate = Arc::new(Gate::new(Intake::new(batcher), limits));
         let (commands, receiver) = mpsc::unbounded();
-        let driver = Driver::new(runtime.clone(), gate.clone(), session, receiver);
+        let driver = Driver::new(
+            runtime.clone(),
+            gate.clone(),
+            session,
+            session_task,
+            receiver,
+        );
         let (over, over_rx) = oneshot::channel::<()>();
         let stop = Arc::downgrade(&gate);
         sessions.register(

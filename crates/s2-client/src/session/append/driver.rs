@@ -28,7 +28,7 @@ use crate::{
     body::RequestBody,
     inner::ClientInner,
     retry::execute,
-    runtime::{Deadline, Runtime},
+    runtime::{Deadline, Runtime, Task},
     session::{
         BoxFuture, ConnectionEvent, Opening, SessionConnection,
         gate::{Gate, Limits},
@@ -42,10 +42,11 @@ enum Unary {
     Read(BoxFuture<Result<ReadOutput, Error>>),
 }
 
-/// Starts the driver of a session with `config`, behind a gate of
-/// `limits`; returns the gate and failure slot the handles share with it,
-/// and a receiver that resolves (cancelled) once the driver is over.
-pub(super) fn spawn<R: Runtime>(
+/// The driver of a session with `config`, behind a gate of `limits`:
+/// returns the gate and failure slot the handles share with it, a receiver
+/// that resolves (cancelled) once the driver is over, and the driver's
+/// task, for the caller to spawn or to poll from a task of its own.
+pub(super) fn start<R: Runtime>(
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
     stream: StreamName,
@@ -56,6 +57,7 @@ pub(super) fn spawn<R: Runtime>(
     Arc<Gate<mpsc::UnboundedSender<Command>>>,
     Failure,
     oneshot::Receiver<()>,
+    Task,
 ) {
     let (commands, receiver) = mpsc::unbounded();
     let gate = Arc::new(Gate::new(commands, limits));
@@ -83,13 +85,9 @@ pub(super) fn spawn<R: Runtime>(
         resolving: None,
         _open: crate::metrics::OpenSession::new(crate::metrics::Session::Append),
     };
-    let runtime = driver.runtime.clone();
     let span = crate::trace::session_span("append", &driver.basin, &driver.stream);
-    runtime.spawn(Box::pin(tracing::Instrument::instrument(
-        driver.run(),
-        span,
-    )));
-    (gate, failure, over_rx)
+    let task = Box::pin(tracing::Instrument::instrument(driver.run(), span));
+    (gate, failure, over_rx, task)
 }
 
 /// The background task of one append session: owns the machine, the

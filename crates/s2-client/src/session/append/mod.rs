@@ -31,7 +31,11 @@ pub(crate) use acks::AckStream;
 pub use options::{AppendSessionOptions, DEFAULT_MAX_UNACKED_BATCHES};
 
 use super::gate::{Gate, Limits, Reserved};
-use crate::{inner::ClientInner, runtime::Runtime, sync::Mutex};
+use crate::{
+    inner::ClientInner,
+    runtime::{Runtime, Task},
+    sync::Mutex,
+};
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
 
@@ -110,6 +114,9 @@ fn refused(id: InputId, cause: Error) -> Error {
 }
 
 impl AppendSessionHandle {
+    /// A session's handle and its driver's task, which the caller spawns,
+    /// or, for a producer, polls from the producer's own task, so batches
+    /// and acks pass between the two without waking another task.
     pub(crate) fn start<R: Runtime>(
         inner: Arc<ClientInner<R>>,
         basin: BasinName,
@@ -117,15 +124,15 @@ impl AppendSessionHandle {
         options: StreamOptions,
         session: &AppendSessionOptions,
         stops: CloseStops,
-    ) -> Self {
+    ) -> (Self, Task) {
         let config = session.resolve(&inner.config);
         // The machine's own caps: whatever the gate admits, it accepts.
         let limits = Limits {
             max_bytes: config.max_unacked_bytes,
             max_items: config.max_unacked_batches,
         };
-        let (gate, failure, over) =
-            driver::spawn(inner.clone(), basin, stream, options, config, limits);
+        let (gate, failure, over, task) =
+            driver::start(inner.clone(), basin, stream, options, config, limits);
         let stop = Arc::downgrade(&gate);
         inner.sessions.register(
             Box::new(move || {
@@ -139,11 +146,12 @@ impl AppendSessionHandle {
             }),
             over,
         );
-        Self {
+        let handle = Self {
             gate,
             limits,
             failure,
-        }
+        };
+        (handle, task)
     }
 
     /// The session's unacknowledged caps.
