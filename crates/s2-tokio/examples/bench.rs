@@ -27,7 +27,7 @@ use s2_tokio::{
 };
 
 /// Benchmark a stream to measure throughput and latency.
-#[derive(Parser)]
+#[derive(Parser, Clone)]
 struct Args {
     /// Name of the basin to use for the test.
     basin: String,
@@ -88,8 +88,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epoch = Instant::now();
 
     let (total_tx, total_rx) = tokio::sync::oneshot::channel();
+    // Both loops run as tasks on the runtime's workers, as in a service;
+    // `main` runs outside them, and waking it takes a thread switch.
     let reader = tokio::spawn(read_live(stream.clone(), epoch, total_rx));
-    let written = write_paced(&stream, &args, epoch).await?;
+    let writer = tokio::spawn(write_paced(stream.clone(), args.clone(), epoch));
+    let written = writer.await??;
     let _ = total_tx.send(written.records);
     let read = reader.await??;
 
@@ -145,8 +148,8 @@ struct Written {
 /// Submits records at the target rate through a producer, timing each ack.
 /// Acks are awaited in this task, oldest first, between submissions.
 async fn write_paced(
-    stream: &s2_tokio::Stream,
-    args: &Args,
+    stream: s2_tokio::Stream,
+    args: Args,
     epoch: Instant,
 ) -> Result<Written, s2_tokio::Error> {
     let producer =
@@ -158,7 +161,7 @@ async fn write_paced(
     let mut pending: VecDeque<(Instant, s2_tokio::RecordAckFuture)> = VecDeque::new();
     let started = Instant::now();
     let mut records = 0u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
     while started.elapsed() < args.duration {
         let due =
             (started.elapsed().as_secs_f64() * bytes_per_sec) as u64 / args.record_size as u64;
