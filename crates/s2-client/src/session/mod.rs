@@ -25,7 +25,7 @@ use crate::{
     body::RequestBody,
     inner::ClientInner,
     runtime::Runtime,
-    transport::{ConnectionHandle, Lease},
+    transport::{ConnectionHandle, Lane, Lease},
 };
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -54,6 +54,7 @@ impl Opening {
         connection: ConnectionId,
         request: HttpRequest,
         body: RequestBody,
+        lane: Lane,
     ) -> Self {
         let asked = inner.transport.runtime().now();
         let on = Arc::new(OnceLock::new());
@@ -66,7 +67,7 @@ impl Opening {
             let mut retried = false;
             let (response, lease) = loop {
                 let token = crate::auth::authorize(&inner.config, &mut request).await?;
-                let checkout = inner.transport.checkout(&request.uri).await?;
+                let checkout = inner.transport.checkout(&request.uri, lane).await?;
                 let _ = chosen.set(checkout.connection());
                 let sent = body
                     .take()

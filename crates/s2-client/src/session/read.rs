@@ -26,6 +26,7 @@ use crate::{
     inner::ClientInner,
     runtime::{Deadline, Runtime},
     sync::Mutex,
+    transport::Lane,
 };
 
 /// What a read session yields.
@@ -224,6 +225,7 @@ impl<R: Runtime> ReadSession<R> {
                         connection,
                         http,
                         RequestBody::full(bytes::Bytes::new()),
+                        Lane::Reads,
                     ));
                 }
                 ReadEvent::Batch(batch) => {
