@@ -25,7 +25,7 @@ use crate::{
     body::RequestBody,
     inner::ClientInner,
     runtime::Runtime,
-    transport::{ConnectionHandle, Lane, Lease},
+    transport::{ConnectionHandle, Lease},
 };
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -54,7 +54,6 @@ impl Opening {
         connection: ConnectionId,
         request: HttpRequest,
         body: RequestBody,
-        lane: Lane,
     ) -> Self {
         let asked = inner.transport.runtime().now();
         let on = Arc::new(OnceLock::new());
@@ -67,7 +66,7 @@ impl Opening {
             let mut retried = false;
             let (response, lease) = loop {
                 let token = crate::auth::authorize(&inner.config, &mut request).await?;
-                let checkout = inner.transport.checkout(&request.uri, lane).await?;
+                let checkout = inner.transport.checkout(&request.uri).await?;
                 let _ = chosen.set(checkout.connection());
                 let sent = body
                     .take()

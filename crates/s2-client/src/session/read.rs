@@ -26,7 +26,6 @@ use crate::{
     inner::ClientInner,
     runtime::{Deadline, Runtime},
     sync::Mutex,
-    transport::Lane,
 };
 
 /// What a read session yields.
@@ -225,7 +224,6 @@ impl<R: Runtime> ReadSession<R> {
                         connection,
                         http,
                         RequestBody::full(bytes::Bytes::new()),
-                        Lane::Reads,
                     ));
                 }
                 ReadEvent::Batch(batch) => {

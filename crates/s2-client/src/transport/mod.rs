@@ -11,12 +11,6 @@
 //! than let the request queue behind long-lived sessions: unary calls are
 //! never starved by sessions.
 //!
-//! Read sessions have connections of their own, apart from unary calls and
-//! append sessions: a read session streams bulk data, and on a shared
-//! connection the bytes of one stream queue behind those of another (in
-//! TCP, and in the server's writer for the connection), so an append's ack
-//! or a unary answer would wait behind a read batch. See [`Lane`].
-//!
 //! A connection stops taking new requests when hyper reports it closed
 //! (errors, a GOAWAY from the server) or when it is *evicted*: a unary call
 //! on it timed out, or a session driver found it dead or was advised to
@@ -60,18 +54,8 @@ use crate::{
 /// How long a connection may go without a request before it is closed.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Scheme and authority of an endpoint host, and the lane: each lane has
-/// connections of its own.
-type HostKey = (bool, String, Lane);
-
-/// Which connections of a host a request goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Lane {
-    /// Unary calls and append sessions: small, latency-bound messages.
-    Calls,
-    /// Read sessions: a stream of batches, up to a window's worth in flight.
-    Reads,
-}
+/// Scheme and authority of an endpoint host.
+type HostKey = (bool, String);
 
 /// The pools of one client, shared with connection tasks so a closed
 /// connection can remove itself.
@@ -167,11 +151,11 @@ impl<R: Runtime> Transport<R> {
         }
     }
 
-    /// A place for one request on a connection of `lane` to the host of
-    /// `uri` with room for it, connecting if every such connection is full
-    /// (or there is none). Callers that find no room share one connection
-    /// attempt, which runs in its own task.
-    pub(crate) async fn checkout(&self, uri: &http::Uri, lane: Lane) -> Result<Checkout, Error> {
+    /// A place for one request on a connection to the host of `uri` with
+    /// room for it, connecting if every connection is full (or there is
+    /// none). Callers that find no room share one connection attempt, which
+    /// runs in its own task.
+    pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("the client is closed".into()));
         }
@@ -179,7 +163,7 @@ impl<R: Runtime> Transport<R> {
         let authority = uri
             .authority()
             .ok_or_else(|| Error::transport(false, "request URI has no host"))?;
-        let key = (tls, authority.to_string(), lane);
+        let key = (tls, authority.to_string());
         let dial = Dial {
             host: authority.host().to_owned(),
             port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
@@ -280,7 +264,7 @@ impl<R: Runtime> Transport<R> {
         let deadline = self.config.request_timeout.saturating_add(allowance);
         let used: Mutex<Option<ConnectionHandle>> = Mutex::new(None);
         let exchange = async {
-            let checkout = self.checkout(&request.uri, Lane::Calls).await?;
+            let checkout = self.checkout(&request.uri).await?;
             *used.lock() = Some(checkout.connection());
             let body = RequestBody::full(request.body.clone());
             let (response, _lease) = checkout.send(request, body).await?;

@@ -314,12 +314,7 @@ async fn a_full_connection_gets_a_sibling() {
     let uri = server.request().uri;
     let mut leases = Vec::new();
     for _ in 0..5 {
-        leases.push(
-            transport
-                .checkout(&uri, Lane::Calls)
-                .await
-                .expect("checkout"),
-        );
+        leases.push(transport.checkout(&uri).await.expect("checkout"));
     }
     // Two places per connection: 5 requests need 3 connections.
     assert_eq!(transport.connection_count(), 3);
@@ -333,45 +328,10 @@ async fn a_full_connection_gets_a_sibling() {
     // Places freed are taken again before any new connection is opened.
     leases.truncate(1);
     for _ in 0..3 {
-        leases.push(
-            transport
-                .checkout(&uri, Lane::Calls)
-                .await
-                .expect("checkout"),
-        );
+        leases.push(transport.checkout(&uri).await.expect("checkout"));
     }
     assert_eq!(server.accepted(), 3);
     assert_eq!(per_connection(&leases), [0, 0, 1, 1]);
-}
-
-#[tokio::test]
-async fn read_sessions_have_connections_of_their_own() {
-    let server = Server::start(Peer::Stall);
-    let transport = transport(&server, IDLE_TIMEOUT);
-    let uri = server.request().uri;
-    let call = transport
-        .checkout(&uri, Lane::Calls)
-        .await
-        .expect("checkout");
-    let read = transport
-        .checkout(&uri, Lane::Reads)
-        .await
-        .expect("checkout");
-    // Room on the first connection, yet a read goes on a second one ...
-    assert_ne!(call.lease.0.id, read.lease.0.id);
-    // ... which later reads share, as later calls share the first.
-    let read2 = transport
-        .checkout(&uri, Lane::Reads)
-        .await
-        .expect("checkout");
-    let call2 = transport
-        .checkout(&uri, Lane::Calls)
-        .await
-        .expect("checkout");
-    assert_eq!(read.lease.0.id, read2.lease.0.id);
-    assert_eq!(call.lease.0.id, call2.lease.0.id);
-    assert_eq!(transport.connection_count(), 2);
-    assert!(eventually(|| server.accepted() == 2).await);
 }
 
 #[tokio::test]
@@ -379,10 +339,7 @@ async fn the_peer_stream_limit_caps_a_connection() {
     let server = Server::start(Peer::OneStream);
     let transport = transport(&server, IDLE_TIMEOUT);
     let uri = server.request().uri;
-    let first = transport
-        .checkout(&uri, Lane::Calls)
-        .await
-        .expect("checkout");
+    let first = transport.checkout(&uri).await.expect("checkout");
     // Once the peer's SETTINGS are in, its limit (1) applies, well below the
     // configured one (100).
     let peer_limit = || (first.lease.0.peer_max_streams)();
@@ -391,10 +348,7 @@ async fn the_peer_stream_limit_caps_a_connection() {
         "{:?}",
         peer_limit()
     );
-    let second = transport
-        .checkout(&uri, Lane::Calls)
-        .await
-        .expect("checkout");
+    let second = transport.checkout(&uri).await.expect("checkout");
     assert_ne!(first.lease.0.id, second.lease.0.id);
     assert!(eventually(|| server.accepted() == 2).await);
 }
@@ -404,7 +358,7 @@ async fn a_session_keeps_its_connection_from_idling() {
     let server = Server::start(Peer::Stall);
     let transport = transport(&server, Duration::from_millis(200));
     let checkout = transport
-        .checkout(&server.request().uri, Lane::Calls)
+        .checkout(&server.request().uri)
         .await
         .expect("checkout");
     // A long-lived request (a session) holds its lease: not idle.
@@ -422,15 +376,9 @@ async fn an_evicted_connection_takes_no_new_requests() {
     let server = Server::start(Peer::Answer);
     let transport = transport(&server, IDLE_TIMEOUT);
     let uri = server.request().uri;
-    let first = transport
-        .checkout(&uri, Lane::Calls)
-        .await
-        .expect("checkout");
+    let first = transport.checkout(&uri).await.expect("checkout");
     first.connection().evict();
-    let second = transport
-        .checkout(&uri, Lane::Calls)
-        .await
-        .expect("checkout");
+    let second = transport.checkout(&uri).await.expect("checkout");
     assert_ne!(first.lease.0.id, second.lease.0.id);
     // A request not yet sent on the evicted connection fails unsent (and
     // can be retried safely); the new connection answers.
@@ -496,8 +444,7 @@ async fn callers_waiting_on_a_failed_connect_fail_with_it() {
     let transport = Transport::new(runtime.clone(), Arc::new(config)).expect("transport");
     let uri: http::Uri = "http://127.0.0.1:9/v1/x".parse().expect("valid URI");
     let started = Instant::now();
-    let results =
-        futures_util::future::join_all((0..5).map(|_| transport.checkout(&uri, Lane::Calls))).await;
+    let results = futures_util::future::join_all((0..5).map(|_| transport.checkout(&uri))).await;
     assert!(
         results
             .iter()
@@ -512,7 +459,7 @@ async fn callers_waiting_on_a_failed_connect_fail_with_it() {
     );
     assert_eq!(transport.host_count(), 0);
     // A later caller tries again.
-    assert!(transport.checkout(&uri, Lane::Calls).await.is_err());
+    assert!(transport.checkout(&uri).await.is_err());
     assert_eq!(runtime.attempts.load(Ordering::SeqCst), 2);
 }
 
@@ -524,7 +471,7 @@ async fn a_parked_connect_does_not_hold_up_other_callers() {
     let server = Server::start(Peer::Answer);
     let transport = transport(&server, IDLE_TIMEOUT);
     let uri = server.request().uri;
-    let mut parked = Box::pin(transport.checkout(&uri, Lane::Calls));
+    let mut parked = Box::pin(transport.checkout(&uri));
     assert!(futures_util::poll!(parked.as_mut()).is_pending());
     let result = transport.send(&server.request(), Duration::ZERO).await;
     assert!(

@@ -33,7 +33,7 @@ use crate::{
         BoxFuture, ConnectionEvent, Opening, SessionConnection,
         gate::{Gate, Limits},
     },
-    transport::{ConnectionHandle, Lane},
+    transport::ConnectionHandle,
 };
 
 /// The unary call an exactly-once resolution is waiting on.
@@ -279,7 +279,6 @@ impl<R: Runtime> Driver<R> {
                         connection,
                         request,
                         RequestBody::Channel(receiver),
-                        Lane::Calls,
                     )),
                     Err(e) => {
                         let now = self.now();
