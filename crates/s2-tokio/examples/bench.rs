@@ -17,7 +17,7 @@ use std::{
 
 use bytes::{BufMut, BytesMut};
 use clap::Parser;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use s2_test_server::Target;
 use s2_tokio::{
     BasinName, BatcherConfig, ReadItem, S2, StreamName,
@@ -162,21 +162,26 @@ async fn write_paced(
     let started = Instant::now();
     let mut records = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
-    while started.elapsed() < args.duration {
-        let due =
-            (started.elapsed().as_secs_f64() * bytes_per_sec) as u64 / args.record_size as u64;
+    loop {
+        // One clock read per step: it paces, stamps the record and times
+        // the acks found ready with the first one.
+        let now = Instant::now();
+        let elapsed = now - started;
+        if elapsed >= args.duration {
+            break;
+        }
+        let due = (elapsed.as_secs_f64() * bytes_per_sec) as u64 / args.record_size as u64;
         if records >= due {
             tokio::select! {
                 biased;
                 (sent, ack) = next_ack(&mut pending) => {
                     ack?;
-                    latencies.record(sent.elapsed());
+                    time_ready_acks(sent, &mut pending, &mut latencies)?;
                 }
                 _ = tick.tick() => {}
             }
             continue;
         }
-        let now = Instant::now();
         let mut body = BytesMut::with_capacity(body_len);
         body.put_u64((now - epoch).as_nanos() as u64);
         body.put_slice(&filler[..body_len - STAMP]);
@@ -186,7 +191,7 @@ async fn write_paced(
             biased;
             (sent, ack) = next_ack(&mut pending) => {
                 ack?;
-                latencies.record(sent.elapsed());
+                time_ready_acks(sent, &mut pending, &mut latencies)?;
             }
             ack = producer.submit(AppendRecord::new(body.freeze())) => {
                 pending.push_back((now, ack?));
@@ -206,6 +211,27 @@ async fn write_paced(
         elapsed,
         ack_latencies: latencies,
     })
+}
+
+/// Times an ack just resolved (sent at `sent`), and the pending acks
+/// after it that are ready too (a batch's records are acknowledged
+/// together), with one clock read.
+fn time_ready_acks(
+    sent: Instant,
+    pending: &mut VecDeque<(Instant, s2_tokio::RecordAckFuture)>,
+    latencies: &mut Histogram,
+) -> Result<(), s2_tokio::Error> {
+    let now = Instant::now();
+    latencies.record(now - sent);
+    while let Some((sent, ack)) = pending.front_mut() {
+        let Some(ack) = ack.now_or_never() else {
+            break;
+        };
+        ack?;
+        latencies.record(now - *sent);
+        pending.pop_front();
+    }
+    Ok(())
 }
 
 /// The oldest pending ack, once it resolves (never, while there is none).
