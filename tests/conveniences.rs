@@ -331,3 +331,27 @@ pub async fn a_producer_on_a_small_cap_without_linger_never_waits_forever<R: Run
         futures_util::future::Either::Right(_) => panic!("the producer waited forever for room"),
     }
 }
+
+/// A producer refused for its batcher config (its append session was set
+/// up, its driver never ran) leaves nothing for `close` to wait on: the
+/// client closes at once, and a producer made before still drains.
+pub async fn a_refused_producer_holds_up_no_close<R: Runtime + Default>(_: S2<R>) {
+    let s2 = crate::client::<R>();
+    let stream = crate::fresh_stream(&s2, "refused-producer").await;
+    let producer = stream
+        .producer(BatcherConfig::default().with_linger(Some(std::time::Duration::from_secs(600))))
+        .expect("producer");
+    let ack = producer
+        .submit(AppendRecord::new("before the refused one"))
+        .await
+        .expect("submit");
+    match stream.producer(BatcherConfig::default().with_max_records(0)) {
+        Err(Error::Validation(_)) => {}
+        Err(e) => panic!("refused with {e}"),
+        Ok(_) => panic!("a producer of batches of no record"),
+    }
+    s2.close_within(std::time::Duration::from_secs(10))
+        .await
+        .expect("close waits only for the producer that runs");
+    assert_eq!(ack.await.expect("drained by close").seq_num, 0);
+}

@@ -308,3 +308,78 @@ pub async fn conditioned_unary_append_is_exactly_once<R: Runtime + Default>(s2: 
     let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
     assert_eq!(bodies, vec!["once", "only"]);
 }
+
+/// A producer polls its append session's driver in its own task: 20 000
+/// conditioned records through cuts and one response stall past the ack
+/// timeout (the session evicts, reconnects and resolves with unary calls
+/// polled from the producer's task) land exactly once, in order, each ack
+/// where its record is; `close` of the client then ends at once.
+pub async fn exactly_once_producer_through_cuts_and_a_stall<R: Runtime + Default>(s2: S2<R>) {
+    let Some(proxy) = crate::proxy() else { return };
+    let direct = fresh_stream(&s2, "pxonce").await;
+    let client = client_through::<R>(&proxy, AppendRetryPolicy::NoSideEffects);
+    let faulty = client
+        .basin(direct.basin_name().clone())
+        .stream(direct.name().clone());
+
+    const RECORDS: u64 = 20_000;
+    let producer = faulty
+        .producer(
+            s2_client::BatcherConfig::default()
+                .with_max_records(50)
+                .with_match_seq_num(Some(0)),
+        )
+        .expect("producer");
+    let mut acks = Vec::with_capacity(RECORDS as usize);
+    for i in 0..RECORDS {
+        acks.push(
+            producer
+                .submit(AppendRecord::new(record_body(0, i)))
+                .await
+                .expect("submit"),
+        );
+        if i == 0 {
+            producer.flush().await.expect("first record");
+        }
+        if i % 1_000 == 500 {
+            // Let batches reach the wire, then cut under them.
+            R::default().sleep(Duration::from_millis(1)).await;
+            proxy.cut();
+        }
+        if i == 10_250 {
+            R::default().sleep(Duration::from_millis(1)).await;
+            proxy.stall_responses(Duration::from_secs(3));
+        }
+    }
+    let closed = R::default().sleep(Duration::from_secs(60));
+    match futures_util::future::select(Box::pin(producer.close()), closed).await {
+        futures_util::future::Either::Left((result, _)) => result.expect("close"),
+        futures_util::future::Either::Right(_) => panic!("the producer's close hung"),
+    }
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = ack.await.expect("ack");
+        assert_eq!(ack.seq_num, i as u64, "ack {i} position");
+    }
+    client
+        .close_within(Duration::from_secs(10))
+        .await
+        .expect("the client's close waits for nothing left");
+    let read = read_back(&direct).await;
+    let expected: Vec<String> = (0..RECORDS).map(|i| record_body(0, i)).collect();
+    let (lost, duplicated) = lost_and_duplicated(&read, &expected);
+    eprintln!(
+        "exactly-once producer: {} records, {} cuts, {} connections: lost {lost}, duplicated {duplicated}",
+        expected.len(),
+        proxy.cuts(),
+        proxy.connections()
+    );
+    assert!(proxy.cuts() >= 20);
+    assert_eq!((lost, duplicated), (0, 0));
+    assert_eq!(read.len(), expected.len());
+    assert!(
+        read.iter()
+            .zip(&expected)
+            .all(|(r, e)| r.body == e.as_bytes()),
+        "order"
+    );
+}

@@ -119,6 +119,7 @@ macro_rules! conformance_tests {
             at_least_once_resends_after_cut,
             no_side_effects_fails_precisely,
             conditioned_unary_append_is_exactly_once,
+            exactly_once_producer_through_cuts_and_a_stall,
         );
         $crate::conformance_tests!(@in bounds, $runtime, $block_on;
             unary_read_waits_past_the_request_timeout,
@@ -165,6 +166,7 @@ macro_rules! conformance_tests {
             close_drains_lingering_producer_records,
             a_producer_on_a_small_cap_without_linger_never_waits_forever,
             close_times_out_on_a_stalled_session,
+            a_refused_producer_holds_up_no_close,
         );
         $crate::conformance_tests!(@in stream_config, $runtime, $block_on;
             create_on_append_takes_the_handle_config,
