@@ -196,6 +196,7 @@ macro_rules! conformance_tests {
             append_session_advice_replaces_the_connection,
             many_sessions_leave_room_for_unary_calls,
             a_slow_consumer_stalls_no_other_session,
+            acks_do_not_wait_behind_read_batches,
         );
     };
     (@in $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {

@@ -343,3 +343,40 @@ pub async fn a_slow_consumer_stalls_no_other_session<R: Runtime + Default>(s2: S
     );
     drop(stalled);
 }
+
+/// An append's ack does not wait behind a read batch on the same
+/// connection. s2-lite leaves Nagle's algorithm on: after writing a batch to
+/// a tailing read session it holds the ack, a small write, until the client
+/// has acknowledged that batch at the TCP level, which a client with nothing
+/// to send delays by up to 40 ms (Linux's delayed ACK). Each append here
+/// waits for its ack before the next, so the client sends nothing meanwhile.
+pub async fn acks_do_not_wait_behind_read_batches<R: Runtime + Default>(s2: S2<R>) {
+    let stream = crate::fresh_stream(&s2, "prompt-acks").await;
+    let mut tail = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    let session = stream.append_session_handle();
+    let mut latencies = Vec::new();
+    for i in 0..20u64 {
+        let input = AppendInput::new(vec![AppendRecord::new(vec![7u8; 1024])]).expect("valid");
+        let started = Instant::now();
+        let ack = session.submit(input).await.expect("submitted");
+        let ack = ack.await.expect("acked");
+        latencies.push(started.elapsed());
+        assert_eq!(ack.start.seq_num, i);
+        // The follower takes its batch, so the server writes to it again.
+        loop {
+            match tail.next().await.expect("tailing").expect("read") {
+                ReadItem::Batch(batch) if batch.records.last().is_some_and(|r| r.seq_num == i) => {
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    latencies.sort_unstable();
+    let median = latencies[latencies.len() / 2];
+    assert!(
+        median < Duration::from_millis(30),
+        "median ack latency {median:?} (all: {latencies:?}): acks waited for the \
+         client's delayed TCP acknowledgement"
+    );
+}

@@ -24,7 +24,7 @@ use async_io::{Async, Timer};
 use futures_executor::ThreadPool;
 use s2_client::{
     BasinName, Runtime, S2, StreamName,
-    runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task},
+    runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task},
     types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
 };
 use s2_test_server::{Target, env_or};
@@ -63,15 +63,18 @@ impl Runtime for PoolRuntime {
                 .ok_or_else(|| io::Error::other("the host has no address"))?;
             let tcp = Async::<TcpStream>::connect(addr).await?;
             tcp.get_ref().set_nodelay(true)?;
+            // Acknowledge at once what arrives, so a server using Nagle's
+            // algorithm does not hold acks back.
+            let acks = PromptAcks::of(&tcp)?;
             // hyper reads and writes through its own I/O traits; `FuturesIo`
             // adapts the futures-io ones.
             match &target.tls {
-                None => Ok(Box::new(FuturesIo::new(tcp)) as BoxIo),
+                None => Ok(Box::new(acks.wrap(FuturesIo::new(tcp))) as BoxIo),
                 Some(config) => {
                     let tls = futures_rustls::TlsConnector::from(config.clone())
                         .connect(target.server_name()?, tcp)
                         .await?;
-                    Ok(Box::new(FuturesIo::new(tls)) as BoxIo)
+                    Ok(Box::new(acks.wrap(FuturesIo::new(tls))) as BoxIo)
                 }
             }
         })

@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
+use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task};
 pub use s2_client::*;
 use smol_hyper::rt::FuturesIo;
 
@@ -58,14 +58,15 @@ impl s2_client::Runtime for AsyncStdRuntime {
             let tcp =
                 async_std::net::TcpStream::connect((target.host.as_str(), target.port)).await?;
             tcp.set_nodelay(true)?;
+            let acks = PromptAcks::of(&tcp)?;
             match &target.tls {
-                None => Ok(Box::new(FuturesIo::new(tcp)) as BoxIo),
+                None => Ok(Box::new(acks.wrap(FuturesIo::new(tcp))) as BoxIo),
                 Some(config) => {
                     let name = target.server_name()?;
                     let tls = futures_rustls::TlsConnector::from(config.clone())
                         .connect(name, tcp)
                         .await?;
-                    Ok(Box::new(FuturesIo::new(tls)) as BoxIo)
+                    Ok(Box::new(acks.wrap(FuturesIo::new(tls))) as BoxIo)
                 }
             }
         })

@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
-use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
+use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task};
 pub use s2_client::*;
 
 /// The tokio runtime, as the client's [`Runtime`]: tasks
@@ -45,14 +45,15 @@ impl s2_client::Runtime for TokioRuntime {
         Box::pin(async move {
             let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port)).await?;
             tcp.set_nodelay(true)?;
+            let acks = PromptAcks::of(&tcp)?;
             match &target.tls {
-                None => Ok(Box::new(TokioIo::new(tcp)) as BoxIo),
+                None => Ok(Box::new(acks.wrap(TokioIo::new(tcp))) as BoxIo),
                 Some(config) => {
                     let name = target.server_name()?;
                     let tls = tokio_rustls::TlsConnector::from(config.clone())
                         .connect(name, tcp)
                         .await?;
-                    Ok(Box::new(TokioIo::new(tls)) as BoxIo)
+                    Ok(Box::new(acks.wrap(TokioIo::new(tls))) as BoxIo)
                 }
             }
         })

@@ -14,8 +14,10 @@ use std::{
 };
 
 mod deadline;
+mod prompt_acks;
 
 pub(crate) use deadline::Deadline;
+pub use prompt_acks::{PromptAcks, PromptAcksIo};
 
 /// A connection the client can speak HTTP/2 over.
 pub trait Io: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static {}
@@ -87,7 +89,8 @@ pub trait Runtime: Send + Sync + Clone + Unpin + 'static {
     fn now(&self) -> Instant;
 
     /// Opens a TCP connection (with `TCP_NODELAY`), wrapped in TLS when the
-    /// target asks for it.
+    /// target asks for it, and in [`PromptAcks`] so that a server using
+    /// Nagle's algorithm does not hold acks back.
     fn connect(&self, target: ConnectTarget) -> ConnectFuture;
 }
 
