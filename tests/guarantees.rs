@@ -343,8 +343,14 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
         .expect("client")
         .basin(direct.basin_name().clone())
         .stream(direct.name().clone());
+    // No linger: a batch closes when full, so records cut off mid-batch
+    // stay in the producer until the session's failure answers them.
     let producer = faulty
-        .producer(BatcherConfig::default().with_max_records(10))
+        .producer(
+            BatcherConfig::default()
+                .with_max_records(10)
+                .with_linger(None),
+        )
         .expect("producer");
     let mut futures = Vec::new();
     for i in 0..20_000 {
@@ -362,6 +368,10 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
             // to put batches on the wire, then cut under them.
             sleep::<R>(Duration::from_millis(1)).await;
             proxy.cut();
+            // Nothing more joins the open batch (records 250.. of this
+            // round) before the session has heard of the cut: if it fails
+            // for it, they were certainly not applied.
+            sleep::<R>(Duration::from_millis(200)).await;
         }
     }
     let _ = producer.close().await;
