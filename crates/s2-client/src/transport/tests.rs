@@ -37,7 +37,10 @@ impl Runtime for Tokio {
         Box::pin(async move {
             let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port)).await?;
             tcp.set_nodelay(true)?;
-            Ok(Box::new(TokioIo::new(tcp)) as BoxIo)
+            // As the shipped runtimes: the connection keeps a duplicate of
+            // its socket, which must not keep it open once dropped.
+            let acks = crate::runtime::PromptAcks::of(&tcp)?;
+            Ok(Box::new(acks.wrap(TokioIo::new(tcp))) as BoxIo)
         })
     }
 }
