@@ -12,7 +12,7 @@ started afresh for every run, so no client finds it holding what an earlier
 run wrote; the order within a pair alternates). Medians over the
 runs are printed per client, then the ratios ours/official: CPU per GiB
 written, write throughput, RSS, ack p50/p99, catch-up. The saturation
-scenario runs at most 5 s (see SCENARIOS); a run during which the server
+scenario runs at most 4 s (see SCENARIOS); a run during which the server
 held writes back is marked.
 """
 
@@ -38,7 +38,7 @@ SCENARIOS = {
     # because an in-memory s2-lite stalls writes for seconds once about
     # 1.5 GB are written (SlateDB's `max_unflushed_bytes` backpressure),
     # which would measure the server, not the client.
-    "8k-max": (8192, 2000, 5),
+    "8k-max": (8192, 2000, 4),
 }
 
 # What the server logs when it holds writes back.
