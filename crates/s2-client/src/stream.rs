@@ -14,7 +14,7 @@ use s2_core::{
 
 use futures_core::Stream as AsyncStream;
 
-use s2_core::batcher::BatcherConfig;
+use s2_core::batcher::{Batcher, BatcherConfig};
 
 use crate::{
     inner::ClientInner,
@@ -315,13 +315,15 @@ impl<R: Runtime> Stream<R> {
         options: &AppendSessionOptions,
     ) -> Result<Producer, Error> {
         self.inner.check_open()?;
+        // Refused before any session starts.
+        let batcher = Batcher::new(config)?;
         let (session, session_task) = self.start_session(options, CloseStops::Producer);
-        Producer::start(
+        Ok(Producer::start(
             self.inner.transport.runtime().clone(),
             session,
             session_task,
-            config,
+            batcher,
             &self.inner.sessions,
-        )
+        ))
     }
 }

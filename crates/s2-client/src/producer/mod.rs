@@ -16,7 +16,7 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::FutureExt;
 use s2_core::{
     Error,
-    batcher::{Batcher, BatcherConfig},
+    batcher::Batcher,
     types::{AppendAck, AppendRecord, MeteredBytes},
 };
 
@@ -136,10 +136,10 @@ impl Producer {
         runtime: R,
         session: AppendSessionHandle,
         session_task: Task,
-        config: BatcherConfig,
+        batcher: Batcher,
         sessions: &crate::inner::Sessions,
-    ) -> Result<Self, Error> {
-        let batcher = Batcher::new(config.clone())?;
+    ) -> Self {
+        let max_batch_bytes = batcher.config().max_bytes;
         // The session's cap covers everything the producer holds, batches
         // being filled included (as the official SDKs count it), so no more
         // is queued in front of the session than it would take. It is at
@@ -150,7 +150,7 @@ impl Producer {
             max_bytes: session
                 .limits()
                 .max_bytes
-                .max(config.max_bytes.saturating_mul(2)),
+                .max(max_batch_bytes.saturating_mul(2)),
             max_items: usize::MAX,
         };
         let gate = Arc::new(Gate::new(Intake::new(batcher), limits));
@@ -180,11 +180,11 @@ impl Producer {
             drop(over);
         }));
         let clock = runtime;
-        Ok(Self {
+        Self {
             gate,
             commands,
             now: Arc::new(move || clock.now()),
-        })
+        }
     }
 
     /// Submits one record: waits while the caps are reached, then resolves
