@@ -70,78 +70,123 @@ pub(crate) fn record_sizes(record: &AppendRecord) -> RecordSizes {
 /// Appends `records`, each as field 1 of an `AppendInput`.
 pub(crate) fn encode_records(records: &[AppendRecord], buf: &mut impl BufMut) {
     // One scratch for the batch: zeroing it per record showed in profiles.
-    let mut prefix = Scratch::default();
+    let mut scratch = Scratch::default();
     for record in records {
-        encode_record(record, &mut prefix, buf);
+        // Everything before the body goes out in one `put_slice` when it
+        // fits the scratch (a few small headers): per-call overhead, not
+        // copying, is what a record of 1 KiB pays for.
+        match scratch.record_prefix(record) {
+            Some(prefix) => buf.put_slice(prefix),
+            None => put_record_prefix(record, buf),
+        }
+        buf.put_slice(&record.body);
     }
 }
 
-/// Appends `record` as field 1 of an `AppendInput`; `prefix` is empty.
-fn encode_record(record: &AppendRecord, prefix: &mut Scratch, buf: &mut impl BufMut) {
-    // Everything before the body goes out in one `put_slice` when it fits
-    // the scratch (a few small headers): per-call overhead, not copying, is
-    // what a record of 1 KiB pays for.
-    prefix.put_u8(len_key(1));
-    prefix.put_varint(record_fields_len(record) as u64);
+/// Appends everything of `record` before its body, field by field: for
+/// records whose headers do not fit the scratch.
+#[cold]
+fn put_record_prefix(record: &AppendRecord, buf: &mut impl BufMut) {
+    buf.put_u8(len_key(1));
+    put_varint(record_fields_len(record) as u64, buf);
     if let Some(timestamp) = record.timestamp {
-        prefix.put_u8(varint_key(1));
-        prefix.put_varint(timestamp);
+        buf.put_u8(varint_key(1));
+        put_varint(timestamp, buf);
     }
     for header in &record.headers {
-        let fields_len = header_fields_len(header);
-        // Keep room for the body's key and length after this header.
-        if prefix.room() < nested_len(fields_len) + BODY_PREFIX_MAX {
-            buf.put_slice(prefix.take());
-            buf.put_u8(len_key(2));
-            put_varint(fields_len as u64, buf);
-            put_bytes(1, &header.name, buf);
-            put_bytes(2, &header.value, buf);
-            continue;
-        }
-        prefix.put_u8(len_key(2));
-        prefix.put_varint(fields_len as u64);
-        prefix.put_bytes(1, &header.name);
-        prefix.put_bytes(2, &header.value);
+        buf.put_u8(len_key(2));
+        put_varint(header_fields_len(header) as u64, buf);
+        put_bytes(1, &header.name, buf);
+        put_bytes(2, &header.value, buf);
     }
     if !record.body.is_empty() {
-        prefix.put_u8(len_key(3));
-        prefix.put_varint(record.body.len() as u64);
+        buf.put_u8(len_key(3));
+        put_varint(record.body.len() as u64, buf);
     }
-    buf.put_slice(prefix.take());
-    buf.put_slice(&record.body);
 }
+
+/// A record's key and length, at most: one byte and a 10-byte varint.
+const RECORD_PREFIX_MAX: usize = 11;
 
 /// The body's key and its length as a varint, at most.
 const BODY_PREFIX_MAX: usize = 11;
 
-/// A small stack buffer for the bytes around a record's body.
-struct Scratch {
-    bytes: [u8; 128],
-    len: usize,
-}
+/// A small stack buffer for the bytes before a record's body.
+struct Scratch([u8; 128]);
 
 impl Default for Scratch {
     fn default() -> Self {
-        Self {
-            bytes: [0; 128],
-            len: 0,
-        }
+        Self([0; 128])
     }
 }
 
 impl Scratch {
-    /// Room left. The record's own key, length and timestamp (22 bytes at
-    /// most) always fit an empty scratch; headers are written only when the
-    /// body's prefix still fits after them.
+    /// Everything of `record` before its body, in one pass over its
+    /// headers, or `None` when its headers do not fit.
+    ///
+    /// The fields are written first, after room for the record's key and
+    /// length; the length, known once they are written, is then put right
+    /// in front of them.
+    #[inline]
+    fn record_prefix(&mut self, record: &AppendRecord) -> Option<&[u8]> {
+        // A cursor local to this call keeps its position in a register:
+        // kept beside the bytes, it went back to memory after every byte.
+        let mut fields = Cursor {
+            bytes: &mut self.0,
+            pos: RECORD_PREFIX_MAX,
+        };
+        if let Some(timestamp) = record.timestamp {
+            fields.put_u8(varint_key(1));
+            fields.put_varint(timestamp);
+        }
+        for header in &record.headers {
+            let fields_len = header_fields_len(header);
+            // Keep room for the body's key and length after this header.
+            if fields.room() < nested_len(fields_len) + BODY_PREFIX_MAX {
+                return None;
+            }
+            fields.put_u8(len_key(2));
+            fields.put_varint(fields_len as u64);
+            fields.put_bytes(1, &header.name);
+            fields.put_bytes(2, &header.value);
+        }
+        if !record.body.is_empty() {
+            fields.put_u8(len_key(3));
+            fields.put_varint(record.body.len() as u64);
+        }
+        let end = fields.pos;
+        let fields_len = (end - RECORD_PREFIX_MAX + record.body.len()) as u64;
+        let start = RECORD_PREFIX_MAX - 1 - encoded_len_varint(fields_len);
+        let mut key = Cursor {
+            bytes: &mut self.0,
+            pos: start,
+        };
+        key.put_u8(len_key(1));
+        key.put_varint(fields_len);
+        debug_assert_eq!(key.pos, RECORD_PREFIX_MAX);
+        Some(&self.0[start..end])
+    }
+}
+
+/// Writes into a [`Scratch`]; callers check the room first.
+struct Cursor<'a> {
+    bytes: &'a mut [u8; 128],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    /// Room left. The timestamp (11 bytes at most) always fits after the
+    /// record's prefix; headers are written only when the body's prefix
+    /// still fits after them.
     #[inline]
     fn room(&self) -> usize {
-        self.bytes.len() - self.len
+        self.bytes.len() - self.pos
     }
 
     #[inline]
     fn put_u8(&mut self, byte: u8) {
-        self.bytes[self.len] = byte;
-        self.len += 1;
+        self.bytes[self.pos] = byte;
+        self.pos += 1;
     }
 
     #[inline]
@@ -158,16 +203,9 @@ impl Scratch {
         if !value.is_empty() {
             self.put_u8(len_key(tag));
             self.put_varint(value.len() as u64);
-            self.bytes[self.len..self.len + value.len()].copy_from_slice(value);
-            self.len += value.len();
+            self.bytes[self.pos..self.pos + value.len()].copy_from_slice(value);
+            self.pos += value.len();
         }
-    }
-
-    /// The bytes written so far; the scratch is empty afterwards.
-    #[inline]
-    fn take(&mut self) -> &[u8] {
-        let len = std::mem::take(&mut self.len);
-        &self.bytes[..len]
     }
 }
 
