@@ -84,7 +84,7 @@ use crate::{
     api::error_from_parts,
     backoff::Backoff,
     error::{Error, ProtocolError, ValidationError},
-    frame::{Frame, FrameDecoder, FrameError, FrameLimits, encode_message},
+    frame::{Frame, FrameDecoder, FrameLimits, MAX_PAYLOAD_LEN, encode_message},
     proto,
     types::{AppendAck, AppendInput, ReadOutput, ReadRequest, StreamPosition},
 };
@@ -144,10 +144,6 @@ pub enum SubmitError {
 struct Entry {
     id: InputId,
     input: AppendInput,
-    /// The encoded frame until it is first handed to a connection. Once
-    /// written it is dropped (a resend encodes the input again), so an
-    /// unacknowledged batch is held once, not twice.
-    frame: Option<Bytes>,
     /// Times the batch was handed to a connection.
     attempts: u32,
     /// Whether some attempt may have been applied: sent on a connection
@@ -333,19 +329,14 @@ impl AppendSession {
             }
             None => None,
         };
-        self.encode_buf.clear();
         // `AppendInput::new` keeps an input within one frame, but a decoded
         // one (`AppendInput` is a public `prost::Message`) is not checked.
-        if let Err(e) = encode_message(&mut self.encode_buf, &input, self.config.compression) {
-            self.encode_buf.clear();
-            let encoded_bytes = match e {
-                FrameError::PayloadTooLarge { len, .. } => len,
-                _ => prost::Message::encoded_len(&input),
-            };
+        // The frame itself is encoded when a connection can take it.
+        let encoded_bytes = prost::Message::encoded_len(&input);
+        if encoded_bytes > MAX_PAYLOAD_LEN {
             let error = ValidationError::EncodedBatchTooLarge { encoded_bytes };
             return Err(SubmitError::Invalid(input, error));
         }
-        let frame = self.encode_buf.split().freeze();
         self.next_match = next_match;
         let id = self.next_id;
         self.next_id += 1;
@@ -353,7 +344,6 @@ impl AppendSession {
         self.pending.push_back(Entry {
             id,
             input,
-            frame: Some(frame),
             attempts: 0,
             maybe_landed: false,
         });
@@ -513,8 +503,12 @@ impl AppendSession {
 
     /// The next frame to write on a connection. Every frame goes to the
     /// connection it names; frames for an older connection never appear.
-    /// Poll again, until `None`, after [`poll_event`](Self::poll_event) is
-    /// drained: a [`Connect`](AppendEvent::Connect) precedes its frames.
+    /// Poll after [`poll_event`](Self::poll_event) is drained (a
+    /// [`Connect`](AppendEvent::Connect) precedes its frames), until `None`
+    /// or until the connection has no room: a frame is encoded when taken,
+    /// and one not taken yet waits here, costing no memory beyond its
+    /// input. Taking the first frame since the last ack starts the ack
+    /// timer.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<(ConnectionId, Bytes)> {
         let Phase::Connected(link) = &mut self.phase else {
@@ -529,13 +523,12 @@ impl AppendSession {
         if link.ack_deadline.is_none() {
             link.ack_deadline = Some(deadline(now, self.config.ack_timeout));
         }
-        let frame = entry.frame.take().unwrap_or_else(|| {
-            self.encode_buf.clear();
-            encode_message(&mut self.encode_buf, &entry.input, self.config.compression)
-                .expect("the input was encoded at submit, and encoding is deterministic");
-            self.encode_buf.split().freeze()
-        });
-        Some((link.id, frame))
+        // Encoded only now, and again for a resend: a batch waiting for a
+        // connection, or for its ack, is held once, not twice.
+        self.encode_buf.clear();
+        encode_message(&mut self.encode_buf, &entry.input, self.config.compression)
+            .expect("the input's encoded length was checked at submit");
+        Some((link.id, self.encode_buf.split().freeze()))
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) is next due. Poll again
