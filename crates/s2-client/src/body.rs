@@ -2,12 +2,13 @@
 //! for sessions.
 
 use std::{
+    future::Future,
     pin::Pin,
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
-use futures_channel::mpsc;
+use futures_channel::{mpsc, oneshot};
 use futures_core::Stream;
 use http_body::{Body, Frame, SizeHint};
 
@@ -15,9 +16,46 @@ use http_body::{Body, Frame, SizeHint};
 pub(crate) enum RequestBody {
     /// A complete body, sent at once.
     Full(Option<Bytes>),
-    /// Frames sent as the session produces them; the body ends when the
-    /// sender is dropped, and is reset (RST_STREAM) when an error is sent.
-    Channel(mpsc::UnboundedReceiver<Result<Bytes, std::io::Error>>),
+    /// Frames sent through a [`FrameSender`] as HTTP/2 takes them.
+    Frames {
+        frames: mpsc::Receiver<Bytes>,
+        /// Fires on [`FrameSender::abort`]; `None` once the sender is gone
+        /// without aborting.
+        abort: Option<oneshot::Receiver<()>>,
+    },
+}
+
+/// Sends a session's frames into its request body, one at a time: a frame
+/// waits with its sender until HTTP/2 has taken the one before, rather than
+/// piling up in a queue beside HTTP/2's own send buffer.
+///
+/// Dropping the sender ends the body once its frame is taken; [`abort`]
+/// resets it (RST_STREAM) at once.
+///
+/// [`abort`]: Self::abort
+pub(crate) struct FrameSender {
+    frames: mpsc::Sender<Bytes>,
+    abort: oneshot::Sender<()>,
+}
+
+impl FrameSender {
+    /// Ready when the body can take a frame; a closed body is never ready.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        self.frames.poll_ready(cx).map_err(|_| ())
+    }
+
+    /// Sends `frame`; call only once [`poll_ready`](Self::poll_ready) said
+    /// there is room.
+    pub(crate) fn send(&mut self, frame: Bytes) {
+        // A closed body means the connection is failing; the session hears
+        // about it from the response side.
+        let _ = self.frames.start_send(frame);
+    }
+
+    /// Resets the body: the server takes nothing more from it.
+    pub(crate) fn abort(self) {
+        let _ = self.abort.send(());
+    }
 }
 
 impl RequestBody {
@@ -27,6 +65,18 @@ impl RequestBody {
         } else {
             Self::Full(Some(bytes))
         }
+    }
+
+    /// A body of frames, and the sender that feeds it.
+    pub(crate) fn frames() -> (FrameSender, Self) {
+        // No buffer: the sender's own slot holds the one frame in waiting.
+        let (frames, frames_rx) = mpsc::channel(0);
+        let (abort, abort_rx) = oneshot::channel();
+        let body = Self::Frames {
+            frames: frames_rx,
+            abort: Some(abort_rx),
+        };
+        (FrameSender { frames, abort }, body)
     }
 }
 
@@ -40,9 +90,23 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Channel(rx) => Pin::new(rx)
-                .poll_next(cx)
-                .map(|chunk| chunk.map(|b| b.map(Frame::data))),
+            Self::Frames { frames, abort } => {
+                if let Some(signal) = abort {
+                    match Pin::new(signal).poll(cx) {
+                        Poll::Ready(Ok(())) => {
+                            *abort = None;
+                            let reset = std::io::Error::other("connection abandoned");
+                            return Poll::Ready(Some(Err(reset)));
+                        }
+                        // Dropped without aborting: the body ends cleanly.
+                        Poll::Ready(Err(oneshot::Canceled)) => *abort = None,
+                        Poll::Pending => {}
+                    }
+                }
+                Pin::new(frames)
+                    .poll_next(cx)
+                    .map(|frame| frame.map(|b| Ok(Frame::data(b))))
+            }
         }
     }
 
@@ -53,7 +117,7 @@ impl Body for RequestBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            Self::Channel(_) => SizeHint::default(),
+            Self::Frames { .. } => SizeHint::default(),
         }
     }
 }

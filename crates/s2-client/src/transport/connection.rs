@@ -21,6 +21,10 @@ use crate::{
     sync::Mutex,
 };
 
+/// Bytes of a stream's request body HTTP/2 holds before it stops asking
+/// for more (hyper's default is 1 MiB). A whole frame is taken even past it.
+const SEND_BUFFER: usize = 64 * 1024;
+
 /// Reads the peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` from a
 /// connection driven by its task (it may change at any time).
 type PeerMaxStreams = Box<dyn Fn() -> Option<usize> + Send + Sync>;
@@ -205,6 +209,10 @@ impl<R: Runtime> Transport<R> {
                 .initial_stream_window_size(stream_window)
                 .initial_connection_window_size(connection_window)
                 .max_frame_size(Some(256 * 1024))
+                // A session's next frame waits with the session, encoded
+                // only when taken; HTTP/2 asks for it once less than this
+                // is left to write of the ones it holds.
+                .max_send_buf_size(SEND_BUFFER)
                 // Until the peer's SETTINGS say otherwise.
                 .initial_max_send_streams(Some(max_requests));
             if let Some(interval) = self.config.keepalive_interval {

@@ -7,7 +7,6 @@ use std::{
     task::{Context, Poll},
 };
 
-use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_util::{StreamExt, future::poll_fn};
 use s2_core::{
@@ -25,7 +24,7 @@ use s2_core::{
 
 use super::{Awaiting, Command, Failure, refused};
 use crate::{
-    body::RequestBody,
+    body::{FrameSender, RequestBody},
     inner::ClientInner,
     retry::execute,
     runtime::{Deadline, Runtime, Task},
@@ -110,10 +109,7 @@ struct Driver<R: Runtime> {
     acks: VecDeque<Awaiting>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     connection: SessionConnection,
-    outgoing: Option<(
-        ConnectionId,
-        mpsc::UnboundedSender<Result<Bytes, std::io::Error>>,
-    )>,
+    outgoing: Option<(ConnectionId, FrameSender)>,
     unary: Option<Unary>,
     deadline: Deadline,
     /// The HTTP/2 connection of the session connection when the timer last
@@ -227,7 +223,8 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
-    /// Drains the machine's events and frames, acting on each.
+    /// Drains the machine's events, acting on each. Its frames go out in
+    /// [`drive_outgoing`](Self::drive_outgoing), as the body takes them.
     fn drain(&mut self) {
         loop {
             if let Some(command) = self.waiting.take() {
@@ -237,17 +234,6 @@ impl<R: Runtime> Driver<R> {
             while let Some(event) = self.machine.poll_event() {
                 progressed = true;
                 self.handle_event(event);
-            }
-            let now = self.now();
-            while let Some((connection, frame)) = self.machine.poll_transmit(now) {
-                progressed = true;
-                if let Some((c, sender)) = &self.outgoing
-                    && *c == connection
-                {
-                    // A closed body means the connection is failing; the
-                    // machine hears about it from the response side.
-                    let _ = sender.unbounded_send(Ok(frame));
-                }
             }
             if !progressed {
                 // A timeout the machine did not drop the connection for.
@@ -265,7 +251,7 @@ impl<R: Runtime> Driver<R> {
                 self.connection
                     .log_connect(connection, crate::metrics::Session::Append, now);
                 self.abort_connection();
-                let (sender, receiver) = mpsc::unbounded();
+                let (sender, body) = RequestBody::frames();
                 self.outgoing = Some((connection, sender));
                 match self.inner.api.session_request(
                     &self.basin,
@@ -278,7 +264,7 @@ impl<R: Runtime> Driver<R> {
                         self.inner.clone(),
                         connection,
                         request,
-                        RequestBody::Channel(receiver),
+                        body,
                     )),
                     Err(e) => {
                         let now = self.now();
@@ -422,7 +408,7 @@ impl<R: Runtime> Driver<R> {
     /// batches from it, and drops it.
     fn abort_connection(&mut self) {
         if let Some((_, sender)) = self.outgoing.take() {
-            let _ = sender.unbounded_send(Err(std::io::Error::other("connection abandoned")));
+            sender.abort();
         }
         self.connection.close();
     }
@@ -431,6 +417,9 @@ impl<R: Runtime> Driver<R> {
     /// bytes, a unary answer, or the timer. Each step is polled, so each
     /// registers its waker, before any is acted on again by `drain`.
     fn poll_inputs(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // First, while every event is drained: a frame must not overtake
+        // the `Connect` of its connection.
+        self.drive_outgoing(cx);
         let ready = self.drive_commands(cx)
             | self.drive_connection(cx)
             | self.drive_unary(cx)
@@ -439,6 +428,29 @@ impl<R: Runtime> Driver<R> {
             Poll::Ready(())
         } else {
             Poll::Pending
+        }
+    }
+
+    /// Hands the machine's frames to the session connection's body while it
+    /// takes them. A frame is encoded only then, so a batch waiting behind
+    /// HTTP/2's send buffer is held once (as its records), not twice. Makes
+    /// no event for [`drain`](Self::drain), so it reports no progress.
+    fn drive_outgoing(&mut self, cx: &mut Context<'_>) {
+        let Some((connection, body)) = self.outgoing.as_mut() else {
+            return;
+        };
+        let mut now = None;
+        // A closed body is never ready: the connection is failing, and the
+        // machine hears about it from the response side.
+        while let Poll::Ready(Ok(())) = body.poll_ready(cx) {
+            let now = *now.get_or_insert_with(|| self.runtime.now());
+            let Some((to, frame)) = self.machine.poll_transmit(now) else {
+                return;
+            };
+            debug_assert_eq!(to, *connection, "a Connect precedes its frames");
+            if to == *connection {
+                body.send(frame);
+            }
         }
     }
 
