@@ -121,3 +121,67 @@ impl Body for RequestBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use http_body::Body;
+
+    use super::*;
+
+    fn poll_body(body: &mut RequestBody) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        Pin::new(body)
+            .poll_frame(&mut cx)
+            .map(|frame| frame.map(|f| f.map(|f| f.into_data().expect("a data frame"))))
+    }
+
+    fn ready(sender: &mut FrameSender) -> Poll<Result<(), ()>> {
+        sender.poll_ready(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn one_frame_waits_until_the_body_takes_it() {
+        let (mut sender, mut body) = RequestBody::frames();
+        assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
+        sender.send(Bytes::from_static(b"one"));
+        // No second frame until the first is taken.
+        assert!(ready(&mut sender).is_pending());
+        assert!(ready(&mut sender).is_pending());
+        match poll_body(&mut body) {
+            Poll::Ready(Some(Ok(frame))) => assert_eq!(frame, "one"),
+            other => panic!("expected the frame, got {other:?}"),
+        }
+        assert!(poll_body(&mut body).is_pending());
+        assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
+    }
+
+    #[test]
+    fn dropping_the_sender_ends_the_body_after_its_frame() {
+        let (mut sender, mut body) = RequestBody::frames();
+        assert!(ready(&mut sender).is_ready());
+        sender.send(Bytes::from_static(b"last"));
+        drop(sender);
+        assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "last"));
+        assert!(matches!(poll_body(&mut body), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn abort_resets_at_once_even_with_a_frame_waiting() {
+        let (mut sender, mut body) = RequestBody::frames();
+        assert!(ready(&mut sender).is_ready());
+        sender.send(Bytes::from_static(b"never"));
+        sender.abort();
+        assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Err(_)))));
+    }
+
+    #[test]
+    fn a_dropped_body_is_never_ready() {
+        let (mut sender, body) = RequestBody::frames();
+        drop(body);
+        assert_eq!(ready(&mut sender), Poll::Ready(Err(())));
+        // Sending into it is harmless.
+        sender.send(Bytes::from_static(b"lost"));
+    }
+}
