@@ -12,7 +12,7 @@ use std::{
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use hyper::client::conn::http2::{self, SendRequest};
-use s2_core::{Error, api::HttpRequest};
+use s2_core::{Error, api::HttpRequest, frame};
 
 use super::{Dial, HostKey, Hosts, Transport, forget};
 use crate::{
@@ -20,6 +20,10 @@ use crate::{
     runtime::{ConnectTarget, HyperExecutor, HyperTimer, Runtime, timeout},
     sync::Mutex,
 };
+
+/// Largest HTTP/2 DATA frame the server may send: a whole session frame
+/// (prefix and body), which the decoder then hands out without copying.
+const MAX_DATA_FRAME: u32 = (frame::PREFIX_LEN + frame::MAX_FRAME_LEN) as u32;
 
 /// Bytes of a stream's request body HTTP/2 holds before it stops asking
 /// for more (hyper's default is 1 MiB). A whole frame is taken even past it.
@@ -208,7 +212,7 @@ impl<R: Runtime> Transport<R> {
                 .adaptive_window(false)
                 .initial_stream_window_size(stream_window)
                 .initial_connection_window_size(connection_window)
-                .max_frame_size(Some(256 * 1024))
+                .max_frame_size(Some(MAX_DATA_FRAME))
                 // A session's next frame waits with the session, encoded
                 // only when taken; HTTP/2 asks for it once less than this
                 // is left to write of the ones it holds.
