@@ -383,3 +383,70 @@ pub async fn exactly_once_producer_through_cuts_and_a_stall<R: Runtime + Default
         "order"
     );
 }
+
+/// An exactly-once session whose connection stops taking bytes (the proxy
+/// holds everything back, so HTTP/2's window and the sockets fill) while
+/// large batches wait to be sent: the ack timer still fires on the frames
+/// HTTP/2 took, the session reconnects, and every record lands once, in
+/// order, after the stall.
+pub async fn exactly_once_append_through_a_write_stall<R: Runtime + Default>(s2: S2<R>) {
+    let Some(proxy) = crate::proxy() else { return };
+    let direct = fresh_stream(&s2, "wstall").await;
+    let faulty = client_through::<R>(&proxy, AppendRetryPolicy::NoSideEffects)
+        .basin(direct.basin_name().clone())
+        .stream(direct.name().clone());
+
+    // 40 batches of 2 x 250 KB: far more than the sockets, the proxy and
+    // the stream's window hold while stalled.
+    const BATCHES: u64 = 40;
+    const PER_BATCH: u64 = 2;
+    let body = |b: u64, i: u64| {
+        let mut body = record_body(b, i).into_bytes();
+        body.resize(250_000, b'.');
+        body
+    };
+    let session = faulty.append_session_handle();
+    let mut acks = Vec::new();
+    for b in 0..BATCHES {
+        let records: Vec<_> = (0..PER_BATCH)
+            .map(|i| AppendRecord::new(body(b, i)))
+            .collect();
+        let mut input = AppendInput::new(records).expect("batch");
+        if b == 0 {
+            input = input.with_match_seq_num(0);
+        }
+        acks.push(session.submit(input).await.expect("submit"));
+        if b == 0 {
+            // On the wire and acknowledged before the stall.
+            R::default().sleep(Duration::from_millis(200)).await;
+            proxy.stall(Duration::from_secs(4));
+        }
+    }
+    let closed = R::default().sleep(Duration::from_secs(60));
+    match futures_util::future::select(Box::pin(session.close()), closed).await {
+        futures_util::future::Either::Left((result, _)) => result.expect("close"),
+        futures_util::future::Either::Right(_) => panic!("the session's close hung"),
+    }
+    for (b, ack) in acks.into_iter().enumerate() {
+        let ack = ack.await.expect("ack");
+        assert_eq!(ack.start.seq_num, b as u64 * PER_BATCH, "ack {b} position");
+    }
+    let read = read_back(&direct).await;
+    let expected: Vec<Vec<u8>> = (0..BATCHES)
+        .flat_map(|b| (0..PER_BATCH).map(move |i| body(b, i)))
+        .collect();
+    eprintln!(
+        "write stall: {} records read back, {} connections",
+        read.len(),
+        proxy.connections()
+    );
+    assert_eq!(read.len(), expected.len(), "records lost or duplicated");
+    assert!(
+        read.iter().zip(&expected).all(|(r, e)| r.body == e[..]),
+        "order or contents"
+    );
+    assert!(
+        proxy.connections() >= 2,
+        "the ack timeout did not reconnect"
+    );
+}

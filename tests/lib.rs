@@ -120,6 +120,7 @@ macro_rules! conformance_tests {
             no_side_effects_fails_precisely,
             conditioned_unary_append_is_exactly_once,
             exactly_once_producer_through_cuts_and_a_stall,
+            exactly_once_append_through_a_write_stall,
         );
         $crate::conformance_tests!(@in bounds, $runtime, $block_on;
             unary_read_waits_past_the_request_timeout,

@@ -1104,3 +1104,102 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
     s.handle_error(c, Error::transport(false, "refused"), now);
     assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
+
+/// The size check at submit and the encoding at transmit agree to the byte,
+/// with or without compression: an input of exactly the largest payload is
+/// framed on every send (the resend too), one byte more is refused, and a
+/// `match_seq_num` the session adds counts.
+#[test]
+fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
+    let max = crate::frame::MAX_PAYLOAD_LEN;
+    // A decoded input (not held to the constructors' limits) whose
+    // fencing token makes it `len` bytes once encoded.
+    let decoded = |len: usize| {
+        let mut token_len = len - 16;
+        loop {
+            let generated = proto::AppendInput {
+                records: vec![AppendRecord::new("x")],
+                match_seq_num: None,
+                fencing_token: Some("t".repeat(token_len)),
+            };
+            let bytes = generated.encode_to_vec();
+            if bytes.len() == len {
+                return AppendInput::decode(bytes.as_slice()).unwrap();
+            }
+            assert!(bytes.len() < len, "no token makes {len} bytes");
+            token_len += 1;
+        }
+    };
+    for compression in [Compression::None, Compression::Zstd, Compression::Gzip] {
+        let config = AppendSessionConfig {
+            compression,
+            ..AppendSessionConfig::default()
+        };
+        let mut now = Instant::now();
+        let mut s = AppendSession::new(config);
+        let input = decoded(max);
+        assert_eq!(input.encoded_len(), max);
+        s.try_submit(input.clone())
+            .expect("exactly the largest payload");
+        let Some(AppendEvent::Connect(first)) = s.poll_event() else {
+            panic!("expected a connect");
+        };
+        let check = |(connection, frame): (ConnectionId, Bytes), expected: ConnectionId| {
+            assert_eq!(connection, expected);
+            let mut decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
+            decoder.handle_data(frame);
+            match decoder.poll_frame() {
+                Ok(Some(Frame::Message { payload, .. })) => {
+                    assert_eq!(payload, input.encode_to_vec(), "{compression:?}")
+                }
+                other => panic!("expected the input's frame: {other:?}"),
+            }
+        };
+        check(s.poll_transmit(now).expect("the frame"), first);
+        // A cut: the batch goes out again, encoded again.
+        s.handle_error(first, Error::transport(true, "cut"), now);
+        while s.poll_event().is_some() {}
+        now += Duration::from_secs(60);
+        s.handle_timeout(now);
+        let second = loop {
+            match s.poll_event() {
+                Some(AppendEvent::Connect(c)) => break c,
+                Some(_) => {}
+                None => panic!("expected a reconnect"),
+            }
+        };
+        check(s.poll_transmit(now).expect("the resent frame"), second);
+
+        let mut s = AppendSession::new(config);
+        match s.try_submit(decoded(max + 1)) {
+            Err(SubmitError::Invalid(
+                _,
+                ValidationError::EncodedBatchTooLarge { encoded_bytes },
+            )) => {
+                assert_eq!(encoded_bytes, max + 1)
+            }
+            other => panic!("expected an encoded-size refusal: {other:?}"),
+        }
+        // Two bytes under the limit, until the session conditions it on
+        // the position after a conditioned input (2 bytes more: over).
+        let conditioned = AppendInput::new(vec![AppendRecord::new("a")])
+            .unwrap()
+            .with_match_seq_num(0);
+        s.try_submit(conditioned).unwrap();
+        match s.try_submit(decoded(max - 1)) {
+            Err(SubmitError::Invalid(
+                _,
+                ValidationError::EncodedBatchTooLarge { encoded_bytes },
+            )) => {
+                assert_eq!(encoded_bytes, max + 1)
+            }
+            other => panic!("expected an encoded-size refusal: {other:?}"),
+        }
+        s.try_submit(decoded(max - 2))
+            .expect("conditioned, exactly the largest payload");
+        assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
+        while let Some(frame) = s.poll_transmit(now) {
+            assert!(frame.1.len() <= crate::frame::MAX_FRAME_LEN + 3);
+        }
+    }
+}

@@ -358,6 +358,61 @@ mod tests {
         assert!(ours == generated, "hand encoding differs from prost's");
     }
 
+    /// A record's own length prefix at every varint width change (1 -> 2
+    /// bytes at 128, 2 -> 3 at 16 384, 3 -> 4 at 2 097 152), with the
+    /// prefix in the scratch or field by field, with every width of
+    /// timestamp: each record as prost encodes it.
+    #[test]
+    fn record_length_varint_boundaries_match_generated_encoding() {
+        let big = Bytes::from(vec![9u8; 2_097_152 + 4]);
+        // Headers that fit the scratch, and one that does not.
+        let small = vec![Header::new(
+            Bytes::from_static(b"k"),
+            Bytes::from_static(b"v"),
+        )];
+        let large = vec![Header::new(
+            Bytes::from_static(b"k"),
+            Bytes::from(vec![1u8; 200]),
+        )];
+        let mut encoded = Vec::new();
+        let mut generated = Vec::new();
+        let mut checked = 0;
+        for boundary in [128usize, 16_384, 2_097_152] {
+            for timestamp in [None, Some(0), Some(200), Some(u64::MAX)] {
+                for headers in [Vec::new(), small.clone(), large.clone()] {
+                    // Field bytes besides the body (its prefix included)
+                    // stay under 240: every body length that puts the
+                    // record's length within a few bytes of the boundary.
+                    for body_len in boundary.saturating_sub(240)..boundary + 3 {
+                        let record = AppendRecord {
+                            timestamp,
+                            headers: headers.clone(),
+                            body: big.slice(..body_len),
+                        };
+                        let fields_len = record_fields_len(&record);
+                        if fields_len + 3 < boundary || fields_len > boundary + 2 {
+                            continue;
+                        }
+                        checked += 1;
+                        encoded.clear();
+                        generated.clear();
+                        encode_records(std::slice::from_ref(&record), &mut encoded);
+                        prost::encoding::message::encode(1, &record, &mut generated);
+                        assert!(
+                            encoded == generated,
+                            "{timestamp:?}, {} headers, body {body_len}",
+                            headers.len()
+                        );
+                        assert_eq!(encoded_record_len(&record), generated.len());
+                    }
+                }
+            }
+        }
+        // Six record lengths around each boundary, for every shape (fewer
+        // at 128, which the large header alone passes).
+        assert!(checked >= 3 * 4 * 2 * 6, "{checked} records checked");
+    }
+
     #[test]
     fn varints_of_every_width() {
         for value in [0, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
