@@ -4,57 +4,130 @@
 use std::{
     future::Future,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
 use futures_channel::{mpsc, oneshot};
 use futures_core::Stream;
+use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
+
+/// Bytes of frames a session's body holds before its sender waits: small
+/// frames flow without a wakeup each, and a large one waits alone.
+const QUEUE_BUDGET: usize = 64 * 1024;
 
 /// The body of an outgoing request.
 pub(crate) enum RequestBody {
     /// A complete body, sent at once.
     Full(Option<Bytes>),
     /// Frames sent through a [`FrameSender`] as HTTP/2 takes them.
-    Frames {
-        frames: mpsc::Receiver<Bytes>,
-        /// Fires on [`FrameSender::abort`]; `None` once the sender is gone
-        /// without aborting.
-        abort: Option<oneshot::Receiver<()>>,
-    },
+    Frames(FrameReceiver),
 }
 
-/// Sends a session's frames into its request body, one at a time: a frame
-/// waits with its sender until HTTP/2 has taken the one before, rather than
-/// piling up in a queue beside HTTP/2's own send buffer.
+/// Sends a session's frames into its request body while less than
+/// [`QUEUE_BUDGET`] waits there: beyond it, a frame waits with its sender
+/// until HTTP/2 has taken enough, rather than piling up in a queue beside
+/// HTTP/2's own send buffer.
 ///
-/// Dropping the sender ends the body once its frame is taken; [`abort`]
+/// Dropping the sender ends the body once its frames are taken; [`abort`]
 /// resets it (RST_STREAM) at once.
 ///
 /// [`abort`]: Self::abort
 pub(crate) struct FrameSender {
-    frames: mpsc::Sender<Bytes>,
+    frames: mpsc::UnboundedSender<Bytes>,
+    queued: Arc<Queued>,
     abort: oneshot::Sender<()>,
+}
+
+/// The body's end of a [`FrameSender`].
+pub(crate) struct FrameReceiver {
+    frames: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<Queued>,
+    /// Fires on [`FrameSender::abort`]; `None` once the sender is gone
+    /// without aborting.
+    abort: Option<oneshot::Receiver<()>>,
+}
+
+/// What a [`FrameSender`] and its body share.
+#[derive(Default)]
+struct Queued {
+    /// Bytes sent and not yet taken by HTTP/2.
+    bytes: AtomicUsize,
+    /// The sender waiting for room.
+    sender: AtomicWaker,
 }
 
 impl FrameSender {
     /// Ready when the body can take a frame; a closed body is never ready.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        self.frames.poll_ready(cx).map_err(|_| ())
+        if let Poll::Ready(ready) = self.room() {
+            return Poll::Ready(ready);
+        }
+        self.queued.sender.register(cx.waker());
+        // Room may have been made before the registration.
+        self.room()
+    }
+
+    fn room(&self) -> Poll<Result<(), ()>> {
+        if self.frames.is_closed() {
+            Poll::Ready(Err(()))
+        } else if self.queued.bytes.load(Ordering::Acquire) < QUEUE_BUDGET {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Sends `frame`; call only once [`poll_ready`](Self::poll_ready) said
     /// there is room.
     pub(crate) fn send(&mut self, frame: Bytes) {
+        self.queued.bytes.fetch_add(frame.len(), Ordering::AcqRel);
         // A closed body means the connection is failing; the session hears
         // about it from the response side.
-        let _ = self.frames.start_send(frame);
+        let _ = self.frames.unbounded_send(frame);
     }
 
     /// Resets the body: the server takes nothing more from it.
     pub(crate) fn abort(self) {
         let _ = self.abort.send(());
+    }
+}
+
+impl FrameReceiver {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if let Some(signal) = &mut self.abort {
+            match Pin::new(signal).poll(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.abort = None;
+                    let reset = std::io::Error::other("connection abandoned");
+                    return Poll::Ready(Some(Err(reset)));
+                }
+                // Dropped without aborting: the body ends cleanly.
+                Poll::Ready(Err(oneshot::Canceled)) => self.abort = None,
+                Poll::Pending => {}
+            }
+        }
+        let frame = std::task::ready!(Pin::new(&mut self.frames).poll_next(cx));
+        if let Some(frame) = &frame {
+            let before = self.queued.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+            // Wake the sender only when this makes room: not once per frame.
+            if before >= QUEUE_BUDGET && before - frame.len() < QUEUE_BUDGET {
+                self.queued.sender.wake();
+            }
+        }
+        Poll::Ready(frame.map(Ok))
+    }
+}
+
+impl Drop for FrameReceiver {
+    fn drop(&mut self) {
+        // A sender waiting for room learns that there will be none.
+        self.queued.sender.wake();
     }
 }
 
@@ -69,14 +142,20 @@ impl RequestBody {
 
     /// A body of frames, and the sender that feeds it.
     pub(crate) fn frames() -> (FrameSender, Self) {
-        // No buffer: the sender's own slot holds the one frame in waiting.
-        let (frames, frames_rx) = mpsc::channel(0);
+        let (frames, frames_rx) = mpsc::unbounded();
         let (abort, abort_rx) = oneshot::channel();
-        let body = Self::Frames {
+        let queued = Arc::new(Queued::default());
+        let body = Self::Frames(FrameReceiver {
             frames: frames_rx,
+            queued: queued.clone(),
             abort: Some(abort_rx),
+        });
+        let sender = FrameSender {
+            frames,
+            queued,
+            abort,
         };
-        (FrameSender { frames, abort }, body)
+        (sender, body)
     }
 }
 
@@ -90,23 +169,9 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Frames { frames, abort } => {
-                if let Some(signal) = abort {
-                    match Pin::new(signal).poll(cx) {
-                        Poll::Ready(Ok(())) => {
-                            *abort = None;
-                            let reset = std::io::Error::other("connection abandoned");
-                            return Poll::Ready(Some(Err(reset)));
-                        }
-                        // Dropped without aborting: the body ends cleanly.
-                        Poll::Ready(Err(oneshot::Canceled)) => *abort = None,
-                        Poll::Pending => {}
-                    }
-                }
-                Pin::new(frames)
-                    .poll_next(cx)
-                    .map(|frame| frame.map(|b| Ok(Frame::data(b))))
-            }
+            Self::Frames(frames) => frames
+                .poll_frame(cx)
+                .map(|frame| frame.map(|f| f.map(Frame::data))),
         }
     }
 
@@ -117,7 +182,7 @@ impl Body for RequestBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            Self::Frames { .. } => SizeHint::default(),
+            Self::Frames(_) => SizeHint::default(),
         }
     }
 }
@@ -142,36 +207,89 @@ mod tests {
     }
 
     #[test]
-    fn one_frame_waits_until_the_body_takes_it() {
+    fn frames_wait_once_the_budget_is_queued() {
         let (mut sender, mut body) = RequestBody::frames();
-        assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
-        sender.send(Bytes::from_static(b"one"));
-        // No second frame until the first is taken.
-        assert!(ready(&mut sender).is_pending());
-        assert!(ready(&mut sender).is_pending());
-        match poll_body(&mut body) {
-            Poll::Ready(Some(Ok(frame))) => assert_eq!(frame, "one"),
-            other => panic!("expected the frame, got {other:?}"),
+        // Small frames flow until the budget is reached.
+        let small = Bytes::from(vec![1; QUEUE_BUDGET / 4]);
+        for _ in 0..4 {
+            assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
+            sender.send(small.clone());
         }
+        assert!(ready(&mut sender).is_pending());
+        assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == small));
+        assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
+        // A large frame waits alone.
+        let (mut sender, mut body) = RequestBody::frames();
+        let large = Bytes::from(vec![2; 4 * QUEUE_BUDGET]);
+        sender.send(large.clone());
+        assert!(ready(&mut sender).is_pending());
+        assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == large));
         assert!(poll_body(&mut body).is_pending());
         assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
     }
 
+    /// A sender waiting for room is woken when the body makes some, and
+    /// when the body is dropped; not for every frame taken.
     #[test]
-    fn dropping_the_sender_ends_the_body_after_its_frame() {
+    fn a_waiting_sender_is_woken_when_room_is_made() {
+        let (mut sender, mut body) = RequestBody::frames();
+        let frame = Bytes::from(vec![3; QUEUE_BUDGET / 2]);
+        for _ in 0..3 {
+            sender.send(frame.clone());
+        }
+        let wakes = Arc::new(WakeCount::default());
+        let waker = Waker::from(wakes.clone());
+        assert!(
+            sender
+                .poll_ready(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        // 1.5 budgets queued: taking one frame leaves a whole budget.
+        assert!(poll_body(&mut body).is_ready());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        assert!(poll_body(&mut body).is_ready());
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
+
+        sender.send(frame.clone());
+        sender.send(frame.clone());
+        assert!(
+            sender
+                .poll_ready(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        drop(body);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+        assert_eq!(ready(&mut sender), Poll::Ready(Err(())));
+    }
+
+    #[derive(Default)]
+    struct WakeCount(AtomicUsize);
+
+    impl std::task::Wake for WakeCount {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn dropping_the_sender_ends_the_body_after_its_frames() {
         let (mut sender, mut body) = RequestBody::frames();
         assert!(ready(&mut sender).is_ready());
+        sender.send(Bytes::from_static(b"one"));
         sender.send(Bytes::from_static(b"last"));
         drop(sender);
+        assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "one"));
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "last"));
         assert!(matches!(poll_body(&mut body), Poll::Ready(None)));
     }
 
     #[test]
-    fn abort_resets_at_once_even_with_a_frame_waiting() {
+    fn abort_resets_at_once_even_with_frames_waiting() {
         let (mut sender, mut body) = RequestBody::frames();
         assert!(ready(&mut sender).is_ready());
         sender.send(Bytes::from_static(b"never"));
+        sender.send(Bytes::from_static(b"nor this"));
         sender.abort();
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Err(_)))));
     }

@@ -25,8 +25,10 @@ use crate::{
 /// (prefix and body), which the decoder then hands out without copying.
 const MAX_DATA_FRAME: u32 = (frame::PREFIX_LEN + frame::MAX_FRAME_LEN) as u32;
 
-/// Bytes of a stream's request body HTTP/2 holds before it stops asking
-/// for more (hyper's default is 1 MiB). A whole frame is taken even past it.
+/// Bytes of a stream's request body h2 buffers before hyper stops asking
+/// the body for more (hyper's default is 1 MiB). A whole frame is taken
+/// even past it, and hyper holds one more while it waits for room, so a
+/// session's frames wait this, two frames and the body's own budget at most.
 const SEND_BUFFER: usize = 64 * 1024;
 
 /// Reads the peer's current `SETTINGS_MAX_CONCURRENT_STREAMS` from a
@@ -213,9 +215,8 @@ impl<R: Runtime> Transport<R> {
                 .initial_stream_window_size(stream_window)
                 .initial_connection_window_size(connection_window)
                 .max_frame_size(Some(MAX_DATA_FRAME))
-                // A session's next frame waits with the session, encoded
-                // only when taken; HTTP/2 asks for it once less than this
-                // is left to write of the ones it holds.
+                // A session's later frames wait in the session as inputs,
+                // encoded only once HTTP/2 has room for them.
                 .max_send_buf_size(SEND_BUFFER)
                 // Until the peer's SETTINGS say otherwise.
                 .initial_max_send_streams(Some(max_requests));
