@@ -6,9 +6,12 @@
 //! ```text
 //! cargo run --release -p s2-tokio --example bench -- my-basin -t 20 -d 30s -w 5s
 //! ```
-//! It uses the `S2_*` variables like the other examples (no
-//! `S2_ACCOUNT_ENDPOINT`: an embedded s2-lite), creates the basin if missing
-//! and a temporary stream `bench/<random>`, deleted at the end.
+//! It reads the `S2_*` variables as `ClientConfig::from_env` does (against
+//! a local `s2 lite --port 8080`: `S2_ACCOUNT_ENDPOINT=http://localhost:8080`
+//! and any `S2_ACCESS_TOKEN`), creates the basin if missing and a temporary
+//! stream `bench/<random>`, deleted at the end. Unlike the other examples it
+//! embeds no server when none is set: the process it measures is the client
+//! alone.
 
 use std::{
     collections::VecDeque,
@@ -18,9 +21,8 @@ use std::{
 use bytes::{BufMut, BytesMut};
 use clap::Parser;
 use futures_util::{FutureExt, StreamExt};
-use s2_test_server::Target;
 use s2_tokio::{
-    BasinName, BatcherConfig, ReadItem, S2, StreamName,
+    BasinName, BatcherConfig, ClientConfig, ReadItem, S2, StreamName,
     types::{
         AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StorageClass, StreamConfig,
     },
@@ -59,8 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.record_size < RECORD_OVERHEAD + STAMP {
         return Err(format!("record size must be at least {}", RECORD_OVERHEAD + STAMP).into());
     }
-    let target = Target::from_env()?;
-    let s2 = S2::new(target.client_config())?;
+    let s2 = S2::new(ClientConfig::from_env()?)?;
     let basin_name = BasinName::new(args.basin.clone())?;
     s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
     let basin = s2.basin(basin_name.clone());
