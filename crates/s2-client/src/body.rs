@@ -18,8 +18,14 @@ use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
 
 /// Bytes of frames a session's body holds before its sender waits: small
-/// frames flow without a wakeup each, and a large one waits alone.
+/// frames flow without a wakeup each.
 const QUEUE_BUDGET: usize = 64 * 1024;
+
+/// Largest piece a frame goes into the body in. The pieces share the
+/// frame's buffer, which is freed once HTTP/2 has written them all; pieces
+/// rather than the whole frame keep the next frame from being encoded, and
+/// held, while most of this one still waits to be written.
+const PIECE: usize = 256 * 1024;
 
 /// The body of an outgoing request.
 pub(crate) enum RequestBody {
@@ -30,9 +36,9 @@ pub(crate) enum RequestBody {
 }
 
 /// Sends a session's frames into its request body while less than
-/// [`QUEUE_BUDGET`] waits there: beyond it, a frame waits with its sender
-/// until HTTP/2 has taken enough, rather than piling up in a queue beside
-/// HTTP/2's own send buffer.
+/// [`QUEUE_BUDGET`] waits there: beyond it, a frame (or the rest of one)
+/// waits with its sender until HTTP/2 has taken enough, rather than piling
+/// up in a queue beside HTTP/2's own send buffer.
 ///
 /// Dropping the sender ends the body once its frames are taken; [`abort`]
 /// resets it (RST_STREAM) at once.
@@ -40,6 +46,8 @@ pub(crate) enum RequestBody {
 /// [`abort`]: Self::abort
 pub(crate) struct FrameSender {
     frames: mpsc::UnboundedSender<Bytes>,
+    /// What is left of the last frame sent, to go into the body.
+    rest: Bytes,
     queued: Arc<Queued>,
     abort: oneshot::Sender<()>,
 }
@@ -63,8 +71,24 @@ struct Queued {
 }
 
 impl FrameSender {
-    /// Ready when the body can take a frame; a closed body is never ready.
+    /// Ready when the body can take a frame: the last one has gone into it
+    /// whole, and it holds less than [`QUEUE_BUDGET`]. A closed body is
+    /// never ready.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        loop {
+            std::task::ready!(self.poll_room(cx))?;
+            if self.rest.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let piece = self.rest.split_to(self.rest.len().min(PIECE));
+            self.queued.bytes.fetch_add(piece.len(), Ordering::AcqRel);
+            // A closed body means the connection is failing; the session
+            // hears about it from the response side.
+            let _ = self.frames.unbounded_send(piece);
+        }
+    }
+
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         if let Poll::Ready(ready) = self.room() {
             return Poll::Ready(ready);
         }
@@ -84,12 +108,11 @@ impl FrameSender {
     }
 
     /// Sends `frame`; call only once [`poll_ready`](Self::poll_ready) said
-    /// there is room.
+    /// there is room. It goes into the body in pieces, as
+    /// [`poll_ready`](Self::poll_ready) finds room for them.
     pub(crate) fn send(&mut self, frame: Bytes) {
-        self.queued.bytes.fetch_add(frame.len(), Ordering::AcqRel);
-        // A closed body means the connection is failing; the session hears
-        // about it from the response side.
-        let _ = self.frames.unbounded_send(frame);
+        debug_assert!(self.rest.is_empty(), "a frame is sent after the last");
+        self.rest = frame;
     }
 
     /// Resets the body: the server takes nothing more from it.
@@ -152,6 +175,7 @@ impl RequestBody {
         });
         let sender = FrameSender {
             frames,
+            rest: Bytes::new(),
             queued,
             abort,
         };
@@ -233,31 +257,27 @@ mod tests {
     #[test]
     fn a_waiting_sender_is_woken_when_room_is_made() {
         let (mut sender, mut body) = RequestBody::frames();
-        let frame = Bytes::from(vec![3; QUEUE_BUDGET / 2]);
-        for _ in 0..3 {
-            sender.send(frame.clone());
-        }
+        let frame = Bytes::from(vec![3; QUEUE_BUDGET * 2 / 5]);
         let wakes = Arc::new(WakeCount::default());
         let waker = Waker::from(wakes.clone());
-        assert!(
-            sender
-                .poll_ready(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
-        // 1.5 budgets queued: taking one frame leaves a whole budget.
+        let ready = |sender: &mut FrameSender| sender.poll_ready(&mut Context::from_waker(&waker));
+        // Three frames of 0.4 budgets: the third goes past the budget.
+        for _ in 0..2 {
+            assert!(ready(&mut sender).is_ready());
+            sender.send(frame.clone());
+        }
+        assert!(ready(&mut sender).is_ready());
+        sender.send(frame.clone());
+        assert!(ready(&mut sender).is_pending());
+        // 1.2 budgets queued: taking one frame makes room, the next not again.
         assert!(poll_body(&mut body).is_ready());
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
         assert!(poll_body(&mut body).is_ready());
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
         assert_eq!(ready(&mut sender), Poll::Ready(Ok(())));
 
-        sender.send(frame.clone());
-        sender.send(frame.clone());
-        assert!(
-            sender
-                .poll_ready(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        sender.send(Bytes::from(vec![4; QUEUE_BUDGET]));
+        assert!(ready(&mut sender).is_pending());
         drop(body);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
         assert_eq!(ready(&mut sender), Poll::Ready(Err(())));
@@ -277,7 +297,9 @@ mod tests {
         let (mut sender, mut body) = RequestBody::frames();
         assert!(ready(&mut sender).is_ready());
         sender.send(Bytes::from_static(b"one"));
+        assert!(ready(&mut sender).is_ready());
         sender.send(Bytes::from_static(b"last"));
+        assert!(ready(&mut sender).is_ready());
         drop(sender);
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "one"));
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "last"));
@@ -289,9 +311,36 @@ mod tests {
         let (mut sender, mut body) = RequestBody::frames();
         assert!(ready(&mut sender).is_ready());
         sender.send(Bytes::from_static(b"never"));
+        assert!(ready(&mut sender).is_ready());
         sender.send(Bytes::from_static(b"nor this"));
+        assert!(ready(&mut sender).is_ready());
         sender.abort();
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Err(_)))));
+    }
+
+    /// A frame larger than a piece goes into the body piece by piece, as
+    /// room is made, and the sender takes no other frame until the last
+    /// piece is in.
+    #[test]
+    fn a_large_frame_goes_in_pieces() {
+        let (mut sender, mut body) = RequestBody::frames();
+        let frame = Bytes::from((0..2 * PIECE + 100).map(|i| i as u8).collect::<Vec<_>>());
+        sender.send(frame.clone());
+        let mut received = Vec::new();
+        loop {
+            let ready = ready(&mut sender);
+            let mut taken = 0;
+            while let Poll::Ready(Some(Ok(piece))) = poll_body(&mut body) {
+                assert!(piece.len() <= PIECE);
+                received.extend_from_slice(&piece);
+                taken += 1;
+            }
+            if ready.is_ready() {
+                break;
+            }
+            assert_eq!(taken, 1, "one piece at a time while waiting for room");
+        }
+        assert_eq!(received, frame);
     }
 
     #[test]
