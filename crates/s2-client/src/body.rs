@@ -149,7 +149,10 @@ impl FrameReceiver {
 
 impl Drop for FrameReceiver {
     fn drop(&mut self) {
-        // A sender waiting for room learns that there will be none.
+        // A sender waiting for room learns that there will be none: closed
+        // first, so the sender it wakes cannot find the body still open and
+        // wait again (the channel would close only after this, with no wake).
+        self.frames.close();
         self.queued.sender.wake();
     }
 }
@@ -281,6 +284,43 @@ mod tests {
         drop(body);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
         assert_eq!(ready(&mut sender), Poll::Ready(Err(())));
+    }
+
+    /// The sender woken by a dropped body must find it closed: woken before
+    /// the channel closes, on another thread, it would see no room, wait
+    /// again, and never be woken.
+    #[test]
+    fn a_dropped_body_is_closed_when_it_wakes_the_sender() {
+        let (mut sender, body) = RequestBody::frames();
+        let probe = Arc::new(ClosedOnWake {
+            frames: sender.frames.clone(),
+            closed: Default::default(),
+        });
+        let waker = Waker::from(probe.clone());
+        sender.send(Bytes::from(vec![5; QUEUE_BUDGET]));
+        assert!(
+            sender
+                .poll_ready(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        drop(body);
+        assert_eq!(
+            probe.closed.lock().expect("not poisoned").as_slice(),
+            [true]
+        );
+    }
+
+    /// Records, on each wake, whether the body looked closed to a sender.
+    struct ClosedOnWake {
+        frames: mpsc::UnboundedSender<Bytes>,
+        closed: std::sync::Mutex<Vec<bool>>,
+    }
+
+    impl std::task::Wake for ClosedOnWake {
+        fn wake(self: Arc<Self>) {
+            let closed = self.frames.is_closed();
+            self.closed.lock().expect("not poisoned").push(closed);
+        }
     }
 
     #[derive(Default)]
