@@ -40,8 +40,9 @@ pub(crate) enum RequestBody {
 /// waits with its sender until HTTP/2 has taken enough, rather than piling
 /// up in a queue beside HTTP/2's own send buffer.
 ///
-/// Dropping the sender ends the body once its frames are taken; [`abort`]
-/// resets it (RST_STREAM) at once.
+/// Dropping the sender ends the body once its frames are taken (or resets
+/// it, if part of the last one never went in); [`abort`] resets it
+/// (RST_STREAM) at once.
 ///
 /// [`abort`]: Self::abort
 pub(crate) struct FrameSender {
@@ -49,7 +50,8 @@ pub(crate) struct FrameSender {
     /// What is left of the last frame sent, to go into the body.
     rest: Bytes,
     queued: Arc<Queued>,
-    abort: oneshot::Sender<()>,
+    /// `None` once used.
+    abort: Option<oneshot::Sender<()>>,
 }
 
 /// The body's end of a [`FrameSender`].
@@ -116,8 +118,24 @@ impl FrameSender {
     }
 
     /// Resets the body: the server takes nothing more from it.
-    pub(crate) fn abort(self) {
-        let _ = self.abort.send(());
+    pub(crate) fn abort(mut self) {
+        self.reset();
+    }
+
+    fn reset(&mut self) {
+        if let Some(abort) = self.abort.take() {
+            let _ = abort.send(());
+        }
+    }
+}
+
+impl Drop for FrameSender {
+    fn drop(&mut self) {
+        // Ending cleanly would hand the server half a frame as the body's
+        // last bytes.
+        if !self.rest.is_empty() {
+            self.reset();
+        }
     }
 }
 
@@ -180,7 +198,7 @@ impl RequestBody {
             frames,
             rest: Bytes::new(),
             queued,
-            abort,
+            abort: Some(abort),
         };
         (sender, body)
     }
@@ -344,6 +362,17 @@ mod tests {
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "one"));
         assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Ok(f))) if f == "last"));
         assert!(matches!(poll_body(&mut body), Poll::Ready(None)));
+    }
+
+    /// A sender dropped with part of its last frame not yet in the body
+    /// resets it: the body never ends cleanly after half a frame.
+    #[test]
+    fn dropping_the_sender_mid_frame_resets_the_body() {
+        let (mut sender, mut body) = RequestBody::frames();
+        sender.send(Bytes::from(vec![6; 2 * PIECE]));
+        assert!(ready(&mut sender).is_pending());
+        drop(sender);
+        assert!(matches!(poll_body(&mut body), Poll::Ready(Some(Err(_)))));
     }
 
     #[test]
