@@ -87,22 +87,36 @@ pub(crate) fn encode_records(records: &[AppendRecord], buf: &mut impl BufMut) {
 /// records whose headers do not fit the scratch.
 #[cold]
 fn put_record_prefix(record: &AppendRecord, buf: &mut impl BufMut) {
-    buf.put_u8(len_key(1));
-    put_varint(record_fields_len(record) as u64, buf);
+    let mut out = Unbounded(buf);
+    out.put_u8(len_key(1));
+    out.put_varint(record_fields_len(record) as u64);
+    put_fields_before_body(record, &mut out).expect("an unbounded buffer has room");
+}
+
+/// Writes `record`'s fields that come before its body (timestamp, headers,
+/// then the body's key and length) to `out`, or stops with `None` at a
+/// header that would leave no room for the body's key and length.
+#[inline]
+fn put_fields_before_body(record: &AppendRecord, out: &mut impl Out) -> Option<()> {
     if let Some(timestamp) = record.timestamp {
-        buf.put_u8(varint_key(1));
-        put_varint(timestamp, buf);
+        out.put_u8(varint_key(1));
+        out.put_varint(timestamp);
     }
     for header in &record.headers {
-        buf.put_u8(len_key(2));
-        put_varint(header_fields_len(header) as u64, buf);
-        put_bytes(1, &header.name, buf);
-        put_bytes(2, &header.value, buf);
+        let fields_len = header_fields_len(header);
+        if out.room() < nested_len(fields_len) + BODY_PREFIX_MAX {
+            return None;
+        }
+        out.put_u8(len_key(2));
+        out.put_varint(fields_len as u64);
+        out.put_bytes(1, &header.name);
+        out.put_bytes(2, &header.value);
     }
     if !record.body.is_empty() {
-        buf.put_u8(len_key(3));
-        put_varint(record.body.len() as u64, buf);
+        out.put_u8(len_key(3));
+        out.put_varint(record.body.len() as u64);
     }
+    Some(())
 }
 
 /// A record's key and length, at most: one byte and a 10-byte varint.
@@ -135,25 +149,7 @@ impl Scratch {
             bytes: &mut self.0,
             pos: RECORD_PREFIX_MAX,
         };
-        if let Some(timestamp) = record.timestamp {
-            fields.put_u8(varint_key(1));
-            fields.put_varint(timestamp);
-        }
-        for header in &record.headers {
-            let fields_len = header_fields_len(header);
-            // Keep room for the body's key and length after this header.
-            if fields.room() < nested_len(fields_len) + BODY_PREFIX_MAX {
-                return None;
-            }
-            fields.put_u8(len_key(2));
-            fields.put_varint(fields_len as u64);
-            fields.put_bytes(1, &header.name);
-            fields.put_bytes(2, &header.value);
-        }
-        if !record.body.is_empty() {
-            fields.put_u8(len_key(3));
-            fields.put_varint(record.body.len() as u64);
-        }
+        put_fields_before_body(record, &mut fields)?;
         let end = fields.pos;
         let fields_len = (end - RECORD_PREFIX_MAX + record.body.len()) as u64;
         let start = RECORD_PREFIX_MAX - 1 - encoded_len_varint(fields_len);
@@ -168,16 +164,46 @@ impl Scratch {
     }
 }
 
+/// Where the bytes before a record's body are written: a [`Cursor`] into
+/// the scratch, or [`Unbounded`] into the output.
+trait Out {
+    /// Bytes that can still be written.
+    fn room(&self) -> usize;
+
+    fn put_u8(&mut self, byte: u8);
+
+    fn put_slice(&mut self, bytes: &[u8]);
+
+    #[inline]
+    fn put_varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.put_u8((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.put_u8(value as u8);
+    }
+
+    /// A `bytes` field; proto3 leaves an empty one out.
+    #[inline]
+    fn put_bytes(&mut self, tag: u8, value: &[u8]) {
+        if !value.is_empty() {
+            self.put_u8(len_key(tag));
+            self.put_varint(value.len() as u64);
+            self.put_slice(value);
+        }
+    }
+}
+
 /// Writes into a [`Scratch`]; callers check the room first.
 struct Cursor<'a> {
     bytes: &'a mut [u8; 128],
     pos: usize,
 }
 
-impl Cursor<'_> {
-    /// Room left. The timestamp (11 bytes at most) always fits after the
-    /// record's prefix; headers are written only when the body's prefix
-    /// still fits after them.
+impl Out for Cursor<'_> {
+    /// The timestamp (11 bytes at most) always fits after the record's
+    /// prefix; headers are written only when the body's prefix still fits
+    /// after them.
     #[inline]
     fn room(&self) -> usize {
         self.bytes.len() - self.pos
@@ -190,22 +216,39 @@ impl Cursor<'_> {
     }
 
     #[inline]
-    fn put_varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.put_u8((value as u8) | 0x80);
-            value >>= 7;
-        }
-        self.put_u8(value as u8);
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.bytes[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+}
+
+/// Writes straight into the output buffer.
+struct Unbounded<'a, B>(&'a mut B);
+
+impl<B: BufMut> Out for Unbounded<'_, B> {
+    fn room(&self) -> usize {
+        usize::MAX
     }
 
-    #[inline]
-    fn put_bytes(&mut self, tag: u8, value: &[u8]) {
-        if !value.is_empty() {
-            self.put_u8(len_key(tag));
-            self.put_varint(value.len() as u64);
-            self.bytes[self.pos..self.pos + value.len()].copy_from_slice(value);
-            self.pos += value.len();
+    fn put_u8(&mut self, byte: u8) {
+        self.0.put_u8(byte);
+    }
+
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+
+    /// With one `put_slice`, not one call per byte.
+    fn put_varint(&mut self, mut value: u64) {
+        let mut scratch = [0u8; 10];
+        let mut len = 0;
+        while value >= 0x80 {
+            scratch[len] = (value as u8) | 0x80;
+            value >>= 7;
+            len += 1;
         }
+        scratch[len] = value as u8;
+        self.0.put_slice(&scratch[..=len]);
     }
 }
 
@@ -237,29 +280,6 @@ fn nested_len(fields_len: usize) -> usize {
 #[inline]
 fn bytes_len(len: usize) -> usize {
     if len == 0 { 0 } else { nested_len(len) }
-}
-
-#[inline]
-fn put_bytes(tag: u8, value: &[u8], buf: &mut impl BufMut) {
-    if !value.is_empty() {
-        buf.put_u8(len_key(tag));
-        put_varint(value.len() as u64, buf);
-        buf.put_slice(value);
-    }
-}
-
-/// Writes `value` as a varint with one `put_slice`, not one call per byte.
-#[inline]
-fn put_varint(mut value: u64, buf: &mut impl BufMut) {
-    let mut scratch = [0u8; 10];
-    let mut len = 0;
-    while value >= 0x80 {
-        scratch[len] = (value as u8) | 0x80;
-        value >>= 7;
-        len += 1;
-    }
-    scratch[len] = value as u8;
-    buf.put_slice(&scratch[..=len]);
 }
 
 #[cfg(test)]
@@ -417,7 +437,7 @@ mod tests {
     fn varints_of_every_width() {
         for value in [0, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
             let mut ours = Vec::new();
-            put_varint(value, &mut ours);
+            Unbounded(&mut ours).put_varint(value);
             let mut generated = Vec::new();
             prost::encoding::encode_varint(value, &mut generated);
             assert_eq!(ours, generated, "{value}");
