@@ -58,8 +58,8 @@ pub(crate) struct FrameSender {
 pub(crate) struct FrameReceiver {
     frames: mpsc::UnboundedReceiver<Bytes>,
     queued: Arc<Queued>,
-    /// Fires on [`FrameSender::abort`]; `None` once the sender is gone
-    /// without aborting.
+    /// Fires on [`FrameSender::abort`]; `None` once it has fired, or once
+    /// the sender is gone without aborting.
     abort: Option<oneshot::Receiver<()>>,
 }
 
