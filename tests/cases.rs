@@ -923,8 +923,7 @@ pub async fn producer_acks_each_record<R: Runtime + Default>(s2: S2<R>) {
     let err = producer
         .submit(AppendRecord::new(vec![0u8; 2 * 1024 * 1024]))
         .await
-        .err()
-        .expect("oversize record refused");
+        .expect_err("oversize record refused");
     assert!(matches!(err, Error::Validation(_)));
     let last = producer
         .submit(AppendRecord::new("last"))

@@ -12,8 +12,10 @@ use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{Error, session::append::InputId};
 
 use super::{
-    Command, RecordAck, closed,
-    intake::{Batch, Intake, Slot},
+    Command,
+    ack::BatchAcks,
+    closed,
+    intake::{Batch, Intake},
 };
 use crate::{
     runtime::{Deadline, Runtime, Task},
@@ -24,8 +26,16 @@ use crate::{
     },
 };
 
-/// A batch being handed to the session, with its records' slots.
-type Submitting = (BoxFuture<Result<AckFuture, Error>>, Vec<Slot>);
+/// A batch's records once its input is handed over: their acks, and the
+/// room they hold in the gate.
+struct Records {
+    acks: BatchAcks,
+    bytes: u64,
+    count: usize,
+}
+
+/// A batch being handed to the session, with its records.
+type Submitting = (BoxFuture<Result<AckFuture, Error>>, Records);
 
 /// The producer's background task: takes closed batches from the intake,
 /// hands them to the session, and answers each record from its batch's ack.
@@ -45,7 +55,7 @@ pub(super) struct Driver<R: Runtime> {
     /// A batch being submitted to the session.
     submitting: Option<Submitting>,
     /// Batches submitted, awaiting their acks in order.
-    in_flight: VecDeque<(AckFuture, Vec<Slot>)>,
+    in_flight: VecDeque<(AckFuture, Records)>,
     batches_acked: u64,
     /// Flush waiters and the batch count they wait for.
     flushes: Vec<(u64, oneshot::Sender<Result<(), Error>>)>,
@@ -184,20 +194,25 @@ impl<R: Runtime> Driver<R> {
         let mut progressed = false;
         if self.submitting.is_none()
             && let Some(session) = self.session.clone()
-            && let Some(Batch { input, slots }) = self.queued.pop_front()
+            && let Some(Batch { input, acks }) = self.queued.pop_front()
         {
+            let records = Records {
+                acks,
+                bytes: input.metered_bytes(),
+                count: input.len(),
+            };
             let submit: BoxFuture<_> = Box::pin(async move { session.submit(input).await });
-            self.submitting = Some((submit, slots));
+            self.submitting = Some((submit, records));
             progressed = true;
         }
         if let Some((submit, _)) = self.submitting.as_mut()
             && let Poll::Ready(result) = submit.as_mut().poll(cx)
         {
-            let (_, slots) = self.submitting.take().expect("polled just now");
+            let (_, records) = self.submitting.take().expect("polled just now");
             match result {
-                Ok(ack) => self.in_flight.push_back((ack, slots)),
+                Ok(ack) => self.in_flight.push_back((ack, records)),
                 // Refused (the session stopped): this batch was not submitted.
-                Err(e) => self.fail(e, slots),
+                Err(e) => self.fail(e, Some(records)),
             }
             progressed = true;
         }
@@ -227,17 +242,13 @@ impl<R: Runtime> Driver<R> {
             progressed = true;
             match result {
                 Ok(ack) => {
-                    let (_, slots) = self.in_flight.pop_front().expect("polled just now");
-                    let bytes = slots.iter().map(|s| s.bytes).sum();
-                    self.gate.release(bytes, slots.len());
-                    for (index, slot) in slots.into_iter().enumerate() {
-                        // A dropped ack future only discards that ack.
-                        let _ = slot.sender.send(Ok(RecordAck::new(ack, index as u64)));
-                    }
+                    let (_, records) = self.in_flight.pop_front().expect("polled just now");
+                    self.gate.release(records.bytes, records.count);
+                    records.acks.ack(ack);
                     self.batches_acked += 1;
                 }
                 Err(e) => {
-                    self.fail(e, Vec::new());
+                    self.fail(e, None);
                     break;
                 }
             }
@@ -278,31 +289,34 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Stops: every record not acknowledged gets its own error (see
-    /// [`RecordAckFuture`]), every waiter the cause. `unsubmitted`: slots
-    /// of a batch the session refused.
-    fn fail(&mut self, cause: Error, unsubmitted: Vec<Slot>) {
+    /// [`RecordAckFuture`](super::RecordAckFuture)), every waiter the
+    /// cause. `unsubmitted`: a batch the session refused.
+    fn fail(&mut self, cause: Error, unsubmitted: Option<Records>) {
         self.gate.stop(cause.clone());
-        for (ack, slots) in self.in_flight.drain(..) {
-            let landed = batch_may_have_landed(&cause, ack.id());
-            for slot in slots {
-                let _ = slot.sender.send(Err(record_error(&cause, slot.id, landed)));
-            }
+        for (ack, records) in self.in_flight.drain(..) {
+            records
+                .acks
+                .fail(&cause, batch_may_have_landed(&cause, ack.id()));
         }
         // Never handed to the session (a dropped submit submits nothing).
-        let submitting = self.submitting.take().map(|(_, slots)| slots);
-        let queued = self.queued.drain(..).map(|b| b.slots);
-        let intake = self.gate.with(|intake| {
-            let mut slots: Vec<Slot> = intake.closed.drain(..).flat_map(|b| b.slots).collect();
-            slots.append(&mut intake.open);
-            slots
-        });
-        for slot in unsubmitted
+        let submitting = self.submitting.take().map(|(_, records)| records.acks);
+        let queued = self.queued.drain(..).map(|batch| batch.acks);
+        for acks in unsubmitted
+            .map(|records| records.acks)
             .into_iter()
-            .chain(submitting.into_iter().flatten())
-            .chain(queued.flatten())
-            .chain(intake)
+            .chain(submitting)
+            .chain(queued)
         {
-            let _ = slot.sender.send(Err(record_error(&cause, slot.id, false)));
+            acks.fail(&cause, false);
+        }
+        // Answered outside the gate's lock. The gate is stopped: no record
+        // joins the open batch now.
+        let (closed, open) = self.gate.with(|intake| {
+            let open = std::mem::replace(&mut intake.open, BatchAcks::new());
+            (std::mem::take(&mut intake.closed), open)
+        });
+        for acks in closed.into_iter().map(|batch| batch.acks).chain([open]) {
+            acks.fail(&cause, false);
         }
         for (_, done) in self.flushes.drain(..) {
             let _ = done.send(Err(cause.clone()));
@@ -312,21 +326,6 @@ impl<R: Runtime> Driver<R> {
         }
         self.commands = None;
         self.session = None;
-    }
-}
-
-/// The error of one record of a failed producer, from the producer's
-/// `cause`: see [`RecordAckFuture`].
-fn record_error(cause: &Error, record: u64, may_have_landed: bool) -> Error {
-    let (maybe_applied, not_applied) = if may_have_landed {
-        (record..record + 1, record + 1..record + 1)
-    } else {
-        (record..record, record..record + 1)
-    };
-    Error::AppendSession {
-        cause: Box::new(cause.clone()),
-        maybe_applied,
-        not_applied,
     }
 }
 

@@ -2,24 +2,20 @@
 //! batched by the sans-IO [`Batcher`] and sent through one append session,
 //! so the session's retries and exactly-once resolution apply.
 
+mod ack;
 mod driver;
 mod intake;
 
-use std::{
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Instant,
-};
+use std::{sync::Arc, time::Instant};
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::FutureExt;
 use s2_core::{
     Error,
     batcher::Batcher,
     types::{AppendAck, AppendRecord, MeteredBytes},
 };
 
+pub use self::ack::RecordAckFuture;
 use self::{driver::Driver, intake::Intake};
 use crate::{
     runtime::{Runtime, Task},
@@ -76,7 +72,7 @@ impl RecordPermit {
         let bytes = record.metered_bytes();
         let now = (self.now)();
         self.reserved
-            .admit(bytes, |intake, id| intake.take(id, record, bytes, now))
+            .admit(bytes, |intake, id| intake.take(id, record, now))
     }
 }
 
@@ -96,36 +92,6 @@ pub struct Producer {
 
 /// The runtime's clock, shared with permits.
 type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
-
-/// The acknowledgement of one submitted record.
-///
-/// Resolves to the record's [`RecordAck`], or, when the producer stopped
-/// without acknowledging it, to an [`Error::AppendSession`] about this
-/// record alone: its ranges hold only the record's [`id`](Self::id), in
-/// `maybe_applied` when the record may have been applied, in `not_applied`
-/// when it certainly was not, so `may_have_side_effect()` answers for this
-/// record; `cause` says why the producer stopped.
-pub struct RecordAckFuture {
-    id: u64,
-    receiver: oneshot::Receiver<Result<RecordAck, Error>>,
-}
-
-impl RecordAckFuture {
-    /// The record's id: its position in submission order (0, 1, 2, …).
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-}
-
-impl std::future::Future for RecordAckFuture {
-    type Output = Result<RecordAck, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.receiver
-            .poll_unpin(cx)
-            .map(|r| r.unwrap_or_else(|_| Err(Error::Closed("the producer stopped".into()))))
-    }
-}
 
 fn closed() -> Error {
     Error::Closed("the producer is closed".into())
@@ -198,9 +164,7 @@ impl Producer {
     pub async fn submit(&self, record: AppendRecord) -> Result<RecordAckFuture, Error> {
         let bytes = record.metered_bytes();
         self.gate
-            .admit(bytes, |intake, id| {
-                intake.take(id, record, bytes, (self.now)())
-            })
+            .admit(bytes, |intake, id| intake.take(id, record, (self.now)()))
             .await
     }
 
