@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Side-by-side load test: this SDK's `bench` example against the official
-CLI's `s2 bench`, on one standalone s2-lite, runs alternating.
+"""Side-by-side load test: this SDK's load tool (`bench`, in the s2-benches
+package) against the official CLI's `s2 bench`, on one standalone s2-lite,
+runs alternating.
 
     cargo install s2-cli --locked      # provides `s2` (s2-cli 0.43.4 was used)
     scripts/bench-vs-cli.py            # all scenarios, 4 runs each
@@ -161,12 +162,13 @@ def main():
         sys.exit("the official CLI is not installed: cargo install s2-cli --locked")
 
     subprocess.run(
-        ["cargo", "build", "-q", "--release", "-p", "s2-tokio", "--example", "bench"],
+        # Built alone: no test-only feature of another member reaches it.
+        ["cargo", "build", "-q", "--release", "-p", "s2-benches", "--bin", "bench"],
         cwd=ROOT,
         check=True,
     )
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    ours_bin = os.path.join(target, "release", "examples", "bench")
+    ours_bin = os.path.join(target, "release", "bench")
 
     for name in args.scenario or list(SCENARIOS):
         size, mibps, longest = SCENARIOS[name]

@@ -4,7 +4,7 @@
 //! session), a live reader (a read session), then a catch-up read.
 //!
 //! ```text
-//! cargo run --release -p s2-tokio --example bench -- my-basin -t 20 -d 30s -w 5s
+//! cargo run --release -p s2-benches --bin bench -- my-basin -t 20 -d 30s -w 5s
 //! ```
 //! It reads the `S2_*` variables as `ClientConfig::from_env` does (against
 //! a local `s2 lite --port 8080`: `S2_ACCOUNT_ENDPOINT=http://localhost:8080`
@@ -327,24 +327,25 @@ fn print_latencies(ack: Histogram, end_to_end: Histogram) {
     }
 }
 
-/// Latencies in logarithmic buckets 1% wide: constant memory however many
-/// records are timed, so the tool's own bookkeeping stays out of the
-/// client's memory figures. Quantiles are accurate to 1%.
+/// Latencies in log-linear buckets (each power of two split in 64 equal
+/// steps, exact below 128 ns): constant memory however many records are
+/// timed, and no floating point per sample, so the tool's own bookkeeping
+/// stays out of the client's figures. Quantiles are accurate to 1%.
 struct Histogram {
-    /// Bucket `i` counts latencies in `[GROWTH^i, GROWTH^(i+1))` ns.
     buckets: Vec<u64>,
     count: u64,
     min: Duration,
     max: Duration,
 }
 
-const GROWTH: f64 = 1.01;
+/// Sub-buckets per power of two (and the first exact values, twice that).
+const STEPS: u64 = 64;
 
 impl Default for Histogram {
     fn default() -> Self {
         Self {
-            // 1% steps up to 1000 s.
-            buckets: vec![0; 2800],
+            // Every u64 of nanoseconds has a bucket.
+            buckets: vec![0; bucket(u64::MAX) + 1],
             count: 0,
             min: Duration::MAX,
             max: Duration::ZERO,
@@ -352,12 +353,31 @@ impl Default for Histogram {
     }
 }
 
+/// The bucket of `nanos`: the value itself below `2 * STEPS`, else its
+/// power of two and its top bits below the leading one.
+fn bucket(nanos: u64) -> usize {
+    if nanos < 2 * STEPS {
+        return nanos as usize;
+    }
+    let shift = u64::from(63 - nanos.leading_zeros()) - STEPS.trailing_zeros() as u64;
+    (2 * STEPS + (shift - 1) * STEPS + ((nanos >> shift) - STEPS)) as usize
+}
+
+/// The middle of bucket `index`, in nanoseconds.
+fn bucket_middle(index: usize) -> u64 {
+    let index = index as u64;
+    if index < 2 * STEPS {
+        return index;
+    }
+    let step = index - 2 * STEPS;
+    let shift = step / STEPS + 1;
+    ((step % STEPS + STEPS) << shift) + (1 << (shift - 1))
+}
+
 impl Histogram {
     fn record(&mut self, latency: Duration) {
-        let nanos = latency.as_nanos().max(1) as f64;
-        let bucket = (nanos.ln() / GROWTH.ln()) as usize;
-        let last = self.buckets.len() - 1;
-        self.buckets[bucket.min(last)] += 1;
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.buckets[bucket(nanos)] += 1;
         self.count += 1;
         self.min = self.min.min(latency);
         self.max = self.max.max(latency);
@@ -377,8 +397,8 @@ impl Histogram {
             seen += count;
             if seen > rank {
                 // The bucket's middle, within its bounds [min, max].
-                let nanos = GROWTH.powf(bucket as f64 + 0.5);
-                return Some(Duration::from_nanos(nanos as u64).clamp(self.min, self.max));
+                let nanos = bucket_middle(bucket);
+                return Some(Duration::from_nanos(nanos).clamp(self.min, self.max));
             }
         }
         Some(self.max)
@@ -390,4 +410,28 @@ fn ms(d: Option<Duration>) -> String {
         || "-".into(),
         |d| format!("{:.2}ms", d.as_secs_f64() * 1000.0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_ordered_and_their_middles_within_one_percent() {
+        let within_one_percent = |nanos: u64| {
+            let middle = bucket_middle(bucket(nanos)) as f64;
+            let error = (middle - nanos as f64).abs() / (nanos as f64).max(1.0);
+            assert!(error <= 0.01, "{nanos} ns read back as {middle}");
+        };
+        let mut last = 0;
+        for nanos in 0..100_000u64 {
+            let index = bucket(nanos);
+            assert!(index >= last, "{nanos} ns went back to bucket {index}");
+            last = index;
+            within_one_percent(nanos);
+        }
+        for nanos in (0..64).map(|i| 1u64 << i).chain([u64::MAX]) {
+            within_one_percent(nanos);
+        }
+    }
 }
