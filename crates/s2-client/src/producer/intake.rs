@@ -195,6 +195,62 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_record_leaves_every_other_record_its_place() {
+        let now = Instant::now();
+        let max_bytes = 1000;
+        let mut intake = intake(
+            BatcherConfig::default()
+                .with_max_records(3)
+                .with_max_bytes(max_bytes),
+        );
+        let mut futures = vec![intake.take(0, record(10), now).expect("taken")];
+        // Refused while a batch is open, and while the open batch would have
+        // been closed for it: neither batch nor place moves.
+        assert!(intake.take(1, record(max_bytes as usize), now).is_err());
+        futures.push(intake.take(1, record(10), now).expect("taken"));
+        assert!(intake.take(2, record(max_bytes as usize), now).is_err());
+        futures.push(intake.take(2, record(10), now).expect("taken"));
+        assert_eq!(intake.closed.len(), 1, "[0, 1, 2] closed by count");
+        assert!(intake.take(3, record(max_bytes as usize), now).is_err());
+        futures.push(intake.take(3, record(10), now).expect("taken"));
+        intake.batcher.flush();
+        intake.collect();
+        assert_eq!(seq_nums(&mut intake, &mut futures), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_record_arriving_past_the_linger_starts_the_next_batch() {
+        let linger = std::time::Duration::from_millis(5);
+        let now = Instant::now();
+        let later = now + linger;
+        let mut intake = Intake::new(
+            Batcher::new(BatcherConfig::default().with_linger(Some(linger)))
+                .expect("a valid config"),
+        );
+        let mut futures = vec![
+            intake.take(0, record(10), now).expect("taken"),
+            intake.take(1, record(10), now).expect("taken"),
+            // The open batch expired: closed before this record joins.
+            intake.take(2, record(10), later).expect("taken"),
+        ];
+        assert_eq!(intake.closed.len(), 1, "[0, 1] closed, 2 open");
+        // Closed by the driver's timer this time.
+        intake.batcher.handle_timeout(later + linger);
+        intake.collect();
+        futures.push(intake.take(3, record(10), later + linger).expect("taken"));
+        intake.batcher.flush();
+        intake.collect();
+        assert_eq!(intake.closed.len(), 3);
+        assert_eq!(seq_nums(&mut intake, &mut futures), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_record_ack_future_goes_anywhere_a_task_goes() {
+        fn send_sync_unpin<T: Send + Sync + Unpin + 'static>() {}
+        send_sync_unpin::<RecordAckFuture>();
+    }
+
+    #[test]
     fn waiting_records_are_woken_once_their_batch_is_answered() {
         struct Count(AtomicUsize);
         impl Wake for Count {
