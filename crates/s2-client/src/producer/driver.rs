@@ -311,11 +311,7 @@ impl<R: Runtime> Driver<R> {
         }
         // Answered outside the gate's lock. The gate is stopped: no record
         // joins the open batch now.
-        let (closed, open) = self.gate.with(|intake| {
-            let open = std::mem::replace(&mut intake.open, BatchAcks::new());
-            (std::mem::take(&mut intake.closed), open)
-        });
-        for acks in closed.into_iter().map(|batch| batch.acks).chain([open]) {
+        for acks in self.gate.with(Intake::take_unsent) {
             acks.fail(&cause, false);
         }
         for (_, done) in self.flushes.drain(..) {
@@ -326,6 +322,18 @@ impl<R: Runtime> Driver<R> {
         }
         self.commands = None;
         self.session = None;
+    }
+}
+
+impl<R: Runtime> Drop for Driver<R> {
+    /// Over, or dropped with its task (its runtime shut down): records that
+    /// never reached it are answered that the producer stopped, and no
+    /// more are taken, rather than wait for a driver that is gone. After a
+    /// normal end or a failure the gate is stopped and the intake empty.
+    fn drop(&mut self) {
+        self.gate.stop(Error::Closed("the producer stopped".into()));
+        // Dropped outside the gate's lock: each answers its records.
+        drop(self.gate.with(Intake::take_unsent));
     }
 }
 

@@ -60,6 +60,15 @@ impl Intake {
         any
     }
 
+    /// Takes the acks of every batch the driver has not taken, the open
+    /// one last, for the driver to answer outside the gate's lock once the
+    /// gate is stopped.
+    pub(super) fn take_unsent(&mut self) -> Vec<BatchAcks> {
+        let open = std::mem::replace(&mut self.open, BatchAcks::new());
+        let closed = self.closed.drain(..).map(|batch| batch.acks);
+        closed.chain([open]).collect()
+    }
+
     pub(super) fn wake_driver(&self) {
         if let Some(waker) = &self.driver {
             waker.wake_by_ref();
