@@ -12,25 +12,10 @@ use s2_core::{Error, error::ValidationError};
 
 use crate::config::ClientConfig;
 
-/// A rustls configuration trusting the webpki roots (and the system's, and
-/// the configured extra ones), offering only HTTP/2.
+/// A rustls configuration trusting the roots the features and the
+/// configuration choose (see [`root_store`]), offering only HTTP/2.
 pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for certificate in &config.extra_root_certificates {
-        roots.add(certificate.clone()).map_err(|e| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: format!("root certificate: {e}").into(),
-            })
-        })?;
-    }
-    if config.use_native_roots {
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            // A broken certificate in the system store is skipped, not fatal.
-            let _ = roots.add(cert);
-        }
-    }
+    let roots = root_store(config)?;
     let provider = crypto_provider()?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -43,6 +28,58 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientC
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The certificates a TLS connection may chain to: the Mozilla roots
+/// (feature `webpki-roots`), the system's when configured (feature
+/// `native-roots`), and the configured extra ones. With https endpoints,
+/// an empty store is an error here rather than a handshake failure later.
+fn root_store(config: &ClientConfig) -> Result<rustls::RootCertStore, Error> {
+    let invalid = |reason: String| {
+        Error::Validation(ValidationError::InvalidConfig {
+            reason: reason.into(),
+        })
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    #[cfg(feature = "webpki-roots")]
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for certificate in &config.extra_root_certificates {
+        roots.add(certificate.clone()).map_err(|e| {
+            Error::Validation(ValidationError::InvalidConfig {
+                reason: format!("root certificate: {e}").into(),
+            })
+        })?;
+    }
+    if config.use_native_roots {
+        add_native_roots(&mut roots).map_err(invalid)?;
+    }
+    let endpoints = &config.endpoints;
+    let needs_tls = endpoints.account().is_tls() || endpoints.basin().is_tls();
+    if roots.is_empty() && needs_tls {
+        return Err(invalid(
+            "no root certificates to trust: enable the `webpki-roots` or `native-roots` \
+             feature, or add a root certificate"
+                .to_owned(),
+        ));
+    }
+    Ok(roots)
+}
+
+/// Adds the operating system's roots.
+#[cfg(feature = "native-roots")]
+fn add_native_roots(roots: &mut rustls::RootCertStore) -> Result<(), String> {
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A broken certificate in the system store is skipped, not fatal.
+        let _ = roots.add(cert);
+    }
+    Ok(())
+}
+
+/// Native roots asked for in a build without them.
+#[cfg(not(feature = "native-roots"))]
+fn add_native_roots(_roots: &mut rustls::RootCertStore) -> Result<(), String> {
+    Err("the system's root certificates need the `native-roots` feature".to_owned())
 }
 
 /// The provider the enabled features choose.

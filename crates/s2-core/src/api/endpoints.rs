@@ -402,6 +402,14 @@ impl BasinEndpoint {
         }
     }
 
+    /// Whether basin requests go over TLS (https).
+    pub fn is_tls(&self) -> bool {
+        match &self.0 {
+            Routing::PerBasin { scheme, .. } => *scheme == Scheme::HTTPS,
+            Routing::Shared(base) => base.is_tls(),
+        }
+    }
+
     /// Whether requests must carry the `s2-basin` header.
     pub fn needs_basin_header(&self) -> bool {
         matches!(self.0, Routing::Shared(_))
