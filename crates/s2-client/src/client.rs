@@ -59,7 +59,7 @@ impl<R: Runtime + Default> S2<R> {
 /// A fresh random fencing token: 32 hex digits (128 random bits), for a
 /// writer claiming a stream with a fence command.
 pub fn generate_fencing_token() -> FencingToken {
-    FencingToken::new(format!("{:032x}", rand::random::<u128>()))
+    FencingToken::new(format!("{:032x}", crate::random::u128()))
         .expect("32 hex digits fit the 36-byte fencing token limit")
 }
 

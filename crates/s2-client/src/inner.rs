@@ -91,6 +91,6 @@ impl Sessions {
 
 /// A fresh idempotency token for one logical create.
 pub(crate) fn new_request_token() -> RequestToken {
-    let token = format!("{:032x}", rand::random::<u128>());
+    let token = format!("{:032x}", crate::random::u128());
     RequestToken::new(token).expect("32 hex digits are a valid request token")
 }

@@ -149,6 +149,7 @@ pub mod docs;
 mod inner;
 pub mod metrics;
 mod pagination;
+mod random;
 mod producer;
 mod retry;
 pub mod runtime;

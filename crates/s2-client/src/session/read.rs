@@ -125,7 +125,7 @@ impl<R: Runtime> ReadSession<R> {
         let config = ReadSessionConfig {
             heartbeat_timeout: inner.config.heartbeat_timeout,
             backoff,
-            seed: rand::random(),
+            seed: crate::random::u64(),
         };
         let machine = Machine::new(request, config, inner.transport.runtime().now());
         let (basin_for_span, stream_for_span) = (basin.to_string(), stream.to_string());

@@ -119,7 +119,7 @@ impl AppendSessionOptions {
             ack_timeout: self.ack_timeout.unwrap_or(client.ack_timeout),
             retry_policy: client.append_retry_policy,
             backoff: client.retry,
-            seed: rand::random(),
+            seed: crate::random::u64(),
             compression: self.compression.unwrap_or(client.compression),
             ..AppendSessionConfig::default()
         }
