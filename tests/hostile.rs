@@ -644,7 +644,7 @@ async fn read_session_through<R: Runtime + Default>(cut: Cut) {
     match end {
         Some(Ok(())) => assert_eq!(records, (0..10).collect::<Vec<_>>()),
         Some(Err(e)) => assert!(
-            !matches!(e, Error::Closed(_)),
+            !matches!(e, Error::Closed { .. }),
             "untyped end: {}",
             describe(&e)
         ),
@@ -673,7 +673,11 @@ async fn append_session_through<R: Runtime + Default>(cut: Cut) {
         match session.submit(input(2)).await {
             Ok(ack) => acks.push(ack),
             Err(e) => {
-                assert!(!matches!(e, Error::Closed(_)), "submit: {}", describe(&e));
+                assert!(
+                    !matches!(e, Error::Closed { .. }),
+                    "submit: {}",
+                    describe(&e)
+                );
                 break;
             }
         }

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use futures_core::Stream;
 use futures_util::TryStreamExt;
 use s2_core::{
-    Error,
+    AccessToken, Error,
     api::Api,
     names::{AccessTokenId, BasinName, FencingToken, StreamName},
     types::{
@@ -265,8 +265,9 @@ impl<R: Runtime> S2<R> {
         crate::retry::execute_unless_not_found(&self.inner, call, "basin_not_found").await
     }
 
-    /// Issues an access token; returns its secret.
-    pub async fn issue_access_token(&self, info: &AccessTokenInfo) -> Result<String, Error> {
+    /// Issues an access token; returns its secret (whose `Debug` is
+    /// redacted: [`AccessToken::expose_secret`] gives its text).
+    pub async fn issue_access_token(&self, info: &AccessTokenInfo) -> Result<AccessToken, Error> {
         execute(&self.inner, self.inner.api.issue_access_token(info)?).await
     }
 

@@ -92,6 +92,8 @@
 //!             }
 //!             ReadItem::CaughtUp(tail) => println!("live at {}", tail.seq_num),
 //!             ReadItem::Tail(tail) => println!("start past the tail at {}", tail.seq_num),
+//!             // An item newer than this code.
+//!             _ => {}
 //!         }
 //!     }
 //!     Ok(())

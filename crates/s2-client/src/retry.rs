@@ -152,7 +152,7 @@ async fn run_attempts<R: Runtime, T>(
             unknown_outcome = Some(error.clone());
         }
         tracing::debug!(
-            cause = %error,
+            cause = %crate::trace::Chain(&error),
             ?delay,
             attempt = *attempts,
             may_have_side_effect = error.may_have_side_effect(),
@@ -191,12 +191,7 @@ mod tests {
     use s2_core::error::ServiceError;
 
     fn unavailable() -> Error {
-        Error::Service(ServiceError {
-            status: 503,
-            code: "unavailable".into(),
-            message: String::new(),
-            retry_after: None,
-        })
+        Error::Service(ServiceError::from_server(503, "unavailable", "", None))
     }
 
     #[test]

@@ -118,6 +118,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                         Event::Record(i, ok)
                     }
                     Ok(ReadItem::Tail(_)) => Event::Failed(i, "the session ended".into()),
+                    // An item this example has no use for.
+                    Ok(_) => continue,
                     Err(e) => Event::Failed(i, e.to_string()),
                 };
                 if events.send(event).is_err() {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use prost::Message;
 use s2_core::{
     Error,
-    api::error_from_parts,
+    api::{Api, Endpoints, HttpResponse, SessionRejection, error_from_parts},
     backoff::BackoffConfig,
     frame::{Compression, Frame, FrameDecoder, FrameLimits},
     proto,
@@ -473,6 +473,32 @@ pub(crate) fn error_body(input: &mut Input<'_>, tail: u64) -> (u16, String) {
             input.u16(),
             String::from_utf8_lossy(input.short_bytes(24)).into_owned(),
         ),
+    }
+}
+
+/// A refusal of a session connection, as a driver hands it to a session:
+/// what [`error`] gives, parsed the way a refused response is.
+pub(crate) fn rejection(input: &mut Input<'_>, tail: u64) -> SessionRejection {
+    match input.below(4) {
+        0 => Error::transport(input.bool(), "connection cut").into(),
+        1 => Error::Timeout(Duration::from_secs(1)).into(),
+        _ => {
+            let (status, body) = error_body(input, tail);
+            let Ok(status) = http::StatusCode::from_u16(status) else {
+                return error_from_parts(status, body.as_bytes(), None).into();
+            };
+            let api = Api::new(
+                Endpoints::single("http://127.0.0.1:1").expect("a loopback endpoint"),
+                "token",
+                Compression::None,
+            )
+            .expect("a valid client configuration");
+            api.session_rejection(&HttpResponse {
+                status,
+                headers: http::HeaderMap::new(),
+                body: body.into(),
+            })
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use s2_core::{
 };
 
 use crate::{
-    append::{error, error_body},
+    append::{error_body, rejection},
     input::Input,
     wire::{message_frame, terminal_frame},
 };
@@ -141,8 +141,10 @@ impl Harness {
                     0 => self.session.handle_end(connection, now),
                     1 => self.session.handle_connected(connection, now),
                     _ => {
-                        let error = error(input, self.base());
-                        self.session.handle_error(connection, error, now)
+                        // A refusal of the connection, as the driver hands
+                        // it over: a 416 with the tail is no error here.
+                        let rejection = rejection(input, self.base());
+                        self.session.handle_rejected(connection, rejection, now)
                     }
                 }
             }

@@ -93,8 +93,13 @@ pub struct Producer {
 /// The runtime's clock, shared with permits.
 type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
+/// The error of a call refused because the producer is over: nothing of
+/// it was taken.
 fn closed() -> Error {
-    Error::Closed("the producer is closed".into())
+    Error::Closed {
+        sent: false,
+        reason: "the producer is closed".into(),
+    }
 }
 
 impl Producer {

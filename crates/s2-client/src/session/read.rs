@@ -30,6 +30,7 @@ use crate::{
 
 /// What a read session yields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ReadItem {
     /// New records, in order, none seen before.
     Batch(ReadBatch),
@@ -251,7 +252,7 @@ impl<R: Runtime> ReadSession<R> {
                     self.connection.advised(connection, now);
                 }
                 ReadEvent::Failed(e) => {
-                    tracing::warn!(error = %e, "read session failed");
+                    tracing::warn!(error = %crate::trace::Chain(&e), "read session failed");
                     self.done = true;
                     self.caught_up_mut().end(Some(e.clone()));
                     return Some(Err(e));
@@ -339,10 +340,12 @@ impl<R: Runtime> ReadSession<R> {
             }
             ConnectionEvent::Data(data) => self.machine.handle_data(connection, data, now),
             ConnectionEvent::End => self.machine.handle_end(connection, now),
-            // A refused read is a failure like any other: the machine's
-            // retry policy decides.
-            ConnectionEvent::Error(error) | ConnectionEvent::Rejected(error) => {
-                self.machine.handle_error(connection, error, now)
+            ConnectionEvent::Error(error) => self.machine.handle_error(connection, error, now),
+            // A refused read ends at the tail when it starts past it, and
+            // is a failure like any other otherwise: the machine's retry
+            // policy decides.
+            ConnectionEvent::Rejected(rejection) => {
+                self.machine.handle_rejected(connection, rejection, now)
             }
         }
     }
@@ -403,9 +406,11 @@ impl Future for CaughtUp {
         }
         match &state.ended {
             Some(Some(error)) => Poll::Ready(Err(error.clone())),
-            Some(None) => Poll::Ready(Err(Error::Closed(
-                "the read session ended before catching up".into(),
-            ))),
+            // This future sends nothing of its own.
+            Some(None) => Poll::Ready(Err(Error::Closed {
+                sent: false,
+                reason: "the read session ended before catching up".into(),
+            })),
             None => {
                 let waker = cx.waker();
                 if !state.wakers.iter().any(|w| w.will_wake(waker)) {

@@ -279,7 +279,11 @@ impl<R: Runtime> Transport<R> {
             let id = task_state.id;
             match select(connection, closing).await {
                 Either::Left((Err(e), _)) => {
-                    tracing::debug!(connection = id, error = %e, "HTTP/2 connection ended")
+                    tracing::debug!(
+                        connection = id,
+                        error = %crate::trace::Chain(&e),
+                        "HTTP/2 connection ended"
+                    )
                 }
                 Either::Left((Ok(()), _)) => {
                     tracing::debug!(connection = id, "HTTP/2 connection closed")

@@ -157,7 +157,11 @@ impl<R: Runtime> Transport<R> {
     /// runs in its own task.
     pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("the client is closed".into()));
+            // Refused before a connection is chosen: nothing was sent.
+            return Err(Error::Closed {
+                sent: false,
+                reason: "the client is closed".into(),
+            });
         }
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri

@@ -181,8 +181,10 @@ impl<R: Runtime> Driver<R> {
                 // the close was sent is still in the channel and must be
                 // appended, not dropped. Later permits fail at submit; the
                 // machine closes once the channel is drained (`None`).
-                self.gate
-                    .stop(Error::Closed("the append session is closing".into()));
+                self.gate.stop(Error::Closed {
+                    sent: false,
+                    reason: "the append session is closing".into(),
+                });
                 if let Some(commands) = self.commands.as_mut() {
                     commands.close();
                 }
@@ -350,10 +352,13 @@ impl<R: Runtime> Driver<R> {
             AppendEvent::Failed(error) => {
                 if is_conflict(&error) {
                     self.end_resolution(crate::metrics::Resolution::Conflict);
-                    tracing::warn!(%error, "writer conflict: another writer appended first");
+                    tracing::warn!(
+                        error = %crate::trace::Chain(&error),
+                        "writer conflict: another writer appended first"
+                    );
                     crate::metrics::writer_conflict();
                 } else {
-                    tracing::warn!(%error, "append session failed");
+                    tracing::warn!(error = %crate::trace::Chain(&error), "append session failed");
                 }
                 self.failure.set(error.clone());
                 self.gate.stop(error.clone());
@@ -489,7 +494,9 @@ impl<R: Runtime> Driver<R> {
             ConnectionEvent::Data(data) => machine.handle_data(connection, data, now),
             ConnectionEvent::End => machine.handle_end(connection, now),
             ConnectionEvent::Error(error) => machine.handle_error(connection, error, now),
-            ConnectionEvent::Rejected(error) => machine.handle_rejected(connection, error, now),
+            ConnectionEvent::Rejected(rejection) => {
+                machine.handle_rejected(connection, rejection.into_error(), now)
+            }
         }
         true
     }

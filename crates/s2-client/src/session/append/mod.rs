@@ -95,12 +95,27 @@ impl Future for AckFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.receiver
             .poll_unpin(cx)
-            .map(|r| r.unwrap_or_else(|_| Err(session_gone())))
+            .map(|r| r.unwrap_or_else(|_| Err(gone_unanswered())))
     }
 }
 
-fn session_gone() -> Error {
-    Error::Closed("the append session stopped".into())
+/// The error of a batch whose session ended without answering it (its
+/// driver was dropped with its runtime): it was handed over, so it may
+/// have been sent.
+fn gone_unanswered() -> Error {
+    Error::Closed {
+        sent: true,
+        reason: "the append session stopped without acknowledging the batch".into(),
+    }
+}
+
+/// The error of a call refused because the session stopped: nothing of it
+/// was handed over.
+fn stopped() -> Error {
+    Error::Closed {
+        sent: false,
+        reason: "the append session stopped".into(),
+    }
 }
 
 /// The error of an input the driver received once the session was over:
@@ -201,7 +216,9 @@ impl AppendSessionHandle {
             .map_err(|_| self.failure.stopped_with())?;
         match done_rx.await {
             Ok(result) => result,
-            Err(_) => self.failure.outcome(),
+            // The driver was dropped (with its runtime) before it answered:
+            // what it held may or may not have landed.
+            Err(_) => Err(self.failure.stopped_with_or(gone_unanswered)),
         }
     }
 }
@@ -280,9 +297,15 @@ impl Failure {
         }
     }
 
-    /// The error that stopped the session, or a plain "stopped".
+    /// The error that stopped the session, or a plain "stopped" (nothing
+    /// of the refused call was handed over).
     fn stopped_with(&self) -> Error {
-        self.0.lock().clone().unwrap_or_else(session_gone)
+        self.stopped_with_or(stopped)
+    }
+
+    /// The error that stopped the session, or `otherwise`.
+    fn stopped_with_or(&self, otherwise: fn() -> Error) -> Error {
+        self.0.lock().clone().unwrap_or_else(otherwise)
     }
 }
 

@@ -73,7 +73,7 @@ use bytes::Bytes;
 use self::batch::Refusal;
 use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
-    api::error_from_parts,
+    api::{SessionRejection, rejection_from_parts},
     backoff::{Backoff, BackoffConfig},
     error::{Error, ProtocolError},
     frame::{Frame, FrameDecoder, FrameLimits},
@@ -315,11 +315,27 @@ impl ReadSession {
         }
     }
 
-    /// `connection` failed: no 200, a transport error, or an unreadable
-    /// body.
+    /// `connection` failed: a transport error, or an unreadable body.
     pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
             self.handle_failure(error, now);
+        }
+    }
+
+    /// `connection` was refused: its request was answered with an error
+    /// status instead of opening the session, which
+    /// [`Api::session_rejection`](crate::api::Api::session_rejection) parsed.
+    /// A start past the tail ends the read with [`ReadEvent::Tail`] (or,
+    /// on a resume, is the tail caught up with); any other refusal is a
+    /// failure like those of [`handle_error`](Self::handle_error).
+    pub fn handle_rejected(
+        &mut self,
+        connection: ConnectionId,
+        rejection: SessionRejection,
+        now: Instant,
+    ) {
+        if self.is_current(connection) {
+            self.handle_rejection(rejection, now);
         }
     }
 
@@ -380,8 +396,7 @@ impl ReadSession {
     fn handle_frame(&mut self, frame: Frame, now: Instant) -> ControlFlow<()> {
         let (payload, reconnect_advised) = match frame {
             Frame::Terminal { status, body } => {
-                let error = error_from_parts(status, &body, None);
-                self.handle_failure(error, now);
+                self.handle_rejection(rejection_from_parts(status, &body, None), now);
                 return ControlFlow::Break(());
             }
             Frame::Message {

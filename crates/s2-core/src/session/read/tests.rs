@@ -199,7 +199,11 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                     }
                     Err(tail) => {
                         conn = None;
-                        session.handle_error(connection, Error::ReadPastTail { tail }, now);
+                        session.handle_rejected(
+                            connection,
+                            SessionRejection::past_tail(tail, None),
+                            now,
+                        );
                     }
                 },
                 ReadEvent::Batch(batch) => outcome.delivered.extend(batch.records),
@@ -886,7 +890,7 @@ fn a_bounded_read_resumed_at_the_tail_finishes() {
         seq_num: 3,
         timestamp: 0,
     };
-    s.handle_error(*connection, Error::ReadPastTail { tail }, now);
+    s.handle_rejected(*connection, SessionRejection::past_tail(tail, None), now);
     let events = events(&mut s);
     assert!(
         matches!(events.last(), Some(ReadEvent::Finished)),
@@ -913,7 +917,7 @@ fn a_tailing_read_resumed_at_the_tail_keeps_following() {
         seq_num: 3,
         timestamp: 0,
     };
-    s.handle_error(c, Error::ReadPastTail { tail }, now);
+    s.handle_rejected(c, SessionRejection::past_tail(tail, None), now);
     let evs = events(&mut s);
     assert!(
         evs.iter().all(|e| !matches!(
@@ -950,7 +954,7 @@ fn a_resume_past_the_tail_is_a_protocol_error() {
         seq_num: 1,
         timestamp: 0,
     };
-    s.handle_error(c, Error::ReadPastTail { tail }, now);
+    s.handle_rejected(c, SessionRejection::past_tail(tail, None), now);
     assert!(protocol_failure(&events(&mut s)));
 }
 
