@@ -55,7 +55,7 @@
 //!     println!("landed at {}", ack.start.seq_num);
 //!
 //!     // A session: submit as you go, await acks when you need them.
-//!     let session = stream.append_session_handle();
+//!     let session = stream.append_session_handle()?;
 //!     let first = session.submit(AppendInput::new(vec![AppendRecord::new("a")])?).await?;
 //!     let second = session.submit(AppendInput::new(vec![AppendRecord::new("b")])?).await?;
 //!     session.close().await?;
@@ -174,6 +174,7 @@ pub use runtime::Runtime;
 pub use s2_core::{
     self as core, AccessToken, EncryptionKey, Error, ErrorCode,
     api::{Endpoints, PlainHttp},
+    backoff::BackoffConfig,
     batcher::BatcherConfig,
     error::{AppendConditionFailed, EncryptionError, ProtocolError, ServiceError, ValidationError},
     frame::Compression,

@@ -97,7 +97,7 @@ async fn run_attempts<R: Runtime, T>(
     call: Call<T>,
     attempts: &mut u32,
 ) -> Tracked<T> {
-    let mut backoff = Backoff::new(inner.config.retry, rand::random());
+    let mut backoff = Backoff::new(inner.config.retry(), rand::random());
     let mut unknown_outcome: Option<Error> = None;
     // A token refused with a 401 earns one retry with a fresh token.
     let mut refreshed = false;
@@ -125,9 +125,13 @@ async fn run_attempts<R: Runtime, T>(
             }
             Err(error) => error,
         };
-        let retry = may_retry(&error, call.idempotency(), inner.config.append_retry_policy)
-            .then(|| backoff.next_delay(error.retry_after()))
-            .flatten();
+        let retry = may_retry(
+            &error,
+            call.idempotency(),
+            inner.config.append_retry_policy(),
+        )
+        .then(|| backoff.next_delay(error.retry_after()))
+        .flatten();
         let Some(delay) = retry else {
             let (result, hidden_last_error) = match &unknown_outcome {
                 // An append condition is left to the caller, which must
@@ -169,7 +173,7 @@ async fn attempt<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: &Call<T>,
 ) -> Result<(HttpResponse, Option<AccessToken>), Error> {
-    if inner.config.access_token_provider.is_none() {
+    if inner.config.access_token_provider().is_none() {
         let response = inner
             .transport
             .send(&call.request, call.timeout_allowance())

@@ -17,14 +17,15 @@ use crate::config::ClientConfig;
 pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for certificate in &config.extra_root_certificates {
+    for certificate in config.root_certificates() {
         roots.add(certificate.clone()).map_err(|e| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: format!("root certificate: {e}").into(),
+            Error::Validation(ValidationError::InvalidSetting {
+                setting: "root_certificates",
+                reason: e.to_string().into(),
             })
         })?;
     }
-    if config.use_native_roots {
+    if config.native_roots() {
         let native = rustls_native_certs::load_native_certs();
         for cert in native.certs {
             // A broken certificate in the system store is skipped, not fatal.
@@ -35,8 +36,9 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientC
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: format!("TLS: {e}").into(),
+            Error::Validation(ValidationError::InvalidSetting {
+                setting: "tls",
+                reason: e.to_string().into(),
             })
         })?
         .with_root_certificates(roots)
@@ -63,8 +65,9 @@ fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
     rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .ok_or_else(|| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: "no TLS crypto provider: enable the `ring` or `aws-lc-rs` feature, \
+            Error::Validation(ValidationError::InvalidSetting {
+                setting: "tls",
+                reason: "no crypto provider: enable the `ring` or `aws-lc-rs` feature, \
                          or install a process default"
                     .into(),
             })

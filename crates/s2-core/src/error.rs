@@ -155,10 +155,16 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A configuration value is out of range.
-    #[error("invalid configuration: {reason}")]
-    InvalidConfig {
-        /// What is wrong.
+    /// A setting of a configuration holds a value that cannot work (a zero
+    /// timeout, a cap out of range, a header the SDK sets itself, ...), or
+    /// one the environment gave could not be used.
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// The setting: its name in the configuration that holds it
+        /// (`ack_timeout`, `max_records`), or the environment variable it
+        /// came from (`S2_ACCESS_TOKEN`).
+        setting: &'static str,
+        /// What is wrong with its value.
         reason: Cow<'static, str>,
     },
     /// A value could not be encoded into a request.
@@ -167,6 +173,15 @@ pub enum ValidationError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// The refusal of a setting that must be more than zero (a timeout, a
+/// cap).
+pub(crate) fn greater_than_zero(setting: &'static str) -> ValidationError {
+    ValidationError::InvalidSetting {
+        setting,
+        reason: "must be greater than zero".into(),
+    }
 }
 
 /// An append was rejected because its condition did not hold. Nothing of it

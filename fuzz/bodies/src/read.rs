@@ -52,15 +52,15 @@ pub fn read_session(data: &[u8]) {
     if input.bool() {
         request = request.with_until(u64::from(input.u8()));
     }
-    let config = ReadSessionConfig {
-        heartbeat_timeout: Duration::from_secs(20),
-        backoff: BackoffConfig {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(100),
-            max_retries: u32::from(input.below(4)),
-        },
-        seed: u64::from(input.u8()),
-    };
+    let config = ReadSessionConfig::default()
+        .with_heartbeat_timeout(Duration::from_secs(20))
+        .with_backoff(
+            BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(100))
+                .with_max_retries(u32::from(input.below(4))),
+        )
+        .with_seed(u64::from(input.u8()));
     let now = Instant::now();
     let session = ReadSession::new(request.clone(), config, now);
     let mut harness = Harness {

@@ -401,7 +401,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
             5..=7 => Condition::Token,
             _ => Condition::None,
         };
-        let handle = self.stream.append_session_handle();
+        let handle = self.stream.append_session_handle().expect("append session");
         let mut next_match = self.tail;
         let mut pending = Vec::new();
         let batches = self.rng.random_range(1..=5);

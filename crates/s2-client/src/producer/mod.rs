@@ -110,7 +110,7 @@ impl Producer {
         batcher: Batcher,
         sessions: &crate::inner::Sessions,
     ) -> Self {
-        let max_batch_bytes = batcher.config().max_bytes;
+        let max_batch_bytes = batcher.config().max_bytes();
         // The session's cap covers everything the producer holds, batches
         // being filled included (as the official SDKs count it), so no more
         // is queued in front of the session than it would take. It is at

@@ -23,6 +23,7 @@ use s2_core::{
 use super::{ConnectionEvent, Opening, SessionConnection};
 use crate::{
     body::RequestBody,
+    config::ClientConfig,
     inner::ClientInner,
     runtime::{Deadline, Runtime},
     sync::Mutex,
@@ -56,12 +57,12 @@ pub enum ReadRetryPolicy {
     Indefinite,
 }
 
-/// Options of one read session.
+/// Options of one read session, over the client's configuration (its
+/// [`heartbeat_timeout`](crate::ClientConfig::heartbeat_timeout) and
+/// [`retry`](crate::ClientConfig::retry) budget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
 pub struct ReadSessionOptions {
-    /// How retryable failures are treated.
-    pub retry_policy: ReadRetryPolicy,
+    retry_policy: ReadRetryPolicy,
 }
 
 impl ReadSessionOptions {
@@ -70,10 +71,30 @@ impl ReadSessionOptions {
         Self::default()
     }
 
-    /// Sets the retry policy.
+    /// Sets how retryable failures are treated (default
+    /// [`ReadRetryPolicy::Budgeted`]).
     pub fn with_retry_policy(mut self, policy: ReadRetryPolicy) -> Self {
         self.retry_policy = policy;
         self
+    }
+
+    /// How retryable failures are treated.
+    pub fn retry_policy(&self) -> ReadRetryPolicy {
+        self.retry_policy
+    }
+
+    /// The session machine's configuration: these options over `client`'s.
+    /// Its [`validate`](ReadSessionConfig::validate) is the one check of
+    /// the settings it takes from the client.
+    pub(crate) fn resolve(&self, client: &ClientConfig) -> ReadSessionConfig {
+        let mut backoff = client.retry();
+        if self.retry_policy == ReadRetryPolicy::Indefinite {
+            // At the longest delay, more retries than any process lives.
+            backoff = backoff.with_max_retries(u32::MAX);
+        }
+        ReadSessionConfig::default()
+            .with_heartbeat_timeout(client.heartbeat_timeout())
+            .with_backoff(backoff)
     }
 }
 
@@ -118,16 +139,9 @@ impl<R: Runtime> ReadSession<R> {
         options: ReadSessionOptions,
         stream_options: StreamOptions,
     ) -> Self {
-        let mut backoff = inner.config.retry;
-        if options.retry_policy == ReadRetryPolicy::Indefinite {
-            // At the longest delay, more retries than any process lives.
-            backoff.max_retries = u32::MAX;
-        }
-        let config = ReadSessionConfig {
-            heartbeat_timeout: inner.config.heartbeat_timeout,
-            backoff,
-            seed: rand::random(),
-        };
+        // The client's settings were checked when it was built; these
+        // options add none that could fail.
+        let config = options.resolve(&inner.config).with_seed(rand::random());
         let machine = Machine::new(request, config, inner.transport.runtime().now());
         let (basin_for_span, stream_for_span) = (basin.to_string(), stream.to_string());
         Self {
@@ -315,7 +329,7 @@ impl<R: Runtime> ReadSession<R> {
                 // A connection silent past the heartbeat timeout is dead:
                 // the reconnect must not go out on it again.
                 self.connection
-                    .evict_if_silent(self.inner.config.heartbeat_timeout, now);
+                    .evict_if_silent(self.inner.config.heartbeat_timeout(), now);
                 self.machine.handle_timeout(now);
             }
             if !progressed {

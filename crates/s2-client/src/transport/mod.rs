@@ -36,7 +36,7 @@ use http_body_util::{BodyExt, Limited};
 use s2_core::{
     Error,
     api::{HttpRequest, HttpResponse, MAX_RESPONSE_BODY_BYTES},
-    error::{ProtocolError, ValidationError},
+    error::ProtocolError,
 };
 
 mod connection;
@@ -119,12 +119,6 @@ const MAX_ATTEMPTS_PER_CHECKOUT: usize = 8;
 
 impl<R: Runtime> Transport<R> {
     pub(crate) fn new(runtime: R, config: Arc<ClientConfig>) -> Result<Self, Error> {
-        if config.max_concurrent_requests_per_connection == 0 {
-            return Err(ValidationError::InvalidConfig {
-                reason: "max_concurrent_requests_per_connection must be at least 1".into(),
-            }
-            .into());
-        }
         let tls = crate::tls::client_config(&config)?;
         Ok(Self {
             runtime,
@@ -265,7 +259,7 @@ impl<R: Runtime> Transport<R> {
         request: &HttpRequest,
         allowance: Duration,
     ) -> Result<HttpResponse, Error> {
-        let deadline = self.config.request_timeout.saturating_add(allowance);
+        let deadline = self.config.request_timeout().saturating_add(allowance);
         let used: Mutex<Option<ConnectionHandle>> = Mutex::new(None);
         let exchange = async {
             let checkout = self.checkout(&request.uri).await?;

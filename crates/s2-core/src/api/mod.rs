@@ -255,8 +255,9 @@ impl Api {
         let access_token = access_token.into();
         let mut authorization =
             HeaderValue::try_from(format!("Bearer {}", access_token.expose_secret())).map_err(
-                |_| ValidationError::InvalidConfig {
-                    reason: "access token must be visible ASCII".into(),
+                |_| ValidationError::InvalidSetting {
+                    setting: "access_token",
+                    reason: "must be visible ASCII".into(),
                 },
             )?;
         // Never logged by `Debug`, never indexed by HPACK.

@@ -71,6 +71,7 @@ pub(super) fn start<R: Runtime>(
         basin,
         stream,
         options,
+        ack_timeout: config.ack_timeout(),
         machine: Machine::new(config),
         commands: Some(receiver),
         waiting: None,
@@ -100,6 +101,8 @@ struct Driver<R: Runtime> {
     stream: StreamName,
     /// Headers of every request for the stream (its encryption key).
     options: StreamOptions,
+    /// The session's ack timeout, for the log line of a timeout.
+    ack_timeout: std::time::Duration,
     machine: Machine,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
     /// A submit the machine has no room for yet (the gate admits only what
@@ -284,7 +287,7 @@ impl<R: Runtime> Driver<R> {
                         // No ack within the deadline: the reconnect must not
                         // go out on the same HTTP/2 connection.
                         tracing::warn!(
-                            ack_timeout = ?self.inner.config.ack_timeout,
+                            ack_timeout = ?self.ack_timeout,
                             "no ack within the ack timeout"
                         );
                         let now = self.now();

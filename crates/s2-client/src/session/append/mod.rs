@@ -28,7 +28,8 @@ use s2_core::{
 };
 
 pub(crate) use acks::AckStream;
-pub use options::{AppendSessionOptions, DEFAULT_MAX_UNACKED_BATCHES};
+pub use options::AppendSessionOptions;
+pub use s2_core::session::append::DEFAULT_MAX_UNACKED_BATCHES;
 
 use super::gate::{Gate, Limits, Reserved};
 use crate::{
@@ -131,7 +132,9 @@ fn refused(id: InputId, cause: Error) -> Error {
 impl AppendSessionHandle {
     /// A session's handle and its driver's task, which the caller spawns,
     /// or, for a producer, polls from the producer's own task, so batches
-    /// and acks pass between the two without waking another task.
+    /// and acks pass between the two without waking another task. Fails,
+    /// before anything starts, when the client is closed or `session` holds
+    /// a setting that cannot work.
     pub(crate) fn start<R: Runtime>(
         inner: Arc<ClientInner<R>>,
         basin: BasinName,
@@ -139,12 +142,15 @@ impl AppendSessionHandle {
         options: StreamOptions,
         session: &AppendSessionOptions,
         stops: CloseStops,
-    ) -> (Self, Task) {
+    ) -> Result<(Self, Task), Error> {
+        inner.check_open()?;
         let config = session.resolve(&inner.config);
+        config.validate()?;
+        let config = config.with_seed(rand::random());
         // The machine's own caps: whatever the gate admits, it accepts.
         let limits = Limits {
-            max_bytes: config.max_unacked_bytes,
-            max_items: config.max_unacked_batches,
+            max_bytes: config.max_unacked_bytes(),
+            max_items: config.max_unacked_batches(),
         };
         let (gate, failure, over, task) =
             driver::start(inner.clone(), basin, stream, options, config, limits);
@@ -166,7 +172,7 @@ impl AppendSessionHandle {
             limits,
             failure,
         };
-        (handle, task)
+        Ok((handle, task))
     }
 
     /// The session's unacknowledged caps.
