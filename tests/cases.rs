@@ -679,6 +679,7 @@ pub async fn append_session_acks_in_order<R: Runtime + Default>(s2: S2<R>) {
     let inputs = numbered_batches(50, 20);
     let acks: Vec<_> = stream
         .append_session(futures_util::stream::iter(inputs.clone()))
+        .expect("append session")
         .try_collect()
         .await
         .expect("append session");
@@ -696,7 +697,7 @@ pub async fn append_session_acks_in_order<R: Runtime + Default>(s2: S2<R>) {
 /// The handle API: submit as you go, await acks, close drains.
 pub async fn append_session_handle_submits_and_drains<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "handle").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     let mut acks = Vec::new();
     for input in numbered_batches(30, 5) {
         acks.push(session.submit(input).await.expect("submit"));
@@ -722,6 +723,7 @@ pub async fn conditioned_append_session<R: Runtime + Default>(s2: S2<R>) {
     inputs[0] = inputs[0].clone().with_match_seq_num(0);
     let acks: Vec<_> = stream
         .append_session(futures_util::stream::iter(inputs))
+        .expect("append session")
         .try_collect()
         .await
         .expect("conditioned session");
@@ -730,6 +732,7 @@ pub async fn conditioned_append_session<R: Runtime + Default>(s2: S2<R>) {
     let stale = vec![batch(vec![AppendRecord::new("late")]).with_match_seq_num(5)];
     let err = stream
         .append_session(futures_util::stream::iter(stale))
+        .expect("append session")
         .try_collect::<Vec<_>>()
         .await
         .expect_err("stale condition");
@@ -865,6 +868,7 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
     assert_eq!(conditions, vec![Some(0), Some(1000), Some(2000)]);
     let acks: Vec<_> = stream
         .append_session(futures_util::stream::iter(inputs))
+        .expect("append session")
         .try_collect()
         .await
         .expect("session");
@@ -967,6 +971,7 @@ pub async fn tls_end_to_end<R: Runtime + Default>(_s2: S2<R>) {
         .expect("append");
     let acks: Vec<_> = stream
         .append_session(futures_util::stream::iter(numbered_batches(5, 10)))
+        .expect("append session")
         .try_collect()
         .await
         .expect("append session");

@@ -1,7 +1,7 @@
 //! Cases for settings per session, compression of every body, closing a
 //! client, and the defaults users compare with the official SDKs.
 
-use std::{num::NonZeroUsize, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
@@ -25,23 +25,30 @@ fn input(records: Vec<AppendRecord>) -> AppendInput {
 /// options, not the client's (5 MiB, 1000 batches): a permit taking the
 /// whole window leaves no room for another.
 pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: S2<R>) {
-    assert!(
-        AppendSessionOptions::new()
-            .with_max_unacked_bytes(MIB - 1)
-            .is_err()
-    );
-    assert!(
-        AppendSessionOptions::new()
-            .with_ack_timeout(Duration::ZERO)
-            .is_err()
-    );
     let stream = crate::fresh_stream(&s2, "options").await;
+    // Options that cannot work are refused when the session opens, naming
+    // the setting, before anything is sent.
+    for (options, named) in [
+        (
+            AppendSessionOptions::new().with_max_unacked_bytes(0),
+            "max_unacked_bytes",
+        ),
+        (
+            AppendSessionOptions::new().with_ack_timeout(Duration::ZERO),
+            "ack_timeout",
+        ),
+    ] {
+        match stream.append_session_handle_with(&options).map(drop) {
+            Err(Error::Validation(s2_client::ValidationError::InvalidSetting {
+                setting, ..
+            })) => assert_eq!(setting, named),
+            other => panic!("{named}: {other:?}"),
+        }
+    }
 
     let bytes = AppendSessionOptions::new()
         .with_max_unacked_bytes(MIB)
-        .expect("1 MiB is allowed")
-        .with_ack_timeout(Duration::from_secs(30))
-        .expect("valid timeout");
+        .with_ack_timeout(Duration::from_secs(30));
     let session = stream
         .append_session_handle_with(&bytes)
         .expect("client open");
@@ -53,8 +60,7 @@ pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: 
     drop(full);
     session.reserve(1).await.expect("room given back");
 
-    let one = NonZeroUsize::new(1).expect("not zero");
-    let batches = AppendSessionOptions::new().with_max_unacked_batches(one);
+    let batches = AppendSessionOptions::new().with_max_unacked_batches(1);
     let session = stream
         .append_session_handle_with(&batches)
         .expect("client open");
@@ -156,7 +162,7 @@ pub async fn compressed_appends_round_trip<R: Runtime + Default>(_: S2<R>) {
 pub async fn close_drains_sessions_and_refuses_later_calls<R: Runtime + Default>(_: S2<R>) {
     let s2 = crate::client::<R>();
     let stream = crate::fresh_stream(&s2, "close").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     let mut acks = Vec::new();
     for i in 0..20 {
         let ack = session
@@ -173,9 +179,11 @@ pub async fn close_drains_sessions_and_refuses_later_calls<R: Runtime + Default>
         assert_eq!(ack.expect("ack").start.seq_num, i as u64);
     }
 
+    // Refused before anything was sent: no side effect, and each plain
+    // call fails as its `_with` twin does.
     let closed = |result: Result<(), Error>| match result {
-        Err(Error::Closed(_)) => {}
-        other => panic!("expected Error::Closed, got {other:?}"),
+        Err(e @ Error::Closed { sent: false, .. }) => assert!(!e.may_have_side_effect()),
+        other => panic!("expected Error::Closed with nothing sent, got {other:?}"),
     };
     closed(stream.check_tail().await.map(drop));
     closed(clone.list_basins(&ListRequest::new()).await.map(drop));
@@ -185,12 +193,25 @@ pub async fn close_drains_sessions_and_refuses_later_calls<R: Runtime + Default>
             .await
             .map(drop),
     );
+    closed(stream.append_session_handle().map(drop));
     closed(
         stream
             .append_session_handle_with(&AppendSessionOptions::new())
             .map(drop),
     );
+    let no_inputs = || futures_util::stream::empty::<AppendInput>();
+    closed(stream.append_session(no_inputs()).map(drop));
+    closed(
+        stream
+            .append_session_with(no_inputs(), &AppendSessionOptions::new())
+            .map(drop),
+    );
     closed(stream.producer(BatcherConfig::default()).map(drop));
+    closed(
+        stream
+            .producer_with(BatcherConfig::default(), &AppendSessionOptions::new())
+            .map(drop),
+    );
     // Closing again is harmless.
     clone.close().await.expect("second close");
 
@@ -210,12 +231,12 @@ pub async fn close_times_out_on_a_stalled_session<R: Runtime + Default>(_: S2<R>
     let Some(proxy) = crate::proxy() else {
         return;
     };
-    let mut config = crate::config()
-        .with_endpoints(s2_client::Endpoints::single(&proxy.endpoint()).expect("endpoint"));
-    config.ack_timeout = Duration::from_secs(60);
+    let config = crate::config()
+        .with_endpoints(s2_client::Endpoints::single(&proxy.endpoint()).expect("endpoint"))
+        .with_ack_timeout(Duration::from_secs(60));
     let s2 = S2::<R>::with_runtime(config, R::default()).expect("client");
     let stream = crate::fresh_stream(&s2, "stall").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     session
         .submit(input(vec![AppendRecord::new("before")]))
         .await
@@ -258,7 +279,10 @@ pub async fn close_times_out_on_a_stalled_session<R: Runtime + Default>(_: S2<R>
             .is_err()
     );
     drop((ack, stalled));
-    assert!(matches!(stream.check_tail().await, Err(Error::Closed(_))));
+    assert!(matches!(
+        stream.check_tail().await,
+        Err(Error::Closed { .. })
+    ));
 }
 
 /// `close` drains producers too: records still lingering in a producer's
@@ -293,17 +317,15 @@ pub async fn close_drains_lingering_producer_records<R: Runtime + Default>(_: S2
     assert_eq!(tail.seq_num, 5);
 }
 
-/// A producer on the smallest session cap, with no linger, and records so
-/// big that two never share a batch: every record is acknowledged. (A
+/// A producer on a session cap of one full batch, with no linger, and
+/// records so big that two never share a batch: every record is acknowledged. (A
 /// producer capped at the session's 1 MiB alone would wait forever for room
 /// for the record that closes the open batch.)
 pub async fn a_producer_on_a_small_cap_without_linger_never_waits_forever<R: Runtime + Default>(
     s2: S2<R>,
 ) {
     let stream = crate::fresh_stream(&s2, "small-cap").await;
-    let options = AppendSessionOptions::new()
-        .with_max_unacked_bytes(MIB)
-        .expect("1 MiB is allowed");
+    let options = AppendSessionOptions::new().with_max_unacked_bytes(MIB);
     let producer = stream
         .producer_with(BatcherConfig::default().with_linger(None), &options)
         .expect("producer");

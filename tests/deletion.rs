@@ -61,9 +61,9 @@ pub async fn delete_if_exists_ignores_only_not_found<R: Runtime + Default>(s2: S
         .expect("deleted or being deleted: fine");
 
     // Other errors still fail: here, nothing listens at the endpoint.
-    let mut config =
-        crate::config().with_endpoints(Endpoints::single("http://127.0.0.1:1").expect("endpoint"));
-    config.retry.max_retries = 0;
+    let config = crate::config()
+        .with_endpoints(Endpoints::single("http://127.0.0.1:1").expect("endpoint"))
+        .with_max_retries(0);
     let unreachable = S2::<R>::with_runtime(config, R::default()).expect("client");
     let result = unreachable.delete_basin_if_exists(&basin_name).await;
     assert!(matches!(result, Err(Error::Transport { .. })), "{result:?}");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use s2_client::{
-    AppendRetryPolicy, BasinName, EncryptionError, EncryptionKey, Endpoints, Error, ReadItem,
-    Runtime, S2, Stream, StreamName,
+    AppendRetryPolicy, BackoffConfig, BasinName, EncryptionError, EncryptionKey, Endpoints, Error,
+    ReadItem, Runtime, S2, Stream, StreamName,
     types::{
         AppendInput, AppendRecord, BasinConfig, ListRequest, ReadLimit, ReadRequest, ReadStart,
         StreamCipher, StreamConfig, StreamInfo,
@@ -108,6 +108,7 @@ pub async fn encrypted_stream_round_trips_on_every_path<R: Runtime + Default>(s2
             .expect("append");
         let acks: Vec<_> = stream
             .append_session(futures_util::stream::iter(vec![batch(&["session-2"])]))
+            .expect("append session")
             .try_collect()
             .await
             .expect("append session");
@@ -133,6 +134,7 @@ pub async fn encrypted_stream_round_trips_on_every_path<R: Runtime + Default>(s2
         .expect("batches");
         let acks: Vec<_> = stream
             .append_session(futures_util::stream::iter(inputs))
+            .expect("append session")
             .try_collect()
             .await
             .expect("append session of batches");
@@ -175,6 +177,7 @@ pub async fn encrypted_stream_refuses_missing_and_wrong_keys<R: Runtime + Defaul
     assert!(is_missing_key(&appended), "{appended:?}");
     let session: Result<Vec<_>, _> = plain
         .append_session(futures_util::stream::iter(vec![batch(&["no key"])]))
+        .expect("append session")
         .try_collect()
         .await;
     assert!(
@@ -262,13 +265,16 @@ pub async fn basin_cipher_reconfiguration<R: Runtime + Default>(s2: S2<R>) {
 /// A client through a proxy whose unary calls time out after 700 ms, and
 /// whose sessions wait 700 ms for an ack.
 fn stalled_client<R: Runtime + Default>(proxy: &s2_test_server::FaultProxy) -> S2<R> {
-    let mut config = config()
+    let config = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
         .with_request_timeout(Duration::from_millis(700))
-        .with_append_retry_policy(AppendRetryPolicy::All);
-    config.retry.max_retries = 6;
-    config.retry.base_delay = Duration::from_millis(50);
-    config.ack_timeout = Duration::from_millis(700);
+        .with_append_retry_policy(AppendRetryPolicy::All)
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(6)
+                .with_base_delay(Duration::from_millis(50)),
+        )
+        .with_ack_timeout(Duration::from_millis(700));
     S2::with_runtime(config, R::default()).expect("client")
 }
 
@@ -293,7 +299,7 @@ pub async fn exactly_once_read_backs_carry_the_key<R: Runtime + Default>(s2: S2<
     let ack = faulty.append(&input).await.expect("resolved, not failed");
     assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 2));
 
-    let session = faulty.append_session_handle();
+    let session = faulty.append_session_handle().expect("append session");
     let warm = session
         .submit(batch(&["warm"]).with_match_seq_num(2))
         .await

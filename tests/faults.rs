@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use s2_client::{
-    AppendRetryPolicy, ClientConfig, Endpoints, Error, ReadItem, Runtime, S2,
+    AppendRetryPolicy, BackoffConfig, ClientConfig, Endpoints, Error, ReadItem, Runtime, S2,
     types::{AppendInput, AppendRecord, ReadLimit, ReadRequest, ReadStart, SequencedRecord},
 };
 use s2_test_server::FaultProxy;
@@ -16,15 +16,18 @@ use crate::{config, fresh_stream};
 /// A client that talks through `proxy`, with short timeouts so stalls are
 /// detected quickly and a retry budget that outlasts the faults.
 fn client_through<R: Runtime + Default>(proxy: &FaultProxy, policy: AppendRetryPolicy) -> S2<R> {
-    let mut config: ClientConfig = config()
+    let config: ClientConfig = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
-        .with_append_retry_policy(policy);
-    config.retry.max_retries = 20;
-    config.retry.base_delay = Duration::from_millis(10);
-    config.retry.max_delay = Duration::from_millis(200);
-    config.ack_timeout = Duration::from_secs(2);
-    config.heartbeat_timeout = Duration::from_millis(1500);
-    config.connect_timeout = Duration::from_secs(2);
+        .with_append_retry_policy(policy)
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(20)
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(200)),
+        )
+        .with_ack_timeout(Duration::from_secs(2))
+        .with_heartbeat_timeout(Duration::from_millis(1500))
+        .with_connect_timeout(Duration::from_secs(2));
     S2::with_runtime(config, R::default()).expect("client")
 }
 
@@ -83,7 +86,7 @@ pub async fn exactly_once_append_through_cuts<R: Runtime + Default>(s2: S2<R>) {
 
     const BATCHES: u64 = 2_000;
     const PER_BATCH: u64 = 50;
-    let session = faulty.append_session_handle();
+    let session = faulty.append_session_handle().expect("append session");
     let mut acks = Vec::new();
     for (i, mut input) in batches(BATCHES, PER_BATCH).enumerate() {
         if i == 0 {
@@ -181,7 +184,7 @@ pub async fn at_least_once_resends_after_cut<R: Runtime + Default>(s2: S2<R>) {
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::All)
         .basin(direct.basin_name().clone())
         .stream(direct.name().clone());
-    let session = faulty.append_session_handle();
+    let session = faulty.append_session_handle().expect("append session");
     let mut acks = Vec::new();
     for (i, input) in batches(300, 20).enumerate() {
         acks.push(session.submit(input).await.expect("submit"));
@@ -215,7 +218,7 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::NoSideEffects)
         .basin(direct.basin_name().clone())
         .stream(direct.name().clone());
-    let session = faulty.append_session_handle();
+    let session = faulty.append_session_handle().expect("append session");
     let mut all = batches(400, 10);
     // One batch acked before the fault.
     let first = session
@@ -285,11 +288,14 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
 pub async fn conditioned_unary_append_is_exactly_once<R: Runtime + Default>(s2: S2<R>) {
     let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "unary1x").await;
-    let mut config = config()
+    let config = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
-        .with_request_timeout(Duration::from_millis(700));
-    config.retry.max_retries = 6;
-    config.retry.base_delay = Duration::from_millis(50);
+        .with_request_timeout(Duration::from_millis(700))
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(6)
+                .with_base_delay(Duration::from_millis(50)),
+        );
     let faulty = S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(direct.basin_name().clone())
@@ -405,7 +411,7 @@ pub async fn exactly_once_append_through_a_write_stall<R: Runtime + Default>(s2:
         body.resize(250_000, b'.');
         body
     };
-    let session = faulty.append_session_handle();
+    let session = faulty.append_session_handle().expect("append session");
     let mut acks = Vec::new();
     for b in 0..BATCHES {
         let records: Vec<_> = (0..PER_BATCH)

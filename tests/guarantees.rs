@@ -11,8 +11,8 @@ use futures_util::{
     future::{Either, join, select},
 };
 use s2_client::{
-    AppendRetryPolicy, BatcherConfig, ClientConfig, Endpoints, Error, FencingToken, ReadItem,
-    Runtime, S2, Stream,
+    AppendRetryPolicy, BackoffConfig, BatcherConfig, ClientConfig, Endpoints, Error, FencingToken,
+    ReadItem, Runtime, S2, Stream,
     types::{
         AppendInput, AppendRecord, CommandRecord, ReadLimit, ReadRequest, ReadStart,
         SequencedRecord,
@@ -29,12 +29,15 @@ fn stalled_client<R: Runtime + Default>(
     policy: AppendRetryPolicy,
     stream: &Stream<R>,
 ) -> Stream<R> {
-    let mut config: ClientConfig = config()
+    let config: ClientConfig = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
         .with_request_timeout(Duration::from_millis(700))
-        .with_append_retry_policy(policy);
-    config.retry.max_retries = 6;
-    config.retry.base_delay = Duration::from_millis(50);
+        .with_append_retry_policy(policy)
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(6)
+                .with_base_delay(Duration::from_millis(50)),
+        );
     S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(stream.basin_name().clone())
@@ -217,8 +220,7 @@ fn random_timer<R: Runtime + Default>(max_micros: u64) -> Pin<Box<dyn Future<Out
 /// A client whose sessions take at most ~3 small batches unacknowledged,
 /// so submits wait for capacity most of the time.
 fn cramped_client<R: Runtime + Default>() -> S2<R> {
-    let mut config = config();
-    config.max_unacked_bytes = 24 * 1024;
+    let config = config().with_max_unacked_bytes(24 * 1024);
     S2::with_runtime(config, R::default()).expect("client")
 }
 
@@ -233,7 +235,7 @@ fn body(batch: usize, record: usize) -> String {
 pub async fn cancelled_submits_never_land_unacknowledged<R: Runtime + Default>(_s2: S2<R>) {
     let s2 = cramped_client::<R>();
     let stream = fresh_stream(&s2, "cancelsub").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     let mut acks = Vec::new();
     let mut cancelled = 0;
     for b in 0..600 {
@@ -335,10 +337,10 @@ pub async fn cancelled_producer_submits_never_land_unacknowledged<R: Runtime + D
 pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2<R>) {
     let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "precerr").await;
-    let mut config: ClientConfig = config()
+    let config: ClientConfig = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
-        .with_append_retry_policy(AppendRetryPolicy::NoSideEffects);
-    config.retry.base_delay = Duration::from_millis(10);
+        .with_append_retry_policy(AppendRetryPolicy::NoSideEffects)
+        .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)));
     let faulty = S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(direct.basin_name().clone())
@@ -420,6 +422,7 @@ pub async fn refused_input_comes_after_the_acks_before_it<R: Runtime + Default>(
     );
     let items: Vec<_> = stream
         .append_session(futures_util::stream::iter(inputs))
+        .expect("append session")
         .collect()
         .await;
     let acked: Vec<u64> = items

@@ -20,9 +20,8 @@ use futures_util::{
     future::{Either, select},
 };
 use s2_client::{
-    BasinName, ClientConfig, Compression, Endpoints, Error, ProtocolError, ReadItem, Runtime, S2,
-    Stream, StreamName,
-    core::backoff::BackoffConfig,
+    BackoffConfig, BasinName, ClientConfig, Compression, Endpoints, Error, ProtocolError, ReadItem,
+    Runtime, S2, Stream, StreamName,
     types::{AppendInput, AppendRecord, ListRequest, ReadLimit, ReadRequest, ReadStart},
 };
 use s2_test_server::{AckFault, Cut, ErrorBody, HostileServer, Misbehaviour, Route};
@@ -146,17 +145,18 @@ fn server(misbehaviour: Misbehaviour) -> HostileServer {
 /// Short deadlines and a small retry budget, so every case is fast.
 fn config(server: &HostileServer) -> ClientConfig {
     let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
-    let mut config = ClientConfig::new("token").with_endpoints(endpoints);
-    config.request_timeout = REQUEST_TIMEOUT;
-    config.connect_timeout = Duration::from_secs(1);
-    config.retry = BackoffConfig {
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(100),
-        max_retries: 2,
-    };
-    config.ack_timeout = Duration::from_secs(1);
-    config.heartbeat_timeout = Duration::from_secs(1);
-    config
+    ClientConfig::new("token")
+        .with_endpoints(endpoints)
+        .with_request_timeout(REQUEST_TIMEOUT)
+        .with_connect_timeout(Duration::from_secs(1))
+        .with_retry(
+            BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(100))
+                .with_max_retries(2),
+        )
+        .with_ack_timeout(Duration::from_secs(1))
+        .with_heartbeat_timeout(Duration::from_secs(1))
 }
 
 fn client<R: Runtime + Default>(config: ClientConfig) -> S2<R> {
@@ -370,8 +370,7 @@ async fn bomb_unary_read<R: Runtime + Default>(coding: Compression, asked: bool)
         coding,
         inflated: 2 << 30,
     });
-    let mut config = config(&server);
-    config.compression = if asked { coding } else { Compression::None };
+    let config = config(&server).with_compression(if asked { coding } else { Compression::None });
     let s2 = client::<R>(config);
     let stream = stream_of(&s2);
     let (result, peak) = alloc::peak_during(stream.read(&read_from_zero())).await;
@@ -407,8 +406,7 @@ pub async fn compression_bomb_read_session_frame<R: Runtime + Default>() {
         coding: Compression::Zstd,
         inflated: 2 << 30,
     });
-    let mut config = config(&server);
-    config.compression = Compression::Zstd;
+    let config = config(&server).with_compression(Compression::Zstd);
     let s2 = client::<R>(config);
     let session = stream_of(&s2).read_session(read_from_zero());
     let ((records, end), peak) =
@@ -431,7 +429,9 @@ pub async fn compression_bomb_read_session_frame<R: Runtime + Default>() {
 pub async fn append_session_ack_with_wrong_count<R: Runtime + Default>() {
     let server = server(Misbehaviour::BadAck(AckFault::WrongCount));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2).append_session_handle();
+    let session = stream_of(&s2)
+        .append_session_handle()
+        .expect("append session");
     let ack = session.submit(input(2)).await.expect("submit");
     let result = within::<R, _>(Duration::from_secs(10), ack)
         .await
@@ -444,7 +444,9 @@ pub async fn append_session_ack_with_wrong_count<R: Runtime + Default>() {
 pub async fn append_session_ack_going_backwards<R: Runtime + Default>() {
     let server = server(Misbehaviour::BadAck(AckFault::Backwards));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2).append_session_handle();
+    let session = stream_of(&s2)
+        .append_session_handle()
+        .expect("append session");
     let first = session.submit(input(2)).await.expect("submit");
     let second = session.submit(input(2)).await.expect("submit");
     let first = within::<R, _>(Duration::from_secs(10), first)
@@ -464,7 +466,9 @@ pub async fn append_session_ack_going_backwards<R: Runtime + Default>() {
 pub async fn append_session_ack_for_batch_never_sent<R: Runtime + Default>() {
     let server = server(Misbehaviour::BadAck(AckFault::NeverSent));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2).append_session_handle();
+    let session = stream_of(&s2)
+        .append_session_handle()
+        .expect("append session");
     let ack = session.submit(input(2)).await.expect("submit");
     let ack = within::<R, _>(Duration::from_secs(10), ack)
         .await
@@ -575,11 +579,11 @@ pub async fn endless_page_ends_listing<R: Runtime + Default>() {
 /// timeout goes out on a new connection.
 async fn times_out_and_reconnects<R: Runtime + Default>(misbehaviour: Misbehaviour) {
     let server = server(misbehaviour);
-    let mut config = config(&server);
-    config.retry.max_retries = 0;
-    // PINGs flow and are answered all along: a live connection is not a
-    // working one.
-    config.keepalive_interval = Some(Duration::from_millis(200));
+    let config = config(&server)
+        .with_max_retries(0)
+        // PINGs flow and are answered all along: a live connection is not a
+        // working one.
+        .with_keepalive_interval(Some(Duration::from_millis(200)));
     let s2 = client::<R>(config);
     let stream = stream_of(&s2);
     let mut timeouts = 0;
@@ -644,7 +648,7 @@ async fn read_session_through<R: Runtime + Default>(cut: Cut) {
     match end {
         Some(Ok(())) => assert_eq!(records, (0..10).collect::<Vec<_>>()),
         Some(Err(e)) => assert!(
-            !matches!(e, Error::Closed(_)),
+            !matches!(e, Error::Closed { .. }),
             "untyped end: {}",
             describe(&e)
         ),
@@ -667,13 +671,19 @@ pub async fn read_session_through_reset<R: Runtime + Default>() {
 async fn append_session_through<R: Runtime + Default>(cut: Cut) {
     let server = server(Misbehaviour::SessionCut(cut));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2).append_session_handle();
+    let session = stream_of(&s2)
+        .append_session_handle()
+        .expect("append session");
     let mut acks = Vec::new();
     for _ in 0..4 {
         match session.submit(input(2)).await {
             Ok(ack) => acks.push(ack),
             Err(e) => {
-                assert!(!matches!(e, Error::Closed(_)), "submit: {}", describe(&e));
+                assert!(
+                    !matches!(e, Error::Closed { .. }),
+                    "submit: {}",
+                    describe(&e)
+                );
                 break;
             }
         }
@@ -760,7 +770,9 @@ pub async fn read_session_reconnect_advice_is_rate_limited<R: Runtime + Default>
 pub async fn append_session_reconnect_advice_is_rate_limited<R: Runtime + Default>() {
     let server = server(Misbehaviour::ReconnectAdvice);
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2).append_session_handle();
+    let session = stream_of(&s2)
+        .append_session_handle()
+        .expect("append session");
     let started = Instant::now();
     let mut acks = Vec::new();
     while started.elapsed() < ADVICE_WINDOW {

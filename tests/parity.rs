@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use s2_client::{
-    AccessToken, AccessTokenProvider, Endpoints, Error, ReadItem, ReadRetryPolicy,
+    AccessToken, AccessTokenProvider, BackoffConfig, Endpoints, Error, ReadItem, ReadRetryPolicy,
     ReadSessionOptions, Runtime, S2, StreamName, TokenFuture,
     types::{
         AppendInput, AppendRecord, BasinConfig, BasinReconfiguration, Change, LocationName,
@@ -145,8 +145,7 @@ fn record_60(i: usize) -> AppendRecord {
 
 /// A client whose append sessions hold at most 100 unacknowledged bytes.
 fn small_window<R: Runtime + Default>() -> S2<R> {
-    let mut config = crate::config();
-    config.max_unacked_bytes = 100;
+    let config = crate::config().with_max_unacked_bytes(100);
     S2::with_runtime(config, R::default()).expect("client")
 }
 
@@ -171,7 +170,7 @@ async fn within<R: Runtime + Default, T>(
 pub async fn append_session_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
     let s2 = small_window::<R>();
     let stream = crate::fresh_stream(&s2, "reserve").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
 
     let held = session.reserve(60).await.expect("room for the first");
     // The window is full: a second reservation waits, and is cancelled.
@@ -258,9 +257,8 @@ pub async fn read_session_caught_up_future<R: Runtime + Default>(s2: S2<R>) {
     let drive = async {
         let mut records = 0;
         while !session.is_caught_up() {
-            match session.next().await.expect("item").expect("read") {
-                ReadItem::Batch(batch) => records += batch.records.len(),
-                ReadItem::CaughtUp(_) | ReadItem::Tail(_) => {}
+            if let ReadItem::Batch(batch) = session.next().await.expect("item").expect("read") {
+                records += batch.records.len();
             }
         }
         records
@@ -279,7 +277,7 @@ pub async fn read_session_caught_up_future<R: Runtime + Default>(s2: S2<R>) {
     while let Some(item) = bounded.next().await {
         item.expect("read");
     }
-    assert!(matches!(never.await, Err(Error::Closed(_))));
+    assert!(matches!(never.await, Err(Error::Closed { .. })));
 }
 
 /// `connected()` returns the first connection's error up front, and hands
@@ -320,11 +318,14 @@ pub async fn read_session_connect_errors_up_front<R: Runtime + Default>(s2: S2<R
 /// budgeted policy gives up, the indefinite one keeps following the tail.
 pub async fn indefinite_read_retries_outlive_the_budget<R: Runtime + Default>(s2: S2<R>) {
     let stream = crate::fresh_stream(&s2, "forever").await;
-    let mut config = crate::config();
-    config.heartbeat_timeout = Duration::from_millis(200);
-    config.retry.max_retries = 1;
-    config.retry.base_delay = Duration::from_millis(10);
-    config.retry.max_delay = Duration::from_millis(20);
+    let config = crate::config()
+        .with_heartbeat_timeout(Duration::from_millis(200))
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(1)
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(20)),
+        );
     let impatient = S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(stream.basin_name().clone())
@@ -402,9 +403,9 @@ impl AccessTokenProvider for Rotating {
 
 fn hostile_config(server: &HostileServer) -> s2_client::ClientConfig {
     let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
-    let mut config = s2_client::ClientConfig::new("unused").with_endpoints(endpoints);
-    config.retry.base_delay = Duration::from_millis(10);
-    config
+    s2_client::ClientConfig::new("unused")
+        .with_endpoints(endpoints)
+        .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)))
 }
 
 fn hostile_stream<R: Runtime + Default>(config: s2_client::ClientConfig) -> s2_client::Stream<R> {
@@ -483,32 +484,24 @@ pub async fn default_headers_and_user_agent<R: Runtime + Default>(_: S2<R>) {
             HeaderName::from_static(protected),
             HeaderValue::from_static("x"),
         );
+        let config = hostile_config(&server).with_default_headers(headers);
         assert!(
-            hostile_config(&server)
-                .with_default_headers(headers.clone())
-                .is_err(),
+            config.validate().is_err(),
             "{protected} accepted as a default header"
         );
-        let mut config = hostile_config(&server);
-        config.default_headers = headers;
         assert!(
             S2::<R>::with_runtime(config, R::default()).is_err(),
             "{protected} accepted as a default header field"
         );
     }
-    assert!(
-        hostile_config(&server)
-            .with_user_agent("bad\nagent")
-            .is_err()
-    );
+    let bad_agent = hostile_config(&server).with_user_agent("bad\nagent");
+    assert!(S2::<R>::with_runtime(bad_agent, R::default()).is_err());
 
     let mut headers = HeaderMap::new();
     headers.insert("x-tenant", HeaderValue::from_static("acme"));
     let config = hostile_config(&server)
         .with_default_headers(headers)
-        .expect("default headers")
-        .with_user_agent("my-app/1.0")
-        .expect("user agent");
+        .with_user_agent("my-app/1.0");
     let stream = hostile_stream::<R>(config);
     stream.check_tail().await.expect("tail");
     let seen = server.last_request_headers().expect("a request came");
@@ -523,19 +516,27 @@ pub async fn default_headers_and_user_agent<R: Runtime + Default>(_: S2<R>) {
 /// windows reads back a batch many windows large.
 pub async fn http2_settings<R: Runtime + Default>(s2: S2<R>) {
     let config = crate::config;
-    assert!(config().with_receive_windows(0, 1 << 20).is_err());
-    assert!(config().with_receive_windows(1 << 16, 1024).is_err());
-    assert!(config().with_receive_windows(1 << 31, 1 << 20).is_err());
-    let mut zero_timeout = config().with_keepalive(Some(Duration::from_secs(1)), Duration::ZERO);
-    assert!(S2::<R>::with_runtime(zero_timeout.clone(), R::default()).is_err());
-    zero_timeout.keepalive_timeout = Duration::from_secs(5);
-    assert!(S2::<R>::with_runtime(zero_timeout, R::default()).is_ok());
+    let refused = |config: s2_client::ClientConfig| {
+        S2::<R>::with_runtime(config, R::default())
+            .map(drop)
+            .is_err()
+    };
+    assert!(refused(config().with_stream_receive_window(0)));
+    assert!(refused(config().with_connection_receive_window(1024)));
+    assert!(refused(config().with_stream_receive_window(1 << 31)));
+    let zero_timeout = config()
+        .with_keepalive_interval(Some(Duration::from_secs(1)))
+        .with_keepalive_timeout(Duration::ZERO);
+    assert!(refused(zero_timeout.clone()));
+    let five = zero_timeout.with_keepalive_timeout(Duration::from_secs(5));
+    assert!(S2::<R>::with_runtime(five, R::default()).is_ok());
 
     let small = config()
-        .with_receive_windows(16 * 1024, 65_535)
-        .expect("windows")
-        .with_keepalive(Some(Duration::from_millis(200)), Duration::from_secs(5));
-    assert_eq!(small.stream_receive_window, Some(16 * 1024));
+        .with_stream_receive_window(16 * 1024)
+        .with_connection_receive_window(65_535)
+        .with_keepalive_interval(Some(Duration::from_millis(200)))
+        .with_keepalive_timeout(Duration::from_secs(5));
+    assert_eq!(small.stream_receive_window(), 16 * 1024);
     let narrow = S2::<R>::with_runtime(small, R::default()).expect("client");
     let written = crate::fresh_stream(&s2, "windows").await;
     let body = bytes::Bytes::from(vec![7u8; 900 * 1024]);

@@ -14,8 +14,7 @@ use futures_util::{
     stream,
 };
 use s2_client::{
-    BasinName, ClientConfig, Endpoints, ReadItem, Runtime, S2, Stream, StreamName,
-    core::backoff::BackoffConfig,
+    BackoffConfig, BasinName, ClientConfig, Endpoints, ReadItem, Runtime, S2, Stream, StreamName,
     types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
 };
 use s2_test_server::{HostileServer, Misbehaviour, Route};
@@ -42,18 +41,20 @@ fn one_record(body: &str) -> AppendInput {
 /// A client of `server` with deadlines short enough for a quick case.
 fn hostile_client<R: Runtime + Default>(server: &HostileServer) -> S2<R> {
     let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
-    let mut config = ClientConfig::new("token").with_endpoints(endpoints);
-    config.request_timeout = Duration::from_secs(1);
-    config.connect_timeout = Duration::from_secs(1);
-    config.retry = BackoffConfig {
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_retries: 3,
-    };
-    config.ack_timeout = Duration::from_millis(400);
-    config.heartbeat_timeout = Duration::from_millis(400);
-    // PINGs are answered all along: a live connection is not a working one.
-    config.keepalive_interval = Some(Duration::from_millis(100));
+    let config = ClientConfig::new("token")
+        .with_endpoints(endpoints)
+        .with_request_timeout(Duration::from_secs(1))
+        .with_connect_timeout(Duration::from_secs(1))
+        .with_retry(
+            BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(50))
+                .with_max_retries(3),
+        )
+        .with_ack_timeout(Duration::from_millis(400))
+        .with_heartbeat_timeout(Duration::from_millis(400))
+        // PINGs are answered all along: a live connection is not a working one.
+        .with_keepalive_interval(Some(Duration::from_millis(100)));
     S2::with_runtime(config, R::default()).expect("client")
 }
 
@@ -96,7 +97,9 @@ pub async fn read_session_heartbeat_timeout_replaces_the_connection<R: Runtime +
 pub async fn append_session_ack_timeout_replaces_the_connection<R: Runtime + Default>(_: S2<R>) {
     let server = HostileServer::start(Misbehaviour::Unresponsive).expect("hostile server");
     let s2 = hostile_client::<R>(&server);
-    let session = hostile_stream(&s2).append_session_handle();
+    let session = hostile_stream(&s2)
+        .append_session_handle()
+        .expect("append session");
     let ack = session.submit(one_record("x")).await.expect("submit");
     let result = within::<R, _>(Duration::from_secs(10), ack)
         .await
@@ -149,7 +152,9 @@ pub async fn read_session_advice_replaces_the_connection<R: Runtime + Default>(_
 pub async fn append_session_advice_replaces_the_connection<R: Runtime + Default>(_: S2<R>) {
     let server = HostileServer::start(Misbehaviour::ReconnectAdvice).expect("hostile server");
     let s2 = hostile_client::<R>(&server);
-    let session = hostile_stream(&s2).append_session_handle();
+    let session = hostile_stream(&s2)
+        .append_session_handle()
+        .expect("append session");
     for i in 0..5u64 {
         let ack = session.submit(one_record("x")).await.expect("submit");
         let ack = within::<R, _>(Duration::from_secs(5), ack)
@@ -356,7 +361,7 @@ pub async fn acks_do_not_wait_behind_read_batches<R: Runtime + Default>(s2: S2<R
     }
     let stream = crate::fresh_stream(&s2, "prompt-acks").await;
     let mut tail = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     let mut latencies = Vec::new();
     for i in 0..20u64 {
         let input = AppendInput::new(vec![AppendRecord::new(vec![7u8; 1024])]).expect("valid");

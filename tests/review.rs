@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::FutureExt;
 use s2_client::{
-    Endpoints, Runtime, S2, StreamName,
+    BackoffConfig, Endpoints, Runtime, S2, StreamName,
     types::{AppendInput, AppendRecord},
 };
 use s2_test_server::hostile::{HostileServer, Misbehaviour};
@@ -20,7 +20,7 @@ fn batch(body: &'static str) -> AppendInput {
 /// `close` never returns `Ok` while an accepted batch was dropped unsent.
 pub async fn permit_submitted_while_closing_is_not_dropped<R: Runtime + Default>(s2: S2<R>) {
     let stream = crate::fresh_stream(&s2, "permit-close").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     let permit = session.reserve(10).await.expect("room");
     let mut close = Box::pin(session.close());
     // The first poll sends the close. The driver usually has not seen it yet;
@@ -53,15 +53,16 @@ pub async fn append_session_recovers_from_a_refused_token<R: Runtime + Default>(
     let server =
         HostileServer::start(Misbehaviour::RefuseToken { token: "stale" }).expect("hostile server");
     let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
-    let mut config = s2_client::ClientConfig::new("unused").with_endpoints(endpoints);
-    config.retry.base_delay = Duration::from_millis(10);
+    let config = s2_client::ClientConfig::new("unused")
+        .with_endpoints(endpoints)
+        .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)));
     let provider = Arc::new(crate::parity::Rotating::default());
     let config = config.with_access_token_provider(provider.clone());
     let stream = S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"))
         .stream(StreamName::new("stream").expect("valid name"));
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     let ack = session.submit(batch("one")).await.expect("submitted");
     let ack = ack.await;
     assert_eq!(*provider.refused.lock().expect("lock"), ["stale"]);
@@ -81,8 +82,9 @@ pub async fn delete_if_exists_after_a_lost_answer_succeeds<R: Runtime + Default>
     for (name, if_exists) in [("plain", false), ("if_exists", true)] {
         let server = HostileServer::start(Misbehaviour::DeleteAnswerLost).expect("hostile server");
         let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
-        let mut config = s2_client::ClientConfig::new("token").with_endpoints(endpoints);
-        config.retry.base_delay = Duration::from_millis(10);
+        let config = s2_client::ClientConfig::new("token")
+            .with_endpoints(endpoints)
+            .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)));
         let basin = S2::<R>::with_runtime(config, R::default())
             .expect("client")
             .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"));
@@ -177,7 +179,7 @@ pub async fn an_unchecked_input_is_refused_and_the_session_goes_on<R: Runtime + 
     s2: S2<R>,
 ) {
     let stream = crate::fresh_stream(&s2, "unchecked-input").await;
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle().expect("append session");
     match session.submit(AppendInput::default()).await {
         Err(s2_client::Error::Validation(s2_client::ValidationError::EmptyBatch)) => {}
         Err(other) => panic!("expected an empty-batch refusal, got {other}"),

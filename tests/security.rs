@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use s2_client::{
-    ReadItem, Runtime, S2, StreamName,
+    BackoffConfig, ReadItem, Runtime, S2, StreamName,
     types::{
         AppendInput, AppendRecord, BasinConfig, ListRequest, ReadLimit, ReadRequest, ReadStart,
         StreamConfig,
@@ -18,14 +18,17 @@ use crate::{config, fresh_stream, unique_basin_name};
 /// calls, an append session (ack deadline) and a read session (heartbeat
 /// watchdog) all work, and nothing panics adding a duration to an instant.
 pub async fn huge_durations_never_panic<R: Runtime + Default>(_s2: S2<R>) {
-    let mut config = config();
-    config.request_timeout = Duration::MAX;
-    config.connect_timeout = Duration::MAX;
-    config.ack_timeout = Duration::MAX;
-    config.heartbeat_timeout = Duration::MAX;
-    config.keepalive_interval = Some(Duration::MAX);
-    config.retry.base_delay = Duration::MAX;
-    config.retry.max_delay = Duration::MAX;
+    let config = config()
+        .with_request_timeout(Duration::MAX)
+        .with_connect_timeout(Duration::MAX)
+        .with_ack_timeout(Duration::MAX)
+        .with_heartbeat_timeout(Duration::MAX)
+        .with_keepalive_interval(Some(Duration::MAX))
+        .with_retry(
+            BackoffConfig::default()
+                .with_base_delay(Duration::MAX)
+                .with_max_delay(Duration::MAX),
+        );
     let s2 = S2::<R>::with_runtime(config, R::default()).expect("client");
 
     s2.list_basins(&ListRequest::new())
@@ -36,6 +39,7 @@ pub async fn huge_durations_never_panic<R: Runtime + Default>(_s2: S2<R>) {
     stream.append(&input).await.expect("append");
     let acks: Vec<_> = stream
         .append_session(futures_util::stream::iter(vec![input.clone(), input]))
+        .expect("append session")
         .try_collect()
         .await
         .expect("append session");

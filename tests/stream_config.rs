@@ -78,6 +78,7 @@ pub async fn create_on_append_takes_the_handle_config<R: Runtime + Default>(s2: 
         .stream(session.clone())
         .with_create_config(custom_config())
         .append_session(futures_util::stream::iter(vec![batch("first")]))
+        .expect("append session")
         .try_collect()
         .await
         .expect("append session creates the stream");

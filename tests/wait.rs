@@ -12,7 +12,7 @@ use futures_util::{
     future::{Either, select},
 };
 use s2_client::{
-    Endpoints, Error, ReadItem, ReadSession, Runtime, S2,
+    BackoffConfig, Endpoints, Error, ReadItem, ReadSession, Runtime, S2,
     types::{AppendInput, AppendRecord, ReadLimit, ReadRequest, ReadStart},
 };
 
@@ -85,9 +85,13 @@ pub async fn tailing_read_session_ends_after_its_wait<R: Runtime + Default>(s2: 
 pub async fn read_session_wait_is_carried_across_reconnects<R: Runtime + Default>(s2: S2<R>) {
     let Some(proxy) = crate::proxy() else { return };
     let direct = fresh_stream(&s2, "wait3").await;
-    let mut config = config().with_endpoints(Endpoints::single(&proxy.endpoint()).expect("ok"));
-    config.retry.base_delay = Duration::from_millis(10);
-    config.retry.max_delay = Duration::from_millis(50);
+    let config = config()
+        .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("ok"))
+        .with_retry(
+            BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(50)),
+        );
     let faulty = S2::<R>::with_runtime(config, R::default())
         .expect("client")
         .basin(direct.basin_name().clone())

@@ -77,6 +77,7 @@ fn sessions_and_producer() {
             .expect("batcher config");
         let acks: Vec<_> = stream
             .append_session(inputs.map(|input| input.expect("batch")))
+            .expect("append session")
             .try_collect()
             .await
             .expect("append session");

@@ -83,7 +83,7 @@ pub(crate) async fn authorize(
     config: &ClientConfig,
     request: &mut HttpRequest,
 ) -> Result<Option<AccessToken>, Error> {
-    let Some(provider) = &config.access_token_provider else {
+    let Some(provider) = config.access_token_provider() else {
         return Ok(None);
     };
     let token = provider.token().await?;
@@ -102,7 +102,7 @@ pub(crate) fn is_unauthorized(status: http::StatusCode) -> bool {
 
 /// Tells the provider that `token` was refused.
 pub(crate) fn invalidate(config: &ClientConfig, token: &AccessToken) {
-    if let Some(provider) = &config.access_token_provider {
+    if let Some(provider) = config.access_token_provider() {
         provider.invalidate(token);
     }
 }

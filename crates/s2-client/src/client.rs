@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use futures_core::Stream;
 use futures_util::TryStreamExt;
 use s2_core::{
-    Error,
+    AccessToken, Error,
     api::Api,
     names::{AccessTokenId, BasinName, FencingToken, StreamName},
     types::{
@@ -65,22 +65,24 @@ pub fn generate_fencing_token() -> FencingToken {
 
 impl<R: Runtime> S2<R> {
     /// A client on a given runtime instance. Fails, before anything is
-    /// sent, on endpoints that would carry the token over plain http to a
-    /// remote host (unless allowed) or an access token that is not a valid
-    /// header value. Durations past [`MAX_DURATION`](crate::MAX_DURATION)
-    /// are cut to it.
+    /// sent, on a setting that cannot work
+    /// ([`ClientConfig::validate`]: a zero timeout or cap, a window out of
+    /// range, a protected default header, endpoints that would carry the
+    /// token over plain http to a remote host unless allowed, ...), an
+    /// access token that is not a valid header value, or a root
+    /// certificate rustls refuses. Durations past
+    /// [`MAX_DURATION`](crate::MAX_DURATION) are cut to it.
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
         let config = config.saturated();
-        crate::config::check_default_headers(&config.default_headers)?;
-        crate::config::check_http2(&config)?;
+        config.validate()?;
         let mut api = Api::new(
-            config.endpoints.clone(),
-            &config.access_token,
-            config.compression,
+            config.endpoints().clone(),
+            config.access_token(),
+            config.compression(),
         )?
-        .with_default_headers(config.default_headers.clone());
-        if let Some(user_agent) = &config.user_agent {
-            api = api.with_user_agent(user_agent.clone());
+        .with_default_headers(config.default_headers().clone());
+        if let Some(user_agent) = config.user_agent() {
+            api = api.with_user_agent(crate::config::user_agent_header(user_agent)?);
         }
         let config = Arc::new(config);
         let transport = Transport::new(runtime, config.clone())?;
@@ -265,8 +267,9 @@ impl<R: Runtime> S2<R> {
         crate::retry::execute_unless_not_found(&self.inner, call, "basin_not_found").await
     }
 
-    /// Issues an access token; returns its secret.
-    pub async fn issue_access_token(&self, info: &AccessTokenInfo) -> Result<String, Error> {
+    /// Issues an access token; returns its secret (whose `Debug` is
+    /// redacted: [`AccessToken::expose_secret`] gives its text).
+    pub async fn issue_access_token(&self, info: &AccessTokenInfo) -> Result<AccessToken, Error> {
         execute(&self.inner, self.inner.api.issue_access_token(info)?).await
     }
 

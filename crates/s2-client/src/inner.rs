@@ -30,9 +30,13 @@ impl<R: Runtime> ClientInner<R> {
     }
 }
 
-/// The error of a call made after [`S2::close`](crate::S2::close).
+/// The error of a call made after [`S2::close`](crate::S2::close): it was
+/// refused before anything was sent.
 fn client_closed() -> Error {
-    Error::Closed("the client is closed".into())
+    Error::Closed {
+        sent: false,
+        reason: "the client is closed".into(),
+    }
 }
 
 /// The append sessions and producers of a client that are still running.

@@ -55,7 +55,7 @@
 //!     println!("landed at {}", ack.start.seq_num);
 //!
 //!     // A session: submit as you go, await acks when you need them.
-//!     let session = stream.append_session_handle();
+//!     let session = stream.append_session_handle()?;
 //!     let first = session.submit(AppendInput::new(vec![AppendRecord::new("a")])?).await?;
 //!     let second = session.submit(AppendInput::new(vec![AppendRecord::new("b")])?).await?;
 //!     session.close().await?;
@@ -92,6 +92,8 @@
 //!             }
 //!             ReadItem::CaughtUp(tail) => println!("live at {}", tail.seq_num),
 //!             ReadItem::Tail(tail) => println!("start past the tail at {}", tail.seq_num),
+//!             // An item newer than this code.
+//!             _ => {}
 //!         }
 //!     }
 //!     Ok(())
@@ -149,8 +151,8 @@ pub mod docs;
 mod inner;
 pub mod metrics;
 mod pagination;
-mod random;
 mod producer;
+mod random;
 mod retry;
 pub mod runtime;
 mod session;
@@ -173,6 +175,7 @@ pub use runtime::Runtime;
 pub use s2_core::{
     self as core, AccessToken, EncryptionKey, Error, ErrorCode,
     api::{Endpoints, PlainHttp},
+    backoff::BackoffConfig,
     batcher::BatcherConfig,
     error::{AppendConditionFailed, EncryptionError, ProtocolError, ServiceError, ValidationError},
     frame::Compression,

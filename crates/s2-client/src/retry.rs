@@ -97,7 +97,7 @@ async fn run_attempts<R: Runtime, T>(
     call: Call<T>,
     attempts: &mut u32,
 ) -> Tracked<T> {
-    let mut backoff = Backoff::new(inner.config.retry, crate::random::u64());
+    let mut backoff = Backoff::new(inner.config.retry(), crate::random::u64());
     let mut unknown_outcome: Option<Error> = None;
     // A token refused with a 401 earns one retry with a fresh token.
     let mut refreshed = false;
@@ -125,9 +125,13 @@ async fn run_attempts<R: Runtime, T>(
             }
             Err(error) => error,
         };
-        let retry = may_retry(&error, call.idempotency(), inner.config.append_retry_policy)
-            .then(|| backoff.next_delay(error.retry_after()))
-            .flatten();
+        let retry = may_retry(
+            &error,
+            call.idempotency(),
+            inner.config.append_retry_policy(),
+        )
+        .then(|| backoff.next_delay(error.retry_after()))
+        .flatten();
         let Some(delay) = retry else {
             let (result, hidden_last_error) = match &unknown_outcome {
                 // An append condition is left to the caller, which must
@@ -152,7 +156,7 @@ async fn run_attempts<R: Runtime, T>(
             unknown_outcome = Some(error.clone());
         }
         tracing::debug!(
-            cause = %error,
+            cause = %crate::trace::Chain(&error),
             ?delay,
             attempt = *attempts,
             may_have_side_effect = error.may_have_side_effect(),
@@ -169,7 +173,7 @@ async fn attempt<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: &Call<T>,
 ) -> Result<(HttpResponse, Option<AccessToken>), Error> {
-    if inner.config.access_token_provider.is_none() {
+    if inner.config.access_token_provider().is_none() {
         let response = inner
             .transport
             .send(&call.request, call.timeout_allowance())
@@ -191,12 +195,7 @@ mod tests {
     use s2_core::error::ServiceError;
 
     fn unavailable() -> Error {
-        Error::Service(ServiceError {
-            status: 503,
-            code: "unavailable".into(),
-            message: String::new(),
-            retry_after: None,
-        })
+        Error::Service(ServiceError::from_server(503, "unavailable", "", None))
     }
 
     #[test]

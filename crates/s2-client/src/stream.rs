@@ -208,33 +208,36 @@ impl<R: Runtime> Stream<R> {
     ///
     /// When a batch carries `match_seq_num`, the session advances it for the
     /// following batches and resolves unknown outcomes exactly-once.
-    pub fn append_session_handle(&self) -> AppendSessionHandle {
-        self.spawn_session(&AppendSessionOptions::default())
+    ///
+    /// Fails, before anything is sent, once the client is
+    /// [closed](crate::S2::close): as
+    /// [`append_session_handle_with`](Self::append_session_handle_with)
+    /// with the default options.
+    pub fn append_session_handle(&self) -> Result<AppendSessionHandle, Error> {
+        self.append_session_handle_with(&AppendSessionOptions::default())
     }
 
     /// [`append_session_handle`](Self::append_session_handle) with its own
     /// caps, ack timeout and compression over the client's. Fails, before
-    /// anything is sent, once the client is [closed](crate::S2::close).
+    /// anything is sent, once the client is [closed](crate::S2::close) or
+    /// when `options` hold a setting that cannot work
+    /// ([`ValidationError::InvalidSetting`](crate::ValidationError::InvalidSetting)).
     pub fn append_session_handle_with(
         &self,
         options: &AppendSessionOptions,
     ) -> Result<AppendSessionHandle, Error> {
-        self.inner.check_open()?;
-        Ok(self.spawn_session(options))
-    }
-
-    /// An append session whose driver runs in a task of its own.
-    fn spawn_session(&self, options: &AppendSessionOptions) -> AppendSessionHandle {
-        let (handle, task) = self.start_session(options, CloseStops::Session);
+        let (handle, task) = self.start_session(options, CloseStops::Session)?;
         self.inner.transport.runtime().spawn(task);
-        handle
+        Ok(handle)
     }
 
+    /// An append session's handle and its driver's task, or why it cannot
+    /// start.
     fn start_session(
         &self,
         options: &AppendSessionOptions,
         stops: CloseStops,
-    ) -> (AppendSessionHandle, Task) {
+    ) -> Result<(AppendSessionHandle, Task), Error> {
         AppendSessionHandle::start(
             self.inner.clone(),
             self.basin.clone(),
@@ -247,25 +250,35 @@ impl<R: Runtime> Stream<R> {
 
     /// Appends a stream of batches through one session, yielding each
     /// batch's ack in order. Ends after the last ack, or with the first
-    /// error.
+    /// error. Fails, before anything is sent, as
+    /// [`append_session_handle`](Self::append_session_handle) does.
     pub fn append_session<S>(
         &self,
         inputs: S,
-    ) -> impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static
+    ) -> Result<
+        impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static + use<R, S>,
+        Error,
+    >
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
-        AckStream::new(self.append_session_handle(), inputs)
+        self.append_session_with(inputs, &AppendSessionOptions::default())
     }
 
     /// [`append_session`](Self::append_session) with its own caps, ack
     /// timeout and compression over the client's; for the batches of
-    /// [`append_inputs`](crate::append_inputs), too.
+    /// [`append_inputs`](crate::append_inputs), too. Fails, before anything
+    /// is sent, as
+    /// [`append_session_handle_with`](Self::append_session_handle_with)
+    /// does.
     pub fn append_session_with<S>(
         &self,
         inputs: S,
         options: &AppendSessionOptions,
-    ) -> Result<impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static, Error>
+    ) -> Result<
+        impl AsyncStream<Item = Result<AppendAck, Error>> + Send + Unpin + 'static + use<R, S>,
+        Error,
+    >
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
@@ -303,21 +316,25 @@ impl<R: Runtime> Stream<R> {
     /// A producer for this stream: submit single records and get each
     /// one's ack; records are batched under `config` (limits, linger,
     /// `match_seq_num`, fencing token) and sent through one append session.
+    /// Fails, before anything is sent, as
+    /// [`producer_with`](Self::producer_with) with the default options.
     pub fn producer(&self, config: BatcherConfig) -> Result<Producer, Error> {
         self.producer_with(config, &AppendSessionOptions::default())
     }
 
     /// [`producer`](Self::producer) whose append session has its own caps,
-    /// ack timeout and compression over the client's.
+    /// ack timeout and compression over the client's. Fails, before
+    /// anything is sent, once the client is [closed](crate::S2::close), or
+    /// when `config` or `options` hold a setting that cannot work
+    /// ([`ValidationError::InvalidSetting`](crate::ValidationError::InvalidSetting)).
     pub fn producer_with(
         &self,
         config: BatcherConfig,
         options: &AppendSessionOptions,
     ) -> Result<Producer, Error> {
-        self.inner.check_open()?;
         // Refused before any session starts.
         let batcher = Batcher::new(config)?;
-        let (session, session_task) = self.start_session(options, CloseStops::Producer);
+        let (session, session_task) = self.start_session(options, CloseStops::Producer)?;
         Ok(Producer::start(
             self.inner.transport.runtime().clone(),
             session,

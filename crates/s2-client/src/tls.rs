@@ -20,8 +20,9 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientC
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: format!("TLS: {e}").into(),
+            Error::Validation(ValidationError::InvalidSetting {
+                setting: "tls",
+                reason: e.to_string().into(),
             })
         })?
         .with_root_certificates(roots)
@@ -35,28 +36,28 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientC
 /// `native-roots`), and the configured extra ones. With https endpoints,
 /// an empty store is an error here rather than a handshake failure later.
 fn root_store(config: &ClientConfig) -> Result<rustls::RootCertStore, Error> {
-    let invalid = |reason: String| {
-        Error::Validation(ValidationError::InvalidConfig {
+    let invalid = |setting: &'static str, reason: String| {
+        Error::Validation(ValidationError::InvalidSetting {
+            setting,
             reason: reason.into(),
         })
     };
     let mut roots = rustls::RootCertStore::empty();
     #[cfg(feature = "webpki-roots")]
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for certificate in &config.extra_root_certificates {
-        roots.add(certificate.clone()).map_err(|e| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: format!("root certificate: {e}").into(),
-            })
-        })?;
+    for certificate in config.root_certificates() {
+        roots
+            .add(certificate.clone())
+            .map_err(|e| invalid("root_certificates", e.to_string()))?;
     }
-    if config.use_native_roots {
-        add_native_roots(&mut roots).map_err(invalid)?;
+    if config.native_roots() {
+        add_native_roots(&mut roots).map_err(|reason| invalid("native_roots", reason))?;
     }
-    let endpoints = &config.endpoints;
+    let endpoints = config.endpoints();
     let needs_tls = endpoints.account().is_tls() || endpoints.basin().is_tls();
     if roots.is_empty() && needs_tls {
         return Err(invalid(
+            "root_certificates",
             "no root certificates to trust: enable the `webpki-roots` or `native-roots` \
              feature, or add a root certificate"
                 .to_owned(),
@@ -100,8 +101,9 @@ fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
     rustls::crypto::CryptoProvider::get_default()
         .cloned()
         .ok_or_else(|| {
-            Error::Validation(ValidationError::InvalidConfig {
-                reason: "no TLS crypto provider: enable the `ring` or `aws-lc-rs` feature, \
+            Error::Validation(ValidationError::InvalidSetting {
+                setting: "tls",
+                reason: "no crypto provider: enable the `ring` or `aws-lc-rs` feature, \
                          or install a process default"
                     .into(),
             })

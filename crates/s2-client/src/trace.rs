@@ -8,6 +8,23 @@ use http::Method;
 use s2_core::api::{BASIN_HEADER, HttpRequest};
 use tracing::{Span, field::Empty};
 
+/// An error and its sources, one after another (`a: b: c`), for log
+/// lines: an error's `Display` never repeats its source, so printing it
+/// alone would drop the cause (the I/O failure under a transport error).
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
 /// The operation a unary request performs, from its method and path.
 pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
     let segments: Vec<&str> = path

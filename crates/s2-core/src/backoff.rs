@@ -11,24 +11,78 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 /// The longest wait a service's retry hint can impose.
 pub const MAX_HINT: Duration = Duration::from_secs(60);
 
-/// Backoff parameters.
+/// Default of [`BackoffConfig::base_delay`].
+pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(100);
+/// Default of [`BackoffConfig::max_delay`].
+pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(5);
+/// Default of [`BackoffConfig::max_retries`]: four attempts in all.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// Backoff parameters: the retry budget and the delays between retries.
+///
+/// Every value works: zero delays retry at once, zero retries never retry,
+/// and a base delay over the maximum is cut to it.
+///
+/// ```
+/// # use s2_core::backoff::BackoffConfig;
+/// # use std::time::Duration;
+/// let config = BackoffConfig::default()
+///     .with_base_delay(Duration::from_millis(50))
+///     .with_max_retries(10);
+/// assert_eq!(config.max_delay(), Duration::from_secs(5));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffConfig {
-    /// Delay before the first retry (before jitter).
-    pub base_delay: Duration,
-    /// Upper bound of any delay.
-    pub max_delay: Duration,
-    /// Retries allowed before giving up (0 = never retry).
-    pub max_retries: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    max_retries: u32,
 }
 
 impl Default for BackoffConfig {
     fn default() -> Self {
         Self {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(5),
-            max_retries: 3,
+            base_delay: DEFAULT_BASE_DELAY,
+            max_delay: DEFAULT_MAX_DELAY,
+            max_retries: DEFAULT_MAX_RETRIES,
         }
+    }
+}
+
+impl BackoffConfig {
+    /// Sets the delay before the first retry, before jitter (default
+    /// [`DEFAULT_BASE_DELAY`]); each later one doubles it, up to
+    /// [`max_delay`](Self::max_delay).
+    pub fn with_base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// Sets the upper bound of any delay (default [`DEFAULT_MAX_DELAY`]).
+    pub fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Sets how many retries are allowed before giving up, 0 for none
+    /// (default [`DEFAULT_MAX_RETRIES`]).
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The delay before the first retry, before jitter.
+    pub fn base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// The upper bound of any delay.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// Retries allowed before giving up.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
     }
 }
 
@@ -136,11 +190,10 @@ mod tests {
     proptest! {
         #[test]
         fn delays_stay_in_bounds(seed: u64, base_ms in 1u64..1000, max_ms in 1u64..10_000, retries in 0u32..40) {
-            let config = BackoffConfig {
-                base_delay: Duration::from_millis(base_ms),
-                max_delay: Duration::from_millis(max_ms),
-                max_retries: retries,
-            };
+            let config = BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(base_ms))
+                .with_max_delay(Duration::from_millis(max_ms))
+                .with_max_retries(retries);
             let mut b = Backoff::new(config, seed);
             let mut n = 0;
             while let Some(d) = b.next_delay(None) {

@@ -12,7 +12,7 @@ pub use self::service::{
     EncryptionError, ErrorCode, MAX_SERVER_CODE_BYTES, MAX_SERVER_MESSAGE_BYTES, ServiceError,
     sanitize_server_text,
 };
-use crate::{frame::FrameError, types::StreamPosition};
+use crate::frame::FrameError;
 
 mod service;
 
@@ -155,10 +155,16 @@ pub enum ValidationError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A configuration value is out of range.
-    #[error("invalid configuration: {reason}")]
-    InvalidConfig {
-        /// What is wrong.
+    /// A setting of a configuration holds a value that cannot work (a zero
+    /// timeout, a cap out of range, a header the SDK sets itself, ...), or
+    /// one the environment gave could not be used.
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// The setting: its name in the configuration that holds it
+        /// (`ack_timeout`, `max_records`), or the environment variable it
+        /// came from (`S2_ACCESS_TOKEN`).
+        setting: &'static str,
+        /// What is wrong with its value.
         reason: Cow<'static, str>,
     },
     /// A value could not be encoded into a request.
@@ -167,6 +173,15 @@ pub enum ValidationError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// The refusal of a setting that must be more than zero (a timeout, a
+/// cap).
+pub(crate) fn greater_than_zero(setting: &'static str) -> ValidationError {
+    ValidationError::InvalidSetting {
+        setting,
+        reason: "must be greater than zero".into(),
+    }
 }
 
 /// An append was rejected because its condition did not hold. Nothing of it
@@ -195,14 +210,16 @@ pub enum ProtocolError {
     /// A JSON body did not match the expected schema.
     #[error("malformed JSON response: {0}")]
     Json(String),
-    /// A protobuf body could not be decoded.
-    #[error("malformed protobuf response: {0}")]
+    /// A protobuf body could not be decoded (why: its
+    /// [`source`](std::error::Error::source)).
+    #[error("malformed protobuf response")]
     Protobuf(#[from] prost::DecodeError),
     /// A required field was missing.
     #[error("response is missing {0}")]
     MissingField(&'static str),
-    /// A session frame (or a compressed body) broke the framing rules.
-    #[error("malformed session frame: {0}")]
+    /// A session frame (or a compressed body) broke the framing rules (which
+    /// one: its [`source`](std::error::Error::source)).
+    #[error("malformed session frame")]
     Frame(#[from] FrameError),
     /// A response was larger than this client accepts.
     #[error("response body exceeds {limit} bytes")]
@@ -265,17 +282,11 @@ pub enum Error {
     /// An append's `match_seq_num` or fencing token did not match.
     #[error(transparent)]
     AppendCondition(#[from] AppendConditionFailed),
-    /// A read started past the tail (and `clamp` was not set).
-    #[error("read start is past the tail at {}", .tail.seq_num)]
-    ReadPastTail {
-        /// The stream's tail.
-        tail: StreamPosition,
-    },
     /// The service's answer could not be understood.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
-    /// The connection failed.
-    #[error("transport error ({}): {source}", if *.sent { "request may have been sent" } else { "request not sent" })]
+    /// The connection failed (how: its [`source`](std::error::Error::source)).
+    #[error("transport error ({})", if *.sent { "request may have been sent" } else { "request not sent" })]
     Transport {
         /// Whether any part of the request may have reached the service.
         sent: bool,
@@ -285,9 +296,17 @@ pub enum Error {
     /// No answer came within the request timeout.
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
-    /// The client or session was closed.
-    #[error("closed: {0}")]
-    Closed(Cow<'static, str>),
+    /// The client, session or producer was closed, or stopped: the
+    /// operation was refused before anything was sent (`sent: false`), or
+    /// was cut off after it may have been (`sent: true`: an ack that will
+    /// never come for a batch that went out).
+    #[error("closed ({}): {reason}", if *.sent { "request may have been sent" } else { "request not sent" })]
+    Closed {
+        /// Whether any part of the operation may have reached the service.
+        sent: bool,
+        /// What was closed.
+        reason: Cow<'static, str>,
+    },
     /// Exactly-once resolution found records of another writer where this
     /// session's batch was expected; the batch was not applied.
     #[error("another writer appended at sequence number {seq_num}: {reason}")]
@@ -306,12 +325,14 @@ pub enum Error {
         retryable: bool,
     },
     /// An append session stopped. Says which of its unacknowledged inputs
-    /// may have been applied and which certainly were not.
+    /// may have been applied and which certainly were not; why it stopped
+    /// is its [`source`](std::error::Error::source).
     #[error(
-        "append session failed: {cause} (inputs {maybe_applied:?} may have been applied, {not_applied:?} were not)"
+        "append session failed (inputs {maybe_applied:?} may have been applied, {not_applied:?} were not)"
     )]
     AppendSession {
         /// Why it stopped.
+        #[source]
         cause: Box<Error>,
         /// Ids of inputs whose outcome is unknown.
         maybe_applied: std::ops::Range<u64>,
@@ -330,9 +351,8 @@ impl Error {
             Error::Validation(_)
             | Error::Encryption(_)
             | Error::AppendCondition(_)
-            | Error::ReadPastTail { .. }
             | Error::Protocol(_)
-            | Error::Closed(_)
+            | Error::Closed { .. }
             | Error::WriterConflict { .. }
             | Error::AppendSession { .. } => false,
         }
@@ -345,13 +365,12 @@ impl Error {
             Error::Validation(_)
             | Error::Encryption(_)
             | Error::AppendCondition(_)
-            | Error::ReadPastTail { .. }
             | Error::WriterConflict { .. }
             | Error::AccessTokenProvider { .. } => false,
             Error::AppendSession { maybe_applied, .. } => !maybe_applied.is_empty(),
             Error::Service(e) => e.may_have_side_effect(),
-            Error::Transport { sent, .. } => *sent,
-            Error::Timeout(_) | Error::Protocol(_) | Error::Closed(_) => true,
+            Error::Transport { sent, .. } | Error::Closed { sent, .. } => *sent,
+            Error::Timeout(_) | Error::Protocol(_) => true,
         }
     }
 

@@ -24,17 +24,18 @@ use s2_core::{
     api::{
         Api, BASIN_HEADER, Call, Endpoints, HttpRequest, HttpResponse, PROTOBUF_CONTENT_TYPE,
         PROVISION_RESULT_HEADER, REQUEST_TOKEN_HEADER, SESSION_CONTENT_TYPE, STREAM_CONFIG_HEADER,
-        SessionKind, StreamOptions,
+        SessionKind, SessionRejection, StreamOptions,
     },
     error::{AppendConditionFailed, ServiceError, ValidationError},
     frame::Compression,
     proto,
+    session::read::{ReadEvent, ReadSession, ReadSessionConfig},
     types::{
         AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendInput, AppendRecord,
         BasinConfig, BasinMetricSet, BasinReconfiguration, Change, CommandRecord, ListRequest,
         LocationName, MetricsRange, Operation, PermittedOperationGroups, ProvisionResult,
         ReadLimit, ReadOutput, ReadRequest, ReadStart, ReadWritePermissions, ResourceSet,
-        RetentionPolicy, StorageClass, StreamCipher, StreamConfig, StreamMetricSet,
+        RetentionPolicy, StorageClass, StreamCipher, StreamConfig, StreamMetricSet, StreamPosition,
         StreamReconfiguration, TimeseriesInterval, Timestamping, TimestampingMode,
         TimestampingReconfiguration,
     },
@@ -766,7 +767,9 @@ fn case<T: 'static>(operation_id: &'static str, call: Result<Call<T>, Validation
     }
 }
 
-/// A session-opening request; its "parser" is `Api::session_error`.
+/// A session-opening request; its "parser" is `Api::session_rejection`,
+/// and for a read session what the read machine makes of the refusal: a
+/// read past the tail is its tail, as for a unary read.
 fn session_case(
     api: &Api,
     operation_id: &'static str,
@@ -783,12 +786,33 @@ fn session_case(
         wire: Wire::Session,
         parse: Box::new(move |response| {
             if response.status == StatusCode::OK {
-                Ok(Box::new(()) as Box<dyn Any>)
-            } else {
-                Err(api.session_error(&response))
+                return Ok(Box::new(()) as Box<dyn Any>);
+            }
+            let rejection = api.session_rejection(&response);
+            match kind {
+                SessionKind::Read => match tail_of(rejection.clone()) {
+                    Some(tail) => Ok(Box::new(ReadOutput::Tail(tail)) as Box<dyn Any>),
+                    None => Err(rejection.into_error()),
+                },
+                SessionKind::Append => Err(rejection.into_error()),
             }
         }),
     }
+}
+
+/// The tail a read session ends at when its first connection is refused
+/// with `rejection`, if it ends at one.
+fn tail_of(rejection: SessionRejection) -> Option<StreamPosition> {
+    let now = std::time::Instant::now();
+    let mut session = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
+    let Some(ReadEvent::Connect { connection, .. }) = session.poll_event() else {
+        panic!("a read session connects first");
+    };
+    session.handle_rejected(connection, rejection, now);
+    std::iter::from_fn(|| session.poll_event()).find_map(|event| match event {
+        ReadEvent::Tail(tail) => Some(tail),
+        _ => None,
+    })
 }
 
 /// Every `Api` method, with realistic arguments (all optional parameters set,
@@ -1428,11 +1452,11 @@ fn check_error_response(
                 let tail = position(&body["tail"]);
                 let outcome = (case.parse)(json_response(status, &body));
                 let ok = match (&case.wire, outcome) {
-                    // A unary read at or past the tail returns the tail.
-                    (Wire::Protobuf(None), Ok(output)) => {
+                    // A read at or past the tail returns the tail: a unary
+                    // read as its output, a read session as its last item.
+                    (Wire::Protobuf(None) | Wire::Session, Ok(output)) => {
                         output.downcast_ref::<ReadOutput>() == Some(&ReadOutput::Tail(tail))
                     }
-                    (Wire::Session, Err(Error::ReadPastTail { tail: t })) => t == tail,
                     _ => false,
                 };
                 report.check(ok, ctx, || format!("{body} was not read as the tail"));

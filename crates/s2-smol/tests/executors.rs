@@ -76,6 +76,7 @@ async fn session_and_producer(stream: &s2_smol::Stream) {
         .expect("batcher config");
     let acks: Vec<_> = stream
         .append_session(inputs.map(|input| input.expect("batch")))
+        .expect("open the session")
         .try_collect()
         .await
         .expect("append session");

@@ -66,7 +66,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => return Err(e.into()),
     };
     // The secret is what the new token's holder presents; never log it.
-    println!("issued token {id} ({} characters)", secret.len());
+    println!(
+        "issued token {id} ({} characters)",
+        secret.expose_secret().len()
+    );
 
     let mut tokens = s2.list_all_access_tokens(ListRequest::new().with_prefix("example-"));
     while let Some(token) = tokens.next().await {

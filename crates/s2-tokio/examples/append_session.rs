@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cutting connections every {every:?}");
         config = through;
         // Cuts cost retries; give the session enough of them.
-        config.retry.max_retries = 20;
+        config = config.with_max_retries(20);
         cutter = Some(proxy);
     }
 
@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Batches go out as fast as the session's unacknowledged-bytes cap
     // allows; acks come back in order.
-    let mut acks = stream.append_session(futures_util::stream::iter(inputs));
+    let mut acks = stream.append_session(futures_util::stream::iter(inputs))?;
     let mut total = 0;
     while let Some(ack) = acks.next().await {
         let ack = ack?;

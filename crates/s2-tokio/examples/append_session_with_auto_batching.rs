@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inputs = append_inputs(Box::pin(records), config)?
         .map(|input| input.expect("a record of at most 1 KiB fits a batch"));
 
-    let mut acks = stream.append_session(inputs);
+    let mut acks = stream.append_session(inputs)?;
     let mut total = 0;
     while let Some(ack) = acks.next().await {
         let ack = ack?;

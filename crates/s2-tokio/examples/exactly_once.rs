@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Condition the first batch on the tail (0 on a new stream); the
     // session conditions each later batch on where the previous one ends.
-    let session = stream.append_session_handle();
+    let session = stream.append_session_handle()?;
     let mut acks = Vec::with_capacity(BATCHES);
     for b in 0..BATCHES {
         let records: Vec<AppendRecord> = (0..PER_BATCH)

@@ -79,7 +79,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             Some(child),
         )
     };
-    let server_port = config.endpoints.basin().port();
+    let server_port = config.endpoints().basin().port();
     let s2 = S2::new(config)?;
 
     let basin_name = BasinName::new(format!("many-{:08x}", rand::random::<u32>()))?;
@@ -118,6 +118,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                         Event::Record(i, ok)
                     }
                     Ok(ReadItem::Tail(_)) => Event::Failed(i, "the session ended".into()),
+                    // An item this example has no use for.
+                    Ok(_) => continue,
                     Err(e) => Event::Failed(i, e.to_string()),
                 };
                 if events.send(event).is_err() {
@@ -146,10 +148,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Append sessions on the first streams: each appends its stream's
     // record; the other streams get theirs with unary appends.
     let started = Instant::now();
-    let sessions: Vec<_> = names[..appenders]
+    let sessions = names[..appenders]
         .iter()
         .map(|name| basin.stream(name.clone()).append_session_handle())
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let acks = stream::iter(sessions.iter().enumerate())
         .map(|(i, session)| async move {
             let input = AppendInput::new(vec![AppendRecord::new(format!("record {i}"))])?;

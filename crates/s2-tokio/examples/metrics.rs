@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         AppendInput::new(records).expect("20 short records fit a batch")
     });
-    let mut acks = stream.append_session(futures_util::stream::iter(inputs));
+    let mut acks = stream.append_session(futures_util::stream::iter(inputs))?;
     while let Some(ack) = acks.next().await {
         ack?;
     }

@@ -76,6 +76,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             ReadItem::CaughtUp(tail) => println!("caught up with the tail at {}", tail.seq_num),
             ReadItem::Tail(tail) => println!("start is past the tail at {}", tail.seq_num),
+            // An item newer than this example.
+            _ => {}
         }
         if limit.is_some_and(|limit| so_far >= limit) {
             break;

@@ -15,7 +15,7 @@ use std::{
 use futures_util::StreamExt;
 use s2_conformance::{config, fresh_stream, proxy, unique_basin_name};
 use s2_tokio::{
-    AccessToken, AppendRetryPolicy, Endpoints, ReadItem, S2, StreamName,
+    AccessToken, AppendRetryPolicy, BackoffConfig, Endpoints, ReadItem, S2, StreamName,
     types::{AppendInput, AppendRecord, ReadRequest, ReadStart},
 };
 use tracing_subscriber::fmt::{MakeWriter, format::FmtSpan};
@@ -93,15 +93,18 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// A client of the test server presenting [`TOKEN`], through `endpoint`
 /// when given, with quick retries.
 fn client(endpoint: Option<&str>) -> S2 {
-    let mut config = config();
-    config.access_token = AccessToken::new(TOKEN);
+    let mut config = config().with_access_token(AccessToken::new(TOKEN));
     if let Some(endpoint) = endpoint {
         config = config.with_endpoints(Endpoints::single(endpoint).expect("endpoint"));
     }
-    config.retry.max_retries = 20;
-    config.retry.base_delay = Duration::from_millis(10);
-    config.retry.max_delay = Duration::from_millis(100);
-    config.append_retry_policy = AppendRetryPolicy::NoSideEffects;
+    config = config
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(20)
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(100)),
+        )
+        .with_append_retry_policy(AppendRetryPolicy::NoSideEffects);
     S2::new(config).expect("client")
 }
 
@@ -167,7 +170,7 @@ fn reconnects_through_cut_connections_are_logged() {
             .basin(direct.basin_name().clone())
             .stream(direct.name().clone());
 
-        let session = faulty.append_session_handle();
+        let session = faulty.append_session_handle().expect("append session");
         let mut acks = Vec::new();
         for i in 0..200 {
             let mut input = batch(10);
@@ -272,7 +275,7 @@ fn no_token_or_body_at_trace() {
         let s2 = client(None);
         let stream = fresh_stream(&s2, "obs-secret").await;
         stream.append(&batch(3)).await.expect("append");
-        let session = stream.append_session_handle();
+        let session = stream.append_session_handle().expect("append session");
         let ack = session.submit(batch(3)).await.expect("submit");
         session.close().await.expect("close");
         ack.await.expect("ack");

@@ -70,7 +70,7 @@ fn a_producer_whose_runtime_shut_down_answers_its_records_and_takes_no_more() {
 fn an_append_session_whose_runtime_shut_down_takes_no_more() {
     across_a_shutdown(
         |stream| async move {
-            let session = stream.append_session_handle();
+            let session = stream.append_session_handle().expect("append session");
             let input = AppendInput::new(vec![AppendRecord::new("first")]).expect("input");
             let ack = session.submit(input).await.expect("submitted");
             let acked = ack.await;

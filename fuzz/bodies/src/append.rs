@@ -11,7 +11,7 @@ use bytes::Bytes;
 use prost::Message;
 use s2_core::{
     Error,
-    api::error_from_parts,
+    api::{Api, Endpoints, HttpResponse, SessionRejection, error_from_parts},
     backoff::BackoffConfig,
     frame::{Compression, Frame, FrameDecoder, FrameLimits},
     proto,
@@ -41,27 +41,34 @@ use crate::{
 /// everything acked.
 pub fn append_session(data: &[u8]) {
     let mut input = Input::new(data);
-    let config = AppendSessionConfig {
-        max_unacked_bytes: 64 + u64::from(input.u8()) * 8,
-        max_unacked_batches: 1 + usize::from(input.below(4)),
-        ack_timeout: Duration::from_secs(1),
-        retry_policy: if input.bool() {
-            AppendRetryPolicy::NoSideEffects
-        } else {
-            AppendRetryPolicy::All
-        },
-        backoff: BackoffConfig {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(100),
-            max_retries: u32::from(input.below(4)),
-        },
-        seed: u64::from(input.u8()),
-        compression: if input.bool() {
-            Compression::Zstd
-        } else {
-            Compression::None
-        },
+    // The settings are drawn in the order the input always gave them.
+    let max_unacked_bytes = 64 + u64::from(input.u8()) * 8;
+    let max_unacked_batches = 1 + usize::from(input.below(4));
+    let retry_policy = if input.bool() {
+        AppendRetryPolicy::NoSideEffects
+    } else {
+        AppendRetryPolicy::All
     };
+    let max_retries = u32::from(input.below(4));
+    let seed = u64::from(input.u8());
+    let compression = if input.bool() {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    let config = AppendSessionConfig::default()
+        .with_max_unacked_bytes(max_unacked_bytes)
+        .with_max_unacked_batches(max_unacked_batches)
+        .with_ack_timeout(Duration::from_secs(1))
+        .with_retry_policy(retry_policy)
+        .with_backoff(
+            BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(100))
+                .with_max_retries(max_retries),
+        )
+        .with_seed(seed)
+        .with_compression(compression);
     let mut harness = Harness::new(config);
     while !input.is_empty() {
         harness.step(&mut input);
@@ -473,6 +480,32 @@ pub(crate) fn error_body(input: &mut Input<'_>, tail: u64) -> (u16, String) {
             input.u16(),
             String::from_utf8_lossy(input.short_bytes(24)).into_owned(),
         ),
+    }
+}
+
+/// A refusal of a session connection, as a driver hands it to a session:
+/// what [`error`] gives, parsed the way a refused response is.
+pub(crate) fn rejection(input: &mut Input<'_>, tail: u64) -> SessionRejection {
+    match input.below(4) {
+        0 => Error::transport(input.bool(), "connection cut").into(),
+        1 => Error::Timeout(Duration::from_secs(1)).into(),
+        _ => {
+            let (status, body) = error_body(input, tail);
+            let Ok(status) = http::StatusCode::from_u16(status) else {
+                return error_from_parts(status, body.as_bytes(), None).into();
+            };
+            let api = Api::new(
+                Endpoints::single("http://127.0.0.1:1").expect("a loopback endpoint"),
+                "token",
+                Compression::None,
+            )
+            .expect("a valid client configuration");
+            api.session_rejection(&HttpResponse {
+                status,
+                headers: http::HeaderMap::new(),
+                body: body.into(),
+            })
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use s2_core::{
 };
 
 use crate::{
-    append::{error, error_body},
+    append::{error_body, rejection},
     input::Input,
     wire::{message_frame, terminal_frame},
 };
@@ -52,15 +52,15 @@ pub fn read_session(data: &[u8]) {
     if input.bool() {
         request = request.with_until(u64::from(input.u8()));
     }
-    let config = ReadSessionConfig {
-        heartbeat_timeout: Duration::from_secs(20),
-        backoff: BackoffConfig {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(100),
-            max_retries: u32::from(input.below(4)),
-        },
-        seed: u64::from(input.u8()),
-    };
+    let config = ReadSessionConfig::default()
+        .with_heartbeat_timeout(Duration::from_secs(20))
+        .with_backoff(
+            BackoffConfig::default()
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(100))
+                .with_max_retries(u32::from(input.below(4))),
+        )
+        .with_seed(u64::from(input.u8()));
     let now = Instant::now();
     let session = ReadSession::new(request.clone(), config, now);
     let mut harness = Harness {
@@ -141,8 +141,10 @@ impl Harness {
                     0 => self.session.handle_end(connection, now),
                     1 => self.session.handle_connected(connection, now),
                     _ => {
-                        let error = error(input, self.base());
-                        self.session.handle_error(connection, error, now)
+                        // A refusal of the connection, as the driver hands
+                        // it over: a 416 with the tail is no error here.
+                        let rejection = rejection(input, self.base());
+                        self.session.handle_rejected(connection, rejection, now)
                     }
                 }
             }

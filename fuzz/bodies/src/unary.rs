@@ -146,7 +146,7 @@ pub fn unary_response(data: &[u8]) {
             };
             api.session_request(&basin, &stream, kind, None, &Default::default())
                 .expect("a valid session request");
-            let error = api.session_error(&response);
+            let error = api.session_rejection(&response).into_error();
             check_error(&Err::<(), _>(error));
         }
     }

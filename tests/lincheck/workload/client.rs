@@ -310,7 +310,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
                     .collect(),
                 tail: batch.tail.map(|t| t.seq_num),
             },
-            Some(Ok(ReadOutput::Tail(tail))) | Some(Err(Error::ReadPastTail { tail })) => {
+            Some(Ok(ReadOutput::Tail(tail))) => {
                 self.tail = tail.seq_num;
                 OpKind::ReadPastTail {
                     start,
@@ -375,6 +375,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
                 },
                 ReadItem::CaughtUp(tail) => SessionItem::CaughtUp(tail.seq_num),
                 ReadItem::Tail(tail) => SessionItem::Tail(tail.seq_num),
+                other => panic!("an item the history cannot record: {other:?}"),
             };
             items.push((self.recorder.now(), item));
         };
@@ -400,7 +401,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
             5..=7 => Condition::Token,
             _ => Condition::None,
         };
-        let handle = self.stream.append_session_handle();
+        let handle = self.stream.append_session_handle().expect("append session");
         let mut next_match = self.tail;
         let mut pending = Vec::new();
         let batches = self.rng.random_range(1..=5);

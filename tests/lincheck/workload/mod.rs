@@ -20,7 +20,7 @@ use std::{
 use futures_util::{StreamExt, future::join_all};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use s2_client::{
-    AppendRetryPolicy, ClientConfig, Endpoints, ReadItem, Runtime, S2, Stream,
+    AppendRetryPolicy, BackoffConfig, ClientConfig, Endpoints, ReadItem, Runtime, S2, Stream,
     types::{ReadLimit, ReadRequest, ReadStart},
 };
 use s2_test_server::FaultProxy;
@@ -153,14 +153,18 @@ fn client_through<R: Runtime + Default>(
         .with_append_retry_policy(policy)
         .with_request_timeout(Duration::from_millis(800));
     if tight {
-        config.max_unacked_bytes = 100;
+        config = config.with_max_unacked_bytes(100);
     }
-    config.retry.max_retries = 5;
-    config.retry.base_delay = Duration::from_millis(10);
-    config.retry.max_delay = Duration::from_millis(200);
-    config.ack_timeout = Duration::from_millis(1500);
-    config.heartbeat_timeout = Duration::from_millis(1500);
-    config.connect_timeout = Duration::from_secs(1);
+    config = config
+        .with_retry(
+            BackoffConfig::default()
+                .with_max_retries(5)
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(200)),
+        )
+        .with_ack_timeout(Duration::from_millis(1500))
+        .with_heartbeat_timeout(Duration::from_millis(1500))
+        .with_connect_timeout(Duration::from_secs(1));
     S2::with_runtime(config, R::default()).expect("client")
 }
 

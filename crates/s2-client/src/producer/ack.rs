@@ -128,7 +128,11 @@ impl std::future::Future for RecordAckFuture {
         let answer = match &state.outcome {
             Some(Outcome::Acked(ack)) => Ok(RecordAck::new(*ack, self.index as u64)),
             Some(Outcome::Failed { cause, landed }) => Err(record_error(cause, self.id, *landed)),
-            Some(Outcome::Dropped) => Err(Error::Closed("the producer stopped".into())),
+            // The batch may have gone out before the producer went away.
+            Some(Outcome::Dropped) => Err(Error::Closed {
+                sent: true,
+                reason: "the producer stopped without acknowledging the record".into(),
+            }),
             None => {
                 if state.waiting.len() <= self.index {
                     state.waiting.resize(self.index + 1, None);

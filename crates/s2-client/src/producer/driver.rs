@@ -331,9 +331,17 @@ impl<R: Runtime> Drop for Driver<R> {
     /// more are taken, rather than wait for a driver that is gone. After a
     /// normal end or a failure the gate is stopped and the intake empty.
     fn drop(&mut self) {
-        self.gate.stop(Error::Closed("the producer stopped".into()));
-        // Dropped outside the gate's lock: each answers its records.
-        drop(self.gate.with(Intake::take_unsent));
+        // Nothing of what the gate refuses from now on, nor of what the
+        // intake still holds, was sent.
+        let stopped = Error::Closed {
+            sent: false,
+            reason: "the producer stopped".into(),
+        };
+        self.gate.stop(stopped.clone());
+        // Answered outside the gate's lock.
+        for acks in self.gate.with(Intake::take_unsent) {
+            acks.fail(&stopped, false);
+        }
     }
 }
 

@@ -279,7 +279,7 @@ mod tests {
         intake.batcher.flush();
         intake.collect();
         let batch = intake.closed.pop_front().expect("one batch");
-        batch.acks.fail(&Error::Closed("gone".into()), true);
+        batch.acks.fail(&Error::transport(true, "gone"), true);
         assert_eq!(
             count.0.load(Ordering::SeqCst),
             2,
@@ -315,7 +315,7 @@ mod tests {
         drop(intake);
         assert!(matches!(
             poll(&mut open, Waker::noop()),
-            Poll::Ready(Err(Error::Closed(_)))
+            Poll::Ready(Err(Error::Closed { sent: true, .. }))
         ));
     }
 }

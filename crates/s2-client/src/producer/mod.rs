@@ -93,8 +93,13 @@ pub struct Producer {
 /// The runtime's clock, shared with permits.
 type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
+/// The error of a call refused because the producer is over: nothing of
+/// it was taken.
 fn closed() -> Error {
-    Error::Closed("the producer is closed".into())
+    Error::Closed {
+        sent: false,
+        reason: "the producer is closed".into(),
+    }
 }
 
 impl Producer {
@@ -105,7 +110,7 @@ impl Producer {
         batcher: Batcher,
         sessions: &crate::inner::Sessions,
     ) -> Self {
-        let max_batch_bytes = batcher.config().max_bytes;
+        let max_batch_bytes = batcher.config().max_bytes();
         // The session's cap covers everything the producer holds, batches
         // being filled included (as the official SDKs count it), so no more
         // is queued in front of the session than it would take. It is at

@@ -19,12 +19,17 @@ use std::{
 use bytes::Bytes;
 use http_body::Body;
 use hyper::body::Incoming;
-use s2_core::{Error, api::HttpRequest, api::HttpResponse, session::ConnectionId};
+use s2_core::{
+    Error,
+    api::{HttpRequest, HttpResponse, SessionRejection},
+    session::ConnectionId,
+};
 
 use crate::{
     body::RequestBody,
     inner::ClientInner,
     runtime::Runtime,
+    trace::Chain,
     transport::{ConnectionHandle, Lease},
 };
 
@@ -32,7 +37,7 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A session connection being opened: resolves to the response body (and
 /// the lease on its HTTP/2 connection) once the service answered 200, or to
-/// the error it answered with.
+/// why it did not open.
 pub(crate) struct Opening {
     pub(crate) connection: ConnectionId,
     /// When the session asked for it.
@@ -45,7 +50,21 @@ pub(crate) struct Opening {
     /// could not be sent again here (an append session's body was handed
     /// over): the session may reconnect once with a fresh token.
     token_refused: Arc<AtomicBool>,
-    future: BoxFuture<Result<(Incoming, Lease), Error>>,
+    future: BoxFuture<Result<(Incoming, Lease), NotOpened>>,
+}
+
+/// Why a session connection did not open.
+pub(crate) enum NotOpened {
+    /// The service answered with an error status.
+    Rejected(SessionRejection),
+    /// No answer: the connection could not be made, or failed.
+    Failed(Error),
+}
+
+impl From<Error> for NotOpened {
+    fn from(error: Error) -> Self {
+        NotOpened::Failed(error)
+    }
 }
 
 impl Opening {
@@ -96,11 +115,13 @@ impl Opening {
             }
             let (parts, body) = response.into_parts();
             let body = crate::transport::collect_limited(body).await?;
-            Err(inner.api.session_error(&HttpResponse {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            }))
+            Err(NotOpened::Rejected(inner.api.session_rejection(
+                &HttpResponse {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body,
+                },
+            )))
         });
         Self {
             connection,
@@ -111,7 +132,10 @@ impl Opening {
         }
     }
 
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(Incoming, Lease), Error>> {
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(Incoming, Lease), NotOpened>> {
         self.future.as_mut().poll(cx)
     }
 }
@@ -277,24 +301,26 @@ impl SessionConnection {
                 }
                 // The service answered with an error status: the session was
                 // refused, not broken.
-                Err(e @ Error::Service(_)) => {
-                    self.note_failure(&e, now);
+                Err(NotOpened::Rejected(rejection)) => {
+                    self.note_failure(Chain(rejection.error()), now);
                     // A refused token proves nothing was applied; the
                     // provider was told, so one reconnect asks for a fresh
                     // token. A second refusal in a row ends the session.
-                    let e = if token_refused && !self.token_refreshed {
+                    if token_refused && !self.token_refreshed {
                         self.token_refreshed = true;
-                        Error::transport(
+                        ConnectionEvent::Error(Error::transport(
                             false,
-                            format!("{e}; reconnecting once with a fresh access token"),
-                        )
+                            format!(
+                                "{}; reconnecting once with a fresh access token",
+                                Chain(rejection.error())
+                            ),
+                        ))
                     } else {
-                        e
-                    };
-                    ConnectionEvent::Rejected(e)
+                        ConnectionEvent::Rejected(rejection)
+                    }
                 }
-                Err(e) => {
-                    self.note_failure(&e, now);
+                Err(NotOpened::Failed(e)) => {
+                    self.note_failure(Chain(&e), now);
                     ConnectionEvent::Error(e)
                 }
             };
@@ -331,7 +357,7 @@ impl SessionConnection {
             Some(Err(e)) => {
                 self.open = None;
                 let error = Error::transport(true, e);
-                self.note_failure(&error, now);
+                self.note_failure(Chain(&error), now);
                 ConnectionEvent::Error(error)
             }
         };
@@ -351,5 +377,5 @@ pub(crate) enum ConnectionEvent {
     /// The connection failed, or could not be opened.
     Error(Error),
     /// The service refused to open the session (an error status).
-    Rejected(Error),
+    Rejected(SessionRejection),
 }

@@ -23,6 +23,7 @@ use s2_core::{
 use super::{ConnectionEvent, Opening, SessionConnection};
 use crate::{
     body::RequestBody,
+    config::ClientConfig,
     inner::ClientInner,
     runtime::{Deadline, Runtime},
     sync::Mutex,
@@ -30,6 +31,7 @@ use crate::{
 
 /// What a read session yields.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ReadItem {
     /// New records, in order, none seen before.
     Batch(ReadBatch),
@@ -55,12 +57,12 @@ pub enum ReadRetryPolicy {
     Indefinite,
 }
 
-/// Options of one read session.
+/// Options of one read session, over the client's configuration (its
+/// [`heartbeat_timeout`](crate::ClientConfig::heartbeat_timeout) and
+/// [`retry`](crate::ClientConfig::retry) budget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
 pub struct ReadSessionOptions {
-    /// How retryable failures are treated.
-    pub retry_policy: ReadRetryPolicy,
+    retry_policy: ReadRetryPolicy,
 }
 
 impl ReadSessionOptions {
@@ -69,10 +71,30 @@ impl ReadSessionOptions {
         Self::default()
     }
 
-    /// Sets the retry policy.
+    /// Sets how retryable failures are treated (default
+    /// [`ReadRetryPolicy::Budgeted`]).
     pub fn with_retry_policy(mut self, policy: ReadRetryPolicy) -> Self {
         self.retry_policy = policy;
         self
+    }
+
+    /// How retryable failures are treated.
+    pub fn retry_policy(&self) -> ReadRetryPolicy {
+        self.retry_policy
+    }
+
+    /// The session machine's configuration: these options over `client`'s.
+    /// Its [`validate`](ReadSessionConfig::validate) is the one check of
+    /// the settings it takes from the client.
+    pub(crate) fn resolve(&self, client: &ClientConfig) -> ReadSessionConfig {
+        let mut backoff = client.retry();
+        if self.retry_policy == ReadRetryPolicy::Indefinite {
+            // At the longest delay, more retries than any process lives.
+            backoff = backoff.with_max_retries(u32::MAX);
+        }
+        ReadSessionConfig::default()
+            .with_heartbeat_timeout(client.heartbeat_timeout())
+            .with_backoff(backoff)
     }
 }
 
@@ -117,16 +139,11 @@ impl<R: Runtime> ReadSession<R> {
         options: ReadSessionOptions,
         stream_options: StreamOptions,
     ) -> Self {
-        let mut backoff = inner.config.retry;
-        if options.retry_policy == ReadRetryPolicy::Indefinite {
-            // At the longest delay, more retries than any process lives.
-            backoff.max_retries = u32::MAX;
-        }
-        let config = ReadSessionConfig {
-            heartbeat_timeout: inner.config.heartbeat_timeout,
-            backoff,
-            seed: crate::random::u64(),
-        };
+        // The client's settings were checked when it was built; these
+        // options add none that could fail.
+        let config = options
+            .resolve(&inner.config)
+            .with_seed(crate::random::u64());
         let machine = Machine::new(request, config, inner.transport.runtime().now());
         let (basin_for_span, stream_for_span) = (basin.to_string(), stream.to_string());
         Self {
@@ -251,7 +268,7 @@ impl<R: Runtime> ReadSession<R> {
                     self.connection.advised(connection, now);
                 }
                 ReadEvent::Failed(e) => {
-                    tracing::warn!(error = %e, "read session failed");
+                    tracing::warn!(error = %crate::trace::Chain(&e), "read session failed");
                     self.done = true;
                     self.caught_up_mut().end(Some(e.clone()));
                     return Some(Err(e));
@@ -314,7 +331,7 @@ impl<R: Runtime> ReadSession<R> {
                 // A connection silent past the heartbeat timeout is dead:
                 // the reconnect must not go out on it again.
                 self.connection
-                    .evict_if_silent(self.inner.config.heartbeat_timeout, now);
+                    .evict_if_silent(self.inner.config.heartbeat_timeout(), now);
                 self.machine.handle_timeout(now);
             }
             if !progressed {
@@ -339,10 +356,12 @@ impl<R: Runtime> ReadSession<R> {
             }
             ConnectionEvent::Data(data) => self.machine.handle_data(connection, data, now),
             ConnectionEvent::End => self.machine.handle_end(connection, now),
-            // A refused read is a failure like any other: the machine's
-            // retry policy decides.
-            ConnectionEvent::Error(error) | ConnectionEvent::Rejected(error) => {
-                self.machine.handle_error(connection, error, now)
+            ConnectionEvent::Error(error) => self.machine.handle_error(connection, error, now),
+            // A refused read ends at the tail when it starts past it, and
+            // is a failure like any other otherwise: the machine's retry
+            // policy decides.
+            ConnectionEvent::Rejected(rejection) => {
+                self.machine.handle_rejected(connection, rejection, now)
             }
         }
     }
@@ -403,9 +422,11 @@ impl Future for CaughtUp {
         }
         match &state.ended {
             Some(Some(error)) => Poll::Ready(Err(error.clone())),
-            Some(None) => Poll::Ready(Err(Error::Closed(
-                "the read session ended before catching up".into(),
-            ))),
+            // This future sends nothing of its own.
+            Some(None) => Poll::Ready(Err(Error::Closed {
+                sent: false,
+                reason: "the read session ended before catching up".into(),
+            })),
             None => {
                 let waker = cx.waker();
                 if !state.wakers.iter().any(|w| w.will_wake(waker)) {

@@ -197,8 +197,8 @@ impl<R: Runtime> Transport<R> {
             port,
             tls: tls.then(|| self.tls.clone()),
         };
-        let connect_timeout = self.config.connect_timeout;
-        let max_requests = self.config.max_concurrent_requests_per_connection;
+        let connect_timeout = self.config.connect_timeout();
+        let max_requests = self.config.max_concurrent_requests_per_connection();
         let handshake = async {
             let io = self
                 .runtime
@@ -206,7 +206,10 @@ impl<R: Runtime> Transport<R> {
                 .await
                 .map_err(|e| Error::transport(false, e))?;
             let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
-            let (stream_window, connection_window) = self.config.receive_windows();
+            let (stream_window, connection_window) = (
+                self.config.stream_receive_window(),
+                self.config.connection_receive_window(),
+            );
             builder
                 .timer(HyperTimer(self.runtime.clone()))
                 // Fixed windows: an adaptive connection window equals the
@@ -220,10 +223,10 @@ impl<R: Runtime> Transport<R> {
                 .max_send_buf_size(SEND_BUFFER)
                 // Until the peer's SETTINGS say otherwise.
                 .initial_max_send_streams(Some(max_requests));
-            if let Some(interval) = self.config.keepalive_interval {
+            if let Some(interval) = self.config.keepalive_interval() {
                 builder
                     .keep_alive_interval(Some(interval))
-                    .keep_alive_timeout(self.config.keepalive_timeout)
+                    .keep_alive_timeout(self.config.keepalive_timeout())
                     .keep_alive_while_idle(true);
             }
             builder
@@ -279,7 +282,11 @@ impl<R: Runtime> Transport<R> {
             let id = task_state.id;
             match select(connection, closing).await {
                 Either::Left((Err(e), _)) => {
-                    tracing::debug!(connection = id, error = %e, "HTTP/2 connection ended")
+                    tracing::debug!(
+                        connection = id,
+                        error = %crate::trace::Chain(&e),
+                        "HTTP/2 connection ended"
+                    )
                 }
                 Either::Left((Ok(()), _)) => {
                     tracing::debug!(connection = id, "HTTP/2 connection closed")

@@ -36,7 +36,7 @@ use http_body_util::{BodyExt, Limited};
 use s2_core::{
     Error,
     api::{HttpRequest, HttpResponse, MAX_RESPONSE_BODY_BYTES},
-    error::{ProtocolError, ValidationError},
+    error::ProtocolError,
 };
 
 mod connection;
@@ -119,12 +119,6 @@ const MAX_ATTEMPTS_PER_CHECKOUT: usize = 8;
 
 impl<R: Runtime> Transport<R> {
     pub(crate) fn new(runtime: R, config: Arc<ClientConfig>) -> Result<Self, Error> {
-        if config.max_concurrent_requests_per_connection == 0 {
-            return Err(ValidationError::InvalidConfig {
-                reason: "max_concurrent_requests_per_connection must be at least 1".into(),
-            }
-            .into());
-        }
         let tls = crate::tls::client_config(&config)?;
         Ok(Self {
             runtime,
@@ -157,7 +151,11 @@ impl<R: Runtime> Transport<R> {
     /// runs in its own task.
     pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("the client is closed".into()));
+            // Refused before a connection is chosen: nothing was sent.
+            return Err(Error::Closed {
+                sent: false,
+                reason: "the client is closed".into(),
+            });
         }
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri
@@ -261,7 +259,7 @@ impl<R: Runtime> Transport<R> {
         request: &HttpRequest,
         allowance: Duration,
     ) -> Result<HttpResponse, Error> {
-        let deadline = self.config.request_timeout.saturating_add(allowance);
+        let deadline = self.config.request_timeout().saturating_add(allowance);
         let used: Mutex<Option<ConnectionHandle>> = Mutex::new(None);
         let exchange = async {
             let checkout = self.checkout(&request.uri).await?;

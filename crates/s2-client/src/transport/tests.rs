@@ -193,8 +193,7 @@ fn transport_with(
         .with_endpoints(Endpoints::single(&endpoint).expect("valid endpoint"))
         .with_request_timeout(Duration::from_millis(300));
     // Frequent pings: they must not keep an idle connection open.
-    let mut config = configure(config);
-    config.keepalive_interval = Some(Duration::from_millis(50));
+    let config = configure(config).with_keepalive_interval(Some(Duration::from_millis(50)));
     let mut transport = Transport::new(Tokio, Arc::new(config)).expect("transport");
     transport.idle_timeout = idle_timeout;
     transport
@@ -398,17 +397,6 @@ async fn an_evicted_connection_takes_no_new_requests() {
         .expect("answered");
     assert_eq!(response.status(), 200);
     assert!(eventually(|| server.accepted() == 2).await);
-}
-
-#[test]
-fn no_request_per_connection_is_refused() {
-    let config = ClientConfig::new("token").with_max_concurrent_requests_per_connection(0);
-    let result = Transport::new(Tokio, Arc::new(config));
-    assert!(
-        matches!(result, Err(Error::Validation(_))),
-        "{:?}",
-        result.err()
-    );
 }
 
 /// Tokio, but every connection attempt fails after a while.

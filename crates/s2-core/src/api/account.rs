@@ -10,6 +10,7 @@ use super::{
 use crate::{
     error::ValidationError,
     names::{AccessTokenId, BasinName, RequestToken, StreamName},
+    secret::AccessToken,
     types::{
         AccessTokenInfo, AccountMetricSet, BasinConfig, BasinInfo, BasinMetricSet,
         BasinReconfiguration, ListRequest, LocationInfo, LocationName, Metric, MetricsRange, Page,
@@ -213,7 +214,7 @@ impl Api {
     pub fn issue_access_token(
         &self,
         info: &AccessTokenInfo,
-    ) -> Result<Call<String>, ValidationError> {
+    ) -> Result<Call<AccessToken>, ValidationError> {
         let http = self
             .account_request(Method::POST, &["access-tokens"])
             .json_body(info)?
@@ -223,7 +224,7 @@ impl Api {
         Ok(Call::new(http, Idempotency::NotIdempotent, |response| {
             let (_, body) = success_body(response)?;
             let issued: IssueAccessTokenBody = json(&body)?;
-            Ok(issued.access_token)
+            Ok(AccessToken::new(issued.access_token))
         }))
     }
 

@@ -29,6 +29,7 @@ const MAX_LABEL_LEN: usize = 63;
 /// Which hosts may be reached over plain `http://`, where the access token
 /// travels in clear text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum PlainHttp {
     /// Plain http only to loopback hosts (`localhost`, `127.0.0.0/8`,
     /// `[::1]`); every other host needs https.

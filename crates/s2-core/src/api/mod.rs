@@ -24,7 +24,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints, PlainHttp};
 pub use read_back::{ReadBack, resolve_read_back};
 pub use read_batch::decode_read_batch;
-pub use response::{MAX_RESPONSE_BODY_BYTES, error_from_parts};
+pub(crate) use response::rejection_from_parts;
+pub use response::{MAX_RESPONSE_BODY_BYTES, SessionRejection, error_from_parts};
 pub use stream::{ENCRYPTION_KEY_HEADER, STREAM_CONFIG_HEADER, SessionKind, StreamOptions};
 
 use crate::{
@@ -254,8 +255,9 @@ impl Api {
         let access_token = access_token.into();
         let mut authorization =
             HeaderValue::try_from(format!("Bearer {}", access_token.expose_secret())).map_err(
-                |_| ValidationError::InvalidConfig {
-                    reason: "access token must be visible ASCII".into(),
+                |_| ValidationError::InvalidSetting {
+                    setting: "access_token",
+                    reason: "must be visible ASCII".into(),
                 },
             )?;
         // Never logged by `Debug`, never indexed by HPACK.

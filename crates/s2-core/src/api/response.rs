@@ -117,23 +117,85 @@ enum ConditionFailedBody {
 }
 
 /// The error an unsuccessful response describes.
-pub(crate) fn error_from(response: &HttpResponse, body: &[u8]) -> Error {
+fn error_from(response: &HttpResponse, body: &[u8]) -> Error {
+    rejection_from(response, body).into_error()
+}
+
+/// What an unsuccessful response says: the error, or the tail.
+pub(crate) fn rejection_from(response: &HttpResponse, body: &[u8]) -> SessionRejection {
     let retry_after = response
         .headers
         .get(RETRY_AFTER_MS_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_millis);
-    error_from_parts(response.status.as_u16(), body, retry_after)
+    rejection_from_parts(response.status.as_u16(), body, retry_after)
 }
 
 /// The error described by a status and a JSON error body, as carried by an
 /// HTTP response or by the terminal frame of a session.
 pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
+    rejection_from_parts(status, body, retry_after).into_error()
+}
+
+/// The service's refusal of a session connection: the error its answer
+/// describes, and, when a read's start is past the stream's tail (a `416`
+/// with the tail), that tail.
+///
+/// [`Api::session_rejection`](super::Api::session_rejection) makes it from
+/// the response that refused to open a session. A read session takes it
+/// whole ([`ReadSession::handle_rejected`](crate::session::read::ReadSession::handle_rejected)):
+/// a start past the tail is no failure there, but the end of the read (or,
+/// on a resume, the tail caught up with). Anything else takes its
+/// [`error`](Self::into_error), where a start past the tail is the `416`
+/// [`ServiceError`] the service answered.
+#[derive(Debug, Clone)]
+pub struct SessionRejection {
+    error: Error,
+    /// The tail, when the refusal is a read past it.
+    pub(crate) past_tail: Option<StreamPosition>,
+}
+
+impl SessionRejection {
+    /// The error the refusal describes.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The error the refusal describes, owned.
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// A read refused because its start is past `tail` (a `416`).
+    pub(crate) fn past_tail(tail: StreamPosition, retry_after: Option<Duration>) -> Self {
+        let message = format!("the read start is past the tail at {tail}");
+        Self {
+            error: ServiceError::from_server(416, "", &message, retry_after).into(),
+            past_tail: Some(tail),
+        }
+    }
+}
+
+impl From<Error> for SessionRejection {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            past_tail: None,
+        }
+    }
+}
+
+/// [`error_from_parts`], keeping the tail of a read past it.
+pub(crate) fn rejection_from_parts(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> SessionRejection {
     match status {
         412 => {
             if let Ok(condition) = serde_json::from_slice::<ConditionFailedBody>(body) {
-                return match condition {
+                let error: Error = match condition {
                     ConditionFailedBody::SeqNumMismatch(expected) => {
                         AppendConditionFailed::SeqNumMismatch { expected }
                     }
@@ -144,31 +206,33 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
                     }
                 }
                 .into();
+                return error.into();
             }
         }
         416 => {
             if let Ok(TailBody { tail }) = serde_json::from_slice(body) {
-                return Error::ReadPastTail { tail };
+                return SessionRejection::past_tail(tail, retry_after);
             }
         }
         _ => {}
     }
-    match serde_json::from_slice::<ErrorInfo>(body) {
+    let error: Error = match serde_json::from_slice::<ErrorInfo>(body) {
         Ok(info) => {
             let error = ServiceError::from_server(status, &info.code, &info.message, retry_after);
-            if let Some(encryption) = EncryptionError::from_service(&error) {
-                return encryption.into();
+            match EncryptionError::from_service(&error) {
+                Some(encryption) => encryption.into(),
+                None => error.into(),
             }
-            error
         }
         Err(_) => ServiceError {
             status,
             code: String::new(),
             message: body_snippet(body),
             retry_after,
-        },
-    }
-    .into()
+        }
+        .into(),
+    };
+    error.into()
 }
 
 /// Longest description of a JSON decoding failure kept in an error.

@@ -12,7 +12,7 @@ use super::{
     Api, Call, HttpRequest, Idempotency, PROTOBUF_CONTENT_TYPE, RequestBuilder,
     SESSION_CONTENT_TYPE,
     read_batch::decode_read_batch,
-    response::{decode_content, error_from, json, protobuf, success_body},
+    response::{SessionRejection, decode_content, json, protobuf, rejection_from, success_body},
 };
 use crate::{
     error::{Error, ProtocolError, ValidationError},
@@ -240,9 +240,10 @@ impl Api {
         let wait = Duration::from_secs(request.wait_secs.unwrap_or(0).into());
         let call = Call::new(http, Idempotency::Idempotent, move |response| {
             if response.status == StatusCode::RANGE_NOT_SATISFIABLE {
-                return match error_from(&response, &response.body) {
-                    Error::ReadPastTail { tail } => Ok(ReadOutput::Tail(tail)),
-                    other => Err(other),
+                let rejection = rejection_from(&response, &response.body);
+                return match rejection.past_tail {
+                    Some(tail) => Ok(ReadOutput::Tail(tail)),
+                    None => Err(rejection.into_error()),
                 };
             }
             let (_, body) = success_body(response)?;
@@ -260,8 +261,8 @@ impl Api {
 
     /// The request that opens a session. Its body is the stream of frames
     /// (empty for read sessions); the response body is frames too. A 200
-    /// opens the session; anything else is an error to parse with
-    /// [`Api::session_error`].
+    /// opens the session; anything else is a refusal to parse with
+    /// [`Api::session_rejection`].
     pub fn session_request(
         &self,
         basin: &BasinName,
@@ -287,22 +288,32 @@ impl Api {
         builder.build()
     }
 
-    /// The error described by an unsuccessful session-opening response.
-    pub fn session_error(&self, response: &super::HttpResponse) -> Error {
+    /// The refusal described by an unsuccessful session-opening response:
+    /// for a read session, what
+    /// [`ReadSession::handle_rejected`](crate::session::read::ReadSession::handle_rejected)
+    /// takes; for an append session, its
+    /// [`error`](SessionRejection::into_error).
+    pub fn session_rejection(&self, response: &super::HttpResponse) -> SessionRejection {
         // Session requests offer this client's compression (see
         // `accept_encoding`).
         let offered: &[_] = match self.compression {
             Compression::None => &[],
             _ => std::slice::from_ref(&self.compression),
         };
-        match decode_content(response.clone(), offered).and_then(success_body) {
-            Ok(_) => ProtocolError::UnexpectedStatus {
+        let decoded = match decode_content(response.clone(), offered) {
+            Ok(decoded) => decoded,
+            Err(e) => return e.into(),
+        };
+        if decoded.status.is_success() {
+            let error: Error = ProtocolError::UnexpectedStatus {
                 status: response.status.as_u16(),
                 body: String::new(),
             }
-            .into(),
-            Err(e) => e,
+            .into();
+            return error.into();
         }
+        // Its size was bounded by `decode_content`.
+        rejection_from(&decoded, &decoded.body)
     }
 }
 

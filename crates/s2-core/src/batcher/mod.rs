@@ -88,7 +88,8 @@ pub struct Batcher {
 
 impl Batcher {
     /// A batcher producing batches per `config`, or
-    /// [`ValidationError::InvalidConfig`] if `config` is out of range.
+    /// [`ValidationError::InvalidSetting`] if `config` is out of range
+    /// ([`BatcherConfig::validate`]).
     pub fn new(config: BatcherConfig) -> Result<Self, ValidationError> {
         config.validate()?;
         Ok(Self {
@@ -147,8 +148,8 @@ impl Batcher {
     ///
     /// * [`ValidationError::BatchTooLarge`] when its metered size is over
     ///   1 MiB;
-    /// * [`ValidationError::InvalidConfig`] when it is within 1 MiB but over
-    ///   the configured `max_bytes`;
+    /// * [`ValidationError::InvalidSetting`] naming `max_bytes` when it is
+    ///   within 1 MiB but over the configured `max_bytes`;
     /// * [`ValidationError::EncodedBatchTooLarge`] when, alone, it would not
     ///   fit a 2 MiB frame once encoded;
     /// * [`ValidationError::MatchSeqNumOverflow`] when batches are
@@ -251,9 +252,10 @@ impl Batcher {
                 metered_bytes: size,
             }
         } else {
-            ValidationError::InvalidConfig {
+            ValidationError::InvalidSetting {
+                setting: "max_bytes",
                 reason: format!(
-                    "record of {size} metered bytes exceeds the batcher's max_bytes of {}",
+                    "{} is under the record's {size} metered bytes",
                     self.config.max_bytes
                 )
                 .into(),

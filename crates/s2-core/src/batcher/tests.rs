@@ -39,36 +39,20 @@ fn default_config_matches_reference() {
 
 #[test]
 fn config_validation() {
+    let base = BatcherConfig::default();
     let bad = [
-        BatcherConfig {
-            max_records: 0,
-            ..Default::default()
-        },
-        BatcherConfig {
-            max_records: 1001,
-            ..Default::default()
-        },
-        BatcherConfig {
-            max_bytes: 7,
-            ..Default::default()
-        },
-        BatcherConfig {
-            max_bytes: 1024 * 1024 + 1,
-            ..Default::default()
-        },
+        (base.clone().with_max_records(0), "max_records"),
+        (base.clone().with_max_records(1001), "max_records"),
+        (base.clone().with_max_bytes(7), "max_bytes"),
+        (base.clone().with_max_bytes(1024 * 1024 + 1), "max_bytes"),
     ];
-    for config in bad {
-        assert!(
-            matches!(
-                config.validate(),
-                Err(ValidationError::InvalidConfig { .. })
-            ),
-            "{config:?}"
-        );
-        assert!(matches!(
-            Batcher::new(config),
-            Err(ValidationError::InvalidConfig { .. })
-        ));
+    for (config, named) in bad {
+        let refused = |result: Result<(), ValidationError>| match result {
+            Err(ValidationError::InvalidSetting { setting, .. }) => setting,
+            other => panic!("{config:?} was not refused: {other:?}"),
+        };
+        assert_eq!(refused(config.validate()), named);
+        assert_eq!(refused(Batcher::new(config.clone()).map(drop)), named);
     }
     for (max_records, max_bytes) in [(1, 8), (1000, 1024 * 1024)] {
         let config = BatcherConfig {
@@ -147,10 +131,16 @@ fn record_that_can_never_fit_is_rejected_and_changes_nothing() {
     let later = now + Duration::from_secs(1); // past the deadline
     let err = b.handle_record(sized(101), later).unwrap_err();
     assert!(
-        matches!(err, ValidationError::InvalidConfig { .. }),
+        matches!(
+            err,
+            ValidationError::InvalidSetting {
+                setting: "max_bytes",
+                ..
+            }
+        ),
         "{err}"
     );
-    assert!(err.to_string().contains("max_bytes of 100"), "{err}");
+    assert!(err.to_string().contains("100 is under"), "{err}");
     assert_eq!(b.pending_records(), 1);
     assert_eq!(b.pending_bytes(), 50);
     assert_eq!(b.poll_timeout(), deadline);

@@ -5,8 +5,13 @@ use std::time::Duration;
 
 /// An error response from the service: status, machine-readable code and
 /// message.
+///
+/// Made from a server's answer by [`ServiceError::from_server`]; more
+/// fields may come, so it cannot be built field by field outside this
+/// crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
+#[non_exhaustive]
 pub struct ServiceError {
     /// HTTP status of the response.
     pub status: u16,

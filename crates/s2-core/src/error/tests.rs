@@ -2,6 +2,7 @@ use super::{
     service::{CODES, needs_escape},
     *,
 };
+use crate::proto;
 
 fn service(status: u16, code: &str) -> Error {
     Error::Service(ServiceError {
@@ -174,9 +175,105 @@ fn frame_errors_stay_typed() {
         &e,
         Error::Protocol(ProtocolError::Frame(FrameError::EmptyFrame))
     ));
-    assert_eq!(
-        e.to_string(),
-        "malformed session frame: frame of length 0 has no flag byte"
-    );
+    assert_eq!(e.to_string(), "malformed session frame");
+    let source = std::error::Error::source(&e).expect("the frame error");
+    assert_eq!(source.to_string(), "frame of length 0 has no flag byte");
     assert!(!e.is_retryable() && e.may_have_side_effect());
+}
+
+/// One error of every variant that has a source, each source with text of
+/// its own.
+fn errors_with_sources() -> Vec<Error> {
+    let decode = <proto::ReadBatch as prost::Message>::decode(&b"\x0a\xff"[..])
+        .expect_err("a length past the end");
+    vec![
+        Error::transport(true, "connection reset by peer"),
+        Error::transport(false, "dns lookup failed"),
+        ProtocolError::Protobuf(decode).into(),
+        ProtocolError::Frame(FrameError::UnknownCompression(3)).into(),
+        Error::AppendSession {
+            cause: Box::new(Error::transport(true, "connection reset by peer")),
+            maybe_applied: 2..3,
+            not_applied: 3..5,
+        },
+        Error::AppendSession {
+            cause: Box::new(Error::Timeout(Duration::from_secs(10))),
+            maybe_applied: 0..0,
+            not_applied: 0..1,
+        },
+    ]
+}
+
+#[test]
+fn display_never_repeats_the_source() {
+    use std::error::Error as _;
+    for error in errors_with_sources() {
+        let mut link: &dyn std::error::Error = &error;
+        let mut depth = 0;
+        while let Some(source) = link.source() {
+            let (shown, cause) = (link.to_string(), source.to_string());
+            assert!(!cause.is_empty(), "{error:?}");
+            assert!(
+                !shown.contains(&cause),
+                "{shown:?} repeats its source {cause:?}"
+            );
+            link = source;
+            depth += 1;
+        }
+        assert!(depth > 0, "{error:?} has a source");
+    }
+    // The chain, printed link by link, says each thing once.
+    let error = &errors_with_sources()[0];
+    let mut chain = vec![error.to_string()];
+    let mut link = error.source();
+    while let Some(source) = link {
+        chain.push(source.to_string());
+        link = source.source();
+    }
+    assert_eq!(
+        chain.join(": "),
+        "transport error (request may have been sent): connection reset by peer"
+    );
+}
+
+#[test]
+fn a_close_says_whether_anything_was_sent() {
+    let refused = Error::Closed {
+        sent: false,
+        reason: "the client is closed".into(),
+    };
+    assert!(!refused.may_have_side_effect() && !refused.is_retryable());
+    assert_eq!(
+        refused.to_string(),
+        "closed (request not sent): the client is closed"
+    );
+    let cut_off = Error::Closed {
+        sent: true,
+        reason: "the append session stopped".into(),
+    };
+    assert!(cut_off.may_have_side_effect() && !cut_off.is_retryable());
+}
+
+#[test]
+fn a_read_past_the_tail_is_a_service_error_outside_read_sessions() {
+    let body = br#"{"tail": {"seq_num": 5, "timestamp": 9}}"#;
+    let rejection = crate::api::rejection_from_parts(416, body, None);
+    assert_eq!(
+        rejection.past_tail,
+        Some(crate::types::StreamPosition {
+            seq_num: 5,
+            timestamp: 9
+        })
+    );
+    let Error::Service(e) = rejection.into_error() else {
+        panic!("a service error")
+    };
+    assert_eq!(e.status, 416);
+    assert!(e.message.contains("past the tail at 5@9"), "{e}");
+    let e = Error::Service(e);
+    assert!(!e.is_retryable() && !e.may_have_side_effect());
+    assert!(matches!(
+        crate::api::error_from_parts(416, body, None),
+        Error::Service(ServiceError { status: 416, .. })
+    ));
 }

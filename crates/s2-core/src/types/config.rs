@@ -24,6 +24,7 @@ pub enum StorageClass {
 
 /// How long records are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RetentionPolicy {
     /// Trim records older than this (whole seconds, more than zero).
     Age(Duration),

@@ -12,6 +12,7 @@ pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 
 /// Where a read starts (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReadStart {
     /// At this sequence number.
     SeqNum(u64),

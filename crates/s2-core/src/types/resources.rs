@@ -315,6 +315,7 @@ impl ListRequest {
 
 /// What an ensure (`PUT`) call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProvisionResult {
     /// The resource did not exist and was created.
     Created,

@@ -71,6 +71,7 @@ pub(super) fn start<R: Runtime>(
         basin,
         stream,
         options,
+        ack_timeout: config.ack_timeout(),
         machine: Machine::new(config),
         commands: Some(receiver),
         waiting: None,
@@ -100,6 +101,8 @@ struct Driver<R: Runtime> {
     stream: StreamName,
     /// Headers of every request for the stream (its encryption key).
     options: StreamOptions,
+    /// The session's ack timeout, for the log line of a timeout.
+    ack_timeout: std::time::Duration,
     machine: Machine,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
     /// A submit the machine has no room for yet (the gate admits only what
@@ -181,8 +184,10 @@ impl<R: Runtime> Driver<R> {
                 // the close was sent is still in the channel and must be
                 // appended, not dropped. Later permits fail at submit; the
                 // machine closes once the channel is drained (`None`).
-                self.gate
-                    .stop(Error::Closed("the append session is closing".into()));
+                self.gate.stop(Error::Closed {
+                    sent: false,
+                    reason: "the append session is closing".into(),
+                });
                 if let Some(commands) = self.commands.as_mut() {
                     commands.close();
                 }
@@ -282,7 +287,7 @@ impl<R: Runtime> Driver<R> {
                         // No ack within the deadline: the reconnect must not
                         // go out on the same HTTP/2 connection.
                         tracing::warn!(
-                            ack_timeout = ?self.inner.config.ack_timeout,
+                            ack_timeout = ?self.ack_timeout,
                             "no ack within the ack timeout"
                         );
                         let now = self.now();
@@ -350,10 +355,13 @@ impl<R: Runtime> Driver<R> {
             AppendEvent::Failed(error) => {
                 if is_conflict(&error) {
                     self.end_resolution(crate::metrics::Resolution::Conflict);
-                    tracing::warn!(%error, "writer conflict: another writer appended first");
+                    tracing::warn!(
+                        error = %crate::trace::Chain(&error),
+                        "writer conflict: another writer appended first"
+                    );
                     crate::metrics::writer_conflict();
                 } else {
-                    tracing::warn!(%error, "append session failed");
+                    tracing::warn!(error = %crate::trace::Chain(&error), "append session failed");
                 }
                 self.failure.set(error.clone());
                 self.gate.stop(error.clone());
@@ -489,7 +497,9 @@ impl<R: Runtime> Driver<R> {
             ConnectionEvent::Data(data) => machine.handle_data(connection, data, now),
             ConnectionEvent::End => machine.handle_end(connection, now),
             ConnectionEvent::Error(error) => machine.handle_error(connection, error, now),
-            ConnectionEvent::Rejected(error) => machine.handle_rejected(connection, error, now),
+            ConnectionEvent::Rejected(rejection) => {
+                machine.handle_rejected(connection, rejection.into_error(), now)
+            }
         }
         true
     }

@@ -28,7 +28,8 @@ use s2_core::{
 };
 
 pub(crate) use acks::AckStream;
-pub use options::{AppendSessionOptions, DEFAULT_MAX_UNACKED_BATCHES};
+pub use options::AppendSessionOptions;
+pub use s2_core::session::append::DEFAULT_MAX_UNACKED_BATCHES;
 
 use super::gate::{Gate, Limits, Reserved};
 use crate::{
@@ -95,12 +96,27 @@ impl Future for AckFuture {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.receiver
             .poll_unpin(cx)
-            .map(|r| r.unwrap_or_else(|_| Err(session_gone())))
+            .map(|r| r.unwrap_or_else(|_| Err(gone_unanswered())))
     }
 }
 
-fn session_gone() -> Error {
-    Error::Closed("the append session stopped".into())
+/// The error of a batch whose session ended without answering it (its
+/// driver was dropped with its runtime): it was handed over, so it may
+/// have been sent.
+fn gone_unanswered() -> Error {
+    Error::Closed {
+        sent: true,
+        reason: "the append session stopped without acknowledging the batch".into(),
+    }
+}
+
+/// The error of a call refused because the session stopped: nothing of it
+/// was handed over.
+fn stopped() -> Error {
+    Error::Closed {
+        sent: false,
+        reason: "the append session stopped".into(),
+    }
 }
 
 /// The error of an input the driver received once the session was over:
@@ -116,7 +132,9 @@ fn refused(id: InputId, cause: Error) -> Error {
 impl AppendSessionHandle {
     /// A session's handle and its driver's task, which the caller spawns,
     /// or, for a producer, polls from the producer's own task, so batches
-    /// and acks pass between the two without waking another task.
+    /// and acks pass between the two without waking another task. Fails,
+    /// before anything starts, when the client is closed or `session` holds
+    /// a setting that cannot work.
     pub(crate) fn start<R: Runtime>(
         inner: Arc<ClientInner<R>>,
         basin: BasinName,
@@ -124,12 +142,15 @@ impl AppendSessionHandle {
         options: StreamOptions,
         session: &AppendSessionOptions,
         stops: CloseStops,
-    ) -> (Self, Task) {
+    ) -> Result<(Self, Task), Error> {
+        inner.check_open()?;
         let config = session.resolve(&inner.config);
+        config.validate()?;
+        let config = config.with_seed(crate::random::u64());
         // The machine's own caps: whatever the gate admits, it accepts.
         let limits = Limits {
-            max_bytes: config.max_unacked_bytes,
-            max_items: config.max_unacked_batches,
+            max_bytes: config.max_unacked_bytes(),
+            max_items: config.max_unacked_batches(),
         };
         let (gate, failure, over, task) =
             driver::start(inner.clone(), basin, stream, options, config, limits);
@@ -151,7 +172,7 @@ impl AppendSessionHandle {
             limits,
             failure,
         };
-        (handle, task)
+        Ok((handle, task))
     }
 
     /// The session's unacknowledged caps.
@@ -201,7 +222,9 @@ impl AppendSessionHandle {
             .map_err(|_| self.failure.stopped_with())?;
         match done_rx.await {
             Ok(result) => result,
-            Err(_) => self.failure.outcome(),
+            // The driver was dropped (with its runtime) before it answered:
+            // what it held may or may not have landed.
+            Err(_) => Err(self.failure.stopped_with_or(gone_unanswered)),
         }
     }
 }
@@ -280,9 +303,15 @@ impl Failure {
         }
     }
 
-    /// The error that stopped the session, or a plain "stopped".
+    /// The error that stopped the session, or a plain "stopped" (nothing
+    /// of the refused call was handed over).
     fn stopped_with(&self) -> Error {
-        self.0.lock().clone().unwrap_or_else(session_gone)
+        self.stopped_with_or(stopped)
+    }
+
+    /// The error that stopped the session, or `otherwise`.
+    fn stopped_with_or(&self, otherwise: fn() -> Error) -> Error {
+        self.0.lock().clone().unwrap_or_else(otherwise)
     }
 }
 

@@ -69,15 +69,21 @@ fn a_failed_admission_takes_no_room_and_a_stop_fails_everyone() {
     let gate = gate();
     let mut cx = Context::from_waker(Waker::noop());
     let refused = gate.poll_admit(&mut gate.place(), 5, &mut cx, |_, _| {
-        Err::<(), _>(Error::Closed("refused".into()))
+        Err::<(), _>(Error::Closed {
+            sent: false,
+            reason: "refused".into(),
+        })
     });
     assert!(matches!(refused, Poll::Ready(Err(_))));
     assert_eq!(admit(&gate, &mut gate.place(), 10), Poll::Ready(0));
     let mut waiting = gate.place();
     assert_eq!(admit(&gate, &mut waiting, 1), Poll::Pending);
-    gate.stop(Error::Closed("stopped".into()));
+    gate.stop(Error::Closed {
+        sent: false,
+        reason: "stopped".into(),
+    });
     let stopped = gate.poll_admit(&mut waiting, 1, &mut cx, |_, id| Ok(id));
-    assert!(matches!(stopped, Poll::Ready(Err(Error::Closed(_)))));
+    assert!(matches!(stopped, Poll::Ready(Err(Error::Closed { .. }))));
 }
 
 fn reserve(
@@ -201,12 +207,15 @@ fn a_stopped_gate_refuses_reserved_inputs_and_takes_back_the_room() {
     let Poll::Ready(reserved) = reserve(&gate, &mut gate.place(), 10) else {
         panic!("room")
     };
-    gate.stop(Error::Closed("stopped".into()));
+    gate.stop(Error::Closed {
+        sent: false,
+        reason: "stopped".into(),
+    });
     let refused = reserved.admit(10, |inner, id| {
         inner.push(id);
         Ok(id)
     });
-    assert!(matches!(refused, Err(Error::Closed(_))));
+    assert!(matches!(refused, Err(Error::Closed { .. })));
     gate.with(|inner| assert!(inner.is_empty()));
     assert_eq!(gate.lock().items, 0);
     assert_eq!(gate.lock().bytes, 0);

@@ -32,7 +32,7 @@ impl AppendSession {
             return self.handle_failure(error, now, Failure::Broken);
         }
         self.acked_end = Some(ack.end.seq_num);
-        let ack_timeout = self.config.ack_timeout;
+        let ack_timeout = self.config.ack_timeout();
         let link = self.phase.link_mut().expect("checked above");
         link.sent -= 1;
         // The next batch in flight, if any, has its own time from now.

@@ -90,7 +90,7 @@ impl AppendSession {
         if unknown && conditioned {
             return self.retry_or_fail(error, Then::Resolve, budget, now);
         }
-        if unknown && self.config.retry_policy == AppendRetryPolicy::NoSideEffects {
+        if unknown && self.config.retry_policy() == AppendRetryPolicy::NoSideEffects {
             return self.fail(error);
         }
         self.retry_or_fail(error, Then::Reconnect, budget, now)

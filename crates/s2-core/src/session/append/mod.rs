@@ -77,7 +77,10 @@ use std::{collections::VecDeque, ops::Range, time::Instant};
 
 use bytes::{Bytes, BytesMut};
 
-pub use self::config::{AppendRetryPolicy, AppendSessionConfig};
+pub use self::config::{
+    AppendRetryPolicy, AppendSessionConfig, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_UNACKED_BATCHES,
+    DEFAULT_MAX_UNACKED_BYTES,
+};
 use self::failure::{Budget, Failure, Then};
 use super::{AdviceLimiter, ConnectionId, deadline};
 use crate::{
@@ -262,7 +265,7 @@ impl AppendSession {
             acked_end: None,
             advice: AdviceLimiter::default(),
             decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
-            backoff: Backoff::new(config.backoff, config.seed),
+            backoff: Backoff::new(config.backoff(), config.seed()),
             next_connection: 0,
             closing: false,
             events: VecDeque::new(),
@@ -279,9 +282,9 @@ impl AppendSession {
             return false;
         }
         self.pending.is_empty()
-            || (self.pending.len() < self.config.max_unacked_batches
+            || (self.pending.len() < self.config.max_unacked_batches()
                 && self.pending_bytes.saturating_add(metered_bytes)
-                    <= self.config.max_unacked_bytes)
+                    <= self.config.max_unacked_bytes())
     }
 
     /// Inputs submitted and not yet acknowledged.
@@ -484,7 +487,7 @@ impl AppendSession {
                 ack_deadline: Some(due),
                 ..
             }) if now >= due => {
-                let error = Error::Timeout(self.config.ack_timeout);
+                let error = Error::Timeout(self.config.ack_timeout());
                 self.handle_failure(error, now, Failure::Broken);
             }
             _ => {}
@@ -521,13 +524,17 @@ impl AppendSession {
         link.sent += 1;
         entry.attempts += 1;
         if link.ack_deadline.is_none() {
-            link.ack_deadline = Some(deadline(now, self.config.ack_timeout));
+            link.ack_deadline = Some(deadline(now, self.config.ack_timeout()));
         }
         // Encoded only now, and again for a resend: a batch waiting for a
         // connection, or for its ack, is held once, not twice.
         self.encode_buf.clear();
-        encode_message(&mut self.encode_buf, &entry.input, self.config.compression)
-            .expect("the input's encoded length was checked at submit");
+        encode_message(
+            &mut self.encode_buf,
+            &entry.input,
+            self.config.compression(),
+        )
+        .expect("the input's encoded length was checked at submit");
         Some((link.id, self.encode_buf.split().freeze()))
     }
 

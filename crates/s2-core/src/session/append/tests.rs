@@ -352,15 +352,10 @@ impl Sim {
 }
 
 fn config(policy: AppendRetryPolicy, max_batches: usize) -> AppendSessionConfig {
-    AppendSessionConfig {
-        max_unacked_batches: max_batches,
-        retry_policy: policy,
-        backoff: BackoffConfig {
-            max_retries: 1_000,
-            ..BackoffConfig::default()
-        },
-        ..AppendSessionConfig::default()
-    }
+    AppendSessionConfig::default()
+        .with_max_unacked_batches(max_batches)
+        .with_retry_policy(policy)
+        .with_backoff(BackoffConfig::default().with_max_retries(1_000))
 }
 
 /// Runs the actions, then lets the system settle without faults so the
@@ -529,10 +524,8 @@ fn an_absurd_size_has_no_capacity_rather_than_an_overflow() {
 
 #[test]
 fn caps_apply_backpressure() {
-    let mut session = AppendSession::new(AppendSessionConfig {
-        max_unacked_batches: 2,
-        ..AppendSessionConfig::default()
-    });
+    let mut session =
+        AppendSession::new(AppendSessionConfig::default().with_max_unacked_batches(2));
     let input = || AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
     assert_eq!(session.try_submit(input()).unwrap(), 0);
     assert_eq!(session.try_submit(input()).unwrap(), 1);
@@ -1058,13 +1051,9 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
 #[test]
 fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
     let now = Instant::now();
-    let mut s = AppendSession::new(AppendSessionConfig {
-        backoff: BackoffConfig {
-            max_retries: 0,
-            ..BackoffConfig::default()
-        },
-        ..AppendSessionConfig::default()
-    });
+    let mut s = AppendSession::new(
+        AppendSessionConfig::default().with_backoff(BackoffConfig::default().with_max_retries(0)),
+    );
     for _ in 0..2 {
         let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
         s.try_submit(input).unwrap();
@@ -1086,15 +1075,16 @@ fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
 #[test]
 fn absurd_timeouts_do_not_overflow_the_clock() {
     let now = Instant::now();
-    let mut s = AppendSession::new(AppendSessionConfig {
-        ack_timeout: Duration::MAX,
-        backoff: BackoffConfig {
-            base_delay: Duration::MAX,
-            max_delay: Duration::MAX,
-            max_retries: 3,
-        },
-        ..AppendSessionConfig::default()
-    });
+    let mut s = AppendSession::new(
+        AppendSessionConfig::default()
+            .with_ack_timeout(Duration::MAX)
+            .with_backoff(
+                BackoffConfig::default()
+                    .with_base_delay(Duration::MAX)
+                    .with_max_delay(Duration::MAX)
+                    .with_max_retries(3),
+            ),
+    );
     let input = AppendInput::new(vec![AppendRecord::new("x")]).unwrap();
     s.try_submit(input).unwrap();
     let Some(AppendEvent::Connect(c)) = s.poll_event() else {
@@ -1131,10 +1121,7 @@ fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
         }
     };
     for compression in [Compression::None, Compression::Zstd, Compression::Gzip] {
-        let config = AppendSessionConfig {
-            compression,
-            ..AppendSessionConfig::default()
-        };
+        let config = AppendSessionConfig::default().with_compression(compression);
         let mut now = Instant::now();
         let mut s = AppendSession::new(config);
         let input = decoded(max);

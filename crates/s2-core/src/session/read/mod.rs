@@ -73,22 +73,30 @@ use bytes::Bytes;
 use self::batch::Refusal;
 use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
-    api::error_from_parts,
+    api::{SessionRejection, rejection_from_parts},
     backoff::{Backoff, BackoffConfig},
-    error::{Error, ProtocolError},
+    error::{Error, ProtocolError, ValidationError, greater_than_zero},
     frame::{Frame, FrameDecoder, FrameLimits},
     types::{ReadBatch, ReadRequest, ReadStart, StreamPosition},
 };
 
 /// Settings of a read session.
-#[derive(Debug, Clone, Copy)]
+///
+/// Setters take any value; [`validate`](Self::validate) refuses those that
+/// cannot work, naming the setting.
+///
+/// ```
+/// # use s2_core::session::read::ReadSessionConfig;
+/// # use std::time::Duration;
+/// let config = ReadSessionConfig::default().with_heartbeat_timeout(Duration::from_secs(30));
+/// assert!(config.validate().is_ok());
+/// assert!(config.with_heartbeat_timeout(Duration::ZERO).validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadSessionConfig {
-    /// Silence after which a connection is presumed dead and replaced.
-    pub heartbeat_timeout: Duration,
-    /// Retry budget and delays between reconnections.
-    pub backoff: BackoffConfig,
-    /// Seed of the backoff jitter.
-    pub seed: u64,
+    heartbeat_timeout: Duration,
+    backoff: BackoffConfig,
+    seed: u64,
 }
 
 impl Default for ReadSessionConfig {
@@ -98,6 +106,53 @@ impl Default for ReadSessionConfig {
             backoff: BackoffConfig::default(),
             seed: 0,
         }
+    }
+}
+
+impl ReadSessionConfig {
+    /// Sets the silence after which a connection is presumed dead and
+    /// replaced (more than zero; default
+    /// [`DEFAULT_HEARTBEAT_TIMEOUT`]).
+    pub fn with_heartbeat_timeout(mut self, timeout: Duration) -> Self {
+        self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// Sets the retry budget and delays between reconnections.
+    pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the seed of the backoff jitter (default 0).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The silence after which a connection is presumed dead.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
+    }
+
+    /// The retry budget and delays between reconnections.
+    pub fn backoff(&self) -> BackoffConfig {
+        self.backoff
+    }
+
+    /// The seed of the backoff jitter.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Refuses settings that cannot work, with
+    /// [`ValidationError::InvalidSetting`]: a zero `heartbeat_timeout`
+    /// (every connection would be presumed dead at once).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.heartbeat_timeout.is_zero() {
+            return Err(greater_than_zero("heartbeat_timeout"));
+        }
+        Ok(())
     }
 }
 
@@ -212,7 +267,7 @@ impl ReadSession {
             caught_up: false,
             phase: Phase::Done,
             decoder: FrameDecoder::new(FrameLimits::PROTOCOL),
-            backoff: Backoff::new(config.backoff, config.seed),
+            backoff: Backoff::new(config.backoff(), config.seed()),
             advice: AdviceLimiter::default(),
             next_connection: 0,
             events: VecDeque::new(),
@@ -315,11 +370,27 @@ impl ReadSession {
         }
     }
 
-    /// `connection` failed: no 200, a transport error, or an unreadable
-    /// body.
+    /// `connection` failed: a transport error, or an unreadable body.
     pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
             self.handle_failure(error, now);
+        }
+    }
+
+    /// `connection` was refused: its request was answered with an error
+    /// status instead of opening the session, which
+    /// [`Api::session_rejection`](crate::api::Api::session_rejection) parsed.
+    /// A start past the tail ends the read with [`ReadEvent::Tail`] (or,
+    /// on a resume, is the tail caught up with); any other refusal is a
+    /// failure like those of [`handle_error`](Self::handle_error).
+    pub fn handle_rejected(
+        &mut self,
+        connection: ConnectionId,
+        rejection: SessionRejection,
+        now: Instant,
+    ) {
+        if self.is_current(connection) {
+            self.handle_rejection(rejection, now);
         }
     }
 
@@ -328,7 +399,7 @@ impl ReadSession {
         match self.phase {
             Phase::Backoff { until } if now >= until => self.connect(now),
             Phase::Connected(link) if now >= link.heartbeat_deadline => {
-                let silence = self.config.heartbeat_timeout;
+                let silence = self.config.heartbeat_timeout();
                 self.handle_failure(
                     Error::transport(true, format!("no heartbeat for {silence:?}")),
                     now,
@@ -365,7 +436,7 @@ impl ReadSession {
 
     /// Records activity on `connection`; false if it is not the current one.
     fn touch(&mut self, connection: ConnectionId, now: Instant) -> bool {
-        let heartbeat_timeout = self.config.heartbeat_timeout;
+        let heartbeat_timeout = self.config.heartbeat_timeout();
         match self.phase.link_mut() {
             Some(link) if link.id == connection => {
                 link.heartbeat_deadline = deadline(now, heartbeat_timeout);
@@ -380,8 +451,7 @@ impl ReadSession {
     fn handle_frame(&mut self, frame: Frame, now: Instant) -> ControlFlow<()> {
         let (payload, reconnect_advised) = match frame {
             Frame::Terminal { status, body } => {
-                let error = error_from_parts(status, &body, None);
-                self.handle_failure(error, now);
+                self.handle_rejection(rejection_from_parts(status, &body, None), now);
                 return ControlFlow::Break(());
             }
             Frame::Message {
@@ -436,7 +506,7 @@ impl ReadSession {
         self.decoder = FrameDecoder::new(FrameLimits::PROTOCOL);
         self.phase = Phase::Connected(Link {
             id,
-            heartbeat_deadline: deadline(now, self.config.heartbeat_timeout),
+            heartbeat_deadline: deadline(now, self.config.heartbeat_timeout()),
             opened: now,
             heard: false,
         });

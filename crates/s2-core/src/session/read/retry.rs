@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Phase, ReadEvent, ReadSession, batch::inconsistent};
-use crate::{error::Error, session::deadline, types::StreamPosition};
+use crate::{api::SessionRejection, error::Error, session::deadline, types::StreamPosition};
 
 /// How long a connection that delivered frames must have lasted for its
 /// failure to count as a new one, with a fresh retry budget: a session on a
@@ -14,11 +14,17 @@ use crate::{error::Error, session::deadline, types::StreamPosition};
 const STABLE_CONNECTION: Duration = Duration::from_secs(60);
 
 impl ReadSession {
+    /// The service refused the current connection, or ended it with an
+    /// error frame.
+    pub(super) fn handle_rejection(&mut self, rejection: SessionRejection, now: Instant) {
+        match rejection.past_tail {
+            Some(tail) => self.handle_past_tail(tail, rejection.into_error(), now),
+            None => self.handle_failure(rejection.into_error(), now),
+        }
+    }
+
     /// The current connection failed with `error`.
     pub(super) fn handle_failure(&mut self, error: Error, now: Instant) {
-        if let Error::ReadPastTail { tail } = error {
-            return self.handle_past_tail(tail, now);
-        }
         if !error.is_retryable() {
             return self.fail(error);
         }
@@ -30,9 +36,9 @@ impl ReadSession {
         self.retry(error, now);
     }
 
-    /// The service refused the read with a 416: the start is past (or, for
-    /// a read that does not wait, at) the tail.
-    fn handle_past_tail(&mut self, tail: StreamPosition, now: Instant) {
+    /// The service refused the read with a 416 (`error`): the start is past
+    /// (or, for a read that does not wait, at) the tail.
+    fn handle_past_tail(&mut self, tail: StreamPosition, error: Error, now: Instant) {
         // No position of our own yet: the caller's start is past the tail.
         let Some(next) = self.next_seq_num else {
             return self.finish(ReadEvent::Tail(tail));
@@ -57,8 +63,9 @@ impl ReadSession {
             self.events.push_back(ReadEvent::CaughtUp(tail));
         }
         // A tailing read keeps following (the resume is clamped), through
-        // the backoff: a server that keeps refusing must not spin us.
-        self.retry(Error::ReadPastTail { tail }, now);
+        // the backoff: a server that keeps refusing must not spin us, and
+        // once the budget is spent the session fails with the refusal.
+        self.retry(error, now);
     }
 
     /// Reconnects after a backoff, or fails with `error` once the budget is

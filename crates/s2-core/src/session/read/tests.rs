@@ -174,13 +174,8 @@ struct Outcome {
 }
 
 fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action]) -> Outcome {
-    let config = ReadSessionConfig {
-        backoff: BackoffConfig {
-            max_retries: 10_000,
-            ..BackoffConfig::default()
-        },
-        ..ReadSessionConfig::default()
-    };
+    let config = ReadSessionConfig::default()
+        .with_backoff(BackoffConfig::default().with_max_retries(10_000));
     let mut now = Instant::now();
     let mut session = ReadSession::new(request, config, now);
     let mut conn: Option<ServerConn> = None;
@@ -199,7 +194,11 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                     }
                     Err(tail) => {
                         conn = None;
-                        session.handle_error(connection, Error::ReadPastTail { tail }, now);
+                        session.handle_rejected(
+                            connection,
+                            SessionRejection::past_tail(tail, None),
+                            now,
+                        );
                     }
                 },
                 ReadEvent::Batch(batch) => outcome.delivered.extend(batch.records),
@@ -416,13 +415,8 @@ fn start_past_tail_reports_tail() {
 #[test]
 fn gives_up_after_retry_budget() {
     let now = Instant::now();
-    let config = ReadSessionConfig {
-        backoff: BackoffConfig {
-            max_retries: 2,
-            ..BackoffConfig::default()
-        },
-        ..ReadSessionConfig::default()
-    };
+    let config =
+        ReadSessionConfig::default().with_backoff(BackoffConfig::default().with_max_retries(2));
     let mut session = ReadSession::new(ReadRequest::default(), config, now);
     let mut failures = 0;
     let mut t = now;
@@ -557,7 +551,7 @@ fn sessions_ended_by_the_server_reconnect_through_the_backoff() {
             }
         }
     }
-    assert_eq!(connects, config.backoff.max_retries + 1);
+    assert_eq!(connects, config.backoff().max_retries() + 1);
 }
 
 #[test]
@@ -788,7 +782,7 @@ fn a_server_that_keeps_skipping_records_fails_the_session() {
             "a gap every time must not be retried forever"
         );
     }
-    assert_eq!(connects, BackoffConfig::default().max_retries);
+    assert_eq!(connects, BackoffConfig::default().max_retries());
 }
 
 #[test]
@@ -814,7 +808,7 @@ fn heartbeats_alone_do_not_renew_the_retry_budget() {
             }
         }
     }
-    assert_eq!(connects, config.backoff.max_retries + 1);
+    assert_eq!(connects, config.backoff().max_retries() + 1);
 }
 
 #[test]
@@ -886,7 +880,7 @@ fn a_bounded_read_resumed_at_the_tail_finishes() {
         seq_num: 3,
         timestamp: 0,
     };
-    s.handle_error(*connection, Error::ReadPastTail { tail }, now);
+    s.handle_rejected(*connection, SessionRejection::past_tail(tail, None), now);
     let events = events(&mut s);
     assert!(
         matches!(events.last(), Some(ReadEvent::Finished)),
@@ -913,7 +907,7 @@ fn a_tailing_read_resumed_at_the_tail_keeps_following() {
         seq_num: 3,
         timestamp: 0,
     };
-    s.handle_error(c, Error::ReadPastTail { tail }, now);
+    s.handle_rejected(c, SessionRejection::past_tail(tail, None), now);
     let evs = events(&mut s);
     assert!(
         evs.iter().all(|e| !matches!(
@@ -950,20 +944,15 @@ fn a_resume_past_the_tail_is_a_protocol_error() {
         seq_num: 1,
         timestamp: 0,
     };
-    s.handle_error(c, Error::ReadPastTail { tail }, now);
+    s.handle_rejected(c, SessionRejection::past_tail(tail, None), now);
     assert!(protocol_failure(&events(&mut s)));
 }
 
 #[test]
 fn a_draining_server_does_not_spend_the_retry_budget_once_a_minute() {
     let now = Instant::now();
-    let config = ReadSessionConfig {
-        backoff: BackoffConfig {
-            max_retries: 0,
-            ..BackoffConfig::default()
-        },
-        ..ReadSessionConfig::default()
-    };
+    let config =
+        ReadSessionConfig::default().with_backoff(BackoffConfig::default().with_max_retries(0));
     let mut s = ReadSession::new(ReadRequest::default(), config, now);
     let draining = || {
         Error::Service(crate::error::ServiceError {
@@ -997,15 +986,14 @@ fn a_clamped_start_past_the_tail_reads_from_the_tail() {
 #[test]
 fn absurd_timeouts_do_not_overflow_the_clock() {
     let now = Instant::now();
-    let config = ReadSessionConfig {
-        heartbeat_timeout: Duration::MAX,
-        backoff: BackoffConfig {
-            base_delay: Duration::MAX,
-            max_delay: Duration::MAX,
-            max_retries: 3,
-        },
-        ..ReadSessionConfig::default()
-    };
+    let config = ReadSessionConfig::default()
+        .with_heartbeat_timeout(Duration::MAX)
+        .with_backoff(
+            BackoffConfig::default()
+                .with_base_delay(Duration::MAX)
+                .with_max_delay(Duration::MAX)
+                .with_max_retries(3),
+        );
     let mut s = ReadSession::new(ReadRequest::default(), config, now);
     let (c, _) = connect(&mut s);
     s.handle_connected(c, now);
