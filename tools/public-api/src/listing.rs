@@ -38,8 +38,12 @@ const UNNAMEABLE_TRAITS: &[&str] = &[
     "core::marker::UnsafeUnpin",
 ];
 
+/// Where a line sorts among the lines of its path and rank: fields and
+/// variants by their position, associated items by name.
+type Order = (usize, String);
+
 /// A line and where it sorts.
-type Line = (ItemPath, Rank, usize, String);
+type Line = (ItemPath, Rank, Order, String);
 
 /// Builds the listing of `reachable.root`. `all` holds every crate's
 /// reachable paths, to name items this crate does not re-export.
@@ -59,7 +63,7 @@ pub fn listing(ws: &Workspace, reachable: &Reachable, all: &[Reachable]) -> Vec<
             lister.push(
                 other.clone(),
                 Rank::Item,
-                0,
+                Order::default(),
                 format!("pub use {} = {}", other.join("::"), canonical.join("::")),
             );
         }
@@ -68,7 +72,7 @@ pub fn listing(ws: &Workspace, reachable: &Reachable, all: &[Reachable]) -> Vec<
         lister.push(
             path.clone(),
             Rank::Item,
-            0,
+            Order::default(),
             format!("pub use {} = {target}", path.join("::")),
         );
     }
@@ -103,7 +107,7 @@ impl Names for Lister<'_> {
 }
 
 impl Lister<'_> {
-    fn push(&mut self, path: ItemPath, rank: Rank, order: usize, text: String) {
+    fn push(&mut self, path: ItemPath, rank: Rank, order: Order, text: String) {
         self.lines.insert((path, rank, order, text));
     }
 
@@ -236,7 +240,7 @@ impl Lister<'_> {
             | ItemEnum::AssocConst { .. }
             | ItemEnum::AssocType { .. } => return,
         };
-        self.push(path.clone(), Rank::Item, 0, text);
+        self.push(path.clone(), Rank::Item, Order::default(), text);
         self.members(key, item, path);
     }
 
@@ -255,15 +259,15 @@ impl Lister<'_> {
             ItemEnum::Enum(e) => {
                 for (i, v) in e.variants.iter().enumerate() {
                     if let Some(line) = self.variant((key.0, *v), &name) {
-                        self.push(path.clone(), Rank::Member, i, line);
+                        self.push(path.clone(), Rank::Member, (i, String::new()), line);
                     }
                 }
                 (&e.impls, &[])
             }
             ItemEnum::Trait(t) => {
                 for id in &t.items {
-                    if let Some(line) = self.trait_item((key.0, *id), &name) {
-                        self.push(path.clone(), Rank::Associated, 0, line);
+                    if let Some((item_name, line)) = self.trait_item((key.0, *id), &name) {
+                        self.push(path.clone(), Rank::Associated, (0, item_name), line);
                     }
                 }
                 for id in &t.implementations {
@@ -285,7 +289,7 @@ impl Lister<'_> {
                     attributes(field),
                     self.render(key.0).ty(ty)
                 );
-                self.push(path.clone(), Rank::Member, i, line);
+                self.push(path.clone(), Rank::Member, (i, String::new()), line);
             }
         }
         for id in impls {
@@ -355,12 +359,12 @@ impl Lister<'_> {
 
     /// A trait's method, associated type or constant; a provided method
     /// ends in `{ .. }`.
-    fn trait_item(&self, key: Key, trait_name: &str) -> Option<String> {
+    fn trait_item(&self, key: Key, trait_name: &str) -> Option<(String, String)> {
         let item = self.ws.item(key)?;
         let name = item.name.as_deref()?;
         let r = self.render(key.0);
         let attrs = attributes(item);
-        Some(match &item.inner {
+        let line = match &item.inner {
             ItemEnum::Function(f) => format!(
                 "{attrs}{}fn {trait_name}::{name}{}{}{}",
                 header(&f.header),
@@ -393,7 +397,8 @@ impl Lister<'_> {
                 format!("{attrs}const {trait_name}::{name}: {}{value}", r.ty(type_))
             }
             _ => return None,
-        })
+        };
+        Some((name.to_owned(), line))
     }
 
     /// An impl block. An inherent one lists its public items under the
@@ -430,7 +435,7 @@ impl Lister<'_> {
                     .or_else(|| self.listed_type(key.0, &imp.for_))
                     .or_else(|| self.listed(key.0, trait_path.id))
                     .unwrap_or_else(|| vec![self.ws.crates[self.here.root].name.clone()]);
-                self.push(owner, Rank::Impl, 0, line);
+                self.push(owner, Rank::Impl, Order::default(), line);
             }
         }
     }
@@ -474,10 +479,10 @@ impl Lister<'_> {
                 }
                 _ => continue,
             };
-            lines.push(line);
+            lines.push((name.to_owned(), line));
         }
-        for line in lines {
-            self.push(owner.clone(), Rank::Associated, 0, line);
+        for (name, line) in lines {
+            self.push(owner.clone(), Rank::Associated, (0, name), line);
         }
     }
 

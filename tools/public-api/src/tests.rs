@@ -93,9 +93,9 @@ pub fn inner::first<'a>(items: &'a [u8], _hint: impl core::convert::Into<u64>) -
 pub mod inner::shapes
 pub trait inner::shapes::Area: core::marker::Send
 const inner::shapes::Area::SIDES: u32
+type inner::shapes::Area::Unit
 fn inner::shapes::Area::area(&self) -> f64
 fn inner::shapes::Area::double(&self) -> f64 { .. }
-type inner::shapes::Area::Unit
 impl inner::shapes::Area for alloc::string::String { const SIDES: u32 = 1; type Unit = (); }
 #[repr(u8)] pub enum inner::shapes::Level
 pub inner::shapes::Level::Low = 1
@@ -157,9 +157,9 @@ macro_rules! outer::make { ($name:ident) => { ... }; () => { ... }; }
 pub mod outer::shapes
 pub trait outer::shapes::Area: core::marker::Send
 const outer::shapes::Area::SIDES: u32
+type outer::shapes::Area::Unit
 fn outer::shapes::Area::area(&self) -> f64
 fn outer::shapes::Area::double(&self) -> f64 { .. }
-type outer::shapes::Area::Unit
 impl outer::shapes::Area for alloc::string::String { const SIDES: u32 = 1; type Unit = (); }
 #[repr(u8)] pub enum outer::shapes::Level
 pub outer::shapes::Level::Low = 1
@@ -191,20 +191,35 @@ impl<T> core::panic::unwind_safe::RefUnwindSafe for outer::shapes::Wrapper<T> wh
 impl<T> core::panic::unwind_safe::UnwindSafe for outer::shapes::Wrapper<T> where T: core::panic::unwind_safe::UnwindSafe
 ";
 
+/// Fails with the lines that differ, then the whole listing.
+fn assert_listing(name: &str, actual: &[String], expected: &str) {
+    let expected: Vec<&str> = expected.lines().collect();
+    if actual == expected.as_slice() {
+        return;
+    }
+    let mut report = format!("the listing of {name} differs:\n");
+    for line in expected.iter().filter(|l| !actual.iter().any(|a| a == *l)) {
+        report.push_str(&format!("-{line}\n"));
+    }
+    for line in actual.iter().filter(|a| !expected.contains(&a.as_str())) {
+        report.push_str(&format!("+{line}\n"));
+    }
+    report.push_str(&format!(
+        "(or the same lines in another order)\nwhole listing:\n{}",
+        actual.join("\n")
+    ));
+    panic!("{report}");
+}
+
 #[test]
 fn fixture_listings() {
     let dir = temp_dir("fixtures");
     let ws = document(&dir);
     let listings = crate::listings(&ws);
-    let text = |i: usize| {
-        let mut out = listings[i].join("\n");
-        out.push('\n');
-        out
-    };
     let inner = ws.crate_index("inner").expect("inner");
     let outer = ws.crate_index("outer").expect("outer");
-    assert_eq!(text(inner), INNER, "inner:\n{}", text(inner));
-    assert_eq!(text(outer), OUTER, "outer:\n{}", text(outer));
+    assert_listing("inner", &listings[inner], INNER);
+    assert_listing("outer", &listings[outer], OUTER);
     // The same input gives the same listing.
     assert_eq!(crate::listings(&ws), listings);
     std::fs::remove_dir_all(&dir).ok();
