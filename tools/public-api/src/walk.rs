@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use rustdoc_types::{Id, Item, ItemEnum, Visibility};
+use rustdoc_types::{Id, Item, ItemEnum, ItemKind, Visibility};
 
 use crate::load::{Key, Target, Workspace};
 
@@ -100,11 +100,18 @@ impl<'a> Walker<'a> {
         match &item.inner {
             ItemEnum::Use(u) if u.is_glob => None,
             ItemEnum::Use(u) => {
-                let ns = match u.id.map(|id| self.ws.resolve(krate, id)) {
-                    Some(Target::Item(key)) => self
-                        .ws
-                        .item(key)
-                        .map_or(Namespace::Type, |i| namespace(&i.inner)),
+                // rustdoc's summary of the target gives its kind, whichever
+                // crate it is in.
+                let kind =
+                    u.id.and_then(|id| self.ws.crates[krate].krate.paths.get(&id))
+                        .map(|summary| summary.kind);
+                let ns = match kind {
+                    Some(ItemKind::Function | ItemKind::Constant | ItemKind::Static) => {
+                        Namespace::Value
+                    }
+                    Some(ItemKind::Macro | ItemKind::ProcAttribute | ItemKind::ProcDerive) => {
+                        Namespace::Macro
+                    }
                     _ => Namespace::Type,
                 };
                 Some((ns, u.name.clone()))
