@@ -86,10 +86,12 @@ fn run(bless: bool) -> Result<bool, String> {
         return Err("no published crate found".into());
     }
 
-    document(&manifest, &packages)?;
+    let generated = target.join("public-api");
+    let build = generated.join("build");
+    document(&manifest, &build, &packages)?;
     let mut loaded = Vec::new();
     for p in &packages {
-        let json = target
+        let json = build
             .join("doc")
             .join(format!("{}.json", p.name.replace('-', "_")));
         loaded.push(load::Loaded::read(&json)?);
@@ -98,7 +100,6 @@ fn run(bless: bool) -> Result<bool, String> {
     let listings = listings(&ws);
 
     let api = root.join(API_DIR);
-    let generated = target.join("public-api");
     fs::create_dir_all(&generated).map_err(|e| format!("creating {}: {e}", generated.display()))?;
     let mut clean = true;
     let mut expected_files = BTreeSet::new();
@@ -121,6 +122,12 @@ fn run(bless: bool) -> Result<bool, String> {
             println!("updated {API_DIR}/{file}");
         } else {
             clean = false;
+            if !checked_in.exists() {
+                println!(
+                    "{API_DIR}/{file} is missing: {} is a published crate",
+                    p.name
+                );
+            }
             print_diff(&format!("{API_DIR}/{file}"), &old, &text);
         }
     }
@@ -278,11 +285,18 @@ fn published(metadata: &Value) -> Result<Vec<Package>, String> {
     Ok(out)
 }
 
-/// Writes `target/doc/<crate>.json` for every package, in one cargo run.
-fn document(manifest: &Path, packages: &[Package]) -> Result<(), String> {
+/// Writes `<build>/doc/<crate>.json` for every package, in one cargo run.
+///
+/// `build` is a target directory of its own: the dependencies are checked
+/// with these packages' features only, and sharing the workspace's target
+/// directory would make `cargo doc --workspace` and this run rebuild them
+/// in turn.
+fn document(manifest: &Path, build: &Path, packages: &[Package]) -> Result<(), String> {
     let mut cmd = cargo();
     cmd.args(["doc", "--no-deps", "--manifest-path"])
-        .arg(manifest);
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(build);
     let mut features = Vec::new();
     for p in packages {
         cmd.args(["-p", &p.name]);
