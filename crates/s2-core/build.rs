@@ -16,11 +16,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_build::Config::new()
         // Record bodies and header blobs decode as slices of the frame buffer.
         .bytes(["."])
-        // Positions also appear in JSON bodies (tails, 416 errors).
-        .type_attribute(
-            ".s2.v1.StreamPosition",
-            "#[derive(serde::Serialize, serde::Deserialize)]",
-        )
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -13,15 +13,16 @@ use bytes::Bytes;
 use crate::{
     error::ProtocolError,
     proto,
-    types::{MAX_READ_BYTES, MAX_READ_RECORDS},
+    types::{MAX_READ_BYTES, MAX_READ_RECORDS, ReadBatch},
 };
 
 /// Decodes a `ReadBatch`, refusing one that holds more records or metered
 /// bytes than the service sends in a batch. Record bodies and headers become
 /// slices of `bytes` (no copy).
-pub fn decode_read_batch(bytes: Bytes) -> Result<proto::ReadBatch, ProtocolError> {
+pub fn decode_read_batch(bytes: Bytes) -> Result<ReadBatch, ProtocolError> {
     check_read_batch_bounds(&bytes)?;
-    <proto::ReadBatch as prost::Message>::decode(bytes).map_err(ProtocolError::Protobuf)
+    let batch = <proto::ReadBatch as prost::Message>::decode(bytes)?;
+    Ok(batch.into())
 }
 
 /// Walks the top-level fields of a `ReadBatch` and of its records, adding up
@@ -191,7 +192,7 @@ mod tests {
         }
     }
 
-    fn too_large(result: Result<proto::ReadBatch, ProtocolError>) -> bool {
+    fn too_large(result: Result<ReadBatch, ProtocolError>) -> bool {
         matches!(result, Err(ProtocolError::ReadBatchTooLarge { .. }))
     }
 
@@ -202,9 +203,9 @@ mod tests {
         let big = batch(vec![record(0, 0, (MAX_READ_BYTES - 8) as usize)]);
         let headers = batch(vec![record(0, 3, 1_000), record(1, 0, 0)]);
         for original in [many, big, headers, batch(Vec::new())] {
-            let metered: u64 = original.records.iter().map(|r| r.metered_bytes()).sum();
-            assert!(metered <= MAX_READ_BYTES);
             let bytes = Bytes::from(original.encode_to_vec());
+            let original = ReadBatch::from(original);
+            assert!(original.records.metered_bytes() <= MAX_READ_BYTES);
             assert_eq!(decode_read_batch(bytes).expect("within bounds"), original);
         }
     }
@@ -213,7 +214,10 @@ mod tests {
     fn metered_scan_matches_metering() {
         let r = record(3, 4, 77);
         let scanned = record_metered_bytes(&r.encode_to_vec()).unwrap();
-        assert_eq!(scanned, r.metered_bytes());
+        assert_eq!(
+            scanned,
+            crate::types::SequencedRecord::from(r).metered_bytes()
+        );
     }
 
     #[test]
@@ -278,8 +282,8 @@ mod tests {
         fn agrees_with_prost(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
             let ours = decode_read_batch(Bytes::from(bytes.clone()));
             let prost = <proto::ReadBatch as Message>::decode(&bytes[..]);
-            if let Ok(batch) = &ours {
-                proptest::prop_assert_eq!(Some(batch), prost.as_ref().ok());
+            if let Ok(batch) = ours {
+                proptest::prop_assert_eq!(Some(batch), prost.ok().map(ReadBatch::from));
             }
         }
 
@@ -296,7 +300,7 @@ mod tests {
                     .collect(),
             );
             let bytes = Bytes::from(original.encode_to_vec());
-            proptest::prop_assert_eq!(decode_read_batch(bytes).ok(), Some(original));
+            proptest::prop_assert_eq!(decode_read_batch(bytes).ok(), Some(ReadBatch::from(original)));
         }
     }
 
