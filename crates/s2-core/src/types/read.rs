@@ -170,10 +170,10 @@ pub struct ReadBatch {
     pub tail: Option<StreamPosition>,
 }
 
+// Reads decode straight into `ReadBatch` (`api::decode_read_batch`); tests
+// hold that against prost's decoding through this.
+#[cfg(test)]
 impl From<proto::ReadBatch> for ReadBatch {
-    /// Moves the records over, in place (see `SequencedRecord`'s
-    /// conversion).
-    #[inline]
     fn from(batch: proto::ReadBatch) -> Self {
         Self {
             records: batch.records.into_iter().map(From::from).collect(),

@@ -9,6 +9,8 @@ use crate::{
     proto,
 };
 
+pub(crate) mod decode;
+
 /// A place in a stream: a record's sequence number and its timestamp.
 ///
 /// Also how the service reports a stream's tail: the sequence number the
@@ -449,6 +451,9 @@ impl From<AppendRecord> for proto::AppendRecord {
     }
 }
 
+// Reads decode straight into `SequencedRecord` (see `decode`); tests hold
+// that against prost's decoding through this.
+#[cfg(test)]
 impl From<proto::SequencedRecord> for SequencedRecord {
     #[inline]
     fn from(record: proto::SequencedRecord) -> Self {
