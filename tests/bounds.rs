@@ -68,6 +68,6 @@ pub async fn unary_read_wait_returns_a_record_appended_meanwhile<R: Runtime + De
         .expect("the read returns the appended record")
         .into_records();
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].seq_num, 0);
-    assert_eq!(&records[0].body[..], b"late");
+    assert_eq!(records[0].seq_num(), 0);
+    assert_eq!(&records[0].body()[..], b"late");
 }

@@ -397,9 +397,9 @@ pub async fn append_and_read_back_exactly<R: Runtime + Default>(s2: S2<R>) {
     let sent: Vec<_> = first.iter().chain(&second).collect();
     assert_eq!(records.len(), sent.len());
     for (i, (got, want)) in records.iter().zip(sent).enumerate() {
-        assert_eq!(got.seq_num, i as u64);
-        assert_eq!(got.body, want.body, "body of record {i}");
-        assert_eq!(got.headers, want.headers, "headers of record {i}");
+        assert_eq!(got.seq_num(), i as u64);
+        assert_eq!(got.body(), want.body(), "body of record {i}");
+        assert_eq!(got.headers(), want.headers(), "headers of record {i}");
     }
 }
 
@@ -415,7 +415,7 @@ async fn append_numbered<R: Runtime + Default>(
 }
 
 fn seq_nums(output: &ReadOutput) -> Vec<u64> {
-    output.records().iter().map(|r| r.seq_num).collect()
+    output.records().iter().map(|r| r.seq_num()).collect()
 }
 
 /// Start by seq num, timestamp or tail offset; count, bytes and until bounds.
@@ -436,7 +436,7 @@ pub async fn read_positions_and_limits<R: Runtime + Default>(s2: S2<R>) {
         .await
         .expect("timestamp");
     assert_eq!(seq_nums(&out), vec![10, 11]);
-    assert_eq!(out.records()[0].timestamp, base + 100);
+    assert_eq!(out.records()[0].timestamp(), base + 100);
 
     let out = stream
         .read(&from(ReadStart::TailOffset(4)))
@@ -457,7 +457,7 @@ pub async fn read_positions_and_limits<R: Runtime + Default>(s2: S2<R>) {
         .await
         .expect("until");
     assert_eq!(seq_nums(&out), vec![0, 1, 2, 3, 4]);
-    assert!(out.records().iter().all(|r| r.timestamp < base + 50));
+    assert!(out.records().iter().all(|r| r.timestamp() < base + 50));
 }
 
 /// Reading at or past the tail returns the tail; clamp starts at the tail.
@@ -585,7 +585,7 @@ pub async fn ignore_command_records<R: Runtime + Default>(s2: S2<R>) {
         .read(&ReadRequest::new(ReadStart::SeqNum(0)).with_ignore_command_records(true))
         .await
         .expect("read data");
-    let bodies: Vec<_> = data.records().iter().map(|r| r.body.clone()).collect();
+    let bodies: Vec<_> = data.records().iter().map(|r| r.body().clone()).collect();
     assert_eq!(bodies, vec![Bytes::from("a"), Bytes::from("b")]);
     assert_eq!(seq_nums(&data), vec![0, 2]);
 }
@@ -609,7 +609,7 @@ pub async fn compression_round_trip<R: Runtime + Default>(_s2: S2<R>) {
         .expect("read")
         .into_records();
     assert_eq!(records.len(), 10);
-    assert!(records.iter().all(|r| r.body == body));
+    assert!(records.iter().all(|r| *r.body() == body));
 }
 
 /// s2-lite answers access-token and metrics calls with 501; the client
@@ -691,7 +691,7 @@ pub async fn append_session_acks_in_order<R: Runtime + Default>(s2: S2<R>) {
     let records = read_all(&stream).await;
     let sent: Vec<_> = inputs.iter().flat_map(|i| i.records().to_vec()).collect();
     assert_eq!(records.len(), sent.len());
-    assert!(records.iter().zip(&sent).all(|(r, s)| r.body == s.body));
+    assert!(records.iter().zip(&sent).all(|(r, s)| r.body() == s.body()));
 }
 
 /// The handle API: submit as you go, await acks, close drains.
@@ -768,7 +768,7 @@ pub async fn read_session_bounded<R: Runtime + Default>(s2: S2<R>) {
     while let Some(item) = session.next().await {
         if let s2_client::ReadItem::Batch(batch) = item.expect("item") {
             for record in batch.records {
-                assert_eq!(record.seq_num, next);
+                assert_eq!(record.seq_num(), next);
                 next += 1;
             }
         }
@@ -978,5 +978,5 @@ pub async fn tls_end_to_end<R: Runtime + Default>(_s2: S2<R>) {
     assert_eq!(acks.last().map(|a| a.end.seq_num), Some(51));
     let records = read_all(&stream).await;
     assert_eq!(records.len(), 51);
-    assert_eq!(records[0].body, Bytes::from("over tls"));
+    assert_eq!(*records[0].body(), Bytes::from("over tls"));
 }

@@ -151,7 +151,7 @@ pub async fn compressed_appends_round_trip<R: Runtime + Default>(_: S2<R>) {
             .await
             .expect("read")
             .into_records();
-        let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
+        let bodies: Vec<_> = read.iter().map(|r| r.body().clone()).collect();
         let expected: Vec<_> = unary.into_iter().chain(sessions).collect();
         assert_eq!(bodies, expected, "{compression:?}");
     }

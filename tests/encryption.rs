@@ -62,7 +62,7 @@ async fn read_all<R: Runtime>(stream: &Stream<R>) -> Result<Vec<Vec<u8>>, Error>
     let mut bodies = Vec::new();
     while let Some(item) = session.next().await {
         if let ReadItem::Batch(batch) = item? {
-            bodies.extend(batch.records.into_iter().map(|r| r.body.to_vec()));
+            bodies.extend(batch.records.into_iter().map(|r| r.body().to_vec()));
         }
     }
     Ok(bodies)
@@ -155,7 +155,7 @@ pub async fn encrypted_stream_round_trips_on_every_path<R: Runtime + Default>(s2
             .read(&ReadRequest::new(ReadStart::SeqNum(0)))
             .await
             .expect("unary read");
-        let unary: Vec<_> = unary.records().iter().map(|r| r.body.to_vec()).collect();
+        let unary: Vec<_> = unary.records().iter().map(|r| r.body().to_vec()).collect();
         assert_eq!(unary, expected, "{cipher:?} unary read");
         assert_eq!(
             read_all(&stream).await.expect("read session"),

@@ -51,7 +51,7 @@ fn batches(count: u64, per_batch: u64) -> impl Iterator<Item = AppendInput> {
 fn lost_and_duplicated(read: &[SequencedRecord], expected: &[String]) -> (usize, usize) {
     let mut seen = std::collections::HashMap::new();
     for record in read {
-        *seen.entry(record.body.clone()).or_insert(0usize) += 1;
+        *seen.entry(record.body().clone()).or_insert(0usize) += 1;
     }
     let lost = expected
         .iter()
@@ -115,7 +115,7 @@ pub async fn exactly_once_append_through_cuts<R: Runtime + Default>(s2: S2<R>) {
     );
     assert!(proxy.cuts() >= 20);
     assert_eq!((lost, duplicated), (0, 0));
-    let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
+    let bodies: Vec<_> = read.iter().map(|r| r.body().clone()).collect();
     assert!(
         bodies.iter().zip(&expected).all(|(b, e)| b == e.as_bytes()),
         "order"
@@ -173,7 +173,11 @@ pub async fn read_session_through_cuts_and_stalls<R: Runtime + Default>(s2: S2<R
         proxy.connections()
     );
     assert_eq!((lost, duplicated), (0, 0));
-    assert!(read.iter().enumerate().all(|(i, r)| r.seq_num == i as u64));
+    assert!(
+        read.iter()
+            .enumerate()
+            .all(|(i, r)| r.seq_num() == i as u64)
+    );
 }
 
 /// At-least-once: after a cut the session resends what was unacked; every
@@ -198,7 +202,7 @@ pub async fn at_least_once_resends_after_cut<R: Runtime + Default>(s2: S2<R>) {
         let ack = ack.await.expect("every batch is acked");
         let landed = &read[ack.start.seq_num as usize..ack.end.seq_num as usize];
         for (i, record) in landed.iter().enumerate() {
-            assert_eq!(record.body, record_body(b as u64, i as u64).as_bytes());
+            assert_eq!(record.body(), record_body(b as u64, i as u64).as_bytes());
         }
     }
     let expected: Vec<String> = (0..300)
@@ -273,7 +277,7 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
         .collect();
     let bodies: Vec<_> = read
         .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .map(|r| String::from_utf8_lossy(r.body()).into_owned())
         .collect();
     assert_eq!(bodies, expected);
     eprintln!(
@@ -311,7 +315,7 @@ pub async fn conditioned_unary_append_is_exactly_once<R: Runtime + Default>(s2: 
     let ack = faulty.append(&input).await.expect("resolved, not failed");
     assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 2));
     let read = read_back(&direct).await;
-    let bodies: Vec<_> = read.iter().map(|r| r.body.clone()).collect();
+    let bodies: Vec<_> = read.iter().map(|r| r.body().clone()).collect();
     assert_eq!(bodies, vec!["once", "only"]);
 }
 
@@ -385,7 +389,7 @@ pub async fn exactly_once_producer_through_cuts_and_a_stall<R: Runtime + Default
     assert!(
         read.iter()
             .zip(&expected)
-            .all(|(r, e)| r.body == e.as_bytes()),
+            .all(|(r, e)| r.body() == e.as_bytes()),
         "order"
     );
 }
@@ -448,7 +452,7 @@ pub async fn exactly_once_append_through_a_write_stall<R: Runtime + Default>(s2:
     );
     assert_eq!(read.len(), expected.len(), "records lost or duplicated");
     assert!(
-        read.iter().zip(&expected).all(|(r, e)| r.body == e[..]),
+        read.iter().zip(&expected).all(|(r, e)| *r.body() == e[..]),
         "order or contents"
     );
     assert!(

@@ -108,7 +108,7 @@ pub async fn fenced_retry_after_unknown_outcome_is_not_no_effect<R: Runtime + De
     let bodies: Vec<Bytes> = read_all(&direct)
         .await
         .into_iter()
-        .map(|r| r.body)
+        .map(|r| r.into_body())
         .collect();
     assert_eq!(bodies[1], "mine", "the first attempt landed: {bodies:?}");
     assert_eq!(bodies.len(), 3, "{bodies:?}");
@@ -138,11 +138,14 @@ pub async fn fenced_retry_with_match_seq_num_is_resolved<R: Runtime + Default>(s
     let tail = direct.check_tail().await.expect("tail");
     assert_eq!(read.len(), 4);
     assert_eq!(
-        (read[1].body.as_ref(), read[2].body.as_ref()),
+        (read[1].body().as_ref(), read[2].body().as_ref()),
         (&b"one"[..], &b"two"[..])
     );
     assert_eq!(ack.start, read[1].position());
-    assert_eq!((ack.end.seq_num, ack.end.timestamp), (3, read[2].timestamp));
+    assert_eq!(
+        (ack.end.seq_num, ack.end.timestamp),
+        (3, read[2].timestamp())
+    );
     assert_eq!(ack.tail, tail);
 }
 
@@ -184,7 +187,7 @@ pub async fn conditioned_retry_behind_another_writer_is_not_applied<R: Runtime +
     let bodies: Vec<Bytes> = read_all(&direct)
         .await
         .into_iter()
-        .map(|r| r.body)
+        .map(|r| r.into_body())
         .collect();
     assert_eq!(bodies, vec![Bytes::from_static(b"theirs")]);
 }
@@ -205,7 +208,7 @@ pub async fn no_side_effects_unary_never_retries_unknown_outcome<R: Runtime + De
     let bodies: Vec<Bytes> = read_all(&direct)
         .await
         .into_iter()
-        .map(|r| r.body)
+        .map(|r| r.into_body())
         .collect();
     assert_eq!(bodies, vec![Bytes::from_static(b"once")]);
 }
@@ -258,7 +261,7 @@ pub async fn cancelled_submits_never_land_unacknowledged<R: Runtime + Default>(_
     let read = read_all(&stream).await;
     let mut landed: HashMap<String, usize> = HashMap::new();
     for record in &read {
-        let batch = String::from_utf8_lossy(&record.body[..6]).into_owned();
+        let batch = String::from_utf8_lossy(&record.body()[..6]).into_owned();
         *landed.entry(batch).or_default() += 1;
     }
     let mut next = 0;
@@ -269,7 +272,7 @@ pub async fn cancelled_submits_never_land_unacknowledged<R: Runtime + Default>(_
         let key = format!("c{b:05}");
         assert_eq!(landed.remove(&key), Some(8), "batch {b} landed once");
         assert_eq!(
-            read[ack.start.seq_num as usize].body,
+            read[ack.start.seq_num as usize].body(),
             body(*b, 0).as_bytes()
         );
     }
@@ -309,12 +312,12 @@ pub async fn cancelled_producer_submits_never_land_unacknowledged<R: Runtime + D
     let read = read_all(&stream).await;
     let mut landed: HashMap<Bytes, usize> = HashMap::new();
     for record in &read {
-        *landed.entry(record.body.clone()).or_default() += 1;
+        *landed.entry(record.body().clone()).or_default() += 1;
     }
     for (i, ack) in acks.iter_mut() {
         let ack = ack.await.expect("record ack");
         let body = Bytes::from(body(*i, 0));
-        assert_eq!(read[ack.seq_num as usize].body, body);
+        assert_eq!(*read[ack.seq_num as usize].body(), body);
         assert_eq!(landed.remove(&body), Some(1), "record {i} landed once");
     }
     eprintln!(
@@ -378,7 +381,10 @@ pub async fn producer_record_errors_say_what_landed<R: Runtime + Default>(s2: S2
     }
     let _ = producer.close().await;
     let read = read_all(&direct).await;
-    let in_stream: HashMap<Bytes, u64> = read.iter().map(|r| (r.body.clone(), r.seq_num)).collect();
+    let in_stream: HashMap<Bytes, u64> = read
+        .iter()
+        .map(|r| (r.body().clone(), r.seq_num()))
+        .collect();
     let (mut acked, mut maybe, mut not_applied) = (0, 0, 0);
     for (i, ack) in futures {
         let body = Bytes::from(format!("r{i:06}"));

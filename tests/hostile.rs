@@ -272,12 +272,12 @@ async fn drain_read_session<R: Runtime + Default>(
                 for record in batch.records {
                     if let Some(&last) = seq_nums.last() {
                         assert!(
-                            record.seq_num > last,
+                            record.seq_num() > last,
                             "record {} yielded after {last}",
-                            record.seq_num
+                            record.seq_num()
                         );
                     }
-                    seq_nums.push(record.seq_num);
+                    seq_nums.push(record.seq_num());
                 }
             }
             Some(Ok(_)) => {}

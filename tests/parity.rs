@@ -308,7 +308,7 @@ pub async fn read_session_connect_errors_up_front<R: Runtime + Default>(s2: S2<R
         .await
         .expect("connected");
     match session.next().await.expect("item").expect("read") {
-        ReadItem::Batch(batch) => assert_eq!(batch.records[0].seq_num, 0),
+        ReadItem::Batch(batch) => assert_eq!(batch.records[0].seq_num(), 0),
         other => panic!("expected the record, got {other:?}"),
     }
 }
@@ -360,7 +360,7 @@ pub async fn indefinite_read_retries_outlive_the_budget<R: Runtime + Default>(s2
         loop {
             match forever.next().await.expect("it does not end") {
                 Ok(ReadItem::Batch(batch)) if !batch.records.is_empty() => {
-                    return batch.records[0].seq_num;
+                    return batch.records[0].seq_num();
                 }
                 Ok(_) => {}
                 Err(e) => panic!("the indefinite session gave up: {e:?}"),
@@ -556,7 +556,7 @@ pub async fn http2_settings<R: Runtime + Default>(s2: S2<R>) {
         }
     }
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].body, body);
+    assert_eq!(*got[0].body(), body);
 }
 
 /// A generated fencing token is fresh each time and fences a stream.

@@ -124,7 +124,7 @@ pub async fn read_session_advice_replaces_the_connection<R: Runtime + Default>(_
         match item {
             Some(Ok(ReadItem::Batch(batch))) => {
                 for record in batch.records {
-                    assert_eq!(record.seq_num, next, "records in order, once each");
+                    assert_eq!(record.seq_num(), next, "records in order, once each");
                     next += 1;
                 }
             }
@@ -267,7 +267,7 @@ pub async fn many_sessions_leave_room_for_unary_calls<R: Runtime + Default>(s2: 
             match item {
                 Ok(ReadItem::Batch(batch)) => {
                     assert_eq!(batch.records.len(), 1, "session {i}");
-                    let body = &batch.records[0].body;
+                    let body = batch.records[0].body();
                     assert_eq!(body, format!("record-{i}").as_bytes(), "session {i}");
                     assert!(!std::mem::replace(&mut received[i], true), "session {i}");
                     count += 1;
@@ -339,7 +339,7 @@ pub async fn a_slow_consumer_stalls_no_other_session<R: Runtime + Default>(s2: S
         })
         .await
         .unwrap_or_else(|| panic!("record {i} never reached the other session"));
-        assert_eq!(got.records[0].body, body.as_bytes());
+        assert_eq!(got.records[0].body(), body.as_bytes());
     }
     let tail = within::<R, _>(UNARY_LIMIT, other.check_tail()).await;
     assert!(
@@ -373,7 +373,9 @@ pub async fn acks_do_not_wait_behind_read_batches<R: Runtime + Default>(s2: S2<R
         // The follower takes its batch, so the server writes to it again.
         loop {
             match tail.next().await.expect("tailing").expect("read") {
-                ReadItem::Batch(batch) if batch.records.last().is_some_and(|r| r.seq_num == i) => {
+                ReadItem::Batch(batch)
+                    if batch.records.last().is_some_and(|r| r.seq_num() == i) =>
+                {
                     break;
                 }
                 _ => {}

@@ -38,7 +38,7 @@ fn bodies(items: &[Result<ReadItem, Error>]) -> Vec<Vec<u8>> {
     items
         .iter()
         .filter_map(|item| match item {
-            Ok(ReadItem::Batch(batch)) => Some(batch.records.iter().map(|r| r.body.to_vec())),
+            Ok(ReadItem::Batch(batch)) => Some(batch.records.iter().map(|r| r.body().to_vec())),
             Ok(_) => None,
             Err(e) => panic!("read session: {e}"),
         })

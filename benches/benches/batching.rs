@@ -61,11 +61,11 @@ fn batching(c: &mut Criterion) {
                 |records| {
                     let mut copied = 0usize;
                     for record in &records {
-                        if out.len() + record.body.len() > 1024 * 1024 {
+                        if out.len() + record.body().len() > 1024 * 1024 {
                             copied += black_box(out.len());
                             out.clear();
                         }
-                        out.extend_from_slice(&record.body);
+                        out.extend_from_slice(record.body());
                     }
                     copied += black_box(out.len());
                     out.clear();

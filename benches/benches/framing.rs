@@ -1,7 +1,7 @@
 //! The `s2s` frame codec with protobuf payloads: `AppendInput` encode
-//! (client to service) and `ReadBatch` decode (service to client), for full
-//! batches, uncompressed and zstd-compressed. Throughput is the uncompressed
-//! protobuf message size.
+//! (client to service) and `ReadBatch` decode (service to client, with the
+//! bounds check every read does), for full batches, uncompressed and
+//! zstd-compressed. Throughput is the uncompressed protobuf message size.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -10,11 +10,10 @@ use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use prost::Message;
 use s2_benches::{SIZES, Size, append_input, read_batch};
 use s2_core::{
-    frame::{self, Compression, Frame, FrameDecoder},
-    proto,
+    frame::{self, Compression, Frame, FrameDecoder, WireMessage},
+    types::ReadBatch,
 };
 
 /// HTTP/2's default largest DATA frame: how a session's bytes usually arrive.
@@ -79,7 +78,7 @@ fn decode(c: &mut Criterion) {
                 let Some(Frame::Message { payload, .. }) = decoder.poll_frame().unwrap() else {
                     panic!("expected a message frame");
                 };
-                let batch = proto::ReadBatch::decode(payload).unwrap();
+                let batch = ReadBatch::decode(payload).unwrap();
                 black_box(batch.records.len())
             })
         });

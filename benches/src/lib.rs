@@ -6,9 +6,8 @@
 //! without one allocation per record.
 
 use bytes::Bytes;
-use s2_core::{
-    proto,
-    types::{AppendInput, AppendRecord, Header, SequencedRecord},
+use s2_core::types::{
+    AppendInput, AppendRecord, Header, ReadBatch, SequencedRecord, StreamPosition,
 };
 
 /// One record size the benchmarks are run at.
@@ -80,11 +79,7 @@ pub fn header() -> Header {
 pub fn append_records(count: usize, len: usize) -> Vec<AppendRecord> {
     bodies(count, len)
         .into_iter()
-        .map(|body| AppendRecord {
-            timestamp: None,
-            headers: vec![header()],
-            body,
-        })
+        .map(|body| AppendRecord::new(body).with_headers([header()]))
         .collect()
 }
 
@@ -96,18 +91,16 @@ pub fn append_input(size: Size) -> AppendInput {
 }
 
 /// A read batch of `size` as the service sends it.
-pub fn read_batch(size: Size) -> proto::ReadBatch {
+pub fn read_batch(size: Size) -> ReadBatch {
     let records = bodies(size.batch_records, size.body_len)
         .into_iter()
         .enumerate()
-        .map(|(i, body)| SequencedRecord {
-            seq_num: 1_000_000 + i as u64,
-            timestamp: 1_717_171_717_000 + i as u64,
-            headers: vec![header()],
-            body,
+        .map(|(i, body)| {
+            let at = StreamPosition::new(1_000_000 + i as u64, 1_717_171_717_000 + i as u64);
+            SequencedRecord::new(at, body).with_headers([header()])
         })
         .collect();
-    proto::ReadBatch {
+    ReadBatch {
         records,
         tail: None,
     }

@@ -24,8 +24,8 @@ pub type RecordKey = String;
 pub fn key_of(headers: &[Header], body: &[u8]) -> RecordKey {
     let body = String::from_utf8_lossy(body);
     match headers {
-        [header] if header.name.is_empty() => {
-            format!("<{} {body}>", String::from_utf8_lossy(&header.value))
+        [header] if header.name().is_empty() => {
+            format!("<{} {body}>", String::from_utf8_lossy(header.value()))
         }
         _ => body.into_owned(),
     }
@@ -38,7 +38,7 @@ pub fn fence_key(token: &str) -> RecordKey {
 
 /// The key of a record read back from the stream.
 pub fn sequenced_key(record: &SequencedRecord) -> RecordKey {
-    key_of(&record.headers, &record.body)
+    key_of(record.headers(), record.body())
 }
 
 /// Which API carried an append.

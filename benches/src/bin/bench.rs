@@ -275,7 +275,7 @@ async fn read_live(
                     first.get_or_insert(now);
                     last = now;
                     for record in &batch.records {
-                        if let Some(stamp) = record.body.get(..STAMP) {
+                        if let Some(stamp) = record.body().get(..STAMP) {
                             let sent = u64::from_be_bytes(stamp.try_into().unwrap_or_default());
                             latencies.record(now.saturating_duration_since(epoch + Duration::from_nanos(sent)));
                         }

@@ -121,8 +121,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for record in read.records() {
             println!(
                 "read #{}: {}",
-                record.seq_num,
-                String::from_utf8_lossy(&record.body)
+                record.seq_num(),
+                String::from_utf8_lossy(record.body())
             );
         }
         Ok(())

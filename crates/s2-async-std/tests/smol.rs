@@ -51,9 +51,9 @@ fn basin_stream_append_read_check_tail() {
             .into_records();
         assert_eq!(read.len(), records.len());
         for (i, (got, want)) in read.iter().zip(&records).enumerate() {
-            assert_eq!(got.seq_num, i as u64);
-            assert_eq!(got.body, want.body);
-            assert_eq!(got.headers, want.headers);
+            assert_eq!(got.seq_num(), i as u64);
+            assert_eq!(got.body(), want.body());
+            assert_eq!(got.headers(), want.headers());
         }
 
         let tail = stream.check_tail().await.expect("check tail");
@@ -99,7 +99,7 @@ fn sessions_and_producer() {
         while let Some(item) = session.next().await {
             if let ReadItem::Batch(batch) = item.expect("read item") {
                 for record in batch.records {
-                    assert_eq!(record.seq_num, next);
+                    assert_eq!(record.seq_num(), next);
                     next += 1;
                 }
             }

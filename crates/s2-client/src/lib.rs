@@ -87,7 +87,7 @@
 //!         match item? {
 //!             ReadItem::Batch(batch) => {
 //!                 for record in batch.records {
-//!                     println!("{}: {} bytes", record.seq_num, record.body.len());
+//!                     println!("{}: {} bytes", record.seq_num(), record.body().len());
 //!                 }
 //!             }
 //!             ReadItem::CaughtUp(tail) => println!("live at {}", tail.seq_num),

@@ -38,11 +38,9 @@
 //! use std::{collections::VecDeque, time::Instant};
 //!
 //! use bytes::{Bytes, BytesMut};
-//! use prost::Message;
 //! use s2_core::{
 //!     Error,
-//!     frame::{Compression, Frame, FrameDecoder, FrameLimits, encode_message},
-//!     proto,
+//!     frame::{Compression, Frame, FrameDecoder, FrameLimits, WireMessage, encode_message},
 //!     session::append::{AppendEvent, AppendSession, AppendSessionConfig},
 //!     types::{AppendAck, AppendInput, AppendRecord, StreamPosition},
 //! };
@@ -59,13 +57,13 @@
 //!     fn receive(&mut self, bytes: Bytes) {
 //!         self.decoder.handle_data(bytes);
 //!         while let Some(Frame::Message { payload, .. }) = self.decoder.poll_frame().unwrap() {
-//!             let input = proto::AppendInput::decode(payload).unwrap();
+//!             let input = AppendInput::decode(payload).unwrap();
 //!             let start = self.tail;
-//!             self.tail += input.records.len() as u64;
-//!             let at = |seq_num| StreamPosition { seq_num, timestamp: 0 };
+//!             self.tail += input.len() as u64;
+//!             let at = |seq_num| StreamPosition::new(seq_num, 0);
 //!             let ack = AppendAck { start: at(start), end: at(self.tail), tail: at(self.tail) };
 //!             let mut frame = BytesMut::new();
-//!             encode_message(&mut frame, &proto::AppendAck::from(ack), Compression::None).unwrap();
+//!             encode_message(&mut frame, &ack, Compression::None).unwrap();
 //!             self.outbox.push_back(frame.freeze());
 //!         }
 //!     }
@@ -138,7 +136,7 @@ pub mod compression;
 pub mod error;
 pub mod frame;
 pub mod names;
-pub mod proto;
+mod proto;
 pub mod secret;
 pub mod session;
 pub mod types;

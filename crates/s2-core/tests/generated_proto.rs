@@ -33,11 +33,6 @@ fn generate() -> String {
     prost_build::Config::new()
         // Record bodies and header blobs decode as slices of the frame buffer.
         .bytes(["."])
-        // Positions also appear in JSON bodies (tails, 416 errors).
-        .type_attribute(
-            ".s2.v1.StreamPosition",
-            "#[derive(serde::Serialize, serde::Deserialize)]",
-        )
         .out_dir(&out_dir)
         .compile_fds(descriptors)
         .expect("code generation");

@@ -18,7 +18,6 @@ use std::{
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use percent_encoding::percent_decode_str;
-use prost::Message;
 use s2_core::{
     AccessTokenId, BasinName, Error, FencingToken, RequestToken, StreamName,
     api::{
@@ -27,17 +26,16 @@ use s2_core::{
         SessionKind, SessionRejection, StreamOptions,
     },
     error::{AppendConditionFailed, ServiceError, ValidationError},
-    frame::Compression,
-    proto,
+    frame::{Compression, WireMessage},
     session::read::{ReadEvent, ReadSession, ReadSessionConfig},
     types::{
-        AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendInput, AppendRecord,
-        BasinConfig, BasinMetricSet, BasinReconfiguration, Change, CommandRecord, ListRequest,
-        LocationName, MetricsRange, Operation, PermittedOperationGroups, ProvisionResult,
-        ReadLimit, ReadOutput, ReadRequest, ReadStart, ReadWritePermissions, ResourceSet,
-        RetentionPolicy, StorageClass, StreamCipher, StreamConfig, StreamMetricSet, StreamPosition,
-        StreamReconfiguration, TimeseriesInterval, Timestamping, TimestampingMode,
-        TimestampingReconfiguration,
+        AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendAck, AppendInput, AppendRecord,
+        BasinConfig, BasinMetricSet, BasinReconfiguration, Change, CommandRecord, Header,
+        ListRequest, LocationName, MetricsRange, Operation, PermittedOperationGroups,
+        ProvisionResult, ReadBatch, ReadLimit, ReadOutput, ReadRequest, ReadStart,
+        ReadWritePermissions, ResourceSet, RetentionPolicy, SequencedRecord, StorageClass,
+        StreamCipher, StreamConfig, StreamMetricSet, StreamPosition, StreamReconfiguration,
+        TimeseriesInterval, Timestamping, TimestampingMode, TimestampingReconfiguration,
     },
 };
 use serde::Serialize;
@@ -1210,16 +1208,18 @@ fn check_body(spec: &Spec, op: &SpecOp, case: &Case, ctx: &str, report: &mut Rep
                     report.check(content_type == Some(PROTOBUF_CONTENT_TYPE), ctx, || {
                         format!("content type {content_type:?}")
                     });
-                    let sent = proto::AppendInput::decode(request.body.clone())
+                    let sent = AppendInput::decode(request.body.clone())
                         .expect("append body is a protobuf AppendInput");
-                    report.check(sent.records == expected.records(), ctx, || {
+                    report.check(sent.records() == expected.records(), ctx, || {
                         "records differ".into()
                     });
-                    report.check(sent.match_seq_num == expected.match_seq_num(), ctx, || {
-                        "match_seq_num differs".into()
-                    });
                     report.check(
-                        sent.fencing_token.as_deref()
+                        sent.match_seq_num() == expected.match_seq_num(),
+                        ctx,
+                        || "match_seq_num differs".into(),
+                    );
+                    report.check(
+                        sent.fencing_token().map(|t| t.as_str())
                             == expected.fencing_token().map(|t| t.as_str()),
                         ctx,
                         || "fencing_token differs".into(),
@@ -1253,33 +1253,33 @@ fn check_body(spec: &Spec, op: &SpecOp, case: &Case, ctx: &str, report: &mut Rep
 }
 
 /// The JSON (`s2-format: raw`) form of a protobuf append input.
-fn append_input_json(input: &proto::AppendInput) -> Value {
+fn append_input_json(input: &AppendInput) -> Value {
     let text = |b: &Bytes| std::str::from_utf8(b).expect("UTF-8 fixture").to_owned();
     let records: Vec<Value> = input
-        .records
+        .records()
         .iter()
         .map(|r| {
             let mut record = Map::new();
-            if let Some(timestamp) = r.timestamp {
+            if let Some(timestamp) = r.timestamp() {
                 record.insert("timestamp".into(), json!(timestamp));
             }
             let headers: Vec<Value> = r
-                .headers
+                .headers()
                 .iter()
-                .map(|h| json!([text(&h.name), text(&h.value)]))
+                .map(|h| json!([text(h.name()), text(h.value())]))
                 .collect();
             record.insert("headers".into(), json!(headers));
-            record.insert("body".into(), json!(text(&r.body)));
+            record.insert("body".into(), json!(text(r.body())));
             Value::Object(record)
         })
         .collect();
     let mut body = Map::new();
     body.insert("records".into(), json!(records));
-    if let Some(seq_num) = input.match_seq_num {
+    if let Some(seq_num) = input.match_seq_num() {
         body.insert("match_seq_num".into(), json!(seq_num));
     }
-    if let Some(token) = &input.fencing_token {
-        body.insert("fencing_token".into(), json!(token));
+    if let Some(token) = input.fencing_token() {
+        body.insert("fencing_token".into(), json!(token.as_str()));
     }
     Value::Object(body)
 }
@@ -1288,7 +1288,11 @@ fn append_input_json(input: &proto::AppendInput) -> Value {
 // Response checks
 // ---------------------------------------------------------------------------
 
-fn response(status: u16, content_type: Option<&'static str>, body: Vec<u8>) -> HttpResponse {
+fn response(
+    status: u16,
+    content_type: Option<&'static str>,
+    body: impl Into<Bytes>,
+) -> HttpResponse {
     let mut headers = http::HeaderMap::new();
     if let Some(content_type) = content_type {
         headers.insert(
@@ -1299,7 +1303,7 @@ fn response(status: u16, content_type: Option<&'static str>, body: Vec<u8>) -> H
     HttpResponse {
         status: StatusCode::from_u16(status).expect("valid status"),
         headers,
-        body: Bytes::from(body),
+        body: body.into(),
     }
 }
 
@@ -1311,7 +1315,7 @@ fn json_response(status: u16, body: &Value) -> HttpResponse {
     )
 }
 
-fn position(value: &Value) -> proto::StreamPosition {
+fn position(value: &Value) -> StreamPosition {
     serde_json::from_value(value.clone()).expect("a StreamPosition")
 }
 
@@ -1319,61 +1323,48 @@ fn text_bytes(value: Option<&Value>) -> Bytes {
     Bytes::from(value.and_then(Value::as_str).unwrap_or_default().to_owned())
 }
 
-/// A spec `ReadBatch` instance as protobuf.
-fn read_batch_proto(batch: &Value) -> proto::ReadBatch {
+/// A spec `ReadBatch` instance, to send as protobuf.
+fn read_batch(batch: &Value) -> ReadBatch {
     let records = batch["records"].as_array().expect("records");
-    proto::ReadBatch {
+    ReadBatch {
         records: records
             .iter()
             .enumerate()
-            .map(|(i, r)| proto::SequencedRecord {
-                seq_num: r["seq_num"].as_u64().expect("seq_num") + i as u64,
-                timestamp: r["timestamp"].as_u64().expect("timestamp"),
-                headers: array_or_empty(r.get("headers"))
+            .map(|(i, r)| {
+                let at = StreamPosition::new(
+                    r["seq_num"].as_u64().expect("seq_num") + i as u64,
+                    r["timestamp"].as_u64().expect("timestamp"),
+                );
+                let headers: Vec<Header> = array_or_empty(r.get("headers"))
                     .iter()
-                    .map(|h| proto::Header {
-                        name: text_bytes(h.get(0)),
-                        value: text_bytes(h.get(1)),
-                    })
-                    .collect(),
-                body: text_bytes(r.get("body")),
+                    .map(|h| Header::new(text_bytes(h.get(0)), text_bytes(h.get(1))))
+                    .collect();
+                SequencedRecord::new(at, text_bytes(r.get("body"))).with_headers(headers)
             })
             .collect(),
         tail: batch.get("tail").filter(|t| !t.is_null()).map(position),
     }
 }
 
-/// A spec `AppendAck` instance as protobuf. The generator cannot know the
-/// batch, so `start` follows its `match_seq_num` and `end` and `tail`
-/// sequence numbers are derived from its size.
-fn append_ack_proto(ack: &Value, records: u64, match_seq_num: Option<u64>) -> proto::AppendAck {
+/// A spec `AppendAck` instance, to send as protobuf. The generator cannot
+/// know the batch, so `start` follows its `match_seq_num` and `end` and
+/// `tail` sequence numbers are derived from its size.
+fn append_ack(ack: &Value, records: u64, match_seq_num: Option<u64>) -> AppendAck {
     let start = position(&ack["start"]);
-    let start = proto::StreamPosition {
-        seq_num: match_seq_num.unwrap_or(start.seq_num),
-        ..start
-    };
-    let end = proto::StreamPosition {
-        seq_num: start.seq_num + records,
-        ..position(&ack["end"])
-    };
-    let tail = proto::StreamPosition {
-        seq_num: end.seq_num.max(position(&ack["tail"]).seq_num),
-        ..position(&ack["tail"])
-    };
-    proto::AppendAck {
-        start: Some(start),
-        end: Some(end),
-        tail: Some(tail),
-    }
+    let start = StreamPosition::new(match_seq_num.unwrap_or(start.seq_num), start.timestamp);
+    let end = StreamPosition::new(start.seq_num + records, position(&ack["end"]).timestamp);
+    let tail = position(&ack["tail"]);
+    let tail = StreamPosition::new(end.seq_num.max(tail.seq_num), tail.timestamp);
+    AppendAck { start, end, tail }
 }
 
 /// A success response carrying a spec instance, in the case's encoding.
 fn success_response(case: &Case, status: u16, body: &Value) -> HttpResponse {
     let encoded = match (&case.wire, case.operation_id) {
         (Wire::Protobuf(Some(input)), "append") => {
-            append_ack_proto(body, input.len() as u64, input.match_seq_num()).encode_to_vec()
+            append_ack(body, input.len() as u64, input.match_seq_num()).encode_to_bytes()
         }
-        (Wire::Protobuf(None), "read") => read_batch_proto(body).encode_to_vec(),
+        (Wire::Protobuf(None), "read") => read_batch(body).encode_to_bytes(),
         (Wire::Protobuf(_), other) => panic!("no protobuf mapping for {other}"),
         (Wire::Json | Wire::Session, _) => return json_response(status, body),
     };

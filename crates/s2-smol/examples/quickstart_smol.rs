@@ -58,9 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for record in &batch.records {
                     println!(
                         "read #{} @{}: {}",
-                        record.seq_num,
-                        record.timestamp,
-                        String::from_utf8_lossy(&record.body)
+                        record.seq_num(),
+                        record.timestamp(),
+                        String::from_utf8_lossy(record.body())
                     );
                 }
             }

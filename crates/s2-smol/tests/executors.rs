@@ -97,7 +97,7 @@ async fn session_and_producer(stream: &s2_smol::Stream) {
     while let Some(item) = session.next().await {
         if let ReadItem::Batch(batch) = item.expect("read item") {
             for record in batch.records {
-                assert_eq!(record.seq_num, next);
+                assert_eq!(record.seq_num(), next);
                 next += 1;
             }
         }

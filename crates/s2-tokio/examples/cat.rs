@@ -61,13 +61,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let ReadItem::Batch(batch) = item? {
             for record in batch.records {
                 let headers: Vec<String> = record
-                    .headers
+                    .headers()
                     .iter()
                     .map(|h| {
                         format!(
                             r#"["{}","{}"]"#,
-                            STANDARD.encode(&h.name),
-                            STANDARD.encode(&h.value)
+                            STANDARD.encode(h.name()),
+                            STANDARD.encode(h.value())
                         )
                     })
                     .collect();
@@ -79,9 +79,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 println!(
                     r#"{{"seq_num":{},"timestamp":{},{headers}"body":"{}"}}"#,
-                    record.seq_num,
-                    record.timestamp,
-                    STANDARD.encode(&record.body)
+                    record.seq_num(),
+                    record.timestamp(),
+                    STANDARD.encode(record.body())
                 );
                 printed += 1;
             }

@@ -73,8 +73,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(item) = session.next().await {
         if let ReadItem::Batch(batch) = item? {
             for record in &batch.records {
-                let body = String::from_utf8_lossy(&record.body);
-                println!("read #{}: {body}", record.seq_num);
+                let body = String::from_utf8_lossy(record.body());
+                println!("read #{}: {body}", record.seq_num());
             }
         }
     }

@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(item) = session.next().await {
         if let ReadItem::Batch(batch) = item? {
             for record in batch.records {
-                if !seen.insert(record.body) {
+                if !seen.insert(record.into_body()) {
                     duplicated += 1;
                 }
             }

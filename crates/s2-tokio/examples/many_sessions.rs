@@ -114,7 +114,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                     Ok(ReadItem::CaughtUp(_)) => Event::Open,
                     Ok(ReadItem::Batch(batch)) => {
                         let expected = format!("record {i}");
-                        let ok = batch.records.len() == 1 && batch.records[0].body == expected;
+                        let ok = batch.records.len() == 1 && *batch.records[0].body() == expected;
                         Event::Record(i, ok)
                     }
                     Ok(ReadItem::Tail(_)) => Event::Failed(i, "the session ended".into()),

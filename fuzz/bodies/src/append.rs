@@ -8,13 +8,11 @@ use std::{
 };
 
 use bytes::Bytes;
-use prost::Message;
 use s2_core::{
     Error,
     api::{Api, Endpoints, HttpResponse, SessionRejection, error_from_parts},
     backoff::BackoffConfig,
-    frame::{Compression, Frame, FrameDecoder, FrameLimits},
-    proto,
+    frame::{Compression, Frame, FrameDecoder, FrameLimits, WireMessage},
     session::{
         ConnectionId,
         append::{
@@ -23,8 +21,8 @@ use s2_core::{
         },
     },
     types::{
-        AppendInput, AppendRecord, ReadBatch, ReadOutput, ReadRequest, ReadStart, SequencedRecord,
-        StreamPosition,
+        AppendAck, AppendInput, AppendRecord, ReadBatch, ReadOutput, ReadRequest, ReadStart,
+        SequencedRecord, StreamPosition,
     },
 };
 
@@ -136,10 +134,10 @@ impl Harness {
             3 | 4 => self.transmit(),
             5 | 6 => self.fitting_ack(input),
             7 => {
-                let ack = proto::AppendAck {
-                    start: Some(position(input.position_near(self.tail))),
-                    end: Some(position(input.position_near(self.tail))),
-                    tail: Some(position(input.position_near(self.tail))),
+                let ack = AppendAck {
+                    start: position(input.position_near(self.tail)),
+                    end: position(input.position_near(self.tail)),
+                    tail: position(input.position_near(self.tail)),
                 };
                 let frame = message_frame(&ack, Compression::None, input.below(4) == 0);
                 self.data(input, frame);
@@ -282,10 +280,10 @@ impl Harness {
         };
         let tail = end.saturating_add(u64::from(input.below(3)));
         self.tail = self.tail.max(end);
-        let ack = proto::AppendAck {
-            start: Some(position(start)),
-            end: Some(position(end)),
-            tail: Some(position(tail)),
+        let ack = AppendAck {
+            start: position(start),
+            end: position(end),
+            tail: position(tail),
         };
         let frame = message_frame(&ack, Compression::None, input.below(8) == 0);
         self.data(input, frame);
@@ -323,7 +321,9 @@ impl Harness {
             1 => return Ok(ReadOutput::Tail(position(input.position_near(self.tail)))),
             2 if !records.is_empty() => {
                 let i = usize::from(input.u8()) % records.len();
-                records[i].body = Bytes::from_static(b"someone else");
+                let theirs = SequencedRecord::new(records[i].position(), "someone else")
+                    .with_headers(records[i].headers().iter().cloned());
+                records[i] = theirs;
             }
             3 if !records.is_empty() => {
                 records.remove(0);
@@ -331,9 +331,14 @@ impl Harness {
             4 => records.truncate(usize::from(input.below(3))),
             _ => {}
         }
-        for record in &mut records {
-            record.timestamp = u64::from(input.u8());
-        }
+        let records = records
+            .into_iter()
+            .map(|record| {
+                let parts = record.into_parts();
+                let at = StreamPosition::new(parts.seq_num, u64::from(input.u8()));
+                SequencedRecord::new(at, parts.body).with_headers(parts.headers)
+            })
+            .collect();
         Ok(ReadOutput::Batch(ReadBatch {
             records,
             tail: None,
@@ -345,12 +350,11 @@ impl Harness {
         self.inputs.iter().find_map(|batch| {
             let offset = seq_num.checked_sub(batch.match_seq_num()?)?;
             let record = batch.records().get(usize::try_from(offset).ok()?)?;
-            Some(SequencedRecord {
-                seq_num,
-                timestamp: 0,
-                headers: record.headers.clone(),
-                body: record.body.clone(),
-            })
+            let at = StreamPosition::new(seq_num, 0);
+            Some(
+                SequencedRecord::new(at, record.body().clone())
+                    .with_headers(record.headers().iter().cloned()),
+            )
         })
     }
 
@@ -450,10 +454,7 @@ fn decode_input(frame: Bytes) -> AppendInput {
 }
 
 fn position(seq_num: u64) -> StreamPosition {
-    StreamPosition {
-        seq_num,
-        timestamp: seq_num / 2,
-    }
+    StreamPosition::new(seq_num, seq_num / 2)
 }
 
 /// A status and JSON body a server may send with an error.

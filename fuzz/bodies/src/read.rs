@@ -8,14 +8,13 @@ use bytes::Bytes;
 use s2_core::{
     backoff::BackoffConfig,
     frame::Compression,
-    proto,
     session::{
         ConnectionId,
         read::{ReadEvent, ReadSession, ReadSessionConfig},
     },
     types::{
-        CommandRecord, Header, MeteredBytes, ReadLimit, ReadRequest, ReadStart, SequencedRecord,
-        StreamPosition,
+        CommandRecord, Header, MeteredBytes, ReadBatch, ReadLimit, ReadRequest, ReadStart,
+        SequencedRecord, StreamPosition,
     },
 };
 
@@ -163,26 +162,23 @@ impl Harness {
 
     /// A read batch starting near where the session resumes: mostly in
     /// order, sometimes with repeats, gaps, commands or edge positions.
-    fn batch(&self, input: &mut Input<'_>) -> proto::ReadBatch {
+    fn batch(&self, input: &mut Input<'_>) -> ReadBatch {
         let mut seq_num = input.position_near(self.base());
         let count = input.below(5);
         let mut records = Vec::new();
         for _ in 0..count {
-            let mut record = SequencedRecord {
-                seq_num,
-                timestamp: u64::from(input.u8()),
-                headers: Vec::new(),
-                body: Bytes::copy_from_slice(input.short_bytes(6)),
-            };
-            match input.below(8) {
+            let at = StreamPosition::new(seq_num, u64::from(input.u8()));
+            let body = Bytes::copy_from_slice(input.short_bytes(6));
+            let record = match input.below(8) {
                 0 => {
                     let command = CommandRecord::trim(seq_num);
-                    record.headers = command.headers;
-                    record.body = command.body;
+                    SequencedRecord::new(at, command.body().clone())
+                        .with_headers(command.headers().iter().cloned())
                 }
-                1 => record.headers = vec![Header::new(Bytes::new(), Bytes::from_static(b"fence"))],
-                _ => {}
-            }
+                1 => SequencedRecord::new(at, body)
+                    .with_headers([Header::new(Bytes::new(), Bytes::from_static(b"fence"))]),
+                _ => SequencedRecord::new(at, body),
+            };
             records.push(record);
             seq_num = match input.below(8) {
                 0 => seq_num,
@@ -192,16 +188,10 @@ impl Harness {
         }
         let tail = match input.below(3) {
             0 => None,
-            1 => Some(StreamPosition {
-                seq_num,
-                timestamp: 0,
-            }),
-            _ => Some(StreamPosition {
-                seq_num: input.position_near(seq_num),
-                timestamp: 0,
-            }),
+            1 => Some(StreamPosition::new(seq_num, 0)),
+            _ => Some(StreamPosition::new(input.position_near(seq_num), 0)),
         };
-        proto::ReadBatch { records, tail }
+        ReadBatch { records, tail }
     }
 
     fn data(&mut self, input: &mut Input<'_>, bytes: Bytes) {
@@ -236,16 +226,17 @@ impl Harness {
                     assert!(!batch.records.is_empty(), "an empty batch delivered");
                     for record in &batch.records {
                         assert!(
-                            self.last_delivered.is_none_or(|last| record.seq_num > last),
+                            self.last_delivered
+                                .is_none_or(|last| record.seq_num() > last),
                             "record {} delivered after {:?}",
-                            record.seq_num,
+                            record.seq_num(),
                             self.last_delivered
                         );
-                        self.last_delivered = Some(record.seq_num);
+                        self.last_delivered = Some(record.seq_num());
                         assert!(
                             self.request
                                 .until
-                                .is_none_or(|until| record.timestamp < until),
+                                .is_none_or(|until| record.timestamp() < until),
                             "a record at or after `until`"
                         );
                         assert!(

@@ -4,15 +4,16 @@
 //! them under `fuzz/corpus/<target>/`.
 
 use bytes::{Bytes, BytesMut};
-use prost::Message;
 use s2_core::{
-    frame::{self, Compression},
+    frame::{self, Compression, WireMessage},
     names::FencingToken,
-    proto,
-    types::{AppendInput, AppendRecord, CommandRecord, SequencedRecord, StreamPosition},
+    types::{
+        AppendAck, AppendInput, AppendRecord, CommandRecord, Header, ReadBatch, SequencedRecord,
+        StreamPosition,
+    },
 };
 
-use crate::wire::{message_frame, terminal_frame};
+use crate::wire::{message_frame, payload_frame, terminal_frame};
 
 /// The seeds of the target called `name` (empty for an unknown name).
 pub fn seeds(name: &str) -> Vec<Vec<u8>> {
@@ -27,69 +28,80 @@ pub fn seeds(name: &str) -> Vec<Vec<u8>> {
     }
 }
 
-fn position(seq_num: u64) -> Option<StreamPosition> {
-    Some(StreamPosition {
-        seq_num,
-        timestamp: 1_700_000_000_000u64.wrapping_add(seq_num),
-    })
+fn position(seq_num: u64) -> StreamPosition {
+    StreamPosition::new(seq_num, 1_700_000_000_000u64.wrapping_add(seq_num))
 }
 
 fn record(seq_num: u64, body: &[u8]) -> SequencedRecord {
-    SequencedRecord {
-        seq_num,
-        timestamp: 1_700_000_000_000 + seq_num,
-        headers: vec![proto::Header::new("k", "v")],
-        body: Bytes::copy_from_slice(body),
-    }
+    SequencedRecord::new(position(seq_num), Bytes::copy_from_slice(body))
+        .with_headers([Header::new("k", "v")])
 }
 
-fn read_batches() -> Vec<proto::ReadBatch> {
+fn read_batches() -> Vec<ReadBatch> {
     let trim = CommandRecord::trim(3);
     let fence = CommandRecord::fence(FencingToken::new("fence-1").expect("a valid token"));
-    let command = |seq_num, r: AppendRecord| SequencedRecord {
-        seq_num,
-        timestamp: 0,
-        headers: r.headers,
-        body: r.body,
+    let command = |seq_num, r: AppendRecord| {
+        SequencedRecord::new(StreamPosition::new(seq_num, 0), r.body().clone())
+            .with_headers(r.headers().iter().cloned())
     };
     vec![
-        proto::ReadBatch {
+        ReadBatch {
             records: vec![],
-            tail: position(10),
+            tail: Some(position(10)),
         },
-        proto::ReadBatch {
+        ReadBatch {
             records: vec![record(0, b"hello"), record(1, b"world")],
-            tail: position(2),
+            tail: Some(position(2)),
         },
-        proto::ReadBatch {
+        ReadBatch {
             records: vec![command(5, trim), command(6, fence), record(7, b"x")],
             tail: None,
         },
-        proto::ReadBatch {
+        ReadBatch {
             records: (0..40).map(|i| record(i, &[b'a'; 64])).collect(),
-            tail: position(40),
+            tail: Some(position(40)),
         },
     ]
 }
 
-fn acks() -> Vec<proto::AppendAck> {
-    vec![
-        proto::AppendAck {
-            start: position(0),
-            end: position(2),
-            tail: position(2),
-        },
-        proto::AppendAck {
-            start: position(5),
-            end: position(4),
-            tail: position(9),
-        },
-        proto::AppendAck {
-            start: position(u64::MAX - 1),
-            end: position(u64::MAX),
-            tail: None,
-        },
-    ]
+/// Encoded acks: in order, out of order, and one without its tail.
+fn acks() -> Vec<Bytes> {
+    let ack = |start, end, tail| {
+        AppendAck {
+            start: position(start),
+            end: position(end),
+            tail: position(tail),
+        }
+        .encode_to_bytes()
+    };
+    let at_the_end = ack(u64::MAX - 1, u64::MAX, u64::MAX);
+    let (tail_field, _) = *len_fields(&at_the_end).last().expect("three fields");
+    vec![ack(0, 2, 2), ack(5, 4, 9), at_the_end.slice(..tail_field)]
+}
+
+/// The length-delimited fields of `message` (numbers below 16, as in every
+/// message here): where each starts, and its value.
+fn len_fields(message: &[u8]) -> Vec<(usize, &[u8])> {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while at < message.len() {
+        let start = at;
+        assert_eq!(message[at] & 7, 2, "a length-delimited field");
+        at += 1;
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let byte = message[at];
+            at += 1;
+            len |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        fields.push((start, &message[at..at + len]));
+        at += len;
+    }
+    fields
 }
 
 fn frame_decoder() -> Vec<Vec<u8>> {
@@ -101,7 +113,7 @@ fn frame_decoder() -> Vec<Vec<u8>> {
         frames.push(message_frame(&batch, Compression::None, true));
     }
     for ack in acks() {
-        frames.push(message_frame(&ack, Compression::None, false));
+        frames.push(payload_frame(&ack, Compression::None));
     }
     frames.push(terminal_frame(
         503,
@@ -132,10 +144,10 @@ fn frame_decoder() -> Vec<Vec<u8>> {
 fn proto_messages() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     for batch in read_batches() {
-        seeds.push([&[0u8][..], &batch.encode_to_vec()].concat());
+        seeds.push([&[0u8][..], &batch.encode_to_bytes()].concat());
     }
     for ack in acks() {
-        seeds.push([&[1u8][..], &ack.encode_to_vec()].concat());
+        seeds.push([&[1u8][..], &ack].concat());
     }
     let input = AppendInput::new(vec![
         AppendRecord::new("a")
@@ -146,9 +158,11 @@ fn proto_messages() -> Vec<Vec<u8>> {
     .expect("a valid batch")
     .with_match_seq_num(3)
     .with_fencing_token(FencingToken::new("fence").expect("a valid token"));
-    seeds.push([&[2u8][..], &input.encode_to_vec()].concat());
-    for r in &read_batches()[2].records {
-        seeds.push([&[3u8][..], &r.encode_to_vec()].concat());
+    seeds.push([&[2u8][..], &input.encode_to_bytes()].concat());
+    // A record alone: the target decodes it as the one record of a batch.
+    let batch = read_batches()[2].encode_to_bytes();
+    for (_, record) in len_fields(&batch) {
+        seeds.push([&[3u8][..], record].concat());
     }
     seeds
 }
@@ -171,10 +185,8 @@ fn success_body(endpoint: u8) -> Vec<u8> {
         13 | 14 => stream.to_owned(),
         15 | 16 => stream_config.to_owned(),
         18 => r#"{"tail":{"seq_num":42,"timestamp":1700000000000}}"#.to_owned(),
-        19 => {
-            return acks()[0].encode_to_vec();
-        }
-        20 => return read_batches()[2].encode_to_vec(),
+        19 => return acks()[0].to_vec(),
+        20 => return read_batches()[2].encode_to_bytes().to_vec(),
         _ => String::new(),
     };
     text.into_bytes()

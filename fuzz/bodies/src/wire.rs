@@ -2,11 +2,11 @@
 //! protobuf messages and terminal errors. The bodies mix them with hostile
 //! bytes so the fuzzer reaches deep states, and the seed corpus uses them.
 
-use bytes::{Bytes, BytesMut};
-use s2_core::frame::{self, Compression, FLAG_RECONNECT_ADVISED, PREFIX_LEN};
+use bytes::{BufMut, Bytes, BytesMut};
+use s2_core::frame::{self, Compression, FLAG_RECONNECT_ADVISED, PREFIX_LEN, WireMessage};
 
 /// One regular frame carrying `msg`, with the reconnect-advised flag if asked.
-pub fn message_frame<M: prost::Message>(
+pub fn message_frame<M: WireMessage>(
     msg: &M,
     compression: Compression,
     reconnect_advised: bool,
@@ -18,6 +18,28 @@ pub fn message_frame<M: prost::Message>(
         out[PREFIX_LEN] |= FLAG_RECONNECT_ADVISED;
     }
     out.freeze()
+}
+
+/// One regular frame carrying `payload` as it is: for message bytes no
+/// [`WireMessage`] encodes (a field left out, say).
+pub fn payload_frame(payload: &[u8], compression: Compression) -> Bytes {
+    let mut out = BytesMut::new();
+    frame::encode_frame(&mut out, payload, compression)
+        .expect("fuzz payloads are far below the frame limit");
+    out.freeze()
+}
+
+/// Appends a length-delimited protobuf field: key (`field`, wire type 2),
+/// varint length, then `value`.
+pub fn put_len_field(out: &mut BytesMut, field: u8, value: &[u8]) {
+    out.put_u8((field << 3) | 2);
+    let mut len = value.len() as u64;
+    while len >= 0x80 {
+        out.put_u8((len as u8) | 0x80);
+        len >>= 7;
+    }
+    out.put_u8(len as u8);
+    out.put_slice(value);
 }
 
 /// One terminal frame with `status` and a JSON error `body`.

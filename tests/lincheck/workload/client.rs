@@ -306,7 +306,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
                 records: batch
                     .records
                     .iter()
-                    .map(|r| (r.seq_num, sequenced_key(r)))
+                    .map(|r| (r.seq_num(), sequenced_key(r)))
                     .collect(),
                 tail: batch.tail.map(|t| t.seq_num),
             },
@@ -369,7 +369,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
                     records: batch
                         .records
                         .iter()
-                        .map(|r| (r.seq_num, sequenced_key(r)))
+                        .map(|r| (r.seq_num(), sequenced_key(r)))
                         .collect(),
                     tail: batch.tail.map(|t| t.seq_num),
                 },

@@ -140,10 +140,7 @@ mod tests {
 
     /// The ack of a batch of `len` records appended at `start`.
     fn ack(start: u64, len: u64) -> AppendAck {
-        let at = |seq_num| StreamPosition {
-            seq_num,
-            timestamp: 100 + seq_num,
-        };
+        let at = |seq_num| StreamPosition::new(seq_num, 100 + seq_num);
         AppendAck {
             start: at(start),
             end: at(start + len),

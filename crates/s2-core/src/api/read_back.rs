@@ -46,7 +46,7 @@ pub fn resolve_read_back(
     let mut matched = 0;
     for got in read {
         let Some(sent) = got
-            .seq_num
+            .seq_num()
             .checked_sub(start)
             .and_then(|i| input.records().get(usize::try_from(i).ok()?))
         else {
@@ -56,7 +56,7 @@ pub fn resolve_read_back(
         if !got.has_contents_of(sent) {
             return ReadBack::NotApplied;
         }
-        if got.seq_num == start + matched {
+        if got.seq_num() == start + matched {
             matched += 1;
         }
     }
@@ -66,7 +66,7 @@ pub fn resolve_read_back(
                 start: first.position(),
                 end: StreamPosition {
                     seq_num: end,
-                    timestamp: last.timestamp,
+                    timestamp: last.timestamp(),
                 },
                 tail,
             })

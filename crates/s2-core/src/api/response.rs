@@ -247,11 +247,6 @@ pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     })
 }
 
-/// Decodes a protobuf body; `bytes` fields become slices of `body`.
-pub(crate) fn protobuf<T: prost::Message + Default>(body: Bytes) -> Result<T, Error> {
-    T::decode(body).map_err(|e| ProtocolError::Protobuf(e).into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,22 +3,19 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
-use prost::Message;
 use serde::Deserialize;
 
 use super::{
     Api, Call, HttpRequest, Idempotency, PROTOBUF_CONTENT_TYPE, RequestBuilder,
     SESSION_CONTENT_TYPE,
     read_batch::decode_read_batch,
-    response::{SessionRejection, decode_content, json, protobuf, rejection_from, success_body},
+    response::{SessionRejection, decode_content, json, rejection_from, success_body},
 };
 use crate::{
     error::{Error, ProtocolError, ValidationError},
-    frame::Compression,
+    frame::{Compression, WireMessage},
     names::{BasinName, StreamName},
-    proto,
     secret::EncryptionKey,
     types::{
         AppendAck, AppendInput, ReadBatch, ReadOutput, ReadRequest, ReadStart, StreamConfig,
@@ -137,7 +134,7 @@ fn read_query(request: &ReadRequest) -> Vec<(&'static str, String)> {
 }
 
 /// Drops command records when the request asks for it.
-pub(crate) fn filter_commands(batch: &mut proto::ReadBatch, ignore_command_records: bool) {
+pub(crate) fn filter_commands(batch: &mut ReadBatch, ignore_command_records: bool) {
     if ignore_command_records {
         batch.records.retain(|r| !r.is_command());
     }
@@ -193,18 +190,13 @@ impl Api {
         options: &StreamOptions,
     ) -> Result<Call<AppendAck>, ValidationError> {
         input.check_limits()?;
-        let mut body = BytesMut::with_capacity(input.encoded_len());
-        input
-            .encode(&mut body)
-            .map_err(|e| ValidationError::Encode {
-                reason: e.to_string(),
-            })?;
+        let body = input.encode_to_bytes();
         let expected = ExpectedAck {
             records: input.len(),
             match_seq_num: input.match_seq_num(),
         };
         let mut builder = self.records_request(basin, stream, Method::POST, false);
-        builder.body(PROTOBUF_CONTENT_TYPE, body.freeze()).header(
+        builder.body(PROTOBUF_CONTENT_TYPE, body).header(
             http::header::ACCEPT,
             HeaderValue::from_static(PROTOBUF_CONTENT_TYPE),
         );
@@ -212,7 +204,7 @@ impl Api {
         let http = builder.build()?;
         Ok(Call::new(http, Idempotency::Append, move |response| {
             let (_, body) = success_body(response)?;
-            let ack = AppendAck::try_from(protobuf::<proto::AppendAck>(body)?)?;
+            let ack = AppendAck::decode(body)?;
             expected.check(&ack)?;
             Ok(ack)
         }))
@@ -250,10 +242,7 @@ impl Api {
             let mut batch = decode_read_batch(body)?;
             crate::types::check_read_batch_order(&batch.records, None)?;
             filter_commands(&mut batch, ignore_commands);
-            Ok(ReadOutput::Batch(ReadBatch {
-                records: batch.records,
-                tail: batch.tail,
-            }))
+            Ok(ReadOutput::Batch(batch))
         });
         // The service holds a read at the tail for up to `wait`.
         Ok(call.with_timeout_allowance(wait))

@@ -290,7 +290,7 @@ fn record_after_the_deadline_starts_a_new_batch() {
         .unwrap();
     let out = drain(&mut b);
     assert_eq!(lens(&out), [1]);
-    assert_eq!(&out[0].records()[0].body[..], b"a");
+    assert_eq!(&out[0].records()[0].body()[..], b"a");
     assert_eq!(b.pending_records(), 1);
     assert_eq!(b.poll_timeout(), Some(t0 + linger + linger));
 }
@@ -348,7 +348,7 @@ fn batches_come_out_in_order() {
     assert_eq!(lens(&out), [2, 2, 2, 1]);
     let stamps: Vec<_> = out
         .iter()
-        .flat_map(|batch| batch.records().iter().map(|r| r.timestamp.unwrap()))
+        .flat_map(|batch| batch.records().iter().map(|r| r.timestamp().unwrap()))
         .collect();
     assert_eq!(stamps, (0..7).collect::<Vec<_>>());
 }
@@ -392,7 +392,7 @@ fn bodies_are_moved_not_copied() {
     let mut b = batcher(BatcherConfig::default());
     b.handle_record(AppendRecord::new(body), now).unwrap();
     b.flush();
-    assert_eq!(b.poll_output().unwrap().records()[0].body.as_ptr(), ptr);
+    assert_eq!(b.poll_output().unwrap().records()[0].body().as_ptr(), ptr);
 }
 
 #[test]
@@ -515,7 +515,7 @@ struct Checker {
 
 impl Checker {
     fn deadline(&self, batch: &AppendInput) -> Option<Instant> {
-        let first = batch.records()[0].timestamp.unwrap() as usize;
+        let first = batch.records()[0].timestamp().unwrap() as usize;
         self.config
             .linger
             .map(|linger| self.arrivals[first] + linger)
@@ -591,7 +591,7 @@ proptest! {
                         }
                     }
                     for batch in checker.take(&mut b)? {
-                        let holds_new = batch.records().last().unwrap().timestamp == Some(id);
+                        let holds_new = batch.records().last().unwrap().timestamp() == Some(id);
                         let expired = checker.deadline(&batch).is_some_and(|d| d <= now);
                         let no_room_for_new =
                             batch.metered_bytes() + size > checker.config.max_bytes;
@@ -631,7 +631,7 @@ proptest! {
             prop_assert_eq!(b.pending_bytes(), pending.metered_bytes());
             let expected_timeout = match (pending.first(), checker.config.linger) {
                 (Some(first), Some(linger)) => {
-                    Some(checker.arrivals[first.timestamp.unwrap() as usize] + linger)
+                    Some(checker.arrivals[first.timestamp().unwrap() as usize] + linger)
                 }
                 _ => None,
             };
@@ -639,7 +639,7 @@ proptest! {
             if let Some(deadline) = expected_timeout {
                 // No record joined the open batch at or after its deadline.
                 for record in &pending[1..] {
-                    let arrival = checker.arrivals[record.timestamp.unwrap() as usize];
+                    let arrival = checker.arrivals[record.timestamp().unwrap() as usize];
                     prop_assert!(arrival < deadline);
                 }
             }
@@ -670,13 +670,9 @@ fn header_rules_record() -> impl Strategy<Value = AppendRecord> {
         body,
         any::<bool>(),
     )
-        .prop_map(|(headers, body, utf8)| AppendRecord {
-            timestamp: None,
-            headers: headers
-                .into_iter()
-                .map(|(n, v)| Header::new(n, v))
-                .collect(),
-            body: Bytes::from(vec![if utf8 { b'a' } else { 0xff }; body]),
+        .prop_map(|(headers, body, utf8)| {
+            AppendRecord::new(vec![if utf8 { b'a' } else { 0xff }; body])
+                .with_headers(headers.into_iter().map(|(n, v)| Header::new(n, v)))
         })
 }
 

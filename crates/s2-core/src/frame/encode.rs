@@ -2,7 +2,9 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{COMPRESSION_THRESHOLD, FLAG_TERMINAL, FrameError, HEADER_LEN, MAX_PAYLOAD_LEN};
+use super::{
+    COMPRESSION_THRESHOLD, FLAG_TERMINAL, FrameError, HEADER_LEN, MAX_PAYLOAD_LEN, WireMessage,
+};
 use crate::compression::{Compression, compress_into};
 
 /// Appends one regular frame carrying `payload` to `out`.
@@ -44,7 +46,7 @@ pub fn encode_frame(
 /// copied exactly once. When compressing, the message is encoded into `out`
 /// past the frame, compressed in front of it and moved into place, so no
 /// other buffer is allocated either.
-pub fn encode_message<M: prost::Message>(
+pub fn encode_message<M: WireMessage>(
     out: &mut BytesMut,
     msg: &M,
     compression: Compression,
@@ -55,13 +57,14 @@ pub fn encode_message<M: prost::Message>(
     if !worth_compressing(compression, len) {
         out.reserve(HEADER_LEN + len);
         out.put_slice(&header(len, 0));
-        return encode_protobuf(out, msg);
+        msg.encode(out);
+        return Ok(());
     }
 
     // Layout while compressing: [raw message][header][compressed...], with
     // room for one byte less than the message (see `encode_frame`).
     out.reserve(len + HEADER_LEN + len);
-    encode_protobuf(out, msg)?;
+    msg.encode(out);
     let raw_end = start + len;
     out.resize(raw_end + HEADER_LEN + len - 1, 0);
     let (raw, dst) = out.split_at_mut(raw_end);
@@ -109,12 +112,4 @@ fn worth_compressing(compression: Compression, len: usize) -> bool {
 pub(super) fn header(body_len: usize, flag: u8) -> [u8; HEADER_LEN] {
     let [_, a, b, c] = ((body_len + 1) as u32).to_be_bytes();
     [a, b, c, flag]
-}
-
-fn encode_protobuf<M: prost::Message>(out: &mut BytesMut, msg: &M) -> Result<(), FrameError> {
-    // A `BytesMut` grows on demand, so prost's only error (no capacity) cannot happen.
-    msg.encode(out).map_err(|_| FrameError::PayloadTooLarge {
-        len: msg.encoded_len(),
-        max: MAX_PAYLOAD_LEN,
-    })
 }

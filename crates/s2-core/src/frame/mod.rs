@@ -21,17 +21,20 @@
 //! a frame is at most [`MAX_FRAME_LEN`] bytes and a decompressed body at most
 //! [`MAX_PAYLOAD_LEN`] bytes.
 //!
-//! Encode with [`encode_frame`] or [`encode_message`]; decode with
-//! [`FrameDecoder`].
+//! Encode with [`encode_frame`] or [`encode_message`] (any
+//! [`WireMessage`]); decode with [`FrameDecoder`], then the message with
+//! [`WireMessage::decode`].
 
 mod decode;
 mod encode;
+pub(crate) mod message;
 #[cfg(test)]
 mod tests;
 
 pub use self::{
     decode::{Frame, FrameDecoder, FrameLimits},
     encode::{encode_frame, encode_message, encode_terminal},
+    message::WireMessage,
 };
 pub use crate::compression::{Compression, decompress};
 

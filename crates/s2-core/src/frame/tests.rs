@@ -3,15 +3,18 @@ use proptest::prelude::*;
 
 use super::*;
 use super::{decode::Stage, encode::header};
-use crate::compression::ZSTD_LEVEL;
+use crate::{
+    compression::ZSTD_LEVEL,
+    types::{ReadBatch, SequencedRecord, StreamPosition},
+};
 
-/// A protobuf message shaped like an append record.
-#[derive(Clone, PartialEq, prost::Message)]
-struct TestMessage {
-    #[prost(uint64, tag = "1")]
-    seq: u64,
-    #[prost(bytes = "bytes", tag = "2")]
-    body: Bytes,
+/// A message of one record: a read batch, as it is not held to the append
+/// limits.
+fn one_record(seq_num: u64, body: impl Into<Bytes>) -> ReadBatch {
+    ReadBatch {
+        records: vec![SequencedRecord::new(StreamPosition::new(seq_num, 0), body)],
+        tail: None,
+    }
 }
 
 const ALL: [Compression; 3] = [Compression::None, Compression::Zstd, Compression::Gzip];
@@ -144,10 +147,7 @@ fn appends_after_existing_content() {
     encode_frame(&mut out, &compressible(3000), Compression::Zstd).unwrap();
     encode_message(
         &mut out,
-        &TestMessage {
-            seq: 1,
-            body: compressible(3000).into(),
-        },
+        &one_record(1, compressible(3000)),
         Compression::Gzip,
     )
     .unwrap();
@@ -168,10 +168,7 @@ fn encoder_rejects_oversize_payloads() {
         }
     );
     assert_eq!(&out[..], b"keep");
-    let msg = TestMessage {
-        seq: 0,
-        body: vec![0; MAX_PAYLOAD_LEN].into(),
-    };
+    let msg = one_record(0, vec![0; MAX_PAYLOAD_LEN]);
     assert!(matches!(
         encode_message(&mut out, &msg, Compression::None),
         Err(FrameError::PayloadTooLarge { .. })
@@ -199,19 +196,11 @@ fn encode_message_matches_encode_frame() {
     ];
     for compression in ALL {
         for body in &bodies {
-            let msg = TestMessage {
-                seq: 42,
-                body: Bytes::copy_from_slice(body),
-            };
+            let msg = one_record(42, Bytes::copy_from_slice(body));
             let mut direct = BytesMut::from(&b"prefix"[..]);
             encode_message(&mut direct, &msg, compression).unwrap();
             let mut via_frame = BytesMut::from(&b"prefix"[..]);
-            encode_frame(
-                &mut via_frame,
-                &prost::Message::encode_to_vec(&msg),
-                compression,
-            )
-            .unwrap();
+            encode_frame(&mut via_frame, &msg.encode_to_bytes(), compression).unwrap();
             assert_eq!(direct, via_frame, "{compression:?}, {} bytes", body.len());
         }
     }
@@ -219,14 +208,11 @@ fn encode_message_matches_encode_frame() {
 
 #[test]
 fn encode_message_uncompressed_needs_one_allocation() {
-    let msg = TestMessage {
-        seq: 7,
-        body: noise(10_000).into(),
-    };
+    let msg = one_record(7, noise(10_000));
     let mut out = BytesMut::new();
     encode_message(&mut out, &msg, Compression::None).unwrap();
     // `out` was grown exactly once, to the frame's size.
-    assert_eq!(out.len(), HEADER_LEN + prost::Message::encoded_len(&msg));
+    assert_eq!(out.len(), HEADER_LEN + msg.encoded_len());
     assert_eq!(out.capacity(), out.len());
 }
 

@@ -45,23 +45,17 @@
 //! use s2_core::{
 //!     Error,
 //!     frame::{Compression, encode_message},
-//!     proto,
 //!     session::read::{ReadEvent, ReadSession, ReadSessionConfig},
-//!     types::{ReadLimit, ReadRequest, ReadStart},
+//!     types::{ReadBatch, ReadLimit, ReadRequest, ReadStart, SequencedRecord, StreamPosition},
 //! };
 //!
 //! const STREAM: [&str; 3] = ["a", "b", "c"];
 //! /// The frame the toy server sends for record `n`.
 //! fn frame(n: u64) -> Bytes {
-//!     let record = proto::SequencedRecord {
-//!         seq_num: n,
-//!         timestamp: n,
-//!         headers: Vec::new(),
-//!         body: Bytes::from_static(STREAM[n as usize].as_bytes()),
-//!     };
-//!     let tail = Some(proto::StreamPosition { seq_num: 3, timestamp: 3 });
+//!     let record = SequencedRecord::new(StreamPosition::new(n, n), STREAM[n as usize]);
+//!     let tail = Some(StreamPosition::new(3, 3));
 //!     let mut out = BytesMut::new();
-//!     let batch = proto::ReadBatch { records: vec![record], tail };
+//!     let batch = ReadBatch { records: vec![record], tail };
 //!     encode_message(&mut out, &batch, Compression::None).expect("a small frame");
 //!     out.freeze()
 //! }
@@ -84,7 +78,9 @@
 //!                     wire.push_back((connection, Err(Error::transport(true, "cut"))));
 //!                 }
 //!             }
-//!             ReadEvent::Batch(batch) => read.extend(batch.records.into_iter().map(|r| r.body)),
+//!             ReadEvent::Batch(batch) => {
+//!                 read.extend(batch.records.into_iter().map(SequencedRecord::into_body))
+//!             }
 //!             ReadEvent::Failed(error) => return Err(error.into()),
 //!             // Caught up, finished, advised: nothing for this driver to do.
 //!             _ => {}

@@ -1,16 +1,15 @@
 //! Append batches and their acknowledgements.
 
-use bytes::{Buf, BufMut};
-use prost::encoding::{DecodeContext, WireType};
+use bytes::{BufMut, Bytes, BytesMut};
+use prost::encoding::WireType;
 
 use crate::{
     error::{ProtocolError, ValidationError},
+    frame::{WireMessage, message::Sealed},
     names::FencingToken,
     proto,
-    types::record::{AppendRecord, MeteredBytes},
+    types::record::{AppendRecord, MeteredBytes, StreamPosition},
 };
-
-pub use crate::proto::StreamPosition;
 
 /// Most records one append batch may hold.
 pub const MAX_BATCH_RECORDS: usize = 1000;
@@ -80,8 +79,8 @@ impl AppendInput {
     /// Checks the batch-wide limits again, in constant time: at least one
     /// and at most 1000 records, at most 1 MiB metered, small enough to
     /// encode into one frame. An input from [`new`](Self::new) always
-    /// passes; one decoded with `prost::Message` or made by `Default` may
-    /// not, and sessions refuse it before anything is sent.
+    /// passes; one decoded ([`WireMessage::decode`]) or made by `Default`
+    /// may not, and sessions refuse it before anything is sent.
     pub fn check_limits(&self) -> Result<(), ValidationError> {
         if self.records.is_empty() {
             return Err(ValidationError::EmptyBatch);
@@ -192,58 +191,12 @@ impl MeteredBytes for AppendInput {
     }
 }
 
+impl Sealed for AppendInput {}
+
 // Encoded directly from the records (no conversion into the generated
-// `proto::AppendInput`), so encoding an input copies each body exactly once:
-// into the output buffer. Field numbers follow `proto::AppendInput`.
-impl prost::Message for AppendInput {
-    fn encode_raw(&self, buf: &mut impl BufMut) {
-        wire::encode_records(&self.records, buf);
-        if let Some(seq_num) = &self.match_seq_num {
-            prost::encoding::uint64::encode(2, seq_num, buf);
-        }
-        if let Some(token) = &self.fencing_token {
-            prost::encoding::encode_key(3, WireType::LengthDelimited, buf);
-            prost::encoding::encode_varint(token.len() as u64, buf);
-            buf.put_slice(token.as_bytes());
-        }
-    }
-
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        ctx: DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        match tag {
-            1 => {
-                let mut record = AppendRecord::default();
-                prost::encoding::message::merge(wire_type, &mut record, buf, ctx)?;
-                // Saturating: decoded inputs are not held to the limits.
-                let metered = u32::try_from(record.metered_bytes()).unwrap_or(u32::MAX);
-                let encoded = u32::try_from(encoded_record_len(&record)).unwrap_or(u32::MAX);
-                self.metered_bytes = self.metered_bytes.saturating_add(metered);
-                self.records_encoded_len = self.records_encoded_len.saturating_add(encoded);
-                self.records.push(record);
-                Ok(())
-            }
-            2 => {
-                let mut seq_num = 0;
-                prost::encoding::uint64::merge(wire_type, &mut seq_num, buf, ctx)?;
-                self.match_seq_num = Some(seq_num);
-                Ok(())
-            }
-            3 => {
-                let mut token = String::new();
-                prost::encoding::string::merge(wire_type, &mut token, buf, ctx)?;
-                // Decoded inputs are not re-validated: they come from our own encoder in tests.
-                self.fencing_token = Some(FencingToken::new_unchecked(token));
-                Ok(())
-            }
-            _ => prost::encoding::skip_field(wire_type, tag, buf, ctx),
-        }
-    }
-
+// `proto::AppendInput`), so encoding an input copies each body exactly
+// once: into the output buffer. Field numbers follow `proto::AppendInput`.
+impl WireMessage for AppendInput {
     fn encoded_len(&self) -> usize {
         self.records_encoded_len as usize
             + self
@@ -257,8 +210,39 @@ impl prost::Message for AppendInput {
             })
     }
 
-    fn clear(&mut self) {
-        *self = Self::default();
+    fn encode(&self, out: &mut BytesMut) {
+        wire::encode_records(&self.records, out);
+        if let Some(seq_num) = &self.match_seq_num {
+            prost::encoding::uint64::encode(2, seq_num, out);
+        }
+        if let Some(token) = &self.fencing_token {
+            prost::encoding::encode_key(3, WireType::LengthDelimited, out);
+            prost::encoding::encode_varint(token.len() as u64, out);
+            out.put_slice(token.as_bytes());
+        }
+    }
+
+    /// Decodes an input as a server receives it. Neither the batch limits
+    /// nor the records are checked ([`check_limits`](AppendInput::check_limits)
+    /// checks the former), and the fencing token is taken as sent.
+    fn decode(bytes: Bytes) -> Result<Self, ProtocolError> {
+        let generated = <proto::AppendInput as prost::Message>::decode(bytes)?;
+        let records: Vec<AppendRecord> = generated.records.into_iter().map(From::from).collect();
+        // Saturating: decoded inputs are not held to the limits.
+        let (mut metered_bytes, mut records_encoded_len) = (0u32, 0u32);
+        for record in &records {
+            let metered = u32::try_from(record.metered_bytes()).unwrap_or(u32::MAX);
+            let encoded = u32::try_from(encoded_record_len(record)).unwrap_or(u32::MAX);
+            metered_bytes = metered_bytes.saturating_add(metered);
+            records_encoded_len = records_encoded_len.saturating_add(encoded);
+        }
+        Ok(Self {
+            records,
+            match_seq_num: generated.match_seq_num,
+            fencing_token: generated.fencing_token.map(FencingToken::new_unchecked),
+            metered_bytes,
+            records_encoded_len,
+        })
     }
 }
 
@@ -312,17 +296,41 @@ impl TryFrom<proto::AppendAck> for AppendAck {
                 "ack positions are not ordered start <= end <= tail".into(),
             ));
         }
-        Ok(Self { start, end, tail })
+        Ok(Self {
+            start: start.into(),
+            end: end.into(),
+            tail: tail.into(),
+        })
     }
 }
 
 impl From<AppendAck> for proto::AppendAck {
     fn from(ack: AppendAck) -> Self {
         Self {
-            start: Some(ack.start),
-            end: Some(ack.end),
-            tail: Some(ack.tail),
+            start: Some(ack.start.into()),
+            end: Some(ack.end.into()),
+            tail: Some(ack.tail.into()),
         }
+    }
+}
+
+impl Sealed for AppendAck {}
+
+// Acks travel as the generated `proto::AppendAck`; only servers (and
+// tests) encode them.
+impl WireMessage for AppendAck {
+    fn encoded_len(&self) -> usize {
+        prost::Message::encoded_len(&proto::AppendAck::from(*self))
+    }
+
+    fn encode(&self, out: &mut BytesMut) {
+        prost::Message::encode_raw(&proto::AppendAck::from(*self), out);
+    }
+
+    /// Decodes an ack, refusing one that lacks a position or whose
+    /// positions are not ordered `start <= end <= tail`.
+    fn decode(bytes: Bytes) -> Result<Self, ProtocolError> {
+        Self::try_from(<proto::AppendAck as prost::Message>::decode(bytes)?)
     }
 }
 
@@ -361,11 +369,11 @@ mod tests {
         assert_eq!(valid.check_limits(), Ok(()));
         let decoded = |records: Vec<AppendRecord>| {
             let generated = proto::AppendInput {
-                records,
+                records: records.into_iter().map(From::from).collect(),
                 match_seq_num: None,
                 fencing_token: None,
             };
-            AppendInput::decode(&generated.encode_to_vec()[..]).unwrap()
+            AppendInput::decode(generated.encode_to_vec().into()).unwrap()
         };
         assert_eq!(decoded(vec![AppendRecord::new("x"); 3]), valid);
         assert_eq!(
@@ -392,25 +400,46 @@ mod tests {
         .with_match_seq_num(42)
         .with_fencing_token(FencingToken::new("fence-1").unwrap());
         let generated = proto::AppendInput {
-            records: input.records().to_vec(),
+            records: input.records().iter().cloned().map(From::from).collect(),
             match_seq_num: Some(42),
             fencing_token: Some("fence-1".into()),
         };
-        let ours = input.encode_to_vec();
+        let ours = input.encode_to_bytes();
         assert_eq!(ours, generated.encode_to_vec());
         assert_eq!(ours.len(), input.encoded_len());
-        let back = AppendInput::decode(&ours[..]).unwrap();
+        let back = AppendInput::decode(ours).unwrap();
         assert_eq!(back, input);
     }
 
     #[test]
-    fn ack_validation() {
-        let pos = |seq_num| {
-            Some(StreamPosition {
-                seq_num,
-                timestamp: 0,
-            })
+    fn acks_round_trip() {
+        let at = |seq_num| StreamPosition::new(seq_num, 1_000 + seq_num);
+        let ack = AppendAck {
+            start: at(1),
+            end: at(3),
+            tail: at(5),
         };
+        let bytes = ack.encode_to_bytes();
+        assert_eq!(bytes.len(), ack.encoded_len());
+        assert_eq!(bytes, proto::AppendAck::from(ack).encode_to_vec());
+        assert_eq!(AppendAck::decode(bytes), Ok(ack));
+        let unordered = proto::AppendAck {
+            end: Some(at(0).into()),
+            ..proto::AppendAck::from(ack)
+        };
+        assert!(matches!(
+            AppendAck::decode(unordered.encode_to_vec().into()),
+            Err(ProtocolError::Inconsistent(_))
+        ));
+        assert!(matches!(
+            AppendAck::decode(Bytes::from_static(b"\x0a")),
+            Err(ProtocolError::Protobuf(_))
+        ));
+    }
+
+    #[test]
+    fn ack_validation() {
+        let pos = |seq_num| Some(proto::StreamPosition::from(StreamPosition::new(seq_num, 0)));
         let ok = proto::AppendAck {
             start: pos(1),
             end: pos(3),

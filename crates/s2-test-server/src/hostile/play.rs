@@ -7,8 +7,8 @@ use bytes::Bytes;
 use h2::{RecvStream, SendStream, server::SendResponse};
 use http::Request;
 use s2_core::{
-    frame::{self, Compression},
-    proto,
+    frame::{self, Compression, WireMessage},
+    types::{AppendAck, AppendInput, ReadBatch, SequencedRecord, StreamPosition},
 };
 
 use super::{
@@ -113,8 +113,8 @@ async fn play(
         }
         M::MisplacedUnaryAck if route == Route::Append => {
             let input = read_input(request).await?;
-            let at = input.match_seq_num.unwrap_or(0) + 7;
-            let ack = ack(at, at + input.records.len() as u64);
+            let at = input.match_seq_num().unwrap_or(0) + 7;
+            let ack = ack(at, at + input.len() as u64);
             respond::reply_protobuf(respond, &ack).await
         }
         M::SeqNumMax if route == Route::Read => {
@@ -279,7 +279,7 @@ async fn bad_acks(
     let Some(first) = inputs.next().await else {
         return Ok(());
     };
-    let n = first.records.len() as u64;
+    let n = first.len() as u64;
     let start = shared.tail.fetch_add(n, Ordering::SeqCst);
     let acks = match fault {
         AckFault::WrongCount => vec![ack(start, start + n + 1)],
@@ -292,7 +292,7 @@ async fn bad_acks(
                 return Ok(());
             };
             // Starts inside the first ack instead of at its end.
-            let m = second.records.len() as u64;
+            let m = second.len() as u64;
             vec![ack(start, start + m)]
         }
     };
@@ -377,45 +377,37 @@ async fn park(stream: &mut SendStream<Bytes>) -> io::Result<()> {
     Ok(())
 }
 
-async fn read_input(request: Request<RecvStream>) -> io::Result<proto::AppendInput> {
+async fn read_input(request: Request<RecvStream>) -> io::Result<AppendInput> {
     let mut body = request.into_body();
     let bytes = respond::read_body(&mut body, MAX_REQUEST_BODY).await?;
-    prost::Message::decode(bytes).map_err(io::Error::other)
+    AppendInput::decode(bytes).map_err(io::Error::other)
 }
 
 /// Applies `input` to the synthetic stream and acks it.
-fn apply(shared: &Shared, input: &proto::AppendInput) -> proto::AppendAck {
-    let n = input.records.len() as u64;
+fn apply(shared: &Shared, input: &AppendInput) -> AppendAck {
+    let n = input.len() as u64;
     let start = shared.tail.fetch_add(n, Ordering::SeqCst);
     ack(start, start + n)
 }
 
-fn position(seq_num: u64) -> proto::StreamPosition {
-    proto::StreamPosition {
-        seq_num,
-        timestamp: seq_num,
-    }
+fn position(seq_num: u64) -> StreamPosition {
+    StreamPosition::new(seq_num, seq_num)
 }
 
-fn ack(start: u64, end: u64) -> proto::AppendAck {
-    proto::AppendAck {
-        start: Some(position(start)),
-        end: Some(position(end)),
-        tail: Some(position(end)),
+fn ack(start: u64, end: u64) -> AppendAck {
+    AppendAck {
+        start: position(start),
+        end: position(end),
+        tail: position(end),
     }
 }
 
 /// A batch of synthetic records: record `n` has body `record-n`.
-fn batch(seq_nums: impl IntoIterator<Item = u64>) -> proto::ReadBatch {
-    proto::ReadBatch {
+fn batch(seq_nums: impl IntoIterator<Item = u64>) -> ReadBatch {
+    ReadBatch {
         records: seq_nums
             .into_iter()
-            .map(|seq_num| proto::SequencedRecord {
-                seq_num,
-                timestamp: seq_num,
-                headers: Vec::new(),
-                body: Bytes::from(format!("record-{seq_num}")),
-            })
+            .map(|seq_num| SequencedRecord::new(position(seq_num), format!("record-{seq_num}")))
             .collect(),
         tail: None,
     }

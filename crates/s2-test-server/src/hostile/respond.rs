@@ -8,8 +8,8 @@ use bytes::{Bytes, BytesMut};
 use h2::{RecvStream, SendStream, server::SendResponse};
 use http::{Response, StatusCode};
 use s2_core::{
-    frame::{self, Compression, Frame, FrameDecoder, FrameLimits},
-    proto,
+    frame::{self, Compression, Frame, FrameDecoder, FrameLimits, WireMessage},
+    types::AppendInput,
 };
 
 /// Bytes per DATA frame when streaming a long body.
@@ -53,12 +53,12 @@ pub(super) async fn reply_json(
 }
 
 /// Answers 200 with a protobuf body.
-pub(super) async fn reply_protobuf<M: prost::Message>(
+pub(super) async fn reply_protobuf<M: WireMessage>(
     respond: SendResponse<Bytes>,
     message: &M,
 ) -> io::Result<()> {
     let head = head(200, &[("content-type", "application/protobuf")]);
-    reply(respond, head, Bytes::from(message.encode_to_vec())).await
+    reply(respond, head, message.encode_to_bytes()).await
 }
 
 /// Opens a session: a 200 with `content-type: s2s/proto`; frames follow.
@@ -143,11 +143,11 @@ impl InputReader {
     }
 
     /// The next input, or `None` when the client closed or broke the body.
-    pub(super) async fn next(&mut self) -> Option<proto::AppendInput> {
+    pub(super) async fn next(&mut self) -> Option<AppendInput> {
         loop {
             match self.decoder.poll_frame() {
                 Ok(Some(Frame::Message { payload, .. })) => {
-                    return prost::Message::decode(payload).ok();
+                    return AppendInput::decode(payload).ok();
                 }
                 Ok(Some(Frame::Terminal { .. })) | Err(_) => return None,
                 Ok(None) => {}
@@ -161,7 +161,7 @@ impl InputReader {
 
 /// One uncompressed session frame carrying `message`, with the
 /// reconnect-advised flag when `advise` is set.
-pub(super) fn message_frame<M: prost::Message>(message: &M, advise: bool) -> Bytes {
+pub(super) fn message_frame<M: WireMessage>(message: &M, advise: bool) -> Bytes {
     let mut out = BytesMut::new();
     frame::encode_message(&mut out, message, Compression::None)
         .expect("the server's messages fit a frame");
@@ -271,7 +271,12 @@ mod tests {
 
     #[test]
     fn frames_carry_the_reconnect_advice() {
-        let ack = proto::AppendAck::default();
+        let at = s2_core::types::StreamPosition::default();
+        let ack = s2_core::types::AppendAck {
+            start: at,
+            end: at,
+            tail: at,
+        };
         let advised = message_frame(&ack, true);
         assert_eq!(advised[frame::PREFIX_LEN], frame::FLAG_RECONNECT_ADVISED);
         let plain = message_frame(&ack, false);

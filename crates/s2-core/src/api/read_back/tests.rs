@@ -5,13 +5,10 @@ use bytes::Bytes;
 fn input() -> AppendInput {
     AppendInput::new(vec![
         AppendRecord::new("a"),
-        AppendRecord {
-            headers: vec![Header {
-                name: Bytes::from_static(b"k"),
-                value: Bytes::from_static(b"v"),
-            }],
-            ..AppendRecord::new("b")
-        },
+        AppendRecord::new("b").with_headers([Header::new(
+            Bytes::from_static(b"k"),
+            Bytes::from_static(b"v"),
+        )]),
     ])
     .expect("batch")
 }
@@ -22,13 +19,24 @@ fn stored(input: &AppendInput, start: u64) -> Vec<SequencedRecord> {
         .records()
         .iter()
         .enumerate()
-        .map(|(i, r)| SequencedRecord {
-            seq_num: start + i as u64,
-            timestamp: 100 + i as u64,
-            headers: r.headers.clone(),
-            body: r.body.clone(),
+        .map(|(i, r)| {
+            let at = StreamPosition::new(start + i as u64, 100 + i as u64);
+            SequencedRecord::new(at, r.body().clone()).with_headers(r.headers().iter().cloned())
         })
         .collect()
+}
+
+/// `record` with another sequence number, or another body or headers.
+fn changed(
+    record: &SequencedRecord,
+    seq_num: Option<u64>,
+    body: Option<&'static [u8]>,
+    headers: Option<Vec<Header>>,
+) -> SequencedRecord {
+    let at = StreamPosition::new(seq_num.unwrap_or(record.seq_num()), record.timestamp());
+    let body = body.map_or_else(|| record.body().clone(), Bytes::from_static);
+    let headers = headers.unwrap_or_else(|| record.headers().to_vec());
+    SequencedRecord::new(at, body).with_headers(headers)
 }
 
 fn landed_ack(
@@ -44,10 +52,7 @@ fn landed_ack(
 }
 
 fn tail(seq_num: u64) -> StreamPosition {
-    StreamPosition {
-        seq_num,
-        timestamp: 500,
-    }
+    StreamPosition::new(seq_num, 500)
 }
 
 #[test]
@@ -56,20 +61,8 @@ fn acks_what_landed_like_the_service_would() {
     let ack = landed_ack(&input, 7, &stored(&input, 7), tail(12)).expect("landed");
     // As s2-lite acks: `end` is the position after the last record, with the
     // last record's timestamp; `tail` is the stream's, not the batch's.
-    assert_eq!(
-        ack.start,
-        StreamPosition {
-            seq_num: 7,
-            timestamp: 100
-        }
-    );
-    assert_eq!(
-        ack.end,
-        StreamPosition {
-            seq_num: 9,
-            timestamp: 101
-        }
-    );
+    assert_eq!(ack.start, StreamPosition::new(7, 100));
+    assert_eq!(ack.end, StreamPosition::new(9, 101));
     assert_eq!(ack.tail, tail(12));
 }
 
@@ -89,7 +82,7 @@ fn a_gap_or_a_short_read_proves_nothing() {
     unknown(&stored(&input, 7)[1..], 12);
     // Not contiguous.
     let mut gap = stored(&input, 7);
-    gap[1].seq_num = 9;
+    gap[1] = changed(&gap[1], Some(9), None, None);
     unknown(&gap, 12);
     // Short reads.
     let good = stored(&input, 7);
@@ -97,10 +90,7 @@ fn a_gap_or_a_short_read_proves_nothing() {
     unknown(&[], 12);
     // More records than the batch.
     let mut longer = good.clone();
-    longer.push(SequencedRecord {
-        seq_num: 9,
-        ..good[0].clone()
-    });
+    longer.push(changed(&good[0], Some(9), None, None));
     unknown(&longer, 12);
     // The tail not past `start`: the batch may still be on its way.
     unknown(&[], 7);
@@ -125,10 +115,10 @@ fn a_taken_position_proves_it_never_landed() {
     };
     // A different body or different headers where the batch would be.
     let mut other = good.clone();
-    other[0].body = Bytes::from_static(b"x");
+    other[0] = changed(&other[0], None, Some(b"x"), None);
     not_applied(&other, 12);
     let mut other = good.clone();
-    other[1].headers.clear();
+    other[1] = changed(&other[1], None, None, Some(Vec::new()));
     not_applied(&other, 12);
     // The second record differs, even with the first trimmed away.
     not_applied(&other[1..], 12);

@@ -4,7 +4,7 @@ use http::{HeaderMap, StatusCode};
 use super::*;
 use crate::{
     api::{Endpoints, HttpResponse},
-    types::AppendRecord,
+    types::{AppendRecord, SequencedRecord},
 };
 
 fn api() -> Api {
@@ -20,13 +20,8 @@ fn names() -> (BasinName, StreamName) {
 }
 
 fn ack_response(start: u64, end: u64, tail: u64) -> HttpResponse {
-    let position = |seq_num| {
-        Some(StreamPosition {
-            seq_num,
-            timestamp: 7,
-        })
-    };
-    let ack = proto::AppendAck {
+    let position = |seq_num| StreamPosition::new(seq_num, 7);
+    let ack = AppendAck {
         start: position(start),
         end: position(end),
         tail: position(tail),
@@ -34,7 +29,7 @@ fn ack_response(start: u64, end: u64, tail: u64) -> HttpResponse {
     HttpResponse {
         status: StatusCode::OK,
         headers: HeaderMap::new(),
-        body: ack.encode_to_vec().into(),
+        body: ack.encode_to_bytes(),
     }
 }
 
@@ -128,15 +123,14 @@ fn unary_append_bodies_are_compressed_as_configured() {
 
 #[test]
 fn unary_read_decodes_only_offered_encodings() {
-    let batch = proto::ReadBatch {
-        records: vec![proto::SequencedRecord {
-            seq_num: 0,
-            body: Bytes::from(vec![b'x'; 2000]),
-            ..Default::default()
-        }],
+    let batch = ReadBatch {
+        records: vec![SequencedRecord::new(
+            StreamPosition::new(0, 0),
+            vec![b'x'; 2000],
+        )],
         tail: None,
     };
-    let plain = Bytes::from(batch.encode_to_vec());
+    let plain = batch.encode_to_bytes();
     let zipped = gzip(&plain);
     let unrequested = |result: Result<ReadOutput, Error>| {
         matches!(

@@ -87,7 +87,7 @@ use crate::{
     api::error_from_parts,
     backoff::Backoff,
     error::{Error, ProtocolError, ValidationError},
-    frame::{Frame, FrameDecoder, FrameLimits, MAX_PAYLOAD_LEN, encode_message},
+    frame::{Frame, FrameDecoder, FrameLimits, MAX_PAYLOAD_LEN, WireMessage, encode_message},
     proto,
     types::{AppendAck, AppendInput, ReadOutput, ReadRequest, StreamPosition},
 };
@@ -333,9 +333,9 @@ impl AppendSession {
             None => None,
         };
         // `AppendInput::new` keeps an input within one frame, but a decoded
-        // one (`AppendInput` is a public `prost::Message`) is not checked.
-        // The frame itself is encoded when a connection can take it.
-        let encoded_bytes = prost::Message::encoded_len(&input);
+        // one (`WireMessage::decode`) is not checked. The frame itself is
+        // encoded when a connection can take it.
+        let encoded_bytes = input.encoded_len();
         if encoded_bytes > MAX_PAYLOAD_LEN {
             let error = ValidationError::EncodedBatchTooLarge { encoded_bytes };
             return Err(SubmitError::Invalid(input, error));

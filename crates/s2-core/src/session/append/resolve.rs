@@ -63,13 +63,13 @@ impl AppendSession {
         end: u64,
         tail: StreamPosition,
     ) {
-        if records.first().is_none_or(|r| r.seq_num != cursor) {
+        if records.first().is_none_or(|r| r.seq_num() != cursor) {
             return self.fail(Error::Protocol(ProtocolError::Inconsistent(
                 format!("records from {cursor} could not be read back").into(),
             )));
         }
         for record in records {
-            if record.seq_num != cursor {
+            if record.seq_num() != cursor {
                 return self.conflict(cursor, "records missing where this session wrote");
             }
             if let Err(reason) = self.verify(record) {
@@ -80,10 +80,10 @@ impl AppendSession {
                 .front()
                 .is_some_and(|e| e.input.match_seq_num() == Some(cursor))
             {
-                self.read_back_start_timestamp = record.timestamp;
+                self.read_back_start_timestamp = record.timestamp();
             }
             cursor += 1;
-            self.ack_verified_prefix(cursor, tail, record.timestamp);
+            self.ack_verified_prefix(cursor, tail, record.timestamp());
             if cursor == end {
                 break;
             }
@@ -104,7 +104,7 @@ impl AppendSession {
             let Some(m) = entry.input.match_seq_num() else {
                 break;
             };
-            let Some(offset) = record.seq_num.checked_sub(m) else {
+            let Some(offset) = record.seq_num().checked_sub(m) else {
                 continue;
             };
             if let Some(sent) = usize::try_from(offset)

@@ -24,10 +24,7 @@ struct Log {
 
 impl Log {
     fn tail(&self) -> StreamPosition {
-        StreamPosition {
-            seq_num: self.records.len() as u64,
-            timestamp: self.timestamps,
-        }
+        StreamPosition::new(self.records.len() as u64, self.timestamps)
     }
 
     fn apply(&mut self, input: &AppendInput) -> AppendAck {
@@ -56,11 +53,9 @@ impl Log {
             .iter()
             .take(count)
             .enumerate()
-            .map(|(i, r)| SequencedRecord {
-                seq_num: from + i as u64,
-                timestamp: 7,
-                headers: r.headers.clone(),
-                body: r.body.clone(),
+            .map(|(i, r)| {
+                SequencedRecord::new(StreamPosition::new(from + i as u64, 7), r.body().clone())
+                    .with_headers(r.headers().iter().cloned())
             })
             .collect();
         ReadOutput::Batch(ReadBatch {
@@ -342,12 +337,7 @@ impl Sim {
             return;
         }
         let ack = log.apply(&input);
-        encode_message(
-            &mut conn.outbound,
-            &proto::AppendAck::from(ack),
-            Compression::None,
-        )
-        .unwrap();
+        encode_message(&mut conn.outbound, &ack, Compression::None).unwrap();
     }
 }
 
@@ -611,18 +601,9 @@ fn read_back_across_responses_keeps_the_start_timestamp() {
     let t = s.poll_timeout().unwrap();
     s.handle_timeout(t);
     assert!(matches!(s.poll_event(), Some(AppendEvent::CheckTail)));
-    s.handle_tail(
-        Ok(StreamPosition {
-            seq_num: 2,
-            timestamp: 50,
-        }),
-        t,
-    );
-    let record = |seq_num, timestamp, body: &'static str| SequencedRecord {
-        seq_num,
-        timestamp,
-        headers: vec![],
-        body: Bytes::from_static(body.as_bytes()),
+    s.handle_tail(Ok(StreamPosition::new(2, 50)), t);
+    let record = |seq_num, timestamp, body: &'static str| {
+        SequencedRecord::new(StreamPosition::new(seq_num, timestamp), body)
     };
     for (i, (ts, body)) in [(40, "x"), (41, "y")].into_iter().enumerate() {
         assert!(matches!(s.poll_event(), Some(AppendEvent::Read(_))));
@@ -652,20 +633,11 @@ fn reconnect_advice_drains_instead_of_failing() {
     let ack = |seq_num| {
         let mut out = BytesMut::new();
         let ack = AppendAck {
-            start: StreamPosition {
-                seq_num,
-                timestamp: 1,
-            },
-            end: StreamPosition {
-                seq_num: seq_num + 1,
-                timestamp: 1,
-            },
-            tail: StreamPosition {
-                seq_num: seq_num + 1,
-                timestamp: 1,
-            },
+            start: StreamPosition::new(seq_num, 1),
+            end: StreamPosition::new(seq_num + 1, 1),
+            tail: StreamPosition::new(seq_num + 1, 1),
         };
-        encode_message(&mut out, &proto::AppendAck::from(ack), Compression::None).unwrap();
+        encode_message(&mut out, &ack, Compression::None).unwrap();
         out
     };
     let mut advised = ack(0);
@@ -699,17 +671,17 @@ fn inputs_too_large_to_encode_are_refused_up_front() {
     ));
 }
 
-/// `AppendInput` is a public `prost::Message`, so a caller can decode one
+/// `AppendInput` is a public `WireMessage`, so a caller can decode one
 /// that `AppendInput::new` would have refused; submitting it must not panic.
 #[test]
 fn a_decoded_input_too_large_for_a_frame_is_refused_not_a_panic() {
-    let decoded = |records, fencing_token| {
+    let decoded = |records: Vec<AppendRecord>, fencing_token| {
         let generated = proto::AppendInput {
-            records,
+            records: records.into_iter().map(From::from).collect(),
             match_seq_num: None,
             fencing_token,
         };
-        AppendInput::decode(generated.encode_to_vec().as_slice()).unwrap()
+        AppendInput::decode(generated.encode_to_vec().into()).unwrap()
     };
     let mut s = AppendSession::new(AppendSessionConfig::default());
     // Over the batch limits: refused by the limit check.
@@ -858,17 +830,14 @@ fn a_session_refused_with_an_unknown_outcome_status_may_have_applied() {
 
 /// One encoded ack frame.
 fn ack_frame(start: u64, end: u64, tail: u64) -> Bytes {
-    let position = |seq_num| StreamPosition {
-        seq_num,
-        timestamp: 1,
-    };
+    let position = |seq_num| StreamPosition::new(seq_num, 1);
     let ack = AppendAck {
         start: position(start),
         end: position(end),
         tail: position(tail),
     };
     let mut out = BytesMut::new();
-    encode_message(&mut out, &proto::AppendAck::from(ack), Compression::None).unwrap();
+    encode_message(&mut out, &ack, Compression::None).unwrap();
     out.freeze()
 }
 
@@ -1108,13 +1077,13 @@ fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
         let mut token_len = len - 16;
         loop {
             let generated = proto::AppendInput {
-                records: vec![AppendRecord::new("x")],
+                records: vec![AppendRecord::new("x").into()],
                 match_seq_num: None,
                 fencing_token: Some("t".repeat(token_len)),
             };
             let bytes = generated.encode_to_vec();
             if bytes.len() == len {
-                return AppendInput::decode(bytes.as_slice()).unwrap();
+                return AppendInput::decode(bytes.into()).unwrap();
             }
             assert!(bytes.len() < len, "no token makes {len} bytes");
             token_len += 1;
@@ -1137,7 +1106,7 @@ fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
             decoder.handle_data(frame);
             match decoder.poll_frame() {
                 Ok(Some(Frame::Message { payload, .. })) => {
-                    assert_eq!(payload, input.encode_to_vec(), "{compression:?}")
+                    assert_eq!(payload, input.encode_to_bytes(), "{compression:?}")
                 }
                 other => panic!("expected the input's frame: {other:?}"),
             }

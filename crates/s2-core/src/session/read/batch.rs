@@ -6,8 +6,7 @@ use std::{borrow::Cow, time::Instant};
 use super::{ReadEvent, ReadSession};
 use crate::{
     error::ProtocolError,
-    proto,
-    types::{MeteredBytes, ReadBatch, ReadStart, check_read_batch_order},
+    types::{MeteredBytes, ReadBatch, ReadStart, SequencedRecord, check_read_batch_order},
 };
 
 /// Why a read message was refused.
@@ -22,12 +21,8 @@ impl ReadSession {
     /// Takes in a read batch from the current connection: checks it against
     /// what was delivered and requested, then delivers it and updates the
     /// position, the budgets and whether the session caught up.
-    pub(super) fn accept_batch(
-        &mut self,
-        batch: proto::ReadBatch,
-        now: Instant,
-    ) -> Result<(), Refusal> {
-        let proto::ReadBatch { mut records, tail } = batch;
+    pub(super) fn accept_batch(&mut self, batch: ReadBatch, now: Instant) -> Result<(), Refusal> {
+        let ReadBatch { mut records, tail } = batch;
         check_read_batch_order(&records, None).map_err(Refusal::Fatal)?;
         let next = self.check_positions(&records)?;
         if let (Some(tail), Some(next)) = (tail, next)
@@ -61,7 +56,7 @@ impl ReadSession {
             )));
         }
         if let Some(until) = self.request.until
-            && records.iter().any(|r| r.timestamp >= until)
+            && records.iter().any(|r| r.timestamp() >= until)
         {
             return Err(Refusal::Fatal(inconsistent(
                 "read batch has records at or after `until`",
@@ -109,7 +104,7 @@ impl ReadSession {
     /// Checks where `records` lie against what was delivered and requested;
     /// returns the position after them (the current one if there are none).
     /// `records` are strictly increasing.
-    fn check_positions(&self, records: &[proto::SequencedRecord]) -> Result<Option<u64>, Refusal> {
+    fn check_positions(&self, records: &[SequencedRecord]) -> Result<Option<u64>, Refusal> {
         let Some(first) = records.first() else {
             return Ok(self.next_seq_num);
         };
@@ -119,11 +114,11 @@ impl ReadSession {
             ReadStart::SeqNum(_) | ReadStart::Timestamp(_) | ReadStart::TailOffset(_) => None,
         });
         if let Some(floor) = floor
-            && first.seq_num < floor
+            && first.seq_num() < floor
         {
             return Err(Refusal::Fatal(inconsistent(format!(
                 "record {} is before {floor}, where the read stands",
-                first.seq_num
+                first.seq_num()
             ))));
         }
         let heard = self.phase.link().is_some_and(|link| link.heard);
@@ -132,15 +127,15 @@ impl ReadSession {
         let mut expected = if heard { self.next_seq_num } else { None };
         for record in records {
             if let Some(e) = expected
-                && e != record.seq_num
+                && e != record.seq_num()
             {
                 return Err(Refusal::Gap(inconsistent(format!(
                     "record {} follows {} on one connection",
-                    record.seq_num,
+                    record.seq_num(),
                     e.saturating_sub(1)
                 ))));
             }
-            let Some(after) = record.seq_num.checked_add(1) else {
+            let Some(after) = record.seq_num().checked_add(1) else {
                 return Err(Refusal::Fatal(inconsistent(
                     "a record at the last sequence number: no position follows it",
                 )));

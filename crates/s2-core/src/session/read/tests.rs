@@ -9,25 +9,19 @@ use proptest::prelude::*;
 use super::*;
 use crate::{
     frame::{Compression, encode_message, encode_terminal},
-    proto,
     types::{MeteredBytes, ReadLimit, SequencedRecord},
 };
 
 fn model_records(n: u64) -> Vec<SequencedRecord> {
     (0..n)
-        .map(|i| SequencedRecord {
-            seq_num: i,
-            timestamp: 1_000 + i * 10,
-            headers: if i % 7 == 3 {
-                vec![crate::types::Header::new(Bytes::new(), "trim")]
+        .map(|i| {
+            let at = StreamPosition::new(i, 1_000 + i * 10);
+            if i % 7 == 3 {
+                SequencedRecord::new(at, Bytes::copy_from_slice(&0u64.to_be_bytes()))
+                    .with_headers([crate::types::Header::new(Bytes::new(), "trim")])
             } else {
-                vec![]
-            },
-            body: if i % 7 == 3 {
-                Bytes::copy_from_slice(&0u64.to_be_bytes())
-            } else {
-                Bytes::from(format!("r{i}"))
-            },
+                SequencedRecord::new(at, format!("r{i}"))
+            }
         })
         .collect()
 }
@@ -57,18 +51,15 @@ impl ServerConn {
             ReadStart::SeqNum(s) => s,
             ReadStart::Timestamp(t) => records
                 .iter()
-                .find(|r| r.timestamp >= t)
-                .map_or(tail, |r| r.seq_num),
+                .find(|r| r.timestamp() >= t)
+                .map_or(tail, |r| r.seq_num()),
             ReadStart::TailOffset(o) => tail.saturating_sub(o),
         };
         let bounded = request.limit.is_bounded() || request.until.is_some();
         // As s2-lite: past the tail without clamp, or at the tail of a read
         // that will not wait there, is a 416.
         if (position > tail && !request.clamp) || (position.min(tail) == tail && bounded) {
-            return Err(StreamPosition {
-                seq_num: tail,
-                timestamp: 0,
-            });
+            return Err(StreamPosition::new(tail, 0));
         }
         Ok(Self {
             id,
@@ -85,10 +76,7 @@ impl ServerConn {
 
     /// Produces the next frame, or marks the end of a bounded read.
     fn next_frame(&mut self, records: &[SequencedRecord], batch_len: usize) {
-        let tail = StreamPosition {
-            seq_num: records.len() as u64,
-            timestamp: 0,
-        };
+        let tail = StreamPosition::new(records.len() as u64, 0);
         let mut batch = Vec::new();
         let mut bytes = 0;
         while batch.len() < batch_len && (self.position as usize) < records.len() {
@@ -96,7 +84,7 @@ impl ServerConn {
             let size = record.metered_bytes();
             if self.count.is_some_and(|c| c == 0)
                 || self.bytes.is_some_and(|b| bytes + size > b)
-                || self.until.is_some_and(|u| record.timestamp >= u)
+                || self.until.is_some_and(|u| record.timestamp() >= u)
             {
                 break;
             }
@@ -113,7 +101,7 @@ impl ServerConn {
             return;
         }
         let at_tail = self.position == tail.seq_num;
-        let message = proto::ReadBatch {
+        let message = ReadBatch {
             records: batch,
             tail: at_tail.then_some(tail),
         };
@@ -297,7 +285,7 @@ fn expected(records: &[SequencedRecord], from: u64, request: &ReadRequest) -> Ve
                 .limit
                 .bytes
                 .is_some_and(|b| bytes + r.metered_bytes() > b)
-            || request.until.is_some_and(|u| r.timestamp >= u)
+            || request.until.is_some_and(|u| r.timestamp() >= u)
         {
             break;
         }
@@ -571,12 +559,9 @@ fn healthy_connections_renew_the_retry_budget() {
             }
         };
         s.handle_connected(connection, now);
-        let heartbeat = proto::ReadBatch {
+        let heartbeat = ReadBatch {
             records: vec![],
-            tail: Some(StreamPosition {
-                seq_num: 5,
-                timestamp: 0,
-            }),
+            tail: Some(StreamPosition::new(5, 0)),
         };
         let mut out = BytesMut::new();
         encode_message(&mut out, &heartbeat, Compression::None).unwrap();
@@ -601,12 +586,9 @@ fn a_heartbeat_does_not_move_an_explicit_start() {
     let Some(ReadEvent::Connect { connection, .. }) = s.poll_event() else {
         panic!("expected a connect")
     };
-    let heartbeat = proto::ReadBatch {
+    let heartbeat = ReadBatch {
         records: vec![],
-        tail: Some(StreamPosition {
-            seq_num: 9,
-            timestamp: 0,
-        }),
+        tail: Some(StreamPosition::new(9, 0)),
     };
     let mut out = BytesMut::new();
     encode_message(&mut out, &heartbeat, Compression::None).unwrap();
@@ -617,12 +599,9 @@ fn a_heartbeat_does_not_move_an_explicit_start() {
 
 /// Encodes one read message.
 fn message(records: &[SequencedRecord], tail: Option<u64>) -> Bytes {
-    let message = proto::ReadBatch {
+    let message = ReadBatch {
         records: records.to_vec(),
-        tail: tail.map(|seq_num| StreamPosition {
-            seq_num,
-            timestamp: 0,
-        }),
+        tail: tail.map(|seq_num| StreamPosition::new(seq_num, 0)),
     };
     let mut out = BytesMut::new();
     encode_message(&mut out, &message, Compression::None).unwrap();
@@ -651,7 +630,7 @@ fn delivered(events: &[ReadEvent]) -> Vec<u64> {
     events
         .iter()
         .filter_map(|e| match e {
-            ReadEvent::Batch(b) => Some(b.records.iter().map(|r| r.seq_num)),
+            ReadEvent::Batch(b) => Some(b.records.iter().map(|r| r.seq_num())),
             _ => None,
         })
         .flatten()
@@ -695,8 +674,8 @@ fn a_record_at_the_last_seq_num_is_a_protocol_error() {
     let now = Instant::now();
     let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    let mut record = model_records(1).remove(0);
-    record.seq_num = u64::MAX;
+    let record = model_records(1).remove(0);
+    let record = SequencedRecord::new(StreamPosition::new(u64::MAX, record.timestamp()), "r0");
     s.handle_data(c, message(&[record], None), now);
     let events = events(&mut s);
     assert!(protocol_failure(&events), "{events:?}");
@@ -836,7 +815,7 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
                     connects += 1;
                     conn = Some(connection);
                 }
-                ReadEvent::Batch(b) => seen.extend(b.records.iter().map(|r| r.seq_num)),
+                ReadEvent::Batch(b) => seen.extend(b.records.iter().map(|r| r.seq_num())),
                 ReadEvent::Advised(connection) => advised.push(connection),
                 ReadEvent::Failed(e) => panic!("failed: {e}"),
                 _ => {}

@@ -51,17 +51,17 @@ pub(crate) fn record_sizes(record: &AppendRecord) -> RecordSizes {
     let mut header_bytes = 0u64;
     let mut headers_encoded = 0;
     let mut command = false;
-    for header in &record.headers {
-        header_bytes += header.name.len() as u64 + header.value.len() as u64;
+    for header in record.headers() {
+        header_bytes += header.name().len() as u64 + header.value().len() as u64;
         headers_encoded += nested_len(header_fields_len(header));
-        command |= header.name.is_empty();
+        command |= header.name().is_empty();
     }
     let timestamp = record
-        .timestamp
+        .timestamp()
         .map_or(0, |timestamp| 1 + encoded_len_varint(timestamp));
-    let fields = timestamp + headers_encoded + bytes_len(record.body.len());
+    let fields = timestamp + headers_encoded + bytes_len(record.body().len());
     RecordSizes {
-        metered: 8 + 2 * record.headers.len() as u64 + header_bytes + record.body.len() as u64,
+        metered: 8 + 2 * record.headers().len() as u64 + header_bytes + record.body().len() as u64,
         encoded: nested_len(fields),
         command,
     }
@@ -79,7 +79,7 @@ pub(crate) fn encode_records(records: &[AppendRecord], buf: &mut impl BufMut) {
             Some(prefix) => buf.put_slice(prefix),
             None => put_record_prefix(record, buf),
         }
-        buf.put_slice(&record.body);
+        buf.put_slice(record.body());
     }
 }
 
@@ -98,23 +98,23 @@ fn put_record_prefix(record: &AppendRecord, buf: &mut impl BufMut) {
 /// header that would leave no room for the body's key and length.
 #[inline]
 fn put_fields_before_body(record: &AppendRecord, out: &mut impl Out) -> Option<()> {
-    if let Some(timestamp) = record.timestamp {
+    if let Some(timestamp) = record.timestamp() {
         out.put_u8(varint_key(1));
         out.put_varint(timestamp);
     }
-    for header in &record.headers {
+    for header in record.headers() {
         let fields_len = header_fields_len(header);
         if out.room() < nested_len(fields_len) + BODY_PREFIX_MAX {
             return None;
         }
         out.put_u8(len_key(2));
         out.put_varint(fields_len as u64);
-        out.put_bytes(1, &header.name);
-        out.put_bytes(2, &header.value);
+        out.put_bytes(1, header.name());
+        out.put_bytes(2, header.value());
     }
-    if !record.body.is_empty() {
+    if !record.body().is_empty() {
         out.put_u8(len_key(3));
-        out.put_varint(record.body.len() as u64);
+        out.put_varint(record.body().len() as u64);
     }
     Some(())
 }
@@ -151,7 +151,7 @@ impl Scratch {
         };
         put_fields_before_body(record, &mut fields)?;
         let end = fields.pos;
-        let fields_len = (end - RECORD_PREFIX_MAX + record.body.len()) as u64;
+        let fields_len = (end - RECORD_PREFIX_MAX + record.body().len()) as u64;
         let start = RECORD_PREFIX_MAX - 1 - encoded_len_varint(fields_len);
         let mut key = Cursor {
             bytes: &mut self.0,
@@ -255,19 +255,19 @@ impl<B: BufMut> Out for Unbounded<'_, B> {
 #[inline]
 fn record_fields_len(record: &AppendRecord) -> usize {
     let timestamp = record
-        .timestamp
+        .timestamp()
         .map_or(0, |timestamp| 1 + encoded_len_varint(timestamp));
     let headers: usize = record
-        .headers
+        .headers()
         .iter()
         .map(|header| nested_len(header_fields_len(header)))
         .sum();
-    timestamp + headers + bytes_len(record.body.len())
+    timestamp + headers + bytes_len(record.body().len())
 }
 
 #[inline]
 fn header_fields_len(header: &Header) -> usize {
-    bytes_len(header.name.len()) + bytes_len(header.value.len())
+    bytes_len(header.name().len()) + bytes_len(header.value().len())
 }
 
 /// A nested message of `fields_len` bytes with its one-byte key and length.
@@ -289,23 +289,34 @@ mod tests {
     use prost::Message;
 
     use super::*;
+    use crate::proto;
+
+    /// `record` as the generated message, for prost to encode.
+    fn as_generated(record: &AppendRecord) -> proto::AppendRecord {
+        record.clone().into()
+    }
+
+    /// A record with every field given.
+    fn record_of(timestamp: Option<u64>, headers: Vec<Header>, body: Bytes) -> AppendRecord {
+        let record = AppendRecord::new(body).with_headers(headers);
+        match timestamp {
+            Some(timestamp) => record.with_timestamp(timestamp),
+            None => record,
+        }
+    }
 
     fn bytes(max: usize) -> impl Strategy<Value = Bytes> {
         prop::collection::vec(any::<u8>(), 0..max).prop_map(Bytes::from)
     }
 
     fn record() -> impl Strategy<Value = AppendRecord> {
-        let header = (bytes(8), bytes(120)).prop_map(|(name, value)| Header { name, value });
+        let header = (bytes(8), bytes(120)).prop_map(|(name, value)| Header::new(name, value));
         (
             prop::option::of(any::<u64>()),
             prop::collection::vec(header, 0..8),
             bytes(20_000),
         )
-            .prop_map(|(timestamp, headers, body)| AppendRecord {
-                timestamp,
-                headers,
-                body,
-            })
+            .prop_map(|(timestamp, headers, body)| record_of(timestamp, headers, body))
     }
 
     proptest! {
@@ -315,14 +326,15 @@ mod tests {
             let mut ours = Vec::new();
             encode_records(std::slice::from_ref(&record), &mut ours);
             let mut generated = Vec::new();
-            prost::encoding::message::encode(1, &record, &mut generated);
+            prost::encoding::message::encode(1, &as_generated(&record), &mut generated);
             prop_assert_eq!(encoded_record_len(&record), generated.len());
             let sizes = record_sizes(&record);
             prop_assert_eq!(sizes.encoded, generated.len());
             prop_assert_eq!(sizes.metered, crate::types::MeteredBytes::metered_bytes(&record));
-            prop_assert_eq!(sizes.command, record.headers.iter().any(|h| h.name.is_empty()));
+            prop_assert_eq!(sizes.command, record.headers().iter().any(|h| h.name().is_empty()));
             prop_assert_eq!(ours, generated);
-            prop_assert_eq!(record.encoded_len() + 1 + encoded_len_varint(record.encoded_len() as u64), encoded_record_len(&record));
+            let fields_len = as_generated(&record).encoded_len();
+            prop_assert_eq!(fields_len + 1 + encoded_len_varint(fields_len as u64), encoded_record_len(&record));
         }
     }
 
@@ -335,7 +347,7 @@ mod tests {
             encode_records(&records, &mut ours);
             let mut generated = Vec::new();
             for record in &records {
-                prost::encoding::message::encode(1, record, &mut generated);
+                prost::encoding::message::encode(1, &as_generated(record), &mut generated);
             }
             prop_assert_eq!(ours, generated);
         }
@@ -351,18 +363,12 @@ mod tests {
             for body in [Bytes::new(), Bytes::from_static(b"b")] {
                 for value_len in 0..=140 {
                     for count in [1, 2, 3, 7] {
-                        let header = Header {
-                            name: Bytes::from_static(b"n"),
-                            value: Bytes::from(vec![7; value_len]),
-                        };
+                        let header =
+                            Header::new(Bytes::from_static(b"n"), Bytes::from(vec![7; value_len]));
                         let mut headers = vec![header; count];
                         // An empty name and value: a 2-byte header.
                         headers.push(Header::new(Bytes::new(), Bytes::new()));
-                        records.push(AppendRecord {
-                            timestamp,
-                            headers,
-                            body: body.clone(),
-                        });
+                        records.push(record_of(timestamp, headers, body.clone()));
                     }
                 }
             }
@@ -372,7 +378,7 @@ mod tests {
         let mut generated = Vec::new();
         for record in &records {
             let before = generated.len();
-            prost::encoding::message::encode(1, record, &mut generated);
+            prost::encoding::message::encode(1, &as_generated(record), &mut generated);
             assert_eq!(record_sizes(record).encoded, generated.len() - before);
         }
         assert!(ours == generated, "hand encoding differs from prost's");
@@ -404,11 +410,7 @@ mod tests {
                     // stay under 240: every body length that puts the
                     // record's length within a few bytes of the boundary.
                     for body_len in boundary.saturating_sub(240)..boundary + 3 {
-                        let record = AppendRecord {
-                            timestamp,
-                            headers: headers.clone(),
-                            body: big.slice(..body_len),
-                        };
+                        let record = record_of(timestamp, headers.clone(), big.slice(..body_len));
                         let fields_len = record_fields_len(&record);
                         if fields_len + 3 < boundary || fields_len > boundary + 2 {
                             continue;
@@ -417,7 +419,7 @@ mod tests {
                         encoded.clear();
                         generated.clear();
                         encode_records(std::slice::from_ref(&record), &mut encoded);
-                        prost::encoding::message::encode(1, &record, &mut generated);
+                        prost::encoding::message::encode(1, &as_generated(&record), &mut generated);
                         assert!(
                             encoded == generated,
                             "{timestamp:?}, {} headers, body {body_len}",
