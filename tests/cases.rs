@@ -5,13 +5,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use s2_client::{
-    AccessTokenId, AppendConditionFailed, BasinName, ClientConfig, Endpoints, Error, FencingToken,
-    Runtime, S2, StreamName, ValidationError,
+    ClientConfig, Error, Runtime, S2,
+    config::Endpoints,
+    error::{AppendConditionFailed, ValidationError},
     types::{
-        AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendInput, AppendRecord,
-        BasinConfig, BasinState, Command, CommandRecord, ListRequest, MeteredBytes, MetricsRange,
-        ProvisionResult, ReadLimit, ReadOutput, ReadRequest, ReadStart, ResourceSet,
-        RetentionPolicy, StorageClass, StreamConfig, Timestamping, TimestampingMode,
+        AccessTokenId, AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendInput,
+        AppendRecord, BasinConfig, BasinName, BasinState, Command, CommandRecord, FencingToken,
+        ListRequest, MeteredBytes, MetricsRange, ProvisionResult, ReadLimit, ReadOutput,
+        ReadRequest, ReadStart, ResourceSet, RetentionPolicy, StorageClass, StreamConfig,
+        StreamName, Timestamping, TimestampingMode,
     },
 };
 
@@ -404,7 +406,7 @@ pub async fn append_and_read_back_exactly<R: Runtime + Default>(s2: S2<R>) {
 }
 
 async fn append_numbered<R: Runtime + Default>(
-    stream: &s2_client::Stream<R>,
+    stream: &s2_client::S2Stream<R>,
     count: u64,
     timestamp_base: u64,
 ) {
@@ -593,7 +595,7 @@ pub async fn ignore_command_records<R: Runtime + Default>(s2: S2<R>) {
 /// With compression on, large reads come back compressed and intact.
 pub async fn compression_round_trip<R: Runtime + Default>(_s2: S2<R>) {
     let s2 = S2::<R>::with_runtime(
-        crate::config().with_compression(s2_client::Compression::Zstd),
+        crate::config().with_compression(s2_client::config::Compression::Zstd),
         R::default(),
     )
     .expect("client");
@@ -658,14 +660,14 @@ fn numbered_batches(batches: u64, per_batch: u64) -> Vec<AppendInput> {
 }
 
 async fn read_all<R: Runtime + Default>(
-    stream: &s2_client::Stream<R>,
+    stream: &s2_client::S2Stream<R>,
 ) -> Vec<s2_client::types::SequencedRecord> {
     let tail = stream.check_tail().await.expect("tail").seq_num;
     let mut session = stream
         .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
     let mut records = Vec::new();
     while let Some(item) = session.next().await {
-        if let s2_client::ReadItem::Batch(batch) = item.expect("read session") {
+        if let s2_client::session::ReadItem::Batch(batch) = item.expect("read session") {
             records.extend(batch.records);
         }
     }
@@ -678,7 +680,7 @@ pub async fn append_session_acks_in_order<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "appsess").await;
     let inputs = numbered_batches(50, 20);
     let acks: Vec<_> = stream
-        .append_session(futures_util::stream::iter(inputs.clone()))
+        .append_all(futures_util::stream::iter(inputs.clone()))
         .expect("append session")
         .try_collect()
         .await
@@ -697,7 +699,7 @@ pub async fn append_session_acks_in_order<R: Runtime + Default>(s2: S2<R>) {
 /// The handle API: submit as you go, await acks, close drains.
 pub async fn append_session_handle_submits_and_drains<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "handle").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     let mut acks = Vec::new();
     for input in numbered_batches(30, 5) {
         acks.push(session.submit(input).await.expect("submit"));
@@ -722,7 +724,7 @@ pub async fn conditioned_append_session<R: Runtime + Default>(s2: S2<R>) {
     let mut inputs = numbered_batches(10, 3);
     inputs[0] = inputs[0].clone().with_match_seq_num(0);
     let acks: Vec<_> = stream
-        .append_session(futures_util::stream::iter(inputs))
+        .append_all(futures_util::stream::iter(inputs))
         .expect("append session")
         .try_collect()
         .await
@@ -731,7 +733,7 @@ pub async fn conditioned_append_session<R: Runtime + Default>(s2: S2<R>) {
 
     let stale = vec![batch(vec![AppendRecord::new("late")]).with_match_seq_num(5)];
     let err = stream
-        .append_session(futures_util::stream::iter(stale))
+        .append_all(futures_util::stream::iter(stale))
         .expect("append session")
         .try_collect::<Vec<_>>()
         .await
@@ -766,7 +768,7 @@ pub async fn read_session_bounded<R: Runtime + Default>(s2: S2<R>) {
         .read_session(ReadRequest::new(ReadStart::SeqNum(100)).with_limit(ReadLimit::count(4321)));
     let mut next = 100;
     while let Some(item) = session.next().await {
-        if let s2_client::ReadItem::Batch(batch) = item.expect("item") {
+        if let s2_client::session::ReadItem::Batch(batch) = item.expect("item") {
             for record in batch.records {
                 assert_eq!(record.seq_num(), next);
                 next += 1;
@@ -789,8 +791,8 @@ pub async fn read_session_follows_the_tail<R: Runtime + Default>(s2: S2<R>) {
     let mut caught_up = false;
     while !caught_up || seen < 10 {
         match session.next().await.expect("open").expect("item") {
-            s2_client::ReadItem::Batch(batch) => seen += batch.records.len(),
-            s2_client::ReadItem::CaughtUp(tail) => {
+            s2_client::session::ReadItem::Batch(batch) => seen += batch.records.len(),
+            s2_client::session::ReadItem::CaughtUp(tail) => {
                 assert_eq!(tail.seq_num, 10);
                 caught_up = true;
             }
@@ -806,7 +808,7 @@ pub async fn read_session_follows_the_tail<R: Runtime + Default>(s2: S2<R>) {
     };
     let read = async {
         while seen < 31 {
-            if let s2_client::ReadItem::Batch(batch) =
+            if let s2_client::session::ReadItem::Batch(batch) =
                 session.next().await.expect("open").expect("item")
             {
                 seen += batch.records.len();
@@ -830,12 +832,15 @@ pub async fn read_session_past_tail<R: Runtime + Default>(s2: S2<R>) {
         .try_collect()
         .await
         .expect("session");
-    assert_eq!(items, vec![s2_client::ReadItem::Tail(items_tail(&items))]);
+    assert_eq!(
+        items,
+        vec![s2_client::session::ReadItem::Tail(items_tail(&items))]
+    );
 }
 
-fn items_tail(items: &[s2_client::ReadItem]) -> s2_client::types::StreamPosition {
+fn items_tail(items: &[s2_client::session::ReadItem]) -> s2_client::types::StreamPosition {
     match items.first() {
-        Some(s2_client::ReadItem::Tail(tail)) => {
+        Some(s2_client::session::ReadItem::Tail(tail)) => {
             assert_eq!(tail.seq_num, 2);
             *tail
         }
@@ -850,10 +855,10 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
     let records: Vec<_> = (0..2_500)
         .map(|i| AppendRecord::new(format!("record {i}")))
         .collect();
-    let config = s2_client::BatcherConfig::default()
+    let config = s2_client::config::BatcherConfig::default()
         .with_max_records(1000)
         .with_match_seq_num(Some(0));
-    let inputs: Vec<_> = s2_client::append_inputs(
+    let inputs: Vec<_> = s2_client::session::append_inputs(
         R::default(),
         futures_util::stream::iter(records.clone()),
         config,
@@ -867,7 +872,7 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
     let conditions: Vec<_> = inputs.iter().map(|i| i.match_seq_num()).collect();
     assert_eq!(conditions, vec![Some(0), Some(1000), Some(2000)]);
     let acks: Vec<_> = stream
-        .append_session(futures_util::stream::iter(inputs))
+        .append_all(futures_util::stream::iter(inputs))
         .expect("append session")
         .try_collect()
         .await
@@ -876,7 +881,7 @@ pub async fn append_inputs_batches_for_sessions<R: Runtime + Default>(s2: S2<R>)
 
     // A record that can never fit ends the stream with a validation error.
     let huge = vec![AppendRecord::new(vec![0u8; 2 * 1024 * 1024])];
-    let result: Result<Vec<_>, _> = s2_client::append_inputs(
+    let result: Result<Vec<_>, _> = s2_client::session::append_inputs(
         R::default(),
         futures_util::stream::iter(huge),
         Default::default(),
@@ -896,7 +901,7 @@ pub async fn producer_acks_each_record<R: Runtime + Default>(s2: S2<R>) {
     let stream = fresh_stream(&s2, "prod").await;
     let producer = stream
         .producer(
-            s2_client::BatcherConfig::default()
+            s2_client::config::BatcherConfig::default()
                 .with_max_records(10)
                 .with_linger(Some(Duration::from_millis(5))),
         )
@@ -970,7 +975,7 @@ pub async fn tls_end_to_end<R: Runtime + Default>(_s2: S2<R>) {
         .await
         .expect("append");
     let acks: Vec<_> = stream
-        .append_session(futures_util::stream::iter(numbered_batches(5, 10)))
+        .append_all(futures_util::stream::iter(numbered_batches(5, 10)))
         .expect("append session")
         .try_collect()
         .await

@@ -6,7 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use s2_client::{
-    AppendSessionOptions, BatcherConfig, Compression, Error, Runtime, S2,
+    Error, Runtime, S2,
+    config::{AppendSessionOptions, BatcherConfig, Compression},
     types::{AppendInput, AppendRecord, ListRequest, ReadRequest, ReadStart},
 };
 
@@ -38,9 +39,10 @@ pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: 
             "ack_timeout",
         ),
     ] {
-        match stream.append_session_handle_with(&options).map(drop) {
-            Err(Error::Validation(s2_client::ValidationError::InvalidSetting {
-                setting, ..
+        match stream.append_session_with(&options).map(drop) {
+            Err(Error::Validation(s2_client::error::ValidationError::InvalidSetting {
+                setting,
+                ..
             })) => assert_eq!(setting, named),
             other => panic!("{named}: {other:?}"),
         }
@@ -49,9 +51,7 @@ pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: 
     let bytes = AppendSessionOptions::new()
         .with_max_unacked_bytes(MIB)
         .with_ack_timeout(Duration::from_secs(30));
-    let session = stream
-        .append_session_handle_with(&bytes)
-        .expect("client open");
+    let session = stream.append_session_with(&bytes).expect("client open");
     let full = session.reserve(MIB).await.expect("room for 1 MiB");
     assert!(
         session.reserve(1).now_or_never().is_none(),
@@ -61,9 +61,7 @@ pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: 
     session.reserve(1).await.expect("room given back");
 
     let batches = AppendSessionOptions::new().with_max_unacked_batches(1);
-    let session = stream
-        .append_session_handle_with(&batches)
-        .expect("client open");
+    let session = stream.append_session_with(&batches).expect("client open");
     let permit = session.reserve(1).await.expect("room for one batch");
     assert!(
         session.reserve(1).now_or_never().is_none(),
@@ -89,7 +87,7 @@ pub async fn session_options_override_the_client_caps<R: Runtime + Default>(s2: 
 
     // Options also go with a stream of inputs, such as `append_inputs`'.
     let acks: Vec<_> = stream
-        .append_session_with(
+        .append_all_with(
             futures_util::stream::iter([input(vec![AppendRecord::new("b")])]),
             &batches,
         )
@@ -140,7 +138,7 @@ pub async fn compressed_appends_round_trip<R: Runtime + Default>(_: S2<R>) {
         ];
         let options = AppendSessionOptions::new().with_compression(other);
         let acks: Vec<_> = stream
-            .append_session_with(futures_util::stream::iter(inputs), &options)
+            .append_all_with(futures_util::stream::iter(inputs), &options)
             .expect("client open")
             .collect()
             .await;
@@ -162,7 +160,7 @@ pub async fn compressed_appends_round_trip<R: Runtime + Default>(_: S2<R>) {
 pub async fn close_drains_sessions_and_refuses_later_calls<R: Runtime + Default>(_: S2<R>) {
     let s2 = crate::client::<R>();
     let stream = crate::fresh_stream(&s2, "close").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     let mut acks = Vec::new();
     for i in 0..20 {
         let ack = session
@@ -193,17 +191,17 @@ pub async fn close_drains_sessions_and_refuses_later_calls<R: Runtime + Default>
             .await
             .map(drop),
     );
-    closed(stream.append_session_handle().map(drop));
+    closed(stream.append_session().map(drop));
     closed(
         stream
-            .append_session_handle_with(&AppendSessionOptions::new())
+            .append_session_with(&AppendSessionOptions::new())
             .map(drop),
     );
     let no_inputs = || futures_util::stream::empty::<AppendInput>();
-    closed(stream.append_session(no_inputs()).map(drop));
+    closed(stream.append_all(no_inputs()).map(drop));
     closed(
         stream
-            .append_session_with(no_inputs(), &AppendSessionOptions::new())
+            .append_all_with(no_inputs(), &AppendSessionOptions::new())
             .map(drop),
     );
     closed(stream.producer(BatcherConfig::default()).map(drop));
@@ -232,11 +230,11 @@ pub async fn close_times_out_on_a_stalled_session<R: Runtime + Default>(_: S2<R>
         return;
     };
     let config = crate::config()
-        .with_endpoints(s2_client::Endpoints::single(&proxy.endpoint()).expect("endpoint"))
+        .with_endpoints(s2_client::config::Endpoints::single(&proxy.endpoint()).expect("endpoint"))
         .with_ack_timeout(Duration::from_secs(60));
     let s2 = S2::<R>::with_runtime(config, R::default()).expect("client");
     let stream = crate::fresh_stream(&s2, "stall").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     session
         .submit(input(vec![AppendRecord::new("before")]))
         .await

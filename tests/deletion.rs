@@ -3,8 +3,9 @@
 
 use futures_util::TryStreamExt;
 use s2_client::{
-    Endpoints, Error, Runtime, S2, StreamName,
-    types::{BasinConfig, BasinState, ListRequest, StreamConfig},
+    Error, Runtime, S2,
+    config::Endpoints,
+    types::{BasinConfig, BasinState, ListRequest, StreamConfig, StreamName},
 };
 
 use crate::unique_basin_name;
@@ -120,8 +121,8 @@ pub async fn list_all_skips_what_is_being_deleted<R: Runtime + Default>(s2: S2<R
     // Basins: two with one prefix, one of them deleted.
     let prefix = unique_basin_name("lsdelb").to_string();
     let (keep, drop) = (
-        s2_client::BasinName::new(format!("{prefix}-keep")).expect("name"),
-        s2_client::BasinName::new(format!("{prefix}-drop")).expect("name"),
+        s2_client::types::BasinName::new(format!("{prefix}-keep")).expect("name"),
+        s2_client::types::BasinName::new(format!("{prefix}-drop")).expect("name"),
     );
     for name in [&keep, &drop] {
         s2.create_basin(name, BasinConfig::default())

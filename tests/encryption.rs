@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use s2_client::{
-    AppendRetryPolicy, BackoffConfig, BasinName, EncryptionError, EncryptionKey, Endpoints, Error,
-    ReadItem, Runtime, S2, Stream, StreamName,
+    Error, Runtime, S2, S2Stream,
+    config::{AppendRetryPolicy, BackoffConfig, Endpoints},
+    error::EncryptionError,
+    session::ReadItem,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ListRequest, ReadLimit, ReadRequest, ReadStart,
-        StreamCipher, StreamConfig, StreamInfo,
+        AppendInput, AppendRecord, BasinConfig, BasinName, EncryptionKey, ListRequest, ReadLimit,
+        ReadRequest, ReadStart, StreamCipher, StreamConfig, StreamInfo, StreamName,
     },
 };
 
@@ -28,7 +30,7 @@ fn stream_name() -> StreamName {
 
 /// A fresh basin whose streams are encrypted with `cipher`, and a handle
 /// (without a key) on a stream created in it.
-async fn encrypted_stream<R: Runtime>(s2: &S2<R>, cipher: StreamCipher) -> Stream<R> {
+async fn encrypted_stream<R: Runtime>(s2: &S2<R>, cipher: StreamCipher) -> S2Stream<R> {
     let basin = unique_basin_name("enc");
     s2.create_basin(&basin, BasinConfig::new().with_stream_cipher(cipher))
         .await
@@ -55,7 +57,7 @@ async fn stream_info<R: Runtime>(s2: &S2<R>, basin: &BasinName, name: &StreamNam
 }
 
 /// Every record of `stream`, through a bounded read session.
-async fn read_all<R: Runtime>(stream: &Stream<R>) -> Result<Vec<Vec<u8>>, Error> {
+async fn read_all<R: Runtime>(stream: &S2Stream<R>) -> Result<Vec<Vec<u8>>, Error> {
     let tail = stream.check_tail().await?.seq_num;
     let mut session = stream
         .read_session(ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(tail)));
@@ -107,14 +109,14 @@ pub async fn encrypted_stream_round_trips_on_every_path<R: Runtime + Default>(s2
             .await
             .expect("append");
         let acks: Vec<_> = stream
-            .append_session(futures_util::stream::iter(vec![batch(&["session-2"])]))
+            .append_all(futures_util::stream::iter(vec![batch(&["session-2"])]))
             .expect("append session")
             .try_collect()
             .await
             .expect("append session");
         assert_eq!(acks[0].end.seq_num, 3);
         let producer = stream
-            .producer(s2_client::BatcherConfig::default())
+            .producer(s2_client::config::BatcherConfig::default())
             .expect("producer");
         let ack = producer
             .submit(AppendRecord::new("producer-3"))
@@ -123,17 +125,17 @@ pub async fn encrypted_stream_round_trips_on_every_path<R: Runtime + Default>(s2
         producer.flush().await.expect("flush");
         assert_eq!(ack.await.expect("record ack").seq_num, 3);
         let records = (4..6).map(|i| AppendRecord::new(format!("inputs-{i}")));
-        let inputs: Vec<_> = s2_client::append_inputs(
+        let inputs: Vec<_> = s2_client::session::append_inputs(
             R::default(),
             futures_util::stream::iter(records),
-            s2_client::BatcherConfig::default().with_match_seq_num(Some(4)),
+            s2_client::config::BatcherConfig::default().with_match_seq_num(Some(4)),
         )
         .expect("config")
         .try_collect()
         .await
         .expect("batches");
         let acks: Vec<_> = stream
-            .append_session(futures_util::stream::iter(inputs))
+            .append_all(futures_util::stream::iter(inputs))
             .expect("append session")
             .try_collect()
             .await
@@ -176,7 +178,7 @@ pub async fn encrypted_stream_refuses_missing_and_wrong_keys<R: Runtime + Defaul
     let appended = plain.append(&batch(&["no key"])).await;
     assert!(is_missing_key(&appended), "{appended:?}");
     let session: Result<Vec<_>, _> = plain
-        .append_session(futures_util::stream::iter(vec![batch(&["no key"])]))
+        .append_all(futures_util::stream::iter(vec![batch(&["no key"])]))
         .expect("append session")
         .try_collect()
         .await;
@@ -299,7 +301,7 @@ pub async fn exactly_once_read_backs_carry_the_key<R: Runtime + Default>(s2: S2<
     let ack = faulty.append(&input).await.expect("resolved, not failed");
     assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 2));
 
-    let session = faulty.append_session_handle().expect("append session");
+    let session = faulty.append_session().expect("append session");
     let warm = session
         .submit(batch(&["warm"]).with_match_seq_num(2))
         .await

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use s2_client::{
-    AppendRetryPolicy, BackoffConfig, ClientConfig, Endpoints, Error, ReadItem, Runtime, S2,
+    ClientConfig, Error, Runtime, S2,
+    config::{AppendRetryPolicy, BackoffConfig, Endpoints},
+    session::ReadItem,
     types::{AppendInput, AppendRecord, ReadLimit, ReadRequest, ReadStart, SequencedRecord},
 };
 use s2_test_server::FaultProxy;
@@ -61,7 +63,7 @@ fn lost_and_duplicated(read: &[SequencedRecord], expected: &[String]) -> (usize,
     (lost, duplicated)
 }
 
-async fn read_back<R: Runtime + Default>(stream: &s2_client::Stream<R>) -> Vec<SequencedRecord> {
+async fn read_back<R: Runtime + Default>(stream: &s2_client::S2Stream<R>) -> Vec<SequencedRecord> {
     let tail = stream.check_tail().await.expect("tail").seq_num;
     let mut records = Vec::with_capacity(tail as usize);
     let mut session = stream
@@ -86,7 +88,7 @@ pub async fn exactly_once_append_through_cuts<R: Runtime + Default>(s2: S2<R>) {
 
     const BATCHES: u64 = 2_000;
     const PER_BATCH: u64 = 50;
-    let session = faulty.append_session_handle().expect("append session");
+    let session = faulty.append_session().expect("append session");
     let mut acks = Vec::new();
     for (i, mut input) in batches(BATCHES, PER_BATCH).enumerate() {
         if i == 0 {
@@ -188,7 +190,7 @@ pub async fn at_least_once_resends_after_cut<R: Runtime + Default>(s2: S2<R>) {
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::All)
         .basin(direct.basin_name().clone())
         .stream(direct.name().clone());
-    let session = faulty.append_session_handle().expect("append session");
+    let session = faulty.append_session().expect("append session");
     let mut acks = Vec::new();
     for (i, input) in batches(300, 20).enumerate() {
         acks.push(session.submit(input).await.expect("submit"));
@@ -222,7 +224,7 @@ pub async fn no_side_effects_fails_precisely<R: Runtime + Default>(s2: S2<R>) {
     let faulty = client_through::<R>(&proxy, AppendRetryPolicy::NoSideEffects)
         .basin(direct.basin_name().clone())
         .stream(direct.name().clone());
-    let session = faulty.append_session_handle().expect("append session");
+    let session = faulty.append_session().expect("append session");
     let mut all = batches(400, 10);
     // One batch acked before the fault.
     let first = session
@@ -335,7 +337,7 @@ pub async fn exactly_once_producer_through_cuts_and_a_stall<R: Runtime + Default
     const RECORDS: u64 = 20_000;
     let producer = faulty
         .producer(
-            s2_client::BatcherConfig::default()
+            s2_client::config::BatcherConfig::default()
                 .with_max_records(50)
                 .with_match_seq_num(Some(0)),
         )
@@ -415,7 +417,7 @@ pub async fn exactly_once_append_through_a_write_stall<R: Runtime + Default>(s2:
         body.resize(250_000, b'.');
         body
     };
-    let session = faulty.append_session_handle().expect("append session");
+    let session = faulty.append_session().expect("append session");
     let mut acks = Vec::new();
     for b in 0..BATCHES {
         let records: Vec<_> = (0..PER_BATCH)

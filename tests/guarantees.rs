@@ -11,10 +11,11 @@ use futures_util::{
     future::{Either, join, select},
 };
 use s2_client::{
-    AppendRetryPolicy, BackoffConfig, BatcherConfig, ClientConfig, Endpoints, Error, FencingToken,
-    ReadItem, Runtime, S2, Stream,
+    ClientConfig, Error, Runtime, S2, S2Stream,
+    config::{AppendRetryPolicy, BackoffConfig, BatcherConfig, Endpoints},
+    session::ReadItem,
     types::{
-        AppendInput, AppendRecord, CommandRecord, ReadLimit, ReadRequest, ReadStart,
+        AppendInput, AppendRecord, CommandRecord, FencingToken, ReadLimit, ReadRequest, ReadStart,
         SequencedRecord,
     },
 };
@@ -27,8 +28,8 @@ use crate::{config, fresh_stream};
 fn stalled_client<R: Runtime + Default>(
     proxy: &FaultProxy,
     policy: AppendRetryPolicy,
-    stream: &Stream<R>,
-) -> Stream<R> {
+    stream: &S2Stream<R>,
+) -> S2Stream<R> {
     let config: ClientConfig = config()
         .with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"))
         .with_request_timeout(Duration::from_millis(700))
@@ -56,7 +57,7 @@ fn fence(name: &str) -> AppendInput {
     AppendInput::new(vec![CommandRecord::fence(token(name))]).expect("fence batch")
 }
 
-async fn read_all<R: Runtime>(stream: &Stream<R>) -> Vec<SequencedRecord> {
+async fn read_all<R: Runtime>(stream: &S2Stream<R>) -> Vec<SequencedRecord> {
     let tail = stream.check_tail().await.expect("tail").seq_num;
     let mut records = Vec::with_capacity(tail as usize);
     if tail == 0 {
@@ -77,8 +78,8 @@ async fn read_all<R: Runtime>(stream: &Stream<R>) -> Vec<SequencedRecord> {
 /// with another token at 300 ms, between the two attempts.
 async fn append_fenced_meanwhile<R: Runtime + Default>(
     proxy: &FaultProxy,
-    direct: &Stream<R>,
-    faulty: &Stream<R>,
+    direct: &S2Stream<R>,
+    faulty: &S2Stream<R>,
     input: &AppendInput,
 ) -> Result<s2_client::types::AppendAck, Error> {
     // Warm the connection up so the first attempt is sent at once.
@@ -177,7 +178,7 @@ pub async fn conditioned_retry_behind_another_writer_is_not_applied<R: Runtime +
     assert!(
         matches!(
             error,
-            Error::AppendCondition(s2_client::AppendConditionFailed::SeqNumMismatch {
+            Error::AppendCondition(s2_client::error::AppendConditionFailed::SeqNumMismatch {
                 expected: 1
             })
         ),
@@ -238,7 +239,7 @@ fn body(batch: usize, record: usize) -> String {
 pub async fn cancelled_submits_never_land_unacknowledged<R: Runtime + Default>(_s2: S2<R>) {
     let s2 = cramped_client::<R>();
     let stream = fresh_stream(&s2, "cancelsub").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     let mut acks = Vec::new();
     let mut cancelled = 0;
     for b in 0..600 {
@@ -427,7 +428,7 @@ pub async fn refused_input_comes_after_the_acks_before_it<R: Runtime + Default>(
             .with_match_seq_num(u64::MAX),
     );
     let items: Vec<_> = stream
-        .append_session(futures_util::stream::iter(inputs))
+        .append_all(futures_util::stream::iter(inputs))
         .expect("append session")
         .collect()
         .await;

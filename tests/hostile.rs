@@ -20,9 +20,14 @@ use futures_util::{
     future::{Either, select},
 };
 use s2_client::{
-    BackoffConfig, BasinName, ClientConfig, Compression, Endpoints, Error, ProtocolError, ReadItem,
-    Runtime, S2, Stream, StreamName,
-    types::{AppendInput, AppendRecord, ListRequest, ReadLimit, ReadRequest, ReadStart},
+    ClientConfig, Error, Runtime, S2, S2Stream,
+    config::{BackoffConfig, Compression, Endpoints},
+    error::ProtocolError,
+    session::ReadItem,
+    types::{
+        AppendInput, AppendRecord, BasinName, ListRequest, ReadLimit, ReadRequest, ReadStart,
+        StreamName,
+    },
 };
 use s2_test_server::{AckFault, Cut, ErrorBody, HostileServer, Misbehaviour, Route};
 
@@ -163,7 +168,7 @@ fn client<R: Runtime + Default>(config: ClientConfig) -> S2<R> {
     S2::with_runtime(config, R::default()).expect("client")
 }
 
-fn stream_of<R: Runtime>(s2: &S2<R>) -> Stream<R> {
+fn stream_of<R: Runtime>(s2: &S2<R>) -> S2Stream<R> {
     s2.basin(BasinName::new("hostile-basin").expect("valid name"))
         .stream(StreamName::new("stream").expect("valid name"))
 }
@@ -429,9 +434,7 @@ pub async fn compression_bomb_read_session_frame<R: Runtime + Default>() {
 pub async fn append_session_ack_with_wrong_count<R: Runtime + Default>() {
     let server = server(Misbehaviour::BadAck(AckFault::WrongCount));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2)
-        .append_session_handle()
-        .expect("append session");
+    let session = stream_of(&s2).append_session().expect("append session");
     let ack = session.submit(input(2)).await.expect("submit");
     let result = within::<R, _>(Duration::from_secs(10), ack)
         .await
@@ -444,9 +447,7 @@ pub async fn append_session_ack_with_wrong_count<R: Runtime + Default>() {
 pub async fn append_session_ack_going_backwards<R: Runtime + Default>() {
     let server = server(Misbehaviour::BadAck(AckFault::Backwards));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2)
-        .append_session_handle()
-        .expect("append session");
+    let session = stream_of(&s2).append_session().expect("append session");
     let first = session.submit(input(2)).await.expect("submit");
     let second = session.submit(input(2)).await.expect("submit");
     let first = within::<R, _>(Duration::from_secs(10), first)
@@ -466,9 +467,7 @@ pub async fn append_session_ack_going_backwards<R: Runtime + Default>() {
 pub async fn append_session_ack_for_batch_never_sent<R: Runtime + Default>() {
     let server = server(Misbehaviour::BadAck(AckFault::NeverSent));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2)
-        .append_session_handle()
-        .expect("append session");
+    let session = stream_of(&s2).append_session().expect("append session");
     let ack = session.submit(input(2)).await.expect("submit");
     let ack = within::<R, _>(Duration::from_secs(10), ack)
         .await
@@ -671,9 +670,7 @@ pub async fn read_session_through_reset<R: Runtime + Default>() {
 async fn append_session_through<R: Runtime + Default>(cut: Cut) {
     let server = server(Misbehaviour::SessionCut(cut));
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2)
-        .append_session_handle()
-        .expect("append session");
+    let session = stream_of(&s2).append_session().expect("append session");
     let mut acks = Vec::new();
     for _ in 0..4 {
         match session.submit(input(2)).await {
@@ -770,9 +767,7 @@ pub async fn read_session_reconnect_advice_is_rate_limited<R: Runtime + Default>
 pub async fn append_session_reconnect_advice_is_rate_limited<R: Runtime + Default>() {
     let server = server(Misbehaviour::ReconnectAdvice);
     let s2 = client::<R>(config(&server));
-    let session = stream_of(&s2)
-        .append_session_handle()
-        .expect("append session");
+    let session = stream_of(&s2).append_session().expect("append session");
     let started = Instant::now();
     let mut acks = Vec::new();
     while started.elapsed() < ADVICE_WINDOW {

@@ -8,7 +8,8 @@
 use std::sync::OnceLock;
 
 use s2_client::{
-    BasinName, ClientConfig, Runtime, S2, StreamName, types::BasinConfig, types::StreamConfig,
+    ClientConfig, Runtime, S2,
+    types::{BasinConfig, BasinName, StreamConfig, StreamName},
 };
 use s2_test_server::Target;
 
@@ -66,7 +67,7 @@ pub fn unique_basin_name(prefix: &str) -> BasinName {
 }
 
 /// A fresh basin with one fresh stream, for cases that need a stream.
-pub async fn fresh_stream<R: Runtime>(s2: &S2<R>, prefix: &str) -> s2_client::Stream<R> {
+pub async fn fresh_stream<R: Runtime>(s2: &S2<R>, prefix: &str) -> s2_client::S2Stream<R> {
     let basin_name = unique_basin_name(prefix);
     s2.create_basin(&basin_name, BasinConfig::default())
         .await

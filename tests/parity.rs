@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use s2_client::{
-    AccessToken, AccessTokenProvider, BackoffConfig, Endpoints, Error, ReadItem, ReadRetryPolicy,
-    ReadSessionOptions, Runtime, S2, StreamName, TokenFuture,
+    Error, Runtime, S2,
+    config::{
+        AccessTokenProvider, BackoffConfig, Endpoints, ReadRetryPolicy, ReadSessionOptions,
+        TokenFuture,
+    },
+    session::ReadItem,
     types::{
-        AppendInput, AppendRecord, BasinConfig, BasinReconfiguration, Change, LocationName,
-        ReadLimit, ReadRequest, ReadStart, RetentionPolicy, StorageClass, StreamConfig,
-        StreamReconfiguration,
+        AccessToken, AppendInput, AppendRecord, BasinConfig, BasinReconfiguration, Change,
+        LocationName, ReadLimit, ReadRequest, ReadStart, RetentionPolicy, StorageClass,
+        StreamConfig, StreamName, StreamReconfiguration,
     },
 };
 
@@ -170,7 +174,7 @@ async fn within<R: Runtime + Default, T>(
 pub async fn append_session_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
     let s2 = small_window::<R>();
     let stream = crate::fresh_stream(&s2, "reserve").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
 
     let held = session.reserve(60).await.expect("room for the first");
     // The window is full: a second reservation waits, and is cancelled.
@@ -214,7 +218,7 @@ pub async fn producer_reserve_is_cancel_safe<R: Runtime + Default>(_: S2<R>) {
     let stream = crate::fresh_stream(&s2, "preserve").await;
     let producer = stream
         .producer(
-            s2_client::BatcherConfig::default()
+            s2_client::config::BatcherConfig::default()
                 .with_max_records(1)
                 .with_max_bytes(60)
                 .with_linger(None),
@@ -408,10 +412,10 @@ fn hostile_config(server: &HostileServer) -> s2_client::ClientConfig {
         .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)))
 }
 
-fn hostile_stream<R: Runtime + Default>(config: s2_client::ClientConfig) -> s2_client::Stream<R> {
+fn hostile_stream<R: Runtime + Default>(config: s2_client::ClientConfig) -> s2_client::S2Stream<R> {
     S2::<R>::with_runtime(config, R::default())
         .expect("client")
-        .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"))
+        .basin(s2_client::types::BasinName::new("hostile-basin").expect("valid name"))
         .stream(StreamName::new("stream").expect("valid name"))
 }
 
@@ -562,8 +566,8 @@ pub async fn http2_settings<R: Runtime + Default>(s2: S2<R>) {
 /// A generated fencing token is fresh each time and fences a stream.
 pub async fn generated_fencing_token_fences<R: Runtime + Default>(s2: S2<R>) {
     let (token, other) = (
-        s2_client::generate_fencing_token(),
-        s2_client::generate_fencing_token(),
+        s2_client::types::generate_fencing_token(),
+        s2_client::types::generate_fencing_token(),
     );
     assert_ne!(token, other);
     let stream = crate::fresh_stream(&s2, "gfence").await;

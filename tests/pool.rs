@@ -14,8 +14,13 @@ use futures_util::{
     stream,
 };
 use s2_client::{
-    BackoffConfig, BasinName, ClientConfig, Endpoints, ReadItem, Runtime, S2, Stream, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+    ClientConfig, Runtime, S2, S2Stream,
+    config::{BackoffConfig, Endpoints},
+    session::ReadItem,
+    types::{
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadRequest, ReadStart, StreamConfig,
+        StreamName,
+    },
 };
 use s2_test_server::{HostileServer, Misbehaviour, Route};
 
@@ -58,7 +63,7 @@ fn hostile_client<R: Runtime + Default>(server: &HostileServer) -> S2<R> {
     S2::with_runtime(config, R::default()).expect("client")
 }
 
-fn hostile_stream<R: Runtime>(s2: &S2<R>) -> Stream<R> {
+fn hostile_stream<R: Runtime>(s2: &S2<R>) -> S2Stream<R> {
     s2.basin(BasinName::new("hostile-basin").expect("valid name"))
         .stream(StreamName::new("stream").expect("valid name"))
 }
@@ -98,7 +103,7 @@ pub async fn append_session_ack_timeout_replaces_the_connection<R: Runtime + Def
     let server = HostileServer::start(Misbehaviour::Unresponsive).expect("hostile server");
     let s2 = hostile_client::<R>(&server);
     let session = hostile_stream(&s2)
-        .append_session_handle()
+        .append_session()
         .expect("append session");
     let ack = session.submit(one_record("x")).await.expect("submit");
     let result = within::<R, _>(Duration::from_secs(10), ack)
@@ -153,7 +158,7 @@ pub async fn append_session_advice_replaces_the_connection<R: Runtime + Default>
     let server = HostileServer::start(Misbehaviour::ReconnectAdvice).expect("hostile server");
     let s2 = hostile_client::<R>(&server);
     let session = hostile_stream(&s2)
-        .append_session_handle()
+        .append_session()
         .expect("append session");
     for i in 0..5u64 {
         let ack = session.submit(one_record("x")).await.expect("submit");
@@ -209,7 +214,7 @@ pub async fn many_sessions_leave_room_for_unary_calls<R: Runtime + Default>(s2: 
     let config = config().with_endpoints(Endpoints::single(&proxy.endpoint()).expect("endpoint"));
     let pooled = S2::with_runtime(config, R::default()).expect("client");
     let basin = pooled.basin(basin_name);
-    let streams: Vec<Stream<R>> = names.iter().map(|n| basin.stream(n.clone())).collect();
+    let streams: Vec<S2Stream<R>> = names.iter().map(|n| basin.stream(n.clone())).collect();
     let (other, session_streams) = streams.split_last().expect("streams");
     let mut sessions = stream::select_all(session_streams.iter().enumerate().map(|(i, s)| {
         s.read_session(ReadRequest::new(ReadStart::SeqNum(0)))
@@ -361,7 +366,7 @@ pub async fn acks_do_not_wait_behind_read_batches<R: Runtime + Default>(s2: S2<R
     }
     let stream = crate::fresh_stream(&s2, "prompt-acks").await;
     let mut tail = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     let mut latencies = Vec::new();
     for i in 0..20u64 {
         let input = AppendInput::new(vec![AppendRecord::new(vec![7u8; 1024])]).expect("valid");

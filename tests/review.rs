@@ -6,8 +6,9 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::FutureExt;
 use s2_client::{
-    BackoffConfig, Endpoints, Runtime, S2, StreamName,
-    types::{AppendInput, AppendRecord},
+    Runtime, S2,
+    config::{BackoffConfig, Endpoints},
+    types::{AppendInput, AppendRecord, StreamName},
 };
 use s2_test_server::hostile::{HostileServer, Misbehaviour};
 
@@ -20,7 +21,7 @@ fn batch(body: &'static str) -> AppendInput {
 /// `close` never returns `Ok` while an accepted batch was dropped unsent.
 pub async fn permit_submitted_while_closing_is_not_dropped<R: Runtime + Default>(s2: S2<R>) {
     let stream = crate::fresh_stream(&s2, "permit-close").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     let permit = session.reserve(10).await.expect("room");
     let mut close = Box::pin(session.close());
     // The first poll sends the close. The driver usually has not seen it yet;
@@ -60,9 +61,9 @@ pub async fn append_session_recovers_from_a_refused_token<R: Runtime + Default>(
     let config = config.with_access_token_provider(provider.clone());
     let stream = S2::<R>::with_runtime(config, R::default())
         .expect("client")
-        .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"))
+        .basin(s2_client::types::BasinName::new("hostile-basin").expect("valid name"))
         .stream(StreamName::new("stream").expect("valid name"));
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     let ack = session.submit(batch("one")).await.expect("submitted");
     let ack = ack.await;
     assert_eq!(*provider.refused.lock().expect("lock"), ["stale"]);
@@ -87,7 +88,7 @@ pub async fn delete_if_exists_after_a_lost_answer_succeeds<R: Runtime + Default>
             .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)));
         let basin = S2::<R>::with_runtime(config, R::default())
             .expect("client")
-            .basin(s2_client::BasinName::new("hostile-basin").expect("valid name"));
+            .basin(s2_client::types::BasinName::new("hostile-basin").expect("valid name"));
         let stream = StreamName::new("stream").expect("valid name");
         let result = if if_exists {
             basin.delete_stream_if_exists(&stream).await
@@ -137,7 +138,7 @@ pub async fn producer_permit_used_while_closing_does_not_hang_close<R: Runtime +
     faulty.check_tail().await.expect("warm up");
     let producer = faulty
         .producer(
-            s2_client::BatcherConfig::default()
+            s2_client::config::BatcherConfig::default()
                 .with_max_records(10)
                 .with_linger(None),
         )
@@ -179,9 +180,9 @@ pub async fn an_unchecked_input_is_refused_and_the_session_goes_on<R: Runtime + 
     s2: S2<R>,
 ) {
     let stream = crate::fresh_stream(&s2, "unchecked-input").await;
-    let session = stream.append_session_handle().expect("append session");
+    let session = stream.append_session().expect("append session");
     match session.submit(AppendInput::default()).await {
-        Err(s2_client::Error::Validation(s2_client::ValidationError::EmptyBatch)) => {}
+        Err(s2_client::Error::Validation(s2_client::error::ValidationError::EmptyBatch)) => {}
         Err(other) => panic!("expected an empty-batch refusal, got {other}"),
         Ok(_) => panic!("an empty batch was accepted"),
     }

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use s2_client::{
-    BackoffConfig, ReadItem, Runtime, S2, StreamName,
+    Runtime, S2,
+    config::BackoffConfig,
+    session::ReadItem,
     types::{
         AppendInput, AppendRecord, BasinConfig, ListRequest, ReadLimit, ReadRequest, ReadStart,
-        StreamConfig,
+        StreamConfig, StreamName,
     },
 };
 
@@ -38,7 +40,7 @@ pub async fn huge_durations_never_panic<R: Runtime + Default>(_s2: S2<R>) {
     let input = AppendInput::new(vec![AppendRecord::new("x"); 10]).expect("valid batch");
     stream.append(&input).await.expect("append");
     let acks: Vec<_> = stream
-        .append_session(futures_util::stream::iter(vec![input.clone(), input]))
+        .append_all(futures_util::stream::iter(vec![input.clone(), input]))
         .expect("append session")
         .try_collect()
         .await

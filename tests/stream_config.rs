@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use s2_client::{
-    Basin, Error, Runtime, S2, StreamName,
+    Error, Runtime, S2, S2Basin,
     types::{
         AppendInput, AppendRecord, BasinConfig, MetricsRange, ReadLimit, ReadRequest, ReadStart,
-        RetentionPolicy, StreamConfig, StreamMetricSet, Timestamping, TimestampingMode,
+        RetentionPolicy, StreamConfig, StreamMetricSet, StreamName, Timestamping, TimestampingMode,
     },
 };
 
@@ -43,7 +43,7 @@ fn assert_custom(got: &StreamConfig, what: &str) {
     assert_eq!(got.delete_on_empty, want.delete_on_empty, "{what}");
 }
 
-async fn basin_creating_streams<R: Runtime>(s2: &S2<R>, config: BasinConfig) -> Basin<R> {
+async fn basin_creating_streams<R: Runtime>(s2: &S2<R>, config: BasinConfig) -> S2Basin<R> {
     let name = unique_basin_name("cfghdr");
     s2.create_basin(&name, config).await.expect("create basin");
     s2.basin(name)
@@ -77,7 +77,7 @@ pub async fn create_on_append_takes_the_handle_config<R: Runtime + Default>(s2: 
     let acks: Vec<_> = basin
         .stream(session.clone())
         .with_create_config(custom_config())
-        .append_session(futures_util::stream::iter(vec![batch("first")]))
+        .append_all(futures_util::stream::iter(vec![batch("first")]))
         .expect("append session")
         .try_collect()
         .await

@@ -12,7 +12,9 @@ use futures_util::{
     future::{Either, select},
 };
 use s2_client::{
-    BackoffConfig, Endpoints, Error, ReadItem, ReadSession, Runtime, S2,
+    Error, ReadSession, Runtime, S2,
+    config::{BackoffConfig, Endpoints},
+    session::ReadItem,
     types::{AppendInput, AppendRecord, ReadLimit, ReadRequest, ReadStart},
 };
 

@@ -1,7 +1,4 @@
-use s2_tokio::{
-    BasinName, ClientConfig, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart, StreamConfig},
-};
+use s2_tokio::{types::{BasinName, StreamName, AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart, StreamConfig}, ClientConfig, S2};
 
 #[tokio::main]
 async fn main() -> Result<(), s2_tokio::Error> {

@@ -22,9 +22,12 @@ use bytes::{BufMut, BytesMut};
 use clap::Parser;
 use futures_util::{FutureExt, StreamExt};
 use s2_tokio::{
-    BasinName, BatcherConfig, ClientConfig, ReadItem, S2, StreamName,
+    ClientConfig, S2,
+    config::BatcherConfig,
+    session::ReadItem,
     types::{
-        AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StorageClass, StreamConfig,
+        AppendRecord, BasinConfig, BasinName, ReadLimit, ReadRequest, ReadStart, StorageClass,
+        StreamConfig, StreamName,
     },
 };
 
@@ -149,7 +152,7 @@ struct Written {
 /// Submits records at the target rate through a producer, timing each ack.
 /// Acks are awaited in this task, oldest first, between submissions.
 async fn write_paced(
-    stream: s2_tokio::Stream,
+    stream: s2_tokio::S2Stream,
     args: Args,
     epoch: Instant,
 ) -> Result<Written, s2_tokio::Error> {
@@ -159,7 +162,7 @@ async fn write_paced(
     let body_len = args.record_size - RECORD_OVERHEAD;
     let bytes_per_sec = args.target_mibps * 1024.0 * 1024.0;
     let mut latencies = Histogram::default();
-    let mut pending: VecDeque<(Instant, s2_tokio::RecordAckFuture)> = VecDeque::new();
+    let mut pending: VecDeque<(Instant, s2_tokio::session::RecordAckFuture)> = VecDeque::new();
     let started = Instant::now();
     let mut records = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -219,7 +222,7 @@ async fn write_paced(
 /// together), with one clock read.
 fn time_ready_acks(
     sent: Instant,
-    pending: &mut VecDeque<(Instant, s2_tokio::RecordAckFuture)>,
+    pending: &mut VecDeque<(Instant, s2_tokio::session::RecordAckFuture)>,
     latencies: &mut Histogram,
 ) -> Result<(), s2_tokio::Error> {
     let now = Instant::now();
@@ -237,8 +240,11 @@ fn time_ready_acks(
 
 /// The oldest pending ack, once it resolves (never, while there is none).
 async fn next_ack(
-    pending: &mut VecDeque<(Instant, s2_tokio::RecordAckFuture)>,
-) -> (Instant, Result<s2_tokio::RecordAck, s2_tokio::Error>) {
+    pending: &mut VecDeque<(Instant, s2_tokio::session::RecordAckFuture)>,
+) -> (
+    Instant,
+    Result<s2_tokio::session::RecordAck, s2_tokio::Error>,
+) {
     let Some((sent, ack)) = pending.front_mut() else {
         return std::future::pending().await;
     };
@@ -257,7 +263,7 @@ struct Read {
 /// Follows the stream live, timing each record from its send time, until
 /// it has seen as many records as the writer reports it wrote.
 async fn read_live(
-    stream: s2_tokio::Stream,
+    stream: s2_tokio::S2Stream,
     epoch: Instant,
     mut total: tokio::sync::oneshot::Receiver<u64>,
 ) -> Result<Read, s2_tokio::Error> {

@@ -23,9 +23,12 @@ use std::{
 use async_io::{Async, Timer};
 use futures_executor::ThreadPool;
 use s2_client::{
-    BasinName, Runtime, S2, StreamName,
+    Runtime, S2,
     runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task},
-    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+    types::{
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadRequest, ReadStart, StreamConfig,
+        StreamName,
+    },
 };
 use s2_test_server::{Target, env_or};
 use smol_hyper::rt::FuturesIo;

@@ -7,7 +7,7 @@
 //! any task of either runtime.
 //!
 //! ```no_run
-//! use s2_async_std::{S2, ClientConfig, BasinName, StreamName, types::{AppendInput, AppendRecord}};
+//! use s2_async_std::{S2, ClientConfig, types::{BasinName, StreamName, AppendInput, AppendRecord}};
 //!
 //! # async fn demo() -> Result<(), s2_async_std::Error> {
 //! let s2 = S2::new(ClientConfig::from_env()?)?;
@@ -24,17 +24,16 @@
 use std::time::{Duration, Instant};
 
 use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task};
-pub use s2_client::*;
 use smol_hyper::rt::FuturesIo;
 
 /// The async-std / smol runtime, as the client's
-/// [`Runtime`]: tasks go to async-std's global executor
+/// [`Runtime`](runtime::Runtime): tasks go to async-std's global executor
 /// (which runs on threads of its own, so no executor needs to be driven by
 /// the caller), timers and sockets to the async-io reactor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AsyncStdRuntime;
 
-s2_client::runtime_handles!(AsyncStdRuntime, "async-std / smol");
+s2_client::runtime_api!(crate::AsyncStdRuntime, "async-std");
 
 impl s2_client::Runtime for AsyncStdRuntime {
     fn spawn(&self, task: Task) {

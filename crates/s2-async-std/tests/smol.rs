@@ -9,10 +9,13 @@ use std::{
 
 use futures_util::{StreamExt, TryStreamExt};
 use s2_async_std::{
-    AsyncStdRuntime, BatcherConfig, Error, ReadItem, S2, StreamName,
+    AsyncStdRuntime, Error, S2,
+    config::BatcherConfig,
     runtime::{ConnectTarget, Runtime},
+    session::ReadItem,
     types::{
         AppendInput, AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StreamConfig,
+        StreamName,
     },
 };
 
@@ -73,10 +76,11 @@ fn sessions_and_producer() {
         let config = BatcherConfig::default()
             .with_max_records(100)
             .with_linger(Some(Duration::from_millis(5)));
-        let inputs = s2_async_std::append_inputs(futures_util::stream::iter(records), config)
-            .expect("batcher config");
+        let inputs =
+            s2_async_std::session::append_inputs(futures_util::stream::iter(records), config)
+                .expect("batcher config");
         let acks: Vec<_> = stream
-            .append_session(inputs.map(|input| input.expect("batch")))
+            .append_all(inputs.map(|input| input.expect("batch")))
             .expect("append session")
             .try_collect()
             .await
@@ -180,7 +184,7 @@ fn connect_plain_tcp_and_fail_tls_against_a_plain_server() {
 #[test]
 fn unreachable_endpoint_is_a_transport_error() {
     let config = s2_async_std::ClientConfig::new("token").with_endpoints(
-        s2_async_std::Endpoints::new("http://127.0.0.1:1", "http://127.0.0.1:1")
+        s2_async_std::config::Endpoints::new("http://127.0.0.1:1", "http://127.0.0.1:1")
             .expect("endpoints"),
     );
     let s2 = S2::new(config).expect("client");

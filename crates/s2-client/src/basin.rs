@@ -15,16 +15,16 @@ use crate::{
     pagination::paginate,
     retry::execute,
     runtime::Runtime,
-    stream::Stream,
+    stream::S2Stream,
 };
 
 /// A handle for the operations of one basin. Cheap to clone.
-pub struct Basin<R: Runtime> {
+pub struct S2Basin<R: Runtime> {
     pub(crate) inner: Arc<ClientInner<R>>,
     pub(crate) name: BasinName,
 }
 
-impl<R: Runtime> Clone for Basin<R> {
+impl<R: Runtime> Clone for S2Basin<R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -33,7 +33,7 @@ impl<R: Runtime> Clone for Basin<R> {
     }
 }
 
-impl<R: Runtime> Basin<R> {
+impl<R: Runtime> S2Basin<R> {
     pub(crate) fn new(inner: Arc<ClientInner<R>>, name: BasinName) -> Self {
         Self { inner, name }
     }
@@ -44,8 +44,8 @@ impl<R: Runtime> Basin<R> {
     }
 
     /// A handle for the operations of one stream. Nothing is sent.
-    pub fn stream(&self, name: StreamName) -> Stream<R> {
-        Stream::new(self.inner.clone(), self.name.clone(), name)
+    pub fn stream(&self, name: StreamName) -> S2Stream<R> {
+        S2Stream::new(self.inner.clone(), self.name.clone(), name)
     }
 
     /// One page of streams.

@@ -16,7 +16,7 @@ use s2_core::{
 };
 
 use crate::{
-    basin::Basin,
+    basin::S2Basin,
     config::ClientConfig,
     inner::{ClientInner, Sessions, new_request_token},
     pagination::paginate,
@@ -71,7 +71,7 @@ impl<R: Runtime> S2<R> {
     /// token over plain http to a remote host unless allowed, ...), an
     /// access token that is not a valid header value, or a root
     /// certificate rustls refuses. Durations past
-    /// [`MAX_DURATION`](crate::MAX_DURATION) are cut to it.
+    /// [`MAX_DURATION`](crate::config::MAX_DURATION) are cut to it.
     pub fn with_runtime(config: ClientConfig, runtime: R) -> Result<Self, Error> {
         let config = config.saturated();
         config.validate()?;
@@ -138,8 +138,8 @@ impl<R: Runtime> S2<R> {
     }
 
     /// A handle for the operations of one basin. Nothing is sent.
-    pub fn basin(&self, name: BasinName) -> Basin<R> {
-        Basin::new(self.inner.clone(), name)
+    pub fn basin(&self, name: BasinName) -> S2Basin<R> {
+        S2Basin::new(self.inner.clone(), name)
     }
 
     /// One page of basins.

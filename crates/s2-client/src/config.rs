@@ -1,21 +1,40 @@
-//! Client configuration.
+//! Configuration: of the client ([`ClientConfig`]), of one append session
+//! or producer ([`AppendSessionOptions`]), of one read session
+//! ([`ReadSessionOptions`]), and of batching ([`BatcherConfig`]).
+//!
+//! All follow one pattern: private fields, a `with_*` setter per setting
+//! that never fails, a getter of the same name, and one check of the
+//! values that cannot work (zero timeouts, zero caps, windows out of
+//! range), made when the client is built or the session opens, before
+//! anything is sent: a [`ValidationError::InvalidSetting`] that names the
+//! setting.
 
 use std::{fmt, num::NonZeroU32, sync::Arc, time::Duration};
 
 use http::{HeaderMap, HeaderValue};
 
-use crate::{
-    auth::AccessTokenProvider,
-    session::{append::AppendSessionOptions, read::ReadSessionOptions},
+pub use crate::{
+    auth::{AccessTokenProvider, AccessTokenProviderError, TokenFuture},
+    client::DEFAULT_CLOSE_TIMEOUT,
+    session::{
+        append::{AppendSessionOptions, DEFAULT_MAX_UNACKED_BATCHES},
+        read::{ReadRetryPolicy, ReadSessionOptions},
+    },
 };
-pub use s2_core::session::append::AppendRetryPolicy;
+/// A DER-encoded certificate, for [`ClientConfig::with_root_certificate`].
+pub use rustls::pki_types::CertificateDer;
 use s2_core::{
     AccessToken,
-    api::{Endpoints, PlainHttp, is_protected_header},
-    backoff::BackoffConfig,
+    api::is_protected_header,
     error::ValidationError,
-    frame::Compression,
     session::{append::AppendSessionConfig, read::ReadSessionConfig},
+};
+pub use s2_core::{
+    api::{Endpoints, PlainHttp},
+    backoff::BackoffConfig,
+    batcher::BatcherConfig,
+    frame::Compression,
+    session::append::AppendRetryPolicy,
 };
 
 /// Environment variable holding the access token.
@@ -44,7 +63,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60)
 /// ([`validate`](Self::validate) runs the same checks). The settings that
 /// append sessions inherit (`max_unacked_bytes`, `ack_timeout`) are checked
 /// by the same rule as their per-session overrides
-/// ([`AppendSessionOptions`](crate::AppendSessionOptions)).
+/// ([`AppendSessionOptions`]).
 ///
 /// Durations are taken as given up to [`MAX_DURATION`]; longer ones are cut
 /// to it when the client is built.
@@ -282,7 +301,7 @@ impl ClientConfig {
     /// Sets the compression of request bodies and session frames (those of
     /// 1 KiB or more) and the one offered for responses: none (the
     /// default), zstd or gzip. An append session may override it
-    /// ([`AppendSessionOptions::with_compression`](crate::AppendSessionOptions::with_compression)).
+    /// ([`AppendSessionOptions::with_compression`](crate::config::AppendSessionOptions::with_compression)).
     pub fn with_compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
@@ -344,7 +363,7 @@ impl ClientConfig {
 
     /// Sets the most metered bytes an append session keeps unacknowledged
     /// before submitting waits (more than zero; default 5 MiB). Per
-    /// session: [`AppendSessionOptions`](crate::AppendSessionOptions).
+    /// session: [`AppendSessionOptions`].
     pub fn with_max_unacked_bytes(mut self, bytes: u64) -> Self {
         self.max_unacked_bytes = bytes;
         self
@@ -352,7 +371,7 @@ impl ClientConfig {
 
     /// Sets how long an append session waits for an ack before presuming
     /// the connection broken (more than zero; default 10 s). Per session:
-    /// [`AppendSessionOptions`](crate::AppendSessionOptions).
+    /// [`AppendSessionOptions`].
     pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
         self

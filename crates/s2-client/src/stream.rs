@@ -22,7 +22,7 @@ use crate::{
     retry::{execute, execute_tracking},
     runtime::{Runtime, Task},
     session::{
-        append::{AckStream, AppendSessionHandle, AppendSessionOptions, CloseStops},
+        append::{AckStream, AppendSession, AppendSessionOptions, CloseStops},
         read::{ReadSession, ReadSessionOptions},
     },
 };
@@ -33,14 +33,14 @@ use crate::{
 /// [`with_create_config`](Self::with_create_config)) go with every append and
 /// read made through it and through the sessions and producers it starts,
 /// including the reads that resolve an unknown append outcome.
-pub struct Stream<R: Runtime> {
+pub struct S2Stream<R: Runtime> {
     pub(crate) inner: Arc<ClientInner<R>>,
     pub(crate) basin: BasinName,
     pub(crate) name: StreamName,
     options: StreamOptions,
 }
 
-impl<R: Runtime> Clone for Stream<R> {
+impl<R: Runtime> Clone for S2Stream<R> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -51,7 +51,7 @@ impl<R: Runtime> Clone for Stream<R> {
     }
 }
 
-impl<R: Runtime> Stream<R> {
+impl<R: Runtime> S2Stream<R> {
     pub(crate) fn new(inner: Arc<ClientInner<R>>, basin: BasinName, name: StreamName) -> Self {
         Self {
             inner,
@@ -102,7 +102,7 @@ impl<R: Runtime> Stream<R> {
     }
 
     /// Appends one batch atomically. Retries follow the client's
-    /// [`AppendRetryPolicy`](crate::AppendRetryPolicy).
+    /// [`AppendRetryPolicy`](crate::config::AppendRetryPolicy).
     ///
     /// What a retry after an unknown outcome (a timeout, a cut connection,
     /// a 5xx) may do:
@@ -204,28 +204,28 @@ impl<R: Runtime> Stream<R> {
 
     /// Starts an append session: batches are pipelined on one connection
     /// and acknowledged in order; connection failures are recovered
-    /// transparently when that is safe. See [`AppendSessionHandle`].
+    /// transparently when that is safe. See [`AppendSession`].
     ///
     /// When a batch carries `match_seq_num`, the session advances it for the
     /// following batches and resolves unknown outcomes exactly-once.
     ///
     /// Fails, before anything is sent, once the client is
     /// [closed](crate::S2::close): as
-    /// [`append_session_handle_with`](Self::append_session_handle_with)
+    /// [`append_session_with`](Self::append_session_with)
     /// with the default options.
-    pub fn append_session_handle(&self) -> Result<AppendSessionHandle, Error> {
-        self.append_session_handle_with(&AppendSessionOptions::default())
+    pub fn append_session(&self) -> Result<AppendSession, Error> {
+        self.append_session_with(&AppendSessionOptions::default())
     }
 
-    /// [`append_session_handle`](Self::append_session_handle) with its own
+    /// [`append_session`](Self::append_session) with its own
     /// caps, ack timeout and compression over the client's. Fails, before
     /// anything is sent, once the client is [closed](crate::S2::close) or
     /// when `options` hold a setting that cannot work
-    /// ([`ValidationError::InvalidSetting`](crate::ValidationError::InvalidSetting)).
-    pub fn append_session_handle_with(
+    /// ([`ValidationError::InvalidSetting`](crate::error::ValidationError::InvalidSetting)).
+    pub fn append_session_with(
         &self,
         options: &AppendSessionOptions,
-    ) -> Result<AppendSessionHandle, Error> {
+    ) -> Result<AppendSession, Error> {
         let (handle, task) = self.start_session(options, CloseStops::Session)?;
         self.inner.transport.runtime().spawn(task);
         Ok(handle)
@@ -237,8 +237,8 @@ impl<R: Runtime> Stream<R> {
         &self,
         options: &AppendSessionOptions,
         stops: CloseStops,
-    ) -> Result<(AppendSessionHandle, Task), Error> {
-        AppendSessionHandle::start(
+    ) -> Result<(AppendSession, Task), Error> {
+        AppendSession::start(
             self.inner.clone(),
             self.basin.clone(),
             self.name.clone(),
@@ -251,8 +251,8 @@ impl<R: Runtime> Stream<R> {
     /// Appends a stream of batches through one session, yielding each
     /// batch's ack in order. Ends after the last ack, or with the first
     /// error. Fails, before anything is sent, as
-    /// [`append_session_handle`](Self::append_session_handle) does.
-    pub fn append_session<S>(
+    /// [`append_session`](Self::append_session) does.
+    pub fn append_all<S>(
         &self,
         inputs: S,
     ) -> Result<
@@ -262,16 +262,16 @@ impl<R: Runtime> Stream<R> {
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
-        self.append_session_with(inputs, &AppendSessionOptions::default())
+        self.append_all_with(inputs, &AppendSessionOptions::default())
     }
 
-    /// [`append_session`](Self::append_session) with its own caps, ack
+    /// [`append_all`](Self::append_all) with its own caps, ack
     /// timeout and compression over the client's; for the batches of
-    /// [`append_inputs`](crate::append_inputs), too. Fails, before anything
+    /// [`append_inputs`](crate::session::append_inputs), too. Fails, before anything
     /// is sent, as
-    /// [`append_session_handle_with`](Self::append_session_handle_with)
+    /// [`append_session_with`](Self::append_session_with)
     /// does.
-    pub fn append_session_with<S>(
+    pub fn append_all_with<S>(
         &self,
         inputs: S,
         options: &AppendSessionOptions,
@@ -282,10 +282,7 @@ impl<R: Runtime> Stream<R> {
     where
         S: AsyncStream<Item = AppendInput> + Send + 'static,
     {
-        Ok(AckStream::new(
-            self.append_session_handle_with(options)?,
-            inputs,
-        ))
+        Ok(AckStream::new(self.append_session_with(options)?, inputs))
     }
 
     /// Reads continuously: batches as they become available, resuming after
@@ -326,7 +323,7 @@ impl<R: Runtime> Stream<R> {
     /// ack timeout and compression over the client's. Fails, before
     /// anything is sent, once the client is [closed](crate::S2::close), or
     /// when `config` or `options` hold a setting that cannot work
-    /// ([`ValidationError::InvalidSetting`](crate::ValidationError::InvalidSetting)).
+    /// ([`ValidationError::InvalidSetting`](crate::error::ValidationError::InvalidSetting)).
     pub fn producer_with(
         &self,
         config: BatcherConfig,

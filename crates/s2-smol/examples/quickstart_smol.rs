@@ -9,9 +9,10 @@
 //! The basin and stream come from `S2_BASIN` and `S2_STREAM`.
 
 use s2_smol::{
-    BasinName, S2, StreamName,
+    S2,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart, StreamConfig,
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadOutput, ReadRequest, ReadStart,
+        StreamConfig, StreamName,
     },
 };
 use s2_test_server::{Target, env_or};

@@ -1,7 +1,7 @@
 //! The S2 client on [smol](https://docs.rs/smol).
 //!
 //! ```no_run
-//! use s2_smol::{S2, ClientConfig, BasinName, StreamName, types::{AppendInput, AppendRecord}};
+//! use s2_smol::{S2, ClientConfig, types::{BasinName, StreamName, AppendInput, AppendRecord}};
 //!
 //! fn main() -> Result<(), s2_smol::Error> {
 //!     let s2 = S2::new(ClientConfig::from_env()?)?;
@@ -35,7 +35,7 @@
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use s2_smol::{S2, ClientConfig, BasinName, SmolRuntime, StreamName};
+//! use s2_smol::{S2, ClientConfig, types::{BasinName, StreamName}, SmolRuntime};
 //!
 //! fn main() -> Result<(), s2_smol::Error> {
 //!     let executor = Arc::new(smol::Executor::new());
@@ -61,11 +61,10 @@ use std::{
 };
 
 use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task};
-pub use s2_client::*;
 use smol::Executor;
 use smol_hyper::rt::FuturesIo;
 
-/// The smol runtime, as the client's [`Runtime`]: tasks go to smol's global
+/// The smol runtime, as the client's [`Runtime`](runtime::Runtime): tasks go to smol's global
 /// executor (the [`Default`]) or to an executor of yours
 /// ([`with_executor`](Self::with_executor)); timers and sockets go to the
 /// async-io reactor, which runs on its own.
@@ -95,7 +94,7 @@ impl SmolRuntime {
     }
 }
 
-s2_client::runtime_handles!(SmolRuntime, "smol");
+s2_client::runtime_api!(crate::SmolRuntime, "smol");
 
 impl s2_client::Runtime for SmolRuntime {
     fn spawn(&self, task: Task) {

@@ -12,9 +12,11 @@ use futures_util::{
     future::{Either, select},
 };
 use s2_smol::{
-    BatcherConfig, Error, ReadItem, S2, SmolRuntime, StreamName,
+    Error, S2, SmolRuntime,
+    config::BatcherConfig,
     runtime::{ConnectTarget, Runtime},
-    types::{AppendInput, AppendRecord, ReadLimit, ReadRequest, ReadStart},
+    session::ReadItem,
+    types::{AppendInput, AppendRecord, ReadLimit, ReadRequest, ReadStart, StreamName},
 };
 use smol::{Executor, Timer};
 
@@ -67,15 +69,15 @@ impl Runners {
 /// Appends 250 records through an append session fed by a batcher, then
 /// one through a producer (sent by its linger alone), and reads all 251
 /// back through a read session.
-async fn session_and_producer(stream: &s2_smol::Stream) {
+async fn session_and_producer(stream: &s2_smol::S2Stream) {
     let records = (0..250).map(|i| AppendRecord::new(format!("record {i}")));
     let config = BatcherConfig::default()
         .with_max_records(100)
         .with_linger(Some(Duration::from_millis(5)));
-    let inputs = s2_smol::append_inputs(futures_util::stream::iter(records), config)
+    let inputs = s2_smol::session::append_inputs(futures_util::stream::iter(records), config)
         .expect("batcher config");
     let acks: Vec<_> = stream
-        .append_session(inputs.map(|input| input.expect("batch")))
+        .append_all(inputs.map(|input| input.expect("batch")))
         .expect("open the session")
         .try_collect()
         .await
@@ -289,7 +291,8 @@ fn connect_plain_tcp_and_fail_tls_against_a_plain_server() {
 #[test]
 fn unreachable_endpoint_is_a_transport_error() {
     let config = s2_smol::ClientConfig::new("token").with_endpoints(
-        s2_smol::Endpoints::new("http://127.0.0.1:1", "http://127.0.0.1:1").expect("endpoints"),
+        s2_smol::config::Endpoints::new("http://127.0.0.1:1", "http://127.0.0.1:1")
+            .expect("endpoints"),
     );
     let s2 = S2::new(config).expect("client");
     let err = smol::block_on(

@@ -224,13 +224,14 @@ impl Target {
 
     /// A client configuration for this target.
     pub fn client_config(&self) -> s2_client::ClientConfig {
-        let endpoints = s2_client::Endpoints::new(&self.account_endpoint, &self.basin_endpoint)
-            .unwrap_or_else(|e| panic!("invalid S2 endpoint: {e}"));
+        let endpoints =
+            s2_client::config::Endpoints::new(&self.account_endpoint, &self.basin_endpoint)
+                .unwrap_or_else(|e| panic!("invalid S2 endpoint: {e}"));
         let config =
             s2_client::ClientConfig::new(self.access_token.clone()).with_endpoints(endpoints);
         // A remote plain-http target (an s2-lite on another host) needs the
         // same explicit opt-in as `ClientConfig::from_env`.
-        let opt_in = std::env::var(s2_client::ENV_ALLOW_INSECURE_HTTP)
+        let opt_in = std::env::var(s2_client::config::ENV_ALLOW_INSECURE_HTTP)
             .is_ok_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"));
         if opt_in {
             config.with_insecure_http_to_remote_hosts()

@@ -22,10 +22,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use s2_tokio::{
-    AccessTokenId, Error, S2,
+    Error, S2,
     types::{
-        AccessTokenInfo, AccessTokenScope, AccountMetricSet, ListRequest, Metric, MetricsRange,
-        PermittedOperationGroups, ReadWritePermissions, ResourceSet, TimeseriesInterval,
+        AccessTokenId, AccessTokenInfo, AccessTokenScope, AccountMetricSet, ListRequest, Metric,
+        MetricsRange, PermittedOperationGroups, ReadWritePermissions, ResourceSet,
+        TimeseriesInterval,
     },
 };
 

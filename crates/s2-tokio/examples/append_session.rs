@@ -25,8 +25,8 @@ use futures_util::StreamExt;
 use rand::Rng;
 use s2_test_server::env_or;
 use s2_tokio::{
-    BasinName, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, StreamConfig},
+    S2,
+    types::{AppendInput, AppendRecord, BasinConfig, BasinName, StreamConfig, StreamName},
 };
 
 #[tokio::main]
@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Batches go out as fast as the session's unacknowledged-bytes cap
     // allows; acks come back in order.
-    let mut acks = stream.append_session(futures_util::stream::iter(inputs))?;
+    let mut acks = stream.append_all(futures_util::stream::iter(inputs))?;
     let mut total = 0;
     while let Some(ack) = acks.next().await {
         let ack = ack?;

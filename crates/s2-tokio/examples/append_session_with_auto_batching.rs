@@ -18,8 +18,10 @@ use futures_util::StreamExt;
 use rand::Rng;
 use s2_test_server::env_or;
 use s2_tokio::{
-    BasinName, BatcherConfig, S2, StreamName, append_inputs,
-    types::{AppendRecord, BasinConfig, StreamConfig},
+    S2,
+    config::BatcherConfig,
+    session::append_inputs,
+    types::{AppendRecord, BasinConfig, BasinName, StreamConfig, StreamName},
 };
 
 #[tokio::main]
@@ -63,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inputs = append_inputs(Box::pin(records), config)?
         .map(|input| input.expect("a record of at most 1 KiB fits a batch"));
 
-    let mut acks = stream.append_session(inputs)?;
+    let mut acks = stream.append_all(inputs)?;
     let mut total = 0;
     while let Some(ack) = acks.next().await {
         let ack = ack?;

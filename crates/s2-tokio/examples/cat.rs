@@ -13,8 +13,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use futures_util::StreamExt;
 use s2_test_server::{Target, env_or};
 use s2_tokio::{
-    BasinName, Error, ReadItem, S2, StreamName,
-    types::{ReadLimit, ReadRequest, ReadStart},
+    Error, S2,
+    session::ReadItem,
+    types::{BasinName, ReadLimit, ReadRequest, ReadStart, StreamName},
 };
 
 #[tokio::main]

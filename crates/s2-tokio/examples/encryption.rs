@@ -15,10 +15,11 @@
 use futures_util::StreamExt;
 use s2_test_server::{Target, env_or};
 use s2_tokio::{
-    BasinName, EncryptionKey, Error, ReadItem, S2, StreamName,
+    Error, S2,
+    session::ReadItem,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StreamCipher,
-        StreamConfig,
+        AppendInput, AppendRecord, BasinConfig, BasinName, EncryptionKey, ReadLimit, ReadRequest,
+        ReadStart, StreamCipher, StreamConfig, StreamName,
     },
 };
 

@@ -20,9 +20,12 @@ use std::{collections::HashSet, time::Duration};
 use futures_util::StreamExt;
 use s2_test_server::env_or;
 use s2_tokio::{
-    AppendRetryPolicy, BasinName, Endpoints, ReadItem, S2, StreamName,
+    S2,
+    config::{AppendRetryPolicy, Endpoints},
+    session::ReadItem,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StreamConfig,
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadLimit, ReadRequest, ReadStart,
+        StreamConfig, StreamName,
     },
 };
 
@@ -65,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Condition the first batch on the tail (0 on a new stream); the
     // session conditions each later batch on where the previous one ends.
-    let session = stream.append_session_handle()?;
+    let session = stream.append_session()?;
     let mut acks = Vec::with_capacity(BATCHES);
     for b in 0..BATCHES {
         let records: Vec<AppendRecord> = (0..PER_BATCH)

@@ -13,8 +13,12 @@ mod common;
 
 use s2_test_server::env_or;
 use s2_tokio::{
-    AppendConditionFailed, BasinName, Error, FencingToken, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, CommandRecord, StreamConfig},
+    Error, S2,
+    error::AppendConditionFailed,
+    types::{
+        AppendInput, AppendRecord, BasinConfig, BasinName, CommandRecord, FencingToken,
+        StreamConfig, StreamName,
+    },
 };
 
 #[tokio::main]

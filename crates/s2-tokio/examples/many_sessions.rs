@@ -28,8 +28,13 @@ use std::{
 use futures_util::{StreamExt, stream};
 use s2_test_server::{TestServer, env_or};
 use s2_tokio::{
-    BasinName, ClientConfig, Endpoints, ReadItem, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+    ClientConfig, S2,
+    config::Endpoints,
+    session::ReadItem,
+    types::{
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadRequest, ReadStart, StreamConfig,
+        StreamName,
+    },
 };
 use tokio::sync::mpsc;
 
@@ -150,7 +155,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let sessions = names[..appenders]
         .iter()
-        .map(|name| basin.stream(name.clone()).append_session_handle())
+        .map(|name| basin.stream(name.clone()).append_session())
         .collect::<Result<Vec<_>, _>>()?;
     let acks = stream::iter(sessions.iter().enumerate())
         .map(|(i, session)| async move {

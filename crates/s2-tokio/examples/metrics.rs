@@ -22,9 +22,11 @@ use futures_util::StreamExt;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use s2_test_server::env_or;
 use s2_tokio::{
-    BasinName, ReadItem, S2, StreamName,
+    S2,
+    session::ReadItem,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, StreamConfig,
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadLimit, ReadRequest, ReadStart,
+        StreamConfig, StreamName,
     },
 };
 
@@ -57,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         AppendInput::new(records).expect("20 short records fit a batch")
     });
-    let mut acks = stream.append_session(futures_util::stream::iter(inputs))?;
+    let mut acks = stream.append_all(futures_util::stream::iter(inputs))?;
     while let Some(ack) = acks.next().await {
         ack?;
     }

@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use s2_test_server::env_or;
 use s2_tokio::{
-    BasinName, BatcherConfig, S2, StreamName,
-    types::{AppendRecord, BasinConfig, StreamConfig},
+    S2,
+    config::BatcherConfig,
+    types::{AppendRecord, BasinConfig, BasinName, StreamConfig, StreamName},
 };
 
 #[tokio::main]

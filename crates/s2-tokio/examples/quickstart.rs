@@ -13,9 +13,10 @@ mod common;
 
 use s2_test_server::env_or;
 use s2_tokio::{
-    BasinName, S2, StreamName,
+    S2,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadOutput, ReadRequest, ReadStart, StreamConfig,
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadOutput, ReadRequest, ReadStart,
+        StreamConfig, StreamName,
     },
 };
 

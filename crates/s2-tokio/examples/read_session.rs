@@ -19,8 +19,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use s2_test_server::env_or;
 use s2_tokio::{
-    BasinName, ReadItem, S2, StreamName,
-    types::{AppendInput, AppendRecord, BasinConfig, ReadRequest, ReadStart, StreamConfig},
+    S2,
+    session::ReadItem,
+    types::{
+        AppendInput, AppendRecord, BasinConfig, BasinName, ReadRequest, ReadStart, StreamConfig,
+        StreamName,
+    },
 };
 
 #[tokio::main]

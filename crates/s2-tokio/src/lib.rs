@@ -1,7 +1,7 @@
 //! The S2 client on [tokio](https://tokio.rs).
 //!
 //! ```no_run
-//! use s2_tokio::{S2, ClientConfig, BasinName, StreamName, types::{AppendInput, AppendRecord}};
+//! use s2_tokio::{S2, ClientConfig, types::{BasinName, StreamName, AppendInput, AppendRecord}};
 //!
 //! # async fn demo() -> Result<(), s2_tokio::Error> {
 //! let s2 = S2::new(ClientConfig::from_env()?)?;
@@ -19,14 +19,13 @@ use std::time::{Duration, Instant};
 
 use hyper_util::rt::TokioIo;
 use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task};
-pub use s2_client::*;
 
-/// The tokio runtime, as the client's [`Runtime`]: tasks
+/// The tokio runtime, as the client's [`Runtime`](runtime::Runtime): tasks
 /// go to the ambient tokio runtime (the one the client is used from).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioRuntime;
 
-s2_client::runtime_handles!(TokioRuntime, "tokio");
+s2_client::runtime_api!(crate::TokioRuntime, "tokio");
 
 impl s2_client::Runtime for TokioRuntime {
     fn spawn(&self, task: Task) {

@@ -15,7 +15,8 @@ use std::{
 };
 
 use s2_tokio::{
-    ClientConfig, Runtime, S2, TokioRuntime,
+    ClientConfig, S2, TokioRuntime,
+    runtime::Runtime,
     runtime::{BoxIo, ConnectTarget},
 };
 
@@ -187,7 +188,8 @@ async fn closing_the_client_closes_its_connections() {
     let server = s2_test_server::TestServer::start().expect("s2-lite");
     let forwarder = Forwarder::start(server.addr());
     let config = ClientConfig::new("test-token").with_endpoints(
-        s2_tokio::Endpoints::single(&format!("http://{}", forwarder.addr)).expect("endpoint"),
+        s2_tokio::config::Endpoints::single(&format!("http://{}", forwarder.addr))
+            .expect("endpoint"),
     );
     let s2 = S2::new(config).expect("client");
     s2.list_basins(&Default::default())

@@ -15,8 +15,10 @@ use std::{
 use futures_util::StreamExt;
 use s2_conformance::{config, fresh_stream, proxy, unique_basin_name};
 use s2_tokio::{
-    AccessToken, AppendRetryPolicy, BackoffConfig, Endpoints, ReadItem, S2, StreamName,
-    types::{AppendInput, AppendRecord, ReadRequest, ReadStart},
+    S2,
+    config::{AppendRetryPolicy, BackoffConfig, Endpoints},
+    session::ReadItem,
+    types::{AccessToken, AppendInput, AppendRecord, ReadRequest, ReadStart, StreamName},
 };
 use tracing_subscriber::fmt::{MakeWriter, format::FmtSpan};
 
@@ -170,7 +172,7 @@ fn reconnects_through_cut_connections_are_logged() {
             .basin(direct.basin_name().clone())
             .stream(direct.name().clone());
 
-        let session = faulty.append_session_handle().expect("append session");
+        let session = faulty.append_session().expect("append session");
         let mut acks = Vec::new();
         for i in 0..200 {
             let mut input = batch(10);
@@ -275,7 +277,7 @@ fn no_token_or_body_at_trace() {
         let s2 = client(None);
         let stream = fresh_stream(&s2, "obs-secret").await;
         stream.append(&batch(3)).await.expect("append");
-        let session = stream.append_session_handle().expect("append session");
+        let session = stream.append_session().expect("append session");
         let ack = session.submit(batch(3)).await.expect("submit");
         session.close().await.expect("close");
         ack.await.expect("ack");

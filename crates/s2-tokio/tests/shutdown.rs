@@ -4,7 +4,8 @@
 use std::{future::Future, time::Duration};
 
 use s2_tokio::{
-    BatcherConfig, Stream, TokioRuntime,
+    S2Stream, TokioRuntime,
+    config::BatcherConfig,
     types::{AppendInput, AppendRecord},
 };
 
@@ -19,7 +20,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs `setup` on a fresh stream on one runtime, shuts that runtime down
 /// (dropping every task it ran, the client's among them), then runs
 /// `check` on another with what `setup` returned.
-fn across_a_shutdown<T, S, C>(setup: impl FnOnce(Stream) -> S, check: impl FnOnce(T) -> C)
+fn across_a_shutdown<T, S, C>(setup: impl FnOnce(S2Stream) -> S, check: impl FnOnce(T) -> C)
 where
     S: Future<Output = T>,
     C: Future<Output = ()>,
@@ -70,7 +71,7 @@ fn a_producer_whose_runtime_shut_down_answers_its_records_and_takes_no_more() {
 fn an_append_session_whose_runtime_shut_down_takes_no_more() {
     across_a_shutdown(
         |stream| async move {
-            let session = stream.append_session_handle().expect("append session");
+            let session = stream.append_session().expect("append session");
             let input = AppendInput::new(vec![AppendRecord::new("first")]).expect("input");
             let ack = session.submit(input).await.expect("submitted");
             let acked = ack.await;

@@ -14,11 +14,13 @@ use futures_util::{
 };
 use rand::{Rng, rngs::SmallRng};
 use s2_client::{
-    AppendConditionFailed, AppendRetryPolicy, BatcherConfig, Error, FencingToken, ReadItem,
-    Runtime, Stream,
+    Error, Runtime, S2Stream,
+    config::{AppendRetryPolicy, BatcherConfig},
+    error::AppendConditionFailed,
+    session::ReadItem,
     types::{
-        AppendAck, AppendInput, AppendRecord, CommandRecord, ReadLimit, ReadOutput, ReadRequest,
-        ReadStart,
+        AppendAck, AppendInput, AppendRecord, CommandRecord, FencingToken, ReadLimit, ReadOutput,
+        ReadRequest, ReadStart,
     },
 };
 
@@ -97,7 +99,7 @@ pub(super) struct Client<'a, R: Runtime> {
     id: usize,
     /// Whether unknown outcomes are retried (at-least-once) or not.
     policy: AppendRetryPolicy,
-    stream: Stream<R>,
+    stream: S2Stream<R>,
     rng: SmallRng,
     recorder: &'a Recorder,
     next_session: &'a AtomicU64,
@@ -115,7 +117,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
     pub(super) fn new(
         id: usize,
         policy: AppendRetryPolicy,
-        stream: Stream<R>,
+        stream: S2Stream<R>,
         rng: SmallRng,
         recorder: &'a Recorder,
         next_session: &'a AtomicU64,
@@ -147,7 +149,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
                 40..=51 => self.check_tail().await,
                 52..=63 => self.read().await,
                 64..=75 => self.read_session().await,
-                76..=89 => self.append_session().await,
+                76..=89 => self.append_all().await,
                 _ => self.producer().await,
             }
         }
@@ -393,7 +395,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
     /// An append session of a few batches: conditioned on this client's
     /// tail (the session advances `match_seq_num`), fenced, or neither;
     /// some submits are cancelled (polled once, then dropped).
-    async fn append_session(&mut self) {
+    async fn append_all(&mut self) {
         Stats::count(&mut self.stats.ops, "append_session");
         let session_id = self.next_session.fetch_add(1, Ordering::SeqCst);
         let condition = match self.rng.random_range(0..10) {
@@ -401,7 +403,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
             5..=7 => Condition::Token,
             _ => Condition::None,
         };
-        let handle = self.stream.append_session_handle().expect("append session");
+        let handle = self.stream.append_session().expect("append session");
         let mut next_match = self.tail;
         let mut pending = Vec::new();
         let batches = self.rng.random_range(1..=5);

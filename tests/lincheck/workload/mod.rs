@@ -20,7 +20,9 @@ use std::{
 use futures_util::{StreamExt, future::join_all};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use s2_client::{
-    AppendRetryPolicy, BackoffConfig, ClientConfig, Endpoints, ReadItem, Runtime, S2, Stream,
+    ClientConfig, Runtime, S2, S2Stream,
+    config::{AppendRetryPolicy, BackoffConfig, Endpoints},
+    session::ReadItem,
     types::{ReadLimit, ReadRequest, ReadStart},
 };
 use s2_test_server::FaultProxy;
@@ -196,7 +198,7 @@ fn inject_faults(seed: u64, proxies: &[FaultProxy], stop: &AtomicBool, stats: &M
 }
 
 /// Reads the whole stream once the tail stops moving.
-async fn read_all<R: Runtime + Default>(stream: &Stream<R>) -> Vec<RecordKey> {
+async fn read_all<R: Runtime + Default>(stream: &S2Stream<R>) -> Vec<RecordKey> {
     loop {
         let tail = stream.check_tail().await.expect("tail").seq_num;
         if tail == 0 {

@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use super::*;
 use crate::{
-    AppendSessionOptions, BatcherConfig, Error, S2,
+    Error, S2,
     runtime::{ConnectFuture, ConnectTarget, Runtime, SleepFuture, Task},
 };
 
@@ -131,8 +131,8 @@ fn client_settings_that_cannot_work_are_refused_by_name() {
 fn session_settings_that_cannot_work_are_refused_by_name_when_they_open() {
     let s2 = S2::with_runtime(valid(), Untouched).expect("client");
     let stream = s2
-        .basin(crate::BasinName::new("some-basin").expect("name"))
-        .stream(crate::StreamName::new("some-stream").expect("name"));
+        .basin(crate::types::BasinName::new("some-basin").expect("name"))
+        .stream(crate::types::StreamName::new("some-stream").expect("name"));
     let cases = [
         (
             AppendSessionOptions::new().with_max_unacked_bytes(0),
@@ -150,10 +150,10 @@ fn session_settings_that_cannot_work_are_refused_by_name_when_they_open() {
     // `Untouched` panics if a session's driver is spawned: each refusal
     // comes before anything starts.
     for (options, setting) in &cases {
-        let session = stream.append_session_handle_with(options).map(drop);
+        let session = stream.append_session_with(options).map(drop);
         assert_eq!(named(session.expect_err(setting)), *setting);
         let acks = stream
-            .append_session_with(
+            .append_all_with(
                 futures_util::stream::empty::<crate::types::AppendInput>(),
                 options,
             )
@@ -178,7 +178,7 @@ fn session_settings_that_cannot_work_are_refused_by_name_when_they_open() {
     ] {
         let producer = stream.producer(config.clone()).map(drop);
         assert_eq!(named(producer.expect_err(setting)), setting);
-        let inputs = crate::append_inputs(
+        let inputs = crate::session::append_inputs(
             Untouched,
             futures_util::stream::empty::<crate::types::AppendRecord>(),
             config,
@@ -226,8 +226,8 @@ fn no_secret_shows_in_debug() {
         #[allow(dead_code, reason = "only its `Debug` is read")]
         secret: &'static str,
     }
-    impl crate::AccessTokenProvider for Provider {
-        fn token(&self) -> crate::TokenFuture<'_> {
+    impl crate::config::AccessTokenProvider for Provider {
+        fn token(&self) -> crate::config::TokenFuture<'_> {
             Box::pin(async { Ok(AccessToken::new("provided-secret-9")) })
         }
     }
@@ -288,7 +288,7 @@ fn session_options_override_the_client() {
         ),
         (
             5 * 1024 * 1024,
-            crate::DEFAULT_MAX_UNACKED_BATCHES,
+            crate::config::DEFAULT_MAX_UNACKED_BATCHES,
             Duration::from_secs(10),
             Compression::Gzip
         )

@@ -21,7 +21,7 @@ use crate::{
     runtime::{Deadline, Runtime, Task},
     session::{
         BoxFuture,
-        append::{AckFuture, AppendSessionHandle},
+        append::{AckFuture, AppendSession},
         gate::Gate,
     },
 };
@@ -46,7 +46,7 @@ type Submitting = (BoxFuture<Result<AckFuture, Error>>, Records);
 pub(super) struct Driver<R: Runtime> {
     runtime: R,
     gate: Arc<Gate<Intake>>,
-    session: Option<Arc<AppendSessionHandle>>,
+    session: Option<Arc<AppendSession>>,
     /// The session's driver, until it is over.
     session_task: Option<Task>,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
@@ -69,7 +69,7 @@ impl<R: Runtime> Driver<R> {
     pub(super) fn new(
         runtime: R,
         gate: Arc<Gate<Intake>>,
-        session: AppendSessionHandle,
+        session: AppendSession,
         session_task: Task,
         commands: mpsc::UnboundedReceiver<Command>,
     ) -> Self {

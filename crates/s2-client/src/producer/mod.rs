@@ -20,7 +20,7 @@ use self::{driver::Driver, intake::Intake};
 use crate::{
     runtime::{Runtime, Task},
     session::{
-        append::AppendSessionHandle,
+        append::AppendSession,
         gate::{Gate, Limits, Reserved},
     },
 };
@@ -105,7 +105,7 @@ fn closed() -> Error {
 impl Producer {
     pub(crate) fn start<R: Runtime>(
         runtime: R,
-        session: AppendSessionHandle,
+        session: AppendSession,
         session_task: Task,
         batcher: Batcher,
         sessions: &crate::inner::Sessions,

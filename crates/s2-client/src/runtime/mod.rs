@@ -135,12 +135,12 @@ impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
 }
 
 /// A timer for `duration`, or `None` when the duration is too long to be a
-/// deadline: past [`MAX_DURATION`](crate::MAX_DURATION), or past what the
+/// deadline: past [`MAX_DURATION`](crate::config::MAX_DURATION), or past what the
 /// runtime's clock can represent. `None` means "never fires"; no runtime is
 /// ever asked to add such a duration to an instant.
 pub(crate) fn bounded_sleep<R: Runtime>(runtime: &R, duration: Duration) -> Option<SleepFuture> {
     let representable = runtime.now().checked_add(duration).is_some();
-    (duration <= crate::MAX_DURATION && representable).then(|| runtime.sleep(duration))
+    (duration <= crate::config::MAX_DURATION && representable).then(|| runtime.sleep(duration))
 }
 
 /// Runs `future` with a deadline: `None` if the runtime's timer fires first.
@@ -206,7 +206,7 @@ mod tests {
         use hyper::rt::Timer;
         let timer = HyperTimer(NaiveClock);
         assert_eq!(poll_once(timer.sleep(Duration::MAX)), Poll::Pending);
-        let far = Instant::now() + crate::MAX_DURATION;
+        let far = Instant::now() + crate::config::MAX_DURATION;
         assert_eq!(poll_once(timer.sleep_until(far)), Poll::Pending);
     }
 }

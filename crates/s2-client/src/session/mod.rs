@@ -1,9 +1,28 @@
-//! Drivers of the session state machines of `s2_core::session`: they move
-//! bytes between the machines and HTTP/2 streams, and keep time.
+//! Sessions: an [`AppendSession`] pipelines batches on one connection,
+//! a [`ReadSession`] follows a stream live, a [`Producer`] takes single
+//! records and acknowledges each; [`append_inputs`] batches a stream of
+//! records for them.
+//!
+//! All three reconnect by themselves, without losing or repeating
+//! records (see [`docs::guarantees`](crate::docs::guarantees)); they are
+//! opened from an [`S2Stream`](crate::S2Stream), and their options live in
+//! [`config`](crate::config).
+
+// Drivers of the session state machines of `s2_core::session`: they move
+// bytes between the machines and HTTP/2 streams, and keep time.
 
 pub(crate) mod append;
 pub(crate) mod gate;
 pub(crate) mod read;
+
+pub use self::{
+    append::{AckFuture, AppendPermit, AppendSession},
+    read::{CaughtUp, ReadItem, ReadSession},
+};
+pub use crate::{
+    batching::{AppendInputs, append_inputs},
+    producer::{Producer, RecordAck, RecordAckFuture, RecordPermit},
+};
 
 use std::{
     future::Future,

@@ -11,7 +11,7 @@ use std::{
 };
 
 use s2_test_server::{FaultProxy, Target};
-use s2_tokio::{ClientConfig, Endpoints};
+use s2_tokio::{ClientConfig, config::Endpoints};
 
 /// Prints where the example's requests go: the endpoint named by
 /// `S2_ACCOUNT_ENDPOINT` (with `S2_BASIN_ENDPOINT` and `S2_ACCESS_TOKEN`),

@@ -14,7 +14,7 @@ use s2_core::{
     types::{AppendAck, AppendInput},
 };
 
-use super::{AckFuture, AppendSessionHandle};
+use super::{AckFuture, AppendSession};
 use crate::session::BoxFuture;
 
 /// Submits inputs as they come (waiting while the caps are reached) and
@@ -22,7 +22,7 @@ use crate::session::BoxFuture;
 /// error.
 pub(crate) struct AckStream<S> {
     /// Shared with the submit under way; taken to close the session.
-    handle: Option<Arc<AppendSessionHandle>>,
+    handle: Option<Arc<AppendSession>>,
     /// `None` once they ended or a submit was refused.
     inputs: Option<Pin<Box<S>>>,
     submitting: Option<BoxFuture<Result<AckFuture, Error>>>,
@@ -39,7 +39,7 @@ impl<S> AckStream<S>
 where
     S: AsyncStream<Item = AppendInput> + Send + 'static,
 {
-    pub(crate) fn new(handle: AppendSessionHandle, inputs: S) -> Self {
+    pub(crate) fn new(handle: AppendSession, inputs: S) -> Self {
         Self {
             handle: Some(Arc::new(handle)),
             inputs: Some(Box::pin(inputs)),

@@ -68,7 +68,7 @@ pub(crate) enum CloseStops {
 /// batch's ack. Submitting waits while the unacknowledged caps are reached
 /// (backpressure). Dropping the handle closes the session gracefully in the
 /// background; dropping an ack future only discards that ack.
-pub struct AppendSessionHandle {
+pub struct AppendSession {
     /// Admission (capacity, ids) in front of the driver's command channel.
     gate: Arc<Gate<mpsc::UnboundedSender<Command>>>,
     limits: Limits,
@@ -129,7 +129,7 @@ fn refused(id: InputId, cause: Error) -> Error {
     }
 }
 
-impl AppendSessionHandle {
+impl AppendSession {
     /// A session's handle and its driver's task, which the caller spawns,
     /// or, for a producer, polls from the producer's own task, so batches
     /// and acks pass between the two without waking another task. Fails,
@@ -230,7 +230,7 @@ impl AppendSessionHandle {
 }
 
 /// Room for one batch in an append session, from
-/// [`AppendSessionHandle::reserve`].
+/// [`AppendSession::reserve`].
 pub struct AppendPermit {
     reserved: Reserved<mpsc::UnboundedSender<Command>>,
     failure: Failure,
@@ -315,7 +315,7 @@ impl Failure {
     }
 }
 
-impl Drop for AppendSessionHandle {
+impl Drop for AppendSession {
     fn drop(&mut self) {
         // The driver finishes what was submitted once the channel is closed;
         // the gate (shared with the driver) would keep it open.

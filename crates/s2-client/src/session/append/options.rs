@@ -13,7 +13,7 @@ use crate::config::{ClientConfig, MAX_DURATION};
 ///
 /// Setters take any value; a session (or producer) whose options cannot
 /// work is refused when it opens, before anything is sent, with a
-/// [`ValidationError::InvalidSetting`](crate::ValidationError::InvalidSetting)
+/// [`ValidationError::InvalidSetting`](crate::error::ValidationError::InvalidSetting)
 /// naming the setting: the same check as the client's own
 /// `max_unacked_bytes` and `ack_timeout` get when it is built.
 ///
@@ -52,7 +52,7 @@ impl AppendSessionOptions {
 
     /// Sets the most batches the session keeps unacknowledged before
     /// submitting waits (more than zero). Default:
-    /// [`DEFAULT_MAX_UNACKED_BATCHES`](crate::DEFAULT_MAX_UNACKED_BATCHES).
+    /// [`DEFAULT_MAX_UNACKED_BATCHES`](crate::config::DEFAULT_MAX_UNACKED_BATCHES).
     pub fn with_max_unacked_batches(mut self, batches: usize) -> Self {
         self.max_unacked_batches = Some(batches);
         self
@@ -60,7 +60,7 @@ impl AppendSessionOptions {
 
     /// Sets how long a sent batch may wait for its ack before the
     /// connection is presumed broken (more than zero; longer than
-    /// [`MAX_DURATION`](crate::MAX_DURATION) is cut to it). Default:
+    /// [`MAX_DURATION`](crate::config::MAX_DURATION) is cut to it). Default:
     /// [`ClientConfig::ack_timeout`] (10 s).
     pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = Some(timeout);

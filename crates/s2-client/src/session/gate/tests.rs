@@ -273,7 +273,7 @@ fn a_dropped_reserve_future_takes_no_room() {
 /// runtimes.
 #[allow(dead_code)]
 fn public_futures_are_send(
-    handle: &crate::AppendSessionHandle,
+    handle: &crate::AppendSession,
     producer: &crate::Producer,
     input: s2_core::types::AppendInput,
     record: s2_core::types::AppendRecord,
