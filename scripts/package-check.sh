@@ -5,10 +5,10 @@
 # into the workspace. A file a crate needs that lives outside its own
 # directory breaks this check, not a user's build.
 #
-# Then builds `.ci/packaged-user`, a crate outside the workspace that
-# depends on the packaged crates only (the `.crate` files, unpacked, patched
-# in for crates.io), and with RUN_PACKAGED_USER=1 runs its program (the
-# README's first program) against an s2-lite on loopback.
+# Then builds a crate outside the workspace (`.ci/packaged-user`) whose
+# program is the README's first one and which depends on the packaged
+# crates only (the `.crate` files, unpacked, patched in for crates.io);
+# with RUN_PACKAGED_USER=1 it runs it against an s2-lite on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,9 +30,19 @@ for crate in $crates; do
     tar -xzf target/package/"$crate"-*.crate -C "$unpacked"
 done
 
-echo "== a user crate on the packaged crates"
-user=.ci/packaged-user
-cargo build --manifest-path "$user/Cargo.toml" --target-dir target/packaged-user
+echo "== a user crate on the packaged crates, running the README's first program"
+user=target/packaged-user
+mkdir -p "$user/src"
+cp .ci/packaged-user/Cargo.toml "$user/Cargo.toml"
+# The first `rust` code block of the README is the program users copy.
+python3 - "$user/src/main.rs" <<'PY'
+import re, sys
+readme = open("README.md").read()
+block = re.search(r"```rust[^\n]*\n(.*?)```", readme, re.S)
+assert block, "the README has no rust code block"
+open(sys.argv[1], "w").write(block.group(1))
+PY
+cargo build --manifest-path "$user/Cargo.toml" --target-dir "$user/target"
 if [[ "${RUN_PACKAGED_USER:-}" == 1 ]]; then
     # s2-lite on a random loopback port; it serves until its stdin closes.
     cargo build -p s2-test-server --bin s2-lite-loopback
@@ -40,7 +50,7 @@ if [[ "${RUN_PACKAGED_USER:-}" == 1 ]]; then
     read -r endpoint <&"${LITE[0]}"
     echo "s2-lite at $endpoint"
     S2_ACCESS_TOKEN=any S2_ACCOUNT_ENDPOINT="$endpoint" S2_BASIN_ENDPOINT="$endpoint" \
-        target/packaged-user/debug/packaged-user
+        "$user/target/debug/packaged-user"
     exec {LITE[1]}>&-
     wait "$LITE_PID"
 fi
