@@ -23,6 +23,27 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// cloned to every caller a failure affects).
 pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Why a protobuf message could not be decoded (the source of
+/// [`ProtocolError::Protobuf`]). Opaque, so that the decoder behind it is
+/// not part of this API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedProtobuf(prost::DecodeError);
+
+impl fmt::Display for MalformedProtobuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for MalformedProtobuf {}
+
+impl ProtocolError {
+    /// A message that failed to decode.
+    pub(crate) fn protobuf(error: prost::DecodeError) -> Self {
+        ProtocolError::Protobuf(MalformedProtobuf(error))
+    }
+}
+
 /// The caller asked for something the service would reject. Nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -213,7 +234,7 @@ pub enum ProtocolError {
     /// A protobuf body could not be decoded (why: its
     /// [`source`](std::error::Error::source)).
     #[error("malformed protobuf response")]
-    Protobuf(#[from] prost::DecodeError),
+    Protobuf(#[source] MalformedProtobuf),
     /// A required field was missing.
     #[error("response is missing {0}")]
     MissingField(&'static str),

@@ -22,7 +22,7 @@ use crate::{
 /// slices of `bytes` (no copy).
 pub fn decode_read_batch(bytes: Bytes) -> Result<ReadBatch, ProtocolError> {
     let records = check_read_batch_bounds(&bytes)?;
-    Ok(crate::types::record::decode::read_batch(bytes, records)?)
+    crate::types::record::decode::read_batch(bytes, records).map_err(ProtocolError::protobuf)
 }
 
 /// Walks the top-level fields of a `ReadBatch` and of its records, adding up

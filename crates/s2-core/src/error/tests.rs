@@ -189,7 +189,7 @@ fn errors_with_sources() -> Vec<Error> {
     vec![
         Error::transport(true, "connection reset by peer"),
         Error::transport(false, "dns lookup failed"),
-        ProtocolError::Protobuf(decode).into(),
+        ProtocolError::protobuf(decode).into(),
         ProtocolError::Frame(FrameError::UnknownCompression(3)).into(),
         Error::AppendSession {
             cause: Box::new(Error::transport(true, "connection reset by peer")),

@@ -383,7 +383,7 @@ impl AppendSession {
                     match <proto::AppendAck as prost::Message>::decode(payload) {
                         Ok(ack) => self.handle_ack(ack, now),
                         Err(e) => self.handle_failure(
-                            ProtocolError::Protobuf(e).into(),
+                            ProtocolError::protobuf(e).into(),
                             now,
                             Failure::Broken,
                         ),
