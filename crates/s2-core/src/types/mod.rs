@@ -1,12 +1,12 @@
 //! The S2 data model.
 
-pub mod access;
-pub mod append;
-pub mod config;
-pub mod metrics;
-pub mod read;
-pub mod record;
-pub mod resources;
+pub(crate) mod access;
+pub(crate) mod append;
+pub(crate) mod config;
+pub(crate) mod metrics;
+pub(crate) mod read;
+pub(crate) mod record;
+pub(crate) mod resources;
 
 pub use access::*;
 pub use append::*;
