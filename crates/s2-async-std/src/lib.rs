@@ -136,7 +136,7 @@ use std::time::{Duration, Instant};
 use s2_client::runtime::{BoxIo, ConnectFuture, ConnectTarget, PromptAcks, SleepFuture, Task};
 use smol_hyper::rt::FuturesIo;
 
-/// The async-std / smol runtime, as the client's
+/// The async-std runtime, as the client's
 /// [`Runtime`](runtime::Runtime): tasks go to async-std's global executor
 /// (which runs on threads of its own, so no executor needs to be driven by
 /// the caller), timers and sockets to the async-io reactor.

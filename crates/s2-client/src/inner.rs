@@ -1,5 +1,5 @@
-//! What an [`S2`](crate::S2) client and its [`Basin`](crate::S2Basin) and
-//! [`Stream`](crate::S2Stream) handles share: a leaf that each of them
+//! What an [`S2`](crate::S2) client and its [`S2Basin`](crate::S2Basin) and
+//! [`S2Stream`](crate::S2Stream) handles share: a leaf that each of them
 //! imports, so that they need not import one another.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use s2_core::{Error, api::Api, names::RequestToken};
 use crate::{config::ClientConfig, runtime::Runtime, sync::Mutex, transport::Transport};
 
 /// State shared by an [`S2`](crate::S2) client and every
-/// [`Basin`](crate::S2Basin) and [`Stream`](crate::S2Stream) handle made from
+/// [`S2Basin`](crate::S2Basin) and [`S2Stream`](crate::S2Stream) handle made from
 /// it.
 pub(crate) struct ClientInner<R: Runtime> {
     pub(crate) api: Api,
