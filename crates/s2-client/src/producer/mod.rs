@@ -193,8 +193,8 @@ impl Producer {
         let (done, done_rx) = oneshot::channel();
         self.commands
             .unbounded_send(Command::Flush(done))
-            .map_err(|_| self.stopped())?;
-        done_rx.await.map_err(|_| self.stopped())?
+            .map_err(|_| self.unanswered())?;
+        done_rx.await.map_err(|_| self.unanswered())?
     }
 
     /// Sends what is pending, waits for every ack, and stops.
@@ -202,12 +202,23 @@ impl Producer {
         let (done, done_rx) = oneshot::channel();
         self.commands
             .unbounded_send(Command::Close(done))
-            .map_err(|_| self.stopped())?;
-        done_rx.await.map_err(|_| self.stopped())?
+            .map_err(|_| self.unanswered())?;
+        done_rx.await.map_err(|_| self.unanswered())?
     }
 
-    /// Why the producer stopped, for calls that find it stopped.
-    fn stopped(&self) -> Error {
-        self.gate.stopped().unwrap_or_else(closed)
+    /// The answer to a flush or close that the producer's driver cannot
+    /// give: the error that stopped it, or, when it stopped (or vanished
+    /// with its runtime) without one, that the records submitted may have
+    /// landed. Unlike a refused submit, a flush or close stands for
+    /// records already handed over, so it never claims that nothing was
+    /// sent.
+    fn unanswered(&self) -> Error {
+        match self.gate.stopped() {
+            Some(Error::Closed { .. }) | None => Error::Closed {
+                sent: true,
+                reason: "the producer stopped before answering".into(),
+            },
+            Some(error) => error,
+        }
     }
 }

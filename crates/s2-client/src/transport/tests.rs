@@ -498,3 +498,87 @@ async fn callers_that_give_up_while_connecting_leave_nothing_behind() {
     }
     assert!(eventually(|| transport.host_count() == 0).await);
 }
+
+/// Runs `setup` on a runtime that is then shut down (dropping the
+/// client's tasks, the session drivers among them) while a peer stalls
+/// every request, and `check` on another runtime with what `setup` gave.
+fn across_a_shutdown_with_a_stalled_peer<T, S, C>(
+    setup: impl FnOnce(crate::S2Stream<Tokio>) -> S,
+    check: impl FnOnce(T) -> C,
+) where
+    S: Future<Output = T>,
+    C: Future<Output = ()>,
+{
+    let server = Server::start(Peer::Stall);
+    let endpoint = format!("http://127.0.0.1:{}", server.port);
+    let config = ClientConfig::new("token")
+        .with_endpoints(Endpoints::single(&endpoint).expect("valid endpoint"));
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let kept = first.block_on(async {
+        let client = crate::S2::with_runtime(config, Tokio).expect("client");
+        let stream = client
+            .basin(s2_core::BasinName::new("shutdown-basin").expect("name"))
+            .stream(s2_core::StreamName::new("s").expect("name"));
+        let kept = setup(stream).await;
+        // Let the driver open the session and send what it holds.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        kept
+    });
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    second.block_on(check(kept));
+}
+
+/// A session whose driver vanished with a batch handed over cannot know
+/// whether it landed: its close says so, as the batch's ack does, rather
+/// than claim nothing was sent (a caller would resend and duplicate).
+#[test]
+fn a_session_close_after_its_driver_vanished_may_have_had_an_effect() {
+    use s2_core::types::{AppendInput, AppendRecord};
+    across_a_shutdown_with_a_stalled_peer(
+        |stream| async move {
+            let session = stream.append_session().expect("session");
+            let input = AppendInput::new(vec![AppendRecord::new("x")]).expect("input");
+            let ack = session.submit(input).await.expect("handed over");
+            (session, ack)
+        },
+        |(session, ack)| async move {
+            let ack = ack.await.expect_err("never acked");
+            let close = session.close().await.expect_err("the driver is gone");
+            assert!(ack.may_have_side_effect(), "{ack:?}");
+            assert!(close.may_have_side_effect(), "{close:?}");
+        },
+    );
+}
+
+/// The same for a producer's close and flush.
+#[test]
+fn a_producer_close_after_its_driver_vanished_may_have_had_an_effect() {
+    use s2_core::{batcher::BatcherConfig, types::AppendRecord};
+    across_a_shutdown_with_a_stalled_peer(
+        |stream| async move {
+            let config = BatcherConfig::default().with_linger(Some(Duration::from_millis(1)));
+            let producer = stream.producer(config).expect("producer");
+            let ack = producer
+                .submit(AppendRecord::new("x"))
+                .await
+                .expect("taken");
+            (producer, ack)
+        },
+        |(producer, ack)| async move {
+            let ack = ack.await.expect_err("never acked");
+            assert!(ack.may_have_side_effect(), "{ack:?}");
+            let flush = producer.flush().await.expect_err("the driver is gone");
+            assert!(flush.may_have_side_effect(), "{flush:?}");
+            let close = producer.close().await.expect_err("the driver is gone");
+            assert!(close.may_have_side_effect(), "{close:?}");
+        },
+    );
+}

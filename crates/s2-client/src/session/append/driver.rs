@@ -22,7 +22,7 @@ use s2_core::{
     types::{ReadOutput, StreamPosition},
 };
 
-use super::{Awaiting, Command, Failure, refused};
+use super::{Awaiting, Command, Failure, gone_unanswered, refused};
 use crate::{
     body::{FrameSender, RequestBody},
     inner::ClientInner,
@@ -147,11 +147,16 @@ impl<R: Runtime> Driver<R> {
                 self.refuse(command, error.clone());
             }
         }
+        // Batches handed over and never answered may have landed.
+        let unanswered = !self.acks.is_empty();
         for (_, bytes, _, ack) in self.acks.drain(..) {
             crate::metrics::unacked_bytes_removed(bytes);
-            let _ = ack.send(Err(error.clone()));
+            let _ = ack.send(Err(self.failure.stopped_with_or(gone_unanswered)));
         }
-        let outcome = self.failure.outcome();
+        if !unanswered {
+            self.failure.drained();
+        }
+        let outcome = self.failure.close_unanswered();
         for done in self.close_waiters.drain(..) {
             let _ = done.send(outcome.clone());
         }

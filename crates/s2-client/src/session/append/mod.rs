@@ -100,9 +100,9 @@ impl Future for AckFuture {
     }
 }
 
-/// The error of a batch whose session ended without answering it (its
-/// driver was dropped with its runtime): it was handed over, so it may
-/// have been sent.
+/// The error of a batch (or a close) whose session ended without answering
+/// it (its driver was dropped with its runtime): it was handed over, so it
+/// may have been sent.
 fn gone_unanswered() -> Error {
     Error::Closed {
         sent: true,
@@ -217,14 +217,18 @@ impl AppendSession {
     /// acknowledged (or the session failed).
     pub async fn close(self) -> Result<(), Error> {
         let (done, done_rx) = oneshot::channel();
-        self.gate
-            .with(|commands| commands.unbounded_send(Command::Close { done }))
-            .map_err(|_| self.failure.stopped_with())?;
+        // A session that ended, or whose driver was dropped (with its
+        // runtime) before it answered, is answered by how it ended: a
+        // driver that vanished without saying leaves what it held unknown.
+        let sent = self
+            .gate
+            .with(|commands| commands.unbounded_send(Command::Close { done }));
+        if sent.is_err() {
+            return self.failure.close_unanswered();
+        }
         match done_rx.await {
             Ok(result) => result,
-            // The driver was dropped (with its runtime) before it answered:
-            // what it held may or may not have landed.
-            Err(_) => Err(self.failure.stopped_with_or(gone_unanswered)),
+            Err(_) => self.failure.close_unanswered(),
         }
     }
 }
@@ -285,21 +289,34 @@ fn hand_over(
     Ok(AckFuture { id, receiver })
 }
 
-/// Why the session stopped, once it failed: set by the driver, read by the
+/// How the session ended, once it did: set by the driver, read by the
 /// handle and permits that find it stopped.
 #[derive(Clone, Default)]
-struct Failure(Arc<Mutex<Option<Error>>>);
+struct Failure(Arc<Mutex<Ending>>);
+
+/// How a session ended, as its driver recorded it.
+#[derive(Clone, Default)]
+enum Ending {
+    /// Not yet, or its driver was dropped (with its runtime) before it could
+    /// say: what it held may or may not have landed.
+    #[default]
+    Unknown,
+    /// Every batch it took was answered, none with an error.
+    Drained,
+    /// It failed with this error.
+    Failed(Error),
+}
 
 impl Failure {
     fn set(&self, error: Error) {
-        *self.0.lock() = Some(error);
+        *self.0.lock() = Ending::Failed(error);
     }
 
-    /// The outcome of a close: the error that stopped the session, if any.
-    fn outcome(&self) -> Result<(), Error> {
-        match self.0.lock().clone() {
-            Some(error) => Err(error),
-            None => Ok(()),
+    /// Records a clean end: every batch taken was acknowledged.
+    fn drained(&self) {
+        let mut ending = self.0.lock();
+        if matches!(*ending, Ending::Unknown) {
+            *ending = Ending::Drained;
         }
     }
 
@@ -311,7 +328,21 @@ impl Failure {
 
     /// The error that stopped the session, or `otherwise`.
     fn stopped_with_or(&self, otherwise: fn() -> Error) -> Error {
-        self.0.lock().clone().unwrap_or_else(otherwise)
+        match &*self.0.lock() {
+            Ending::Failed(error) => error.clone(),
+            Ending::Unknown | Ending::Drained => otherwise(),
+        }
+    }
+
+    /// The outcome of a close: how the session ended, or, when its driver
+    /// ended (or vanished) without every batch answered, that what was
+    /// submitted may have landed.
+    fn close_unanswered(&self) -> Result<(), Error> {
+        match &*self.0.lock() {
+            Ending::Failed(error) => Err(error.clone()),
+            Ending::Drained => Ok(()),
+            Ending::Unknown => Err(gone_unanswered()),
+        }
     }
 }
 
