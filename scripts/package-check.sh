@@ -12,26 +12,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-crates=$(cargo metadata --no-deps --format-version 1 | python3 -c '
+metadata=$(cargo metadata --no-deps --format-version 1)
+crates=$(python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
 print(" ".join(p["name"] for p in meta["packages"] if p.get("publish") != []))
-')
+' <<<"$metadata")
+# Where cargo writes (CARGO_TARGET_DIR or the workspace's target/).
+target=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' <<<"$metadata")
 echo "publishable: $crates"
 args=()
 for crate in $crates; do args+=(-p "$crate"); done
 cargo package "${args[@]}" "$@"
-rm -f target/package/*.crate.tmp
+rm -f "$target"/package/*.crate.tmp
 
 # The `.crate` files alone, unpacked where the user crate finds them.
-unpacked=target/packaged-crates
+unpacked="$target/packaged-crates"
 rm -rf "$unpacked" && mkdir -p "$unpacked"
 for crate in $crates; do
-    tar -xzf target/package/"$crate"-*.crate -C "$unpacked"
+    tar -xzf "$target"/package/"$crate"-*.crate -C "$unpacked"
 done
 
 echo "== a user crate on the packaged crates, running the README's first program"
-user=target/packaged-user
+user="$target/packaged-user"
 mkdir -p "$user/src"
 cp .ci/packaged-user/Cargo.toml "$user/Cargo.toml"
 # The first `rust` code block of the README is the program users copy.
@@ -46,7 +49,7 @@ cargo build --manifest-path "$user/Cargo.toml" --target-dir "$user/target"
 if [[ "${RUN_PACKAGED_USER:-}" == 1 ]]; then
     # s2-lite on a random loopback port; it serves until its stdin closes.
     cargo build -p s2-test-server --bin s2-lite-loopback
-    coproc LITE { exec target/debug/s2-lite-loopback; }
+    coproc LITE { exec "$target"/debug/s2-lite-loopback; }
     read -r endpoint <&"${LITE[0]}"
     echo "s2-lite at $endpoint"
     S2_ACCESS_TOKEN=any S2_ACCOUNT_ENDPOINT="$endpoint" S2_BASIN_ENDPOINT="$endpoint" \

@@ -72,12 +72,12 @@ pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60)
 /// values of the default headers, not the access token provider.
 ///
 /// ```
-/// # use s2_client::{ClientConfig, Compression};
+/// # use s2_client::ClientConfig;
 /// # use std::time::Duration;
 /// let config = ClientConfig::new("token")
 ///     .with_request_timeout(Duration::from_secs(10))
-///     .with_max_retries(5)
-///     .with_compression(Compression::Zstd);
+///     .with_connect_timeout(Duration::from_secs(2))
+///     .with_max_retries(5);
 /// assert!(config.validate().is_ok());
 /// assert!(config.with_request_timeout(Duration::ZERO).validate().is_err());
 /// ```

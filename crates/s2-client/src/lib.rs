@@ -215,7 +215,7 @@ pub mod types {
 /// for a retry.
 pub mod error {
     pub use crate::auth::AccessTokenProviderError;
-    pub use s2_core::error::*;
+    pub use s2_core::{error::*, frame::FrameError};
 }
 
 /// The `http` crate, for [`ClientConfig::with_default_headers`].

@@ -7,11 +7,16 @@
 //! seeded from the operating system once per thread, hashing a process-wide
 //! counter, the way `fastrand` seeds itself. This keeps `rand` and a second
 //! `getrandom` out of users' builds (rustls already brings one).
+//!
+//! A forked child inherits its parent's keys and counter, so each draw also
+//! hashes the process id and the wall clock: a parent and its children (a
+//! pre-fork worker model) draw different fencing and request tokens.
 
 use std::{
     collections::hash_map::RandomState,
     hash::{BuildHasher, Hasher},
     sync::atomic::{AtomicU64, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
 /// A random 64-bit number.
@@ -19,6 +24,11 @@ pub(crate) fn u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.write_u128(now.as_nanos());
     hasher.finish()
 }
 

@@ -244,14 +244,25 @@ pub struct Api {
 
 impl Api {
     /// An API client configuration. The access token must be a valid header
-    /// value, and the endpoints must pass [`Endpoints::check`] (no plain
-    /// http to remote hosts unless allowed).
+    /// value, the endpoints must pass [`Endpoints::check`] (no plain http
+    /// to remote hosts unless allowed), and the compression must be
+    /// compiled in ([`Compression::is_available`]).
     pub fn new(
         endpoints: Endpoints,
         access_token: impl Into<AccessToken>,
         compression: Compression,
     ) -> Result<Self, ValidationError> {
         endpoints.check()?;
+        if !compression.is_available() {
+            return Err(ValidationError::InvalidSetting {
+                setting: "compression",
+                reason: format!(
+                    "{compression:?} is not compiled in: enable the cargo feature `{}`",
+                    compression.feature().unwrap_or_default()
+                )
+                .into(),
+            });
+        }
         let access_token = access_token.into();
         let mut authorization =
             HeaderValue::try_from(format!("Bearer {}", access_token.expose_secret())).map_err(

@@ -27,8 +27,8 @@ pub fn decode_read_batch(bytes: Bytes) -> Result<ReadBatch, ProtocolError> {
 
 /// Walks the top-level fields of a `ReadBatch` and of its records, adding up
 /// records and metered bytes; returns the number of records. Malformed
-/// bytes it cannot walk are refused here too (prost would refuse them as
-/// well), groups among them, so the decoder never meets one.
+/// bytes it cannot walk are refused here, and so are groups among these
+/// fields (prost would skip an unknown group; the service never sends one).
 fn check_read_batch_bounds(bytes: &[u8]) -> Result<usize, ProtocolError> {
     let mut batch = Fields::new(bytes);
     let mut records: u64 = 0;
