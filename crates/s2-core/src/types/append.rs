@@ -226,7 +226,8 @@ impl WireMessage for AppendInput {
     /// nor the records are checked ([`check_limits`](AppendInput::check_limits)
     /// checks the former), and the fencing token is taken as sent.
     fn decode(bytes: Bytes) -> Result<Self, ProtocolError> {
-        let generated = <proto::AppendInput as prost::Message>::decode(bytes).map_err(ProtocolError::protobuf)?;
+        let generated = <proto::AppendInput as prost::Message>::decode(bytes)
+            .map_err(ProtocolError::protobuf)?;
         let records: Vec<AppendRecord> = generated.records.into_iter().map(From::from).collect();
         // Saturating: decoded inputs are not held to the limits.
         let (mut metered_bytes, mut records_encoded_len) = (0u32, 0u32);
@@ -330,7 +331,9 @@ impl WireMessage for AppendAck {
     /// Decodes an ack, refusing one that lacks a position or whose
     /// positions are not ordered `start <= end <= tail`.
     fn decode(bytes: Bytes) -> Result<Self, ProtocolError> {
-        Self::try_from(<proto::AppendAck as prost::Message>::decode(bytes).map_err(ProtocolError::protobuf)?)
+        Self::try_from(
+            <proto::AppendAck as prost::Message>::decode(bytes).map_err(ProtocolError::protobuf)?,
+        )
     }
 }
 
