@@ -35,8 +35,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = common::target()?;
-    let s2 = S2::new(target.client_config())?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
+    let s2 = S2::new(config)?;
 
     // A token for one service: read and write streams under `ingest/`.
     let id = AccessTokenId::new(format!("example-{:08x}", rand::random::<u32>()))?;

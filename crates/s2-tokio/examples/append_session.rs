@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::env_or;
 use s2_tokio::{
     S2,
     types::{AppendInput, AppendRecord, BasinConfig, BasinName, StreamConfig, StreamName},
@@ -34,32 +33,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = common::target()?;
-    let mut config = target.client_config();
-    let batches: usize = env_or("S2_BATCHES", "100").parse()?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let mut config = common::config_from_env_or_embedded_s2_lite()?;
 
-    // Optionally cut the connection every few ms, to watch the recovery.
+    // Example only: optionally cut the connection every few ms (through a
+    // test proxy, not part of the SDK), to watch the session recover.
     let mut cutter = None;
-    if let Ok(ms) = env_or("S2_CUT_EVERY_MS", "").parse::<u64>() {
-        let every = Duration::from_millis(ms);
-        let (proxy, through) = common::cutting_proxy(&target, config.clone(), every)?
+    if let Ok(ms) = std::env::var("S2_CUT_EVERY_MS") {
+        let every = Duration::from_millis(ms.parse()?);
+        let (proxy, through) = common::cutting_proxy(&config, every)?
             .ok_or("S2_CUT_EVERY_MS needs a plain-http endpoint")?;
         println!("cutting connections every {every:?}");
-        config = through;
         // Cuts cost retries; give the session enough of them.
-        config = config.with_max_retries(20);
+        config = through.with_max_retries(20);
         cutter = Some(proxy);
     }
 
     let s2 = S2::new(config)?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    let basin_name =
+        BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into()))?;
     s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
     let basin = s2.basin(basin_name);
-    let stream_name = StreamName::new(env_or("S2_STREAM", "append-session"))?;
+    let stream_name =
+        StreamName::new(std::env::var("S2_STREAM").unwrap_or_else(|_| "append-session".into()))?;
     basin
         .ensure_stream(&stream_name, StreamConfig::default())
         .await?;
     let stream = basin.stream(stream_name);
+    let batches: usize = std::env::var("S2_BATCHES")
+        .unwrap_or_else(|_| "100".into())
+        .parse()?;
 
     // Condition the first batch on the current tail; the session carries
     // the condition forward, batch after batch.

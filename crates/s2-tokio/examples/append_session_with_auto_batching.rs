@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::Rng;
-use s2_test_server::env_or;
 use s2_tokio::{
     S2,
     config::BatcherConfig,
@@ -29,17 +28,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = common::target()?;
-    let s2 = S2::new(target.client_config())?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
+    let s2 = S2::new(config)?;
+    let basin_name =
+        BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into()))?;
     s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
     let basin = s2.basin(basin_name);
-    let stream_name = StreamName::new(env_or("S2_STREAM", "auto-batching"))?;
+    let stream_name =
+        StreamName::new(std::env::var("S2_STREAM").unwrap_or_else(|_| "auto-batching".into()))?;
     basin
         .ensure_stream(&stream_name, StreamConfig::default())
         .await?;
     let stream = basin.stream(stream_name);
-    let count: usize = env_or("S2_RECORDS", "200").parse()?;
+    let count: usize = std::env::var("S2_RECORDS")
+        .unwrap_or_else(|_| "200".into())
+        .parse()?;
 
     // A stream of single records, as an application would produce them.
     let records = futures_util::stream::unfold(0, move |i| async move {
@@ -59,10 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // Batches close when full (10 records) or 5 ms after their first record.
-    let config = BatcherConfig::default()
+    let batching = BatcherConfig::default()
         .with_max_records(10)
         .with_linger(Some(Duration::from_millis(5)));
-    let inputs = append_inputs(Box::pin(records), config)?
+    let inputs = append_inputs(Box::pin(records), batching)?
         .map(|input| input.expect("a record of at most 1 KiB fits a batch"));
 
     let mut acks = stream.append_all(inputs)?;

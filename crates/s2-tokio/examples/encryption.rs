@@ -12,8 +12,9 @@
 //! basin and stream come from `S2_BASIN` and `S2_STREAM`, and `S2_RECORDS`
 //! sets how many records to append (default 3).
 
+mod common;
+
 use futures_util::StreamExt;
-use s2_test_server::{Target, env_or};
 use s2_tokio::{
     Error, S2,
     session::ReadItem,
@@ -36,17 +37,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    // `target` keeps the embedded server (if any) alive.
-    let target = Target::from_env()?;
-    println!("using {}", target.describe());
-    let s2 = S2::new(target.client_config())?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
+    let s2 = S2::new(config)?;
 
     // Streams created in this basin from now on are encrypted.
-    let basin_name = BasinName::new(env_or("S2_BASIN", "encrypted-basin"))?;
-    let config = BasinConfig::new().with_stream_cipher(StreamCipher::Aegis256);
-    s2.ensure_basin(&basin_name, config).await?;
+    let basin_name =
+        BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "encrypted-basin".into()))?;
+    let basin_config = BasinConfig::new().with_stream_cipher(StreamCipher::Aegis256);
+    s2.ensure_basin(&basin_name, basin_config).await?;
     let basin = s2.basin(basin_name);
-    let stream_name = StreamName::new(env_or("S2_STREAM", "secrets"))?;
+    let stream_name =
+        StreamName::new(std::env::var("S2_STREAM").unwrap_or_else(|_| "secrets".into()))?;
     basin
         .ensure_stream(&stream_name, StreamConfig::default())
         .await?;
@@ -55,7 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // carries the key.
     let stream = basin.stream(stream_name.clone()).with_encryption_key(key);
 
-    let count: usize = env_or("S2_RECORDS", "3").parse()?;
+    let count: usize = std::env::var("S2_RECORDS")
+        .unwrap_or_else(|_| "3".into())
+        .parse()?;
     if count > 0 {
         let records: Vec<AppendRecord> = (0..count)
             .map(|i| AppendRecord::new(format!("secret message {i}")))

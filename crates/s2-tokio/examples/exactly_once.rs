@@ -18,10 +18,9 @@ mod common;
 use std::{collections::HashSet, time::Duration};
 
 use futures_util::StreamExt;
-use s2_test_server::env_or;
 use s2_tokio::{
     S2,
-    config::{AppendRetryPolicy, Endpoints},
+    config::AppendRetryPolicy,
     session::ReadItem,
     types::{
         AppendInput, AppendRecord, BasinConfig, BasinName, ReadLimit, ReadRequest, ReadStart,
@@ -37,24 +36,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = common::target()?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
 
-    // A direct client to set up and check, and one through a proxy we cut.
-    let direct = S2::new(target.client_config())?;
-    let proxy = common::proxy(&target)?;
-    let mut config = target
-        .client_config()
+    // A direct client to set up and check, and one whose connections go
+    // through a proxy that we cut (test scaffolding, not part of the SDK).
+    let direct = S2::new(config.clone())?;
+    let (proxy, config) = match common::proxy(&config)? {
+        Some((proxy, through)) => (Some(proxy), through),
+        None => {
+            println!("not a plain-http endpoint: running without cuts");
+            (None, config)
+        }
+    };
+    let config = config
         // The strictest policy: never resend what may have landed blindly.
         .with_append_retry_policy(AppendRetryPolicy::NoSideEffects)
         .with_max_retries(20);
-    if let Some(proxy) = &proxy {
-        config = config.with_endpoints(Endpoints::single(&proxy.endpoint())?);
-    } else {
-        println!("not a plain-http endpoint: running without cuts");
-    }
     let faulty = S2::new(config)?;
 
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    let basin_name =
+        BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into()))?;
     direct
         .ensure_basin(&basin_name, BasinConfig::default())
         .await?;

@@ -11,7 +11,6 @@
 
 mod common;
 
-use s2_test_server::env_or;
 use s2_tokio::{
     Error, S2,
     error::AppendConditionFailed,
@@ -26,9 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = common::target()?;
-    let s2 = S2::new(target.client_config())?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
+    let s2 = S2::new(config)?;
+    let basin_name =
+        BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into()))?;
     s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
     let basin = s2.basin(basin_name);
     let stream_name = StreamName::new(format!("fencing-{:08x}", rand::random::<u32>()))?;

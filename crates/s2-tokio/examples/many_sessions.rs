@@ -9,7 +9,7 @@
 //! S2_READ_SESSIONS=5000 S2_APPEND_SESSIONS=1000 cargo run --release ...
 //! ```
 //! With no `S2_ACCOUNT_ENDPOINT` it starts s2-lite in a child process (this
-//! same binary), so the figures below are the client's alone:
+//! same executable), so the figures below are the client's alone:
 //!
 //! - time to open the sessions;
 //! - TCP connections to the server (from `/proc/net/tcp`): sessions share
@@ -19,17 +19,13 @@
 //! - CPU per idle session per second (`utime + stime` of `/proc/self/stat`
 //!   over a 5 s window in which every session is open and idle).
 
-use std::{
-    io::{BufRead, BufReader, Read},
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
-use s2_test_server::{TestServer, env_or};
 use s2_tokio::{
     ClientConfig, S2,
-    config::Endpoints,
     session::ReadItem,
     types::{
         AppendInput, AppendRecord, BasinConfig, BasinName, ReadRequest, ReadStart, StreamConfig,
@@ -38,52 +34,34 @@ use s2_tokio::{
 };
 use tokio::sync::mpsc;
 
-/// Set in the child process that serves s2-lite.
-const SERVE: &str = "MANY_SESSIONS_SERVE";
 /// Length of the idle window CPU is measured over.
 const IDLE_WINDOW: Duration = Duration::from_secs(5);
 /// Linux's `USER_HZ`: the unit of `utime` and `stime`.
 const TICKS_PER_SECOND: f64 = 100.0;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::var_os(SERVE).is_some() {
-        // The child: serve until the parent closes our stdin.
-        let server = TestServer::start()?;
-        println!("{}", server.endpoint());
-        std::io::stdin().read_to_end(&mut Vec::new())?;
-        return Ok(());
-    }
+    // Example only: ClientConfig::from_env(), or an s2-lite in a child
+    // process when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_s2_lite_in_child_process()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run())
+        .block_on(run(config))
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let readers: usize = env_or("S2_READ_SESSIONS", "5000").parse()?;
-    let appenders: usize = env_or("S2_APPEND_SESSIONS", "1000").parse()?;
+async fn run(config: ClientConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let readers: usize = std::env::var("S2_READ_SESSIONS")
+        .unwrap_or_else(|_| "5000".into())
+        .parse()?;
+    let appenders: usize = std::env::var("S2_APPEND_SESSIONS")
+        .unwrap_or_else(|_| "1000".into())
+        .parse()?;
     assert!(
         appenders <= readers,
         "append sessions write to read streams"
     );
 
-    // The server: the configured endpoint, or s2-lite in a child process.
-    let (config, _child) = if std::env::var("S2_ACCOUNT_ENDPOINT").is_ok_and(|v| !v.is_empty()) {
-        (ClientConfig::from_env()?, None)
-    } else {
-        let mut child = Command::new(std::env::current_exe()?)
-            .env(SERVE, "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut endpoint = String::new();
-        BufReader::new(child.stdout.take().ok_or("child stdout")?).read_line(&mut endpoint)?;
-        let endpoints = Endpoints::single(endpoint.trim())?;
-        (
-            ClientConfig::new("ignored").with_endpoints(endpoints),
-            Some(child),
-        )
-    };
     let server_port = config.endpoints().basin().port();
     let s2 = S2::new(config)?;
 

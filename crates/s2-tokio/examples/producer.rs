@@ -13,7 +13,6 @@ mod common;
 
 use std::time::Duration;
 
-use s2_test_server::env_or;
 use s2_tokio::{
     S2,
     config::BatcherConfig,
@@ -25,23 +24,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = common::target()?;
-    let s2 = S2::new(target.client_config())?;
-    let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
+    let s2 = S2::new(config)?;
+    let basin_name =
+        BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into()))?;
     s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
     let basin = s2.basin(basin_name);
-    let stream_name = StreamName::new(env_or("S2_STREAM", "producer"))?;
+    let stream_name =
+        StreamName::new(std::env::var("S2_STREAM").unwrap_or_else(|_| "producer".into()))?;
     basin
         .ensure_stream(&stream_name, StreamConfig::default())
         .await?;
     let stream = basin.stream(stream_name);
-    let count: usize = env_or("S2_RECORDS", "1000").parse()?;
+    let count: usize = std::env::var("S2_RECORDS")
+        .unwrap_or_else(|_| "1000".into())
+        .parse()?;
 
     // Batches of up to 100 records, sent at most 2 ms after their first.
-    let config = BatcherConfig::default()
+    let batching = BatcherConfig::default()
         .with_max_records(100)
         .with_linger(Some(Duration::from_millis(2)));
-    let producer = stream.producer(config)?;
+    let producer = stream.producer(batching)?;
 
     // `submit` waits only while the session's unacknowledged cap is
     // reached (backpressure); the ack futures resolve as batches land.
