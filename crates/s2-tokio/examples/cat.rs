@@ -7,11 +7,13 @@
 //! ```
 //! With `S2_FOLLOW=N` it instead follows the stream live (a tailing read
 //! session) until it has printed N records. `S2_ENCRYPTION_KEY` (as for
-//! `s2 read`) reads an encrypted stream.
+//! `s2 read`) reads an encrypted stream. With no `S2_ACCOUNT_ENDPOINT` it
+//! reads from an s2-lite it starts in the same process, which is empty.
+
+mod common;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use futures_util::StreamExt;
-use s2_test_server::{Target, env_or};
 use s2_tokio::{
     Error, S2,
     session::ReadItem,
@@ -25,30 +27,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let target = Target::from_env()?;
-    let s2 = S2::new(target.client_config())?;
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
+    let s2 = S2::new(config)?;
+
+    let basin = std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into());
+    let stream = std::env::var("S2_STREAM").unwrap_or_else(|_| "append-session".into());
     let stream = s2
-        .basin(BasinName::new(env_or("S2_BASIN", "example-basin"))?)
-        .stream(StreamName::new(env_or("S2_STREAM", "append-session"))?);
-    let stream = match env_or("S2_ENCRYPTION_KEY", "").as_str() {
-        "" => stream,
-        key => stream.with_encryption_key(key.parse()?),
+        .basin(BasinName::new(basin)?)
+        .stream(StreamName::new(stream)?);
+    let stream = match std::env::var("S2_ENCRYPTION_KEY") {
+        Ok(key) => stream.with_encryption_key(key.parse()?),
+        Err(_) => stream,
     };
-    let follow: Option<usize> = match env_or("S2_FOLLOW", "").as_str() {
-        "" => None,
-        n => Some(n.parse()?),
+    let follow: Option<usize> = match std::env::var("S2_FOLLOW") {
+        Ok(n) => Some(n.parse()?),
+        Err(_) => None,
     };
     let request = match follow {
         Some(_) => ReadRequest::new(ReadStart::SeqNum(0)),
         None => {
             let tail = match stream.check_tail().await {
                 Ok(tail) => tail.seq_num,
-                // A fresh embedded server has no streams yet.
-                Err(Error::Service(e)) if e.status == 404 && target.server.is_some() => {
-                    eprintln!(
-                        "the embedded s2-lite starts empty ({}): nothing to print",
-                        e.code
-                    );
+                // No such basin or stream (as on a fresh s2-lite).
+                Err(Error::Service(e)) if e.status == 404 => {
+                    eprintln!("{}: nothing to print", e.code);
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
