@@ -14,6 +14,8 @@
 //! With no `S2_ACCOUNT_ENDPOINT` it starts an embedded s2-lite (which runs
 //! on a thread of its own).
 
+mod common;
+
 use std::{
     io,
     net::{TcpStream, ToSocketAddrs},
@@ -30,7 +32,6 @@ use s2_client::{
         StreamName,
     },
 };
-use s2_test_server::{Target, env_or};
 use smol_hyper::rt::FuturesIo;
 
 /// The runtime: tasks on a thread pool, timers and sockets from async-io's
@@ -97,19 +98,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let target = Target::from_env()?;
-    println!("using {}", target.describe());
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
     let runtime = PoolRuntime {
         pool: ThreadPool::builder().pool_size(2).create()?,
     };
     // The client's own tasks go to `runtime`; this future is driven by
     // `block_on` on the main thread.
-    let s2 = S2::with_runtime(target.client_config(), runtime)?;
+    let s2 = S2::with_runtime(config, runtime)?;
     futures_executor::block_on(async move {
-        let basin_name = BasinName::new(env_or("S2_BASIN", "example-basin"))?;
+        let basin_name =
+            BasinName::new(std::env::var("S2_BASIN").unwrap_or_else(|_| "example-basin".into()))?;
         s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
         let basin = s2.basin(basin_name);
-        let stream_name = StreamName::new(env_or("S2_STREAM", "custom-runtime"))?;
+        let stream_name = StreamName::new(
+            std::env::var("S2_STREAM").unwrap_or_else(|_| "custom-runtime".into()),
+        )?;
         basin
             .ensure_stream(&stream_name, StreamConfig::default())
             .await?;

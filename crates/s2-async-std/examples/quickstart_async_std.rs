@@ -5,9 +5,12 @@
 //! ```text
 //! cargo run -p s2-async-std --example quickstart_async_std
 //! ```
-//! With no `S2_ACCOUNT_ENDPOINT` it starts an embedded s2-lite; otherwise it
-//! uses `S2_ACCOUNT_ENDPOINT`, `S2_BASIN_ENDPOINT` and `S2_ACCESS_TOKEN`.
-//! The basin and stream come from `S2_BASIN` and `S2_STREAM`.
+//! It connects where `S2_ACCOUNT_ENDPOINT`, `S2_BASIN_ENDPOINT` and
+//! `S2_ACCESS_TOKEN` say, or, with no `S2_ACCOUNT_ENDPOINT`, to an s2-lite
+//! it starts in the same process. The basin and stream come from `S2_BASIN`
+//! and `S2_STREAM`.
+
+mod common;
 
 use s2_async_std::{
     S2,
@@ -16,24 +19,27 @@ use s2_async_std::{
         StreamConfig, StreamName,
     },
 };
-use s2_test_server::{Target, env_or};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    // Keep `target` alive: it may hold the embedded server.
-    let target = Target::from_env()?;
-    println!("using {}", target.describe());
+    // Example only: ClientConfig::from_env(), or an s2-lite in this process
+    // when S2_ACCOUNT_ENDPOINT is unset. In your code:
+    //     let config = ClientConfig::from_env()?;
+    let config = common::config_from_env_or_embedded_s2_lite()?;
     async_std::task::block_on(async {
-        let s2 = S2::new(target.client_config())?;
+        let s2 = S2::new(config)?;
 
-        let basin_name = BasinName::new(env_or("S2_BASIN", "quickstart-basin"))?;
+        let basin_name = BasinName::new(
+            std::env::var("S2_BASIN").unwrap_or_else(|_| "quickstart-basin".into()),
+        )?;
         let ensured = s2.ensure_basin(&basin_name, BasinConfig::default()).await?;
         println!("basin {basin_name}: {:?}", ensured.result);
         let basin = s2.basin(basin_name);
 
-        let stream_name = StreamName::new(env_or("S2_STREAM", "quickstart"))?;
+        let stream_name =
+            StreamName::new(std::env::var("S2_STREAM").unwrap_or_else(|_| "quickstart".into()))?;
         let ensured = basin
             .ensure_stream(&stream_name, StreamConfig::default())
             .await?;
