@@ -27,7 +27,7 @@
 //! [`S2Basin::stream`] are handles: they send nothing until used.
 //!
 //! ```no_run
-//! use s2_client::{types::{BasinName, StreamName, *}, ClientConfig, Error, Runtime, S2};
+//! use s2_client::{ClientConfig, Error, Runtime, S2, S2Stream, types::*};
 //!
 //! async fn setup<R: Runtime + Default>() -> Result<s2_client::S2Stream<R>, Error> {
 //!     // S2_ACCESS_TOKEN, and S2_ACCOUNT_ENDPOINT / S2_BASIN_ENDPOINT for s2-lite.
@@ -57,7 +57,7 @@
 //! ```no_run
 //! use s2_client::{config::BatcherConfig, Error, Runtime, S2Stream, types::*};
 //!
-//! async fn append<R: Runtime>(stream: &Stream<R>) -> Result<(), Error> {
+//! async fn append<R: Runtime>(stream: &S2Stream<R>) -> Result<(), Error> {
 //!     // Unary, conditioned on the tail: exactly-once even if retried.
 //!     let tail = stream.check_tail().await?;
 //!     let input = AppendInput::new(vec![AppendRecord::new("hello")])?;
@@ -91,7 +91,7 @@
 //! use futures_util::StreamExt;
 //! use s2_client::{Error, session::ReadItem, Runtime, S2Stream, types::*};
 //!
-//! async fn tail<R: Runtime>(stream: &Stream<R>) -> Result<(), Error> {
+//! async fn tail<R: Runtime>(stream: &S2Stream<R>) -> Result<(), Error> {
 //!     let mut session = stream.read_session(ReadRequest::new(ReadStart::TailOffset(10)));
 //!     while let Some(item) = session.next().await {
 //!         match item? {
@@ -124,7 +124,7 @@
 //! ```no_run
 //! use s2_client::{error::AppendConditionFailed, Error, Runtime, S2Stream, types::*};
 //!
-//! async fn append_once<R: Runtime>(stream: &Stream<R>, input: AppendInput) -> Result<(), Error> {
+//! async fn append_once<R: Runtime>(stream: &S2Stream<R>, input: AppendInput) -> Result<(), Error> {
 //!     match stream.append(&input).await {
 //!         Ok(ack) => println!("appended at {}", ack.start.seq_num),
 //!         Err(Error::AppendCondition(AppendConditionFailed::FencingTokenMismatch { expected })) => {

@@ -18,7 +18,7 @@ use crate::config::{ClientConfig, MAX_DURATION};
 /// `max_unacked_bytes` and `ack_timeout` get when it is built.
 ///
 /// ```
-/// # use s2_client::{AppendSessionOptions, Compression};
+/// # use s2_client::config::{AppendSessionOptions, Compression};
 /// # use std::time::Duration;
 /// let options = AppendSessionOptions::new()
 ///     .with_max_unacked_bytes(8 * 1024 * 1024)
