@@ -23,6 +23,12 @@ target=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["target_direct
 echo "publishable: $crates"
 args=()
 for crate in $crates; do args+=(-p "$crate"); done
+# Cargo unpacks the crates it verifies against into its registry cache,
+# under the name and version only: a copy left by an earlier run (same
+# version, older sources) would be built instead of the fresh package.
+for crate in $crates; do
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-*
+done
 cargo package "${args[@]}" "$@"
 rm -f "$target"/package/*.crate.tmp
 
