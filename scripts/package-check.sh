@@ -23,9 +23,11 @@ target=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["target_direct
 echo "publishable: $crates"
 args=()
 for crate in $crates; do args+=(-p "$crate"); done
-# Cargo unpacks the crates it verifies against into its registry cache,
-# under the name and version only: a copy left by an earlier run (same
-# version, older sources) would be built instead of the fresh package.
+# Cargo takes a registry crate of a given name and version as immutable:
+# what an earlier run left (the unpacked sources in cargo's registry cache,
+# the verification's build under target/package) would be used instead of
+# the fresh package of the same version.
+rm -rf "$target/package"
 for crate in $crates; do
     rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-*
 done
