@@ -25,20 +25,21 @@ args=()
 for crate in $crates; do args+=(-p "$crate"); done
 # Cargo takes a registry crate of a given name and version as immutable:
 # what an earlier run left (the unpacked sources in cargo's registry cache,
-# the verification's build under target/package) would be used instead of
-# the fresh package of the same version.
-rm -rf "$target/package"
+# their build) would be used instead of the fresh package of the same
+# version. So the packages are built in a target directory of their own,
+# emptied first.
+packaging="$target/package-check"
+rm -rf "$packaging"
 for crate in $crates; do
     rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/"$crate"-*
 done
-cargo package "${args[@]}" "$@"
-rm -f "$target"/package/*.crate.tmp
+cargo package --target-dir "$packaging" "${args[@]}" "$@"
 
 # The `.crate` files alone, unpacked where the user crate finds them.
 unpacked="$target/packaged-crates"
 rm -rf "$unpacked" && mkdir -p "$unpacked"
 for crate in $crates; do
-    tar -xzf "$target"/package/"$crate"-*.crate -C "$unpacked"
+    tar -xzf "$packaging"/package/"$crate"-*.crate -C "$unpacked"
 done
 
 echo "== a user crate on the packaged crates, running the README's first program"
