@@ -240,14 +240,6 @@ impl Target {
         }
     }
 
-    /// Says where requests go, for examples' output.
-    pub fn describe(&self) -> String {
-        match &self.server {
-            Some(server) => format!("an embedded s2-lite at {}", server.endpoint()),
-            None => self.account_endpoint.clone(),
-        }
-    }
-
     /// Always starts an embedded s2-lite.
     pub fn embedded() -> io::Result<Self> {
         let server = TestServer::start()?;
@@ -258,13 +250,4 @@ impl Target {
             server: Some(server),
         })
     }
-}
-
-/// The value of environment variable `name`, or `default` when it is unset
-/// or empty.
-pub fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
