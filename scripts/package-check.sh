@@ -18,11 +18,18 @@ import json, sys
 meta = json.load(sys.stdin)
 print(" ".join(p["name"] for p in meta["packages"] if p.get("publish") != []))
 ' <<<"$metadata")
+unpublished=$(python3 -c '
+import json, sys
+meta = json.load(sys.stdin)
+print(" ".join(p["name"] for p in meta["packages"] if p.get("publish") == []))
+' <<<"$metadata")
 # Where cargo writes (CARGO_TARGET_DIR or the workspace's target/).
 target=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' <<<"$metadata")
 echo "publishable: $crates"
-args=()
-for crate in $crates; do args+=(-p "$crate"); done
+# `cargo package --workspace` without the members that are not for users
+# (tests, benches, tools: `publish = false`).
+args=(--workspace)
+for crate in $unpublished; do args+=(--exclude "$crate"); done
 # Cargo takes a registry crate of a given name and version as immutable:
 # what an earlier run left (the unpacked sources in cargo's registry cache,
 # their build) would be used instead of the fresh package of the same
