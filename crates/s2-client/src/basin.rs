@@ -82,7 +82,7 @@ impl<R: Runtime> S2Basin<R> {
         name: &StreamName,
         config: StreamConfig,
     ) -> Result<StreamInfo, Error> {
-        let token = new_request_token();
+        let token = new_request_token(self.inner.transport.runtime());
         let call = self
             .inner
             .api

@@ -185,7 +185,7 @@ impl<R: Runtime> S2<R> {
         config: BasinConfig,
         location: Option<&LocationName>,
     ) -> Result<BasinInfo, Error> {
-        let token = new_request_token();
+        let token = new_request_token(self.inner.transport.runtime());
         let call = self
             .inner
             .api

@@ -94,7 +94,7 @@ impl Sessions {
 }
 
 /// A fresh idempotency token for one logical create.
-pub(crate) fn new_request_token() -> RequestToken {
-    let token = format!("{:032x}", crate::random::u128());
+pub(crate) fn new_request_token<R: Runtime>(runtime: &R) -> RequestToken {
+    let token = format!("{:016x}{:016x}", runtime.random_u64(), runtime.random_u64());
     RequestToken::new(token).expect("32 hex digits are a valid request token")
 }

@@ -97,7 +97,7 @@ async fn run_attempts<R: Runtime, T>(
     call: Call<T>,
     attempts: &mut u32,
 ) -> Tracked<T> {
-    let mut backoff = Backoff::new(inner.config.retry(), crate::random::u64());
+    let mut backoff = Backoff::new(inner.config.retry(), inner.transport.runtime().random_u64());
     let mut unknown_outcome: Option<Error> = None;
     // A token refused with a 401 earns one retry with a fresh token.
     let mut refreshed = false;

@@ -92,6 +92,17 @@ pub trait Runtime: Send + Sync + Clone + Unpin + 'static {
     /// target asks for it, and in [`PromptAcks`] so that a server using
     /// Nagle's algorithm does not hold acks back.
     fn connect(&self, target: ConnectTarget) -> ConnectFuture;
+
+    /// A random number for what the client draws by itself: backoff jitter
+    /// seeds and request tokens.
+    ///
+    /// The default draws from the standard library's `RandomState`, hashed
+    /// with a counter, the process id and the wall clock, which is what a
+    /// real runtime wants. A simulated runtime returns numbers from its
+    /// seed, so that a run can be repeated exactly.
+    fn random_u64(&self) -> u64 {
+        crate::random::u64()
+    }
 }
 
 /// hyper's executor on top of a [`Runtime`].

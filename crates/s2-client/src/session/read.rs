@@ -143,7 +143,7 @@ impl<R: Runtime> ReadSession<R> {
         // options add none that could fail.
         let config = options
             .resolve(&inner.config)
-            .with_seed(crate::random::u64());
+            .with_seed(inner.transport.runtime().random_u64());
         let machine = Machine::new(request, config, inner.transport.runtime().now());
         let (basin_for_span, stream_for_span) = (basin.to_string(), stream.to_string());
         Self {

@@ -146,7 +146,7 @@ impl AppendSession {
         inner.check_open()?;
         let config = session.resolve(&inner.config);
         config.validate()?;
-        let config = config.with_seed(crate::random::u64());
+        let config = config.with_seed(inner.transport.runtime().random_u64());
         // The machine's own caps: whatever the gate admits, it accepts.
         let limits = Limits {
             max_bytes: config.max_unacked_bytes(),
