@@ -42,6 +42,15 @@ impl SimRuntime {
         drop(dropped);
     }
 
+    /// While `dropping`, every task spawned on this runtime is dropped
+    /// unpolled, as a runtime shutting down (or a custom runtime out of
+    /// room) does; tasks already running go on.
+    pub fn drop_spawns(&self, dropping: bool) {
+        let mut state = self.shared.state();
+        state.record(("drop spawns", self.id, dropping));
+        state.tasks.set_dropping(self.id, dropping);
+    }
+
     /// Virtual time since the world started.
     pub fn elapsed(&self) -> Duration {
         self.shared.state().now

@@ -262,3 +262,22 @@ fn a_shut_down_runtime_drops_its_tasks_and_later_spawns() {
         (1, 0)
     );
 }
+
+#[test]
+fn a_runtime_can_drop_spawns_for_a_while() {
+    let world = World::new(8, WorldConfig::default());
+    let runtime = world.new_runtime();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let spawn = |i: u32| {
+        let ran = ran.clone();
+        runtime.spawn(Box::pin(async move { ran.lock().unwrap().push(i) }));
+    };
+    runtime.drop_spawns(true);
+    spawn(1);
+    runtime.drop_spawns(false);
+    spawn(2);
+    world
+        .block_on(world.runtime().sleep(Duration::from_millis(1)), LIMIT)
+        .expect("done");
+    assert_eq!(*ran.lock().unwrap(), vec![2]);
+}

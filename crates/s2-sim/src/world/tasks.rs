@@ -58,6 +58,8 @@ pub(crate) struct Tasks {
     next_id: u64,
     /// Per runtime: whether it is shut down (spawns are dropped).
     shut_down: Vec<bool>,
+    /// Per runtime: whether it drops what is spawned on it for now.
+    dropping: Vec<bool>,
 }
 
 impl Tasks {
@@ -72,6 +74,15 @@ impl Tasks {
 
     fn is_shut_down(&self, runtime: usize) -> bool {
         self.shut_down.get(runtime).copied().unwrap_or(false)
+            || self.dropping.get(runtime).copied().unwrap_or(false)
+    }
+
+    /// Makes `runtime` drop (or stop dropping) the tasks spawned on it.
+    pub(crate) fn set_dropping(&mut self, runtime: usize, dropping: bool) {
+        if self.dropping.len() <= runtime {
+            self.dropping.resize(runtime + 1, false);
+        }
+        self.dropping[runtime] = dropping;
     }
 
     /// Stores `task`, returning its id; `None` (and the task back, to be
