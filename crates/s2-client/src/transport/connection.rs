@@ -48,14 +48,28 @@ impl Connection {
         !self.sender.is_closed() && !self.state.evicted.load(Ordering::Acquire)
     }
 
+    /// Requests it takes at once: the configured cap, or the peer's lower
+    /// limit once known. A peer advertising no streams at all still gets
+    /// one request: it times out and evicts the connection, rather than
+    /// every request opening a connection of its own.
+    pub(super) fn capacity(&self) -> usize {
+        let peer = (self.state.peer_max_streams)().unwrap_or(0).max(1);
+        self.state.max_requests.min(peer)
+    }
+
     /// Whether one more request fits under its stream limit.
     pub(super) fn has_room(&self) -> bool {
-        let in_flight = self.state.in_flight.load(Ordering::Acquire);
-        // A peer advertising no streams at all still gets one request: it
-        // times out and evicts the connection, rather than every request
-        // opening a connection of its own.
-        in_flight < self.state.max_requests
-            && in_flight < (self.state.peer_max_streams)().unwrap_or(0).max(1)
+        self.state.in_flight.load(Ordering::Acquire) < self.capacity()
+    }
+
+    /// Takes a place on it for one request. Callers check for room first,
+    /// under the hosts lock, so that two callers cannot take the last place.
+    pub(super) fn checkout(&self, now: Instant) -> Checkout {
+        self.state.touch(now);
+        Checkout {
+            sender: self.sender.clone(),
+            lease: Lease::new(self.state.clone()),
+        }
     }
 }
 

@@ -16,6 +16,8 @@ use s2_core::api::Endpoints;
 use super::*;
 use crate::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
 
+mod dials;
+
 /// The client's runtime for these tests: tokio.
 #[derive(Clone)]
 struct Tokio;
