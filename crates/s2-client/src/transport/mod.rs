@@ -253,10 +253,16 @@ impl<R: Runtime> Transport<R> {
     /// Opens a connection to `dial` in a task of its own, for attempt `id`
     /// to `key`.
     fn spawn_dial(&self, key: HostKey, dial: Dial, id: u64) {
-        let transport = self.clone();
+        // Held by the task from the start: dropped with it, polled or not.
+        let guard = DialGuard {
+            transport: self.clone(),
+            key,
+            id,
+            ended: false,
+        };
         self.runtime.spawn(Box::pin(async move {
-            let result = transport.connect(&dial, key.clone()).await;
-            transport.dialled(&key, id, result);
+            let result = guard.transport.connect(&dial, guard.key.clone()).await;
+            guard.end(result);
         }));
     }
 
@@ -293,6 +299,22 @@ impl<R: Runtime> Transport<R> {
                 }
             }
         }
+    }
+
+    /// Withdraws attempt `id` to `key`, whose task was dropped unfinished:
+    /// its seated callers look again (their seats are dropped), and later
+    /// callers do not wait on an attempt that will never end.
+    fn abandon(&self, key: &HostKey, id: u64) {
+        let mut hosts = self.hosts.lock();
+        let Some(pool) = hosts.get_mut(key) else {
+            return;
+        };
+        let seated = pool.take_dial(id);
+        if pool.connections.is_empty() && pool.dials.is_empty() {
+            hosts.remove(key);
+        }
+        drop(hosts);
+        drop(seated);
     }
 
     /// A place on a connection of `key` that has room, or a seat in a
@@ -383,6 +405,32 @@ impl<R: Runtime> Transport<R> {
     fn connection_count(&self) -> usize {
         let hosts = self.hosts.lock();
         hosts.values().map(|pool| pool.connections.len()).sum()
+    }
+}
+
+/// A connection attempt's task holds this from the start, so that the
+/// attempt ends in the pool even when the task is dropped unfinished (its
+/// runtime shut down, or a custom runtime dropped it).
+struct DialGuard<R: Runtime> {
+    transport: Transport<R>,
+    key: HostKey,
+    id: u64,
+    ended: bool,
+}
+
+impl<R: Runtime> DialGuard<R> {
+    /// The attempt finished with `result`.
+    fn end(mut self, result: Result<Connection, Error>) {
+        self.ended = true;
+        self.transport.dialled(&self.key, self.id, result);
+    }
+}
+
+impl<R: Runtime> Drop for DialGuard<R> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.transport.abandon(&self.key, self.id);
+        }
     }
 }
 
