@@ -182,7 +182,8 @@ impl<R: Runtime> Transport<R> {
     }
 
     /// Refuses every later request with [`Error::Closed`] and closes the
-    /// pooled connections once the requests on them are done.
+    /// pooled connections once the requests on them are done; an attempt
+    /// still dialling shuts its connection down when it ends.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let hosts = std::mem::take(&mut *self.hosts.lock());
@@ -210,11 +211,7 @@ impl<R: Runtime> Transport<R> {
         let mut fruitless = 0;
         loop {
             if self.closed.load(Ordering::Acquire) {
-                // Refused before a connection is chosen: nothing was sent.
-                return Err(Error::Closed {
-                    sent: false,
-                    reason: "the client is closed".into(),
-                });
+                return Err(client_closed());
             }
             let seat = match self.try_checkout(&key) {
                 Room::Taken(checkout) => return Ok(checkout),
@@ -271,6 +268,25 @@ impl<R: Runtime> Transport<R> {
     /// or they all fail with the attempt.
     fn dialled(&self, key: &HostKey, id: u64, result: Result<Connection, Error>) {
         let mut hosts = self.hosts.lock();
+        // Read under the lock `close` takes the pools with: an attempt that
+        // ends after it must not leave a connection open in a fresh pool.
+        if self.closed.load(Ordering::Acquire) {
+            let seated = hosts.get_mut(key).map(|pool| pool.take_dial(id));
+            if hosts
+                .get(key)
+                .is_some_and(|pool| pool.connections.is_empty() && pool.dials.is_empty())
+            {
+                hosts.remove(key);
+            }
+            drop(hosts);
+            if let Ok(fresh) = result {
+                fresh.state.evict();
+            }
+            for waiter in seated.into_iter().flatten() {
+                let _ = waiter.send(Seat::Failed(client_closed()));
+            }
+            return;
+        }
         let pool = hosts.entry(key.clone()).or_default();
         let waiters = pool.take_dial(id);
         match result {
@@ -448,6 +464,15 @@ fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
     // An attempt under way adds its connection to this entry.
     if pool.connections.is_empty() && pool.dials.is_empty() {
         hosts.remove(key);
+    }
+}
+
+/// The error of a request refused because the client is closed: refused
+/// before a connection is chosen, so nothing was sent.
+fn client_closed() -> Error {
+    Error::Closed {
+        sent: false,
+        reason: "the client is closed".into(),
     }
 }
 

@@ -186,3 +186,36 @@ async fn attempts_dropped_before_they_run_fail_the_checkout() {
     );
     assert_eq!(transport.host_count(), 0);
 }
+
+/// A dial that finishes after the transport was closed shuts its
+/// connection down rather than leave it open in a fresh pool; the caller
+/// waiting on it is refused, nothing sent.
+#[tokio::test]
+async fn a_dial_that_ends_after_close_shuts_its_connection_down() {
+    let server = Server::start(Peer::Answer);
+    let runtime = Gated::default();
+    let transport = runtime.transport(&server);
+    let uri = server.request().uri;
+    let waiting = tokio::spawn({
+        let transport = transport.clone();
+        async move { transport.checkout(&uri).await.map(drop) }
+    });
+    assert!(eventually(|| runtime.attempts() == 1).await);
+    transport.close();
+    runtime.open();
+    let waited = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the caller is answered")
+        .expect("the caller's task");
+    assert!(
+        matches!(waited, Err(Error::Closed { sent: false, .. })),
+        "{waited:?}"
+    );
+    assert!(eventually(|| server.accepted() == 1).await);
+    assert!(
+        eventually(|| server.closed() == 1).await,
+        "a connection left open after close"
+    );
+    assert_eq!(transport.connection_count(), 0);
+    assert_eq!(transport.host_count(), 0);
+}
