@@ -337,9 +337,26 @@ async fn send_on(
     *http.headers_mut() = request.headers.clone();
     sender.try_send_request(http).await.map_err(|mut e| {
         // hyper hands the request back when it was never sent.
-        let sent = e.take_message().is_none();
+        let sent = e.take_message().is_none() && !not_processed(e.error());
         Error::transport(sent, e.into_error())
     })
+}
+
+/// Whether the peer said it did not process the request (RFC 9113): it
+/// refused the stream (`REFUSED_STREAM`, section 8.7), or sent a GOAWAY
+/// whose last stream id is below it (section 6.8). h2 reports the latter,
+/// and a request it could not start once a GOAWAY came, as the GOAWAY
+/// itself, from the remote; a graceful restart is such a GOAWAY.
+fn not_processed(error: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            return h2.is_remote()
+                && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM));
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// Completes once the connection has had no request for `idle_timeout`,

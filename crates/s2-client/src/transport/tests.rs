@@ -60,6 +60,11 @@ enum Peer {
     Answer,
     /// Answers the first request, then sends GOAWAY.
     AnswerThenGoAway,
+    /// Refuses every stream with `RST_STREAM(REFUSED_STREAM)`.
+    RefuseStreams,
+    /// Answers a request with GOAWAY naming the stream before it as the
+    /// last one processed (a graceful restart).
+    GoAwayBeforeEachStream,
 }
 
 /// A scripted HTTP/2 peer on a loopback port.
@@ -71,6 +76,7 @@ struct Server {
 
 const FRAME_DATA: u8 = 0;
 const FRAME_HEADERS: u8 = 1;
+const FRAME_RST_STREAM: u8 = 3;
 const FRAME_SETTINGS: u8 = 4;
 const FRAME_PING: u8 = 6;
 const FRAME_GOAWAY: u8 = 7;
@@ -176,6 +182,16 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
                     write_frame(&mut stream, FRAME_GOAWAY, 0, 0, &goaway)?;
                 }
             }
+            FRAME_HEADERS if peer == Peer::RefuseStreams => {
+                // REFUSED_STREAM (7).
+                write_frame(&mut stream, FRAME_RST_STREAM, 0, id, &7u32.to_be_bytes())?;
+            }
+            FRAME_HEADERS if peer == Peer::GoAwayBeforeEachStream => {
+                // Last stream id, then NO_ERROR (0).
+                let mut goaway = id.saturating_sub(2).to_be_bytes().to_vec();
+                goaway.extend_from_slice(&0u32.to_be_bytes());
+                write_frame(&mut stream, FRAME_GOAWAY, 0, 0, &goaway)?;
+            }
             _ => {}
         }
     }
@@ -251,6 +267,22 @@ async fn the_allowance_extends_the_deadline() {
         .await;
     assert!(matches!(result, Err(Error::Timeout(d)) if d == Duration::from_millis(700)));
     assert!(started.elapsed() >= Duration::from_millis(700));
+}
+
+/// A request the peer says it did not process, refused with
+/// `REFUSED_STREAM` or above the last stream id of a GOAWAY, was not sent
+/// as far as its effects go: safe to retry, whatever the retry policy.
+#[tokio::test]
+async fn a_stream_the_peer_did_not_process_was_not_sent() {
+    for peer in [Peer::RefuseStreams, Peer::GoAwayBeforeEachStream] {
+        let server = Server::start(peer);
+        let transport = transport(&server, IDLE_TIMEOUT);
+        let result = transport.send(&server.request(), Duration::ZERO).await;
+        assert!(
+            matches!(result, Err(Error::Transport { sent: false, .. })),
+            "{result:?}"
+        );
+    }
 }
 
 #[tokio::test]
