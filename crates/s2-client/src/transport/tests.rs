@@ -17,6 +17,7 @@ use super::*;
 use crate::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
 
 mod dials;
+mod sessions;
 
 /// The client's runtime for these tests: tokio.
 #[derive(Clone)]
@@ -65,6 +66,9 @@ enum Peer {
     /// Answers a request with GOAWAY naming the stream before it as the
     /// last one processed (a graceful restart).
     GoAwayBeforeEachStream,
+    /// Opens the first session it is asked for and ends it at once with an
+    /// error frame (`server_draining`); never answers a later request.
+    DrainFirstSession,
 }
 
 /// A scripted HTTP/2 peer on a loopback port.
@@ -72,6 +76,8 @@ struct Server {
     port: u16,
     accepted: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
+    /// Requests received (HEADERS frames), on every connection.
+    requests: Arc<AtomicUsize>,
 }
 
 const FRAME_DATA: u8 = 0;
@@ -90,15 +96,16 @@ impl Server {
         let port = listener.local_addr().expect("bound address").port();
         let accepted = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
-        let (counter, closer) = (accepted.clone(), closed.clone());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (counter, closer, asked) = (accepted.clone(), closed.clone(), requests.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 counter.fetch_add(1, Ordering::SeqCst);
-                let closer = closer.clone();
+                let (closer, asked) = (closer.clone(), asked.clone());
                 thread::spawn(move || {
                     // Any I/O error ends the connection, like an EOF.
-                    let _ = serve(stream, peer);
+                    let _ = serve(stream, peer, &asked);
                     closer.fetch_add(1, Ordering::SeqCst);
                 });
             }
@@ -107,7 +114,12 @@ impl Server {
             port,
             accepted,
             closed,
+            requests,
         }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 
     fn accepted(&self) -> usize {
@@ -145,7 +157,7 @@ fn write_frame(
 }
 
 /// Speaks just enough HTTP/2 for `peer`, until the client goes away.
-fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
+fn serve(mut stream: TcpStream, peer: Peer, requests: &AtomicUsize) -> std::io::Result<()> {
     let mut preface = [0u8; 24];
     stream.read_exact(&mut preface)?;
     let settings: &[u8] = match peer {
@@ -164,6 +176,10 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
         let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
         let mut payload = vec![0u8; len];
         stream.read_exact(&mut payload)?;
+        let request = match kind {
+            FRAME_HEADERS => requests.fetch_add(1, Ordering::SeqCst) + 1,
+            _ => 0,
+        };
         match kind {
             FRAME_SETTINGS if flags & FLAG_ACK == 0 => {
                 write_frame(&mut stream, FRAME_SETTINGS, FLAG_ACK, 0, &[])?;
@@ -191,6 +207,13 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
                 let mut goaway = id.saturating_sub(2).to_be_bytes().to_vec();
                 goaway.extend_from_slice(&0u32.to_be_bytes());
                 write_frame(&mut stream, FRAME_GOAWAY, 0, 0, &goaway)?;
+            }
+            FRAME_HEADERS if peer == Peer::DrainFirstSession && request == 1 => {
+                write_frame(&mut stream, FRAME_HEADERS, FLAG_END_HEADERS, id, &[0x88])?;
+                let mut frame = bytes::BytesMut::new();
+                let error = br#"{"code":"server_draining","message":"draining"}"#;
+                s2_core::frame::encode_terminal(&mut frame, 503, error).expect("a small frame");
+                write_frame(&mut stream, FRAME_DATA, FLAG_END_STREAM, id, &frame)?;
             }
             _ => {}
         }
@@ -331,6 +354,7 @@ async fn a_failed_connect_leaves_no_entry() {
         port,
         accepted: Arc::default(),
         closed: Arc::default(),
+        requests: Arc::default(),
     };
     let transport = transport(&server, IDLE_TIMEOUT);
     let result = transport.send(&server.request(), Duration::ZERO).await;

@@ -433,10 +433,15 @@ impl<R: Runtime> Driver<R> {
         // First, while every event is drained: a frame must not overtake
         // the `Connect` of its connection.
         self.drive_outgoing(cx);
-        let ready = self.drive_commands(cx)
+        // Then the timer, still with every event drained (the machine's
+        // order: events, frames, timeout). Read after a failure fed below,
+        // the deadline would be the backoff it started; a zero backoff
+        // fires at once, before its `Disconnect` is handled, and the failed
+        // connection would be taken for one whose ack timed out.
+        let ready = self.drive_timer(cx)
+            | self.drive_commands(cx)
             | self.drive_connection(cx)
-            | self.drive_unary(cx)
-            | self.drive_timer(cx);
+            | self.drive_unary(cx);
         if ready {
             Poll::Ready(())
         } else {
