@@ -58,3 +58,29 @@ async fn a_zero_backoff_is_not_taken_for_an_ack_timeout() {
         "the reconnect went out on a new connection: the shared one was evicted"
     );
 }
+
+/// The same for a read session: its zero backoff after `server_draining`
+/// is no heartbeat timeout (the driver checks the silence against the last
+/// frame heard), so the reconnect also goes out on the shared connection.
+#[tokio::test]
+async fn a_read_session_zero_backoff_is_not_taken_for_a_heartbeat_timeout() {
+    use futures_util::StreamExt;
+    use s2_core::types::{ReadRequest, ReadStart};
+    let server = Server::start(Peer::DrainFirstSession);
+    let endpoint = format!("http://127.0.0.1:{}", server.port);
+    let config = ClientConfig::new("token")
+        .with_endpoints(Endpoints::single(&endpoint).expect("valid endpoint"));
+    let client = crate::S2::with_runtime(config, ZeroSleepReady).expect("client");
+    let stream = client
+        .basin(s2_core::BasinName::new("drain-basin").expect("name"))
+        .stream(s2_core::StreamName::new("s").expect("name"));
+    let mut session = stream.read_session(ReadRequest::new(ReadStart::SeqNum(0)));
+    let reading = tokio::spawn(async move { while session.next().await.is_some() {} });
+    assert!(
+        eventually(|| server.requests() == 2).await,
+        "no reconnect: {} requests",
+        server.requests()
+    );
+    assert_eq!(server.accepted(), 1, "the shared connection was evicted");
+    reading.abort();
+}
