@@ -69,6 +69,9 @@ enum Peer {
     /// Opens the first session it is asked for and ends it at once with an
     /// error frame (`server_draining`); never answers a later request.
     DrainFirstSession,
+    /// Opens every append session, and acknowledges each batch of one
+    /// record (every DATA frame) 200 ms after it comes.
+    AckLate,
 }
 
 /// A scripted HTTP/2 peer on a loopback port.
@@ -168,6 +171,7 @@ fn serve(mut stream: TcpStream, peer: Peer, requests: &AtomicUsize) -> std::io::
     };
     write_frame(&mut stream, FRAME_SETTINGS, 0, 0, settings)?;
     let mut answered = 0;
+    let mut acked = 0;
     loop {
         let mut head = [0u8; 9];
         stream.read_exact(&mut head)?;
@@ -181,6 +185,23 @@ fn serve(mut stream: TcpStream, peer: Peer, requests: &AtomicUsize) -> std::io::
             _ => 0,
         };
         match kind {
+            FRAME_HEADERS if peer == Peer::AckLate => {
+                write_frame(&mut stream, FRAME_HEADERS, FLAG_END_HEADERS, id, &[0x88])?;
+            }
+            FRAME_DATA if peer == Peer::AckLate && !payload.is_empty() => {
+                thread::sleep(Duration::from_millis(200));
+                let position = |seq_num| s2_core::types::StreamPosition::new(seq_num, 0);
+                let ack = s2_core::types::AppendAck {
+                    start: position(acked),
+                    end: position(acked + 1),
+                    tail: position(acked + 1),
+                };
+                acked += 1;
+                let mut frame = bytes::BytesMut::new();
+                let plain = s2_core::frame::Compression::None;
+                s2_core::frame::encode_message(&mut frame, &ack, plain).expect("a small frame");
+                write_frame(&mut stream, FRAME_DATA, 0, id, &frame)?;
+            }
             FRAME_SETTINGS if flags & FLAG_ACK == 0 => {
                 write_frame(&mut stream, FRAME_SETTINGS, FLAG_ACK, 0, &[])?;
             }
