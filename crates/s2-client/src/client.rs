@@ -119,7 +119,10 @@ impl<R: Runtime> S2<R> {
     /// later request fails with [`Error::Closed`] before anything is sent.
     ///
     /// Producers are drained too: their lingering records are sent and
-    /// acknowledged like the rest.
+    /// acknowledged like the rest. A session's own
+    /// [`close`](crate::session::AppendSession::close), and a producer's
+    /// `flush` and `close`, called meanwhile wait for that drain and report
+    /// how it ended.
     ///
     /// Fails with [`Error::Timeout`] when sessions were still running at
     /// the timeout (their unacknowledged batches may or may not land).

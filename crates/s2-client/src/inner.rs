@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use futures_channel::oneshot;
+use futures_util::{FutureExt, future::Shared};
 use s2_core::{Error, api::Api, names::RequestToken};
 
 use crate::{config::ClientConfig, runtime::Runtime, sync::Mutex, transport::Transport};
@@ -39,6 +40,11 @@ fn client_closed() -> Error {
     }
 }
 
+/// Resolves (cancelled) once the driver of an append session or producer is
+/// over; shared by [`S2::close`](crate::S2::close) and the handles, whose
+/// close waits for a drain the client started.
+pub(crate) type Over = Shared<oneshot::Receiver<()>>;
+
 /// The append sessions and producers of a client that are still running.
 #[derive(Default)]
 pub(crate) struct Sessions(Mutex<SessionList>);
@@ -55,13 +61,13 @@ struct OpenSession {
     /// own session ignores this: it ends once its producer lets go of it.)
     stop: Box<dyn FnOnce() + Send>,
     /// Resolves (cancelled) when its driver is over.
-    over: oneshot::Receiver<()>,
+    over: Over,
 }
 
 impl Sessions {
     /// Tracks a session or producer until the sender paired with `over` is
     /// dropped; `stop` is called at once when the client is already closed.
-    pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: oneshot::Receiver<()>) {
+    pub(crate) fn register(&self, stop: Box<dyn FnOnce() + Send>, over: Over) {
         let mut list = self.0.lock();
         if list.closed {
             drop(list);
@@ -71,14 +77,14 @@ impl Sessions {
         // Forget the sessions already over, so the list stays as long as
         // the sessions open.
         list.open
-            .retain_mut(|session| matches!(session.over.try_recv(), Ok(None)));
+            .retain(|session| session.over.clone().now_or_never().is_none());
         list.open.push(OpenSession { stop, over });
     }
 
     /// Marks the client closed (nothing registers from now on) and stops
     /// every session and producer open, all at once; returns the futures of
     /// their ends.
-    pub(crate) fn close(&self) -> Vec<oneshot::Receiver<()>> {
+    pub(crate) fn close(&self) -> Vec<Over> {
         let open = {
             let mut list = self.0.lock();
             list.closed = true;

@@ -12,7 +12,7 @@ use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{Error, session::append::InputId};
 
 use super::{
-    Command,
+    Command, Ending,
     ack::BatchAcks,
     closed,
     intake::{Batch, Intake},
@@ -63,6 +63,8 @@ pub(super) struct Driver<R: Runtime> {
     /// No more records come: the producer was closed or dropped.
     input_done: bool,
     deadline: Deadline,
+    /// Where the producer's end is recorded, for the handles.
+    ending: Ending,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -72,6 +74,7 @@ impl<R: Runtime> Driver<R> {
         session: AppendSession,
         session_task: Task,
         commands: mpsc::UnboundedReceiver<Command>,
+        ending: Ending,
     ) -> Self {
         Self {
             runtime,
@@ -87,6 +90,7 @@ impl<R: Runtime> Driver<R> {
             closing: None,
             input_done: false,
             deadline: Deadline::new(),
+            ending,
         }
     }
 
@@ -259,6 +263,7 @@ impl<R: Runtime> Driver<R> {
     /// Everything is acked: dropping the session handle closes it.
     fn finish(&mut self) {
         self.session = None;
+        *self.ending.lock() = Some(Ok(()));
         self.gate.stop(closed());
         if let Some(done) = self.closing.take() {
             let _ = done.send(Ok(()));
@@ -292,6 +297,7 @@ impl<R: Runtime> Driver<R> {
     /// [`RecordAckFuture`](super::RecordAckFuture)), every waiter the
     /// cause. `unsubmitted`: a batch the session refused.
     fn fail(&mut self, cause: Error, unsubmitted: Option<Records>) {
+        *self.ending.lock() = Some(Err(cause.clone()));
         self.gate.stop(cause.clone());
         for (ack, records) in self.in_flight.drain(..) {
             records

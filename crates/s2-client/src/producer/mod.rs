@@ -9,6 +9,7 @@ mod intake;
 use std::{sync::Arc, time::Instant};
 
 use futures_channel::{mpsc, oneshot};
+use futures_util::FutureExt;
 use s2_core::{
     Error,
     batcher::Batcher,
@@ -18,6 +19,7 @@ use s2_core::{
 pub use self::ack::RecordAckFuture;
 use self::{driver::Driver, intake::Intake};
 use crate::{
+    inner::Over,
     runtime::{Runtime, Task},
     session::{
         append::AppendSession,
@@ -88,7 +90,16 @@ pub struct Producer {
     gate: Arc<Gate<Intake>>,
     commands: mpsc::UnboundedSender<Command>,
     now: Clock,
+    /// Resolves once the driver is over.
+    over: Over,
+    /// How the producer ended, once its driver said.
+    ending: Ending,
 }
+
+/// How a producer ended, as its driver recorded it: every record
+/// acknowledged, or the error that stopped it. `None` while it runs, and
+/// when its driver was dropped (with its runtime) before it could say.
+type Ending = Arc<crate::sync::Mutex<Option<Result<(), Error>>>>;
 
 /// The runtime's clock, shared with permits.
 type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -126,14 +137,17 @@ impl Producer {
         };
         let gate = Arc::new(Gate::new(Intake::new(batcher), limits));
         let (commands, receiver) = mpsc::unbounded();
+        let ending = Ending::default();
         let driver = Driver::new(
             runtime.clone(),
             gate.clone(),
             session,
             session_task,
             receiver,
+            ending.clone(),
         );
         let (over, over_rx) = oneshot::channel::<()>();
+        let over_rx = over_rx.shared();
         let stop = Arc::downgrade(&gate);
         sessions.register(
             Box::new(move || {
@@ -144,7 +158,7 @@ impl Producer {
                     });
                 }
             }),
-            over_rx,
+            over_rx.clone(),
         );
         runtime.spawn(Box::pin(async move {
             driver.run().await;
@@ -155,6 +169,8 @@ impl Producer {
             gate,
             commands,
             now: Arc::new(move || clock.now()),
+            over: over_rx,
+            ending,
         }
     }
 
@@ -191,34 +207,40 @@ impl Producer {
     /// Waits until every record submitted so far is durable.
     pub async fn flush(&self) -> Result<(), Error> {
         let (done, done_rx) = oneshot::channel();
-        self.commands
-            .unbounded_send(Command::Flush(done))
-            .map_err(|_| self.unanswered())?;
-        done_rx.await.map_err(|_| self.unanswered())?
+        if self.commands.unbounded_send(Command::Flush(done)).is_ok()
+            && let Ok(result) = done_rx.await
+        {
+            return result;
+        }
+        self.ended().await
     }
 
     /// Sends what is pending, waits for every ack, and stops.
     pub async fn close(self) -> Result<(), Error> {
         let (done, done_rx) = oneshot::channel();
-        self.commands
-            .unbounded_send(Command::Close(done))
-            .map_err(|_| self.unanswered())?;
-        done_rx.await.map_err(|_| self.unanswered())?
+        if self.commands.unbounded_send(Command::Close(done)).is_ok()
+            && let Ok(result) = done_rx.await
+        {
+            return result;
+        }
+        self.ended().await
     }
 
-    /// The answer to a flush or close that the producer's driver cannot
-    /// give: the error that stopped it, or, when it stopped (or vanished
-    /// with its runtime) without one, that the records submitted may have
-    /// landed. Unlike a refused submit, a flush or close stands for
-    /// records already handed over, so it never claims that nothing was
-    /// sent.
-    fn unanswered(&self) -> Error {
-        match self.gate.stopped() {
-            Some(Error::Closed { .. }) | None => Error::Closed {
+    /// The answer to a flush or close that the producer's driver takes no
+    /// more (it is over, or [`S2::close`](crate::S2::close) is draining
+    /// it): how it ends, once it has. Every record acknowledged is `Ok`;
+    /// a failure is its error; a driver that vanished (with its runtime)
+    /// without saying leaves the records submitted unknown. Unlike a
+    /// refused submit, a flush or close stands for records already handed
+    /// over, so it never claims that nothing was sent.
+    async fn ended(&self) -> Result<(), Error> {
+        let _ = self.over.clone().await;
+        match &*self.ending.lock() {
+            Some(outcome) => outcome.clone(),
+            None => Err(Error::Closed {
                 sent: true,
                 reason: "the producer stopped before answering".into(),
-            },
-            Some(error) => error,
+            }),
         }
     }
 }

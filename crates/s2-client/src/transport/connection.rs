@@ -48,14 +48,28 @@ impl Connection {
         !self.sender.is_closed() && !self.state.evicted.load(Ordering::Acquire)
     }
 
+    /// Requests it takes at once: the configured cap, or the peer's lower
+    /// limit once known. A peer advertising no streams at all still gets
+    /// one request: it times out and evicts the connection, rather than
+    /// every request opening a connection of its own.
+    pub(super) fn capacity(&self) -> usize {
+        let peer = (self.state.peer_max_streams)().unwrap_or(0).max(1);
+        self.state.max_requests.min(peer)
+    }
+
     /// Whether one more request fits under its stream limit.
     pub(super) fn has_room(&self) -> bool {
-        let in_flight = self.state.in_flight.load(Ordering::Acquire);
-        // A peer advertising no streams at all still gets one request: it
-        // times out and evicts the connection, rather than every request
-        // opening a connection of its own.
-        in_flight < self.state.max_requests
-            && in_flight < (self.state.peer_max_streams)().unwrap_or(0).max(1)
+        self.state.in_flight.load(Ordering::Acquire) < self.capacity()
+    }
+
+    /// Takes a place on it for one request. Callers check for room first,
+    /// under the hosts lock, so that two callers cannot take the last place.
+    pub(super) fn checkout(&self, now: Instant) -> Checkout {
+        self.state.touch(now);
+        Checkout {
+            sender: self.sender.clone(),
+            lease: Lease::new(self.state.clone()),
+        }
     }
 }
 
@@ -323,9 +337,26 @@ async fn send_on(
     *http.headers_mut() = request.headers.clone();
     sender.try_send_request(http).await.map_err(|mut e| {
         // hyper hands the request back when it was never sent.
-        let sent = e.take_message().is_none();
+        let sent = e.take_message().is_none() && !not_processed(e.error());
         Error::transport(sent, e.into_error())
     })
+}
+
+/// Whether the peer said it did not process the request (RFC 9113): it
+/// refused the stream (`REFUSED_STREAM`, section 8.7), or sent a GOAWAY
+/// whose last stream id is below it (section 6.8). h2 reports the latter,
+/// and a request it could not start once a GOAWAY came, as the GOAWAY
+/// itself, from the remote; a graceful restart is such a GOAWAY.
+fn not_processed(error: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if let Some(h2) = error.downcast_ref::<h2::Error>() {
+            return h2.is_remote()
+                && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM));
+        }
+        source = error.source();
+    }
+    false
 }
 
 /// Completes once the connection has had no request for `idle_timeout`,

@@ -9,7 +9,11 @@
 //! [`ClientConfig::max_concurrent_requests_per_connection`]. When every
 //! connection to a host is at its limit, the pool opens a sibling rather
 //! than let the request queue behind long-lived sessions: unary calls are
-//! never starved by sessions.
+//! never starved by sessions. Siblings are dialled side by side as demand
+//! requires: a caller that finds no room takes a seat in a connection
+//! attempt under way, each attempt seating as many callers as a new
+//! connection is expected to take, and seated callers get their places on
+//! the new connection before anyone else can see it.
 //!
 //! A connection stops taking new requests when hyper reports it closed
 //! (errors, a GOAWAY from the server) or when it is *evicted*: a unary call
@@ -31,7 +35,6 @@ use std::{
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-use futures_util::future::{FutureExt, Shared};
 use http_body_util::{BodyExt, Limited};
 use s2_core::{
     Error,
@@ -75,6 +78,8 @@ pub(crate) struct Transport<R: Runtime> {
     hosts: Arc<Hosts>,
     idle_timeout: Duration,
     next_connection: Arc<AtomicU64>,
+    /// Numbers connection attempts.
+    next_dial: Arc<AtomicU64>,
     /// Set by [`close`](Self::close): no request goes out any more.
     closed: Arc<AtomicBool>,
 }
@@ -85,14 +90,54 @@ struct HostPool {
     /// Open connections, oldest first; new requests go to the first one
     /// with room, so the newest ones empty out and close when idle.
     connections: Vec<Connection>,
-    /// The connection attempt under way: callers that find no room wait
-    /// for it instead of each opening a connection.
-    connecting: Option<Attempt>,
+    /// Connection attempts under way: a caller that finds no room takes a
+    /// seat in one with a seat free, or starts another, so that a burst of
+    /// requests opens as many connections as it needs at once.
+    dials: Vec<PendingDial>,
 }
 
-/// The outcome of one connection attempt, shared by every caller waiting
-/// for it; the connection itself is in the pool by then.
-type Attempt = Shared<oneshot::Receiver<Result<(), Error>>>;
+impl HostPool {
+    /// Removes attempt `id`, returning the callers seated in it (none if
+    /// it is gone).
+    fn take_dial(&mut self, id: u64) -> Vec<oneshot::Sender<Seat>> {
+        match self.dials.iter().position(|d| d.id == id) {
+            Some(i) => self.dials.swap_remove(i).waiters,
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A connection attempt under way and the callers seated in it.
+struct PendingDial {
+    /// Tells the attempt apart from the others to the same host.
+    id: u64,
+    /// Places the new connection is expected to have: as many callers wait
+    /// for it, and the next one starts another attempt.
+    seats: usize,
+    /// The callers seated, in arrival order: each gets a place on the new
+    /// connection while it has room.
+    waiters: Vec<oneshot::Sender<Seat>>,
+}
+
+impl PendingDial {
+    /// Whether a caller may take a seat (those that gave up free theirs).
+    fn has_free_seat(&mut self) -> bool {
+        self.waiters.retain(|w| !w.is_canceled());
+        self.waiters.len() < self.seats
+    }
+}
+
+/// What a seated caller gets when its connection attempt ends.
+enum Seat {
+    /// A place on the new connection, taken for it before anyone else
+    /// could see the connection.
+    Taken(Checkout),
+    /// The new connection had no room left for this caller; `added`: it
+    /// had room for callers seated earlier.
+    Full { added: bool },
+    /// The attempt failed.
+    Failed(Error),
+}
 
 /// Where a connection goes.
 #[derive(Clone)]
@@ -106,16 +151,16 @@ struct Dial {
 enum Room {
     /// A place on a connection with room.
     Taken(Checkout),
-    /// No room: wait for the attempt under way.
-    Wait(Attempt),
-    /// No room and no attempt: start one, reporting to the sender.
-    Dial(oneshot::Sender<Result<(), Error>>, Attempt),
+    /// No room: a seat in a connection attempt, which the caller starts
+    /// when it comes with the attempt's id.
+    Seated(oneshot::Receiver<Seat>, Option<u64>),
 }
 
-/// Connection attempts one checkout waits through before giving up: each
-/// one that succeeds adds a connection, so running out means connections
-/// close (or fill up) as fast as they open.
-const MAX_ATTEMPTS_PER_CHECKOUT: usize = 8;
+/// Connection attempts in a row that add no usable room after which a
+/// checkout gives up: connections close as fast as they open (or their
+/// attempts are dropped unfinished). An attempt whose room went to the
+/// callers seated before this one is progress, and does not count.
+const MAX_FRUITLESS_ATTEMPTS: usize = 3;
 
 impl<R: Runtime> Transport<R> {
     pub(crate) fn new(runtime: R, config: Arc<ClientConfig>) -> Result<Self, Error> {
@@ -127,6 +172,7 @@ impl<R: Runtime> Transport<R> {
             hosts: Arc::new(Mutex::new(HashMap::new())),
             idle_timeout: IDLE_TIMEOUT,
             next_connection: Arc::new(AtomicU64::new(0)),
+            next_dial: Arc::new(AtomicU64::new(0)),
             closed: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -136,7 +182,8 @@ impl<R: Runtime> Transport<R> {
     }
 
     /// Refuses every later request with [`Error::Closed`] and closes the
-    /// pooled connections once the requests on them are done.
+    /// pooled connections once the requests on them are done; an attempt
+    /// still dialling shuts its connection down when it ends.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         let hosts = std::mem::take(&mut *self.hosts.lock());
@@ -147,16 +194,10 @@ impl<R: Runtime> Transport<R> {
 
     /// A place for one request on a connection to the host of `uri` with
     /// room for it, connecting if every connection is full (or there is
-    /// none). Callers that find no room share one connection attempt, which
+    /// none). Callers that find no room take seats in connection attempts,
+    /// as many as a new connection is expected to take each; each attempt
     /// runs in its own task.
     pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
-        if self.closed.load(Ordering::Acquire) {
-            // Refused before a connection is chosen: nothing was sent.
-            return Err(Error::Closed {
-                sent: false,
-                reason: "the client is closed".into(),
-            });
-        }
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri
             .authority()
@@ -167,86 +208,165 @@ impl<R: Runtime> Transport<R> {
             port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             tls,
         };
-        for _ in 0..MAX_ATTEMPTS_PER_CHECKOUT {
-            let attempt = match self.try_checkout(&key) {
+        let mut fruitless = 0;
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(client_closed());
+            }
+            let seat = match self.try_checkout(&key) {
                 Room::Taken(checkout) => return Ok(checkout),
-                Room::Wait(attempt) => attempt,
-                Room::Dial(done, attempt) => {
-                    self.spawn_dial(key.clone(), dial.clone(), done);
-                    attempt
+                Room::Seated(seat, None) => seat,
+                Room::Seated(seat, Some(id)) => {
+                    self.spawn_dial(key.clone(), dial.clone(), id);
+                    seat
                 }
             };
-            match attempt.await {
-                // A connection came up: look again (others may have filled
-                // it first; then the next attempt adds another).
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(oneshot::Canceled) => {
-                    return Err(Error::transport(
-                        false,
-                        "the connection attempt was dropped",
-                    ));
+            let dropped = match seat.await {
+                Ok(Seat::Taken(checkout)) => return Ok(checkout),
+                Ok(Seat::Failed(e)) => return Err(e),
+                // The callers seated first took the room it added: look
+                // again (the next attempt expects that much room).
+                Ok(Seat::Full { added: true }) => {
+                    fruitless = 0;
+                    continue;
                 }
+                Ok(Seat::Full { added: false }) => false,
+                // The attempt was abandoned: the client closed, or its task
+                // was dropped unfinished.
+                Err(oneshot::Canceled) => true,
+            };
+            fruitless += 1;
+            if fruitless >= MAX_FRUITLESS_ATTEMPTS {
+                let why = if dropped {
+                    "connection attempts were dropped before they finished"
+                } else {
+                    "connections closed or filled up as fast as they opened"
+                };
+                return Err(Error::transport(false, format!("{authority}: {why}")));
             }
         }
-        Err(Error::transport(
-            false,
-            format!("connections to {authority} closed or filled up as fast as they opened"),
-        ))
     }
 
-    /// Opens a connection to `dial` in a task of its own, adds it to the
-    /// pool of `key` and reports to `done`.
-    fn spawn_dial(&self, key: HostKey, dial: Dial, done: oneshot::Sender<Result<(), Error>>) {
-        let transport = self.clone();
+    /// Opens a connection to `dial` in a task of its own, for attempt `id`
+    /// to `key`.
+    fn spawn_dial(&self, key: HostKey, dial: Dial, id: u64) {
+        // Held by the task from the start: dropped with it, polled or not.
+        let guard = DialGuard {
+            transport: self.clone(),
+            key,
+            id,
+            ended: false,
+        };
         self.runtime.spawn(Box::pin(async move {
-            let result = transport.connect(&dial, key.clone()).await;
-            let outcome = {
-                let mut hosts = transport.hosts.lock();
-                let pool = hosts.entry(key.clone()).or_default();
-                pool.connecting = None;
-                match result {
-                    Ok(fresh) => {
-                        pool.connections.push(fresh);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        if pool.connections.is_empty() {
-                            hosts.remove(&key);
-                        }
-                        Err(e)
-                    }
-                }
-            };
-            // Nobody may be waiting any more: fine.
-            let _ = done.send(outcome);
+            let result = guard.transport.connect(&dial, guard.key.clone()).await;
+            guard.end(result);
         }));
     }
 
-    /// A place on a connection of `key` that has room, or the connection
-    /// attempt to wait for (started by the caller if there is none). Drops
-    /// connections that take no new requests: they close on their own once
-    /// their streams end. A host gets an entry only with a connection or an
-    /// attempt, so no caller leaves an empty one behind.
-    fn try_checkout(&self, key: &HostKey) -> Room {
+    /// Ends attempt `id` to `key`: the new connection joins the pool, its
+    /// seated callers first taking places on it in turn while it has room;
+    /// or they all fail with the attempt.
+    fn dialled(&self, key: &HostKey, id: u64, result: Result<Connection, Error>) {
         let mut hosts = self.hosts.lock();
-        if let Some(pool) = hosts.get_mut(key) {
-            pool.connections.retain(Connection::usable);
-            if let Some(connection) = pool.connections.iter().find(|c| c.has_room()) {
-                connection.state.touch(self.runtime.now());
-                return Room::Taken(Checkout {
-                    sender: connection.sender.clone(),
-                    lease: Lease::new(connection.state.clone()),
-                });
+        // Read under the lock `close` takes the pools with: an attempt that
+        // ends after it must not leave a connection open in a fresh pool.
+        if self.closed.load(Ordering::Acquire) {
+            let seated = hosts.get_mut(key).map(|pool| pool.take_dial(id));
+            if hosts
+                .get(key)
+                .is_some_and(|pool| pool.connections.is_empty() && pool.dials.is_empty())
+            {
+                hosts.remove(key);
             }
-            if let Some(attempt) = &pool.connecting {
-                return Room::Wait(attempt.clone());
+            drop(hosts);
+            if let Ok(fresh) = result {
+                fresh.state.evict();
+            }
+            for waiter in seated.into_iter().flatten() {
+                let _ = waiter.send(Seat::Failed(client_closed()));
+            }
+            return;
+        }
+        let pool = hosts.entry(key.clone()).or_default();
+        let waiters = pool.take_dial(id);
+        match result {
+            Ok(fresh) => {
+                let now = self.runtime.now();
+                let mut added = false;
+                for waiter in waiters.into_iter().filter(|w| !w.is_canceled()) {
+                    let seat = if fresh.usable() && fresh.has_room() {
+                        added = true;
+                        Seat::Taken(fresh.checkout(now))
+                    } else {
+                        Seat::Full { added }
+                    };
+                    // A caller that just gave up: its place (the lease) is
+                    // given back as the seat is dropped.
+                    let _ = waiter.send(seat);
+                }
+                pool.connections.push(fresh);
+            }
+            Err(e) => {
+                for waiter in waiters {
+                    let _ = waiter.send(Seat::Failed(e.clone()));
+                }
+                if pool.connections.is_empty() && pool.dials.is_empty() {
+                    hosts.remove(key);
+                }
             }
         }
-        let (done, attempt) = oneshot::channel();
-        let attempt = attempt.shared();
-        hosts.entry(key.clone()).or_default().connecting = Some(attempt.clone());
-        Room::Dial(done, attempt)
+    }
+
+    /// Withdraws attempt `id` to `key`, whose task was dropped unfinished:
+    /// its seated callers look again (their seats are dropped), and later
+    /// callers do not wait on an attempt that will never end.
+    fn abandon(&self, key: &HostKey, id: u64) {
+        let mut hosts = self.hosts.lock();
+        let Some(pool) = hosts.get_mut(key) else {
+            return;
+        };
+        let seated = pool.take_dial(id);
+        if pool.connections.is_empty() && pool.dials.is_empty() {
+            hosts.remove(key);
+        }
+        drop(hosts);
+        drop(seated);
+    }
+
+    /// A place on a connection of `key` that has room, or a seat in a
+    /// connection attempt (one the caller starts if every attempt's seats
+    /// are taken). Drops connections that take no new requests: they close
+    /// on their own once their streams end. A host gets an entry only with
+    /// a connection or an attempt, so no caller leaves an empty one behind.
+    fn try_checkout(&self, key: &HostKey) -> Room {
+        let mut hosts = self.hosts.lock();
+        let pool = hosts.entry(key.clone()).or_default();
+        pool.connections.retain(Connection::usable);
+        if let Some(connection) = pool.connections.iter().find(|c| c.has_room()) {
+            return Room::Taken(connection.checkout(self.runtime.now()));
+        }
+        let (seat, waiting) = oneshot::channel();
+        if let Some(dial) = pool
+            .dials
+            .iter_mut()
+            .find_map(|d| d.has_free_seat().then_some(d))
+        {
+            dial.waiters.push(seat);
+            return Room::Seated(waiting, None);
+        }
+        // A new connection is expected to take what the newest one does
+        // (the peer's limit, once known), or the configured cap.
+        let seats = pool.connections.last().map_or(
+            self.config.max_concurrent_requests_per_connection(),
+            Connection::capacity,
+        );
+        let id = self.next_dial.fetch_add(1, Ordering::Relaxed);
+        pool.dials.push(PendingDial {
+            id,
+            seats,
+            waiters: vec![seat],
+        });
+        Room::Seated(waiting, Some(id))
     }
 
     /// Sends a unary request and collects its response within the request
@@ -304,6 +424,32 @@ impl<R: Runtime> Transport<R> {
     }
 }
 
+/// A connection attempt's task holds this from the start, so that the
+/// attempt ends in the pool even when the task is dropped unfinished (its
+/// runtime shut down, or a custom runtime dropped it).
+struct DialGuard<R: Runtime> {
+    transport: Transport<R>,
+    key: HostKey,
+    id: u64,
+    ended: bool,
+}
+
+impl<R: Runtime> DialGuard<R> {
+    /// The attempt finished with `result`.
+    fn end(mut self, result: Result<Connection, Error>) {
+        self.ended = true;
+        self.transport.dialled(&self.key, self.id, result);
+    }
+}
+
+impl<R: Runtime> Drop for DialGuard<R> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.transport.abandon(&self.key, self.id);
+        }
+    }
+}
+
 /// Removes `closed` from the pool of `key` (or nothing, after a failed
 /// connect), then the pool itself if no connection is left and nobody is
 /// connecting.
@@ -316,8 +462,17 @@ fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
         pool.connections.retain(|c| !Arc::ptr_eq(&c.state, closed));
     }
     // An attempt under way adds its connection to this entry.
-    if pool.connections.is_empty() && pool.connecting.is_none() {
+    if pool.connections.is_empty() && pool.dials.is_empty() {
         hosts.remove(key);
+    }
+}
+
+/// The error of a request refused because the client is closed: refused
+/// before a connection is chosen, so nothing was sent.
+fn client_closed() -> Error {
+    Error::Closed {
+        sent: false,
+        reason: "the client is closed".into(),
     }
 }
 

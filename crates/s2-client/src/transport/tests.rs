@@ -16,6 +16,9 @@ use s2_core::api::Endpoints;
 use super::*;
 use crate::runtime::{BoxIo, ConnectFuture, ConnectTarget, SleepFuture, Task};
 
+mod dials;
+mod sessions;
+
 /// The client's runtime for these tests: tokio.
 #[derive(Clone)]
 struct Tokio;
@@ -58,6 +61,17 @@ enum Peer {
     Answer,
     /// Answers the first request, then sends GOAWAY.
     AnswerThenGoAway,
+    /// Refuses every stream with `RST_STREAM(REFUSED_STREAM)`.
+    RefuseStreams,
+    /// Answers a request with GOAWAY naming the stream before it as the
+    /// last one processed (a graceful restart).
+    GoAwayBeforeEachStream,
+    /// Opens the first session it is asked for and ends it at once with an
+    /// error frame (`server_draining`); never answers a later request.
+    DrainFirstSession,
+    /// Opens every append session, and acknowledges each batch of one
+    /// record (every DATA frame) 200 ms after it comes.
+    AckLate,
 }
 
 /// A scripted HTTP/2 peer on a loopback port.
@@ -65,10 +79,13 @@ struct Server {
     port: u16,
     accepted: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
+    /// Requests received (HEADERS frames), on every connection.
+    requests: Arc<AtomicUsize>,
 }
 
 const FRAME_DATA: u8 = 0;
 const FRAME_HEADERS: u8 = 1;
+const FRAME_RST_STREAM: u8 = 3;
 const FRAME_SETTINGS: u8 = 4;
 const FRAME_PING: u8 = 6;
 const FRAME_GOAWAY: u8 = 7;
@@ -82,15 +99,16 @@ impl Server {
         let port = listener.local_addr().expect("bound address").port();
         let accepted = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
-        let (counter, closer) = (accepted.clone(), closed.clone());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (counter, closer, asked) = (accepted.clone(), closed.clone(), requests.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 counter.fetch_add(1, Ordering::SeqCst);
-                let closer = closer.clone();
+                let (closer, asked) = (closer.clone(), asked.clone());
                 thread::spawn(move || {
                     // Any I/O error ends the connection, like an EOF.
-                    let _ = serve(stream, peer);
+                    let _ = serve(stream, peer, &asked);
                     closer.fetch_add(1, Ordering::SeqCst);
                 });
             }
@@ -99,7 +117,12 @@ impl Server {
             port,
             accepted,
             closed,
+            requests,
         }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 
     fn accepted(&self) -> usize {
@@ -137,7 +160,7 @@ fn write_frame(
 }
 
 /// Speaks just enough HTTP/2 for `peer`, until the client goes away.
-fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
+fn serve(mut stream: TcpStream, peer: Peer, requests: &AtomicUsize) -> std::io::Result<()> {
     let mut preface = [0u8; 24];
     stream.read_exact(&mut preface)?;
     let settings: &[u8] = match peer {
@@ -148,6 +171,7 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
     };
     write_frame(&mut stream, FRAME_SETTINGS, 0, 0, settings)?;
     let mut answered = 0;
+    let mut acked = 0;
     loop {
         let mut head = [0u8; 9];
         stream.read_exact(&mut head)?;
@@ -156,7 +180,28 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
         let id = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
         let mut payload = vec![0u8; len];
         stream.read_exact(&mut payload)?;
+        let request = match kind {
+            FRAME_HEADERS => requests.fetch_add(1, Ordering::SeqCst) + 1,
+            _ => 0,
+        };
         match kind {
+            FRAME_HEADERS if peer == Peer::AckLate => {
+                write_frame(&mut stream, FRAME_HEADERS, FLAG_END_HEADERS, id, &[0x88])?;
+            }
+            FRAME_DATA if peer == Peer::AckLate && !payload.is_empty() => {
+                thread::sleep(Duration::from_millis(200));
+                let position = |seq_num| s2_core::types::StreamPosition::new(seq_num, 0);
+                let ack = s2_core::types::AppendAck {
+                    start: position(acked),
+                    end: position(acked + 1),
+                    tail: position(acked + 1),
+                };
+                acked += 1;
+                let mut frame = bytes::BytesMut::new();
+                let plain = s2_core::frame::Compression::None;
+                s2_core::frame::encode_message(&mut frame, &ack, plain).expect("a small frame");
+                write_frame(&mut stream, FRAME_DATA, 0, id, &frame)?;
+            }
             FRAME_SETTINGS if flags & FLAG_ACK == 0 => {
                 write_frame(&mut stream, FRAME_SETTINGS, FLAG_ACK, 0, &[])?;
             }
@@ -173,6 +218,23 @@ fn serve(mut stream: TcpStream, peer: Peer) -> std::io::Result<()> {
                     goaway.extend_from_slice(&0u32.to_be_bytes());
                     write_frame(&mut stream, FRAME_GOAWAY, 0, 0, &goaway)?;
                 }
+            }
+            FRAME_HEADERS if peer == Peer::RefuseStreams => {
+                // REFUSED_STREAM (7).
+                write_frame(&mut stream, FRAME_RST_STREAM, 0, id, &7u32.to_be_bytes())?;
+            }
+            FRAME_HEADERS if peer == Peer::GoAwayBeforeEachStream => {
+                // Last stream id, then NO_ERROR (0).
+                let mut goaway = id.saturating_sub(2).to_be_bytes().to_vec();
+                goaway.extend_from_slice(&0u32.to_be_bytes());
+                write_frame(&mut stream, FRAME_GOAWAY, 0, 0, &goaway)?;
+            }
+            FRAME_HEADERS if peer == Peer::DrainFirstSession && request == 1 => {
+                write_frame(&mut stream, FRAME_HEADERS, FLAG_END_HEADERS, id, &[0x88])?;
+                let mut frame = bytes::BytesMut::new();
+                let error = br#"{"code":"server_draining","message":"draining"}"#;
+                s2_core::frame::encode_terminal(&mut frame, 503, error).expect("a small frame");
+                write_frame(&mut stream, FRAME_DATA, FLAG_END_STREAM, id, &frame)?;
             }
             _ => {}
         }
@@ -251,6 +313,22 @@ async fn the_allowance_extends_the_deadline() {
     assert!(started.elapsed() >= Duration::from_millis(700));
 }
 
+/// A request the peer says it did not process, refused with
+/// `REFUSED_STREAM` or above the last stream id of a GOAWAY, was not sent
+/// as far as its effects go: safe to retry, whatever the retry policy.
+#[tokio::test]
+async fn a_stream_the_peer_did_not_process_was_not_sent() {
+    for peer in [Peer::RefuseStreams, Peer::GoAwayBeforeEachStream] {
+        let server = Server::start(peer);
+        let transport = transport(&server, IDLE_TIMEOUT);
+        let result = transport.send(&server.request(), Duration::ZERO).await;
+        assert!(
+            matches!(result, Err(Error::Transport { sent: false, .. })),
+            "{result:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_connection_that_sent_goaway_takes_no_new_requests() {
     let server = Server::start(Peer::AnswerThenGoAway);
@@ -297,6 +375,7 @@ async fn a_failed_connect_leaves_no_entry() {
         port,
         accepted: Arc::default(),
         closed: Arc::default(),
+        requests: Arc::default(),
     };
     let transport = transport(&server, IDLE_TIMEOUT);
     let result = transport.send(&server.request(), Duration::ZERO).await;

@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::{StreamExt, future::poll_fn};
+use futures_util::{FutureExt, StreamExt, future::poll_fn};
 use s2_core::{
     Error,
     api::{SessionKind, StreamOptions},
@@ -25,7 +25,7 @@ use s2_core::{
 use super::{Awaiting, Command, Failure, gone_unanswered, refused};
 use crate::{
     body::{FrameSender, RequestBody},
-    inner::ClientInner,
+    inner::{ClientInner, Over},
     retry::execute,
     runtime::{Deadline, Runtime, Task},
     session::{
@@ -42,7 +42,7 @@ enum Unary {
 }
 
 /// The driver of a session with `config`, behind a gate of `limits`:
-/// returns the gate and failure slot the handles share with it, a receiver
+/// returns the gate and failure slot the handles share with it, a future
 /// that resolves (cancelled) once the driver is over, and the driver's
 /// task, for the caller to spawn or to poll from a task of its own.
 pub(super) fn start<R: Runtime>(
@@ -55,7 +55,7 @@ pub(super) fn start<R: Runtime>(
 ) -> (
     Arc<Gate<mpsc::UnboundedSender<Command>>>,
     Failure,
-    oneshot::Receiver<()>,
+    Over,
     Task,
 ) {
     let (commands, receiver) = mpsc::unbounded();
@@ -87,7 +87,7 @@ pub(super) fn start<R: Runtime>(
     };
     let span = crate::trace::session_span("append", &driver.basin, &driver.stream);
     let task = Box::pin(tracing::Instrument::instrument(driver.run(), span));
-    (gate, failure, over_rx, task)
+    (gate, failure, over_rx.shared(), task)
 }
 
 /// The background task of one append session: owns the machine, the
@@ -433,10 +433,15 @@ impl<R: Runtime> Driver<R> {
         // First, while every event is drained: a frame must not overtake
         // the `Connect` of its connection.
         self.drive_outgoing(cx);
-        let ready = self.drive_commands(cx)
+        // Then the timer, still with every event drained (the machine's
+        // order: events, frames, timeout). Read after a failure fed below,
+        // the deadline would be the backoff it started; a zero backoff
+        // fires at once, before its `Disconnect` is handled, and the failed
+        // connection would be taken for one whose ack timed out.
+        let ready = self.drive_timer(cx)
+            | self.drive_commands(cx)
             | self.drive_connection(cx)
-            | self.drive_unary(cx)
-            | self.drive_timer(cx);
+            | self.drive_unary(cx);
         if ready {
             Poll::Ready(())
         } else {

@@ -11,6 +11,7 @@ mod options;
 
 use std::{
     future::Future,
+    panic::AssertUnwindSafe,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -33,7 +34,7 @@ pub use s2_core::session::append::DEFAULT_MAX_UNACKED_BATCHES;
 
 use super::gate::{Gate, Limits, Reserved};
 use crate::{
-    inner::ClientInner,
+    inner::{ClientInner, Over},
     runtime::{Runtime, Task},
     sync::Mutex,
 };
@@ -74,6 +75,10 @@ pub struct AppendSession {
     limits: Limits,
     /// Why the session stopped, once it failed.
     failure: Failure,
+    /// Resolves once the driver is over. Asserted unwind-safe: the handle
+    /// only clones it to wait for the driver's end, so a panic cannot leave
+    /// it half-updated (it would otherwise make the handle `!UnwindSafe`).
+    over: AssertUnwindSafe<Over>,
 }
 
 /// The acknowledgement of one submitted batch.
@@ -165,12 +170,13 @@ impl AppendSession {
                     gate.with(|commands| commands.close_channel());
                 }
             }),
-            over,
+            over.clone(),
         );
         let handle = Self {
             gate,
             limits,
             failure,
+            over: AssertUnwindSafe(over),
         };
         Ok((handle, task))
     }
@@ -217,19 +223,21 @@ impl AppendSession {
     /// acknowledged (or the session failed).
     pub async fn close(self) -> Result<(), Error> {
         let (done, done_rx) = oneshot::channel();
-        // A session that ended, or whose driver was dropped (with its
-        // runtime) before it answered, is answered by how it ended: a
-        // driver that vanished without saying leaves what it held unknown.
         let sent = self
             .gate
             .with(|commands| commands.unbounded_send(Command::Close { done }));
-        if sent.is_err() {
-            return self.failure.close_unanswered();
+        if sent.is_ok()
+            && let Ok(result) = done_rx.await
+        {
+            return result;
         }
-        match done_rx.await {
-            Ok(result) => result,
-            Err(_) => self.failure.close_unanswered(),
-        }
+        // The session takes no more commands: it is over, or it is being
+        // drained ([`S2::close`](crate::S2::close) stopped it), or its
+        // driver was dropped (with its runtime) before it answered. It is
+        // answered by how it ends: a driver that vanished without saying
+        // leaves what it held unknown.
+        let _ = self.over.0.clone().await;
+        self.failure.close_unanswered()
     }
 }
 

@@ -242,11 +242,6 @@ impl<T> Gate<T> {
         }
     }
 
-    /// The error submits get, once stopped.
-    pub(crate) fn stopped(&self) -> Option<Error> {
-        self.lock().stopped.clone()
-    }
-
     /// Runs `f` on the inner state, under the lock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         f(&mut self.lock().inner)

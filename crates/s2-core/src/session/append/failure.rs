@@ -5,7 +5,7 @@ use std::{borrow::Cow, time::Instant};
 
 use super::{AppendEvent, AppendRetryPolicy, AppendSession, Phase};
 use crate::{
-    error::{AppendConditionFailed, Error},
+    error::{AppendConditionFailed, Error, ProtocolError},
     session::deadline,
 };
 
@@ -52,6 +52,14 @@ impl AppendSession {
             return;
         }
         if let Error::AppendCondition(AppendConditionFailed::SeqNumMismatch { expected }) = error {
+            if self.acked_end.is_some_and(|end| expected < end) {
+                // A refusal that contradicts the server's own acks proves
+                // nothing: what went out on the connection may have landed.
+                for entry in self.pending.iter_mut().take(link.sent) {
+                    entry.maybe_landed = true;
+                }
+                return self.fail_behind_acks(expected);
+            }
             let front = &self.pending[0];
             if front.attempts > 1 || self.pending.iter().any(|e| e.maybe_landed) {
                 // An earlier attempt may have landed: find out (after a
@@ -115,6 +123,18 @@ impl AppendSession {
             }
             None => self.fail(error),
         }
+    }
+
+    /// The server says the stream ends at `tail`, before the end of a batch
+    /// it acknowledged: it contradicts itself, so nothing it says about the
+    /// unacknowledged inputs can be trusted, and their outcome stays
+    /// unknown (a protocol error, not a conflict that would claim them not
+    /// applied).
+    pub(super) fn fail_behind_acks(&mut self, tail: u64) {
+        let end = self.acked_end.unwrap_or(tail);
+        let reason =
+            format!("the tail is at {tail}, before the end of an acknowledged batch ({end})");
+        self.fail(Error::Protocol(ProtocolError::Inconsistent(reason.into())));
     }
 
     /// Another writer's records are where this session's were to go: none

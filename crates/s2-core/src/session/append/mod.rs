@@ -28,7 +28,10 @@
 //! An ack must cover its batch's records, at its `match_seq_num` when it
 //! has one, with `start <= end <= tail`, and start at or after the end of
 //! every earlier ack; anything else fails the session with a
-//! [`ProtocolError`]. Reconnect advice is
+//! [`ProtocolError`]. So does a tail (learnt from a tail check or a
+//! `seq_num_mismatch`) before the end of an earlier ack: it proves nothing
+//! about the inputs still unacknowledged, which the error leaves in
+//! `maybe_applied` as far as they may have been sent. Reconnect advice is
 //! followed at most once per
 //! [`ADVISED_RECONNECT_INTERVAL`](super::ADVISED_RECONNECT_INTERVAL) and
 //! costs no retry; the budget is renewed only by acks.

@@ -13,6 +13,9 @@ impl AppendSession {
         let Some(first) = self.pending.front().and_then(|e| e.input.match_seq_num()) else {
             return self.after_resolution();
         };
+        if self.acked_end.is_some_and(|end| tail.seq_num < end) {
+            return self.fail_behind_acks(tail.seq_num);
+        }
         if tail.seq_num < first {
             return self.conflict(tail.seq_num, "the tail is before this session's batches");
         }

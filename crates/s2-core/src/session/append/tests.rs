@@ -1159,3 +1159,65 @@ fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
         }
     }
 }
+
+/// A session of two conditioned batches of one record each, from 0, both
+/// sent on one connection, the first acknowledged (0..1).
+fn first_of_two_acked(now: Instant) -> (AppendSession, ConnectionId) {
+    let mut s = AppendSession::new(config(AppendRetryPolicy::All, 10));
+    let one = |body: &str| AppendInput::new(vec![AppendRecord::new(body.to_owned())]).unwrap();
+    s.try_submit(one("a").with_match_seq_num(0)).unwrap();
+    s.try_submit(one("b")).unwrap();
+    let Some(AppendEvent::Connect(c)) = s.poll_event() else {
+        panic!("expected a connect")
+    };
+    while s.poll_transmit(now).is_some() {}
+    s.handle_data(c, ack_frame(0, 1, 1), now);
+    (s, c)
+}
+
+/// The failure a session stopped with, as (cause, maybe_applied,
+/// not_applied).
+fn stopped_with(s: &mut AppendSession) -> (Error, Range<InputId>, Range<InputId>) {
+    match failure(s) {
+        Some(Error::AppendSession {
+            cause,
+            maybe_applied,
+            not_applied,
+        }) => (*cause, maybe_applied, not_applied),
+        other => panic!("expected the session to stop, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_tail_behind_the_acknowledged_end_leaves_the_pending_inputs_unknown() {
+    let now = Instant::now();
+    let (mut s, c) = first_of_two_acked(now);
+    // The second batch's outcome is unknown: resolution asks for the tail.
+    s.handle_error(c, Error::transport(true, "cut"), now);
+    let t = s.poll_timeout().expect("backing off");
+    s.handle_timeout(t);
+    assert!(
+        std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, AppendEvent::CheckTail)),
+        "expected a tail check"
+    );
+    // The server acknowledged record 0, and now says the stream is empty:
+    // that contradicts its ack, and proves nothing about the second batch.
+    s.handle_tail(Ok(StreamPosition::new(0, 0)), t);
+    let (cause, maybe, not) = stopped_with(&mut s);
+    assert!(matches!(cause, Error::Protocol(_)), "{cause:?}");
+    assert_eq!((maybe, not), (1..2, 2..2));
+}
+
+#[test]
+fn a_mismatch_behind_the_acknowledged_end_leaves_the_pending_inputs_unknown() {
+    let now = Instant::now();
+    let (mut s, c) = first_of_two_acked(now);
+    // The second batch is refused as if the stream ended at 0, before the
+    // record the server acknowledged: a server contradicting itself.
+    let mut frame = BytesMut::new();
+    encode_terminal(&mut frame, 412, br#"{"seq_num_mismatch":0}"#).unwrap();
+    s.handle_data(c, frame.freeze(), now);
+    let (cause, maybe, not) = stopped_with(&mut s);
+    assert!(matches!(cause, Error::Protocol(_)), "{cause:?}");
+    assert_eq!((maybe, not), (1..2, 2..2));
+}
