@@ -143,6 +143,15 @@ impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
         let now = self.0.now();
         self.sleep(deadline.saturating_duration_since(now))
     }
+
+    /// hyper's deadlines (keepalive pings, their timeouts) must be read on
+    /// the clock its sleeps run on. Left to its default, `Instant::now`,
+    /// they were not: on a runtime whose clock runs apart from the system's
+    /// (tokio with paused time, a simulation) a keepalive timed out at once
+    /// or never.
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
 }
 
 /// A timer for `duration`, or `None` when the duration is too long to be a
