@@ -42,6 +42,17 @@ impl SimRuntime {
         drop(dropped);
     }
 
+    /// Drops every task running on this runtime now, unfinished, and keeps
+    /// running what is spawned later: a custom runtime that loses tasks.
+    pub fn drop_running_tasks(&self) {
+        let dropped = {
+            let mut state = self.shared.state();
+            state.record(("drop running", self.id));
+            state.tasks.take_running(self.id)
+        };
+        drop(dropped);
+    }
+
     /// While `dropping`, every task spawned on this runtime is dropped
     /// unpolled, as a runtime shutting down (or a custom runtime out of
     /// room) does; tasks already running go on.

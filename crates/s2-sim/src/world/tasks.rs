@@ -110,6 +110,12 @@ impl Tasks {
             self.shut_down.push(false);
         }
         self.shut_down[runtime] = true;
+        self.take_running(runtime)
+    }
+
+    /// Removes the tasks of `runtime`, for the caller to drop outside the
+    /// lock; the runtime goes on.
+    pub(crate) fn take_running(&mut self, runtime: usize) -> Vec<Task> {
         let ids: Vec<u64> = self
             .slots
             .iter()
