@@ -85,19 +85,6 @@ pub(crate) fn answer(state: &mut State, request: Request<'_>) -> Option<Answer> 
     Some(result.unwrap_or_else(|e| Answer::error(&e)))
 }
 
-/// Whether a successful answer to `route` changed the state.
-pub(crate) fn mutates(route: &Route) -> bool {
-    matches!(
-        route,
-        Route::CreateBasin
-            | Route::EnsureBasin(_)
-            | Route::DeleteBasin(_)
-            | Route::CreateStream(_)
-            | Route::EnsureStream(_)
-            | Route::DeleteStream(_)
-    )
-}
-
 fn parse<'de, T: Deserialize<'de>>(body: &'de Bytes) -> Result<T, ServiceError> {
     serde_json::from_slice(body).map_err(|e| ServiceError::bad_json(e.to_string()))
 }

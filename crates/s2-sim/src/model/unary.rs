@@ -30,12 +30,12 @@ use super::{
 /// `MAX_UNARY_READ_WAIT`).
 const MAX_UNARY_WAIT: Duration = Duration::from_secs(60);
 
-/// What a request did to the state.
+/// What a request did to the state, as far as faults care: appends may be
+/// cut or slowed after they are applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Effect {
     None,
     Appended,
-    Changed,
 }
 
 /// Serves a unary request.
@@ -84,7 +84,6 @@ pub(crate) async fn serve<R: Runtime>(
         ),
         _ => {
             let now_ms = shared.now_ms();
-            let mut state = shared.state();
             let request = control::Request {
                 route: &route,
                 query: &query,
@@ -92,17 +91,9 @@ pub(crate) async fn serve<R: Runtime>(
                 body: &body,
                 now_ms,
             };
-            let answer = control::answer(&mut state, request)
+            let answer = control::answer(&mut shared.state(), request)
                 .expect("sessions and data-plane calls are routed elsewhere");
-            let changed = control::mutates(&route) && answer.head.status().is_success();
-            (
-                answer,
-                if changed {
-                    Effect::Changed
-                } else {
-                    Effect::None
-                },
-            )
+            (answer, Effect::None)
         }
     };
     if effect == Effect::Appended && shared.dice.roll(FaultKind::CutAfterApply) {
