@@ -6,6 +6,7 @@
 //! the same world. The client runs in it unchanged, through the public
 //! [`Runtime`](s2_client::Runtime) trait; the same seed gives the same run.
 
+pub mod model;
 pub mod net;
 mod runtime;
 mod world;
