@@ -27,6 +27,7 @@ pub mod parity;
 pub mod pool;
 pub mod review;
 pub mod security;
+pub mod sim;
 pub mod stream_config;
 pub mod wait;
 

@@ -202,7 +202,7 @@ fn faults_reach_both_ends() {
                 assert!(runtime.now() - sent >= Duration::from_secs(2));
                 // A cut is an error at the next read.
                 net.cut(link);
-                let error = read_some(&mut io).await.err().expect("cut");
+                let error = read_some(&mut io).await.expect_err("cut");
                 assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
                 // A half-open link swallows everything: reads never end.
                 let mut io = runtime.connect(target(7)).await.expect("connects");

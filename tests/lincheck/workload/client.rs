@@ -95,7 +95,7 @@ struct Batch {
     fencing_token: Option<String>,
 }
 
-pub(super) struct Client<'a, R: Runtime> {
+pub(crate) struct Client<'a, R: Runtime> {
     id: usize,
     /// Whether unknown outcomes are retried (at-least-once) or not.
     policy: AppendRetryPolicy,
@@ -114,7 +114,7 @@ pub(super) struct Client<'a, R: Runtime> {
 
 impl<'a, R: Runtime + Default> Client<'a, R> {
     /// A client that has seen nothing of the stream yet.
-    pub(super) fn new(
+    pub(crate) fn new(
         id: usize,
         policy: AppendRetryPolicy,
         stream: S2Stream<R>,
@@ -137,7 +137,7 @@ impl<'a, R: Runtime + Default> Client<'a, R> {
     }
 
     /// Runs `ops` random operations; returns what it counted.
-    pub(super) async fn run(mut self, ops: usize) -> Stats {
+    pub(crate) async fn run(mut self, ops: usize) -> Stats {
         for _ in 0..ops {
             self.serial += 1;
             match self.rng.random_range(0..100) {

@@ -4,7 +4,7 @@
 //! every record carries a unique key, so the final stream says which
 //! operation put it there.
 
-mod client;
+pub(crate) mod client;
 mod stats;
 
 use std::{

@@ -20,11 +20,11 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub(super) fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
+    pub(crate) fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
         *map.entry(key).or_default() += 1;
     }
 
-    pub(super) fn merge(&mut self, other: Stats) {
+    pub(crate) fn merge(&mut self, other: Stats) {
         for (map, theirs) in [
             (&mut self.ops, other.ops),
             (&mut self.outcomes, other.outcomes),
@@ -40,7 +40,7 @@ impl Stats {
         self.connections += other.connections;
     }
 
-    pub(super) fn error(&mut self, error: &Error) {
+    pub(crate) fn error(&mut self, error: &Error) {
         let kind = match error {
             Error::AppendSession { cause, .. } => format!("AppendSession({})", error_kind(cause)),
             e => error_kind(e),
