@@ -344,3 +344,45 @@ fn keepalive_runs_on_the_runtimes_clock() {
         "the connection was lost to its keepalive"
     );
 }
+
+/// Defect 6: a tail behind an append session's own acknowledged end was
+/// reported as `WriterConflict` with the pending inputs moved to
+/// `not_applied`. It contradicts the server's earlier acks and proves
+/// nothing about the pending inputs: they stay maybe applied.
+#[test]
+fn a_tail_behind_the_acknowledged_end_proves_nothing() {
+    let scene = Scene::new(6, |c| c);
+    scene.run(async {
+        let session = scene.stream.append_session().expect("session");
+        for (i, body) in ["a", "b"].into_iter().enumerate() {
+            let input = input(body).with_match_seq_num(i as u64);
+            session.submit(input).await.expect("submitted").await.expect("acked");
+        }
+        scene.model.force(FaultKind::CutAfterApply, 1);
+        let pending = session
+            .submit(input("c").with_match_seq_num(2))
+            .await
+            .expect("submitted");
+        // Once `c` lands and its connection is cut, the server loses `b`
+        // and `c`, though it acknowledged `b`.
+        while scene.model.tail("sim-basin", "defect").expect("stream").seq_num < 3 {
+            scene.sleep(Duration::from_micros(100)).await;
+        }
+        scene.model.lose_records_from("sim-basin", "defect", 1);
+        let error = pending.await.expect_err("the session cannot go on");
+        match error {
+            Error::AppendSession {
+                cause,
+                maybe_applied,
+                not_applied,
+            } => {
+                assert!(
+                    !matches!(*cause, Error::AppendCondition(_)),
+                    "no writer conflict: {cause:?}"
+                );
+                assert_eq!((maybe_applied, not_applied), (2..3, 3..3));
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}

@@ -106,6 +106,13 @@ impl Log {
         &self.records
     }
 
+    /// Forgets every record from `len` on, as a server that failed over to
+    /// a replica missing the latest records would (a contract S2 does not
+    /// break; the simulation checks what the client makes of it).
+    pub(crate) fn truncate(&mut self, len: u64) {
+        self.records.truncate(len as usize);
+    }
+
     pub(crate) fn fencing_token(&self) -> &str {
         &self.fencing_token
     }

@@ -307,6 +307,16 @@ impl<R: Runtime> Model<R> {
             .map(|s| s.log.records().to_vec())
     }
 
+    /// Forgets the records of a stream from sequence number `len` on, acked
+    /// or not: a server that lost acknowledged records (S2 never does; the
+    /// client must not take it for proof of anything).
+    pub fn lose_records_from(&self, basin: &str, stream: &str, len: u64) {
+        let mut state = self.shared.state();
+        if let Ok(stream) = state.stream_mut(basin, stream, AutoCreate::Never, 0) {
+            stream.log.truncate(len);
+        }
+    }
+
     /// The stream's tail: the next sequence number and the last record's
     /// timestamp.
     pub fn tail(&self, basin: &str, stream: &str) -> Option<StreamPosition> {
