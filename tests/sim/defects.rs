@@ -356,7 +356,12 @@ fn a_tail_behind_the_acknowledged_end_proves_nothing() {
         let session = scene.stream.append_session().expect("session");
         for (i, body) in ["a", "b"].into_iter().enumerate() {
             let input = input(body).with_match_seq_num(i as u64);
-            session.submit(input).await.expect("submitted").await.expect("acked");
+            session
+                .submit(input)
+                .await
+                .expect("submitted")
+                .await
+                .expect("acked");
         }
         scene.model.force(FaultKind::CutAfterApply, 1);
         let pending = session
@@ -365,7 +370,13 @@ fn a_tail_behind_the_acknowledged_end_proves_nothing() {
             .expect("submitted");
         // Once `c` lands and its connection is cut, the server loses `b`
         // and `c`, though it acknowledged `b`.
-        while scene.model.tail("sim-basin", "defect").expect("stream").seq_num < 3 {
+        while scene
+            .model
+            .tail("sim-basin", "defect")
+            .expect("stream")
+            .seq_num
+            < 3
+        {
             scene.sleep(Duration::from_micros(100)).await;
         }
         scene.model.lose_records_from("sim-basin", "defect", 1);

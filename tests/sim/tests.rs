@@ -32,6 +32,12 @@ fn spec(seed: u64) -> WorldSpec {
     }
 }
 
+/// Threads running worlds: `SIM_THREADS`, or one per core.
+fn threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    env_or("SIM_THREADS", cores).max(1)
+}
+
 /// Totals over many worlds, for the report.
 #[derive(Default)]
 struct Totals {
@@ -130,9 +136,8 @@ fn fail_on(failures: &[(WorldSpec, WorldFailure)]) {
 fn worlds_are_linearizable_live_and_leave_nothing_behind() {
     let count = env_or("SIM_WORLDS", 1000u64);
     let first = env_or("SIM_FIRST_SEED", 0u64);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let started = Instant::now();
-    let (totals, failures) = run_worlds(first, count, threads, None, false);
+    let (totals, failures) = run_worlds(first, count, threads(), None, false);
     report(&totals, started.elapsed());
     fail_on(&failures);
     assert_eq!(totals.worlds, count);
@@ -189,12 +194,11 @@ fn soak() {
     );
     let duration = Duration::from_secs(env_or("SIM_SOAK_SECS", 3600));
     let keep_going = env_or("SIM_KEEP_GOING", 0u8) == 1;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let started = Instant::now();
     let (totals, failures) = run_worlds(
         first,
         u64::MAX - first,
-        threads,
+        threads(),
         Some(started + duration),
         keep_going,
     );
