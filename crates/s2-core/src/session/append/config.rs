@@ -102,8 +102,9 @@ impl AppendSessionConfig {
         self
     }
 
-    /// Sets the retry budget and delays; the budget is renewed by every
-    /// ack.
+    /// Sets the retry budget (a count and a time window) and delays; the
+    /// budget is renewed by every ack, so the window counts from the first
+    /// failure since the last one.
     pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
         self.backoff = backoff;
         self

@@ -112,7 +112,7 @@ impl AppendSession {
         }
         let delay = match budget {
             Budget::Free => Some(std::time::Duration::ZERO),
-            Budget::Spend => self.backoff.next_delay(error.retry_after()),
+            Budget::Spend => self.backoff.next_delay(now, error.retry_after()),
         };
         match delay {
             Some(delay) => {

@@ -149,6 +149,8 @@ struct Sim {
     advise_next: bool,
     /// Connections the session opened.
     connects: usize,
+    /// The server is down: connects are refused, unary calls fail unsent.
+    down: bool,
 }
 
 impl Sim {
@@ -164,6 +166,7 @@ impl Sim {
             advise_always: false,
             advise_next: false,
             connects: 0,
+            down: false,
         }
     }
 
@@ -174,6 +177,15 @@ impl Sim {
             while let Some(event) = self.session.poll_event() {
                 progressed = true;
                 match event {
+                    AppendEvent::Connect(id) if self.down => {
+                        self.session.handle_error(id, refused(), self.now);
+                    }
+                    AppendEvent::CheckTail if self.down => {
+                        self.session.handle_tail(Err(refused()), self.now);
+                    }
+                    AppendEvent::Read(_) if self.down => {
+                        self.session.handle_read(Err(refused()), self.now);
+                    }
                     AppendEvent::Connect(id) => {
                         self.connects += 1;
                         self.conn = Some(ServerConn {
@@ -341,11 +353,21 @@ impl Sim {
     }
 }
 
+/// What connecting to a server that is down gets.
+fn refused() -> Error {
+    Error::transport(false, "connection refused")
+}
+
 fn config(policy: AppendRetryPolicy, max_batches: usize) -> AppendSessionConfig {
+    // Faults, not budgets, are under test: the retries never run out.
     AppendSessionConfig::default()
         .with_max_unacked_batches(max_batches)
         .with_retry_policy(policy)
-        .with_backoff(BackoffConfig::default().with_max_retries(1_000))
+        .with_backoff(
+            BackoffConfig::default()
+                .with_max_retries(1_000)
+                .with_retry_window(Duration::MAX),
+        )
 }
 
 /// Runs the actions, then lets the system settle without faults so the
@@ -722,7 +744,9 @@ fn a_decoded_input_too_large_for_a_frame_is_refused_not_a_panic() {
 #[test]
 fn a_stale_attempt_keeps_its_batch_maybe_applied() {
     let mut now = Instant::now();
-    let mut s = AppendSession::new(AppendSessionConfig::default());
+    let mut s = AppendSession::new(
+        AppendSessionConfig::default().with_backoff(BackoffConfig::default().with_max_retries(3)),
+    );
     let input = AppendInput::new(vec![AppendRecord::new("a")])
         .unwrap()
         .with_match_seq_num(0);
@@ -1220,4 +1244,69 @@ fn a_mismatch_behind_the_acknowledged_end_leaves_the_pending_inputs_unknown() {
     let (cause, maybe, not) = stopped_with(&mut s);
     assert!(matches!(cause, Error::Protocol(_)), "{cause:?}");
     assert_eq!((maybe, not), (1..2, 2..2));
+}
+
+/// With the default budget, a conditioned session rides out a server that
+/// is down for 45 s (connects refused, tail checks failing) just after it
+/// applied batches whose acks were lost, twice with acks in between (90 s
+/// in all: progress renews the window), and lands every batch exactly once;
+/// an outage past the window ends it a minute after its first failure,
+/// saying which inputs may have landed.
+#[test]
+fn default_retries_ride_out_outages_shorter_than_the_window() {
+    let batches: Vec<_> = (0..25)
+        .map(|i| vec![AppendRecord::new(format!("r{i}"))])
+        .collect();
+    let mut sim = Sim::new(AppendSessionConfig::default());
+    let step = |sim: &mut Sim, action| sim.step(action, &batches, true);
+    for round in 1..=2 {
+        for _ in 0..10 {
+            step(&mut sim, Action::Submit);
+        }
+        for _ in 0..5 {
+            step(&mut sim, Action::Process);
+        }
+        sim.down = true;
+        step(&mut sim, Action::Cut);
+        let back = sim.now + Duration::from_secs(45);
+        while sim.now < back {
+            step(&mut sim, Action::Tick);
+            assert!(sim.outcome.failed.is_none(), "{:?}", sim.outcome.failed);
+        }
+        sim.down = false;
+        for _ in 0..100 {
+            for action in [Action::Tick, Action::Process, Action::Deliver(1000)] {
+                step(&mut sim, action);
+            }
+        }
+        assert!(sim.outcome.failed.is_none(), "{:?}", sim.outcome.failed);
+        assert_eq!(sim.outcome.acks.len(), round * 10);
+    }
+    assert_eq!(log_records(&sim), flatten(&batches[..20]), "exactly once");
+    check_acks(&sim, &batches).unwrap();
+
+    for _ in 0..5 {
+        step(&mut sim, Action::Submit);
+    }
+    step(&mut sim, Action::Process);
+    sim.down = true;
+    step(&mut sim, Action::Cut);
+    let first_failure = sim.now;
+    while sim.outcome.failed.is_none() {
+        step(&mut sim, Action::Tick);
+        assert!(
+            sim.now - first_failure < Duration::from_secs(61),
+            "gives up"
+        );
+    }
+    assert!(sim.now - first_failure >= Duration::from_secs(60));
+    let error = sim.outcome.failed.take().unwrap();
+    let (maybe, not) = failure_ranges(&error).unwrap();
+    let Error::AppendSession { cause, .. } = error else {
+        unreachable!()
+    };
+    assert!(cause.is_retryable(), "the outage's own error: {cause}");
+    // All five were sent on the connection that broke: any may have landed.
+    assert_eq!((maybe, not), (20..25, 25..25));
+    assert_eq!(log_records(&sim), flatten(&batches[..21]));
 }

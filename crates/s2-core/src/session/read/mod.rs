@@ -118,7 +118,10 @@ impl ReadSessionConfig {
         self
     }
 
-    /// Sets the retry budget and delays between reconnections.
+    /// Sets the retry budget (a count and a time window) and delays between
+    /// reconnections; the budget is renewed by records delivered (and by a
+    /// connection that lasted a minute), so the window counts from the
+    /// first failure since then.
     pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
         self.backoff = backoff;
         self

@@ -77,7 +77,7 @@ impl ReadSession {
         {
             self.backoff.reset();
         }
-        match self.backoff.next_delay(error.retry_after()) {
+        match self.backoff.next_delay(now, error.retry_after()) {
             Some(delay) => self.reconnect_after(delay, now),
             None => self.fail(error),
         }

@@ -162,8 +162,12 @@ struct Outcome {
 }
 
 fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action]) -> Outcome {
-    let config = ReadSessionConfig::default()
-        .with_backoff(BackoffConfig::default().with_max_retries(10_000));
+    // Faults, not budgets, are under test: the retries never run out.
+    let config = ReadSessionConfig::default().with_backoff(
+        BackoffConfig::default()
+            .with_max_retries(10_000)
+            .with_retry_window(Duration::MAX),
+    );
     let mut now = Instant::now();
     let mut session = ReadSession::new(request, config, now);
     let mut conn: Option<ServerConn> = None;
@@ -518,7 +522,8 @@ fn huge_retry_hint_ends_the_session_with_its_error() {
 
 #[test]
 fn sessions_ended_by_the_server_reconnect_through_the_backoff() {
-    let mut now = Instant::now();
+    let start = Instant::now();
+    let mut now = start;
     let config = ReadSessionConfig::default();
     let mut s = ReadSession::new(ReadRequest::default(), config, now);
     let mut connects = 0;
@@ -539,7 +544,9 @@ fn sessions_ended_by_the_server_reconnect_through_the_backoff() {
             }
         }
     }
-    assert_eq!(connects, config.backoff().max_retries() + 1);
+    // Through the whole window, and no further, from the first end.
+    assert_eq!(now - start, config.backoff().retry_window());
+    assert!((10..40).contains(&connects), "{connects}");
 }
 
 #[test]
@@ -743,6 +750,7 @@ fn a_server_that_keeps_skipping_records_fails_the_session() {
     let (c, _) = connect(&mut s);
     s.handle_data(c, message(&records[0..1], None), now);
     s.handle_error(c, Error::transport(true, "cut"), now);
+    let first_failure = now;
     let mut connects = 0;
     loop {
         now = s.poll_timeout().expect("backing off");
@@ -761,12 +769,14 @@ fn a_server_that_keeps_skipping_records_fails_the_session() {
             "a gap every time must not be retried forever"
         );
     }
-    assert_eq!(connects, BackoffConfig::default().max_retries());
+    // It gave up when the window closed, not before.
+    assert_eq!(now - first_failure, BackoffConfig::default().retry_window());
 }
 
 #[test]
 fn heartbeats_alone_do_not_renew_the_retry_budget() {
-    let mut now = Instant::now();
+    let start = Instant::now();
+    let mut now = start;
     let config = ReadSessionConfig::default();
     let mut s = ReadSession::new(ReadRequest::default(), config, now);
     let mut connects = 0;
@@ -787,7 +797,86 @@ fn heartbeats_alone_do_not_renew_the_retry_budget() {
             }
         }
     }
-    assert_eq!(connects, config.backoff().max_retries() + 1);
+    assert_eq!(now - start, config.backoff().retry_window());
+}
+
+/// Drives `s` through an outage from `now` until `back`: every connect is
+/// refused; returns the time of the first connect at or after `back`, with
+/// its connection, and how many were refused.
+fn ride_out(
+    s: &mut ReadSession,
+    mut now: Instant,
+    back: Instant,
+) -> Option<(Instant, ConnectionId, u32)> {
+    let mut refused = 0;
+    loop {
+        match s.poll_event() {
+            Some(ReadEvent::Connect { connection, .. }) if now >= back => {
+                return Some((now, connection, refused));
+            }
+            Some(ReadEvent::Connect { connection, .. }) => {
+                refused += 1;
+                s.handle_error(
+                    connection,
+                    Error::transport(false, "connection refused"),
+                    now,
+                );
+            }
+            Some(ReadEvent::Failed(e)) => {
+                assert!(e.is_retryable(), "{e}");
+                return None;
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => {
+                now = s.poll_timeout().expect("backing off");
+                s.handle_timeout(now);
+            }
+        }
+    }
+}
+
+/// With the default budget, a session rides out a server down for 45 s,
+/// twice with progress in between (90 s in all: progress renews the
+/// window), resuming each time where it was; a third outage, past the
+/// window, ends it with the connection's error.
+#[test]
+fn default_retries_ride_out_outages_shorter_than_the_window() {
+    let records = model_records(9);
+    let mut now = Instant::now();
+    let mut s = ReadSession::new(
+        ReadRequest::new(ReadStart::SeqNum(0)),
+        ReadSessionConfig::default(),
+        now,
+    );
+    let (mut c, _) = connect(&mut s);
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        let from = round * 3;
+        s.handle_connected(c, now);
+        s.handle_data(c, message(&records[from..from + 3], None), now);
+        seen.extend(delivered(&events(&mut s)));
+        s.handle_error(c, Error::transport(true, "server killed"), now);
+        let back = now + Duration::from_secs(45);
+        let (at, next, refused) = ride_out(&mut s, now, back).expect("rides out 45 s");
+        assert!(
+            at - back <= crate::backoff::DEFAULT_MAX_DELAY,
+            "back at once"
+        );
+        assert!(refused >= 10, "{refused}");
+        (now, c) = (at, next);
+    }
+    s.handle_connected(c, now);
+    s.handle_data(c, message(&records[6..9], None), now);
+    seen.extend(delivered(&events(&mut s)));
+    assert_eq!(
+        seen,
+        (0..9).collect::<Vec<_>>(),
+        "every record once, in order"
+    );
+    s.handle_error(c, Error::transport(true, "server killed"), now);
+    let forever = now + Duration::from_secs(3600);
+    assert!(ride_out(&mut s, now, forever).is_none(), "gives up");
+    assert!(s.is_finished());
 }
 
 #[test]
