@@ -173,8 +173,9 @@ impl fmt::Debug for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults for the S2 cloud with this token: 5 s request timeout, 3
-    /// retries (4 attempts), at-least-once append retries, no compression.
+    /// Defaults for the S2 cloud with this token: 5 s request timeout,
+    /// retries for up to a minute (the retry window; no cap on their
+    /// count), at-least-once append retries, no compression.
     /// The README's "Defaults" table sets every default beside the official
     /// SDKs'.
     pub fn new(access_token: impl Into<AccessToken>) -> Self {
@@ -270,24 +271,40 @@ impl ClientConfig {
     }
 
     /// Sets the retry budget and the delays between retries, of unary
-    /// requests and of sessions (default: [`BackoffConfig::default`], 3
-    /// retries from 100 ms up to 5 s).
+    /// requests and of sessions (default: [`BackoffConfig::default`],
+    /// retries for up to 60 s, delays from 100 ms up to 5 s).
     pub fn with_retry(mut self, retry: BackoffConfig) -> Self {
         self.retry = retry;
         self
     }
 
-    /// Sets how many times a failed request is retried (default 3: four
-    /// attempts in all); shorthand for the retry budget of
+    /// Sets how long retries go on: no retry starts later than this after
+    /// a unary call began, or after the first failure of a session (append,
+    /// read, producer) since its last progress (an ack, a batch read).
+    /// Default 60 s: long enough to ride out a server restart or failover,
+    /// short enough that an outage that lasts reaches the caller. Zero
+    /// never retries. Errors that retrying cannot fix (validation, auth,
+    /// not found, a failed condition) end the retries at once, whatever
+    /// the window. Shorthand for the window of
+    /// [`with_retry`](Self::with_retry).
+    pub fn with_retry_window(mut self, window: Duration) -> Self {
+        self.retry = self.retry.with_retry_window(window);
+        self
+    }
+
+    /// Caps how many times a failed request is retried (default: no cap,
+    /// the [retry window](Self::with_retry_window) bounds them; the window
+    /// still applies under a cap); shorthand for the count of
     /// [`with_retry`](Self::with_retry).
     pub fn with_max_retries(mut self, max_retries: u32) -> Self {
         self.retry = self.retry.with_max_retries(max_retries);
         self
     }
 
-    /// Sets how many attempts a request gets, the first included, as the
-    /// official SDKs count them (`max_attempts`; theirs default to 3, this
-    /// client's to 4). 1 means no retry.
+    /// Caps how many attempts a request gets, the first included, as the
+    /// official SDKs count them (`max_attempts`; theirs default to 3 with
+    /// no time budget, this client's to no cap within the retry window). 1
+    /// means no retry.
     pub fn with_max_attempts(self, max_attempts: NonZeroU32) -> Self {
         self.with_max_retries(max_attempts.get() - 1)
     }
@@ -454,12 +471,20 @@ impl ClientConfig {
         self.retry
     }
 
-    /// How many times a failed request is retried.
+    /// How long retries go on after a call began or a session's first
+    /// failure since its last progress.
+    pub fn retry_window(&self) -> Duration {
+        self.retry.retry_window()
+    }
+
+    /// How many times a failed request is retried at most (`u32::MAX`: no
+    /// cap but the retry window).
     pub fn max_retries(&self) -> u32 {
         self.retry.max_retries()
     }
 
-    /// How many attempts a request gets, the first included.
+    /// How many attempts a request gets at most, the first included
+    /// (`u32::MAX`: no cap but the retry window).
     pub fn max_attempts(&self) -> u32 {
         self.retry.max_retries().saturating_add(1)
     }

@@ -31,7 +31,7 @@ pub(crate) fn may_retry(
 }
 
 /// Runs `call` until it succeeds, fails for good, or the retry budget is
-/// spent.
+/// spent: the count, or the retry window, which covers the whole call.
 pub(crate) async fn execute<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: Call<T>,
@@ -97,7 +97,11 @@ async fn run_attempts<R: Runtime, T>(
     call: Call<T>,
     attempts: &mut u32,
 ) -> Tracked<T> {
-    let mut backoff = Backoff::new(inner.config.retry(), inner.transport.runtime().random_u64());
+    let runtime = inner.transport.runtime();
+    let mut backoff = Backoff::new(inner.config.retry(), runtime.random_u64());
+    // The window covers the whole call, so a call never outlives it by
+    // more than its last attempt.
+    backoff.open_window(runtime.now());
     let mut unknown_outcome: Option<Error> = None;
     // A token refused with a 401 earns one retry with a fresh token.
     let mut refreshed = false;
@@ -130,7 +134,7 @@ async fn run_attempts<R: Runtime, T>(
             call.idempotency(),
             inner.config.append_retry_policy(),
         )
-        .then(|| backoff.next_delay(error.retry_after()))
+        .then(|| backoff.next_delay(runtime.now(), error.retry_after()))
         .flatten();
         let Some(delay) = retry else {
             let (result, hidden_last_error) = match &unknown_outcome {
@@ -163,7 +167,7 @@ async fn run_attempts<R: Runtime, T>(
             "retrying"
         );
         crate::metrics::retry(crate::metrics::Retry::Call);
-        inner.transport.runtime().sleep(delay).await;
+        runtime.sleep(delay).await;
     }
 }
 

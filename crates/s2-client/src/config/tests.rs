@@ -268,11 +268,56 @@ fn no_secret_shows_in_debug() {
 #[test]
 fn attempts_count_the_first_try() {
     let config = ClientConfig::new("t");
-    assert_eq!((config.max_retries(), config.max_attempts()), (3, 4));
+    // By default the window, not a count, bounds the retries.
+    assert_eq!(
+        (config.max_retries(), config.max_attempts()),
+        (u32::MAX, u32::MAX)
+    );
     let config = config.with_max_attempts(NonZeroU32::new(3).expect("not zero"));
     assert_eq!((config.max_retries(), config.max_attempts()), (2, 3));
     let config = config.with_max_attempts(NonZeroU32::MIN);
     assert_eq!(config.retry().max_retries(), 0);
+}
+
+#[test]
+fn the_retry_window_and_a_count_bound_retries_together() {
+    let config = ClientConfig::new("t");
+    assert_eq!(config.retry_window(), Duration::from_secs(60));
+    assert!(config.validate().is_ok());
+    let config = config
+        .with_max_retries(5)
+        .with_retry_window(Duration::from_secs(120));
+    assert_eq!(
+        (config.max_retries(), config.retry_window()),
+        (5, Duration::from_secs(120))
+    );
+    // Each shorthand keeps the other setting; `with_retry` replaces both.
+    let config = config.with_max_retries(7);
+    assert_eq!(config.retry_window(), Duration::from_secs(120));
+    let config = config.with_retry(BackoffConfig::default());
+    assert_eq!(
+        (config.max_retries(), config.retry_window()),
+        (u32::MAX, Duration::from_secs(60))
+    );
+    // Every window works: zero never retries, `MAX` leaves it to the count.
+    for window in [Duration::ZERO, Duration::MAX] {
+        assert!(config.clone().with_retry_window(window).validate().is_ok());
+    }
+}
+
+#[test]
+fn indefinite_read_sessions_have_no_window() {
+    let client = ClientConfig::new("t").with_max_retries(2);
+    let budgeted = ReadSessionOptions::new().resolve(&client).backoff();
+    assert_eq!(budgeted, client.retry());
+    let indefinite = ReadSessionOptions::new()
+        .with_retry_policy(ReadRetryPolicy::Indefinite)
+        .resolve(&client)
+        .backoff();
+    assert_eq!(
+        (indefinite.max_retries(), indefinite.retry_window()),
+        (u32::MAX, Duration::MAX)
+    );
 }
 
 #[test]

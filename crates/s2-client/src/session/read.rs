@@ -46,8 +46,8 @@ pub enum ReadItem {
 #[non_exhaustive]
 pub enum ReadRetryPolicy {
     /// Give up once the client's retry budget
-    /// ([`ClientConfig::retry`](crate::ClientConfig::retry)) is spent
-    /// without progress.
+    /// ([`ClientConfig::retry`](crate::ClientConfig::retry): by default,
+    /// retries for a minute) is spent without progress.
     #[default]
     Budgeted,
     /// Never give up on a retryable failure: for tailers that must outlive
@@ -89,8 +89,11 @@ impl ReadSessionOptions {
     pub(crate) fn resolve(&self, client: &ClientConfig) -> ReadSessionConfig {
         let mut backoff = client.retry();
         if self.retry_policy == ReadRetryPolicy::Indefinite {
-            // At the longest delay, more retries than any process lives.
-            backoff = backoff.with_max_retries(u32::MAX);
+            // At the longest delay, more retries than any process lives,
+            // and no window.
+            backoff = backoff
+                .with_max_retries(u32::MAX)
+                .with_retry_window(std::time::Duration::MAX);
         }
         ReadSessionConfig::default()
             .with_heartbeat_timeout(client.heartbeat_timeout())
