@@ -6,6 +6,10 @@
 //! any async runtime (or none) can use it. The server stops when the handle is
 //! dropped.
 //!
+//! [`DiskServer`] runs s2-lite on local disk instead, and can be crashed and
+//! restarted on the same port and data: for what must survive a server
+//! restart.
+//!
 //! [`Target::from_env`] is what tests use: it points at the endpoint named by
 //! `S2_ACCOUNT_ENDPOINT` (and `S2_BASIN_ENDPOINT`, `S2_ACCESS_TOKEN`) when that
 //! is set, and otherwise starts an embedded server.
@@ -18,10 +22,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod disk;
 pub mod hostile;
 mod proxy;
 mod tls;
 
+pub use disk::DiskServer;
 pub use hostile::{AckFault, Cut, ErrorBody, HostileServer, Misbehaviour, Route};
 pub use proxy::{CutHandle, FaultProxy};
 
@@ -83,7 +89,7 @@ impl TestServer {
             thread: Some(thread),
         };
         if server.certificate.is_none() {
-            server.wait_healthy(Duration::from_secs(30))?;
+            wait_healthy(server.addr, Duration::from_secs(30))?;
         }
         Ok(server)
     }
@@ -107,29 +113,30 @@ impl TestServer {
     pub fn certificate(&self) -> Option<&rustls::pki_types::CertificateDer<'static>> {
         self.certificate.as_ref()
     }
+}
 
-    fn wait_healthy(&self, timeout: Duration) -> io::Result<()> {
-        use std::io::{Read, Write};
-        let deadline = Instant::now() + timeout;
-        loop {
-            let attempt = (|| -> io::Result<bool> {
-                let mut conn = std::net::TcpStream::connect(self.addr)?;
-                conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-                conn.write_all(
-                    b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-                )?;
-                let mut response = Vec::new();
-                conn.read_to_end(&mut response)?;
-                Ok(response.starts_with(b"HTTP/1.1 200"))
-            })();
-            if let Ok(true) = attempt {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(io::Error::other("s2-lite did not become healthy"));
-            }
-            thread::sleep(Duration::from_millis(20));
+/// Waits until the plain-http s2-lite at `addr` answers its health check.
+fn wait_healthy(addr: SocketAddr, timeout: Duration) -> io::Result<()> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + timeout;
+    loop {
+        let attempt = (|| -> io::Result<bool> {
+            let mut conn = std::net::TcpStream::connect(addr)?;
+            conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+            conn.write_all(
+                b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )?;
+            let mut response = Vec::new();
+            conn.read_to_end(&mut response)?;
+            Ok(response.starts_with(b"HTTP/1.1 200"))
+        })();
+        if let Ok(true) = attempt {
+            return Ok(());
         }
+        if Instant::now() >= deadline {
+            return Err(io::Error::other("s2-lite did not become healthy"));
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
