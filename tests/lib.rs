@@ -25,6 +25,7 @@ pub mod hostile;
 pub mod lincheck;
 pub mod parity;
 pub mod pool;
+pub mod restart;
 pub mod review;
 pub mod security;
 pub mod sim;
@@ -201,12 +202,26 @@ macro_rules! conformance_tests {
             a_slow_consumer_stalls_no_other_session,
             acks_do_not_wait_behind_read_batches,
         );
+        // Cases with a server of their own, which they crash and restart.
+        $crate::conformance_tests!(@own restart, $runtime, $block_on;
+            sessions_ride_out_a_long_server_restart,
+            unary_calls_ride_out_a_short_server_restart,
+            unfixable_errors_fail_at_the_first_attempt,
+        );
     };
     (@in $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
                 $block_on($crate::$module::$case::<$runtime>($crate::client::<$runtime>()));
+            }
+        )*
+    };
+    (@own $module:ident, $runtime:ty, $block_on:path; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $block_on($crate::$module::$case::<$runtime>());
             }
         )*
     };
