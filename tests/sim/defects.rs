@@ -20,16 +20,16 @@ use super::world::{HOST, PORT, serve};
 const LIMIT: Duration = Duration::from_secs(3600);
 
 /// One client and a model server in a world of their own.
-struct Scene {
-    world: World,
-    model: Model<SimRuntime>,
-    client_runtime: SimRuntime,
-    s2: S2<SimRuntime>,
-    stream: S2Stream<SimRuntime>,
+pub(super) struct Scene {
+    pub(super) world: World,
+    pub(super) model: Model<SimRuntime>,
+    pub(super) client_runtime: SimRuntime,
+    pub(super) s2: S2<SimRuntime>,
+    pub(super) stream: S2Stream<SimRuntime>,
 }
 
 impl Scene {
-    fn new(seed: u64, configure: impl FnOnce(ClientConfig) -> ClientConfig) -> Self {
+    pub(super) fn new(seed: u64, configure: impl FnOnce(ClientConfig) -> ClientConfig) -> Self {
         let world = World::new(seed, WorldConfig::default());
         let server_runtime = world.new_runtime();
         let model = Model::new(server_runtime.clone(), SmallRng::seed_from_u64(seed));
@@ -55,13 +55,13 @@ impl Scene {
         }
     }
 
-    fn run<F: Future>(&self, future: F) -> F::Output {
+    pub(super) fn run<F: Future>(&self, future: F) -> F::Output {
         self.world
             .block_on(future, LIMIT)
             .expect("the world finishes")
     }
 
-    async fn sleep(&self, duration: Duration) {
+    pub(super) async fn sleep(&self, duration: Duration) {
         self.client_runtime.sleep(duration).await;
     }
 }

@@ -13,4 +13,6 @@ pub mod world;
 #[cfg(test)]
 mod defects;
 #[cfg(test)]
+mod restart;
+#[cfg(test)]
 mod tests;
