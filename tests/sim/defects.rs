@@ -30,7 +30,16 @@ pub(super) struct Scene {
 
 impl Scene {
     pub(super) fn new(seed: u64, configure: impl FnOnce(ClientConfig) -> ClientConfig) -> Self {
-        let world = World::new(seed, WorldConfig::default());
+        Self::in_world(seed, WorldConfig::default(), configure)
+    }
+
+    /// A scene in a world scheduled by `world`.
+    pub(super) fn in_world(
+        seed: u64,
+        world: WorldConfig,
+        configure: impl FnOnce(ClientConfig) -> ClientConfig,
+    ) -> Self {
+        let world = World::new(seed, world);
         let server_runtime = world.new_runtime();
         let model = Model::new(server_runtime.clone(), SmallRng::seed_from_u64(seed));
         let (basin, stream) = (

@@ -433,15 +433,12 @@ impl<R: Runtime> Driver<R> {
         // First, while every event is drained: a frame must not overtake
         // the `Connect` of its connection.
         self.drive_outgoing(cx);
-        // Then the timer, still with every event drained (the machine's
-        // order: events, frames, timeout). Read after a failure fed below,
-        // the deadline would be the backoff it started; a zero backoff
-        // fires at once, before its `Disconnect` is handled, and the failed
-        // connection would be taken for one whose ack timed out.
-        let ready = self.drive_timer(cx)
-            | self.drive_commands(cx)
+        // The timer last: an ack that arrived before a late poll is read
+        // before the deadline it beat is looked at.
+        let ready = self.drive_commands(cx)
             | self.drive_connection(cx)
-            | self.drive_unary(cx);
+            | self.drive_unary(cx)
+            | self.drive_timer(cx);
         if ready {
             Poll::Ready(())
         } else {
@@ -547,7 +544,14 @@ impl<R: Runtime> Driver<R> {
             return false;
         }
         let now = self.now();
-        self.timed_out = self.connection.http_connection();
+        // Only an overdue ack condemns the connection. The timer may as well
+        // end a backoff, a zero one at once, started by a failure whose
+        // `Disconnect` is not drained yet: that connection did not time out.
+        self.timed_out = if self.machine.is_ack_overdue(now) {
+            self.connection.http_connection()
+        } else {
+            None
+        };
         self.machine.handle_timeout(now);
         true
     }

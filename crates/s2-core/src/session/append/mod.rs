@@ -553,6 +553,21 @@ impl AppendSession {
         }
     }
 
+    /// Whether [`handle_timeout`](Self::handle_timeout) at `now` would fail
+    /// the connection for an ack not received in time (rather than end a
+    /// backoff): a driver asks before handing the timeout over, to tell an
+    /// ack timeout from the end of a wait, which may be zero.
+    #[must_use]
+    pub fn is_ack_overdue(&self, now: Instant) -> bool {
+        matches!(
+            self.phase,
+            Phase::Connected(Link {
+                ack_deadline: Some(due),
+                ..
+            }) if now >= due
+        )
+    }
+
     fn is_current(&self, connection: ConnectionId) -> bool {
         self.phase.link().is_some_and(|link| link.id == connection)
     }

@@ -1310,3 +1310,30 @@ fn default_retries_ride_out_outages_shorter_than_the_window() {
     assert_eq!((maybe, not), (20..25, 25..25));
     assert_eq!(log_records(&sim), flatten(&batches[..21]));
 }
+
+#[test]
+fn only_an_ack_past_its_deadline_is_overdue() {
+    let now = Instant::now();
+    let config = AppendSessionConfig::default()
+        .with_backoff(BackoffConfig::default().with_base_delay(Duration::ZERO));
+    let mut s = AppendSession::new(config);
+    s.try_submit(AppendInput::new(vec![AppendRecord::new("a")]).unwrap())
+        .unwrap();
+    let mut conn = None;
+    while let Some(event) = s.poll_event() {
+        if let AppendEvent::Connect(c) = event {
+            conn = Some(c);
+        }
+    }
+    let conn = conn.expect("connects");
+    assert!(!s.is_ack_overdue(now), "nothing sent yet");
+    while s.poll_transmit(now).is_some() {}
+    let due = s.poll_timeout().expect("an ack deadline");
+    assert!(!s.is_ack_overdue(due - Duration::from_millis(1)));
+    assert!(s.is_ack_overdue(due));
+    // A failure starts a zero backoff: its end is due at once, and is no
+    // ack timeout.
+    s.handle_error(conn, Error::transport(false, "refused"), now);
+    assert_eq!(s.poll_timeout(), Some(now));
+    assert!(!s.is_ack_overdue(now));
+}
