@@ -11,6 +11,7 @@ use s2_client::{
     session::ReadItem,
     types::{AppendInput, AppendRecord, ReadRequest, ReadStart, StreamName},
 };
+use s2_sim::model::{FaultKind, Faults};
 
 use super::defects::Scene;
 
@@ -144,4 +145,38 @@ fn a_unary_call_rides_out_a_restart_and_an_unfixable_error_does_not_wait() {
         );
     });
     assert_eq!(bodies(&scene), vec!["u".to_owned()]);
+}
+
+/// Found by review: a session's resolution (its tail check and read-back)
+/// retried in windows of its own, so a session that failed late in its
+/// window could go on retrying for about twice the window. Refused streams
+/// from the start, then cuts after 50 s: the session must end within one
+/// window (and one last attempt) of its first failure.
+#[test]
+fn a_session_retries_within_one_window_resolution_included() {
+    let scene = Scene::new(11, |c| c);
+    scene.run(async {
+        scene.stream.check_tail().await.expect("up");
+        let session = scene.stream.append_session().expect("session");
+        scene
+            .model
+            .set_faults(Faults::none().with(FaultKind::RefusedStream, 1.0));
+        let started = scene.client_runtime.now();
+        let conditioned = input("x".into()).with_match_seq_num(0);
+        let ack = session.submit(conditioned).await.expect("submitted");
+        let cut_later = async {
+            scene.sleep(Duration::from_secs(50)).await;
+            scene
+                .model
+                .set_faults(Faults::none().with(FaultKind::Cut, 1.0));
+        };
+        let (acked, ()) = join(ack, cut_later).await;
+        acked.expect_err("the server never serves it");
+        let took = scene.client_runtime.now() - started;
+        let window = s2_client::config::BackoffConfig::default().retry_window();
+        assert!(
+            took <= window + Duration::from_secs(10),
+            "retried for {took:?}, past its {window:?} window"
+        );
+    });
 }

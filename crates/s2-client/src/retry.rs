@@ -7,6 +7,8 @@ use s2_core::{
     backoff::Backoff,
 };
 
+use std::time::Instant;
+
 use tracing::Instrument;
 
 use crate::{auth, config::AppendRetryPolicy, inner::ClientInner, runtime::Runtime};
@@ -39,6 +41,22 @@ pub(crate) async fn execute<R: Runtime, T>(
     execute_tracking(inner, call).await.result
 }
 
+/// [`execute`] within a retry window that opened at `opened` (when it is
+/// open): a session's resolution retries within the session's window, so
+/// a session never retries for longer than one window.
+pub(crate) async fn execute_within<R: Runtime, T>(
+    inner: &ClientInner<R>,
+    call: Call<T>,
+    opened: Option<Instant>,
+) -> Result<T, Error> {
+    let span = crate::trace::call_span(&call.request);
+    let mut attempts = 0;
+    run_attempts(inner, call, &mut attempts, opened)
+        .instrument(span)
+        .await
+        .result
+}
+
 /// The result of a call, and what an earlier attempt left unknown.
 pub(crate) struct Tracked<T> {
     pub(crate) result: Result<T, Error>,
@@ -60,7 +78,7 @@ pub(crate) async fn execute_tracking<R: Runtime, T>(
 ) -> Tracked<T> {
     let span = crate::trace::call_span(&call.request);
     let mut attempts = 0;
-    let tracked = run_attempts(inner, call, &mut attempts)
+    let tracked = run_attempts(inner, call, &mut attempts, None)
         .instrument(span.clone())
         .await;
     let outcome = match &tracked.result {
@@ -96,12 +114,13 @@ async fn run_attempts<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: Call<T>,
     attempts: &mut u32,
+    opened: Option<Instant>,
 ) -> Tracked<T> {
     let runtime = inner.transport.runtime();
     let mut backoff = Backoff::new(inner.config.retry(), runtime.random_u64());
-    // The window covers the whole call, so a call never outlives it by
-    // more than its last attempt.
-    backoff.open_window(runtime.now());
+    // The window covers the whole call (or the session it serves), so a
+    // call never outlives it by more than its last attempt.
+    backoff.open_window(opened.unwrap_or_else(|| runtime.now()));
     let mut unknown_outcome: Option<Error> = None;
     // A token refused with a 401 earns one retry with a fresh token.
     let mut refreshed = false;

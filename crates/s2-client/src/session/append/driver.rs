@@ -26,7 +26,7 @@ use super::{Awaiting, Command, Failure, gone_unanswered, refused};
 use crate::{
     body::{FrameSender, RequestBody},
     inner::{ClientInner, Over},
-    retry::execute,
+    retry::execute_within,
     runtime::{Deadline, Runtime, Task},
     session::{
         BoxFuture, ConnectionEvent, Opening, SessionConnection,
@@ -315,8 +315,10 @@ impl<R: Runtime> Driver<R> {
                 self.start_resolution();
                 let inner = self.inner.clone();
                 let (basin, stream) = (self.basin.clone(), self.stream.clone());
+                let window = self.machine.retry_window_start();
                 self.unary = Some(Unary::Tail(Box::pin(async move {
-                    execute(&inner, inner.api.check_tail(&basin, &stream)?).await
+                    let call = inner.api.check_tail(&basin, &stream)?;
+                    execute_within(&inner, call, window).await
                 })));
             }
             AppendEvent::Read(request) => {
@@ -330,8 +332,10 @@ impl<R: Runtime> Driver<R> {
                 let (basin, stream) = (self.basin.clone(), self.stream.clone());
                 // The read-back must decrypt what the session wrote.
                 let options = self.options.clone();
+                let window = self.machine.retry_window_start();
                 self.unary = Some(Unary::Read(Box::pin(async move {
-                    execute(&inner, inner.api.read(&basin, &stream, &request, &options)?).await
+                    let call = inner.api.read(&basin, &stream, &request, &options)?;
+                    execute_within(&inner, call, window).await
                 })));
             }
             AppendEvent::Ack { id, ack } => {

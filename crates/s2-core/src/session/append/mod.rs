@@ -553,6 +553,14 @@ impl AppendSession {
         }
     }
 
+    /// When the session's retry window opened (its first failure since its
+    /// last progress), if it is open: the calls of a resolution retry
+    /// within it rather than in windows of their own.
+    #[must_use]
+    pub fn retry_window_start(&self) -> Option<Instant> {
+        self.backoff.window_start()
+    }
+
     /// Whether [`handle_timeout`](Self::handle_timeout) at `now` would fail
     /// the connection for an ack not received in time (rather than end a
     /// backoff): a driver asks before handing the timeout over, to tell an
