@@ -23,6 +23,7 @@ restore() {
 }
 trap restore EXIT
 
+missed=0
 printf '%-45s %s\n' "planted defect" "seeds until found"
 for patch in "${patches[@]}"; do
     name="$(basename "$patch" .patch)"
@@ -38,8 +39,14 @@ for patch in "${patches[@]}"; do
         printf '%-45s %s   (%s)\n' "$name" "$((seed + 1))" "$why"
     elif grep -q 'error\[' <<<"$log"; then
         printf '%-45s %s\n' "$name" "does not build"
+        missed=$((missed + 1))
     else
         printf '%-45s %s\n' "$name" "NOT FOUND in $max worlds"
+        missed=$((missed + 1))
     fi
     restore
 done
+if ((missed > 0)); then
+    echo "$missed planted defects were not found" >&2
+    exit 1
+fi

@@ -100,6 +100,51 @@ fn run_worlds(
     (totals.into_inner().unwrap(), failures.into_inner().unwrap())
 }
 
+impl Totals {
+    /// The run means something only if it was hostile: every kind of fault
+    /// injected, and outcomes of every kind the checker tells apart.
+    fn assert_the_worlds_were_hostile(&self) {
+        if self.worlds < 100 {
+            return;
+        }
+        for kind in s2_sim::model::FaultKind::ALL {
+            let key = format!("server: {kind:?}");
+            assert!(
+                self.faults.get(&key).copied().unwrap_or(0) > 0,
+                "{key} never injected"
+            );
+        }
+        for kind in [
+            "link cut",
+            "link stalled",
+            "link half-open",
+            "dials refused",
+            "dials unanswered",
+            "runtime dropped spawns",
+        ] {
+            assert!(
+                self.faults.get(kind).copied().unwrap_or(0) > 0,
+                "{kind} never injected"
+            );
+        }
+        let outcome = |kind: &str| self.outcomes.get(kind).copied().unwrap_or(0);
+        let all: u64 = self.outcomes.values().sum();
+        assert!(
+            outcome("acked") * 2 > all,
+            "most appends are acknowledged: {:?}",
+            self.outcomes
+        );
+        for kind in [
+            "unknown",
+            "not applied",
+            "seq_num mismatch",
+            "fencing mismatch",
+        ] {
+            assert!(outcome(kind) > 0, "no {kind} outcome: {:?}", self.outcomes);
+        }
+    }
+}
+
 fn report(totals: &Totals, elapsed: Duration) {
     let per_minute = totals.worlds as f64 / elapsed.as_secs_f64() * 60.0;
     eprintln!(
@@ -145,6 +190,7 @@ fn worlds_are_linearizable_live_and_leave_nothing_behind() {
         totals.ops >= 100 * count,
         "every world runs at least 100 operations"
     );
+    totals.assert_the_worlds_were_hostile();
 }
 
 /// One seed twice: the same trace, the same history.

@@ -163,18 +163,23 @@ fn server_faults(rng: &mut SmallRng) -> Faults {
 fn client_config(rng: &mut SmallRng, policy: AppendRetryPolicy, tight: bool) -> ClientConfig {
     let endpoint = format!("http://{HOST}:{PORT}");
     let base = [0, 1, 10, 50][rng.random_range(0..4)];
+    // A quarter of the clients keep the default retry budget (a minute,
+    // no count), so that the window is what ends their retries.
+    let retry = if rng.random_bool(0.25) {
+        BackoffConfig::default()
+    } else {
+        BackoffConfig::default()
+            .with_max_retries(rng.random_range(1..8))
+            .with_base_delay(Duration::from_millis(base))
+            .with_max_delay(Duration::from_millis(300))
+    };
     let mut config = ClientConfig::new("sim-token")
         .with_endpoints(Endpoints::single(&endpoint).expect("endpoint"))
         // The simulated network has no TLS.
         .with_insecure_http_to_remote_hosts()
         .with_append_retry_policy(policy)
         .with_request_timeout(Duration::from_millis(rng.random_range(300..1500)))
-        .with_retry(
-            BackoffConfig::default()
-                .with_max_retries(rng.random_range(1..8))
-                .with_base_delay(Duration::from_millis(base))
-                .with_max_delay(Duration::from_millis(300)),
-        )
+        .with_retry(retry)
         .with_ack_timeout(Duration::from_millis(rng.random_range(500..3000)))
         .with_heartbeat_timeout(Duration::from_millis(rng.random_range(1000..5000)))
         .with_connect_timeout(Duration::from_millis(rng.random_range(200..1500)));

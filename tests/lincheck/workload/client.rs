@@ -30,8 +30,9 @@ use crate::lincheck::history::{
 };
 
 /// How long one operation may take before it is abandoned (recorded as an
-/// unknown outcome, and counted as hung).
-const OP_TIMEOUT: Duration = Duration::from_secs(30);
+/// unknown outcome, and counted as hung): past the default retry window (a
+/// minute) and one last attempt.
+const OP_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Runs `future`, or gives up after [`OP_TIMEOUT`].
 async fn within<R: Runtime + Default, F: Future>(future: F) -> Option<F::Output> {
