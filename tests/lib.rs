@@ -156,6 +156,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@in security, $runtime, $block_on;
             huge_durations_never_panic,
             path_like_stream_names_stay_names,
+            an_untrusted_certificate_fails_without_retries,
         );
         $crate::conformance_tests!(@in encryption, $runtime, $block_on;
             encrypted_stream_round_trips_on_every_path,

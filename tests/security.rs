@@ -94,3 +94,26 @@ pub async fn path_like_stream_names_stay_names<R: Runtime + Default>(s2: S2<R>) 
     expected.sort();
     assert_eq!(listed, expected);
 }
+
+/// A server whose certificate the client does not trust: the call fails
+/// with a handshake error, which retrying cannot fix, rather than retrying
+/// for the whole retry window as a refused connection would.
+pub async fn an_untrusted_certificate_fails_without_retries<R: Runtime + Default>(_s2: S2<R>) {
+    let server = s2_test_server::TestServer::start_tls().expect("a TLS s2-lite");
+    let endpoint = format!("https://localhost:{}", server.addr().port());
+    let config = s2_client::ClientConfig::new("token")
+        .with_endpoints(s2_client::config::Endpoints::single(&endpoint).expect("endpoint"));
+    let s2 = S2::<R>::with_runtime(config, R::default()).expect("client");
+    let error = s2
+        .list_basins(&ListRequest::new())
+        .await
+        .expect_err("the certificate is not trusted");
+    assert!(
+        matches!(
+            error,
+            s2_client::Error::Protocol(s2_client::error::ProtocolError::Handshake(_))
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable() && !error.may_have_side_effect());
+}

@@ -238,6 +238,11 @@ pub enum ProtocolError {
     /// A required field was missing.
     #[error("response is missing {0}")]
     MissingField(&'static str),
+    /// A connection failed at its handshake in a way retrying cannot fix:
+    /// the server's TLS certificate was refused, or the server does not
+    /// speak HTTP/2. Nothing was sent.
+    #[error("connection handshake failed: {0}")]
+    Handshake(String),
     /// A session frame (or a compressed body) broke the framing rules (which
     /// one: its [`source`](std::error::Error::source)).
     #[error("malformed session frame")]
@@ -391,6 +396,7 @@ impl Error {
             Error::AppendSession { maybe_applied, .. } => !maybe_applied.is_empty(),
             Error::Service(e) => e.may_have_side_effect(),
             Error::Transport { sent, .. } | Error::Closed { sent, .. } => *sent,
+            Error::Protocol(ProtocolError::Handshake(_)) => false,
             Error::Timeout(_) | Error::Protocol(_) => true,
         }
     }

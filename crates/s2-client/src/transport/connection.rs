@@ -12,7 +12,7 @@ use std::{
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use hyper::client::conn::http2::{self, SendRequest};
-use s2_core::{Error, api::HttpRequest, frame};
+use s2_core::{Error, api::HttpRequest, error::ProtocolError, frame};
 
 use super::{Dial, HostKey, Hosts, Transport, forget};
 use crate::{
@@ -214,11 +214,7 @@ impl<R: Runtime> Transport<R> {
         let connect_timeout = self.config.connect_timeout();
         let max_requests = self.config.max_concurrent_requests_per_connection();
         let handshake = async {
-            let io = self
-                .runtime
-                .connect(target)
-                .await
-                .map_err(|e| Error::transport(false, e))?;
+            let io = self.runtime.connect(target).await.map_err(connect_error)?;
             let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
             let (stream_window, connection_window) = (
                 self.config.stream_receive_window(),
@@ -394,5 +390,70 @@ async fn idle<R: Runtime>(
             // Busy: look again a full period later.
             None => idle_timeout,
         };
+    }
+}
+
+/// The error of a failed connect: a TLS failure that retrying cannot fix
+/// (a certificate refused, a server that shares no protocol version or
+/// cipher with the client) fails at once, as a handshake error; anything
+/// else (refused, reset, unreachable, a name not resolved yet) is a
+/// transport error, retried within the retry budget.
+fn connect_error(error: std::io::Error) -> Error {
+    match lasting_tls_failure(&error) {
+        Some(tls) => ProtocolError::Handshake(format!("TLS: {tls}")).into(),
+        None => Error::transport(false, error),
+    }
+}
+
+/// The TLS failure in `error`'s chain that a retry would meet again.
+fn lasting_tls_failure<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    let mut cause: Option<&'a (dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        let inner = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &'a (dyn std::error::Error + 'static));
+        if let Some(tls) = error
+            .downcast_ref::<rustls::Error>()
+            .or_else(|| inner.and_then(|i| i.downcast_ref::<rustls::Error>()))
+        {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::InvalidCertRevocationList(_)
+                    | rustls::Error::PeerIncompatible(_)
+            )
+            .then_some(tls);
+        }
+        cause = inner.or_else(|| error.source());
+    }
+    None
+}
+
+#[cfg(test)]
+mod connect_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_certificate_fails_at_once_and_a_refused_connection_is_retried() {
+        let certificate =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let error = connect_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            certificate,
+        ));
+        assert!(!error.is_retryable(), "{error:?}");
+        assert!(!error.may_have_side_effect());
+        assert!(error.to_string().contains("TLS"), "{error}");
+        let refused = connect_error(std::io::ErrorKind::ConnectionRefused.into());
+        assert!(refused.is_retryable());
+        let transient = connect_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::DecryptError,
+        ));
+        assert!(transient.is_retryable(), "{transient:?}");
     }
 }
