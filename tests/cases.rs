@@ -961,9 +961,13 @@ pub async fn tls_end_to_end<R: Runtime + Default>(_s2: S2<R>) {
         .await
         .expect_err("unknown issuer");
     assert!(
-        matches!(err, Error::Transport { sent: false, .. }),
+        matches!(
+            err,
+            Error::Protocol(s2_client::error::ProtocolError::Handshake(_))
+        ),
         "{err:?}"
     );
+    assert!(!err.may_have_side_effect());
 
     let config = ClientConfig::new("token")
         .with_endpoints(endpoints)

@@ -406,3 +406,31 @@ fn a_tail_behind_the_acknowledged_end_proves_nothing() {
         }
     });
 }
+
+/// Found by the model's tests: the guarantees guide promised that a batch
+/// conditioned with `match_seq_num` is resolved exactly once under either
+/// retry policy, but under `NoSideEffects` a unary append whose outcome was
+/// unknown was not retried, so never resolved.
+#[test]
+fn a_conditioned_unary_append_is_exactly_once_under_no_side_effects() {
+    let scene = Scene::new(12, |c| {
+        c.with_append_retry_policy(AppendRetryPolicy::NoSideEffects)
+    });
+    scene.run(async {
+        scene.stream.check_tail().await.expect("up");
+        scene.model.force(FaultKind::CutAfterApply, 1);
+        let conditioned = input("a").with_match_seq_num(0);
+        let ack = scene.stream.append(&conditioned).await.expect("resolved");
+        assert_eq!((ack.start.seq_num, ack.end.seq_num), (0, 1));
+        // And one whose first attempt never landed is simply retried.
+        scene.model.force(FaultKind::Cut, 1);
+        let ack = scene
+            .stream
+            .append(&input("b").with_match_seq_num(1))
+            .await
+            .expect("retried");
+        assert_eq!(ack.end.seq_num, 2);
+    });
+    let records = scene.model.records("sim-basin", "defect").expect("stream");
+    assert_eq!(records.len(), 2, "each landed once");
+}

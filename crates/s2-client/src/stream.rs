@@ -107,16 +107,17 @@ impl<R: Runtime> S2Stream<R> {
     /// What a retry after an unknown outcome (a timeout, a cut connection,
     /// a 5xx) may do:
     ///
-    /// * Under `NoSideEffects` there is no such retry: the error of the
-    ///   attempt whose outcome is unknown is returned
-    ///   (`may_have_side_effect() == true`).
-    /// * Under `All`, a batch without `match_seq_num` is sent again: it is
+    /// * A batch without `match_seq_num`, under `NoSideEffects`, is not
+    ///   sent again: the error of the attempt whose outcome is unknown is
+    ///   returned (`may_have_side_effect() == true`).
+    /// * A batch without `match_seq_num`, under `All`, is sent again: it is
     ///   appended at least once and **may be duplicated** (a fencing token
     ///   alone does not prevent that).
-    /// * A batch conditioned with `match_seq_num` is exactly-once: when the
-    ///   retry's condition fails (the tail moved, or another writer fenced
-    ///   the stream meanwhile), the batch is read back at `match_seq_num`
-    ///   and, if it is the one that landed, acknowledged.
+    /// * A batch conditioned with `match_seq_num` is exactly-once under
+    ///   either policy, since a repeat cannot land twice: when the retry's
+    ///   condition fails (the tail moved, or another writer fenced the
+    ///   stream meanwhile), the batch is read back at `match_seq_num` and,
+    ///   if it is the one that landed, acknowledged.
     ///
     /// After an unknown outcome, an append condition failure (which says
     /// "nothing was applied") is returned only when the read-back proves it

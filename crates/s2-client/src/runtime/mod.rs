@@ -100,6 +100,10 @@ pub trait Runtime: Send + Sync + Clone + Unpin + 'static {
     /// with a counter, the process id and the wall clock, which is what a
     /// real runtime wants. A simulated runtime returns numbers from its
     /// seed, so that a run can be repeated exactly.
+    ///
+    /// Draws must differ between calls and between processes sharing an
+    /// account: request tokens made from them make a retried create
+    /// idempotent, and two creates with one token are taken for one.
     fn random_u64(&self) -> u64 {
         crate::random::u64()
     }

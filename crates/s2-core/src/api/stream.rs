@@ -202,7 +202,15 @@ impl Api {
         );
         options.apply(&mut builder)?;
         let http = builder.build()?;
-        Ok(Call::new(http, Idempotency::Append, move |response| {
+        // A batch conditioned on its position cannot land twice: a repeat
+        // finds the condition failed and the batch is read back. So it is
+        // retried whatever the append retry policy.
+        let idempotency = if input.match_seq_num().is_some() {
+            Idempotency::Idempotent
+        } else {
+            Idempotency::Append
+        };
+        Ok(Call::new(http, idempotency, move |response| {
             let (_, body) = success_body(response)?;
             let ack = AppendAck::decode(body)?;
             expected.check(&ack)?;
