@@ -16,6 +16,33 @@ use s2_tokio::{
     types::{ReadRequest, ReadStart},
 };
 
+/// Appends `count` batches of `per` records (`{tag}{i}-{j}`) through one
+/// session conditioned on an empty stream, calling `before(i)` ahead of
+/// batch `i`; closes it and checks each batch was acknowledged where it
+/// belongs.
+async fn conditioned_session(
+    stream: &s2_tokio::S2Stream,
+    tag: &str,
+    count: u64,
+    per: usize,
+    mut before: impl FnMut(u64),
+) {
+    let session = stream.append_session().expect("session");
+    let mut acks = Vec::new();
+    for i in 0..count {
+        before(i);
+        let mut input = batch(&format!("{tag}{i}"), per);
+        if i == 0 {
+            input = input.with_match_seq_num(0);
+        }
+        acks.push(session.submit(input).await.expect("submit"));
+    }
+    session.close().await.expect("close");
+    for (i, ack) in (0u64..).zip(acks) {
+        assert_eq!(ack.await.expect("ack").start.seq_num, per as u64 * i);
+    }
+}
+
 /// Cut after apply, unconditioned, under `NoSideEffects`: the record is in
 /// the stream and the client says the outcome is unknown.
 #[tokio::test]
@@ -276,22 +303,12 @@ async fn stalled_append_session_recovers_exactly_once() {
     )
     .expect("client");
     let stream = model_common::stream(&served, &s2, "stall");
-    let session = stream.append_session().expect("session");
-    let mut acks = Vec::new();
-    for i in 0..20 {
+    conditioned_session(&stream, "s", 20, 2, |i| {
         if i == 5 {
             served.model.force(FaultKind::Stall, 1);
         }
-        let mut input = batch(&format!("s{i}"), 2);
-        if i == 0 {
-            input = input.with_match_seq_num(0);
-        }
-        acks.push(session.submit(input).await.expect("submit"));
-    }
-    session.close().await.expect("close");
-    for (i, ack) in acks.into_iter().enumerate() {
-        assert_eq!(ack.await.expect("ack").start.seq_num, 2 * i as u64);
-    }
+    })
+    .await;
     let expected: Vec<String> = (0..20)
         .flat_map(|i| [format!("s{i}-0"), format!("s{i}-1")])
         .collect();
@@ -365,22 +382,12 @@ async fn draining_append_session_reconnects_without_spending_retries() {
     let served = serve(21, Faults::none()).await;
     let s2 = S2::new(config(&served).with_max_retries(0)).expect("client");
     let stream = model_common::stream(&served, &s2, "draining");
-    let session = stream.append_session().expect("session");
-    let mut acks = Vec::new();
-    for i in 0..10 {
+    conditioned_session(&stream, "d", 10, 1, |i| {
         if i == 3 {
             served.model.force(FaultKind::ServerDraining, 1);
         }
-        let mut input = batch(&format!("d{i}"), 1);
-        if i == 0 {
-            input = input.with_match_seq_num(0);
-        }
-        acks.push(session.submit(input).await.expect("submit"));
-    }
-    session.close().await.expect("close");
-    for ack in acks {
-        ack.await.expect("ack");
-    }
+    })
+    .await;
     let expected: Vec<String> = (0..10).map(|i| format!("d{i}-0")).collect();
     assert_eq!(held(&served, "draining"), expected);
     assert_eq!(
