@@ -33,24 +33,28 @@ fn client_through<R: Runtime + Default>(proxy: &FaultProxy, policy: AppendRetryP
     S2::with_runtime(config, R::default()).expect("client")
 }
 
-fn record_body(batch: u64, index: u64) -> String {
+/// The body of record `index` of batch `batch`: unique in a run.
+pub(crate) fn record_body(batch: u64, index: u64) -> String {
     format!("b{batch:06}-r{index:03}")
 }
 
+/// Batch `batch`: `per_batch` records with [`record_body`] bodies.
+pub(crate) fn batch(batch: u64, per_batch: u64) -> AppendInput {
+    AppendInput::new(
+        (0..per_batch)
+            .map(|i| AppendRecord::new(record_body(batch, i)))
+            .collect::<Vec<_>>(),
+    )
+    .expect("batch")
+}
+
 fn batches(count: u64, per_batch: u64) -> impl Iterator<Item = AppendInput> {
-    (0..count).map(move |b| {
-        AppendInput::new(
-            (0..per_batch)
-                .map(|i| AppendRecord::new(record_body(b, i)))
-                .collect::<Vec<_>>(),
-        )
-        .expect("batch")
-    })
+    (0..count).map(move |b| batch(b, per_batch))
 }
 
 /// Counts records missing from and repeated in `read`, against the
 /// expected bodies in order.
-fn lost_and_duplicated(read: &[SequencedRecord], expected: &[String]) -> (usize, usize) {
+pub(crate) fn lost_and_duplicated(read: &[SequencedRecord], expected: &[String]) -> (usize, usize) {
     let mut seen = std::collections::HashMap::new();
     for record in read {
         *seen.entry(record.body().clone()).or_insert(0usize) += 1;

@@ -18,13 +18,16 @@ use s2_client::{
     config::{BatcherConfig, Endpoints},
     session::ReadItem,
     types::{
-        AppendInput, AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, SequencedRecord,
+        AppendRecord, BasinConfig, ReadLimit, ReadRequest, ReadStart, SequencedRecord,
         StreamConfig, StreamName,
     },
 };
 use s2_test_server::DiskServer;
 
-use crate::unique_basin_name;
+use crate::{
+    faults::{batch as input, lost_and_duplicated, record_body as body},
+    unique_basin_name,
+};
 
 /// How long the server stays down in the long case: past the 30 s a
 /// session must ride out with the defaults.
@@ -57,33 +60,6 @@ async fn streams<R: Runtime>(s2: &S2<R>, names: &[&str]) -> Vec<S2Stream<R>> {
         streams.push(basin.stream(name));
     }
     streams
-}
-
-fn body(batch: u64, index: u64) -> String {
-    format!("b{batch:05}-r{index:02}")
-}
-
-fn input(batch: u64, per_batch: u64) -> AppendInput {
-    AppendInput::new(
-        (0..per_batch)
-            .map(|i| AppendRecord::new(body(batch, i)))
-            .collect::<Vec<_>>(),
-    )
-    .expect("batch")
-}
-
-/// Records missing from and repeated in `read`, against `expected` bodies.
-fn lost_and_duplicated(read: &[SequencedRecord], expected: &[String]) -> (usize, usize) {
-    let mut seen = std::collections::HashMap::new();
-    for record in read {
-        *seen.entry(record.body().clone()).or_insert(0usize) += 1;
-    }
-    let lost = expected
-        .iter()
-        .filter(|body| !seen.contains_key(body.as_bytes()))
-        .count();
-    let duplicated = seen.values().map(|n| n - 1).sum();
-    (lost, duplicated)
 }
 
 /// Checks that `read` is exactly `expected`, in order from seq num 0, and

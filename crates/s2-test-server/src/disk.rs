@@ -181,11 +181,7 @@ fn run(
     let thread = thread::Builder::new()
         .name("s2-lite-disk".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
+            let runtime = match crate::server_runtime(2) {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));

@@ -23,6 +23,7 @@ use std::{
 };
 
 mod disk;
+pub mod examples;
 pub mod hostile;
 mod proxy;
 mod tls;
@@ -35,6 +36,15 @@ use bytesize::ByteSize;
 use s2_lite::{backend::Backend, handlers};
 use slatedb::object_store::{ObjectStore, memory::InMemory};
 use std::sync::Arc;
+
+/// The runtime of a server on a thread of its own, with `workers` threads:
+/// callers on any runtime (or none) can use the server.
+pub(crate) fn server_runtime(workers: usize) -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+}
 
 /// A running in-process s2-lite server. Dropping it shuts the server down.
 pub struct TestServer {
@@ -66,11 +76,7 @@ impl TestServer {
         let thread = thread::Builder::new()
             .name("s2-lite".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
+                let runtime = match crate::server_runtime(2) {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));

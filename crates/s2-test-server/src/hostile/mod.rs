@@ -186,11 +186,7 @@ impl HostileServer {
         let thread = thread::Builder::new()
             .name("s2-hostile".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .enable_all()
-                    .build()
-                {
+                let runtime = match crate::server_runtime(1) {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
