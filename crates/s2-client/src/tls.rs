@@ -90,7 +90,12 @@ fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
 }
 
 /// The provider the enabled features choose.
+///
+/// rustls 0.23.48 deprecates *ring*'s provider for having no post-quantum
+/// key exchange; it stays the default here for building without cmake or
+/// a C toolchain, and the `aws-lc-rs` feature is the way to get one.
 #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+#[allow(deprecated)]
 fn crypto_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, Error> {
     Ok(Arc::new(rustls::crypto::ring::default_provider()))
 }
@@ -130,6 +135,7 @@ mod tests {
     /// The default features choose ring.
     #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
     #[test]
+    #[allow(deprecated)] // See `crypto_provider`.
     fn the_default_provider_is_ring() {
         let config = client_config(&plain_http_config()).expect("tls config");
         assert_eq!(
