@@ -45,8 +45,11 @@ cargo package --target-dir "$packaging" "${args[@]}" "$@"
 # The `.crate` files alone, unpacked where the user crate finds them.
 unpacked="$target/packaged-crates"
 rm -rf "$unpacked" && mkdir -p "$unpacked"
+# `-m`: cargo writes one fixed mtime into every `.crate`, so kept mtimes
+# would make the user crate's build take this run's sources for the last
+# run's and reuse its artifacts.
 for crate in $crates; do
-    tar -xzf "$packaging"/package/"$crate"-*.crate -C "$unpacked"
+    tar -xzmf "$packaging"/package/"$crate"-*.crate -C "$unpacked"
 done
 
 echo "== a user crate on the packaged crates, running the README's first program"
