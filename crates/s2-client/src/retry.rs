@@ -215,7 +215,7 @@ async fn attempt<R: Runtime, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use s2_core::error::ServiceError;
+    use s2_core::error::{Sent, ServiceError};
 
     fn unavailable() -> Error {
         Error::Service(ServiceError::from_server(503, "unavailable", "", None))
@@ -240,7 +240,7 @@ mod tests {
             Idempotency::NotIdempotent,
             AppendRetryPolicy::All
         ));
-        let unsent = Error::transport(false, "refused");
+        let unsent = Error::transport(Sent::No, "refused");
         assert!(may_retry(
             &unsent,
             Idempotency::Append,

@@ -367,6 +367,17 @@ pub enum Error {
     },
 }
 
+/// Whether a failed request may have reached the service: the `sent` of
+/// [`Error::transport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Provably not: nothing of it left the client (the connection could
+    /// not be made, or the request was handed back unsent).
+    No,
+    /// Some or all of it may have: its effect is unknown.
+    Maybe,
+}
+
 impl Error {
     /// Whether repeating the operation may succeed.
     pub fn is_retryable(&self) -> bool {
@@ -409,10 +420,11 @@ impl Error {
         }
     }
 
-    /// A transport failure.
-    pub fn transport(sent: bool, source: impl Into<BoxError>) -> Self {
+    /// A transport failure; `sent` says whether any of the request may
+    /// have reached the service.
+    pub fn transport(sent: Sent, source: impl Into<BoxError>) -> Self {
         Error::Transport {
-            sent,
+            sent: sent == Sent::Maybe,
             source: std::sync::Arc::from(source.into()),
         }
     }

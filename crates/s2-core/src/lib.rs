@@ -40,6 +40,7 @@
 //! use bytes::{Bytes, BytesMut};
 //! use s2_core::{
 //!     Error,
+//!     error::Sent,
 //!     frame::{Compression, Frame, FrameDecoder, FrameLimits, WireMessage, encode_message},
 //!     session::append::{AppendEvent, AppendSession, AppendSessionConfig},
 //!     types::{AppendAck, AppendInput, AppendRecord, StreamPosition},
@@ -91,7 +92,7 @@
 //!         match event {
 //!             AppendEvent::Connect(id) if !refused_once => {
 //!                 refused_once = true;
-//!                 session.handle_error(id, Error::transport(false, "refused"), now);
+//!                 session.handle_error(id, Error::transport(Sent::No, "refused"), now);
 //!             }
 //!             AppendEvent::Connect(id) => connection = Some(id),
 //!             // Reset that connection: its outcome is being handled.

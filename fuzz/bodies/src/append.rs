@@ -12,6 +12,7 @@ use s2_core::{
     Error,
     api::{Api, Endpoints, HttpResponse, SessionRejection, error_from_parts},
     backoff::BackoffConfig,
+    error::Sent,
     frame::{Compression, Frame, FrameDecoder, FrameLimits, WireMessage},
     session::{
         ConnectionId,
@@ -488,7 +489,11 @@ pub(crate) fn error_body(input: &mut Input<'_>, tail: u64) -> (u16, String) {
 /// what [`error`] gives, parsed the way a refused response is.
 pub(crate) fn rejection(input: &mut Input<'_>, tail: u64) -> SessionRejection {
     match input.below(4) {
-        0 => Error::transport(input.bool(), "connection cut").into(),
+        0 => Error::transport(
+            if input.bool() { Sent::Maybe } else { Sent::No },
+            "connection cut",
+        )
+        .into(),
         1 => Error::Timeout(Duration::from_secs(1)).into(),
         _ => {
             let (status, body) = error_body(input, tail);
@@ -513,7 +518,10 @@ pub(crate) fn rejection(input: &mut Input<'_>, tail: u64) -> SessionRejection {
 /// An error a driver may report for a connection or a unary call.
 pub(crate) fn error(input: &mut Input<'_>, tail: u64) -> Error {
     match input.below(4) {
-        0 => Error::transport(input.bool(), "connection cut"),
+        0 => Error::transport(
+            if input.bool() { Sent::Maybe } else { Sent::No },
+            "connection cut",
+        ),
         1 => Error::Timeout(Duration::from_secs(1)),
         _ => {
             let (status, body) = error_body(input, tail);

@@ -120,6 +120,7 @@ mod tests {
 
     use s2_core::{
         batcher::BatcherConfig,
+        error::Sent,
         types::{AppendAck, StreamPosition},
     };
 
@@ -276,7 +277,9 @@ mod tests {
         intake.batcher.flush();
         intake.collect();
         let batch = intake.closed.pop_front().expect("one batch");
-        batch.acks.fail(&Error::transport(true, "gone"), true);
+        batch
+            .acks
+            .fail(&Error::transport(Sent::Maybe, "gone"), true);
         assert_eq!(
             count.0.load(Ordering::SeqCst),
             2,

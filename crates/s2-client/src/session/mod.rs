@@ -41,6 +41,7 @@ use hyper::body::Incoming;
 use s2_core::{
     Error,
     api::{HttpRequest, HttpResponse, SessionRejection},
+    error::Sent,
     session::ConnectionId,
 };
 
@@ -328,7 +329,7 @@ impl SessionConnection {
                     if token_refused && !self.token_refreshed {
                         self.token_refreshed = true;
                         ConnectionEvent::Error(Error::transport(
-                            false,
+                            Sent::No,
                             format!(
                                 "{}; reconnecting once with a fresh access token",
                                 Chain(rejection.error())
@@ -375,7 +376,7 @@ impl SessionConnection {
             }
             Some(Err(e)) => {
                 self.open = None;
-                let error = Error::transport(true, e);
+                let error = Error::transport(Sent::Maybe, e);
                 self.note_failure(Chain(&error), now);
                 ConnectionEvent::Error(error)
             }

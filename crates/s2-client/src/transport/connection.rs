@@ -12,7 +12,12 @@ use std::{
 use futures_channel::oneshot;
 use futures_util::future::{Either, select};
 use hyper::client::conn::http2::{self, SendRequest};
-use s2_core::{Error, api::HttpRequest, error::ProtocolError, frame};
+use s2_core::{
+    Error,
+    api::HttpRequest,
+    error::{ProtocolError, Sent},
+    frame,
+};
 
 use super::{Dial, HostKey, Hosts, Transport, forget};
 use crate::{
@@ -242,12 +247,12 @@ impl<R: Runtime> Transport<R> {
             builder
                 .handshake::<_, RequestBody>(io)
                 .await
-                .map_err(|e| Error::transport(false, e))
+                .map_err(|e| Error::transport(Sent::No, e))
         };
         let (sender, connection) = timeout(&self.runtime, connect_timeout, handshake)
             .await
             .ok_or_else(|| {
-                Error::transport(false, format!("connecting to {host}:{port} timed out"))
+                Error::transport(Sent::No, format!("connecting to {host}:{port} timed out"))
             })??;
         let (close_tx, close_rx) = oneshot::channel();
         // The task drives the connection; the pool only peeks at it, and
@@ -326,14 +331,18 @@ async fn send_on(
     sender
         .ready()
         .await
-        .map_err(|e| Error::transport(false, e))?;
+        .map_err(|e| Error::transport(Sent::No, e))?;
     let mut http = http::Request::new(body);
     *http.method_mut() = request.method.clone();
     *http.uri_mut() = request.uri.clone();
     *http.headers_mut() = request.headers.clone();
     sender.try_send_request(http).await.map_err(|mut e| {
         // hyper hands the request back when it was never sent.
-        let sent = e.take_message().is_none() && !not_processed(e.error());
+        let sent = if e.take_message().is_none() && !not_processed(e.error()) {
+            Sent::Maybe
+        } else {
+            Sent::No
+        };
         Error::transport(sent, e.into_error())
     })
 }
@@ -401,7 +410,7 @@ async fn idle<R: Runtime>(
 fn connect_error(error: std::io::Error) -> Error {
     match lasting_tls_failure(&error) {
         Some(tls) => ProtocolError::Handshake(format!("TLS: {tls}")).into(),
-        None => Error::transport(false, error),
+        None => Error::transport(Sent::No, error),
     }
 }
 

@@ -40,6 +40,7 @@ use s2_core::{
     Error,
     api::{HttpRequest, HttpResponse, MAX_RESPONSE_BODY_BYTES},
     error::ProtocolError,
+    error::Sent,
 };
 
 mod connection;
@@ -201,7 +202,7 @@ impl<R: Runtime> Transport<R> {
         let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let authority = uri
             .authority()
-            .ok_or_else(|| Error::transport(false, "request URI has no host"))?;
+            .ok_or_else(|| Error::transport(Sent::No, "request URI has no host"))?;
         let key = (tls, authority.to_string());
         let dial = Dial {
             host: authority.host().to_owned(),
@@ -242,7 +243,7 @@ impl<R: Runtime> Transport<R> {
                 } else {
                     "connections closed or filled up as fast as they opened"
                 };
-                return Err(Error::transport(false, format!("{authority}: {why}")));
+                return Err(Error::transport(Sent::No, format!("{authority}: {why}")));
             }
         }
     }
@@ -403,7 +404,7 @@ impl<R: Runtime> Transport<R> {
                 }
                 // It never reached a connection: provably not sent.
                 None => Err(Error::transport(
-                    false,
+                    Sent::No,
                     format!("no connection to {} within {deadline:?}", request.uri),
                 )),
             },
@@ -484,7 +485,7 @@ pub(crate) async fn collect_limited(body: hyper::body::Incoming) -> Result<Bytes
             limit: MAX_RESPONSE_BODY_BYTES,
         }
         .into()),
-        Err(e) => Err(Error::transport(true, e)),
+        Err(e) => Err(Error::transport(Sent::Maybe, e)),
     }
 }
 

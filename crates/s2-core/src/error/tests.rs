@@ -162,9 +162,9 @@ fn classification() {
     assert!(e.is_retryable() && e.may_have_side_effect());
     let e = service(409, "some_new_conflict");
     assert!(!e.is_retryable() && !e.may_have_side_effect());
-    let e = Error::transport(false, "refused");
+    let e = Error::transport(Sent::No, "refused");
     assert!(e.is_retryable() && !e.may_have_side_effect());
-    let e = Error::transport(true, "reset");
+    let e = Error::transport(Sent::Maybe, "reset");
     assert!(e.is_retryable() && e.may_have_side_effect());
 }
 
@@ -187,12 +187,12 @@ fn errors_with_sources() -> Vec<Error> {
     let decode = <proto::ReadBatch as prost::Message>::decode(&b"\x0a\xff"[..])
         .expect_err("a length past the end");
     vec![
-        Error::transport(true, "connection reset by peer"),
-        Error::transport(false, "dns lookup failed"),
+        Error::transport(Sent::Maybe, "connection reset by peer"),
+        Error::transport(Sent::No, "dns lookup failed"),
         ProtocolError::protobuf(decode).into(),
         ProtocolError::Frame(FrameError::UnknownCompression(3)).into(),
         Error::AppendSession {
-            cause: Box::new(Error::transport(true, "connection reset by peer")),
+            cause: Box::new(Error::transport(Sent::Maybe, "connection reset by peer")),
             maybe_applied: 2..3,
             not_applied: 3..5,
         },

@@ -44,6 +44,7 @@
 //! use bytes::{Bytes, BytesMut};
 //! use s2_core::{
 //!     Error,
+//!     error::Sent,
 //!     frame::{Compression, encode_message},
 //!     session::read::{ReadEvent, ReadSession, ReadSessionConfig},
 //!     types::{ReadBatch, ReadLimit, ReadRequest, ReadStart, SequencedRecord, StreamPosition},
@@ -75,7 +76,7 @@
 //!                 let to = if connects == 1 { from + 1 } else { 3 };
 //!                 wire.extend((from..to).map(|n| (connection, Ok(frame(n)))));
 //!                 if connects == 1 {
-//!                     wire.push_back((connection, Err(Error::transport(true, "cut"))));
+//!                     wire.push_back((connection, Err(Error::transport(Sent::Maybe, "cut"))));
 //!                 }
 //!             }
 //!             ReadEvent::Batch(batch) => {

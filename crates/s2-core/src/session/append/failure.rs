@@ -5,6 +5,7 @@ use std::{borrow::Cow, time::Instant};
 
 use super::{AppendEvent, AppendRetryPolicy, AppendSession, Phase};
 use crate::{
+    error::Sent,
     error::{AppendConditionFailed, Error, ProtocolError},
     session::deadline,
 };
@@ -65,7 +66,7 @@ impl AppendSession {
                 // An earlier attempt may have landed: find out (after a
                 // backoff, so a server repeating itself cannot spin us).
                 let cause = format!("the tail is at {expected}: resolving an unknown outcome");
-                let error = Error::transport(true, cause);
+                let error = Error::transport(Sent::Maybe, cause);
                 return self.retry_or_fail(error, Then::Resolve, Budget::Spend, now);
             }
             // A first attempt, and nothing of the session's may be on the

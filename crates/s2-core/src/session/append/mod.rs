@@ -89,6 +89,7 @@ use super::{AdviceLimiter, ConnectionId, deadline};
 use crate::{
     api::error_from_parts,
     backoff::Backoff,
+    error::Sent,
     error::{Error, ProtocolError, ValidationError},
     frame::{Frame, FrameDecoder, FrameLimits, MAX_PAYLOAD_LEN, WireMessage, encode_message},
     proto,
@@ -415,7 +416,7 @@ impl AppendSession {
             self.finish_if_drained();
         } else {
             self.handle_failure(
-                Error::transport(true, "session ended with batches unacked"),
+                Error::transport(Sent::Maybe, "session ended with batches unacked"),
                 now,
                 Failure::Broken,
             );

@@ -265,7 +265,7 @@ impl Sim {
                 if let Some(id) = self.conn.as_ref().map(|c| c.id) {
                     self.abandon();
                     self.session
-                        .handle_error(id, Error::transport(true, "cut"), self.now);
+                        .handle_error(id, Error::transport(Sent::Maybe, "cut"), self.now);
                 }
             }
             Action::ProcessZombie => {
@@ -355,7 +355,7 @@ impl Sim {
 
 /// What connecting to a server that is down gets.
 fn refused() -> Error {
-    Error::transport(false, "connection refused")
+    Error::transport(Sent::No, "connection refused")
 }
 
 fn config(policy: AppendRetryPolicy, max_batches: usize) -> AppendSessionConfig {
@@ -618,7 +618,7 @@ fn read_back_across_responses_keeps_the_start_timestamp() {
         panic!("expected a connect")
     };
     s.poll_transmit(now).unwrap();
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     assert!(matches!(s.poll_event(), Some(AppendEvent::Disconnect(_))));
     let t = s.poll_timeout().unwrap();
     s.handle_timeout(t);
@@ -787,7 +787,7 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
         // Every new connection is refused before anything is sent, while
         // the stalled first attempt may still be applied.
         if let Some(c) = conn.take() {
-            s.handle_error(c, Error::transport(false, "refused"), now);
+            s.handle_error(c, Error::transport(Sent::No, "refused"), now);
         }
         drain(&mut s, &mut conn, &mut failed, now);
         if failed.is_some() {
@@ -916,7 +916,7 @@ fn acks_are_increasing_across_connections() {
     let now = Instant::now();
     let (mut s, c) = sent_session(2, 3, now);
     s.handle_data(c, ack_frame(10, 13, 13), now);
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     let t = s.poll_timeout().expect("backing off");
     s.handle_timeout(t);
     let c = std::iter::from_fn(|| s.poll_event())
@@ -1059,7 +1059,7 @@ fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
     advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
     s.handle_data(c, advised.freeze(), now);
     // The server goes away as it said, before the second ack.
-    s.handle_error(c, Error::transport(true, "gone"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "gone"), now);
     assert!(failure(&mut s).is_none(), "an announced drop is no failure");
     s.handle_timeout(s.poll_timeout().expect("reconnecting"));
     assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
@@ -1084,7 +1084,7 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
         panic!("expected a connect")
     };
     assert!(s.poll_transmit(now).is_some());
-    s.handle_error(c, Error::transport(false, "refused"), now);
+    s.handle_error(c, Error::transport(Sent::No, "refused"), now);
     assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
 
@@ -1137,7 +1137,7 @@ fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
         };
         check(s.poll_transmit(now).expect("the frame"), first);
         // A cut: the batch goes out again, encoded again.
-        s.handle_error(first, Error::transport(true, "cut"), now);
+        s.handle_error(first, Error::transport(Sent::Maybe, "cut"), now);
         while s.poll_event().is_some() {}
         now += Duration::from_secs(60);
         s.handle_timeout(now);
@@ -1217,7 +1217,7 @@ fn a_tail_behind_the_acknowledged_end_leaves_the_pending_inputs_unknown() {
     let now = Instant::now();
     let (mut s, c) = first_of_two_acked(now);
     // The second batch's outcome is unknown: resolution asks for the tail.
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     let t = s.poll_timeout().expect("backing off");
     s.handle_timeout(t);
     assert!(
@@ -1333,7 +1333,7 @@ fn only_an_ack_past_its_deadline_is_overdue() {
     assert!(s.is_ack_overdue(due));
     // A failure starts a zero backoff: its end is due at once, and is no
     // ack timeout.
-    s.handle_error(conn, Error::transport(false, "refused"), now);
+    s.handle_error(conn, Error::transport(Sent::No, "refused"), now);
     assert_eq!(s.poll_timeout(), Some(now));
     assert!(!s.is_ack_overdue(now));
 }

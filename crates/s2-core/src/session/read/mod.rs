@@ -75,6 +75,7 @@ use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
     api::{SessionRejection, rejection_from_parts},
     backoff::{Backoff, BackoffConfig},
+    error::Sent,
     error::{Error, ProtocolError, ValidationError, greater_than_zero},
     frame::{Frame, FrameDecoder, FrameLimits},
     types::{ReadBatch, ReadRequest, ReadStart, StreamPosition},
@@ -360,7 +361,7 @@ impl ReadSession {
             // Records the server itself reported are missing, and only a
             // count bounds the read: it did not end, it was cut. Resume.
             let cause = "the server ended a read before its count or the tail it reported";
-            self.handle_failure(Error::transport(true, cause), now);
+            self.handle_failure(Error::transport(Sent::Maybe, cause), now);
         } else if self.stops_at_tail() || self.wait_ran_out(now) {
             // A bounded session ends when the service has nothing more that
             // satisfies the bounds; any session, once its wait ran out.
@@ -369,7 +370,10 @@ impl ReadSession {
             // An unbounded session never ends by itself: the server went
             // away. Reconnect through the backoff, so a server that keeps
             // ending sessions cannot make us spin.
-            self.handle_failure(Error::transport(true, "the server ended the session"), now);
+            self.handle_failure(
+                Error::transport(Sent::Maybe, "the server ended the session"),
+                now,
+            );
         }
     }
 
@@ -404,7 +408,7 @@ impl ReadSession {
             Phase::Connected(link) if now >= link.heartbeat_deadline => {
                 let silence = self.config.heartbeat_timeout();
                 self.handle_failure(
-                    Error::transport(true, format!("no heartbeat for {silence:?}")),
+                    Error::transport(Sent::Maybe, format!("no heartbeat for {silence:?}")),
                     now,
                 );
             }

@@ -232,7 +232,7 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 session.handle_data(c.id, chunk, now);
             }
             Action::Cut => {
-                session.handle_error(c.id, Error::transport(true, "cut"), now);
+                session.handle_error(c.id, Error::transport(Sent::Maybe, "cut"), now);
                 conn = None;
             }
             Action::Stall => {
@@ -417,7 +417,7 @@ fn gives_up_after_retry_budget() {
             match event {
                 ReadEvent::Connect { connection, .. } => {
                     failures += 1;
-                    session.handle_error(connection, Error::transport(false, "refused"), t);
+                    session.handle_error(connection, Error::transport(Sent::No, "refused"), t);
                 }
                 ReadEvent::Failed(e) => assert!(e.is_retryable()),
                 other => panic!("unexpected {other:?}"),
@@ -462,7 +462,7 @@ fn stale_connection_inputs_are_ignored() {
     else {
         panic!("expected a connect");
     };
-    session.handle_error(first, Error::transport(true, "cut"), now);
+    session.handle_error(first, Error::transport(Sent::Maybe, "cut"), now);
     let deadline = session.poll_timeout().unwrap();
     session.handle_timeout(deadline);
     let Some(ReadEvent::Connect {
@@ -472,7 +472,7 @@ fn stale_connection_inputs_are_ignored() {
         panic!("expected a reconnect");
     };
     assert_ne!(first, second);
-    session.handle_error(first, Error::transport(true, "late"), deadline);
+    session.handle_error(first, Error::transport(Sent::Maybe, "late"), deadline);
     assert!(session.poll_event().is_none());
     assert_eq!(
         session.poll_timeout(),
@@ -576,7 +576,7 @@ fn healthy_connections_renew_the_retry_budget() {
         now += Duration::from_secs(3600);
         s.handle_error(
             connection,
-            Error::transport(true, "reset by a load balancer"),
+            Error::transport(Sent::Maybe, "reset by a load balancer"),
             now,
         );
     }
@@ -749,7 +749,7 @@ fn a_server_that_keeps_skipping_records_fails_the_session() {
     let records = model_records(8);
     let (c, _) = connect(&mut s);
     s.handle_data(c, message(&records[0..1], None), now);
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     let first_failure = now;
     let mut connects = 0;
     loop {
@@ -787,7 +787,7 @@ fn heartbeats_alone_do_not_renew_the_retry_budget() {
                 assert!(connects < 100, "reconnects without limit");
                 s.handle_connected(connection, now);
                 s.handle_data(connection, message(&[], Some(5)), now);
-                s.handle_error(connection, Error::transport(true, "cut"), now);
+                s.handle_error(connection, Error::transport(Sent::Maybe, "cut"), now);
             }
             Some(ReadEvent::Failed(_)) => break,
             Some(_) => {}
@@ -818,7 +818,7 @@ fn ride_out(
                 refused += 1;
                 s.handle_error(
                     connection,
-                    Error::transport(false, "connection refused"),
+                    Error::transport(Sent::No, "connection refused"),
                     now,
                 );
             }
@@ -855,7 +855,7 @@ fn default_retries_ride_out_outages_shorter_than_the_window() {
         s.handle_connected(c, now);
         s.handle_data(c, message(&records[from..from + 3], None), now);
         seen.extend(delivered(&events(&mut s)));
-        s.handle_error(c, Error::transport(true, "server killed"), now);
+        s.handle_error(c, Error::transport(Sent::Maybe, "server killed"), now);
         let back = now + Duration::from_secs(45);
         let (at, next, refused) = ride_out(&mut s, now, back).expect("rides out 45 s");
         assert!(
@@ -873,7 +873,7 @@ fn default_retries_ride_out_outages_shorter_than_the_window() {
         (0..9).collect::<Vec<_>>(),
         "every record once, in order"
     );
-    s.handle_error(c, Error::transport(true, "server killed"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "server killed"), now);
     let forever = now + Duration::from_secs(3600);
     assert!(ride_out(&mut s, now, forever).is_none(), "gives up");
     assert!(s.is_finished());
@@ -937,7 +937,7 @@ fn a_bounded_read_resumed_at_the_tail_finishes() {
     let (c, _) = connect(&mut s);
     s.handle_data(c, message(&model_records(3), None), now);
     // Cut before the clean end.
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     now = s.poll_timeout().expect("backing off");
     s.handle_timeout(now);
     let events_before = events(&mut s);
@@ -967,7 +967,7 @@ fn a_tailing_read_resumed_at_the_tail_keeps_following() {
     );
     let (c, _) = connect(&mut s);
     s.handle_data(c, message(&model_records(3), None), now);
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     now = s.poll_timeout().expect("backing off");
     s.handle_timeout(now);
     let (c, _) = connect(&mut s);
@@ -1004,7 +1004,7 @@ fn a_resume_past_the_tail_is_a_protocol_error() {
     );
     let (c, _) = connect(&mut s);
     s.handle_data(c, message(&model_records(3), None), now);
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     now = s.poll_timeout().expect("backing off");
     s.handle_timeout(now);
     let (c, _) = connect(&mut s);
@@ -1065,7 +1065,7 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
     let mut s = ReadSession::new(ReadRequest::default(), config, now);
     let (c, _) = connect(&mut s);
     s.handle_connected(c, now);
-    s.handle_error(c, Error::transport(true, "cut"), now);
+    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
     assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
 
@@ -1123,7 +1123,7 @@ fn a_session_asks_for_its_wait_and_resumes_with_what_is_left() {
     s.handle_connected(connection, now);
     // 12.5 s at the tail without a record, then the connection fails.
     now += Duration::from_millis(12_500);
-    s.handle_error(connection, Error::transport(true, "cut"), now);
+    s.handle_error(connection, Error::transport(Sent::Maybe, "cut"), now);
     let at = s.poll_timeout().expect("backing off");
     now = at;
     s.handle_timeout(now);
@@ -1139,7 +1139,7 @@ fn a_session_asks_for_its_wait_and_resumes_with_what_is_left() {
     let record_at = now;
     s.handle_data(connection, message(&model_records(1), Some(1)), now);
     now += Duration::from_secs(3);
-    s.handle_error(connection, Error::transport(true, "cut"), now);
+    s.handle_error(connection, Error::transport(Sent::Maybe, "cut"), now);
     now = s.poll_timeout().expect("backing off");
     s.handle_timeout(now);
     let (_, sent) = connect(&mut s);
