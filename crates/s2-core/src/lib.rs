@@ -20,10 +20,11 @@
 //! # The sans-IO run loop
 //!
 //! The session machines ([`session::append`], [`session::read`]) and the
-//! [`batcher`] share one shape: inputs go in through `handle_*` methods
-//! (with the current time: the core never reads a clock), outputs come out
-//! of `poll_*` methods until they return `None`, and
-//! `poll_timeout` says when to call `handle_timeout` if nothing else
+//! [`batcher`] share one shape: inputs go in with the current time (the
+//! core never reads a clock), through `handle` and one input type for each
+//! session machine, through `handle_record` and `handle_timeout` for the
+//! batcher; outputs come out of `poll_*` methods until they return `None`,
+//! and `poll_timeout` says when the clock is next an input if nothing else
 //! happens first. Drain `poll_event` before `poll_transmit`: a `Connect`
 //! event precedes the frames for that connection (the [`session`] docs give
 //! the whole order, and why).
@@ -42,7 +43,10 @@
 //!     Error,
 //!     error::Sent,
 //!     frame::{Compression, Frame, FrameDecoder, FrameLimits, WireMessage, encode_message},
-//!     session::append::{AppendEvent, AppendSession, AppendSessionConfig},
+//!     session::{
+//!         ConnectionEvent,
+//!         append::{AppendEvent, AppendSession, AppendSessionConfig, Input},
+//!     },
 //!     types::{AppendAck, AppendInput, AppendRecord, StreamPosition},
 //! };
 //!
@@ -92,7 +96,8 @@
 //!         match event {
 //!             AppendEvent::Connect(id) if !refused_once => {
 //!                 refused_once = true;
-//!                 session.handle_error(id, Error::transport(Sent::No, "refused"), now);
+//!                 let refused = Error::transport(Sent::No, "refused");
+//!                 session.handle(Input::Connection(id, ConnectionEvent::Failed(refused)), now);
 //!             }
 //!             AppendEvent::Connect(id) => connection = Some(id),
 //!             // Reset that connection: its outcome is being handled.
@@ -114,14 +119,14 @@
 //!     }
 //!     // 3. Bytes in.
 //!     if let (Some(id), Some(bytes)) = (connection, server.outbox.pop_front()) {
-//!         session.handle_data(id, bytes, now);
+//!         session.handle(Input::Connection(id, ConnectionEvent::Data(bytes)), now);
 //!         continue;
 //!     }
 //!     // 4. Nothing happened: wait for the machine's next deadline.
 //!     match session.poll_timeout() {
 //!         Some(deadline) => {
 //!             now = now.max(deadline);
-//!             session.handle_timeout(now);
+//!             session.handle(Input::Timeout, now);
 //!         }
 //!         None => break,
 //!     }

@@ -27,7 +27,10 @@ use s2_core::{
     },
     error::{AppendConditionFailed, ServiceError, ValidationError},
     frame::{Compression, WireMessage},
-    session::read::{ReadEvent, ReadSession, ReadSessionConfig},
+    session::{
+        ConnectionEvent,
+        read::{Input, ReadEvent, ReadSession, ReadSessionConfig},
+    },
     types::{
         AccessTokenInfo, AccessTokenScope, AccountMetricSet, AppendAck, AppendInput, AppendRecord,
         BasinConfig, BasinMetricSet, BasinReconfiguration, Change, CommandRecord, Header,
@@ -806,7 +809,10 @@ fn tail_of(rejection: SessionRejection) -> Option<StreamPosition> {
     let Some(ReadEvent::Connect { connection, .. }) = session.poll_event() else {
         panic!("a read session connects first");
     };
-    session.handle_rejected(connection, rejection, now);
+    session.handle(
+        Input::Connection(connection, ConnectionEvent::Rejected(rejection)),
+        now,
+    );
     std::iter::from_fn(|| session.poll_event()).find_map(|event| match event {
         ReadEvent::Tail(tail) => Some(tail),
         _ => None,

@@ -15,10 +15,10 @@ use s2_core::{
     error::Sent,
     frame::{Compression, Frame, FrameDecoder, FrameLimits, WireMessage},
     session::{
-        ConnectionId,
+        ConnectionEvent, ConnectionId,
         append::{
-            AppendEvent, AppendRetryPolicy, AppendSession, AppendSessionConfig, SubmitError,
-            failure_ranges,
+            AppendEvent, AppendRetryPolicy, AppendSession, AppendSessionConfig,
+            Input as SessionInput, SubmitError, failure_ranges,
         },
     },
     types::{
@@ -154,12 +154,18 @@ impl Harness {
             10 => {
                 let connection = self.connection(input);
                 match input.below(3) {
-                    0 => self.session.handle_end(connection, now),
+                    0 => self.session.handle(
+                        SessionInput::Connection(connection, ConnectionEvent::End),
+                        now,
+                    ),
                     // An append session is not told of a 200.
                     1 => {}
                     _ => {
                         let error = error(input, self.tail);
-                        self.session.handle_error(connection, error, now)
+                        self.session.handle(
+                            SessionInput::Connection(connection, ConnectionEvent::Failed(error)),
+                            now,
+                        )
                     }
                 }
             }
@@ -172,7 +178,7 @@ impl Harness {
                     4 => Duration::from_secs(30),
                     _ => Duration::from_millis(u64::from(input.u16())),
                 };
-                self.session.handle_timeout(self.now);
+                self.session.handle(SessionInput::Timeout, self.now);
             }
             12 => {
                 let tail = if input.below(4) == 0 {
@@ -187,11 +193,11 @@ impl Harness {
                     };
                     Ok(position(input.position_near(base)))
                 };
-                self.session.handle_tail(tail, now);
+                self.session.handle(SessionInput::Tail(tail), now);
             }
             _ => {
                 let output = self.read_back(input);
-                self.session.handle_read(output, now);
+                self.session.handle(SessionInput::ReadBack(output), now);
             }
         }
     }
@@ -295,12 +301,19 @@ impl Harness {
         let connection = self.connection(input);
         let split = usize::from(input.u8()) % (bytes.len() + 1);
         if input.bool() {
-            self.session
-                .handle_data(connection, bytes.slice(..split), self.now);
-            self.session
-                .handle_data(connection, bytes.slice(split..), self.now);
+            self.session.handle(
+                SessionInput::Connection(connection, ConnectionEvent::Data(bytes.slice(..split))),
+                self.now,
+            );
+            self.session.handle(
+                SessionInput::Connection(connection, ConnectionEvent::Data(bytes.slice(split..))),
+                self.now,
+            );
         } else {
-            self.session.handle_data(connection, bytes, self.now);
+            self.session.handle(
+                SessionInput::Connection(connection, ConnectionEvent::Data(bytes)),
+                self.now,
+            );
         }
     }
 

@@ -9,8 +9,8 @@ use s2_core::{
     backoff::BackoffConfig,
     frame::Compression,
     session::{
-        ConnectionId,
-        read::{ReadEvent, ReadSession, ReadSessionConfig},
+        ConnectionEvent, ConnectionId,
+        read::{Input as SessionInput, ReadEvent, ReadSession, ReadSessionConfig},
     },
     types::{
         CommandRecord, Header, MeteredBytes, ReadBatch, ReadLimit, ReadRequest, ReadStart,
@@ -137,13 +137,25 @@ impl Harness {
             6 => {
                 let connection = self.connection(input);
                 match input.below(3) {
-                    0 => self.session.handle_end(connection, now),
-                    1 => self.session.handle_connected(connection, now),
+                    0 => self.session.handle(
+                        SessionInput::Connection(connection, ConnectionEvent::End),
+                        now,
+                    ),
+                    1 => self.session.handle(
+                        SessionInput::Connection(connection, ConnectionEvent::Connected),
+                        now,
+                    ),
                     _ => {
                         // A refusal of the connection, as the driver hands
                         // it over: a 416 with the tail is no error here.
                         let rejection = rejection(input, self.base());
-                        self.session.handle_rejected(connection, rejection, now)
+                        self.session.handle(
+                            SessionInput::Connection(
+                                connection,
+                                ConnectionEvent::Rejected(rejection),
+                            ),
+                            now,
+                        )
                     }
                 }
             }
@@ -155,7 +167,7 @@ impl Harness {
                     3 => Duration::from_secs(21),
                     _ => Duration::from_millis(u64::from(input.u16())),
                 };
-                self.session.handle_timeout(self.now);
+                self.session.handle(SessionInput::Timeout, self.now);
             }
         }
     }
@@ -198,12 +210,19 @@ impl Harness {
         let connection = self.connection(input);
         let split = usize::from(input.u8()) % (bytes.len() + 1);
         if input.bool() {
-            self.session
-                .handle_data(connection, bytes.slice(..split), self.now);
-            self.session
-                .handle_data(connection, bytes.slice(split..), self.now);
+            self.session.handle(
+                SessionInput::Connection(connection, ConnectionEvent::Data(bytes.slice(..split))),
+                self.now,
+            );
+            self.session.handle(
+                SessionInput::Connection(connection, ConnectionEvent::Data(bytes.slice(split..))),
+                self.now,
+            );
         } else {
-            self.session.handle_data(connection, bytes, self.now);
+            self.session.handle(
+                SessionInput::Connection(connection, ConnectionEvent::Data(bytes)),
+                self.now,
+            );
         }
     }
 

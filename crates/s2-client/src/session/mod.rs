@@ -42,7 +42,7 @@ use s2_core::{
     Error,
     api::{HttpRequest, HttpResponse, SessionRejection},
     error::Sent,
-    session::ConnectionId,
+    session::{ConnectionEvent, ConnectionId},
 };
 
 use crate::{
@@ -88,6 +88,8 @@ impl From<Error> for NotOpened {
 }
 
 impl Opening {
+    /// Sends `request` with `body` through `inner`'s transport, with a
+    /// token from the client's provider, and waits for the answer.
     pub(crate) fn new<R: Runtime>(
         inner: Arc<ClientInner<R>>,
         connection: ConnectionId,
@@ -96,53 +98,14 @@ impl Opening {
     ) -> Self {
         let asked = inner.transport.runtime().now();
         let on = Arc::new(OnceLock::new());
-        let chosen = on.clone();
         let token_refused = Arc::new(AtomicBool::new(false));
-        let refused = token_refused.clone();
-        let future = Box::pin(async move {
-            let mut request = request;
-            let mut body = Some(body);
-            let mut retried = false;
-            let (response, lease) = loop {
-                let token = crate::auth::authorize(&inner.config, &mut request).await?;
-                let checkout = inner.transport.checkout(&request.uri).await?;
-                let _ = chosen.set(checkout.connection());
-                let sent = body
-                    .take()
-                    .unwrap_or_else(|| RequestBody::full(Bytes::new()));
-                let (response, lease) = checkout.send(&request, sent).await?;
-                match token.filter(|_| crate::auth::is_unauthorized(response.status())) {
-                    Some(token) => {
-                        crate::auth::invalidate(&inner.config, &token);
-                        // A read session's request has no body: it is sent
-                        // again, once, with a fresh token. An append
-                        // session's body was handed over; the session
-                        // reconnects once, asking for a fresh token.
-                        if body.is_none() && request.method == http::Method::GET && !retried {
-                            retried = true;
-                            continue;
-                        }
-                        if !retried {
-                            refused.store(true, Ordering::Relaxed);
-                        }
-                        break (response, lease);
-                    }
-                    None => break (response, lease),
-                }
-            };
-            if response.status() == http::StatusCode::OK {
-                return Ok((response.into_body(), lease));
-            }
-            let (parts, body) = response.into_parts();
-            let body = crate::transport::collect_limited(body).await?;
-            Err(NotOpened::Rejected(inner.api.session_rejection(
-                &HttpResponse {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body,
-                },
-            )))
-        });
+        let future = Box::pin(open(
+            inner,
+            request,
+            body,
+            on.clone(),
+            token_refused.clone(),
+        ));
         Self {
             connection,
             asked,
@@ -160,12 +123,75 @@ impl Opening {
     }
 }
 
+/// The work of an [`Opening`]: the request sent (again, once, after a
+/// refused token when it has no body), then its answer read.
+async fn open<R: Runtime>(
+    inner: Arc<ClientInner<R>>,
+    mut request: HttpRequest,
+    body: RequestBody,
+    chosen: Arc<OnceLock<ConnectionHandle>>,
+    token_refused: Arc<AtomicBool>,
+) -> Result<(Incoming, Lease), NotOpened> {
+    let mut body = Some(body);
+    let mut retried = false;
+    let (response, lease) = loop {
+        let token = crate::auth::authorize(&inner.config, &mut request).await?;
+        let checkout = inner.transport.checkout(&request.uri).await?;
+        let _ = chosen.set(checkout.connection());
+        let sent = body
+            .take()
+            .unwrap_or_else(|| RequestBody::full(Bytes::new()));
+        let (response, lease) = checkout.send(&request, sent).await?;
+        let Some(token) = token.filter(|_| crate::auth::is_unauthorized(response.status())) else {
+            break (response, lease);
+        };
+        crate::auth::invalidate(&inner.config, &token);
+        // A read session's request has no body: it is sent again, once,
+        // with a fresh token. An append session's body was handed over; the
+        // session reconnects once, asking for a fresh token.
+        if body.is_none() && request.method == http::Method::GET && !retried {
+            retried = true;
+            continue;
+        }
+        if !retried {
+            token_refused.store(true, Ordering::Relaxed);
+        }
+        break (response, lease);
+    };
+    if response.status() == http::StatusCode::OK {
+        return Ok((response.into_body(), lease));
+    }
+    let (parts, body) = response.into_parts();
+    let body = crate::transport::collect_limited(body).await?;
+    Err(NotOpened::Rejected(inner.api.session_rejection(
+        &HttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        },
+    )))
+}
+
 /// An open session connection: its response body, read as it comes.
 struct Open {
     connection: ConnectionId,
     body: Incoming,
     /// Holds the session's place on its HTTP/2 connection while it lives.
     lease: Lease,
+}
+
+/// Why and when a session connection went away.
+struct Left {
+    at: Instant,
+    why: Why,
+}
+
+/// Why a session connection went away.
+enum Why {
+    /// It failed: the reconnect is a retry.
+    Failed(String),
+    /// The server advised leaving it: the reconnect is no retry.
+    Advised,
 }
 
 /// The connection of a session: being opened, then open (its response
@@ -176,10 +202,9 @@ pub(crate) struct SessionConnection {
     open: Option<Open>,
     /// When the current connection was asked for or last delivered bytes.
     heard: Option<Instant>,
-    /// Why and when the last connection failed: reported with the
-    /// reconnect that follows.
-    /// `Ok`: a failure; `Err`: the server's advice (not a retry).
-    failure: Option<(Instant, Result<String, &'static str>)>,
+    /// Why the last connection went away: reported with the reconnect that
+    /// follows.
+    left: Option<Left>,
     /// A refused token already earned a reconnect since the last accepted
     /// connection.
     token_refreshed: bool,
@@ -196,7 +221,10 @@ impl SessionConnection {
     /// Remembers why the connection failed, for the reconnect's log line.
     pub(crate) fn note_failure(&mut self, cause: impl std::fmt::Display, now: Instant) {
         tracing::debug!(%cause, "session connection failed");
-        self.failure = Some((now, Ok(cause.to_string())));
+        self.left = Some(Left {
+            at: now,
+            why: Why::Failed(cause.to_string()),
+        });
     }
 
     /// The server advised leaving `connection`: logged, remembered as the
@@ -204,7 +232,10 @@ impl SessionConnection {
     /// takes nothing new.
     pub(crate) fn advised(&mut self, connection: ConnectionId, now: Instant) {
         tracing::debug!(connection = connection.0, "the server advised reconnecting");
-        self.failure = Some((now, Err("reconnect advised by the server")));
+        self.left = Some(Left {
+            at: now,
+            why: Why::Advised,
+        });
         self.evict_advised(connection);
     }
 
@@ -221,29 +252,27 @@ impl SessionConnection {
             tracing::debug!(connection = connection.0, "opening session connection");
             return;
         }
-        let (cause, delay) = match self.failure.take() {
-            Some((at, cause)) => (cause, now.saturating_duration_since(at)),
+        let (why, delay) = match self.left.take() {
+            Some(Left { at, why }) => (why, now.saturating_duration_since(at)),
             // Nothing broke on the driver's side: the session decided on
             // an error frame it read.
             None => (
-                Ok("an error frame from the server".to_owned()),
+                Why::Failed("an error frame from the server".to_owned()),
                 Duration::ZERO,
             ),
         };
         crate::metrics::reconnect(session);
-        match cause {
-            Ok(cause) => {
+        match why {
+            Why::Failed(cause) => {
                 tracing::debug!(connection = connection.0, %cause, ?delay, "reconnecting");
                 crate::metrics::retry(crate::metrics::Retry::Session(session));
             }
-            Err(advice) => {
-                tracing::debug!(
-                    connection = connection.0,
-                    cause = advice,
-                    ?delay,
-                    "reconnecting"
-                )
-            }
+            Why::Advised => tracing::debug!(
+                connection = connection.0,
+                cause = "reconnect advised by the server",
+                ?delay,
+                "reconnecting"
+            ),
         }
     }
 
@@ -284,7 +313,10 @@ impl SessionConnection {
             && (self.open.is_some() || self.opening.is_some());
         if silent {
             tracing::warn!(?silence, "no heartbeat within the heartbeat timeout");
-            self.failure = Some((now, Ok("heartbeat timeout".to_owned())));
+            self.left = Some(Left {
+                at: now,
+                why: Why::Failed("heartbeat timeout".to_owned()),
+            });
         }
         if silent && let Some(connection) = self.http_connection() {
             connection.evict();
@@ -308,61 +340,73 @@ impl SessionConnection {
             let token_refused = opening.token_refused.load(Ordering::Relaxed);
             self.opening = None;
             let now = now();
-            let event = match result {
-                Ok((body, lease)) => {
-                    self.token_refreshed = false;
-                    self.heard = Some(now);
-                    self.open = Some(Open {
-                        connection,
-                        body,
-                        lease,
-                    });
-                    ConnectionEvent::Connected
-                }
-                // The service answered with an error status: the session was
-                // refused, not broken.
-                Err(NotOpened::Rejected(rejection)) => {
-                    self.note_failure(Chain(rejection.error()), now);
-                    // A refused token proves nothing was applied; the
-                    // provider was told, so one reconnect asks for a fresh
-                    // token. A second refusal in a row ends the session.
-                    if token_refused && !self.token_refreshed {
-                        self.token_refreshed = true;
-                        ConnectionEvent::Error(Error::transport(
-                            Sent::No,
-                            format!(
-                                "{}; reconnecting once with a fresh access token",
-                                Chain(rejection.error())
-                            ),
-                        ))
-                    } else {
-                        ConnectionEvent::Rejected(rejection)
-                    }
-                }
-                Err(NotOpened::Failed(e)) => {
-                    self.note_failure(Chain(&e), now);
-                    ConnectionEvent::Error(e)
-                }
-            };
+            let event = self.opened(connection, result, token_refused, now);
             return Poll::Ready((connection, event, now));
         }
         let Some(open) = self.open.as_mut() else {
             return Poll::Pending;
         };
         let connection = open.connection;
-        let event = loop {
-            match std::task::ready!(Pin::new(&mut open.body).poll_frame(cx)) {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) if !data.is_empty() => break Some(Ok(data)),
-                    // Empty chunks and trailers carry nothing the protocol uses.
-                    _ => continue,
-                },
-                None => break None,
-                Some(Err(e)) => break Some(Err(e)),
-            }
-        };
+        let event = std::task::ready!(poll_data(&mut open.body, cx));
         let now = now();
-        let event = match event {
+        Poll::Ready((connection, self.received(event, now), now))
+    }
+
+    /// The event of session connection `connection` having been opened, or
+    /// not, at `now`.
+    fn opened(
+        &mut self,
+        connection: ConnectionId,
+        result: Result<(Incoming, Lease), NotOpened>,
+        token_refused: bool,
+        now: Instant,
+    ) -> ConnectionEvent {
+        match result {
+            Ok((body, lease)) => {
+                self.token_refreshed = false;
+                self.heard = Some(now);
+                self.open = Some(Open {
+                    connection,
+                    body,
+                    lease,
+                });
+                ConnectionEvent::Connected
+            }
+            // The service answered with an error status: the session was
+            // refused, not broken.
+            Err(NotOpened::Rejected(rejection)) => {
+                self.note_failure(Chain(rejection.error()), now);
+                // A refused token proves nothing was applied; the provider
+                // was told, so one reconnect asks for a fresh token. A
+                // second refusal in a row ends the session.
+                if token_refused && !self.token_refreshed {
+                    self.token_refreshed = true;
+                    ConnectionEvent::Failed(Error::transport(
+                        Sent::No,
+                        format!(
+                            "{}; reconnecting once with a fresh access token",
+                            Chain(rejection.error())
+                        ),
+                    ))
+                } else {
+                    ConnectionEvent::Rejected(rejection)
+                }
+            }
+            Err(NotOpened::Failed(e)) => {
+                self.note_failure(Chain(&e), now);
+                ConnectionEvent::Failed(e)
+            }
+        }
+    }
+
+    /// The event of what the open connection's body gave at `now`: bytes,
+    /// its end (`None`) or its failure.
+    fn received(
+        &mut self,
+        data: Option<Result<Bytes, hyper::Error>>,
+        now: Instant,
+    ) -> ConnectionEvent {
+        match data {
             Some(Ok(data)) => {
                 self.heard = Some(now);
                 ConnectionEvent::Data(data)
@@ -371,31 +415,36 @@ impl SessionConnection {
                 self.open = None;
                 // Normal at the end of a bounded read; a failure otherwise.
                 tracing::debug!("the server ended the session connection");
-                self.failure = Some((now, Ok("the server ended the session".to_owned())));
+                self.left = Some(Left {
+                    at: now,
+                    why: Why::Failed("the server ended the session".to_owned()),
+                });
                 ConnectionEvent::End
             }
             Some(Err(e)) => {
                 self.open = None;
                 let error = Error::transport(Sent::Maybe, e);
                 self.note_failure(Chain(&error), now);
-                ConnectionEvent::Error(error)
+                ConnectionEvent::Failed(error)
             }
-        };
-        Poll::Ready((connection, event, now))
+        }
     }
 }
 
-/// What happened on a session connection, for its state machine's
-/// `handle_*` method of the same name.
-pub(crate) enum ConnectionEvent {
-    /// The service accepted the session: its response body is being read.
-    Connected,
-    /// Response bytes (never empty).
-    Data(Bytes),
-    /// The server ended the response body.
-    End,
-    /// The connection failed, or could not be opened.
-    Error(Error),
-    /// The service refused to open the session (an error status).
-    Rejected(SessionRejection),
+/// The next non-empty chunk of a response body, its end (`None`) or its
+/// failure. Empty chunks and trailers carry nothing the protocol uses.
+fn poll_data(
+    body: &mut Incoming,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Bytes, hyper::Error>>> {
+    loop {
+        match std::task::ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if !data.is_empty() => return Poll::Ready(Some(Ok(data))),
+                _ => continue,
+            },
+            None => return Poll::Ready(None),
+            Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+        }
+    }
 }

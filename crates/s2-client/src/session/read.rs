@@ -5,7 +5,6 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll, Waker},
-    time::Instant,
 };
 
 use futures_core::Stream as AsyncStream;
@@ -14,13 +13,13 @@ use s2_core::{
     api::{SessionKind, StreamOptions},
     names::{BasinName, StreamName},
     session::{
-        ConnectionId,
-        read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
+        ConnectionEvent, ConnectionId,
+        read::{Input, ReadEvent, ReadSession as Machine, ReadSessionConfig},
     },
     types::{ReadBatch, ReadRequest, StreamPosition},
 };
 
-use super::{ConnectionEvent, Opening, SessionConnection};
+use super::{Opening, SessionConnection};
 use crate::{
     body::RequestBody,
     config::ClientConfig,
@@ -129,7 +128,7 @@ pub struct ReadSession<R: Runtime> {
 
 impl<R: Runtime> Drop for ReadSession<R> {
     fn drop(&mut self) {
-        self.caught_up_mut().end(None);
+        self.caught_up_mut().end(Ended::Cleanly);
     }
 }
 
@@ -218,67 +217,77 @@ impl<R: Runtime> ReadSession<R> {
     /// Turns machine events into an item, performing connects on the way.
     fn next_item(&mut self) -> Option<Result<ReadItem, Error>> {
         while let Some(event) = self.machine.poll_event() {
-            match event {
+            let item = match event {
                 ReadEvent::Connect {
                     connection,
                     request,
-                } => {
-                    let now = self.now();
-                    self.connection
-                        .log_connect(connection, crate::metrics::Session::Read, now);
-                    let http = match self.inner.api.session_request(
-                        &self.basin,
-                        &self.stream,
-                        SessionKind::Read,
-                        Some(&request),
-                        &self.options,
-                    ) {
-                        Ok(http) => http,
-                        Err(e) => {
-                            self.done = true;
-                            return Some(Err(e.into()));
-                        }
-                    };
-                    self.connection.open(Opening::new(
-                        self.inner.clone(),
-                        connection,
-                        http,
-                        RequestBody::full(bytes::Bytes::new()),
-                    ));
-                }
-                ReadEvent::Batch(batch) => {
-                    let mut state = self.caught_up_mut();
-                    match (self.machine.is_caught_up(), batch.tail) {
-                        (true, Some(tail)) => state.reach(tail),
-                        (true, None) => {}
-                        (false, _) => state.fall_behind(),
-                    }
-                    drop(state);
-                    crate::metrics::read_batch(&batch);
-                    return Some(Ok(ReadItem::Batch(batch)));
-                }
+                } => self.connect(connection, &request).err().map(Err),
+                ReadEvent::Batch(batch) => Some(Ok(self.batch(batch))),
                 ReadEvent::CaughtUp(tail) => {
                     self.caught_up_mut().reach(tail);
-                    return Some(Ok(ReadItem::CaughtUp(tail)));
+                    Some(Ok(ReadItem::CaughtUp(tail)))
                 }
                 ReadEvent::Tail(tail) => {
                     self.caught_up_mut().reach(tail);
-                    return Some(Ok(ReadItem::Tail(tail)));
+                    Some(Ok(ReadItem::Tail(tail)))
                 }
-                ReadEvent::Finished => self.done = true,
+                ReadEvent::Finished => {
+                    self.done = true;
+                    None
+                }
                 ReadEvent::Advised(connection) => {
                     let now = self.now();
                     self.connection.advised(connection, now);
+                    None
                 }
                 ReadEvent::Failed(e) => {
                     tracing::warn!(error = %crate::trace::Chain(&e), "read session failed");
-                    self.done = true;
-                    self.caught_up_mut().end(Some(e.clone()));
-                    return Some(Err(e));
+                    self.caught_up_mut().end(Ended::Failed(e.clone()));
+                    Some(Err(e))
                 }
+            };
+            if let Some(item) = item {
+                self.done |= item.is_err();
+                return Some(item);
             }
         }
         None
+    }
+
+    /// Opens session connection `connection` for `request`; fails (the
+    /// session is over) when the request cannot be built.
+    fn connect(&mut self, connection: ConnectionId, request: &ReadRequest) -> Result<(), Error> {
+        let now = self.now();
+        self.connection
+            .log_connect(connection, crate::metrics::Session::Read, now);
+        let http = self.inner.api.session_request(
+            &self.basin,
+            &self.stream,
+            SessionKind::Read,
+            Some(request),
+            &self.options,
+        )?;
+        self.connection.open(Opening::new(
+            self.inner.clone(),
+            connection,
+            http,
+            RequestBody::full(bytes::Bytes::new()),
+        ));
+        Ok(())
+    }
+
+    /// The item of a batch read, after noting whether it leaves the session
+    /// caught up.
+    fn batch(&mut self, batch: ReadBatch) -> ReadItem {
+        let mut state = self.caught_up_mut();
+        match (self.machine.is_caught_up(), batch.tail) {
+            (true, Some(tail)) => state.reach(tail),
+            (true, None) => {}
+            (false, _) => state.fall_behind(),
+        }
+        drop(state);
+        crate::metrics::read_batch(&batch);
+        ReadItem::Batch(batch)
     }
 }
 
@@ -310,7 +319,7 @@ impl<R: Runtime> ReadSession<R> {
             }
             if self.done || self.machine.is_finished() {
                 self.connection.close();
-                self.caught_up_mut().end(None);
+                self.caught_up_mut().end(Ended::Cleanly);
                 return Poll::Ready(Step::End);
             }
             if until == Until::Connected && self.connected {
@@ -322,7 +331,12 @@ impl<R: Runtime> ReadSession<R> {
                 self.connection.poll_event(|| runtime.now(), cx)
             {
                 progressed = true;
-                self.handle_connection(connection, event, now);
+                // A refused read ends at the tail when it starts past it,
+                // and is a failure like any other otherwise: the machine's
+                // retry policy decides.
+                self.connected |= matches!(event, ConnectionEvent::Connected);
+                self.machine
+                    .handle(Input::Connection(connection, event), now);
             }
             if self
                 .deadline
@@ -335,36 +349,10 @@ impl<R: Runtime> ReadSession<R> {
                 // the reconnect must not go out on it again.
                 self.connection
                     .evict_if_silent(self.inner.config.heartbeat_timeout(), now);
-                self.machine.handle_timeout(now);
+                self.machine.handle(Input::Timeout, now);
             }
             if !progressed {
                 return Poll::Pending;
-            }
-        }
-    }
-}
-
-impl<R: Runtime> ReadSession<R> {
-    /// Hands what happened on the connection to the machine.
-    fn handle_connection(
-        &mut self,
-        connection: ConnectionId,
-        event: ConnectionEvent,
-        now: Instant,
-    ) {
-        match event {
-            ConnectionEvent::Connected => {
-                self.connected = true;
-                self.machine.handle_connected(connection, now);
-            }
-            ConnectionEvent::Data(data) => self.machine.handle_data(connection, data, now),
-            ConnectionEvent::End => self.machine.handle_end(connection, now),
-            ConnectionEvent::Error(error) => self.machine.handle_error(connection, error, now),
-            // A refused read ends at the tail when it starts past it, and
-            // is a failure like any other otherwise: the machine's retry
-            // policy decides.
-            ConnectionEvent::Rejected(rejection) => {
-                self.machine.handle_rejected(connection, rejection, now)
             }
         }
     }
@@ -382,13 +370,21 @@ impl<R: Runtime> AsyncStream for ReadSession<R> {
     }
 }
 
+/// How a read session ended, for the [`CaughtUp`] futures still waiting.
+enum Ended {
+    /// Its bounds were met, it reached a tail, or it was dropped.
+    Cleanly,
+    /// It failed with this error.
+    Failed(Error),
+}
+
 /// What [`CaughtUp`] futures watch.
 #[derive(Default)]
 struct CaughtUpState {
     /// The tail last reached, while the session stays caught up.
     tail: Option<StreamPosition>,
-    /// Set when the session is over: why, if it failed.
-    ended: Option<Option<Error>>,
+    /// Set when the session is over.
+    ended: Option<Ended>,
     wakers: Vec<Waker>,
 }
 
@@ -402,8 +398,8 @@ impl CaughtUpState {
         self.tail = None;
     }
 
-    fn end(&mut self, error: Option<Error>) {
-        self.ended.get_or_insert(error);
+    fn end(&mut self, ended: Ended) {
+        self.ended.get_or_insert(ended);
         self.wakers.drain(..).for_each(Waker::wake);
     }
 }
@@ -424,9 +420,9 @@ impl Future for CaughtUp {
             return Poll::Ready(Ok(tail));
         }
         match &state.ended {
-            Some(Some(error)) => Poll::Ready(Err(error.clone())),
+            Some(Ended::Failed(error)) => Poll::Ready(Err(error.clone())),
             // This future sends nothing of its own.
-            Some(None) => Poll::Ready(Err(Error::Closed {
+            Some(Ended::Cleanly) => Poll::Ready(Err(Error::Closed {
                 sent: false,
                 reason: "the read session ended before catching up".into(),
             })),

@@ -1,9 +1,11 @@
 //! Session state machines: append and read sessions over `s2s` frames,
 //! with reconnection, retries and exactly-once resolution.
 //!
-//! Both machines follow one pattern. The driver feeds inputs with `handle_*`
-//! methods (a connection opened, bytes arrived, the connection failed, the
-//! clock advanced) and drains outputs with `poll_*` methods until they
+//! Both machines follow one pattern. The driver feeds each input to
+//! `handle(input, now)`: what happened on a connection (a
+//! [`ConnectionEvent`]: it opened, bytes arrived, it ended or failed), the
+//! answer to a unary call the machine asked for, or the clock reaching the
+//! machine's deadline. It drains outputs with `poll_*` methods until they
 //! return `None`, then waits for the next input or for the instant
 //! `poll_timeout` returns. Every connection the machine asks for carries a
 //! [`ConnectionId`]; inputs about an older connection are ignored, so a
@@ -46,7 +48,10 @@
 //!     Error,
 //!     error::Sent,
 //!     frame::{Compression, encode_message},
-//!     session::read::{ReadEvent, ReadSession, ReadSessionConfig},
+//!     session::{
+//!         ConnectionEvent,
+//!         read::{Input, ReadEvent, ReadSession, ReadSessionConfig},
+//!     },
 //!     types::{ReadBatch, ReadLimit, ReadRequest, ReadStart, SequencedRecord, StreamPosition},
 //! };
 //!
@@ -91,17 +96,18 @@
 //!         break;
 //!     }
 //!     // 2. What the network delivered.
-//!     if let Some((connection, input)) = wire.pop_front() {
-//!         match input {
-//!             Ok(bytes) => session.handle_data(connection, bytes, now),
-//!             Err(error) => session.handle_error(connection, error, now),
-//!         }
+//!     if let Some((connection, delivered)) = wire.pop_front() {
+//!         let event = match delivered {
+//!             Ok(bytes) => ConnectionEvent::Data(bytes),
+//!             Err(error) => ConnectionEvent::Failed(error),
+//!         };
+//!         session.handle(Input::Connection(connection, event), now);
 //!         continue;
 //!     }
 //!     // 3. Nothing happened: wait for the machine's next deadline.
 //!     let Some(deadline) = session.poll_timeout() else { break };
 //!     now = now.max(deadline);
-//!     session.handle_timeout(now);
+//!     session.handle(Input::Timeout, now);
 //! }
 //! assert_eq!(read, STREAM);
 //! assert_eq!(connects, 2);
@@ -116,6 +122,31 @@ pub mod read;
 pub struct ConnectionId(pub u64);
 
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::{Error, api::SessionRejection};
+
+/// What happened on a session connection, as a driver reports it to either
+/// machine (in [`append::Input::Connection`] or
+/// [`read::Input::Connection`]).
+#[derive(Debug)]
+pub enum ConnectionEvent {
+    /// The service answered 200: the session is open, and its response body
+    /// is being read.
+    Connected,
+    /// Bytes of the response body.
+    Data(Bytes),
+    /// The response body ended without error.
+    End,
+    /// The connection failed, could not be opened, or its body could not be
+    /// read.
+    Failed(Error),
+    /// The service refused to open the session: its error status, as
+    /// [`Api::session_rejection`](crate::api::Api::session_rejection) parsed
+    /// it.
+    Rejected(SessionRejection),
+}
 
 /// How long without any frame before a session connection is presumed dead.
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(20);

@@ -3,8 +3,10 @@
 
 use std::{
     collections::VecDeque,
+    ops::Range,
     sync::Arc,
     task::{Context, Poll},
+    time::Instant,
 };
 
 use futures_channel::{mpsc, oneshot};
@@ -14,26 +16,68 @@ use s2_core::{
     api::{SessionKind, StreamOptions},
     names::{BasinName, StreamName},
     session::{
-        ConnectionId,
+        ConnectionEvent, ConnectionId,
         append::{
-            AppendEvent, AppendSession as Machine, AppendSessionConfig, InputId, SubmitError,
+            AppendEvent, AppendSession as Machine, AppendSessionConfig, Input, InputId, SubmitError,
         },
     },
-    types::{ReadOutput, StreamPosition},
+    types::{AppendAck, ReadOutput, ReadRequest, StreamPosition},
 };
 
-use super::{Awaiting, Command, Failure, gone_unanswered, refused};
+use super::{AckSender, Command, Failure, gone_unanswered, refused};
 use crate::{
     body::{FrameSender, RequestBody},
     inner::{ClientInner, Over},
+    metrics::Resolution,
     retry::execute_within,
     runtime::{Deadline, Runtime, Task},
     session::{
-        BoxFuture, ConnectionEvent, Opening, SessionConnection,
+        BoxFuture, Opening, SessionConnection,
         gate::{Gate, Limits},
     },
     transport::ConnectionHandle,
 };
+
+/// The gate in front of a session's driver: admission, then the channel of
+/// commands to it.
+pub(super) type SessionGate = Gate<mpsc::UnboundedSender<Command>>;
+
+/// A started driver: what its session's handles share with it, and its
+/// task.
+pub(super) struct Started {
+    /// Admission, shared with the handles.
+    pub(super) gate: Arc<SessionGate>,
+    /// How the session ended, once it did.
+    pub(super) failure: Failure,
+    /// Resolves (cancelled) once the driver is over.
+    pub(super) over: Over,
+    /// The driver's task, for the caller to spawn or to poll from a task of
+    /// its own.
+    pub(super) task: Task,
+}
+
+/// A batch the machine took, awaiting its ack.
+struct Awaiting {
+    id: InputId,
+    /// Its metered size, the room it holds in the gate.
+    bytes: u64,
+    /// When the machine took it, for the ack latency.
+    submitted: Instant,
+    ack: AckSender,
+}
+
+/// An exactly-once resolution under way: the inputs unacknowledged when it
+/// started, and how many of them it found landed so far.
+struct Resolving {
+    unacked: Range<InputId>,
+    landed: u64,
+}
+
+/// The request body of the current session connection.
+struct Outgoing {
+    connection: ConnectionId,
+    body: FrameSender,
+}
 
 /// The unary call an exactly-once resolution is waiting on.
 enum Unary {
@@ -41,10 +85,7 @@ enum Unary {
     Read(BoxFuture<Result<ReadOutput, Error>>),
 }
 
-/// The driver of a session with `config`, behind a gate of `limits`:
-/// returns the gate and failure slot the handles share with it, a future
-/// that resolves (cancelled) once the driver is over, and the driver's
-/// task, for the caller to spawn or to poll from a task of its own.
+/// The driver of a session with `config`, behind a gate of `limits`.
 pub(super) fn start<R: Runtime>(
     inner: Arc<ClientInner<R>>,
     basin: BasinName,
@@ -52,12 +93,7 @@ pub(super) fn start<R: Runtime>(
     options: StreamOptions,
     config: AppendSessionConfig,
     limits: Limits,
-) -> (
-    Arc<Gate<mpsc::UnboundedSender<Command>>>,
-    Failure,
-    Over,
-    Task,
-) {
+) -> Started {
     let (commands, receiver) = mpsc::unbounded();
     let gate = Arc::new(Gate::new(commands, limits));
     let failure = Failure::default();
@@ -74,7 +110,6 @@ pub(super) fn start<R: Runtime>(
         ack_timeout: config.ack_timeout(),
         machine: Machine::new(config),
         commands: Some(receiver),
-        waiting: None,
         acks: VecDeque::new(),
         close_waiters: Vec::new(),
         connection: SessionConnection::default(),
@@ -86,14 +121,26 @@ pub(super) fn start<R: Runtime>(
         _open: crate::metrics::OpenSession::new(crate::metrics::Session::Append),
     };
     let span = crate::trace::session_span("append", &driver.basin, &driver.stream);
-    let task = Box::pin(tracing::Instrument::instrument(driver.run(), span));
-    (gate, failure, over_rx.shared(), task)
+    Started {
+        gate,
+        failure,
+        over: over_rx.shared(),
+        task: Box::pin(tracing::Instrument::instrument(driver.run(), span)),
+    }
 }
 
 /// The background task of one append session: owns the machine, the
 /// session connection and the acks awaited.
+///
+/// Who keeps what: the gate counts the room of every batch admitted and not
+/// yet acknowledged (those still in the command channel included) and
+/// numbers them; the machine keeps the batches it took, to send, resend and
+/// resolve; this driver keeps their ack senders, in the same order. The
+/// gate admits only what fits the machine's own caps, and gives room back
+/// only once the machine acknowledged, so the machine always has room for
+/// what the gate lets through.
 struct Driver<R: Runtime> {
-    gate: Arc<Gate<mpsc::UnboundedSender<Command>>>,
+    gate: Arc<SessionGate>,
     failure: Failure,
     runtime: R,
     inner: Arc<ClientInner<R>>,
@@ -105,23 +152,18 @@ struct Driver<R: Runtime> {
     ack_timeout: std::time::Duration,
     machine: Machine,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
-    /// A submit the machine has no room for yet (the gate admits only what
-    /// fits, so this is a safety net).
-    waiting: Option<Command>,
-    /// Ack senders of submitted inputs, with their metered sizes.
+    /// Batches the machine took, in order (acks come in that order).
     acks: VecDeque<Awaiting>,
     close_waiters: Vec<oneshot::Sender<Result<(), Error>>>,
     connection: SessionConnection,
-    outgoing: Option<(ConnectionId, FrameSender)>,
+    outgoing: Option<Outgoing>,
     unary: Option<Unary>,
     deadline: Deadline,
     /// The HTTP/2 connection of the session connection when the timer last
     /// fired: if the machine drops that session connection in response (its
     /// ack deadline passed), it is evicted.
     timed_out: Option<ConnectionHandle>,
-    /// The inputs unacknowledged when an exactly-once resolution started,
-    /// and how many of them it found landed so far.
-    resolving: Option<(std::ops::Range<InputId>, u64)>,
+    resolving: Option<Resolving>,
     _open: crate::metrics::OpenSession,
     /// Dropped when the driver is over, which [`S2::close`](crate::S2::close)
     /// waits for.
@@ -134,24 +176,25 @@ impl<R: Runtime> Driver<R> {
             // Drain first: the last events (acks, `Closed`, `Failed`) come
             // with the machine already finished.
             self.drain();
-            if self.finished() {
+            if self.machine.is_finished() {
                 break;
             }
             poll_fn(|cx| self.poll_inputs(cx)).await;
         }
-        let error = self.failure.stopped_with();
-        self.gate.stop(error.clone());
-        // Submits admitted before the stop never reached the machine.
-        if let Some(mut commands) = self.commands.take() {
-            while let Ok(command) = commands.try_recv() {
-                self.refuse(command, error.clone());
-            }
-        }
-        // Batches handed over and never answered may have landed.
+        self.finish();
+    }
+
+    /// The one teardown: takes nothing more, and answers everyone still
+    /// waiting by how the session ended. Batches handed over and never
+    /// answered may have landed. Idempotent.
+    fn finish(&mut self) {
+        self.stop_intake(self.failure.stopped_with());
         let unanswered = !self.acks.is_empty();
-        for (_, bytes, _, ack) in self.acks.drain(..) {
-            crate::metrics::unacked_bytes_removed(bytes);
-            let _ = ack.send(Err(self.failure.stopped_with_or(gone_unanswered)));
+        for awaiting in self.acks.drain(..) {
+            crate::metrics::unacked_bytes_removed(awaiting.bytes);
+            let _ = awaiting
+                .ack
+                .send(Err(self.failure.stopped_with_or(gone_unanswered)));
         }
         if !unanswered {
             self.failure.drained();
@@ -162,25 +205,29 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
-    /// Answers a command that comes after the end of the session.
-    fn refuse(&mut self, command: Command, cause: Error) {
-        match command {
-            Command::Submit { id, ack, .. } => {
-                let _ = ack.send(Err(refused(id, cause)));
+    /// Admits nothing more, and refuses the submits admitted before the
+    /// stop that are still in the channel (they never reached the machine);
+    /// closes found there wait for the end.
+    fn stop_intake(&mut self, cause: Error) {
+        self.gate.stop(cause.clone());
+        let Some(mut commands) = self.commands.take() else {
+            return;
+        };
+        while let Ok(command) = commands.try_recv() {
+            match command {
+                Command::Submit { id, ack, .. } => {
+                    let _ = ack.send(Err(refused(id, cause.clone())));
+                }
+                Command::Close { done } => self.close_waiters.push(done),
             }
-            Command::Close { done } => self.close_waiters.push(done),
         }
     }
 
-    fn finished(&self) -> bool {
-        self.machine.is_finished()
-    }
-
-    fn now(&self) -> std::time::Instant {
+    fn now(&self) -> Instant {
         self.runtime.now()
     }
 
-    /// Accepts a command if there is room for it.
+    /// Acts on a command from the handles.
     fn accept(&mut self, command: Command) {
         match command {
             Command::Close { done } => {
@@ -199,15 +246,27 @@ impl<R: Runtime> Driver<R> {
             }
             Command::Submit { id, input, ack } => {
                 let bytes = input.metered_bytes();
-                let now = self.now();
                 match self.machine.try_submit(input) {
-                    Ok(machine_id) => {
-                        debug_assert_eq!(machine_id, id, "the gate numbers inputs as the machine");
+                    Ok(taken) => {
+                        debug_assert_eq!(taken, id, "the gate numbers inputs as the machine");
                         crate::metrics::unacked_bytes_added(bytes);
-                        self.acks.push_back((machine_id, bytes, now, ack));
+                        let submitted = self.now();
+                        self.acks.push_back(Awaiting {
+                            id,
+                            bytes,
+                            submitted,
+                            ack,
+                        });
                     }
-                    Err(SubmitError::Full(input)) => {
-                        self.waiting = Some(Command::Submit { id, input, ack })
+                    Err(SubmitError::Full(_)) => {
+                        // The gate admits only what fits the machine's caps
+                        // and frees room only after the machine's ack.
+                        debug_assert!(false, "the gate admitted past the machine's caps");
+                        let cause = Error::Closed {
+                            sent: false,
+                            reason: "the append session had no room for the batch".into(),
+                        };
+                        let _ = ack.send(Err(refused(id, cause)));
                     }
                     Err(SubmitError::Closed(_)) => {
                         let cause = self.failure.stopped_with();
@@ -220,12 +279,7 @@ impl<R: Runtime> Driver<R> {
                         let error = Error::Validation(error);
                         let _ = ack.send(Err(error.clone()));
                         self.failure.set(error.clone());
-                        self.gate.stop(error.clone());
-                        if let Some(mut commands) = self.commands.take() {
-                            while let Ok(command) = commands.try_recv() {
-                                self.refuse(command, error.clone());
-                            }
-                        }
+                        self.stop_intake(error);
                         self.machine.close();
                     }
                 }
@@ -236,157 +290,158 @@ impl<R: Runtime> Driver<R> {
     /// Drains the machine's events, acting on each. Its frames go out in
     /// [`drive_outgoing`](Self::drive_outgoing), as the body takes them.
     fn drain(&mut self) {
-        loop {
-            if let Some(command) = self.waiting.take() {
-                self.accept(command);
-            }
-            let mut progressed = false;
-            while let Some(event) = self.machine.poll_event() {
-                progressed = true;
-                self.handle_event(event);
-            }
-            if !progressed {
-                // A timeout the machine did not drop the connection for.
-                self.timed_out = None;
-                return;
-            }
+        while let Some(event) = self.machine.poll_event() {
+            self.handle_event(event);
         }
+        // A timeout the machine did not drop the connection for.
+        self.timed_out = None;
     }
 
     fn handle_event(&mut self, event: AppendEvent) {
         match event {
-            AppendEvent::Connect(connection) => {
-                self.end_resolution(crate::metrics::Resolution::Resent);
-                let now = self.now();
-                self.connection
-                    .log_connect(connection, crate::metrics::Session::Append, now);
-                self.abort_connection();
-                let (sender, body) = RequestBody::frames();
-                self.outgoing = Some((connection, sender));
-                match self.inner.api.session_request(
-                    &self.basin,
-                    &self.stream,
-                    SessionKind::Append,
-                    None,
-                    &self.options,
-                ) {
-                    Ok(request) => self.connection.open(Opening::new(
-                        self.inner.clone(),
-                        connection,
-                        request,
-                        body,
-                    )),
-                    Err(e) => {
-                        let now = self.now();
-                        self.machine.handle_error(connection, e.into(), now);
-                    }
-                }
-            }
-            AppendEvent::Disconnect(connection) => {
-                if self
-                    .outgoing
-                    .as_ref()
-                    .is_some_and(|(c, _)| *c == connection)
-                {
-                    if let Some(timed_out) = self.timed_out.take() {
-                        // No ack within the deadline: the reconnect must not
-                        // go out on the same HTTP/2 connection.
-                        tracing::warn!(
-                            ack_timeout = ?self.ack_timeout,
-                            "no ack within the ack timeout"
-                        );
-                        let now = self.now();
-                        self.connection.note_failure("ack timeout", now);
-                        timed_out.evict();
-                    }
-                    self.abort_connection();
-                }
-            }
+            AppendEvent::Connect(connection) => self.connect(connection),
+            AppendEvent::Disconnect(connection) => self.disconnect(connection),
             AppendEvent::Advised(connection) => {
                 let now = self.now();
                 self.connection.advised(connection, now);
             }
             AppendEvent::Closed => {
-                self.end_resolution(crate::metrics::Resolution::Resent);
+                self.end_resolution(Resolution::Resent);
                 // Everything is acknowledged: end the request body cleanly.
                 self.outgoing = None;
             }
-            AppendEvent::CheckTail => {
-                self.start_resolution();
-                let inner = self.inner.clone();
-                let (basin, stream) = (self.basin.clone(), self.stream.clone());
-                let window = self.machine.retry_window_start();
-                self.unary = Some(Unary::Tail(Box::pin(async move {
-                    let call = inner.api.check_tail(&basin, &stream)?;
-                    execute_within(&inner, call, window).await
-                })));
-            }
-            AppendEvent::Read(request) => {
-                self.start_resolution();
-                tracing::debug!(
-                    start = ?request.start,
-                    limit = ?request.limit,
-                    "exactly-once resolution: reading back"
-                );
-                let inner = self.inner.clone();
-                let (basin, stream) = (self.basin.clone(), self.stream.clone());
-                // The read-back must decrypt what the session wrote.
-                let options = self.options.clone();
-                let window = self.machine.retry_window_start();
-                self.unary = Some(Unary::Read(Box::pin(async move {
-                    let call = inner.api.read(&basin, &stream, &request, &options)?;
-                    execute_within(&inner, call, window).await
-                })));
-            }
-            AppendEvent::Ack { id, ack } => {
-                if let Some(position) = self.acks.iter().position(|(i, _, _, _)| *i == id) {
-                    let (_, bytes, submitted, sender) = self
-                        .acks
-                        .remove(position)
-                        .expect("the position was just found");
-                    self.gate.release(bytes, 1);
-                    crate::metrics::unacked_bytes_removed(bytes);
-                    crate::metrics::appended(1, ack.record_count(), bytes);
-                    if cfg!(feature = "metrics") {
-                        let latency = self.runtime.now().saturating_duration_since(submitted);
-                        crate::metrics::ack_latency(latency);
-                    }
-                    if let Some((_, landed)) = self.resolving.as_mut() {
-                        *landed += 1;
-                        if self.acks.is_empty() {
-                            self.end_resolution(crate::metrics::Resolution::Landed);
-                        }
-                    }
-                    // The caller may have dropped its ack future: fine.
-                    let _ = sender.send(Ok(ack));
-                }
-            }
-            AppendEvent::Failed(error) => {
-                if is_conflict(&error) {
-                    self.end_resolution(crate::metrics::Resolution::Conflict);
-                    tracing::warn!(
-                        error = %crate::trace::Chain(&error),
-                        "writer conflict: another writer appended first"
-                    );
-                    crate::metrics::writer_conflict();
-                } else {
-                    tracing::warn!(error = %crate::trace::Chain(&error), "append session failed");
-                }
-                self.failure.set(error.clone());
-                self.gate.stop(error.clone());
-                for (_, bytes, _, sender) in self.acks.drain(..) {
-                    crate::metrics::unacked_bytes_removed(bytes);
-                    let _ = sender.send(Err(error.clone()));
-                }
-                if let Some(command) = self.waiting.take() {
-                    self.refuse(command, error.clone());
-                }
-                for done in self.close_waiters.drain(..) {
-                    let _ = done.send(Err(error.clone()));
-                }
-                self.abort_connection();
+            AppendEvent::CheckTail => self.check_tail(),
+            AppendEvent::Read(request) => self.read_back(request),
+            AppendEvent::Ack { id, ack } => self.ack(id, ack),
+            AppendEvent::Failed(error) => self.fail(error),
+        }
+    }
+
+    /// Opens session connection `connection`, replacing the current one.
+    fn connect(&mut self, connection: ConnectionId) {
+        self.end_resolution(Resolution::Resent);
+        let now = self.now();
+        self.connection
+            .log_connect(connection, crate::metrics::Session::Append, now);
+        self.abort_connection();
+        let (body, request_body) = RequestBody::frames();
+        self.outgoing = Some(Outgoing { connection, body });
+        let request = self.inner.api.session_request(
+            &self.basin,
+            &self.stream,
+            SessionKind::Append,
+            None,
+            &self.options,
+        );
+        match request {
+            Ok(request) => self.connection.open(Opening::new(
+                self.inner.clone(),
+                connection,
+                request,
+                request_body,
+            )),
+            Err(e) => {
+                let event = ConnectionEvent::Failed(e.into());
+                self.machine
+                    .handle(Input::Connection(connection, event), now);
             }
         }
+    }
+
+    /// Drops session connection `connection`, if current; evicts its
+    /// HTTP/2 connection when it is dropped for an overdue ack.
+    fn disconnect(&mut self, connection: ConnectionId) {
+        if self
+            .outgoing
+            .as_ref()
+            .is_none_or(|outgoing| outgoing.connection != connection)
+        {
+            return;
+        }
+        if let Some(timed_out) = self.timed_out.take() {
+            // No ack within the deadline: the reconnect must not go out on
+            // the same HTTP/2 connection.
+            tracing::warn!(ack_timeout = ?self.ack_timeout, "no ack within the ack timeout");
+            let now = self.now();
+            self.connection.note_failure("ack timeout", now);
+            timed_out.evict();
+        }
+        self.abort_connection();
+    }
+
+    /// Asks for the stream's tail, for an exactly-once resolution.
+    fn check_tail(&mut self) {
+        self.start_resolution();
+        let inner = self.inner.clone();
+        let (basin, stream) = (self.basin.clone(), self.stream.clone());
+        let window = self.machine.retry_window_start();
+        self.unary = Some(Unary::Tail(Box::pin(async move {
+            let call = inner.api.check_tail(&basin, &stream)?;
+            execute_within(&inner, call, window).await
+        })));
+    }
+
+    /// Reads back what may have landed, for an exactly-once resolution.
+    fn read_back(&mut self, request: ReadRequest) {
+        self.start_resolution();
+        tracing::debug!(
+            start = ?request.start,
+            limit = ?request.limit,
+            "exactly-once resolution: reading back"
+        );
+        let inner = self.inner.clone();
+        let (basin, stream) = (self.basin.clone(), self.stream.clone());
+        // The read-back must decrypt what the session wrote.
+        let options = self.options.clone();
+        let window = self.machine.retry_window_start();
+        self.unary = Some(Unary::Read(Box::pin(async move {
+            let call = inner.api.read(&basin, &stream, &request, &options)?;
+            execute_within(&inner, call, window).await
+        })));
+    }
+
+    /// Input `id` is durable: answers its ack and gives its room back.
+    fn ack(&mut self, id: InputId, ack: AppendAck) {
+        // Acks come in submission order: `id` is the oldest awaited.
+        if self.acks.front().is_none_or(|awaiting| awaiting.id != id) {
+            debug_assert!(false, "ack {id} out of order");
+            return;
+        }
+        let Some(awaiting) = self.acks.pop_front() else {
+            return;
+        };
+        self.gate.release(awaiting.bytes, 1);
+        crate::metrics::unacked_bytes_removed(awaiting.bytes);
+        crate::metrics::appended(1, ack.record_count(), awaiting.bytes);
+        if cfg!(feature = "metrics") {
+            let latency = self.now().saturating_duration_since(awaiting.submitted);
+            crate::metrics::ack_latency(latency);
+        }
+        if let Some(resolving) = self.resolving.as_mut() {
+            resolving.landed += 1;
+            if self.acks.is_empty() {
+                self.end_resolution(Resolution::Landed);
+            }
+        }
+        // The caller may have dropped its ack future: fine.
+        let _ = awaiting.ack.send(Ok(ack));
+    }
+
+    /// The session failed: everyone waiting gets the error.
+    fn fail(&mut self, error: Error) {
+        if is_conflict(&error) {
+            self.end_resolution(Resolution::Conflict);
+            tracing::warn!(
+                error = %crate::trace::Chain(&error),
+                "writer conflict: another writer appended first"
+            );
+            crate::metrics::writer_conflict();
+        } else {
+            tracing::warn!(error = %crate::trace::Chain(&error), "append session failed");
+        }
+        self.failure.set(error);
+        self.finish();
+        self.abort_connection();
     }
 
     /// Notes the start of an exactly-once resolution (once per resolution).
@@ -394,21 +449,21 @@ impl<R: Runtime> Driver<R> {
         if self.resolving.is_some() {
             return;
         }
-        let first = self.acks.front().map_or(0, |(id, ..)| *id);
+        let first = self.acks.front().map_or(0, |awaiting| awaiting.id);
         let unacked = first..first + self.acks.len() as u64;
         tracing::debug!(?unacked, "exactly-once resolution: the outcome is unknown");
-        self.resolving = Some((unacked, 0));
+        self.resolving = Some(Resolving { unacked, landed: 0 });
     }
 
     /// Reports how the resolution under way (if any) ended: inputs found
     /// on the stream are `landed`; what remains was resent, or hit another
     /// writer's records.
-    fn end_resolution(&mut self, then: crate::metrics::Resolution) {
-        let Some((unacked, landed)) = self.resolving.take() else {
+    fn end_resolution(&mut self, then: Resolution) {
+        let Some(Resolving { unacked, landed }) = self.resolving.take() else {
             return;
         };
         let outcome = match then {
-            crate::metrics::Resolution::Resent if landed > 0 => crate::metrics::Resolution::Landed,
+            Resolution::Resent if landed > 0 => Resolution::Landed,
             other => other,
         };
         let landed_up_to = unacked.start + landed;
@@ -424,8 +479,8 @@ impl<R: Runtime> Driver<R> {
     /// Resets the current connection's stream, so the server stops taking
     /// batches from it, and drops it.
     fn abort_connection(&mut self) {
-        if let Some((_, sender)) = self.outgoing.take() {
-            sender.abort();
+        if let Some(outgoing) = self.outgoing.take() {
+            outgoing.body.abort();
         }
         self.connection.close();
     }
@@ -455,7 +510,7 @@ impl<R: Runtime> Driver<R> {
     /// HTTP/2's send buffer is held once (as its records), not twice. Makes
     /// no event for [`drain`](Self::drain), so it reports no progress.
     fn drive_outgoing(&mut self, cx: &mut Context<'_>) {
-        let Some((connection, body)) = self.outgoing.as_mut() else {
+        let Some(Outgoing { connection, body }) = self.outgoing.as_mut() else {
             return;
         };
         let mut now = None;
@@ -475,9 +530,6 @@ impl<R: Runtime> Driver<R> {
 
     /// Submits and closes from the handles, while the machine has room.
     fn drive_commands(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.waiting.is_some() {
-            return false;
-        }
         let Some(commands) = self.commands.as_mut() else {
             return false;
         };
@@ -501,17 +553,8 @@ impl<R: Runtime> Driver<R> {
         else {
             return false;
         };
-        let machine = &mut self.machine;
-        match event {
-            // An append session learns it is connected from its first ack.
-            ConnectionEvent::Connected => {}
-            ConnectionEvent::Data(data) => machine.handle_data(connection, data, now),
-            ConnectionEvent::End => machine.handle_end(connection, now),
-            ConnectionEvent::Error(error) => machine.handle_error(connection, error, now),
-            ConnectionEvent::Rejected(rejection) => {
-                machine.handle_rejected(connection, rejection.into_error(), now)
-            }
-        }
+        self.machine
+            .handle(Input::Connection(connection, event), now);
         true
     }
 
@@ -524,14 +567,14 @@ impl<R: Runtime> Driver<R> {
                     return false;
                 };
                 self.unary = None;
-                self.machine.handle_tail(result, now);
+                self.machine.handle(Input::Tail(result), now);
             }
             Some(Unary::Read(future)) => {
                 let Poll::Ready(result) = future.as_mut().poll(cx) else {
                     return false;
                 };
                 self.unary = None;
-                self.machine.handle_read(result, now);
+                self.machine.handle(Input::ReadBack(result), now);
             }
             None => return false,
         }
@@ -556,7 +599,7 @@ impl<R: Runtime> Driver<R> {
         } else {
             None
         };
-        self.machine.handle_timeout(now);
+        self.machine.handle(Input::Timeout, now);
         true
     }
 }

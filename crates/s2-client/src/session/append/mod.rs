@@ -32,7 +32,7 @@ pub(crate) use acks::AckStream;
 pub use options::AppendSessionOptions;
 pub use s2_core::session::append::DEFAULT_MAX_UNACKED_BATCHES;
 
-use super::gate::{Gate, Limits, Reserved};
+use super::gate::{Limits, Reserved};
 use crate::{
     inner::{ClientInner, Over},
     runtime::{Runtime, Task},
@@ -40,10 +40,6 @@ use crate::{
 };
 
 type AckSender = oneshot::Sender<Result<AppendAck, Error>>;
-
-/// A submitted input awaiting its ack: id, metered bytes, when it was
-/// accepted (for the ack latency), and where its ack goes.
-type Awaiting = (InputId, u64, std::time::Instant, AckSender);
 
 enum Command {
     Submit {
@@ -71,7 +67,7 @@ pub(crate) enum CloseStops {
 /// background; dropping an ack future only discards that ack.
 pub struct AppendSession {
     /// Admission (capacity, ids) in front of the driver's command channel.
-    gate: Arc<Gate<mpsc::UnboundedSender<Command>>>,
+    gate: Arc<driver::SessionGate>,
     limits: Limits,
     /// Why the session stopped, once it failed.
     failure: Failure,
@@ -157,8 +153,12 @@ impl AppendSession {
             max_bytes: config.max_unacked_bytes(),
             max_items: config.max_unacked_batches(),
         };
-        let (gate, failure, over, task) =
-            driver::start(inner.clone(), basin, stream, options, config, limits);
+        let driver::Started {
+            gate,
+            failure,
+            over,
+            task,
+        } = driver::start(inner.clone(), basin, stream, options, config, limits);
         let stop = Arc::downgrade(&gate);
         inner.sessions.register(
             Box::new(move || {

@@ -44,14 +44,10 @@
 //!   [`is_finished`](AppendSession::is_finished).
 //! - The user's inputs: [`try_submit`](AppendSession::try_submit) (while
 //!   `has_capacity`) and [`close`](AppendSession::close).
-//! - What happened, `handle_*`: on the connection
-//!   ([`handle_data`](AppendSession::handle_data),
-//!   [`handle_end`](AppendSession::handle_end),
-//!   [`handle_error`](AppendSession::handle_error),
-//!   [`handle_rejected`](AppendSession::handle_rejected)), the answers to
-//!   its unary calls ([`handle_tail`](AppendSession::handle_tail),
-//!   [`handle_read`](AppendSession::handle_read)) and the clock
-//!   ([`handle_timeout`](AppendSession::handle_timeout)).
+//! - What happened: [`handle`](AppendSession::handle) with an [`Input`]:
+//!   a [`ConnectionEvent`] on a connection, the answer to one of its unary
+//!   calls ([`Input::Tail`], [`Input::ReadBack`]), or the clock
+//!   ([`Input::Timeout`]).
 //! - What to do, `poll_*`, in this order after every input above:
 //!   [`poll_event`](AppendSession::poll_event) until `None`, then
 //!   [`poll_transmit`](AppendSession::poll_transmit) until `None`, then
@@ -85,7 +81,7 @@ pub use self::config::{
     DEFAULT_MAX_UNACKED_BYTES,
 };
 use self::failure::{Budget, Failure, Then};
-use super::{AdviceLimiter, ConnectionId, deadline};
+use super::{AdviceLimiter, ConnectionEvent, ConnectionId, deadline};
 use crate::{
     api::error_from_parts,
     backoff::Backoff,
@@ -100,6 +96,22 @@ use crate::{
 /// order.
 pub type InputId = u64;
 
+/// What a driver tells an append session: the one argument of
+/// [`AppendSession::handle`].
+#[derive(Debug)]
+pub enum Input {
+    /// Something happened on session connection `ConnectionId`. Events of
+    /// a connection the session has since dropped are ignored.
+    Connection(ConnectionId, ConnectionEvent),
+    /// The answer to [`AppendEvent::CheckTail`].
+    Tail(Result<StreamPosition, Error>),
+    /// The answer to [`AppendEvent::Read`].
+    ReadBack(Result<ReadOutput, Error>),
+    /// The clock reached [`AppendSession::poll_timeout`]. Harmless when
+    /// nothing is due.
+    Timeout,
+}
+
 /// What an append session asks of its driver or tells its user.
 #[derive(Debug, Clone)]
 pub enum AppendEvent {
@@ -112,11 +124,11 @@ pub enum AppendEvent {
     /// End the request body of the connection: nothing more will be sent.
     /// Comes once everything is acknowledged after [`AppendSession::close`].
     Closed,
-    /// Fetch the stream's tail (unary `check_tail`) and pass it to
-    /// [`AppendSession::handle_tail`].
+    /// Fetch the stream's tail (unary `check_tail`) and hand the answer
+    /// back as [`Input::Tail`].
     CheckTail,
-    /// Perform this unary read and pass the result to
-    /// [`AppendSession::handle_read`].
+    /// Perform this unary read and hand the answer back as
+    /// [`Input::ReadBack`].
     Read(ReadRequest),
     /// Input `id` is durable.
     Ack {
@@ -369,8 +381,29 @@ impl AppendSession {
 
     // What happened.
 
+    /// Takes what happened (see [`Input`]) at `now`; then poll the
+    /// session's events, frames and timeout again.
+    pub fn handle(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Connection(connection, event) => match event {
+                // An append session learns it is connected from its first
+                // ack: a 200 proves nothing about the frames sent.
+                ConnectionEvent::Connected => {}
+                ConnectionEvent::Data(data) => self.on_data(connection, data, now),
+                ConnectionEvent::End => self.on_end(connection, now),
+                ConnectionEvent::Failed(error) => self.on_error(connection, error, now),
+                ConnectionEvent::Rejected(rejection) => {
+                    self.on_rejected(connection, rejection.into_error(), now)
+                }
+            },
+            Input::Tail(tail) => self.on_tail(tail, now),
+            Input::ReadBack(output) => self.on_read(output, now),
+            Input::Timeout => self.on_timeout(now),
+        }
+    }
+
     /// Bytes of `connection`'s response body arrived.
-    pub fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
+    fn on_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
         if !self.is_current(connection) {
             return;
         }
@@ -407,7 +440,7 @@ impl AppendSession {
     }
 
     /// `connection`'s response body ended.
-    pub fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
+    fn on_end(&mut self, connection: ConnectionId, now: Instant) {
         if !self.is_current(connection) {
             return;
         }
@@ -424,7 +457,7 @@ impl AppendSession {
     }
 
     /// `connection` failed (no 200, or a transport error).
-    pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+    fn on_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
             self.handle_failure(error, now, Failure::Broken);
         }
@@ -436,7 +469,7 @@ impl AppendSession {
     /// frames sent on it were applied; a gateway's 502/504 may come after
     /// the frames reached the service, so those count as a broken
     /// connection.
-    pub fn handle_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+    fn on_rejected(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
             let failure = if error.may_have_side_effect() {
                 Failure::Broken
@@ -448,7 +481,7 @@ impl AppendSession {
     }
 
     /// The answer to [`AppendEvent::CheckTail`].
-    pub fn handle_tail(&mut self, tail: Result<StreamPosition, Error>, now: Instant) {
+    fn on_tail(&mut self, tail: Result<StreamPosition, Error>, now: Instant) {
         if self.phase != Phase::AwaitTail {
             return;
         }
@@ -459,7 +492,7 @@ impl AppendSession {
     }
 
     /// The answer to [`AppendEvent::Read`].
-    pub fn handle_read(&mut self, output: Result<ReadOutput, Error>, now: Instant) {
+    fn on_read(&mut self, output: Result<ReadOutput, Error>, now: Instant) {
         let Phase::AwaitRead { cursor, end, tail } = self.phase else {
             return;
         };
@@ -478,7 +511,7 @@ impl AppendSession {
     }
 
     /// The clock reached `now`. Harmless when nothing is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    fn on_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Backoff { until, then } if now >= until => match then {
                 Then::Resolve => {
@@ -501,7 +534,7 @@ impl AppendSession {
     // What to do.
 
     /// The next event for the driver or the user. Poll again, until `None`,
-    /// after every `handle_*`, [`try_submit`](Self::try_submit) and
+    /// after every [`handle`](Self::handle), [`try_submit`](Self::try_submit) and
     /// [`close`](Self::close).
     #[must_use]
     pub fn poll_event(&mut self) -> Option<AppendEvent> {
@@ -542,7 +575,7 @@ impl AppendSession {
         Some((link.id, self.encode_buf.split().freeze()))
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) is next due. Poll again
+    /// When [`Input::Timeout`] is next due. Poll again
     /// after [`poll_transmit`](Self::poll_transmit) is drained: writing a
     /// batch starts its ack timer.
     #[must_use]
@@ -562,7 +595,7 @@ impl AppendSession {
         self.backoff.window_start()
     }
 
-    /// Whether [`handle_timeout`](Self::handle_timeout) at `now` would fail
+    /// Whether [`Input::Timeout`] at `now` would fail
     /// the connection for an ack not received in time (rather than end a
     /// backoff): a driver asks before handing the timeout over, to tell an
     /// ack timeout from the end of a wait, which may be zero.

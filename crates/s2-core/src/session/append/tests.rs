@@ -178,13 +178,17 @@ impl Sim {
                 progressed = true;
                 match event {
                     AppendEvent::Connect(id) if self.down => {
-                        self.session.handle_error(id, refused(), self.now);
+                        self.session.handle(
+                            Input::Connection(id, ConnectionEvent::Failed(refused())),
+                            self.now,
+                        );
                     }
                     AppendEvent::CheckTail if self.down => {
-                        self.session.handle_tail(Err(refused()), self.now);
+                        self.session.handle(Input::Tail(Err(refused())), self.now);
                     }
                     AppendEvent::Read(_) if self.down => {
-                        self.session.handle_read(Err(refused()), self.now);
+                        self.session
+                            .handle(Input::ReadBack(Err(refused())), self.now);
                     }
                     AppendEvent::Connect(id) => {
                         self.connects += 1;
@@ -199,11 +203,11 @@ impl Sim {
                     AppendEvent::Advised(_) => {}
                     AppendEvent::CheckTail => {
                         let tail = self.log.tail();
-                        self.session.handle_tail(Ok(tail), self.now);
+                        self.session.handle(Input::Tail(Ok(tail)), self.now);
                     }
                     AppendEvent::Read(request) => {
                         let out = self.log.read(&request);
-                        self.session.handle_read(Ok(out), self.now);
+                        self.session.handle(Input::ReadBack(Ok(out)), self.now);
                     }
                     AppendEvent::Disconnect(id) => {
                         if self.conn.as_ref().is_some_and(|c| c.id == id) {
@@ -257,15 +261,23 @@ impl Sim {
                     if n > 0 {
                         let chunk = conn.outbound.split_to(n).freeze();
                         let id = conn.id;
-                        self.session.handle_data(id, chunk, self.now);
+                        self.session.handle(
+                            Input::Connection(id, ConnectionEvent::Data(chunk)),
+                            self.now,
+                        );
                     }
                 }
             }
             Action::Cut => {
                 if let Some(id) = self.conn.as_ref().map(|c| c.id) {
                     self.abandon();
-                    self.session
-                        .handle_error(id, Error::transport(Sent::Maybe, "cut"), self.now);
+                    self.session.handle(
+                        Input::Connection(
+                            id,
+                            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+                        ),
+                        self.now,
+                    );
                 }
             }
             Action::ProcessZombie => {
@@ -281,13 +293,13 @@ impl Sim {
             Action::Advise => self.advise_next = true,
             Action::Stall => {
                 self.now += Duration::from_secs(11);
-                self.session.handle_timeout(self.now);
+                self.session.handle(Input::Timeout, self.now);
             }
             Action::Tick => {
                 if let Some(t) = self.session.poll_timeout() {
                     self.now = self.now.max(t);
                 }
-                self.session.handle_timeout(self.now);
+                self.session.handle(Input::Timeout, self.now);
             }
         }
         self.drive();
@@ -618,12 +630,18 @@ fn read_back_across_responses_keeps_the_start_timestamp() {
         panic!("expected a connect")
     };
     s.poll_transmit(now).unwrap();
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     assert!(matches!(s.poll_event(), Some(AppendEvent::Disconnect(_))));
     let t = s.poll_timeout().unwrap();
-    s.handle_timeout(t);
+    s.handle(Input::Timeout, t);
     assert!(matches!(s.poll_event(), Some(AppendEvent::CheckTail)));
-    s.handle_tail(Ok(StreamPosition::new(2, 50)), t);
+    s.handle(Input::Tail(Ok(StreamPosition::new(2, 50))), t);
     let record = |seq_num, timestamp, body: &'static str| {
         SequencedRecord::new(StreamPosition::new(seq_num, timestamp), body)
     };
@@ -633,7 +651,7 @@ fn read_back_across_responses_keeps_the_start_timestamp() {
             records: vec![record(i as u64, ts, body)],
             tail: None,
         };
-        s.handle_read(Ok(ReadOutput::Batch(batch)), t);
+        s.handle(Input::ReadBack(Ok(ReadOutput::Batch(batch))), t);
     }
     let Some(AppendEvent::Ack { ack, .. }) = s.poll_event() else {
         panic!("expected the ack")
@@ -664,11 +682,17 @@ fn reconnect_advice_drains_instead_of_failing() {
     };
     let mut advised = ack(0);
     advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
-    s.handle_data(c, advised.freeze(), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(advised.freeze())),
+        now,
+    );
     s.try_submit(input()).unwrap();
     // Nothing more goes out on the advised connection.
     assert!(s.poll_transmit(now).is_none());
-    s.handle_data(c, ack(1).freeze(), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack(1).freeze())),
+        now,
+    );
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(
         events.iter().all(|e| !matches!(e, AppendEvent::Failed(_))),
@@ -761,11 +785,11 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
             match event {
                 AppendEvent::Connect(c) => *conn = Some(c),
                 // The server has not applied A yet: it is stuck behind a stall.
-                AppendEvent::CheckTail => s.handle_tail(
-                    Ok(StreamPosition {
+                AppendEvent::CheckTail => s.handle(
+                    Input::Tail(Ok(StreamPosition {
                         seq_num: 0,
                         timestamp: 0,
-                    }),
+                    })),
                     now,
                 ),
                 AppendEvent::Failed(e) => *failed = Some(e),
@@ -776,18 +800,24 @@ fn a_stale_attempt_keeps_its_batch_maybe_applied() {
     };
     drain(&mut s, &mut conn, &mut failed, now);
     now += Duration::from_secs(11);
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     drain(&mut s, &mut conn, &mut failed, now);
     for _ in 0..10 {
         if let Some(t) = s.poll_timeout() {
             now = now.max(t);
-            s.handle_timeout(now);
+            s.handle(Input::Timeout, now);
         }
         drain(&mut s, &mut conn, &mut failed, now);
         // Every new connection is refused before anything is sent, while
         // the stalled first attempt may still be applied.
         if let Some(c) = conn.take() {
-            s.handle_error(c, Error::transport(Sent::No, "refused"), now);
+            s.handle(
+                Input::Connection(
+                    c,
+                    ConnectionEvent::Failed(Error::transport(Sent::No, "refused")),
+                ),
+                now,
+            );
         }
         drain(&mut s, &mut conn, &mut failed, now);
         if failed.is_some() {
@@ -814,10 +844,13 @@ fn rejected_session(status: u16, code: &str, now: Instant) -> Vec<AppendEvent> {
         message: String::new(),
         retry_after: None,
     });
-    s.handle_rejected(c, error, now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Rejected(error.into())),
+        now,
+    );
     let mut events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     if let Some(t) = s.poll_timeout() {
-        s.handle_timeout(t);
+        s.handle(Input::Timeout, t);
         events.extend(std::iter::from_fn(|| s.poll_event()));
     }
     events
@@ -891,8 +924,14 @@ fn failure(s: &mut AppendSession) -> Option<Error> {
 fn acks_going_backwards_are_a_protocol_error() {
     let now = Instant::now();
     let (mut s, c) = sent_session(2, 3, now);
-    s.handle_data(c, ack_frame(10, 13, 13), now);
-    s.handle_data(c, ack_frame(3, 6, 13), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(10, 13, 13))),
+        now,
+    );
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(3, 6, 13))),
+        now,
+    );
     let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
         panic!("expected a failure")
     };
@@ -903,8 +942,14 @@ fn acks_going_backwards_are_a_protocol_error() {
 fn overlapping_acks_are_a_protocol_error() {
     let now = Instant::now();
     let (mut s, c) = sent_session(2, 3, now);
-    s.handle_data(c, ack_frame(10, 13, 20), now);
-    s.handle_data(c, ack_frame(12, 15, 20), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(10, 13, 20))),
+        now,
+    );
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(12, 15, 20))),
+        now,
+    );
     let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
         panic!("expected a failure")
     };
@@ -915,10 +960,19 @@ fn overlapping_acks_are_a_protocol_error() {
 fn acks_are_increasing_across_connections() {
     let now = Instant::now();
     let (mut s, c) = sent_session(2, 3, now);
-    s.handle_data(c, ack_frame(10, 13, 13), now);
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(10, 13, 13))),
+        now,
+    );
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     let t = s.poll_timeout().expect("backing off");
-    s.handle_timeout(t);
+    s.handle(Input::Timeout, t);
     let c = std::iter::from_fn(|| s.poll_event())
         .find_map(|e| match e {
             AppendEvent::Connect(c) => Some(c),
@@ -926,7 +980,10 @@ fn acks_are_increasing_across_connections() {
         })
         .expect("a reconnect");
     while s.poll_transmit(t).is_some() {}
-    s.handle_data(c, ack_frame(12, 15, 15), t);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(12, 15, 15))),
+        t,
+    );
     let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
         panic!("expected a failure")
     };
@@ -937,8 +994,14 @@ fn acks_are_increasing_across_connections() {
 fn other_writers_may_land_between_unconditioned_acks() {
     let now = Instant::now();
     let (mut s, c) = sent_session(2, 3, now);
-    s.handle_data(c, ack_frame(10, 13, 20), now);
-    s.handle_data(c, ack_frame(14, 17, 20), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(10, 13, 20))),
+        now,
+    );
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(14, 17, 20))),
+        now,
+    );
     let acks = std::iter::from_fn(|| s.poll_event())
         .filter(|e| matches!(e, AppendEvent::Ack { .. }))
         .count();
@@ -949,7 +1012,10 @@ fn other_writers_may_land_between_unconditioned_acks() {
 fn acks_with_a_tail_before_their_end_are_a_protocol_error() {
     let now = Instant::now();
     let (mut s, c) = sent_session(1, 3, now);
-    s.handle_data(c, ack_frame(10, 13, 12), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(10, 13, 12))),
+        now,
+    );
     let Some(Error::AppendSession { cause, .. }) = failure(&mut s) else {
         panic!("expected a failure")
     };
@@ -1057,11 +1123,20 @@ fn a_connection_failing_after_advice_does_not_spend_the_retry_budget() {
     while s.poll_transmit(now).is_some() {}
     let mut advised = BytesMut::from(&ack_frame(0, 1, 1)[..]);
     advised[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
-    s.handle_data(c, advised.freeze(), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(advised.freeze())),
+        now,
+    );
     // The server goes away as it said, before the second ack.
-    s.handle_error(c, Error::transport(Sent::Maybe, "gone"), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "gone")),
+        ),
+        now,
+    );
     assert!(failure(&mut s).is_none(), "an announced drop is no failure");
-    s.handle_timeout(s.poll_timeout().expect("reconnecting"));
+    s.handle(Input::Timeout, s.poll_timeout().expect("reconnecting"));
     assert!(matches!(s.poll_event(), Some(AppendEvent::Connect(_))));
 }
 
@@ -1084,7 +1159,13 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
         panic!("expected a connect")
     };
     assert!(s.poll_transmit(now).is_some());
-    s.handle_error(c, Error::transport(Sent::No, "refused"), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::No, "refused")),
+        ),
+        now,
+    );
     assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
 
@@ -1137,10 +1218,16 @@ fn the_submit_size_check_and_the_frame_agree_at_the_limit() {
         };
         check(s.poll_transmit(now).expect("the frame"), first);
         // A cut: the batch goes out again, encoded again.
-        s.handle_error(first, Error::transport(Sent::Maybe, "cut"), now);
+        s.handle(
+            Input::Connection(
+                first,
+                ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+            ),
+            now,
+        );
         while s.poll_event().is_some() {}
         now += Duration::from_secs(60);
-        s.handle_timeout(now);
+        s.handle(Input::Timeout, now);
         let second = loop {
             match s.poll_event() {
                 Some(AppendEvent::Connect(c)) => break c,
@@ -1195,7 +1282,10 @@ fn first_of_two_acked(now: Instant) -> (AppendSession, ConnectionId) {
         panic!("expected a connect")
     };
     while s.poll_transmit(now).is_some() {}
-    s.handle_data(c, ack_frame(0, 1, 1), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(ack_frame(0, 1, 1))),
+        now,
+    );
     (s, c)
 }
 
@@ -1217,16 +1307,22 @@ fn a_tail_behind_the_acknowledged_end_leaves_the_pending_inputs_unknown() {
     let now = Instant::now();
     let (mut s, c) = first_of_two_acked(now);
     // The second batch's outcome is unknown: resolution asks for the tail.
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     let t = s.poll_timeout().expect("backing off");
-    s.handle_timeout(t);
+    s.handle(Input::Timeout, t);
     assert!(
         std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, AppendEvent::CheckTail)),
         "expected a tail check"
     );
     // The server acknowledged record 0, and now says the stream is empty:
     // that contradicts its ack, and proves nothing about the second batch.
-    s.handle_tail(Ok(StreamPosition::new(0, 0)), t);
+    s.handle(Input::Tail(Ok(StreamPosition::new(0, 0))), t);
     let (cause, maybe, not) = stopped_with(&mut s);
     assert!(matches!(cause, Error::Protocol(_)), "{cause:?}");
     assert_eq!((maybe, not), (1..2, 2..2));
@@ -1240,7 +1336,10 @@ fn a_mismatch_behind_the_acknowledged_end_leaves_the_pending_inputs_unknown() {
     // record the server acknowledged: a server contradicting itself.
     let mut frame = BytesMut::new();
     encode_terminal(&mut frame, 412, br#"{"seq_num_mismatch":0}"#).unwrap();
-    s.handle_data(c, frame.freeze(), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(frame.freeze())),
+        now,
+    );
     let (cause, maybe, not) = stopped_with(&mut s);
     assert!(matches!(cause, Error::Protocol(_)), "{cause:?}");
     assert_eq!((maybe, not), (1..2, 2..2));
@@ -1333,7 +1432,13 @@ fn only_an_ack_past_its_deadline_is_overdue() {
     assert!(s.is_ack_overdue(due));
     // A failure starts a zero backoff: its end is due at once, and is no
     // ack timeout.
-    s.handle_error(conn, Error::transport(Sent::No, "refused"), now);
+    s.handle(
+        Input::Connection(
+            conn,
+            ConnectionEvent::Failed(Error::transport(Sent::No, "refused")),
+        ),
+        now,
+    );
     assert_eq!(s.poll_timeout(), Some(now));
     assert!(!s.is_ack_overdue(now));
 }

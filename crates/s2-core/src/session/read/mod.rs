@@ -32,12 +32,9 @@
 //!   [`is_caught_up`](ReadSession::is_caught_up),
 //!   [`next_seq_num`](ReadSession::next_seq_num),
 //!   [`remaining_request`](ReadSession::remaining_request).
-//! - What happened, `handle_*`: on the connection
-//!   ([`handle_connected`](ReadSession::handle_connected),
-//!   [`handle_data`](ReadSession::handle_data),
-//!   [`handle_end`](ReadSession::handle_end),
-//!   [`handle_error`](ReadSession::handle_error)) and the clock
-//!   ([`handle_timeout`](ReadSession::handle_timeout)).
+//! - What happened: [`handle`](ReadSession::handle) with an [`Input`]: a
+//!   [`ConnectionEvent`] on a connection, or the clock
+//!   ([`Input::Timeout`]).
 //! - What to do, `poll_*`, in this order after [`ReadSession::new`] and
 //!   after every input above: [`poll_event`](ReadSession::poll_event) until
 //!   `None`, then [`poll_timeout`](ReadSession::poll_timeout).
@@ -71,7 +68,7 @@ use std::{
 use bytes::Bytes;
 
 use self::batch::Refusal;
-use super::{AdviceLimiter, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
+use super::{AdviceLimiter, ConnectionEvent, ConnectionId, DEFAULT_HEARTBEAT_TIMEOUT, deadline};
 use crate::{
     api::{SessionRejection, rejection_from_parts},
     backoff::{Backoff, BackoffConfig},
@@ -80,6 +77,18 @@ use crate::{
     frame::{Frame, FrameDecoder, FrameLimits},
     types::{ReadBatch, ReadRequest, ReadStart, StreamPosition},
 };
+
+/// What a driver tells a read session: the one argument of
+/// [`ReadSession::handle`].
+#[derive(Debug)]
+pub enum Input {
+    /// Something happened on session connection `ConnectionId`. Events of
+    /// a connection the session has since dropped are ignored.
+    Connection(ConnectionId, ConnectionEvent),
+    /// The clock reached [`ReadSession::poll_timeout`]. Harmless when
+    /// nothing is due.
+    Timeout,
+}
 
 /// Settings of a read session.
 ///
@@ -165,7 +174,7 @@ impl ReadSessionConfig {
 pub enum ReadEvent {
     /// Open a session with this request (dropping any current connection).
     Connect {
-        /// Identifies the connection in later `handle_*` calls.
+        /// Identifies the connection in the [`Input`]s about it.
         connection: ConnectionId,
         /// The remaining read: start and budgets adjusted for what was
         /// delivered.
@@ -325,13 +334,30 @@ impl ReadSession {
 
     // What happened.
 
+    /// Takes what happened (see [`Input`]) at `now`; then poll the
+    /// session's events and timeout again.
+    pub fn handle(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Connection(connection, event) => match event {
+                ConnectionEvent::Connected => self.on_connected(connection, now),
+                ConnectionEvent::Data(data) => self.on_data(connection, data, now),
+                ConnectionEvent::End => self.on_end(connection, now),
+                ConnectionEvent::Failed(error) => self.on_error(connection, error, now),
+                ConnectionEvent::Rejected(rejection) => {
+                    self.on_rejected(connection, rejection, now)
+                }
+            },
+            Input::Timeout => self.on_timeout(now),
+        }
+    }
+
     /// The connection with this id returned a 200: the session is open.
-    pub fn handle_connected(&mut self, connection: ConnectionId, now: Instant) {
+    fn on_connected(&mut self, connection: ConnectionId, now: Instant) {
         self.touch(connection, now);
     }
 
     /// Bytes of the response body of `connection` arrived.
-    pub fn handle_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
+    fn on_data(&mut self, connection: ConnectionId, data: Bytes, now: Instant) {
         if !self.touch(connection, now) {
             return;
         }
@@ -350,7 +376,7 @@ impl ReadSession {
     }
 
     /// The response body of `connection` ended without error.
-    pub fn handle_end(&mut self, connection: ConnectionId, now: Instant) {
+    fn on_end(&mut self, connection: ConnectionId, now: Instant) {
         if !self.is_current(connection) {
             return;
         }
@@ -378,7 +404,7 @@ impl ReadSession {
     }
 
     /// `connection` failed: a transport error, or an unreadable body.
-    pub fn handle_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
+    fn on_error(&mut self, connection: ConnectionId, error: Error, now: Instant) {
         if self.is_current(connection) {
             self.handle_failure(error, now);
         }
@@ -389,20 +415,15 @@ impl ReadSession {
     /// [`Api::session_rejection`](crate::api::Api::session_rejection) parsed.
     /// A start past the tail ends the read with [`ReadEvent::Tail`] (or,
     /// on a resume, is the tail caught up with); any other refusal is a
-    /// failure like those of [`handle_error`](Self::handle_error).
-    pub fn handle_rejected(
-        &mut self,
-        connection: ConnectionId,
-        rejection: SessionRejection,
-        now: Instant,
-    ) {
+    /// failure like [`ConnectionEvent::Failed`].
+    fn on_rejected(&mut self, connection: ConnectionId, rejection: SessionRejection, now: Instant) {
         if self.is_current(connection) {
             self.handle_rejection(rejection, now);
         }
     }
 
     /// The clock reached `now`. Harmless when nothing is due.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    fn on_timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Backoff { until } if now >= until => self.connect(now),
             Phase::Connected(link) if now >= link.heartbeat_deadline => {
@@ -419,13 +440,13 @@ impl ReadSession {
     // What to do.
 
     /// The next event for the driver or the user. Poll again, until `None`,
-    /// after [`new`](Self::new) and every `handle_*`.
+    /// after [`new`](Self::new) and every [`handle`](Self::handle).
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ReadEvent> {
         self.events.pop_front()
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) is next due. Poll again
+    /// When [`Input::Timeout`] is next due. Poll again
     /// after [`poll_event`](Self::poll_event) is drained: a connect or a
     /// failure replaces the timer.
     #[must_use]

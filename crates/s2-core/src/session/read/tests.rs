@@ -181,14 +181,19 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                     request,
                 } => match ServerConn::open(connection, &request, records) {
                     Ok(c) => {
-                        session.handle_connected(connection, now);
+                        session.handle(
+                            Input::Connection(connection, ConnectionEvent::Connected),
+                            now,
+                        );
                         conn = Some(c);
                     }
                     Err(tail) => {
                         conn = None;
-                        session.handle_rejected(
-                            connection,
-                            SessionRejection::past_tail(tail, None),
+                        session.handle(
+                            Input::Connection(
+                                connection,
+                                ConnectionEvent::Rejected(SessionRejection::past_tail(tail, None)),
+                            ),
                             now,
                         );
                     }
@@ -214,7 +219,7 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
         let Some(c) = conn.as_mut() else {
             // Backing off: let time pass.
             now = session.poll_timeout().expect("a timer while disconnected");
-            session.handle_timeout(now);
+            session.handle(Input::Timeout, now);
             continue;
         };
         now += Duration::from_millis(1);
@@ -224,20 +229,26 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                     c.next_frame(records, *batch_len);
                 }
                 if c.ended {
-                    session.handle_end(c.id, now);
+                    session.handle(Input::Connection(c.id, ConnectionEvent::End), now);
                     conn = None;
                     continue;
                 }
                 let chunk = c.unsent.split_to((*n).min(c.unsent.len()));
-                session.handle_data(c.id, chunk, now);
+                session.handle(Input::Connection(c.id, ConnectionEvent::Data(chunk)), now);
             }
             Action::Cut => {
-                session.handle_error(c.id, Error::transport(Sent::Maybe, "cut"), now);
+                session.handle(
+                    Input::Connection(
+                        c.id,
+                        ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+                    ),
+                    now,
+                );
                 conn = None;
             }
             Action::Stall => {
                 now += Duration::from_secs(21);
-                session.handle_timeout(now);
+                session.handle(Input::Timeout, now);
                 conn = None;
             }
             Action::Terminal503 => {
@@ -245,14 +256,17 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 let mut out = BytesMut::from(&std::mem::take(&mut c.unsent)[..]);
                 encode_terminal(&mut out, 503, br#"{"code":"unavailable","message":"down"}"#)
                     .unwrap();
-                session.handle_data(c.id, out.freeze(), now);
+                session.handle(
+                    Input::Connection(c.id, ConnectionEvent::Data(out.freeze())),
+                    now,
+                );
                 conn = None;
             }
             Action::AdviseReconnect => {
                 if !c.unsent.is_empty() {
                     // Mid-frame: the advice comes with the next frame.
                     let rest = std::mem::take(&mut c.unsent);
-                    session.handle_data(c.id, rest, now);
+                    session.handle(Input::Connection(c.id, ConnectionEvent::Data(rest)), now);
                     continue;
                 }
                 c.next_frame(records, 2);
@@ -261,12 +275,18 @@ fn simulate(records: &[SequencedRecord], request: ReadRequest, actions: &[Action
                 }
                 let mut frame = BytesMut::from(&std::mem::take(&mut c.unsent)[..]);
                 frame[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
-                session.handle_data(c.id, frame.freeze(), now);
+                session.handle(
+                    Input::Connection(c.id, ConnectionEvent::Data(frame.freeze())),
+                    now,
+                );
                 conn = None;
             }
             Action::Replay => {
                 if c.unsent.is_empty() && !c.last_frame.is_empty() {
-                    session.handle_data(c.id, c.last_frame.clone(), now);
+                    session.handle(
+                        Input::Connection(c.id, ConnectionEvent::Data(c.last_frame.clone())),
+                        now,
+                    );
                 }
             }
             Action::Skip => {
@@ -417,7 +437,13 @@ fn gives_up_after_retry_budget() {
             match event {
                 ReadEvent::Connect { connection, .. } => {
                     failures += 1;
-                    session.handle_error(connection, Error::transport(Sent::No, "refused"), t);
+                    session.handle(
+                        Input::Connection(
+                            connection,
+                            ConnectionEvent::Failed(Error::transport(Sent::No, "refused")),
+                        ),
+                        t,
+                    );
                 }
                 ReadEvent::Failed(e) => assert!(e.is_retryable()),
                 other => panic!("unexpected {other:?}"),
@@ -425,7 +451,7 @@ fn gives_up_after_retry_budget() {
         }
         if let Some(deadline) = session.poll_timeout() {
             t = deadline;
-            session.handle_timeout(t);
+            session.handle(Input::Timeout, t);
         }
     }
     assert_eq!(failures, 3);
@@ -445,7 +471,10 @@ fn non_retryable_error_fails_at_once() {
         br#"{"code":"stream_not_found","message":"no"}"#,
     )
     .unwrap();
-    session.handle_data(connection, out.freeze(), now);
+    session.handle(
+        Input::Connection(connection, ConnectionEvent::Data(out.freeze())),
+        now,
+    );
     assert!(
         matches!(session.poll_event(), Some(ReadEvent::Failed(Error::Service(e))) if e.status == 404)
     );
@@ -462,9 +491,15 @@ fn stale_connection_inputs_are_ignored() {
     else {
         panic!("expected a connect");
     };
-    session.handle_error(first, Error::transport(Sent::Maybe, "cut"), now);
+    session.handle(
+        Input::Connection(
+            first,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     let deadline = session.poll_timeout().unwrap();
-    session.handle_timeout(deadline);
+    session.handle(Input::Timeout, deadline);
     let Some(ReadEvent::Connect {
         connection: second, ..
     }) = session.poll_event()
@@ -472,7 +507,13 @@ fn stale_connection_inputs_are_ignored() {
         panic!("expected a reconnect");
     };
     assert_ne!(first, second);
-    session.handle_error(first, Error::transport(Sent::Maybe, "late"), deadline);
+    session.handle(
+        Input::Connection(
+            first,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "late")),
+        ),
+        deadline,
+    );
     assert!(session.poll_event().is_none());
     assert_eq!(
         session.poll_timeout(),
@@ -487,9 +528,11 @@ fn garbage_from_the_server_is_a_protocol_error() {
     let Some(ReadEvent::Connect { connection, .. }) = session.poll_event() else {
         panic!("expected a connect");
     };
-    session.handle_data(
-        connection,
-        Bytes::from_static(&[0xff, 0xff, 0xff, 0x00]),
+    session.handle(
+        Input::Connection(
+            connection,
+            ConnectionEvent::Data(Bytes::from_static(&[0xff, 0xff, 0xff, 0x00])),
+        ),
         now,
     );
     assert!(matches!(
@@ -511,7 +554,10 @@ fn huge_retry_hint_ends_the_session_with_its_error() {
         message: String::new(),
         retry_after: Some(Duration::from_millis(u64::MAX)),
     });
-    s.handle_error(connection, e, now);
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Failed(e)),
+        now,
+    );
     match s.poll_event() {
         Some(ReadEvent::Failed(Error::Service(e))) => {
             assert_eq!(e.retry_after, Some(Duration::from_millis(u64::MAX)))
@@ -531,8 +577,11 @@ fn sessions_ended_by_the_server_reconnect_through_the_backoff() {
         match s.poll_event() {
             Some(ReadEvent::Connect { connection, .. }) => {
                 connects += 1;
-                s.handle_connected(connection, now);
-                s.handle_end(connection, now);
+                s.handle(
+                    Input::Connection(connection, ConnectionEvent::Connected),
+                    now,
+                );
+                s.handle(Input::Connection(connection, ConnectionEvent::End), now);
             }
             Some(ReadEvent::Failed(_)) => break,
             Some(other) => panic!("unexpected {other:?}"),
@@ -540,7 +589,7 @@ fn sessions_ended_by_the_server_reconnect_through_the_backoff() {
                 let at = s.poll_timeout().expect("backing off");
                 assert!(at > now, "an ended session must not reconnect at once");
                 now = at;
-                s.handle_timeout(now);
+                s.handle(Input::Timeout, now);
             }
         }
     }
@@ -561,22 +610,30 @@ fn healthy_connections_renew_the_retry_budget() {
                 Some(_) => continue,
                 None => {
                     now = s.poll_timeout().expect("a timer");
-                    s.handle_timeout(now);
+                    s.handle(Input::Timeout, now);
                 }
             }
         };
-        s.handle_connected(connection, now);
+        s.handle(
+            Input::Connection(connection, ConnectionEvent::Connected),
+            now,
+        );
         let heartbeat = ReadBatch {
             records: vec![],
             tail: Some(StreamPosition::new(5, 0)),
         };
         let mut out = BytesMut::new();
         encode_message(&mut out, &heartbeat, Compression::None).unwrap();
-        s.handle_data(connection, out.freeze(), now);
+        s.handle(
+            Input::Connection(connection, ConnectionEvent::Data(out.freeze())),
+            now,
+        );
         now += Duration::from_secs(3600);
-        s.handle_error(
-            connection,
-            Error::transport(Sent::Maybe, "reset by a load balancer"),
+        s.handle(
+            Input::Connection(
+                connection,
+                ConnectionEvent::Failed(Error::transport(Sent::Maybe, "reset by a load balancer")),
+            ),
             now,
         );
     }
@@ -599,7 +656,10 @@ fn a_heartbeat_does_not_move_an_explicit_start() {
     };
     let mut out = BytesMut::new();
     encode_message(&mut out, &heartbeat, Compression::None).unwrap();
-    s.handle_data(connection, out.freeze(), now);
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Data(out.freeze())),
+        now,
+    );
     assert_eq!(s.next_seq_num(), None);
     assert_eq!(s.remaining_request(now).start, ReadStart::SeqNum(2));
 }
@@ -656,8 +716,14 @@ fn records_going_backwards_are_a_protocol_error() {
     let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
     let records = model_records(6);
-    s.handle_data(c, message(&records[0..4], None), now);
-    s.handle_data(c, message(&records[2..6], None), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[0..4], None))),
+        now,
+    );
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[2..6], None))),
+        now,
+    );
     let events = events(&mut s);
     assert_eq!(delivered(&events), vec![0, 1, 2, 3]);
     assert!(protocol_failure(&events), "{events:?}");
@@ -670,7 +736,13 @@ fn a_record_before_an_explicit_start_is_a_protocol_error() {
     let request = ReadRequest::new(ReadStart::SeqNum(4));
     let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(6)[2..6], None), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Data(message(&model_records(6)[2..6], None)),
+        ),
+        now,
+    );
     let events = events(&mut s);
     assert!(delivered(&events).is_empty());
     assert!(protocol_failure(&events), "{events:?}");
@@ -683,7 +755,10 @@ fn a_record_at_the_last_seq_num_is_a_protocol_error() {
     let (c, _) = connect(&mut s);
     let record = model_records(1).remove(0);
     let record = SequencedRecord::new(StreamPosition::new(u64::MAX, record.timestamp()), "r0");
-    s.handle_data(c, message(&[record], None), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&[record], None))),
+        now,
+    );
     let events = events(&mut s);
     assert!(protocol_failure(&events), "{events:?}");
     assert!(delivered(&events).is_empty());
@@ -695,8 +770,14 @@ fn a_heartbeat_tail_before_what_was_delivered_is_a_protocol_error() {
     let now = Instant::now();
     let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(4), None), now);
-    s.handle_data(c, message(&[], Some(2)), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&model_records(4), None))),
+        now,
+    );
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&[], Some(2)))),
+        now,
+    );
     assert!(protocol_failure(&events(&mut s)));
 }
 
@@ -705,7 +786,13 @@ fn a_batch_tail_before_its_records_is_a_protocol_error() {
     let now = Instant::now();
     let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(4), Some(3)), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Data(message(&model_records(4), Some(3))),
+        ),
+        now,
+    );
     assert!(protocol_failure(&events(&mut s)));
 }
 
@@ -715,18 +802,27 @@ fn a_gap_within_a_connection_resumes_from_the_next_record() {
     let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
     let records = model_records(8);
-    s.handle_data(c, message(&records[0..2], None), now);
-    s.handle_data(c, message(&records[4..6], None), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[0..2], None))),
+        now,
+    );
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[4..6], None))),
+        now,
+    );
     let first = events(&mut s);
     assert_eq!(delivered(&first), vec![0, 1], "nothing past the gap");
     assert!(!s.is_finished());
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (c, request) = connect(&mut s);
     assert_eq!(request.start, ReadStart::SeqNum(2));
     // Records 2 and 3 were trimmed meanwhile: a new connection may start
     // past them.
-    s.handle_data(c, message(&records[4..6], None), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[4..6], None))),
+        now,
+    );
     assert_eq!(delivered(&events(&mut s)), vec![4, 5]);
 }
 
@@ -737,7 +833,10 @@ fn a_gap_within_a_batch_is_not_delivered() {
     let (c, _) = connect(&mut s);
     let records = model_records(8);
     let batch = [records[0].clone(), records[1].clone(), records[5].clone()];
-    s.handle_data(c, message(&batch, None), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&batch, None))),
+        now,
+    );
     assert!(delivered(&events(&mut s)).is_empty());
     assert!(s.poll_timeout().is_some() && !s.is_finished());
 }
@@ -748,19 +847,34 @@ fn a_server_that_keeps_skipping_records_fails_the_session() {
     let mut s = ReadSession::new(ReadRequest::default(), ReadSessionConfig::default(), now);
     let records = model_records(8);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&records[0..1], None), now);
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[0..1], None))),
+        now,
+    );
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     let first_failure = now;
     let mut connects = 0;
     loop {
         now = s.poll_timeout().expect("backing off");
-        s.handle_timeout(now);
+        s.handle(Input::Timeout, now);
         let (c, request) = connect(&mut s);
         connects += 1;
         assert_eq!(request.start, ReadStart::SeqNum(1));
         // Every connection skips record 1.
-        s.handle_data(c, message(&[], Some(8)), now);
-        s.handle_data(c, message(&records[3..4], None), now);
+        s.handle(
+            Input::Connection(c, ConnectionEvent::Data(message(&[], Some(8)))),
+            now,
+        );
+        s.handle(
+            Input::Connection(c, ConnectionEvent::Data(message(&records[3..4], None))),
+            now,
+        );
         if protocol_failure(&events(&mut s)) {
             break;
         }
@@ -785,15 +899,27 @@ fn heartbeats_alone_do_not_renew_the_retry_budget() {
             Some(ReadEvent::Connect { connection, .. }) => {
                 connects += 1;
                 assert!(connects < 100, "reconnects without limit");
-                s.handle_connected(connection, now);
-                s.handle_data(connection, message(&[], Some(5)), now);
-                s.handle_error(connection, Error::transport(Sent::Maybe, "cut"), now);
+                s.handle(
+                    Input::Connection(connection, ConnectionEvent::Connected),
+                    now,
+                );
+                s.handle(
+                    Input::Connection(connection, ConnectionEvent::Data(message(&[], Some(5)))),
+                    now,
+                );
+                s.handle(
+                    Input::Connection(
+                        connection,
+                        ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+                    ),
+                    now,
+                );
             }
             Some(ReadEvent::Failed(_)) => break,
             Some(_) => {}
             None => {
                 now = s.poll_timeout().expect("backing off");
-                s.handle_timeout(now);
+                s.handle(Input::Timeout, now);
             }
         }
     }
@@ -816,9 +942,11 @@ fn ride_out(
             }
             Some(ReadEvent::Connect { connection, .. }) => {
                 refused += 1;
-                s.handle_error(
-                    connection,
-                    Error::transport(Sent::No, "connection refused"),
+                s.handle(
+                    Input::Connection(
+                        connection,
+                        ConnectionEvent::Failed(Error::transport(Sent::No, "connection refused")),
+                    ),
                     now,
                 );
             }
@@ -829,7 +957,7 @@ fn ride_out(
             Some(other) => panic!("unexpected {other:?}"),
             None => {
                 now = s.poll_timeout().expect("backing off");
-                s.handle_timeout(now);
+                s.handle(Input::Timeout, now);
             }
         }
     }
@@ -852,10 +980,22 @@ fn default_retries_ride_out_outages_shorter_than_the_window() {
     let mut seen = Vec::new();
     for round in 0..2 {
         let from = round * 3;
-        s.handle_connected(c, now);
-        s.handle_data(c, message(&records[from..from + 3], None), now);
+        s.handle(Input::Connection(c, ConnectionEvent::Connected), now);
+        s.handle(
+            Input::Connection(
+                c,
+                ConnectionEvent::Data(message(&records[from..from + 3], None)),
+            ),
+            now,
+        );
         seen.extend(delivered(&events(&mut s)));
-        s.handle_error(c, Error::transport(Sent::Maybe, "server killed"), now);
+        s.handle(
+            Input::Connection(
+                c,
+                ConnectionEvent::Failed(Error::transport(Sent::Maybe, "server killed")),
+            ),
+            now,
+        );
         let back = now + Duration::from_secs(45);
         let (at, next, refused) = ride_out(&mut s, now, back).expect("rides out 45 s");
         assert!(
@@ -865,15 +1005,24 @@ fn default_retries_ride_out_outages_shorter_than_the_window() {
         assert!(refused >= 10, "{refused}");
         (now, c) = (at, next);
     }
-    s.handle_connected(c, now);
-    s.handle_data(c, message(&records[6..9], None), now);
+    s.handle(Input::Connection(c, ConnectionEvent::Connected), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&records[6..9], None))),
+        now,
+    );
     seen.extend(delivered(&events(&mut s)));
     assert_eq!(
         seen,
         (0..9).collect::<Vec<_>>(),
         "every record once, in order"
     );
-    s.handle_error(c, Error::transport(Sent::Maybe, "server killed"), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "server killed")),
+        ),
+        now,
+    );
     let forever = now + Duration::from_secs(3600);
     assert!(ride_out(&mut s, now, forever).is_none(), "gives up");
     assert!(s.is_finished());
@@ -914,9 +1063,12 @@ fn advice_on_every_frame_reconnects_at_most_once_a_minute() {
         let next = s.next_seq_num().unwrap_or(0) as usize;
         let mut frame = BytesMut::from(&message(&records[next..next + 1], None)[..]);
         frame[3] |= crate::frame::FLAG_RECONNECT_ADVISED;
-        s.handle_data(c, frame.freeze(), now);
+        s.handle(
+            Input::Connection(c, ConnectionEvent::Data(frame.freeze())),
+            now,
+        );
         now += Duration::from_secs(1);
-        s.handle_timeout(now);
+        s.handle(Input::Timeout, now);
     }
     let last = events(&mut s);
     advised.extend(last.iter().filter_map(|e| match e {
@@ -935,11 +1087,20 @@ fn a_bounded_read_resumed_at_the_tail_finishes() {
     let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(10));
     let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(3), None), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&model_records(3), None))),
+        now,
+    );
     // Cut before the clean end.
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let events_before = events(&mut s);
     let Some(ReadEvent::Connect { connection, .. }) = events_before.last() else {
         panic!("expected a reconnect: {events_before:?}")
@@ -948,7 +1109,13 @@ fn a_bounded_read_resumed_at_the_tail_finishes() {
         seq_num: 3,
         timestamp: 0,
     };
-    s.handle_rejected(*connection, SessionRejection::past_tail(tail, None), now);
+    s.handle(
+        Input::Connection(
+            *connection,
+            ConnectionEvent::Rejected(SessionRejection::past_tail(tail, None)),
+        ),
+        now,
+    );
     let events = events(&mut s);
     assert!(
         matches!(events.last(), Some(ReadEvent::Finished)),
@@ -966,16 +1133,31 @@ fn a_tailing_read_resumed_at_the_tail_keeps_following() {
         now,
     );
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(3), None), now);
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&model_records(3), None))),
+        now,
+    );
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (c, _) = connect(&mut s);
     let tail = StreamPosition {
         seq_num: 3,
         timestamp: 0,
     };
-    s.handle_rejected(c, SessionRejection::past_tail(tail, None), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Rejected(SessionRejection::past_tail(tail, None)),
+        ),
+        now,
+    );
     let evs = events(&mut s);
     assert!(
         evs.iter().all(|e| !matches!(
@@ -987,7 +1169,7 @@ fn a_tailing_read_resumed_at_the_tail_keeps_following() {
     assert!(!s.is_finished());
     if let Some(t) = s.poll_timeout() {
         now = t;
-        s.handle_timeout(now);
+        s.handle(Input::Timeout, now);
     }
     let (_, request) = connect(&mut s);
     assert_eq!(request.start, ReadStart::SeqNum(3));
@@ -1003,16 +1185,31 @@ fn a_resume_past_the_tail_is_a_protocol_error() {
         now,
     );
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(3), None), now);
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Data(message(&model_records(3), None))),
+        now,
+    );
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (c, _) = connect(&mut s);
     let tail = StreamPosition {
         seq_num: 1,
         timestamp: 0,
     };
-    s.handle_rejected(c, SessionRejection::past_tail(tail, None), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Rejected(SessionRejection::past_tail(tail, None)),
+        ),
+        now,
+    );
     assert!(protocol_failure(&events(&mut s)));
 }
 
@@ -1031,10 +1228,16 @@ fn a_draining_server_does_not_spend_the_retry_budget_once_a_minute() {
         })
     };
     let (c, _) = connect(&mut s);
-    s.handle_error(c, draining(), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Failed(draining())),
+        now,
+    );
     let (c, _) = connect(&mut s);
     // Again at once: now it counts, and there is no budget.
-    s.handle_error(c, draining(), now);
+    s.handle(
+        Input::Connection(c, ConnectionEvent::Failed(draining())),
+        now,
+    );
     assert!(matches!(
         s.poll_event(),
         Some(ReadEvent::Failed(Error::Service(_)))
@@ -1047,7 +1250,13 @@ fn a_clamped_start_past_the_tail_reads_from_the_tail() {
     let request = ReadRequest::new(ReadStart::SeqNum(10)).with_clamp(true);
     let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(5)[3..5], None), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Data(message(&model_records(5)[3..5], None)),
+        ),
+        now,
+    );
     assert_eq!(delivered(&events(&mut s)), vec![3, 4]);
 }
 
@@ -1064,8 +1273,14 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
         );
     let mut s = ReadSession::new(ReadRequest::default(), config, now);
     let (c, _) = connect(&mut s);
-    s.handle_connected(c, now);
-    s.handle_error(c, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(Input::Connection(c, ConnectionEvent::Connected), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     assert!(s.poll_timeout().is_some_and(|t| t > now));
 }
 
@@ -1075,16 +1290,22 @@ fn a_count_bounded_read_ended_before_the_reported_tail_resumes() {
     let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(500));
     let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(10), Some(1000)), now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Data(message(&model_records(10), Some(1000))),
+        ),
+        now,
+    );
     // A clean end, though the server said 990 more records are there.
-    s.handle_end(c, now);
+    s.handle(Input::Connection(c, ConnectionEvent::End), now);
     let ended = events(&mut s);
     assert!(
         !ended.iter().any(|e| matches!(e, ReadEvent::Finished)),
         "a read cut short is not finished: {ended:?}"
     );
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (_, resumed) = connect(&mut s);
     assert_eq!(resumed.start, ReadStart::SeqNum(10));
     assert_eq!(resumed.limit.count, Some(490));
@@ -1096,8 +1317,14 @@ fn a_count_bounded_read_ended_at_the_reported_tail_finishes() {
     let request = ReadRequest::new(ReadStart::SeqNum(0)).with_limit(ReadLimit::count(500));
     let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
     let (c, _) = connect(&mut s);
-    s.handle_data(c, message(&model_records(10), Some(10)), now);
-    s.handle_end(c, now);
+    s.handle(
+        Input::Connection(
+            c,
+            ConnectionEvent::Data(message(&model_records(10), Some(10))),
+        ),
+        now,
+    );
+    s.handle(Input::Connection(c, ConnectionEvent::End), now);
     assert!(
         events(&mut s)
             .iter()
@@ -1120,13 +1347,22 @@ fn a_session_asks_for_its_wait_and_resumes_with_what_is_left() {
     let mut s = ReadSession::new(request, ReadSessionConfig::default(), now);
     let (connection, sent) = connect(&mut s);
     assert_eq!(sent.wait_secs, Some(30));
-    s.handle_connected(connection, now);
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Connected),
+        now,
+    );
     // 12.5 s at the tail without a record, then the connection fails.
     now += Duration::from_millis(12_500);
-    s.handle_error(connection, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(
+            connection,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     let at = s.poll_timeout().expect("backing off");
     now = at;
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (connection, sent) = connect(&mut s);
     // What is left of the wait, in whole seconds, rounded down: a session
     // waits up to its wait, not past it.
@@ -1134,14 +1370,29 @@ fn a_session_asks_for_its_wait_and_resumes_with_what_is_left() {
     assert!(left < Duration::from_millis(17_500));
     assert_eq!(sent.wait_secs, Some(left.as_secs() as u32));
     // A record restarts the wait (the service measures it between records).
-    s.handle_connected(connection, now);
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Connected),
+        now,
+    );
     now += Duration::from_secs(5);
     let record_at = now;
-    s.handle_data(connection, message(&model_records(1), Some(1)), now);
+    s.handle(
+        Input::Connection(
+            connection,
+            ConnectionEvent::Data(message(&model_records(1), Some(1))),
+        ),
+        now,
+    );
     now += Duration::from_secs(3);
-    s.handle_error(connection, Error::transport(Sent::Maybe, "cut"), now);
+    s.handle(
+        Input::Connection(
+            connection,
+            ConnectionEvent::Failed(Error::transport(Sent::Maybe, "cut")),
+        ),
+        now,
+    );
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (_, sent) = connect(&mut s);
     let left = (record_at + Duration::from_secs(30)) - now;
     assert_eq!(sent.wait_secs, Some(left.as_secs() as u32));
@@ -1173,11 +1424,17 @@ fn a_tailing_session_whose_wait_ran_out_is_finished() {
         now,
     );
     let (connection, _) = connect(&mut s);
-    s.handle_connected(connection, now);
-    s.handle_data(connection, message(&[], Some(0)), now);
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Connected),
+        now,
+    );
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Data(message(&[], Some(0)))),
+        now,
+    );
     // The service ends the session once 5 s pass without a record.
     now += Duration::from_millis(5_020);
-    s.handle_end(connection, now);
+    s.handle(Input::Connection(connection, ConnectionEvent::End), now);
     let events = events(&mut s);
     assert!(
         matches!(events.last(), Some(ReadEvent::Finished)),
@@ -1196,13 +1453,16 @@ fn a_tailing_session_ended_before_its_wait_reconnects_for_the_rest() {
         now,
     );
     let (connection, _) = connect(&mut s);
-    s.handle_connected(connection, now);
+    s.handle(
+        Input::Connection(connection, ConnectionEvent::Connected),
+        now,
+    );
     now += Duration::from_secs(4);
     // The server went away early: not the end of the wait.
-    s.handle_end(connection, now);
+    s.handle(Input::Connection(connection, ConnectionEvent::End), now);
     assert!(!s.is_finished());
     now = s.poll_timeout().expect("backing off");
-    s.handle_timeout(now);
+    s.handle(Input::Timeout, now);
     let (_, sent) = connect(&mut s);
     let left = (start + Duration::from_secs(10)) - now;
     assert!(left.as_secs() >= 1);
