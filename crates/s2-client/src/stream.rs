@@ -22,7 +22,7 @@ use crate::{
     retry::{execute, execute_tracking},
     runtime::{Runtime, Task},
     session::{
-        append::{AckStream, AppendSession, AppendSessionOptions, CloseStops},
+        append::{AckStream, AppendSession, AppendSessionOptions, io::SessionIo, session_config},
         read::{ReadSession, ReadSessionOptions},
     },
 };
@@ -227,7 +227,7 @@ impl<R: Runtime> S2Stream<R> {
         &self,
         options: &AppendSessionOptions,
     ) -> Result<AppendSession, Error> {
-        let (handle, task) = self.start_session(options, CloseStops::Session)?;
+        let (handle, task) = self.start_session(options)?;
         self.inner.transport.runtime().spawn(task);
         Ok(handle)
     }
@@ -237,7 +237,6 @@ impl<R: Runtime> S2Stream<R> {
     fn start_session(
         &self,
         options: &AppendSessionOptions,
-        stops: CloseStops,
     ) -> Result<(AppendSession, Task), Error> {
         AppendSession::start(
             self.inner.clone(),
@@ -245,7 +244,6 @@ impl<R: Runtime> S2Stream<R> {
             self.name.clone(),
             self.options.clone(),
             options,
-            stops,
         )
     }
 
@@ -332,11 +330,19 @@ impl<R: Runtime> S2Stream<R> {
     ) -> Result<Producer, Error> {
         // Refused before any session starts.
         let batcher = Batcher::new(config)?;
-        let (session, session_task) = self.start_session(options, CloseStops::Producer)?;
+        let config = session_config(&self.inner, options)?;
+        let max_unacked_bytes = config.max_unacked_bytes();
+        let io = SessionIo::new(
+            self.inner.clone(),
+            self.basin.clone(),
+            self.name.clone(),
+            self.options.clone(),
+            config,
+        );
         Ok(Producer::start(
             self.inner.transport.runtime().clone(),
-            session,
-            session_task,
+            io,
+            max_unacked_bytes,
             batcher,
             &self.inner.sessions,
         ))

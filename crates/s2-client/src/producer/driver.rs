@@ -1,5 +1,5 @@
-//! The producer's driver: batches from the intake to the append session,
-//! acks from the session to each record.
+//! The producer's driver: batches from the intake to the append machine,
+//! acks from the machine to each record.
 
 use std::{
     collections::VecDeque,
@@ -8,8 +8,12 @@ use std::{
 };
 
 use futures_channel::{mpsc, oneshot};
-use futures_util::{FutureExt, StreamExt, future::poll_fn};
-use s2_core::{Error, session::append::InputId};
+use futures_util::{StreamExt, future::poll_fn};
+use s2_core::{
+    Error,
+    session::append::{InputId, SubmitError},
+    types::AppendAck,
+};
 
 use super::{
     Command, Ending,
@@ -18,111 +22,130 @@ use super::{
     intake::{Batch, Intake},
 };
 use crate::{
-    runtime::{Deadline, Runtime, Task},
+    runtime::{Deadline, Runtime},
     session::{
-        BoxFuture,
-        append::{AckFuture, AppendSession},
+        append::io::{Answer, SessionIo, Taken},
         gate::Gate,
     },
 };
 
-/// A batch's records once its input is handed over: their acks, and the
-/// room they hold in the gate.
-struct Records {
+/// A batch the machine took, awaiting its ack: the acks of its records,
+/// and the room they hold in the gate.
+struct InFlight {
+    taken: Taken,
     acks: BatchAcks,
-    bytes: u64,
-    count: usize,
+    records: usize,
 }
 
-/// A batch being handed to the session, with its records.
-type Submitting = (BoxFuture<Result<AckFuture, Error>>, Records);
+/// A flush waiting for every batch closed before it to be acknowledged.
+struct Flush {
+    /// How many batches must be acknowledged.
+    batches: u64,
+    done: oneshot::Sender<Result<(), Error>>,
+}
+
+/// Where the producer is in its life.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Taking records.
+    Running,
+    /// Every record was answered (acknowledged, or failed): the session
+    /// ends its request body, once it has acknowledged what it holds.
+    Ending,
+}
 
 /// The producer's background task: takes closed batches from the intake,
-/// hands them to the session, and answers each record from its batch's ack.
+/// hands them to the append machine as it has room, and answers each record
+/// from its batch's ack. It owns the machine and its IO ([`SessionIo`]), so
+/// a batch closed is sent, and an ack received answers its records, in this
+/// one task.
 ///
-/// It also polls the session's driver, which would otherwise be a task of
-/// its own: a batch submitted is then sent, and an ack received answers its
-/// records, in the same task, with no wakeup of another task in between.
+/// Who keeps what: the producer's gate counts the records admitted and not
+/// yet acknowledged (the caps apply to what the producer holds, batches
+/// being filled included); the intake holds the open batch and the closed
+/// ones; this driver, the batches queued for the machine and those the
+/// machine took (with their records' acks), in order; the machine, the
+/// batches to send, resend and resolve.
 pub(super) struct Driver<R: Runtime> {
-    runtime: R,
     gate: Arc<Gate<Intake>>,
-    session: Option<Arc<AppendSession>>,
-    /// The session's driver, until it is over.
-    session_task: Option<Task>,
+    io: SessionIo<R>,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
-    /// Closed batches taken from the intake, for the session.
+    /// Closed batches taken from the intake, waiting for room in the
+    /// machine.
     queued: VecDeque<Batch>,
-    /// A batch being submitted to the session.
-    submitting: Option<Submitting>,
-    /// Batches submitted, awaiting their acks in order.
-    in_flight: VecDeque<(AckFuture, Records)>,
+    /// Batches the machine took, in order (acks come in that order).
+    in_flight: VecDeque<InFlight>,
     batches_acked: u64,
-    /// Flush waiters and the batch count they wait for.
-    flushes: Vec<(u64, oneshot::Sender<Result<(), Error>>)>,
+    flushes: Vec<Flush>,
     closing: Option<oneshot::Sender<Result<(), Error>>>,
     /// No more records come: the producer was closed or dropped.
     input_done: bool,
-    deadline: Deadline,
+    stage: Stage,
+    /// The batcher's linger timer.
+    linger: Deadline,
     /// Where the producer's end is recorded, for the handles.
     ending: Ending,
 }
 
 impl<R: Runtime> Driver<R> {
     pub(super) fn new(
-        runtime: R,
         gate: Arc<Gate<Intake>>,
-        session: AppendSession,
-        session_task: Task,
+        io: SessionIo<R>,
         commands: mpsc::UnboundedReceiver<Command>,
         ending: Ending,
     ) -> Self {
         Self {
-            runtime,
             gate,
-            session: Some(Arc::new(session)),
-            session_task: Some(session_task),
+            io,
             commands: Some(commands),
             queued: VecDeque::new(),
-            submitting: None,
             in_flight: VecDeque::new(),
             batches_acked: 0,
             flushes: Vec::new(),
             closing: None,
             input_done: false,
-            deadline: Deadline::new(),
+            stage: Stage::Running,
+            linger: Deadline::new(),
             ending,
         }
     }
 
+    /// The tracing span of the producer's session.
+    pub(super) fn span(&self) -> tracing::Span {
+        self.io.span()
+    }
+
     pub(super) async fn run(mut self) {
         poll_fn(|cx| self.poll(cx)).await;
-        // The session closes once the producer lets go of its handle (or
-        // has failed): its driver still sends the end of the stream.
-        if let Some(session_task) = self.session_task.take() {
-            session_task.await;
-        }
     }
 
     /// One pass over every job, in the order a record travels: commands
-    /// and the linger timer close batches, which are submitted, sent by the
-    /// session, whose acks answer records and then flushes. `Ready` once
-    /// the producer is over.
+    /// and the linger timer close batches, which the machine takes and
+    /// sends; its acks answer records and then flushes. `Ready` once the
+    /// producer is over and its session has ended.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            let progressed = self.drive_commands(cx)
-                | self.drive_linger(cx)
-                | self.drive_submit(cx)
-                | self.drive_session(cx)
-                | self.drive_acks(cx);
-            if self.session.is_none() {
-                // Failed: everyone was answered.
+            let mut progressed = false;
+            if self.stage == Stage::Running {
+                progressed |= self.drive_commands(cx) | self.drive_linger(cx);
+                self.submit_queued();
+            }
+            self.drain();
+            if self.stage == Stage::Running {
+                self.answer_flushes();
+                if self.input_done && self.drained() {
+                    self.finish();
+                    // The machine ends at once when it holds nothing.
+                    self.drain();
+                }
+            }
+            if self.io.is_finished() {
                 return Poll::Ready(());
             }
-            self.answer_flushes();
-            if self.input_done && self.drained() {
-                self.finish();
-                return Poll::Ready(());
-            }
+            // First, while every event is acted on: a frame must not
+            // overtake the `Connect` of its connection.
+            self.io.drive_outgoing(cx);
+            progressed |= self.io.poll_inputs(cx);
             if !progressed {
                 return Poll::Pending;
             }
@@ -136,12 +159,12 @@ impl<R: Runtime> Driver<R> {
         };
         match commands.poll_next_unpin(cx) {
             Poll::Ready(Some(Command::Flush(done))) => {
-                let target = self.gate.with(|intake| {
+                let batches = self.gate.with(|intake| {
                     intake.batcher.flush();
                     intake.collect();
                     intake.batches_closed
                 });
-                self.flushes.push((target, done));
+                self.flushes.push(Flush { batches, done });
             }
             Poll::Ready(Some(Command::Close(done))) => {
                 self.closing = Some(done);
@@ -168,7 +191,7 @@ impl<R: Runtime> Driver<R> {
 
     /// The batcher's linger timer; also takes closed batches.
     fn drive_linger(&mut self, cx: &mut Context<'_>) -> bool {
-        let now = self.runtime.now();
+        let now = self.io.now();
         let (linger, taken, stop) = self.gate.with(|intake| {
             intake.driver = Some(cx.waker().clone());
             if intake
@@ -183,7 +206,7 @@ impl<R: Runtime> Driver<R> {
             self.queued.extend(intake.closed.drain(..));
             (intake.batcher.poll_timeout(), taken, intake.stop_requested)
         });
-        let fired = self.deadline.poll(&self.runtime, linger, cx).is_ready();
+        let fired = self.linger.poll(self.io.runtime(), linger, cx).is_ready();
         if stop && !self.input_done {
             // The client is closing: what is held goes out, nothing more
             // comes in.
@@ -193,81 +216,75 @@ impl<R: Runtime> Driver<R> {
         taken || fired
     }
 
-    /// Hands queued batches to the session, one at a time.
-    fn drive_submit(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progressed = false;
-        if self.submitting.is_none()
-            && let Some(session) = self.session.clone()
-            && let Some(Batch { input, acks }) = self.queued.pop_front()
+    /// Hands queued batches to the machine while it has room.
+    fn submit_queued(&mut self) {
+        while let Some(batch) = self.queued.front()
+            && self.io.has_capacity(batch.input.metered_bytes())
         {
-            let records = Records {
-                acks,
-                bytes: input.metered_bytes(),
-                count: input.len(),
+            let Some(Batch { input, acks }) = self.queued.pop_front() else {
+                return;
             };
-            let submit: BoxFuture<_> = Box::pin(async move { session.submit(input).await });
-            self.submitting = Some((submit, records));
-            progressed = true;
-        }
-        if let Some((submit, _)) = self.submitting.as_mut()
-            && let Poll::Ready(result) = submit.as_mut().poll(cx)
-        {
-            let (_, records) = self.submitting.take().expect("polled just now");
-            match result {
-                Ok(ack) => self.in_flight.push_back((ack, records)),
-                // Refused (the session stopped): this batch was not submitted.
-                Err(e) => self.fail(e, Some(records)),
-            }
-            progressed = true;
-        }
-        progressed
-    }
-
-    /// The session's driver: it has taken what `drive_submit` handed over
-    /// and its acks are ready for `drive_acks` when this returns. Its own
-    /// progress needs no second pass: it polls until it has nothing to do.
-    fn drive_session(&mut self, cx: &mut Context<'_>) -> bool {
-        if let Some(task) = self.session_task.as_mut()
-            && task.as_mut().poll(cx).is_ready()
-        {
-            self.session_task = None;
-        }
-        false
-    }
-
-    /// Acks, in order.
-    fn drive_acks(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progressed = false;
-        while let Some((ack, _)) = self.in_flight.front_mut() {
-            let result = match ack.poll_unpin(cx) {
-                Poll::Ready(result) => result,
-                Poll::Pending => break,
-            };
-            progressed = true;
-            match result {
-                Ok(ack) => {
-                    let (_, records) = self.in_flight.pop_front().expect("polled just now");
-                    self.gate.release(records.bytes, records.count);
-                    records.acks.ack(ack);
-                    self.batches_acked += 1;
-                }
-                Err(e) => {
-                    self.fail(e, None);
-                    break;
+            let records = input.len();
+            match self.io.try_submit(input) {
+                Ok(taken) => self.in_flight.push_back(InFlight {
+                    taken,
+                    acks,
+                    records,
+                }),
+                Err(refused) => {
+                    let cause = match refused {
+                        SubmitError::Invalid(_, error) => Error::Validation(error),
+                        SubmitError::Full(_) | SubmitError::Closed(_) => closed(),
+                    };
+                    acks.fail(&cause, false);
+                    return self.fail(cause);
                 }
             }
         }
-        progressed
     }
 
-    /// Everything is acked: dropping the session handle closes it.
+    /// Acts on the machine's events, answering records from acks, and
+    /// everyone from a failure.
+    fn drain(&mut self) {
+        while let Some(answer) = self.io.next_answer() {
+            match answer {
+                Answer::Ack(id, ack) => self.ack(id, ack),
+                Answer::Failed(error) => self.fail(error),
+            }
+        }
+    }
+
+    /// Batch `id` is durable: answers its records and gives their room back.
+    fn ack(&mut self, id: InputId, ack: AppendAck) {
+        // Acks come in submission order: `id` is the oldest in flight.
+        if self
+            .in_flight
+            .front()
+            .is_none_or(|batch| batch.taken.id != id)
+        {
+            // Answered already: the producer failed or ended.
+            debug_assert!(self.stage == Stage::Ending, "ack {id} out of order");
+            return;
+        }
+        let Some(batch) = self.in_flight.pop_front() else {
+            return;
+        };
+        self.gate.release(batch.taken.bytes, batch.records);
+        batch.taken.count_ack(&ack, self.io.now());
+        batch.acks.ack(ack);
+        self.batches_acked += 1;
+    }
+
+    /// Every record is acknowledged: the producer is over; the session
+    /// ends once its body is.
     fn finish(&mut self) {
-        self.session = None;
         *self.ending.lock() = Some(Ok(()));
         self.gate.stop(closed());
         if let Some(done) = self.closing.take() {
             let _ = done.send(Ok(()));
         }
+        self.stage = Stage::Ending;
+        self.io.close();
     }
 
     /// Answers the flushes whose batches are all acknowledged.
@@ -275,59 +292,55 @@ impl<R: Runtime> Driver<R> {
         let acked = self.batches_acked;
         let mut i = 0;
         while i < self.flushes.len() {
-            if self.flushes[i].0 <= acked {
-                let (_, done) = self.flushes.swap_remove(i);
-                let _ = done.send(Ok(()));
+            if self.flushes[i].batches <= acked {
+                let _ = self.flushes.swap_remove(i).done.send(Ok(()));
             } else {
                 i += 1;
             }
         }
     }
 
-    /// Nothing is held: no record in the intake, no batch queued, being
-    /// submitted or awaiting its ack.
+    /// Nothing is held: no record in the intake, no batch queued or
+    /// awaiting its ack.
     fn drained(&self) -> bool {
         self.queued.is_empty()
-            && self.submitting.is_none()
             && self.in_flight.is_empty()
             && self.gate.with(|intake| intake.is_empty())
     }
 
     /// Stops: every record not acknowledged gets its own error (see
     /// [`RecordAckFuture`](super::RecordAckFuture)), every waiter the
-    /// cause. `unsubmitted`: a batch the session refused.
-    fn fail(&mut self, cause: Error, unsubmitted: Option<Records>) {
+    /// cause. A session still running (the cause is a batch it refused)
+    /// finishes what it holds; those records' outcome is unknown.
+    fn fail(&mut self, cause: Error) {
+        if self.stage == Stage::Ending {
+            return;
+        }
         *self.ending.lock() = Some(Err(cause.clone()));
         self.gate.stop(cause.clone());
-        for (ack, records) in self.in_flight.drain(..) {
-            records
-                .acks
-                .fail(&cause, batch_may_have_landed(&cause, ack.id()));
+        let running = !self.io.is_finished();
+        for InFlight { taken, acks, .. } in self.in_flight.drain(..) {
+            taken.count_unanswered();
+            acks.fail(&cause, running || batch_may_have_landed(&cause, taken.id));
         }
-        // Never handed to the session (a dropped submit submits nothing).
-        let submitting = self.submitting.take().map(|(_, records)| records.acks);
-        let queued = self.queued.drain(..).map(|batch| batch.acks);
-        for acks in unsubmitted
-            .map(|records| records.acks)
-            .into_iter()
-            .chain(submitting)
-            .chain(queued)
-        {
-            acks.fail(&cause, false);
+        // Never handed to the machine.
+        for batch in self.queued.drain(..) {
+            batch.acks.fail(&cause, false);
         }
         // Answered outside the gate's lock. The gate is stopped: no record
         // joins the open batch now.
         for acks in self.gate.with(Intake::take_unsent) {
             acks.fail(&cause, false);
         }
-        for (_, done) in self.flushes.drain(..) {
-            let _ = done.send(Err(cause.clone()));
+        for flush in self.flushes.drain(..) {
+            let _ = flush.done.send(Err(cause.clone()));
         }
         if let Some(done) = self.closing.take() {
-            let _ = done.send(Err(cause.clone()));
+            let _ = done.send(Err(cause));
         }
         self.commands = None;
-        self.session = None;
+        self.stage = Stage::Ending;
+        self.io.close();
     }
 }
 
@@ -348,11 +361,14 @@ impl<R: Runtime> Drop for Driver<R> {
         for acks in self.gate.with(Intake::take_unsent) {
             acks.fail(&stopped, false);
         }
+        for batch in self.in_flight.drain(..) {
+            batch.taken.count_unanswered();
+        }
     }
 }
 
-/// Whether session input `batch` may have landed, given the error its ack
-/// future (or an earlier one's) resolved to.
+/// Whether session input `batch` may have landed, given the error the
+/// session failed with.
 fn batch_may_have_landed(error: &Error, batch: InputId) -> bool {
     match error {
         // Inputs past both ranges reached the session after it stopped.

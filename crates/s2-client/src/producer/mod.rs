@@ -20,9 +20,9 @@ pub use self::ack::RecordAckFuture;
 use self::{driver::Driver, intake::Intake};
 use crate::{
     inner::Over,
-    runtime::{Runtime, Task},
+    runtime::Runtime,
     session::{
-        append::AppendSession,
+        append::io::SessionIo,
         gate::{Gate, Limits, Reserved},
     },
 };
@@ -114,10 +114,12 @@ fn closed() -> Error {
 }
 
 impl Producer {
+    /// A producer batching with `batcher` into the session of `io`, whose
+    /// cap is `max_unacked_bytes`; its driver is spawned on `runtime`.
     pub(crate) fn start<R: Runtime>(
         runtime: R,
-        session: AppendSession,
-        session_task: Task,
+        io: SessionIo<R>,
+        max_unacked_bytes: u64,
         batcher: Batcher,
         sessions: &crate::inner::Sessions,
     ) -> Self {
@@ -129,23 +131,14 @@ impl Producer {
         // get in to close it (with no linger nothing else would), whatever
         // the session's cap.
         let limits = Limits {
-            max_bytes: session
-                .limits()
-                .max_bytes
-                .max(max_batch_bytes.saturating_mul(2)),
+            max_bytes: max_unacked_bytes.max(max_batch_bytes.saturating_mul(2)),
             max_items: usize::MAX,
         };
         let gate = Arc::new(Gate::new(Intake::new(batcher), limits));
         let (commands, receiver) = mpsc::unbounded();
         let ending = Ending::default();
-        let driver = Driver::new(
-            runtime.clone(),
-            gate.clone(),
-            session,
-            session_task,
-            receiver,
-            ending.clone(),
-        );
+        let driver = Driver::new(gate.clone(), io, receiver, ending.clone());
+        let span = driver.span();
         let (over, over_rx) = oneshot::channel::<()>();
         let over_rx = over_rx.shared();
         let stop = Arc::downgrade(&gate);
@@ -160,10 +153,13 @@ impl Producer {
             }),
             over_rx.clone(),
         );
-        runtime.spawn(Box::pin(async move {
-            driver.run().await;
-            drop(over);
-        }));
+        runtime.spawn(Box::pin(tracing::Instrument::instrument(
+            async move {
+                driver.run().await;
+                drop(over);
+            },
+            span,
+        )));
         let clock = runtime;
         Self {
             gate,

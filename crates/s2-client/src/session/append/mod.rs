@@ -1,12 +1,15 @@
 //! Append sessions: the handle, ack futures and permits in front of the
 //! background driver that owns the append state machine.
 //!
-//! * `driver`: the background task, machine to HTTP/2 stream and back;
+//! * `io`: the machine with the IO that moves its bytes, answers and time,
+//!   shared with the producer's driver;
+//! * `driver`: the background task, handles to the machine and back;
 //! * `acks`: the stream API, inputs in, acks out;
 //! * `options`: per-session settings over the client's.
 
 mod acks;
 mod driver;
+pub(crate) mod io;
 mod options;
 
 use std::{
@@ -24,7 +27,7 @@ use s2_core::{
     api::StreamOptions,
     error::ValidationError,
     names::{BasinName, StreamName},
-    session::append::InputId,
+    session::append::{AppendSessionConfig, InputId},
     types::{AppendAck, AppendInput},
 };
 
@@ -52,15 +55,6 @@ enum Command {
     },
 }
 
-/// What [`S2::close`](crate::S2::close) stops to end an append session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseStops {
-    /// The session itself: it takes no more batches.
-    Session,
-    /// Its producer, which ends the session once drained.
-    Producer,
-}
-
 /// A handle to an append session: submit batches as you go and await each
 /// batch's ack. Submitting waits while the unacknowledged caps are reached
 /// (backpressure). Dropping the handle closes the session gracefully in the
@@ -68,7 +62,6 @@ pub(crate) enum CloseStops {
 pub struct AppendSession {
     /// Admission (capacity, ids) in front of the driver's command channel.
     gate: Arc<driver::SessionGate>,
-    limits: Limits,
     /// Why the session stopped, once it failed.
     failure: Failure,
     /// Resolves once the driver is over. Asserted unwind-safe: the handle
@@ -131,23 +124,17 @@ fn refused(id: InputId, cause: Error) -> Error {
 }
 
 impl AppendSession {
-    /// A session's handle and its driver's task, which the caller spawns,
-    /// or, for a producer, polls from the producer's own task, so batches
-    /// and acks pass between the two without waking another task. Fails,
-    /// before anything starts, when the client is closed or `session` holds
-    /// a setting that cannot work.
+    /// A session's handle and its driver's task, which the caller spawns.
+    /// Fails, before anything starts, when the client is closed or
+    /// `session` holds a setting that cannot work.
     pub(crate) fn start<R: Runtime>(
         inner: Arc<ClientInner<R>>,
         basin: BasinName,
         stream: StreamName,
         options: StreamOptions,
         session: &AppendSessionOptions,
-        stops: CloseStops,
     ) -> Result<(Self, Task), Error> {
-        inner.check_open()?;
-        let config = session.resolve(&inner.config);
-        config.validate()?;
-        let config = config.with_seed(inner.transport.runtime().random_u64());
+        let config = session_config(&inner, session)?;
         // The machine's own caps: whatever the gate admits, it accepts.
         let limits = Limits {
             max_bytes: config.max_unacked_bytes(),
@@ -162,11 +149,7 @@ impl AppendSession {
         let stop = Arc::downgrade(&gate);
         inner.sessions.register(
             Box::new(move || {
-                // A producer's session finishes when its producer has sent
-                // what it holds and lets go of it.
-                if stops == CloseStops::Session
-                    && let Some(gate) = stop.upgrade()
-                {
+                if let Some(gate) = stop.upgrade() {
                     gate.with(|commands| commands.close_channel());
                 }
             }),
@@ -174,16 +157,10 @@ impl AppendSession {
         );
         let handle = Self {
             gate,
-            limits,
             failure,
             over: AssertUnwindSafe(over),
         };
         Ok((handle, task))
-    }
-
-    /// The session's unacknowledged caps.
-    pub(crate) fn limits(&self) -> Limits {
-        self.limits
     }
 
     /// Submits a batch: waits while the unacknowledged caps are reached,
@@ -263,6 +240,18 @@ impl AppendPermit {
             hand_over(commands, id, input, &failure)
         })
     }
+}
+
+/// The settings of a new append session with `options` over the client's,
+/// checked, with a seed from the runtime; fails when the client is closed.
+pub(crate) fn session_config<R: Runtime>(
+    inner: &ClientInner<R>,
+    options: &AppendSessionOptions,
+) -> Result<AppendSessionConfig, Error> {
+    inner.check_open()?;
+    let config = options.resolve(&inner.config);
+    config.validate()?;
+    Ok(config.with_seed(inner.transport.runtime().random_u64()))
 }
 
 /// Refuses, before it reaches the session, a batch the session would refuse
