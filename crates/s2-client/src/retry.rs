@@ -3,34 +3,16 @@
 
 use s2_core::{
     AccessToken, Error,
-    api::{Call, HttpResponse, Idempotency},
+    api::{Call, HttpResponse},
     backoff::Backoff,
+    retry::may_retry,
 };
 
 use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::{auth, config::AppendRetryPolicy, inner::ClientInner, runtime::Runtime};
-
-/// Whether a failed attempt of a call of this kind may be repeated.
-pub(crate) fn may_retry(
-    error: &Error,
-    idempotency: Idempotency,
-    policy: AppendRetryPolicy,
-) -> bool {
-    if !error.is_retryable() {
-        return false;
-    }
-    if !error.may_have_side_effect() {
-        return true;
-    }
-    match idempotency {
-        Idempotency::Idempotent => true,
-        Idempotency::NotIdempotent => false,
-        Idempotency::Append => policy == AppendRetryPolicy::All,
-    }
-}
+use crate::{auth, inner::ClientInner, runtime::Runtime};
 
 /// Runs `call` until it succeeds, fails for good, or the retry budget is
 /// spent: the count, or the retry window, which covers the whole call.
@@ -210,41 +192,4 @@ async fn attempt<R: Runtime, T>(
         .send(&request, call.timeout_allowance())
         .await?;
     Ok((response, token))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use s2_core::error::{Sent, ServiceError};
-
-    fn unavailable() -> Error {
-        Error::Service(ServiceError::from_server(503, "unavailable", "", None))
-    }
-
-    #[test]
-    fn append_retries_follow_policy() {
-        let e = unavailable();
-        assert!(may_retry(&e, Idempotency::Append, AppendRetryPolicy::All));
-        assert!(!may_retry(
-            &e,
-            Idempotency::Append,
-            AppendRetryPolicy::NoSideEffects
-        ));
-        assert!(may_retry(
-            &e,
-            Idempotency::Idempotent,
-            AppendRetryPolicy::NoSideEffects
-        ));
-        assert!(!may_retry(
-            &e,
-            Idempotency::NotIdempotent,
-            AppendRetryPolicy::All
-        ));
-        let unsent = Error::transport(Sent::No, "refused");
-        assert!(may_retry(
-            &unsent,
-            Idempotency::Append,
-            AppendRetryPolicy::NoSideEffects
-        ));
-    }
 }

@@ -140,6 +140,7 @@ pub mod error;
 pub mod frame;
 pub mod names;
 mod proto;
+pub mod retry;
 pub mod secret;
 pub mod session;
 pub mod types;
