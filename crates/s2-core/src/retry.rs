@@ -2,13 +2,14 @@
 //! and how a read session's retry policy shapes its backoff.
 //!
 //! The delays themselves come from [`backoff`](crate::backoff); these are
-//! the yes-or-no questions asked before a delay is.
+//! the questions asked before a delay is. The append policy
+//! ([`AppendRetryPolicy`]) is an append session's setting, and lives with
+//! the others; the read policy ([`ReadRetryPolicy`]) is a client's, and
+//! lives here.
 
 use std::time::Duration;
 
-use crate::{Error, api::Idempotency, backoff::BackoffConfig};
-
-pub use crate::session::append::AppendRetryPolicy;
+use crate::{Error, api::Idempotency, backoff::BackoffConfig, session::append::AppendRetryPolicy};
 
 /// Whether a failed attempt of a call of this kind may be repeated: never
 /// after a failure that is not retryable; always when the attempt provably
@@ -16,7 +17,8 @@ pub use crate::session::append::AppendRetryPolicy;
 /// append is the caller's `policy` to say.
 ///
 /// ```
-/// # use s2_core::{Error, api::Idempotency, error::Sent, retry::{AppendRetryPolicy, may_retry}};
+/// # use s2_core::{Error, api::Idempotency, error::Sent, retry::may_retry};
+/// # use s2_core::session::append::AppendRetryPolicy;
 /// let cut = Error::transport(Sent::Maybe, "connection reset");
 /// assert!(may_retry(&cut, Idempotency::Append, AppendRetryPolicy::All));
 /// assert!(!may_retry(&cut, Idempotency::Append, AppendRetryPolicy::NoSideEffects));
@@ -50,29 +52,27 @@ pub enum ReadRetryPolicy {
     Indefinite,
 }
 
-impl ReadRetryPolicy {
-    /// The backoff a read session runs with under this policy, from the
-    /// configured one: unchanged when budgeted; with no window and no count
-    /// that any process outlives when indefinite (the delays are kept).
-    ///
-    /// ```
-    /// # use s2_core::{backoff::BackoffConfig, retry::ReadRetryPolicy};
-    /// # use std::time::Duration;
-    /// let configured = BackoffConfig::default();
-    /// assert_eq!(ReadRetryPolicy::Budgeted.backoff(configured), configured);
-    /// let endless = ReadRetryPolicy::Indefinite.backoff(configured);
-    /// assert_eq!(endless.retry_window(), Duration::MAX);
-    /// assert_eq!(endless.base_delay(), configured.base_delay());
-    /// ```
-    pub fn backoff(self, configured: BackoffConfig) -> BackoffConfig {
-        match self {
-            Self::Budgeted => configured,
-            // At the longest delay, more retries than any process lives,
-            // and no window.
-            Self::Indefinite => configured
-                .with_max_retries(u32::MAX)
-                .with_retry_window(Duration::MAX),
-        }
+/// The backoff a read session runs with under `policy`, from the
+/// configured one: unchanged when budgeted; with no window and no count
+/// that any process outlives when indefinite (the delays are kept).
+///
+/// ```
+/// # use s2_core::{backoff::BackoffConfig, retry::{ReadRetryPolicy, read_session_backoff}};
+/// # use std::time::Duration;
+/// let configured = BackoffConfig::default();
+/// assert_eq!(read_session_backoff(ReadRetryPolicy::Budgeted, configured), configured);
+/// let endless = read_session_backoff(ReadRetryPolicy::Indefinite, configured);
+/// assert_eq!(endless.retry_window(), Duration::MAX);
+/// assert_eq!(endless.base_delay(), configured.base_delay());
+/// ```
+pub fn read_session_backoff(policy: ReadRetryPolicy, configured: BackoffConfig) -> BackoffConfig {
+    match policy {
+        ReadRetryPolicy::Budgeted => configured,
+        // At the longest delay, more retries than any process lives, and
+        // no window.
+        ReadRetryPolicy::Indefinite => configured
+            .with_max_retries(u32::MAX)
+            .with_retry_window(Duration::MAX),
     }
 }
 
@@ -132,8 +132,11 @@ mod tests {
             .with_max_delay(Duration::from_secs(3))
             .with_max_retries(4)
             .with_retry_window(Duration::from_secs(9));
-        assert_eq!(ReadRetryPolicy::Budgeted.backoff(configured), configured);
-        let endless = ReadRetryPolicy::Indefinite.backoff(configured);
+        assert_eq!(
+            read_session_backoff(ReadRetryPolicy::Budgeted, configured),
+            configured
+        );
+        let endless = read_session_backoff(ReadRetryPolicy::Indefinite, configured);
         assert_eq!(endless.max_retries(), u32::MAX);
         assert_eq!(endless.retry_window(), Duration::MAX);
         assert_eq!(endless.base_delay(), configured.base_delay());

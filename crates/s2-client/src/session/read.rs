@@ -13,6 +13,7 @@ use s2_core::{
     Error,
     api::{SessionKind, StreamOptions},
     names::{BasinName, StreamName},
+    retry::read_session_backoff,
     session::{
         ConnectionId,
         read::{ReadEvent, ReadSession as Machine, ReadSessionConfig},
@@ -77,7 +78,7 @@ impl ReadSessionOptions {
     pub(crate) fn resolve(&self, client: &ClientConfig) -> ReadSessionConfig {
         ReadSessionConfig::default()
             .with_heartbeat_timeout(client.heartbeat_timeout())
-            .with_backoff(self.retry_policy.backoff(client.retry()))
+            .with_backoff(read_session_backoff(self.retry_policy, client.retry()))
     }
 }
 
