@@ -3,34 +3,16 @@
 
 use s2_core::{
     AccessToken, Error,
-    api::{Call, HttpResponse, Idempotency},
+    api::{Call, HttpResponse},
     backoff::Backoff,
+    retry::may_retry,
 };
 
 use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::{auth, config::AppendRetryPolicy, inner::ClientInner, runtime::Runtime};
-
-/// Whether a failed attempt of a call of this kind may be repeated.
-pub(crate) fn may_retry(
-    error: &Error,
-    idempotency: Idempotency,
-    policy: AppendRetryPolicy,
-) -> bool {
-    if !error.is_retryable() {
-        return false;
-    }
-    if !error.may_have_side_effect() {
-        return true;
-    }
-    match idempotency {
-        Idempotency::Idempotent => true,
-        Idempotency::NotIdempotent => false,
-        Idempotency::Append => policy == AppendRetryPolicy::All,
-    }
-}
+use crate::{auth, inner::ClientInner, runtime::Runtime};
 
 /// Runs `call` until it succeeds, fails for good, or the retry budget is
 /// spent: the count, or the retry window, which covers the whole call.
@@ -126,27 +108,16 @@ async fn run_attempts<R: Runtime, T>(
     let mut refreshed = false;
     loop {
         *attempts += 1;
-        let result = match attempt(inner, &call).await {
-            Ok((response, Some(token))) if auth::is_unauthorized(response.status) => {
-                auth::invalidate(&inner.config, &token);
-                if !refreshed {
-                    refreshed = true;
-                    continue;
-                }
-                call.parse(response)
-            }
-            Ok((response, _)) => call.parse(response),
-            Err(e) => Err(e),
-        };
-        let error = match result {
-            Ok(value) => {
+        let error = match attempt_parsed(inner, &call, &mut refreshed).await {
+            Outcome::Parsed(Ok(value)) => {
                 return Tracked {
                     result: Ok(value),
                     unknown_outcome,
                     hidden_last_error: None,
                 };
             }
-            Err(error) => error,
+            Outcome::Parsed(Err(error)) => error,
+            Outcome::RefreshToken => continue,
         };
         let retry = may_retry(
             &error,
@@ -156,24 +127,7 @@ async fn run_attempts<R: Runtime, T>(
         .then(|| backoff.next_delay(runtime.now(), error.retry_after()))
         .flatten();
         let Some(delay) = retry else {
-            let (result, hidden_last_error) = match &unknown_outcome {
-                // An append condition is left to the caller, which must
-                // resolve it or return `unknown_outcome` (see
-                // `Stream::append`); anything else proving only that the last
-                // attempt had no effect hides the earlier unknown outcome.
-                Some(earlier)
-                    if !error.may_have_side_effect()
-                        && !matches!(error, Error::AppendCondition(_)) =>
-                {
-                    (Err(earlier.clone()), Some(error))
-                }
-                _ => (Err(error), None),
-            };
-            return Tracked {
-                result,
-                unknown_outcome,
-                hidden_last_error,
-            };
+            return give_up(error, unknown_outcome);
         };
         if error.may_have_side_effect() && unknown_outcome.is_none() {
             unknown_outcome = Some(error.clone());
@@ -190,18 +144,80 @@ async fn run_attempts<R: Runtime, T>(
     }
 }
 
-/// One attempt of `call`, with the provider's token when there is one;
-/// returns the response and that token.
-async fn attempt<R: Runtime, T>(
+/// What one attempt of a call came to.
+enum Outcome<T> {
+    /// The call's result, parsed from the response (or the attempt's
+    /// error).
+    Parsed(Result<T, Error>),
+    /// The provider's token was refused, for the first time in this call:
+    /// it is dropped, and the call is tried again at once with a fresh one.
+    RefreshToken,
+}
+
+/// One attempt of `call`, parsed; `refreshed` says whether the call has
+/// already had its retry with a fresh token (and is set when this attempt
+/// earns it).
+async fn attempt_parsed<R: Runtime, T>(
     inner: &ClientInner<R>,
     call: &Call<T>,
-) -> Result<(HttpResponse, Option<AccessToken>), Error> {
+    refreshed: &mut bool,
+) -> Outcome<T> {
+    match attempt(inner, call).await {
+        Ok(Answer {
+            response,
+            token: Some(token),
+        }) if auth::is_unauthorized(response.status) => {
+            auth::invalidate(&inner.config, &token);
+            if !*refreshed {
+                *refreshed = true;
+                return Outcome::RefreshToken;
+            }
+            Outcome::Parsed(call.parse(response))
+        }
+        Ok(Answer { response, .. }) => Outcome::Parsed(call.parse(response)),
+        Err(e) => Outcome::Parsed(Err(e)),
+    }
+}
+
+/// The result of a call that ends with `error`, no retry following.
+///
+/// An append condition is left to the caller, which must resolve it or
+/// return `unknown_outcome` (see `Stream::append`); anything else proving
+/// only that the last attempt had no effect hides the earlier unknown
+/// outcome.
+fn give_up<T>(error: Error, unknown_outcome: Option<Error>) -> Tracked<T> {
+    let (result, hidden_last_error) = match &unknown_outcome {
+        Some(earlier)
+            if !error.may_have_side_effect() && !matches!(error, Error::AppendCondition(_)) =>
+        {
+            (Err(earlier.clone()), Some(error))
+        }
+        _ => (Err(error), None),
+    };
+    Tracked {
+        result,
+        unknown_outcome,
+        hidden_last_error,
+    }
+}
+
+/// A response to one attempt, and the provider's token it carried, if any.
+struct Answer {
+    response: HttpResponse,
+    token: Option<AccessToken>,
+}
+
+/// One attempt of `call`, with the provider's token when there is one.
+async fn attempt<R: Runtime, T>(inner: &ClientInner<R>, call: &Call<T>) -> Result<Answer, Error> {
     if inner.config.access_token_provider().is_none() {
         let response = inner
             .transport
             .send(&call.request, call.timeout_allowance())
             .await?;
-        return Ok((response, None));
+        return Ok(Answer {
+            response,
+            token: None,
+        });
     }
     let mut request = call.request.clone();
     let token = auth::authorize(&inner.config, &mut request).await?;
@@ -209,42 +225,5 @@ async fn attempt<R: Runtime, T>(
         .transport
         .send(&request, call.timeout_allowance())
         .await?;
-    Ok((response, token))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use s2_core::error::{Sent, ServiceError};
-
-    fn unavailable() -> Error {
-        Error::Service(ServiceError::from_server(503, "unavailable", "", None))
-    }
-
-    #[test]
-    fn append_retries_follow_policy() {
-        let e = unavailable();
-        assert!(may_retry(&e, Idempotency::Append, AppendRetryPolicy::All));
-        assert!(!may_retry(
-            &e,
-            Idempotency::Append,
-            AppendRetryPolicy::NoSideEffects
-        ));
-        assert!(may_retry(
-            &e,
-            Idempotency::Idempotent,
-            AppendRetryPolicy::NoSideEffects
-        ));
-        assert!(!may_retry(
-            &e,
-            Idempotency::NotIdempotent,
-            AppendRetryPolicy::All
-        ));
-        let unsent = Error::transport(Sent::No, "refused");
-        assert!(may_retry(
-            &unsent,
-            Idempotency::Append,
-            AppendRetryPolicy::NoSideEffects
-        ));
-    }
+    Ok(Answer { response, token })
 }

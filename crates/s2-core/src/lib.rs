@@ -145,6 +145,8 @@ pub mod error;
 pub mod frame;
 pub mod names;
 mod proto;
+pub mod read_back;
+pub mod retry;
 pub mod secret;
 pub mod session;
 pub mod types;

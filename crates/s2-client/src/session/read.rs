@@ -12,6 +12,7 @@ use s2_core::{
     Error,
     api::{SessionKind, StreamOptions},
     names::{BasinName, StreamName},
+    retry::read_session_backoff,
     session::{
         ConnectionEvent, ConnectionId,
         read::{Input, ReadEvent, ReadSession as Machine, ReadSessionConfig},
@@ -40,21 +41,9 @@ pub enum ReadItem {
     Tail(StreamPosition),
 }
 
-/// How a read session treats retryable failures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ReadRetryPolicy {
-    /// Give up once the client's retry budget
-    /// ([`ClientConfig::retry`](crate::ClientConfig::retry): by default,
-    /// retries for a minute) is spent without progress.
-    #[default]
-    Budgeted,
-    /// Never give up on a retryable failure: for tailers that must outlive
-    /// any outage. The backoff delays still grow to their maximum; a
-    /// non-retryable failure (or a service asking to wait longer than a
-    /// minute) still ends the session.
-    Indefinite,
-}
+// Defined in the core beside `AppendRetryPolicy`, with the backoff it
+// implies; re-exported here, its path since it was first published.
+pub use s2_core::retry::ReadRetryPolicy;
 
 /// Options of one read session, over the client's configuration (its
 /// [`heartbeat_timeout`](crate::ClientConfig::heartbeat_timeout) and
@@ -86,17 +75,9 @@ impl ReadSessionOptions {
     /// Its [`validate`](ReadSessionConfig::validate) is the one check of
     /// the settings it takes from the client.
     pub(crate) fn resolve(&self, client: &ClientConfig) -> ReadSessionConfig {
-        let mut backoff = client.retry();
-        if self.retry_policy == ReadRetryPolicy::Indefinite {
-            // At the longest delay, more retries than any process lives,
-            // and no window.
-            backoff = backoff
-                .with_max_retries(u32::MAX)
-                .with_retry_window(std::time::Duration::MAX);
-        }
         ReadSessionConfig::default()
             .with_heartbeat_timeout(client.heartbeat_timeout())
-            .with_backoff(backoff)
+            .with_backoff(read_session_backoff(self.retry_policy, client.retry()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! own, the leases of the requests on it, and its eviction.
 
 use std::{
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -19,10 +20,10 @@ use s2_core::{
     frame,
 };
 
-use super::{Dial, HostKey, Hosts, Transport, forget};
+use super::{Dial, HostKey, Hosts, Scheme, Transport, forget};
 use crate::{
     body::RequestBody,
-    runtime::{ConnectTarget, HyperExecutor, HyperTimer, Runtime, timeout},
+    runtime::{BoxIo, ConnectTarget, HyperExecutor, HyperTimer, Runtime, timeout},
     sync::Mutex,
 };
 
@@ -200,101 +201,141 @@ impl Checkout {
     }
 }
 
+/// The future that drives one HTTP/2 connection.
+type H2Connection<R> = http2::Connection<BoxIo, RequestBody, HyperExecutor<R>>;
+
+/// An HTTP/2 connection's future, owned by its task (which polls it) and
+/// only peeked at by the pool (for the peer's stream limit).
+type Driven<R> = Arc<Mutex<Pin<Box<H2Connection<R>>>>>;
+
 impl<R: Runtime> Transport<R> {
     /// Opens a connection to `dial` and spawns the task that drives it
     /// until it fails, is evicted or sits idle, then forgets it from the
     /// pool of `key`.
     pub(super) async fn connect(&self, dial: &Dial, key: HostKey) -> Result<Connection, Error> {
-        let Dial { host, port, tls } = dial;
-        let (port, tls) = (*port, *tls);
-        let target = ConnectTarget {
+        let connect_timeout = self.config.connect_timeout();
+        let (sender, connection) = timeout(&self.runtime, connect_timeout, self.handshake(dial))
+            .await
+            .ok_or_else(|| {
+                let Dial { host, port, .. } = dial;
+                Error::transport(Sent::No, format!("connecting to {host}:{port} timed out"))
+            })??;
+        // The task drives the connection; the pool only peeks at it, and
+        // must not keep it alive: dropping it is how it gets closed.
+        let driven: Driven<R> = Arc::new(Mutex::new(Box::pin(connection)));
+        let (close_tx, close_rx) = oneshot::channel();
+        let state = Arc::new(self.connection_state(&driven, close_tx));
+        tracing::debug!(
+            connection = state.id,
+            host = dial.host,
+            port = dial.port,
+            "opened HTTP/2 connection"
+        );
+        crate::metrics::connection_opened();
+        self.spawn_driver(driven, state.clone(), close_rx, key);
+        Ok(Connection { sender, state })
+    }
+
+    /// Dials `dial` (TCP, then TLS with ALPN `h2` when it is https: the
+    /// runtime's part) and makes the HTTP/2 handshake on it; the caller
+    /// bounds it with the connect timeout.
+    async fn handshake(
+        &self,
+        dial: &Dial,
+    ) -> Result<(SendRequest<RequestBody>, H2Connection<R>), Error> {
+        let io = self
+            .runtime
+            .connect(self.connect_target(dial))
+            .await
+            .map_err(connect_error)?;
+        self.http2_builder()
+            .handshake::<_, RequestBody>(io)
+            .await
+            .map_err(|e| Error::transport(Sent::No, e))
+    }
+
+    /// Where the runtime connects for `dial`, with the client's TLS
+    /// configuration when it is https.
+    fn connect_target(&self, dial: &Dial) -> ConnectTarget {
+        ConnectTarget {
             // An IPv6 literal comes bracketed in a URI authority.
-            host: host
+            host: dial
+                .host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_owned(),
-            port,
-            tls: tls.then(|| self.tls.clone()),
-        };
-        let connect_timeout = self.config.connect_timeout();
-        let max_requests = self.config.max_concurrent_requests_per_connection();
-        let handshake = async {
-            let io = self.runtime.connect(target).await.map_err(connect_error)?;
-            let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
-            let (stream_window, connection_window) = (
-                self.config.stream_receive_window(),
-                self.config.connection_receive_window(),
-            );
+            port: dial.port,
+            tls: (dial.scheme == Scheme::Https).then(|| self.tls.clone()),
+        }
+    }
+
+    /// The HTTP/2 settings of a new connection, from the configuration.
+    fn http2_builder(&self) -> http2::Builder<HyperExecutor<R>> {
+        let mut builder = http2::Builder::new(HyperExecutor(self.runtime.clone()));
+        builder
+            .timer(HyperTimer(self.runtime.clone()))
+            // Fixed windows: an adaptive connection window equals the
+            // stream window, so one unread session would stall them all.
+            .adaptive_window(false)
+            .initial_stream_window_size(self.config.stream_receive_window())
+            .initial_connection_window_size(self.config.connection_receive_window())
+            .max_frame_size(Some(MAX_DATA_FRAME))
+            // A session's later frames wait in the session as inputs,
+            // encoded only once HTTP/2 has room for them.
+            .max_send_buf_size(SEND_BUFFER)
+            // Until the peer's SETTINGS say otherwise.
+            .initial_max_send_streams(Some(self.config.max_concurrent_requests_per_connection()));
+        if let Some(interval) = self.config.keepalive_interval() {
             builder
-                .timer(HyperTimer(self.runtime.clone()))
-                // Fixed windows: an adaptive connection window equals the
-                // stream window, so one unread session would stall them all.
-                .adaptive_window(false)
-                .initial_stream_window_size(stream_window)
-                .initial_connection_window_size(connection_window)
-                .max_frame_size(Some(MAX_DATA_FRAME))
-                // A session's later frames wait in the session as inputs,
-                // encoded only once HTTP/2 has room for them.
-                .max_send_buf_size(SEND_BUFFER)
-                // Until the peer's SETTINGS say otherwise.
-                .initial_max_send_streams(Some(max_requests));
-            if let Some(interval) = self.config.keepalive_interval() {
-                builder
-                    .keep_alive_interval(Some(interval))
-                    .keep_alive_timeout(self.config.keepalive_timeout())
-                    .keep_alive_while_idle(true);
-            }
-            builder
-                .handshake::<_, RequestBody>(io)
-                .await
-                .map_err(|e| Error::transport(Sent::No, e))
-        };
-        let (sender, connection) = timeout(&self.runtime, connect_timeout, handshake)
-            .await
-            .ok_or_else(|| {
-                Error::transport(Sent::No, format!("connecting to {host}:{port} timed out"))
-            })??;
-        let (close_tx, close_rx) = oneshot::channel();
-        // The task drives the connection; the pool only peeks at it, and
-        // must not keep it alive: dropping it is how it gets closed.
-        let driven = Arc::new(Mutex::new(Box::pin(connection)));
-        let peek = Arc::downgrade(&driven);
+                .keep_alive_interval(Some(interval))
+                .keep_alive_timeout(self.config.keepalive_timeout())
+                .keep_alive_while_idle(true);
+        }
+        builder
+    }
+
+    /// What the pool tracks about the connection `driven`, which `close`
+    /// asks its task to close.
+    fn connection_state(&self, driven: &Driven<R>, close: oneshot::Sender<()>) -> ConnectionState {
+        let peek = Arc::downgrade(driven);
         let peer_max_streams: PeerMaxStreams = Box::new(move || {
             let connection = peek.upgrade()?;
             let connection = connection.lock();
             Some(connection.as_ref().get_ref().current_max_send_streams())
         });
-        let state = Arc::new(ConnectionState {
+        let runtime = self.runtime.clone();
+        ConnectionState {
             id: self.next_connection.fetch_add(1, Ordering::Relaxed),
             evicted: AtomicBool::new(false),
-            close: Mutex::new(Some(close_tx)),
+            close: Mutex::new(Some(close)),
             in_flight: AtomicUsize::new(0),
-            max_requests,
+            max_requests: self.config.max_concurrent_requests_per_connection(),
             peer_max_streams,
             last_used: Mutex::new(self.runtime.now()),
-            clock: {
-                let runtime = self.runtime.clone();
-                Box::new(move || runtime.now())
-            },
-        });
-        tracing::debug!(
-            connection = state.id,
-            host,
-            port,
-            "opened HTTP/2 connection"
-        );
-        crate::metrics::connection_opened();
-        let task_state = state.clone();
+            clock: Box::new(move || runtime.now()),
+        }
+    }
+
+    /// Spawns the task that drives `driven` until it ends, `close_rx`
+    /// fires (an eviction) or it sits idle; then marks it evicted and
+    /// forgets it from the pool of `key`.
+    fn spawn_driver(
+        &self,
+        driven: Driven<R>,
+        state: Arc<ConnectionState>,
+        close_rx: oneshot::Receiver<()>,
+        key: HostKey,
+    ) {
         let runtime = self.runtime.clone();
         let idle_timeout = self.idle_timeout;
         let hosts = Arc::downgrade(&self.hosts);
         self.runtime.spawn(Box::pin(async move {
             let connection = futures_util::future::poll_fn(|cx| driven.lock().as_mut().poll(cx));
-            let idle = std::pin::pin!(idle(&runtime, &task_state, &hosts, idle_timeout));
+            let idle = std::pin::pin!(idle(&runtime, &state, &hosts, idle_timeout));
             let closing = select(close_rx, idle);
             // Dropping the connection future ends its dispatch task: hyper
             // then shuts the connection down once its streams are done.
-            let id = task_state.id;
+            let id = state.id;
             match select(connection, closing).await {
                 Either::Left((Err(e), _)) => {
                     tracing::debug!(
@@ -313,12 +354,11 @@ impl<R: Runtime> Transport<R> {
             }
             crate::metrics::connection_closed();
             drop(driven);
-            task_state.evicted.store(true, Ordering::Release);
+            state.evicted.store(true, Ordering::Release);
             if let Some(hosts) = hosts.upgrade() {
-                forget(&hosts, &key, Some(&task_state));
+                forget(&hosts, &key, &state);
             }
         }));
-        Ok(Connection { sender, state })
     }
 }
 

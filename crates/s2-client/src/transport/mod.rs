@@ -58,8 +58,33 @@ use crate::{
 /// How long a connection may go without a request before it is closed.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Scheme and authority of an endpoint host.
-type HostKey = (bool, String);
+/// How connections to a host are made: over TLS (`https`) or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scheme {
+    /// Plain TCP (`http`, for a local server such as s2-lite).
+    Http,
+    /// TLS, with ALPN `h2`.
+    Https,
+}
+
+impl Scheme {
+    /// The port of a URI that names none.
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// An endpoint host, which has a pool of connections of its own: the
+/// same authority over TLS and not are two hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct HostKey {
+    scheme: Scheme,
+    /// Host and port as the URI spells them.
+    authority: String,
+}
 
 /// The pools of one client, shared with connection tasks so a closed
 /// connection can remove itself.
@@ -145,16 +170,42 @@ enum Seat {
 struct Dial {
     host: String,
     port: u16,
-    tls: bool,
+    scheme: Scheme,
+}
+
+/// The host of `uri`, and where its connections go.
+fn host_of(uri: &http::Uri) -> Result<(HostKey, Dial), Error> {
+    let scheme = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| Error::transport(Sent::No, "request URI has no host"))?;
+    let key = HostKey {
+        scheme,
+        authority: authority.to_string(),
+    };
+    let dial = Dial {
+        host: authority.host().to_owned(),
+        port: authority.port_u16().unwrap_or(scheme.default_port()),
+        scheme,
+    };
+    Ok((key, dial))
 }
 
 /// What [`Transport::try_checkout`] found.
 enum Room {
     /// A place on a connection with room.
     Taken(Checkout),
-    /// No room: a seat in a connection attempt, which the caller starts
-    /// when it comes with the attempt's id.
-    Seated(oneshot::Receiver<Seat>, Option<u64>),
+    /// No room: a seat in a connection attempt.
+    Seated {
+        seat: oneshot::Receiver<Seat>,
+        /// The id of the attempt when it is a new one, which the caller
+        /// starts; `None` for a seat in one under way.
+        start_dial: Option<u64>,
+    },
 }
 
 /// Connection attempts in a row that add no usable room after which a
@@ -199,16 +250,7 @@ impl<R: Runtime> Transport<R> {
     /// as many as a new connection is expected to take each; each attempt
     /// runs in its own task.
     pub(crate) async fn checkout(&self, uri: &http::Uri) -> Result<Checkout, Error> {
-        let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-        let authority = uri
-            .authority()
-            .ok_or_else(|| Error::transport(Sent::No, "request URI has no host"))?;
-        let key = (tls, authority.to_string());
-        let dial = Dial {
-            host: authority.host().to_owned(),
-            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-            tls,
-        };
+        let (key, dial) = host_of(uri)?;
         let mut fruitless = 0;
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -216,8 +258,14 @@ impl<R: Runtime> Transport<R> {
             }
             let seat = match self.try_checkout(&key) {
                 Room::Taken(checkout) => return Ok(checkout),
-                Room::Seated(seat, None) => seat,
-                Room::Seated(seat, Some(id)) => {
+                Room::Seated {
+                    seat,
+                    start_dial: None,
+                } => seat,
+                Room::Seated {
+                    seat,
+                    start_dial: Some(id),
+                } => {
                     self.spawn_dial(key.clone(), dial.clone(), id);
                     seat
                 }
@@ -243,6 +291,7 @@ impl<R: Runtime> Transport<R> {
                 } else {
                     "connections closed or filled up as fast as they opened"
                 };
+                let authority = &key.authority;
                 return Err(Error::transport(Sent::No, format!("{authority}: {why}")));
             }
         }
@@ -353,7 +402,10 @@ impl<R: Runtime> Transport<R> {
             .find_map(|d| d.has_free_seat().then_some(d))
         {
             dial.waiters.push(seat);
-            return Room::Seated(waiting, None);
+            return Room::Seated {
+                seat: waiting,
+                start_dial: None,
+            };
         }
         // A new connection is expected to take what the newest one does
         // (the peer's limit, once known), or the configured cap.
@@ -367,7 +419,10 @@ impl<R: Runtime> Transport<R> {
             seats,
             waiters: vec![seat],
         });
-        Room::Seated(waiting, Some(id))
+        Room::Seated {
+            seat: waiting,
+            start_dial: Some(id),
+        }
     }
 
     /// Sends a unary request and collects its response within the request
@@ -451,17 +506,14 @@ impl<R: Runtime> Drop for DialGuard<R> {
     }
 }
 
-/// Removes `closed` from the pool of `key` (or nothing, after a failed
-/// connect), then the pool itself if no connection is left and nobody is
-/// connecting.
-fn forget(hosts: &Hosts, key: &HostKey, closed: Option<&Arc<ConnectionState>>) {
+/// Removes `closed` from the pool of `key`, then the pool itself if no
+/// connection is left and nobody is connecting.
+fn forget(hosts: &Hosts, key: &HostKey, closed: &Arc<ConnectionState>) {
     let mut hosts = hosts.lock();
     let Some(pool) = hosts.get_mut(key) else {
         return;
     };
-    if let Some(closed) = closed {
-        pool.connections.retain(|c| !Arc::ptr_eq(&c.state, closed));
-    }
+    pool.connections.retain(|c| !Arc::ptr_eq(&c.state, closed));
     // An attempt under way adds its connection to this entry.
     if pool.connections.is_empty() && pool.dials.is_empty() {
         hosts.remove(key);

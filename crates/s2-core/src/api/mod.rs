@@ -10,7 +10,6 @@ mod account;
 mod basin;
 mod compress;
 pub mod endpoints;
-mod read_back;
 mod read_batch;
 mod response;
 mod stream;
@@ -21,8 +20,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+pub use crate::read_back::{ReadBack, resolve_read_back};
 pub use endpoints::{BaseUrl, BasinEndpoint, Endpoints, PlainHttp};
-pub use read_back::{ReadBack, resolve_read_back};
 pub use read_batch::decode_read_batch;
 pub(crate) use response::rejection_from_parts;
 pub use response::{MAX_RESPONSE_BODY_BYTES, SessionRejection, error_from_parts};
