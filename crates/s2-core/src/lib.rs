@@ -145,7 +145,7 @@ pub mod error;
 pub mod frame;
 pub mod names;
 mod proto;
-pub mod read_back;
+mod read_back;
 pub mod retry;
 pub mod secret;
 pub mod session;
