@@ -142,6 +142,7 @@ pub mod names;
 mod proto;
 pub mod secret;
 pub mod session;
+pub mod time;
 pub mod types;
 
 pub use error::{Error, ErrorCode, ValidationError};

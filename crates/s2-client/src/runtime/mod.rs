@@ -159,12 +159,12 @@ impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
 }
 
 /// A timer for `duration`, or `None` when the duration is too long to be a
-/// deadline: past [`MAX_DURATION`](crate::config::MAX_DURATION), or past what the
-/// runtime's clock can represent. `None` means "never fires"; no runtime is
-/// ever asked to add such a duration to an instant.
+/// deadline ([`checked_deadline`](s2_core::time::checked_deadline): past
+/// [`MAX_DURATION`](crate::config::MAX_DURATION), or past what the
+/// runtime's clock can represent). `None` means "never fires"; no runtime
+/// is ever asked to add such a duration to an instant.
 pub(crate) fn bounded_sleep<R: Runtime>(runtime: &R, duration: Duration) -> Option<SleepFuture> {
-    let representable = runtime.now().checked_add(duration).is_some();
-    (duration <= crate::config::MAX_DURATION && representable).then(|| runtime.sleep(duration))
+    s2_core::time::checked_deadline(runtime.now(), duration).map(|_| runtime.sleep(duration))
 }
 
 /// Runs `future` with a deadline: `None` if the runtime's timer fires first.
