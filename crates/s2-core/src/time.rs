@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(saturate(MAX_DURATION), MAX_DURATION);
         assert_eq!(deadline(now, second), now + second);
         assert_eq!(checked_deadline(now, second), Some(now + second));
-        assert_eq!(checked_deadline(now, MAX_DURATION), Some(now + MAX_DURATION));
+        assert_eq!(
+            checked_deadline(now, MAX_DURATION),
+            Some(now + MAX_DURATION)
+        );
     }
 
     #[test]
