@@ -652,6 +652,12 @@ impl ClientConfig {
     }
 }
 
+impl crate::auth::TokenSource for ClientConfig {
+    fn token_provider(&self) -> Option<&dyn AccessTokenProvider> {
+        self.access_token_provider()
+    }
+}
+
 /// The refusal of a setting that must be more than zero.
 fn greater_than_zero(setting: &'static str) -> ValidationError {
     ValidationError::InvalidSetting {
