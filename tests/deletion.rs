@@ -1,12 +1,15 @@
-//! Deleting what may not exist, and listing everything without what is
-//! being deleted.
+//! Deleting what may not exist (also after a lost answer), and listing
+//! everything without what is being deleted.
+
+use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use s2_client::{
     Error, Runtime, S2,
-    config::Endpoints,
+    config::{BackoffConfig, Endpoints},
     types::{BasinConfig, BasinState, ListRequest, StreamConfig, StreamName},
 };
+use s2_test_server::hostile::{HostileServer, Misbehaviour};
 
 use crate::unique_basin_name;
 
@@ -154,4 +157,37 @@ pub async fn list_all_skips_what_is_being_deleted<R: Runtime + Default>(s2: S2<R
         streams_with_deleted.len() > 2,
         with_deleted.len() > 1
     );
+}
+
+/// A delete whose first attempt's answer was lost (it may have deleted the
+/// stream) and whose retry finds nothing to delete has done its job:
+/// `delete_*_if_exists` succeeds, while plain `delete_*` reports the
+/// unknown outcome of the first attempt.
+pub async fn delete_if_exists_after_a_lost_answer_succeeds<R: Runtime + Default>(_: S2<R>) {
+    for (name, if_exists) in [("plain", false), ("if_exists", true)] {
+        let server = HostileServer::start(Misbehaviour::DeleteAnswerLost).expect("hostile server");
+        let endpoints = Endpoints::single(&server.endpoint()).expect("endpoint");
+        let config = s2_client::ClientConfig::new("token")
+            .with_endpoints(endpoints)
+            .with_retry(BackoffConfig::default().with_base_delay(Duration::from_millis(10)));
+        let basin = S2::<R>::with_runtime(config, R::default())
+            .expect("client")
+            .basin(s2_client::types::BasinName::new("hostile-basin").expect("valid name"));
+        let stream = StreamName::new("stream").expect("valid name");
+        let result = if if_exists {
+            basin.delete_stream_if_exists(&stream).await
+        } else {
+            basin.delete_stream(&stream).await
+        };
+        assert_eq!(
+            server.requests_on(s2_test_server::hostile::Route::Delete),
+            2,
+            "{name}"
+        );
+        match (if_exists, result) {
+            (true, Ok(())) => {}
+            (false, Err(e)) => assert!(e.may_have_side_effect(), "{name}: {e}"),
+            (_, other) => panic!("{name}: {other:?}"),
+        }
+    }
 }

@@ -14,22 +14,31 @@ use s2_client::{
 use s2_test_server::Target;
 
 pub mod alloc;
+pub mod append_sessions;
+pub mod basins;
 pub mod bounds;
-pub mod cases;
-pub mod conveniences;
+pub mod close;
+pub mod commands;
+pub mod compression;
 pub mod deletion;
 pub mod encryption;
 pub mod faults;
 pub mod guarantees;
 pub mod hostile;
 pub mod lincheck;
+pub mod pagination;
 pub mod parity;
 pub mod pool;
+pub mod producer;
+pub mod read_sessions;
 pub mod restart;
-pub mod review;
 pub mod security;
 pub mod sim;
 pub mod stream_config;
+pub mod streams;
+pub mod support;
+pub mod tls;
+pub mod unary;
 pub mod wait;
 
 /// The server every test of this process talks to, started on first use.
@@ -88,32 +97,63 @@ pub async fn fresh_stream<R: Runtime>(s2: &S2<R>, prefix: &str) -> s2_client::S2
 #[macro_export]
 macro_rules! conformance_tests {
     ($runtime:ty, $block_on:path) => {
-        $crate::conformance_tests!(@in cases, $runtime, $block_on;
+        $crate::conformance_tests!(@in basins, $runtime, $block_on;
             basin_lifecycle,
-            basin_errors,
-            list_basins_across_pages,
+            duplicate_and_missing_basins_fail_with_their_codes,
             ensure_basin_reports_provisioning,
+            access_tokens_and_metrics_not_served_by_lite,
+        );
+        $crate::conformance_tests!(@in streams, $runtime, $block_on;
             stream_lifecycle,
-            stream_errors,
+            duplicate_and_missing_streams_fail_with_their_codes,
+        );
+        $crate::conformance_tests!(@in pagination, $runtime, $block_on;
+            list_basins_across_pages,
             list_streams_across_pages,
+        );
+        $crate::conformance_tests!(@in unary, $runtime, $block_on;
             validation_happens_before_sending,
             append_and_read_back_exactly,
             read_positions_and_limits,
             read_past_tail_and_clamp,
-            match_seq_num_mismatch,
-            fencing,
-            trim_command,
-            ignore_command_records,
-            compression_round_trip,
-            access_tokens_and_metrics_not_served_by_lite,
+            a_match_seq_num_mismatch_appends_nothing,
+        );
+        $crate::conformance_tests!(@in commands, $runtime, $block_on;
+            a_fence_command_fences_out_other_tokens,
+            a_trim_command_removes_the_records_before_it,
+            ignore_command_records_drops_fence_and_trim,
+        );
+        $crate::conformance_tests!(@in compression, $runtime, $block_on;
+            compressed_reads_round_trip,
+            compressed_appends_round_trip,
+        );
+        $crate::conformance_tests!(@in append_sessions, $runtime, $block_on;
             append_session_acks_in_order,
             append_session_handle_submits_and_drains,
-            conditioned_append_session,
-            read_session_bounded,
+            a_conditioned_append_session_advances_match_seq_num,
+            append_inputs_batches_for_sessions,
+            session_options_override_the_client_caps,
+            append_session_recovers_from_a_refused_token,
+            an_unchecked_input_is_refused_and_the_session_goes_on,
+        );
+        $crate::conformance_tests!(@in read_sessions, $runtime, $block_on;
+            a_bounded_read_session_delivers_its_range_and_ends,
             read_session_follows_the_tail,
             read_session_past_tail,
-            append_inputs_batches_for_sessions,
+        );
+        $crate::conformance_tests!(@in producer, $runtime, $block_on;
             producer_acks_each_record,
+            a_producer_on_a_small_cap_without_linger_never_waits_forever,
+        );
+        $crate::conformance_tests!(@in close, $runtime, $block_on;
+            close_drains_sessions_and_refuses_later_calls,
+            close_times_out_on_a_stalled_session,
+            close_drains_lingering_producer_records,
+            a_refused_producer_holds_up_no_close,
+            permit_submitted_while_closing_is_not_dropped,
+            producer_permit_used_while_closing_does_not_hang_close,
+        );
+        $crate::conformance_tests!(@in tls, $runtime, $block_on;
             tls_end_to_end,
         );
         $crate::conformance_tests!(@in faults, $runtime, $block_on;
@@ -164,15 +204,6 @@ macro_rules! conformance_tests {
             basin_cipher_reconfiguration,
             exactly_once_read_backs_carry_the_key,
         );
-        $crate::conformance_tests!(@in conveniences, $runtime, $block_on;
-            session_options_override_the_client_caps,
-            compressed_appends_round_trip,
-            close_drains_sessions_and_refuses_later_calls,
-            close_drains_lingering_producer_records,
-            a_producer_on_a_small_cap_without_linger_never_waits_forever,
-            close_times_out_on_a_stalled_session,
-            a_refused_producer_holds_up_no_close,
-        );
         $crate::conformance_tests!(@in stream_config, $runtime, $block_on;
             create_on_append_takes_the_handle_config,
             create_on_read_takes_the_handle_config,
@@ -186,13 +217,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@in deletion, $runtime, $block_on;
             delete_if_exists_ignores_only_not_found,
             list_all_skips_what_is_being_deleted,
-        );
-        $crate::conformance_tests!(@in review, $runtime, $block_on;
-            permit_submitted_while_closing_is_not_dropped,
-            append_session_recovers_from_a_refused_token,
             delete_if_exists_after_a_lost_answer_succeeds,
-            producer_permit_used_while_closing_does_not_hang_close,
-            an_unchecked_input_is_refused_and_the_session_goes_on,
         );
         $crate::conformance_tests!(@in pool, $runtime, $block_on;
             read_session_heartbeat_timeout_replaces_the_connection,

@@ -158,6 +158,17 @@ impl s2_client::Runtime for AsyncStdRuntime {
         })
     }
 
+    fn sleep_until(&self, deadline: Instant) -> SleepFuture {
+        let timer = async_io::Timer::at(deadline);
+        Box::pin(async move {
+            timer.await;
+        })
+    }
+
+    // `reset_sleep` keeps its default (a fresh `sleep_until`): a
+    // `SleepFuture` is an erased `dyn Future`, so the `Timer` inside cannot
+    // be told apart from other futures to be moved with `Timer::set_at`.
+
     fn now(&self) -> Instant {
         Instant::now()
     }

@@ -6,8 +6,6 @@ use std::{borrow::Cow, fmt, future::Future, pin::Pin};
 use http::HeaderValue;
 use s2_core::{AccessToken, Error, api::HttpRequest};
 
-use crate::config::ClientConfig;
-
 /// The future of a provider's token.
 pub type TokenFuture<'a> =
     Pin<Box<dyn Future<Output = Result<AccessToken, AccessTokenProviderError>> + Send + 'a>>;
@@ -76,14 +74,30 @@ impl From<AccessTokenProviderError> for Error {
     }
 }
 
+/// What may hold the provider of each request's token: the client's
+/// configuration. This module asks through this trait, so that it needs
+/// nothing from `config`, which stores the provider (and so depends on
+/// this module).
+pub(crate) trait TokenSource {
+    /// The provider asked for each request's token, if any.
+    fn token_provider(&self) -> Option<&dyn AccessTokenProvider>;
+}
+
+/// A shared configuration (as the client holds it) has its provider.
+impl<T: TokenSource + ?Sized> TokenSource for std::sync::Arc<T> {
+    fn token_provider(&self) -> Option<&dyn AccessTokenProvider> {
+        (**self).token_provider()
+    }
+}
+
 /// Puts the provider's current token on `request`, when a provider is
 /// configured (otherwise the fixed token the request was built with
 /// stays); returns the token used.
 pub(crate) async fn authorize(
-    config: &ClientConfig,
+    config: &impl TokenSource,
     request: &mut HttpRequest,
 ) -> Result<Option<AccessToken>, Error> {
-    let Some(provider) = config.access_token_provider() else {
+    let Some(provider) = config.token_provider() else {
         return Ok(None);
     };
     let token = provider.token().await?;
@@ -101,8 +115,8 @@ pub(crate) fn is_unauthorized(status: http::StatusCode) -> bool {
 }
 
 /// Tells the provider that `token` was refused.
-pub(crate) fn invalidate(config: &ClientConfig, token: &AccessToken) {
-    if let Some(provider) = config.access_token_provider() {
+pub(crate) fn invalidate(config: &impl TokenSource, token: &AccessToken) {
+    if let Some(provider) = config.token_provider() {
         provider.invalidate(token);
     }
 }

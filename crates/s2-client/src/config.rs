@@ -51,8 +51,9 @@ pub const ENV_ALLOW_INSECURE_HTTP: &str = "S2_ALLOW_INSECURE_HTTP";
 
 /// The longest any timeout, interval or backoff delay of a client lasts:
 /// longer ones (up to `Duration::MAX`) are cut to this, which in practice
-/// means "never", without overflowing the clock.
-pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+/// means "never", without overflowing the clock. The core's bound, so that
+/// the client and the session machines cut at the same point.
+pub use s2_core::time::MAX_DURATION;
 
 /// Configuration of an [`S2`](crate::S2) client: every setting has a
 /// setter `with_x` and a getter `x`.
@@ -636,7 +637,7 @@ impl ClientConfig {
     /// This configuration with every duration cut to [`MAX_DURATION`], so
     /// that no deadline computed from it can overflow the clock.
     pub(crate) fn saturated(mut self) -> Self {
-        let cut = |d: Duration| d.min(MAX_DURATION);
+        let cut = s2_core::time::saturate;
         self.request_timeout = cut(self.request_timeout);
         self.connect_timeout = cut(self.connect_timeout);
         self.ack_timeout = cut(self.ack_timeout);
@@ -648,6 +649,12 @@ impl ClientConfig {
             .with_base_delay(cut(self.retry.base_delay()))
             .with_max_delay(cut(self.retry.max_delay()));
         self
+    }
+}
+
+impl crate::auth::TokenSource for ClientConfig {
+    fn token_provider(&self) -> Option<&dyn AccessTokenProvider> {
+        self.access_token_provider()
     }
 }
 

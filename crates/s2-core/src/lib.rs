@@ -149,6 +149,7 @@ mod read_back;
 pub mod retry;
 pub mod secret;
 pub mod session;
+pub mod time;
 pub mod types;
 
 pub use error::{Error, ErrorCode, ValidationError};

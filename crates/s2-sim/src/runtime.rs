@@ -93,6 +93,14 @@ impl Runtime for SimRuntime {
         ))
     }
 
+    fn sleep_until(&self, deadline: Instant) -> SleepFuture {
+        let base = self.shared.state().base;
+        Box::pin(Sleep::until(
+            self.shared.clone(),
+            deadline.saturating_duration_since(base),
+        ))
+    }
+
     fn now(&self) -> Instant {
         let state = self.shared.state();
         state.base + state.now

@@ -141,6 +141,14 @@ impl s2_client::Runtime for TokioRuntime {
         Box::pin(tokio::time::sleep(duration))
     }
 
+    fn sleep_until(&self, deadline: Instant) -> SleepFuture {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    // `reset_sleep` keeps its default (a fresh `sleep_until`): a
+    // `SleepFuture` is an erased `dyn Future`, so the `tokio::time::Sleep`
+    // inside cannot be told apart from other futures to be reset in place.
+
     fn now(&self) -> Instant {
         tokio::time::Instant::now().into_std()
     }

@@ -13,16 +13,26 @@ use super::{Runtime, SleepFuture};
 /// Deadlines mostly move later (every ack or heartbeat pushes the machine's
 /// deadline out), so the timer is re-armed lazily: a later deadline keeps the
 /// armed timer, which, when it fires early, is armed again for the remaining
-/// time. Only an earlier deadline replaces it at once. That keeps timer
+/// time. Only an earlier deadline moves it at once. That keeps timer
 /// registrations to about one per timeout period instead of one per frame.
+///
+/// There is one timer, made on first use and then moved
+/// ([`Runtime::reset_sleep`]), so a runtime that can move a timer in place
+/// never makes another.
 pub(crate) struct Deadline {
-    /// When the armed timer fires, and the timer.
-    armed: Option<(Instant, SleepFuture)>,
+    /// The timer, once made; it may have fired.
+    sleep: Option<SleepFuture>,
+    /// When the timer fires, while it is armed: `None` before the first
+    /// deadline and once it fired (a completed timer is not polled again).
+    armed_at: Option<Instant>,
 }
 
 impl Deadline {
     pub(crate) fn new() -> Self {
-        Self { armed: None }
+        Self {
+            sleep: None,
+            armed_at: None,
+        }
     }
 
     /// Fires (once) when `at` is reached; follows `at` as it moves.
@@ -35,29 +45,40 @@ impl Deadline {
         let Some(at) = at else {
             // Keep an armed timer: a deadline usually comes back soon, and
             // one spurious wakeup costs less than a registration.
-            if let Some((_, sleep)) = self.armed.as_mut()
-                && sleep.as_mut().poll(cx).is_ready()
-            {
-                self.armed = None;
+            if self.armed_at.is_some() && self.poll_armed(cx).is_ready() {
+                self.armed_at = None;
             }
             return Poll::Pending;
         };
         loop {
-            let sleep = match &mut self.armed {
-                Some((armed_at, sleep)) if *armed_at <= at => sleep,
-                armed => {
-                    let duration = at.saturating_duration_since(runtime.now());
-                    &mut armed.insert((at, runtime.sleep(duration))).1
-                }
-            };
-            if sleep.as_mut().poll(cx).is_pending() {
+            if self.armed_at.is_none_or(|armed_at| armed_at > at) {
+                self.arm(runtime, at);
+            }
+            if self.poll_armed(cx).is_pending() {
                 return Poll::Pending;
             }
-            self.armed = None;
+            self.armed_at = None;
             if runtime.now() >= at {
                 return Poll::Ready(());
             }
             // Fired for an earlier deadline than the current one: re-arm.
+        }
+    }
+
+    /// Arms the timer for `at`: moves the one there is, or makes it.
+    fn arm<R: Runtime>(&mut self, runtime: &R, at: Instant) {
+        match &mut self.sleep {
+            Some(sleep) => runtime.reset_sleep(sleep, at),
+            None => self.sleep = Some(runtime.sleep_until(at)),
+        }
+        self.armed_at = Some(at);
+    }
+
+    /// Polls the armed timer.
+    fn poll_armed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.sleep {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
         }
     }
 }
@@ -98,11 +119,10 @@ mod tests {
         }
     }
 
-    impl Runtime for VirtualClock {
-        fn spawn(&self, _task: Task) {}
-        fn sleep(&self, duration: Duration) -> SleepFuture {
-            self.timers.fetch_add(1, Ordering::Relaxed);
-            let (clock, until) = (self.clone(), self.now() + duration);
+    impl VirtualClock {
+        /// A timer for `until`, not counted.
+        fn timer(&self, until: Instant) -> SleepFuture {
+            let clock = self.clone();
             Box::pin(std::future::poll_fn(move |_| {
                 if clock.now() >= until {
                     Poll::Ready(())
@@ -111,11 +131,44 @@ mod tests {
                 }
             }))
         }
+    }
+
+    impl Runtime for VirtualClock {
+        fn spawn(&self, _task: Task) {}
+        fn sleep(&self, duration: Duration) -> SleepFuture {
+            self.timers.fetch_add(1, Ordering::Relaxed);
+            self.timer(self.now() + duration)
+        }
         fn now(&self) -> Instant {
             self.start + *self.elapsed.lock().unwrap()
         }
         fn connect(&self, _target: ConnectTarget) -> ConnectFuture {
             Box::pin(async { Err(std::io::Error::other("no network")) })
+        }
+    }
+
+    /// A runtime on the same clock that moves its timers instead of making
+    /// new ones, and counts the moves.
+    #[derive(Clone)]
+    struct MovingClock {
+        clock: VirtualClock,
+        moves: Arc<AtomicUsize>,
+    }
+
+    impl Runtime for MovingClock {
+        fn spawn(&self, _task: Task) {}
+        fn sleep(&self, duration: Duration) -> SleepFuture {
+            self.clock.sleep(duration)
+        }
+        fn now(&self) -> Instant {
+            self.clock.now()
+        }
+        fn connect(&self, target: ConnectTarget) -> ConnectFuture {
+            self.clock.connect(target)
+        }
+        fn reset_sleep(&self, sleep: &mut SleepFuture, deadline: Instant) {
+            self.moves.fetch_add(1, Ordering::Relaxed);
+            *sleep = self.clock.timer(deadline);
         }
     }
 
@@ -161,5 +214,63 @@ mod tests {
         clock.advance_to(late);
         assert!(deadline.poll(&clock, None, &mut cx).is_pending());
         assert!(deadline.poll(&clock, Some(late), &mut cx).is_ready());
+    }
+
+    #[test]
+    fn one_timer_is_made_and_then_moved_by_the_runtime() {
+        let runtime = MovingClock {
+            clock: VirtualClock::new(),
+            moves: Arc::default(),
+        };
+        let (made, moved) = (&runtime.clock.timers, &runtime.moves);
+        let count = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut deadline = Deadline::new();
+        let start = runtime.now();
+        let secs = Duration::from_secs;
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(10)), &mut cx)
+                .is_pending()
+        );
+        assert_eq!((count(made), count(moved)), (1, 0));
+        // Later: kept. Earlier: moved at once.
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(20)), &mut cx)
+                .is_pending()
+        );
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(5)), &mut cx)
+                .is_pending()
+        );
+        assert_eq!((count(made), count(moved)), (1, 1));
+        runtime.clock.advance_to(start + secs(5));
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(5)), &mut cx)
+                .is_ready()
+        );
+        // A fired timer is moved to the next deadline, not made again, and
+        // re-armed the same way when it fires early.
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(8)), &mut cx)
+                .is_pending()
+        );
+        runtime.clock.advance_to(start + secs(8));
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(9)), &mut cx)
+                .is_pending()
+        );
+        assert_eq!((count(made), count(moved)), (1, 3));
+        runtime.clock.advance_to(start + secs(9));
+        assert!(
+            deadline
+                .poll(&runtime, Some(start + secs(9)), &mut cx)
+                .is_ready()
+        );
     }
 }

@@ -85,6 +85,32 @@ pub trait Runtime: Send + Sync + Clone + Unpin + 'static {
     /// Completes after `duration`.
     fn sleep(&self, duration: Duration) -> SleepFuture;
 
+    /// Completes at `deadline`, an instant of [`now`](Self::now)'s clock
+    /// (at once if it has passed).
+    ///
+    /// The default sleeps for the time left until `deadline`, read from
+    /// [`now`](Self::now). Override it when the runtime's timers take a
+    /// deadline themselves (tokio's `sleep_until`, async-io's `Timer::at`):
+    /// that saves a read of the clock.
+    fn sleep_until(&self, deadline: Instant) -> SleepFuture {
+        self.sleep(deadline.saturating_duration_since(self.now()))
+    }
+
+    /// Moves `sleep` to complete at `deadline` instead, whether or not it
+    /// has completed already. The client calls this when a deadline it
+    /// waits for moves, instead of dropping the timer and making another.
+    ///
+    /// The default replaces `sleep` with a fresh
+    /// [`sleep_until`](Self::sleep_until)`(deadline)`, which is always
+    /// right. Override it when the runtime can move a timer in place (as
+    /// tokio's `Sleep::reset` or async-io's `Timer::set_at` do) and can
+    /// tell its own timers apart behind the `dyn Future`; `sleep` need not
+    /// be one this runtime made, and one it cannot move must still be
+    /// replaced.
+    fn reset_sleep(&self, sleep: &mut SleepFuture, deadline: Instant) {
+        *sleep = self.sleep_until(deadline);
+    }
+
     /// The current instant of the runtime's clock.
     fn now(&self) -> Instant;
 
@@ -148,6 +174,21 @@ impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
         self.sleep(deadline.saturating_duration_since(now))
     }
 
+    /// Moves the runtime's timer inside a sleep of ours, so a runtime that
+    /// can move timers in place ([`Runtime::reset_sleep`]) does; anything
+    /// else (or a deadline too far to be one) is replaced, as hyper's
+    /// default does.
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
+        let now = self.0.now();
+        let wait = new_deadline.saturating_duration_since(now);
+        match sleep.as_mut().downcast_mut_pin::<HyperSleep>() {
+            Some(ours) if s2_core::time::checked_deadline(now, wait).is_some() => {
+                self.0.reset_sleep(&mut ours.get_mut().0, new_deadline)
+            }
+            _ => *sleep = self.sleep(wait),
+        }
+    }
+
     /// hyper's deadlines (keepalive pings, their timeouts) must be read on
     /// the clock its sleeps run on. Left to its default, `Instant::now`,
     /// they were not: on a runtime whose clock runs apart from the system's
@@ -159,12 +200,12 @@ impl<R: Runtime> hyper::rt::Timer for HyperTimer<R> {
 }
 
 /// A timer for `duration`, or `None` when the duration is too long to be a
-/// deadline: past [`MAX_DURATION`](crate::config::MAX_DURATION), or past what the
-/// runtime's clock can represent. `None` means "never fires"; no runtime is
-/// ever asked to add such a duration to an instant.
+/// deadline ([`checked_deadline`](s2_core::time::checked_deadline): past
+/// [`MAX_DURATION`](crate::config::MAX_DURATION), or past what the
+/// runtime's clock can represent). `None` means "never fires"; no runtime
+/// is ever asked to add such a duration to an instant.
 pub(crate) fn bounded_sleep<R: Runtime>(runtime: &R, duration: Duration) -> Option<SleepFuture> {
-    let representable = runtime.now().checked_add(duration).is_some();
-    (duration <= crate::config::MAX_DURATION && representable).then(|| runtime.sleep(duration))
+    s2_core::time::checked_deadline(runtime.now(), duration).map(|_| runtime.sleep(duration))
 }
 
 /// Runs `future` with a deadline: `None` if the runtime's timer fires first.
@@ -232,5 +273,50 @@ mod tests {
         assert_eq!(poll_once(timer.sleep(Duration::MAX)), Poll::Pending);
         let far = Instant::now() + crate::config::MAX_DURATION;
         assert_eq!(poll_once(timer.sleep_until(far)), Poll::Pending);
+    }
+
+    /// A runtime whose timers of zero fire at once and others never, and
+    /// which counts the timers it is asked to move.
+    #[derive(Clone, Default)]
+    struct CountedResets(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Runtime for CountedResets {
+        fn spawn(&self, _task: Task) {}
+        fn sleep(&self, duration: Duration) -> SleepFuture {
+            match duration.is_zero() {
+                true => Box::pin(std::future::ready(())),
+                false => Box::pin(std::future::pending()),
+            }
+        }
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn connect(&self, _target: ConnectTarget) -> ConnectFuture {
+            Box::pin(async { Err(io::Error::other("no network")) })
+        }
+        fn reset_sleep(&self, sleep: &mut SleepFuture, deadline: Instant) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *sleep = self.sleep_until(deadline);
+        }
+    }
+
+    #[test]
+    fn hyper_timer_resets_go_through_the_runtime_and_saturate() {
+        use hyper::rt::Timer;
+        let runtime = CountedResets::default();
+        let resets = || runtime.0.load(std::sync::atomic::Ordering::Relaxed);
+        let timer = HyperTimer(runtime.clone());
+        let mut sleep = timer.sleep(Duration::from_secs(60));
+        assert_eq!(poll_once(sleep.as_mut()), Poll::Pending);
+        // Moved to a deadline that has passed: the runtime's timer, moved.
+        timer.reset(&mut sleep, Instant::now() - Duration::from_secs(1));
+        assert_eq!(resets(), 1);
+        assert_eq!(poll_once(sleep.as_mut()), Poll::Ready(()));
+        // Moved past the longest deadline: never fires, and the runtime is
+        // not asked.
+        let far = Instant::now() + crate::config::MAX_DURATION + Duration::from_secs(60);
+        timer.reset(&mut sleep, far);
+        assert_eq!(resets(), 1);
+        assert_eq!(poll_once(sleep.as_mut()), Poll::Pending);
     }
 }

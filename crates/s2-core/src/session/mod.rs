@@ -159,12 +159,7 @@ pub const ADVISED_RECONNECT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// `now + wait`, saturated far in the future: a caller's absurd timeout
 /// (`Duration::MAX`) means "never", not a panic.
-fn deadline(now: Instant, wait: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    now.checked_add(wait.min(FAR))
-        .or_else(|| now.checked_add(Duration::from_secs(u32::MAX.into())))
-        .unwrap_or(now)
-}
+use crate::time::deadline;
 
 /// Rate limit of reconnects on the server's advice.
 #[derive(Debug, Clone, Copy, Default)]

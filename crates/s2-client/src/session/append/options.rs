@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use s2_core::{frame::Compression, session::append::AppendSessionConfig};
 
-use crate::config::{ClientConfig, MAX_DURATION};
+use crate::config::ClientConfig;
 
 /// Settings of one append session (or producer) that override the
 /// client's: its unacknowledged caps, ack timeout and frame compression.
@@ -107,8 +107,7 @@ impl AppendSessionOptions {
             )
             .with_ack_timeout(
                 self.ack_timeout
-                    .unwrap_or(client.ack_timeout())
-                    .min(MAX_DURATION),
+                    .map_or(client.ack_timeout(), s2_core::time::saturate),
             )
             .with_retry_policy(client.append_retry_policy())
             .with_backoff(client.retry())
