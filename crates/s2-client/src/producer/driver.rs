@@ -49,8 +49,9 @@ struct Flush {
 enum Stage {
     /// Taking records.
     Running,
-    /// Every record was answered (acknowledged, or failed): the session
-    /// ends its request body, once it has acknowledged what it holds.
+    /// Taking nothing more, every waiter answered: the machine finishes
+    /// the batches it holds (their records are answered by their acks, or
+    /// by its failure), then ends its request body.
     Ending,
 }
 
@@ -262,8 +263,7 @@ impl<R: Runtime> Driver<R> {
             .front()
             .is_none_or(|batch| batch.taken.id != id)
         {
-            // Answered already: the producer failed or ended.
-            debug_assert!(self.stage == Stage::Ending, "ack {id} out of order");
+            debug_assert!(false, "ack {id} out of order");
             return;
         }
         let Some(batch) = self.in_flight.pop_front() else {
@@ -308,35 +308,43 @@ impl<R: Runtime> Driver<R> {
             && self.gate.with(|intake| intake.is_empty())
     }
 
-    /// Stops: every record not acknowledged gets its own error (see
-    /// [`RecordAckFuture`](super::RecordAckFuture)), every waiter the
-    /// cause. A session still running (the cause is a batch it refused)
-    /// finishes what it holds; those records' outcome is unknown.
+    /// Stops: every record not handed to the machine gets its own error
+    /// (see [`RecordAckFuture`](super::RecordAckFuture)), every waiter the
+    /// cause. The records the machine holds are answered by it: by their
+    /// acks while it runs (the cause was a batch it refused), by its
+    /// failure once it stopped.
     fn fail(&mut self, cause: Error) {
-        if self.stage == Stage::Ending {
+        if self.stage == Stage::Running {
+            self.stop(&cause);
+        }
+        if !self.io.is_finished() {
             return;
         }
-        *self.ending.lock() = Some(Err(cause.clone()));
-        self.gate.stop(cause.clone());
-        let running = !self.io.is_finished();
         for InFlight { taken, acks, .. } in self.in_flight.drain(..) {
             taken.count_unanswered();
-            acks.fail(&cause, running || batch_may_have_landed(&cause, taken.id));
+            acks.fail(&cause, batch_may_have_landed(&cause, taken.id));
         }
+    }
+
+    /// Takes nothing more, answers what the machine does not hold and every
+    /// waiter with `cause`, and lets the machine finish what it holds.
+    fn stop(&mut self, cause: &Error) {
+        *self.ending.lock() = Some(Err(cause.clone()));
+        self.gate.stop(cause.clone());
         // Never handed to the machine.
         for batch in self.queued.drain(..) {
-            batch.acks.fail(&cause, false);
+            batch.acks.fail(cause, false);
         }
         // Answered outside the gate's lock. The gate is stopped: no record
         // joins the open batch now.
         for acks in self.gate.with(Intake::take_unsent) {
-            acks.fail(&cause, false);
+            acks.fail(cause, false);
         }
         for flush in self.flushes.drain(..) {
             let _ = flush.done.send(Err(cause.clone()));
         }
         if let Some(done) = self.closing.take() {
-            let _ = done.send(Err(cause));
+            let _ = done.send(Err(cause.clone()));
         }
         self.commands = None;
         self.stage = Stage::Ending;

@@ -274,3 +274,14 @@ impl<R: Runtime> Driver<R> {
         true
     }
 }
+
+impl<R: Runtime> Drop for Driver<R> {
+    /// Over, or dropped with its task (its runtime shut down): batches
+    /// still awaited leave the unacknowledged bytes (their ack futures say
+    /// that the session stopped without answering).
+    fn drop(&mut self) {
+        for awaiting in &self.acks {
+            awaiting.taken.count_unanswered();
+        }
+    }
+}
