@@ -144,7 +144,7 @@ pub fn error_from_parts(status: u16, body: &[u8], retry_after: Option<Duration>)
 ///
 /// [`Api::session_rejection`](super::Api::session_rejection) makes it from
 /// the response that refused to open a session. A read session takes it
-/// whole ([`ReadSession::handle_rejected`](crate::session::read::ReadSession::handle_rejected)):
+/// whole ([`ConnectionEvent::Rejected`](crate::session::ConnectionEvent::Rejected)):
 /// a start past the tail is no failure there, but the end of the read (or,
 /// on a resume, the tail caught up with). Anything else takes its
 /// [`error`](Self::into_error), where a start past the tail is the `416`

@@ -286,10 +286,10 @@ impl Api {
     }
 
     /// The refusal described by an unsuccessful session-opening response:
-    /// for a read session, what
-    /// [`ReadSession::handle_rejected`](crate::session::read::ReadSession::handle_rejected)
-    /// takes; for an append session, its
-    /// [`error`](SessionRejection::into_error).
+    /// what a session machine takes as
+    /// [`ConnectionEvent::Rejected`](crate::session::ConnectionEvent::Rejected)
+    /// (a read session reads the tail of a read past it from it; an append
+    /// session, its [`error`](SessionRejection::into_error)).
     pub fn session_rejection(&self, response: &super::HttpResponse) -> SessionRejection {
         // Session requests offer this client's compression (see
         // `accept_encoding`).
