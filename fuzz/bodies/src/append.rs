@@ -299,21 +299,10 @@ impl Harness {
     /// Feeds `bytes` to a connection, sometimes in two pieces.
     fn data(&mut self, input: &mut Input<'_>, bytes: Bytes) {
         let connection = self.connection(input);
-        let split = usize::from(input.u8()) % (bytes.len() + 1);
-        if input.bool() {
-            self.session.handle(
-                SessionInput::Connection(connection, ConnectionEvent::Data(bytes.slice(..split))),
-                self.now,
-            );
-            self.session.handle(
-                SessionInput::Connection(connection, ConnectionEvent::Data(bytes.slice(split..))),
-                self.now,
-            );
-        } else {
-            self.session.handle(
-                SessionInput::Connection(connection, ConnectionEvent::Data(bytes)),
-                self.now,
-            );
+        for piece in input.pieces(bytes) {
+            let event = ConnectionEvent::Data(piece);
+            self.session
+                .handle(SessionInput::Connection(connection, event), self.now);
         }
     }
 

@@ -66,6 +66,17 @@ impl<'a> Input<'a> {
         self.bytes(usize::from(len))
     }
 
+    /// `bytes` as the network may deliver them: whole, or in two pieces
+    /// split at a drawn point.
+    pub fn pieces(&mut self, bytes: bytes::Bytes) -> Vec<bytes::Bytes> {
+        let split = usize::from(self.u8()) % (bytes.len() + 1);
+        if self.bool() {
+            vec![bytes.slice(..split), bytes.slice(split..)]
+        } else {
+            vec![bytes]
+        }
+    }
+
     /// Whatever is left.
     pub fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.data)

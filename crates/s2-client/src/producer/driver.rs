@@ -24,7 +24,7 @@ use super::{
 use crate::{
     runtime::{Deadline, Runtime},
     session::{
-        append::io::{Answer, SessionIo, Taken},
+        append::io::{Answer, SessionIo, Taken, take_acked},
         gate::Gate,
     },
 };
@@ -257,16 +257,7 @@ impl<R: Runtime> Driver<R> {
 
     /// Batch `id` is durable: answers its records and gives their room back.
     fn ack(&mut self, id: InputId, ack: AppendAck) {
-        // Acks come in submission order: `id` is the oldest in flight.
-        if self
-            .in_flight
-            .front()
-            .is_none_or(|batch| batch.taken.id != id)
-        {
-            debug_assert!(false, "ack {id} out of order");
-            return;
-        }
-        let Some(batch) = self.in_flight.pop_front() else {
+        let Some(batch) = take_acked(&mut self.in_flight, id, |batch| &batch.taken) else {
             return;
         };
         self.gate.release(batch.taken.bytes, batch.records);

@@ -19,7 +19,7 @@ use s2_core::{
 
 use super::{
     AckSender, Command, Failure, gone_unanswered,
-    io::{Answer, SessionIo, Taken},
+    io::{Answer, SessionIo, Taken, take_acked},
     refused,
 };
 use crate::{
@@ -225,16 +225,8 @@ impl<R: Runtime> Driver<R> {
 
     /// Input `id` is durable: answers its ack and gives its room back.
     fn ack(&mut self, id: InputId, ack: AppendAck) {
-        // Acks come in submission order: `id` is the oldest awaited.
-        if self
-            .acks
-            .front()
-            .is_none_or(|awaiting| awaiting.taken.id != id)
-        {
-            debug_assert!(false, "ack {id} out of order");
-            return;
-        }
-        let Some(Awaiting { taken, ack: sender }) = self.acks.pop_front() else {
+        let Some(Awaiting { taken, ack: sender }) = take_acked(&mut self.acks, id, |a| &a.taken)
+        else {
             return;
         };
         self.gate.release(taken.bytes, 1);

@@ -4,6 +4,7 @@
 //! failure.
 
 use std::{
+    collections::VecDeque,
     ops::Range,
     sync::Arc,
     task::{Context, Poll},
@@ -66,6 +67,21 @@ impl Taken {
     pub(crate) fn count_unanswered(&self) {
         crate::metrics::unacked_bytes_removed(self.bytes);
     }
+}
+
+/// Takes the entry of input `id` off the front of `queue`, in which an
+/// owner of a [`SessionIo`] keeps what the machine took, in submission
+/// order: acks come in that order.
+pub(crate) fn take_acked<T>(
+    queue: &mut VecDeque<T>,
+    id: InputId,
+    taken: impl Fn(&T) -> &Taken,
+) -> Option<T> {
+    if queue.front().is_none_or(|entry| taken(entry).id != id) {
+        debug_assert!(false, "ack {id} out of order");
+        return None;
+    }
+    queue.pop_front()
 }
 
 /// An exactly-once resolution under way: the inputs unacknowledged when it
